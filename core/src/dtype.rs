@@ -1,0 +1,70 @@
+//! Element types of tensors.
+
+use core::fmt;
+
+/// Element type of a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum DType {
+    /// Signed 8-bit integer (quantized activations and weights).
+    I8,
+    /// Unsigned 8-bit integer.
+    U8,
+    /// Signed 16-bit integer.
+    I16,
+    /// Signed 32-bit integer (biases, shape tensors).
+    I32,
+    /// IEEE 754 single precision.
+    F32,
+}
+
+impl DType {
+    /// Bytes per element.
+    pub const fn size_bytes(self) -> usize {
+        match self {
+            DType::I8 | DType::U8 => 1,
+            DType::I16 => 2,
+            DType::I32 | DType::F32 => 4,
+        }
+    }
+
+    /// Lower-case name as NumPy spells it (`int8`, `float32`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            DType::I8 => "int8",
+            DType::U8 => "uint8",
+            DType::I16 => "int16",
+            DType::I32 => "int32",
+            DType::F32 => "float32",
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A Rust type that can be the element of a tensor.
+pub trait Element: bytemuck::Pod {
+    /// The tensor element type this Rust type stands for.
+    const DTYPE: DType;
+}
+
+impl Element for i8 {
+    const DTYPE: DType = DType::I8;
+}
+impl Element for u8 {
+    const DTYPE: DType = DType::U8;
+}
+impl Element for i16 {
+    const DTYPE: DType = DType::I16;
+}
+impl Element for i32 {
+    const DTYPE: DType = DType::I32;
+}
+impl Element for f32 {
+    const DTYPE: DType = DType::F32;
+}

@@ -1,0 +1,87 @@
+//! Errors of the runtime: what went wrong, and where.
+
+use crate::dtype::DType;
+use core::fmt;
+
+/// Everything that can stop an inference.
+///
+/// The converter has already validated the model, so on a device these errors point at the
+/// caller (wrong input length, a too small or misaligned arena) or at a model description that
+/// was edited by hand. Every variant names the layer, tensor or size at fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Error {
+    /// The input slice does not have as many elements as the model's input tensor.
+    InputLength {
+        /// Elements the model expects.
+        expected: usize,
+        /// Elements the caller gave.
+        actual: usize,
+    },
+    /// The element type of the input or output the caller asked for is not the model's.
+    DTypeMismatch {
+        /// Type of the model's tensor.
+        expected: DType,
+        /// Type the caller used.
+        actual: DType,
+    },
+    /// The arena is smaller than the model's `ARENA_BYTES`.
+    ArenaTooSmall {
+        /// Bytes the model needs.
+        required: usize,
+        /// Bytes the caller gave.
+        actual: usize,
+    },
+    /// The arena does not start on a 16-byte boundary (use [`crate::Arena`]).
+    ArenaMisaligned {
+        /// Alignment the model needs, in bytes.
+        required: usize,
+    },
+    /// The model has no input or output with this index.
+    NoSuchIo {
+        /// The index asked for.
+        index: usize,
+    },
+    /// A layer's description is inconsistent: a tensor or constant out of range, a shape that
+    /// does not match its buffer, or a kernel run on the wrong operator. The converter never
+    /// emits such a model; this catches descriptions edited by hand or corrupted in flash.
+    InvalidLayer {
+        /// Index of the layer in the model.
+        layer: u16,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A tensor id or constant reference points outside the model's tables.
+    InvalidModel {
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InputLength { expected, actual } => write!(
+                f,
+                "input has {actual} elements, the model's input tensor has {expected}"
+            ),
+            Error::DTypeMismatch { expected, actual } => write!(
+                f,
+                "element type {actual} given where the model's tensor is {expected}"
+            ),
+            Error::ArenaTooSmall { required, actual } => write!(
+                f,
+                "arena too small: the model needs {required} bytes, got {actual}"
+            ),
+            Error::ArenaMisaligned { required } => {
+                write!(f, "arena must start on a {required}-byte boundary")
+            }
+            Error::NoSuchIo { index } => write!(f, "the model has no input/output #{index}"),
+            Error::InvalidLayer { layer, reason } => write!(f, "layer {layer}: {reason}"),
+            Error::InvalidModel { reason } => write!(f, "invalid model description: {reason}"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}

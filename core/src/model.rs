@@ -1,0 +1,557 @@
+//! The static model description and the executor that runs it.
+//!
+//! A [`Model`] is plain data: tables of tensors and layers plus one blob of constants, all of
+//! which the converter emits as `static` items. Running it walks the layers in order and
+//! calls each layer's kernel function on the arena.
+
+use crate::arena::ARENA_ALIGN;
+use crate::dtype::{DType, Element};
+use crate::error::Error;
+use crate::ops::Op;
+use crate::Result;
+use core::marker::PhantomData;
+
+/// Largest tensor rank the runtime describes.
+pub const MAX_RANK: usize = 6;
+
+/// Index of an activation tensor in [`Model::tensors`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TensorId(pub u16);
+
+/// A tensor shape (row-major, NHWC for images).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Shape {
+    /// Number of dimensions in use.
+    pub rank: u8,
+    /// The dimensions; entries at and beyond `rank` are 1.
+    pub dims: [u32; MAX_RANK],
+}
+
+impl Shape {
+    /// A shape from its dimensions (at most [`MAX_RANK`]; extra ones are ignored).
+    pub const fn new(dims: &[u32]) -> Shape {
+        let mut out = [1u32; MAX_RANK];
+        let mut i = 0;
+        while i < dims.len() && i < MAX_RANK {
+            out[i] = dims[i];
+            i += 1;
+        }
+        Shape {
+            rank: i as u8,
+            dims: out,
+        }
+    }
+
+    /// The dimensions in use.
+    pub fn dims(&self) -> &[u32] {
+        let rank = (self.rank as usize).min(MAX_RANK);
+        &self.dims[..rank]
+    }
+
+    /// Number of elements (the product of the dimensions), saturating at `usize::MAX`.
+    pub fn num_elements(&self) -> usize {
+        self.dims()
+            .iter()
+            .fold(1usize, |acc, &d| acc.saturating_mul(d as usize))
+    }
+}
+
+/// An activation tensor: where it lives in the arena and how to read it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Tensor {
+    /// Byte offset in the arena (a multiple of [`ARENA_ALIGN`]).
+    pub offset: u32,
+    /// Element type.
+    pub dtype: DType,
+    /// Shape.
+    pub shape: Shape,
+    /// Quantization scale (0.0 for float tensors).
+    pub scale: f32,
+    /// Quantization zero point (0 for float tensors).
+    pub zero_point: i32,
+}
+
+impl Tensor {
+    /// Number of elements.
+    pub fn num_elements(&self) -> usize {
+        self.shape.num_elements()
+    }
+
+    /// Size in bytes.
+    pub fn size_bytes(&self) -> usize {
+        self.num_elements().saturating_mul(self.dtype.size_bytes())
+    }
+
+    /// The tensor's bytes within the arena, if the arena holds them.
+    fn range(&self, arena_len: usize) -> Option<core::ops::Range<usize>> {
+        let start = self.offset as usize;
+        let end = start.checked_add(self.size_bytes())?;
+        (end <= arena_len).then_some(start..end)
+    }
+}
+
+/// A typed slice of the model's constant blob ([`Model::consts`]): `len` elements of `T`
+/// starting `offset` bytes into the blob.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ConstRef<T> {
+    /// Byte offset into the constant blob (aligned for `T`).
+    pub offset: u32,
+    /// Number of elements.
+    pub len: u32,
+    #[cfg_attr(feature = "serde", serde(skip))]
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T> ConstRef<T> {
+    /// A reference to `len` elements at byte `offset`.
+    pub const fn new(offset: u32, len: u32) -> Self {
+        ConstRef {
+            offset,
+            len,
+            _marker: PhantomData,
+        }
+    }
+
+    /// A reference to nothing (an absent bias, for instance).
+    pub const EMPTY: Self = Self::new(0, 0);
+
+    /// True when the reference holds no elements.
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl<T> Clone for ConstRef<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for ConstRef<T> {}
+impl<T> Eq for ConstRef<T> {}
+impl<T> PartialEq for ConstRef<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.offset == other.offset && self.len == other.len
+    }
+}
+impl<T> core::fmt::Debug for ConstRef<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "ConstRef({}+{})", self.offset, self.len)
+    }
+}
+
+/// The function that runs one layer. The converter picks it per layer, so a firmware links
+/// only the kernels its model uses.
+pub type KernelFn = fn(&mut Ctx<'_>, &Op) -> Result<()>;
+
+/// One step of the network: an operator with its precomputed parameters and its kernel.
+#[derive(Clone, Copy)]
+pub struct Layer {
+    /// Parameters, with every tensor, constant and requantization value resolved.
+    pub op: Op,
+    /// The kernel that runs `op`.
+    pub kernel: KernelFn,
+    /// The TFLite operator this layer came from (`"CONV_2D"`), for logs and profiles.
+    pub name: &'static str,
+}
+
+impl core::fmt::Debug for Layer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Layer")
+            .field("name", &self.name)
+            .field("op", &self.op)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Observes a run layer by layer: profiling, tracing, comparing intermediates with goldens.
+///
+/// Both methods default to doing nothing; [`NoHook`] is the hook that does nothing at all.
+pub trait LayerHook {
+    /// Called before layer `index` runs.
+    fn before_layer(&mut self, _index: usize, _layer: &Layer) {}
+    /// Called after layer `index` ran; `arena` holds its output.
+    fn after_layer(&mut self, _index: usize, _layer: &Layer, _arena: &[u8]) {}
+}
+
+/// A [`LayerHook`] that does nothing (compiles away).
+pub struct NoHook;
+impl LayerHook for NoHook {}
+
+/// A network ready to run: what the converter emits.
+///
+/// ```
+/// use ferrite_core::*;
+/// // The smallest model: no layers, the output is the input tensor.
+/// static TENSORS: [Tensor; 1] = [Tensor {
+///     offset: 0, dtype: DType::I8, shape: Shape::new(&[1, 4]), scale: 0.5, zero_point: 0,
+/// }];
+/// static MODEL: Model<'static> = Model {
+///     tensors: &TENSORS, layers: &[], consts: &[],
+///     inputs: &[TensorId(0)], outputs: &[TensorId(0)], arena_bytes: 16,
+/// };
+/// let mut arena = Arena::<16>::new();
+/// let out: &[i8] = MODEL.run(arena.as_mut_slice(), &[1i8, 2, 3, 4]).unwrap();
+/// assert_eq!(out, &[1, 2, 3, 4]);
+/// assert_eq!(MODEL.run(arena.as_mut_slice(), &[1i8]).unwrap_err(),
+///            Error::InputLength { expected: 4, actual: 1 });
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Model<'a> {
+    /// Activation tensors (everything that lives in the arena).
+    pub tensors: &'a [Tensor],
+    /// Layers in execution order.
+    pub layers: &'a [Layer],
+    /// Every constant (weights, biases, multipliers, tables), 16-byte aligned.
+    pub consts: &'a [u8],
+    /// Model inputs.
+    pub inputs: &'a [TensorId],
+    /// Model outputs.
+    pub outputs: &'a [TensorId],
+    /// Bytes of arena the model needs.
+    pub arena_bytes: usize,
+}
+
+impl<'a> Model<'a> {
+    /// Runs a single-input, single-output model whose input and output share an element
+    /// type: copies `input` in, runs every layer and returns the output tensor, which
+    /// borrows the arena. Models with several inputs or mixed types use
+    /// [`Model::set_input`], [`Model::invoke`] and [`Model::output`].
+    pub fn run<'r, T: Element>(&self, arena: &'r mut [u8], input: &[T]) -> Result<&'r [T]> {
+        self.run_with_hook(arena, input, &mut NoHook)
+    }
+
+    /// [`Model::run`] with a [`LayerHook`] observing each layer.
+    pub fn run_with_hook<'r, T: Element, H: LayerHook>(
+        &self,
+        arena: &'r mut [u8],
+        input: &[T],
+        hook: &mut H,
+    ) -> Result<&'r [T]> {
+        self.set_input(arena, 0, input)?;
+        self.invoke_with_hook(arena, hook)?;
+        self.output(arena, 0)
+    }
+
+    /// The `index`-th input tensor.
+    pub fn input_tensor(&self, index: usize) -> Result<&'a Tensor> {
+        let id = self.inputs.get(index).ok_or(Error::NoSuchIo { index })?;
+        self.tensor(*id)
+    }
+
+    /// The `index`-th output tensor.
+    pub fn output_tensor(&self, index: usize) -> Result<&'a Tensor> {
+        let id = self.outputs.get(index).ok_or(Error::NoSuchIo { index })?;
+        self.tensor(*id)
+    }
+
+    /// A tensor by id.
+    pub fn tensor(&self, id: TensorId) -> Result<&'a Tensor> {
+        self.tensors.get(id.0 as usize).ok_or(Error::InvalidModel {
+            reason: "tensor id out of range",
+        })
+    }
+
+    /// Checks that `arena` is large enough and 16-byte aligned.
+    pub fn check_arena(&self, arena: &[u8]) -> Result<()> {
+        if arena.len() < self.arena_bytes {
+            return Err(Error::ArenaTooSmall {
+                required: self.arena_bytes,
+                actual: arena.len(),
+            });
+        }
+        if arena.as_ptr() as usize % ARENA_ALIGN != 0 {
+            return Err(Error::ArenaMisaligned {
+                required: ARENA_ALIGN,
+            });
+        }
+        Ok(())
+    }
+
+    /// Copies `data` into input tensor `index`.
+    pub fn set_input<T: Element>(&self, arena: &mut [u8], index: usize, data: &[T]) -> Result<()> {
+        self.check_arena(arena)?;
+        let t = self.input_tensor(index)?;
+        check_dtype::<T>(t.dtype)?;
+        if data.len() != t.num_elements() {
+            return Err(Error::InputLength {
+                expected: t.num_elements(),
+                actual: data.len(),
+            });
+        }
+        let range = t.range(arena.len()).ok_or(Error::InvalidModel {
+            reason: "input tensor outside the arena",
+        })?;
+        arena[range].copy_from_slice(bytemuck::cast_slice(data));
+        Ok(())
+    }
+
+    /// The `index`-th output, read from the arena after [`Model::invoke`].
+    pub fn output<'r, T: Element>(&self, arena: &'r [u8], index: usize) -> Result<&'r [T]> {
+        let t = self.output_tensor(index)?;
+        check_dtype::<T>(t.dtype)?;
+        let range = t.range(arena.len()).ok_or(Error::InvalidModel {
+            reason: "output tensor outside the arena",
+        })?;
+        bytemuck::try_cast_slice(&arena[range]).map_err(|_| Error::ArenaMisaligned {
+            required: ARENA_ALIGN,
+        })
+    }
+
+    /// Runs every layer on an arena whose inputs are set.
+    pub fn invoke(&self, arena: &mut [u8]) -> Result<()> {
+        self.invoke_with_hook(arena, &mut NoHook)
+    }
+
+    /// [`Model::invoke`] with a [`LayerHook`] observing each layer.
+    pub fn invoke_with_hook<H: LayerHook>(&self, arena: &mut [u8], hook: &mut H) -> Result<()> {
+        self.check_arena(arena)?;
+        for (index, layer) in self.layers.iter().enumerate() {
+            hook.before_layer(index, layer);
+            let mut ctx = Ctx {
+                model: self,
+                arena: &mut *arena,
+                layer: index as u16,
+            };
+            (layer.kernel)(&mut ctx, &layer.op)?;
+            hook.after_layer(index, layer, arena);
+        }
+        Ok(())
+    }
+}
+
+fn check_dtype<T: Element>(dtype: DType) -> Result<()> {
+    if T::DTYPE != dtype {
+        return Err(Error::DTypeMismatch {
+            expected: dtype,
+            actual: T::DTYPE,
+        });
+    }
+    Ok(())
+}
+
+/// What a kernel sees while its layer runs: the model (for tensors and constants) and the
+/// arena, with helpers that hand out the right slices or an [`Error`] naming the layer.
+pub struct Ctx<'r> {
+    /// The model being run.
+    pub model: &'r Model<'r>,
+    /// The whole arena.
+    pub arena: &'r mut [u8],
+    /// Index of the running layer.
+    pub layer: u16,
+}
+
+impl<'r> Ctx<'r> {
+    /// An [`Error::InvalidLayer`] for the running layer.
+    pub fn error(&self, reason: &'static str) -> Error {
+        Error::InvalidLayer {
+            layer: self.layer,
+            reason,
+        }
+    }
+
+    /// A typed view of constants.
+    pub fn consts<T: bytemuck::Pod>(&self, r: ConstRef<T>) -> Result<&'r [T]> {
+        let start = r.offset as usize;
+        let bytes = (r.len as usize)
+            .checked_mul(core::mem::size_of::<T>())
+            .ok_or(self.error("constant size overflows"))?;
+        let end = start
+            .checked_add(bytes)
+            .ok_or(self.error("constant size overflows"))?;
+        let raw = self
+            .model
+            .consts
+            .get(start..end)
+            .ok_or(self.error("constant outside the constant blob"))?;
+        bytemuck::try_cast_slice(raw).map_err(|_| self.error("misaligned constant"))
+    }
+
+    /// A tensor of the model.
+    pub fn tensor(&self, id: TensorId) -> Result<&'r Tensor> {
+        self.model
+            .tensors
+            .get(id.0 as usize)
+            .ok_or(self.error("tensor id out of range"))
+    }
+
+    /// Splits the arena into the output tensor's bytes (mutable) and everything else
+    /// (readable), so a kernel can read its inputs while writing its output.
+    pub fn split(&mut self, output: TensorId) -> Result<(Inputs<'_>, &mut [u8])> {
+        let t = self.tensor(output)?;
+        let range = t
+            .range(self.arena.len())
+            .ok_or(self.error("output tensor outside the arena"))?;
+        let (before, rest) = self.arena.split_at_mut(range.start);
+        let (out, after) = rest.split_at_mut(range.end - range.start);
+        let inputs = Inputs {
+            tensors: self.model.tensors,
+            parts: [(0, &*before), (range.end, &*after), (0, &[])],
+            layer: self.layer,
+        };
+        Ok((inputs, out))
+    }
+
+    /// Like [`Ctx::split`], plus a scratch region of `scratch_bytes` bytes at arena byte
+    /// `scratch_offset` that must not overlap the output.
+    pub fn split_with_scratch(
+        &mut self,
+        output: TensorId,
+        scratch_offset: u32,
+        scratch_bytes: u32,
+    ) -> Result<(Inputs<'_>, &mut [u8], &mut [u8])> {
+        let layer = self.layer;
+        let err = move |reason| Error::InvalidLayer { layer, reason };
+        let t = self.tensor(output)?;
+        let out = t
+            .range(self.arena.len())
+            .ok_or(err("output tensor outside the arena"))?;
+        let s_start = scratch_offset as usize;
+        let s_end = s_start
+            .checked_add(scratch_bytes as usize)
+            .ok_or(err("scratch overflows"))?;
+        if s_end > self.arena.len() {
+            return Err(err("scratch outside the arena"));
+        }
+        if s_start < out.end && out.start < s_end && scratch_bytes > 0 && out.start < out.end {
+            return Err(err("scratch overlaps the output"));
+        }
+        let tensors = self.model.tensors;
+        // Cut the arena at the two writable regions, in address order.
+        let (first, second, out_first) = if out.start <= s_start {
+            (out.clone(), s_start..s_end, true)
+        } else {
+            (s_start..s_end, out.clone(), false)
+        };
+        let (p0, rest) = self.arena.split_at_mut(first.start);
+        let (w0, rest) = rest.split_at_mut(first.end - first.start);
+        let gap = second.start - first.end;
+        let (p1, rest) = rest.split_at_mut(gap);
+        let (w1, p2) = rest.split_at_mut(second.end - second.start);
+        let inputs = Inputs {
+            tensors,
+            parts: [(0, &*p0), (first.end, &*p1), (second.end, &*p2)],
+            layer,
+        };
+        if out_first {
+            Ok((inputs, w0, w1))
+        } else {
+            Ok((inputs, w1, w0))
+        }
+    }
+}
+
+/// The readable part of the arena while a layer writes its output.
+pub struct Inputs<'x> {
+    tensors: &'x [Tensor],
+    /// Readable pieces of the arena with the arena offset each starts at.
+    parts: [(usize, &'x [u8]); 3],
+    layer: u16,
+}
+
+impl<'x> Inputs<'x> {
+    /// The bytes of tensor `id`; an error if it overlaps the layer's output.
+    pub fn bytes(&self, id: TensorId) -> Result<&'x [u8]> {
+        let err = |reason| Error::InvalidLayer {
+            layer: self.layer,
+            reason,
+        };
+        let t = self
+            .tensors
+            .get(id.0 as usize)
+            .ok_or(err("tensor id out of range"))?;
+        let start = t.offset as usize;
+        let end = start
+            .checked_add(t.size_bytes())
+            .ok_or(err("tensor size overflows"))?;
+        for (base, part) in self.parts {
+            if start >= base && end <= base + part.len() {
+                return Ok(&part[start - base..end - base]);
+            }
+        }
+        Err(err(
+            "input tensor overlaps the output or lies outside the arena",
+        ))
+    }
+
+    /// Tensor `id` as a typed slice.
+    pub fn get<T: bytemuck::Pod>(&self, id: TensorId) -> Result<&'x [T]> {
+        bytemuck::try_cast_slice(self.bytes(id)?).map_err(|_| Error::InvalidLayer {
+            layer: self.layer,
+            reason: "misaligned tensor",
+        })
+    }
+}
+
+/// Casts an output byte slice to a typed slice, or an error naming the layer.
+pub fn cast_out<T: bytemuck::Pod>(ctx_layer: u16, out: &mut [u8]) -> Result<&mut [T]> {
+    bytemuck::try_cast_slice_mut(out).map_err(|_| Error::InvalidLayer {
+        layer: ctx_layer,
+        reason: "misaligned output tensor",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_counts_elements() {
+        let s = Shape::new(&[1, 96, 96, 3]);
+        assert_eq!(s.dims(), &[1, 96, 96, 3]);
+        assert_eq!(s.num_elements(), 27648);
+        assert_eq!(Shape::new(&[]).num_elements(), 1);
+    }
+
+    fn t(offset: u32, n: u32) -> Tensor {
+        Tensor {
+            offset,
+            dtype: DType::I8,
+            shape: Shape::new(&[n]),
+            scale: 1.0,
+            zero_point: 0,
+        }
+    }
+
+    #[test]
+    fn split_separates_output_from_inputs() {
+        let tensors = [t(0, 16), t(16, 16), t(32, 16)];
+        let model = Model {
+            tensors: &tensors,
+            layers: &[],
+            consts: &[],
+            inputs: &[],
+            outputs: &[],
+            arena_bytes: 48,
+        };
+        let mut arena = [0u8; 48];
+        for (i, b) in arena.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let mut ctx = Ctx {
+            model: &model,
+            arena: &mut arena,
+            layer: 3,
+        };
+        let (inputs, out) = ctx.split(TensorId(1)).unwrap();
+        assert_eq!(inputs.bytes(TensorId(0)).unwrap()[0], 0);
+        assert_eq!(inputs.bytes(TensorId(2)).unwrap()[0], 32);
+        assert_eq!(
+            inputs.bytes(TensorId(1)).unwrap_err(),
+            Error::InvalidLayer {
+                layer: 3,
+                reason: "input tensor overlaps the output or lies outside the arena"
+            }
+        );
+        out[0] = 99;
+        let (inputs, out, scratch) = ctx.split_with_scratch(TensorId(2), 0, 8).unwrap();
+        assert_eq!(out.len(), 16);
+        assert_eq!(scratch.len(), 8);
+        assert_eq!(inputs.bytes(TensorId(1)).unwrap()[0], 99);
+        assert!(inputs.bytes(TensorId(0)).is_err());
+        assert!(ctx.split_with_scratch(TensorId(2), 30, 8).is_err());
+    }
+}

@@ -1,0 +1,649 @@
+//! Operator parameters, fully resolved at conversion time.
+//!
+//! Each variant of [`Op`] carries what its kernel needs and nothing to compute: tensor ids,
+//! geometry, constant references, requantization multipliers and shifts, clamp ranges.
+//! Integer parameters follow TFLite's conventions: `input_offset` is the *negated* input zero
+//! point, `output_offset` the output zero point, `act_min..=act_max` the fused activation's
+//! clamp range in the output's quantized domain.
+
+use crate::model::{ConstRef, TensorId};
+
+/// Geometry shared by 2-D convolutions (NHWC activations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ConvGeometry {
+    /// Batch size.
+    pub batches: u32,
+    /// Input height.
+    pub in_h: u32,
+    /// Input width.
+    pub in_w: u32,
+    /// Input channels.
+    pub in_c: u32,
+    /// Output height.
+    pub out_h: u32,
+    /// Output width.
+    pub out_w: u32,
+    /// Output channels.
+    pub out_c: u32,
+    /// Kernel height.
+    pub k_h: u32,
+    /// Kernel width.
+    pub k_w: u32,
+    /// Vertical stride.
+    pub stride_h: u32,
+    /// Horizontal stride.
+    pub stride_w: u32,
+    /// Vertical dilation.
+    pub dilation_h: u32,
+    /// Horizontal dilation.
+    pub dilation_w: u32,
+    /// Rows of implicit zero padding above the input.
+    pub pad_top: u32,
+    /// Columns of implicit zero padding left of the input.
+    pub pad_left: u32,
+}
+
+impl ConvGeometry {
+    /// Multiply-accumulates per output element for a dense convolution over `in_c_per_group`.
+    pub const fn macs_per_output(&self, in_c_per_group: u32) -> u64 {
+        self.k_h as u64 * self.k_w as u64 * in_c_per_group as u64
+    }
+
+    /// Number of output elements.
+    pub const fn output_elements(&self) -> u64 {
+        self.batches as u64 * self.out_h as u64 * self.out_w as u64 * self.out_c as u64
+    }
+
+    /// Number of input elements.
+    pub const fn input_elements(&self) -> u64 {
+        self.batches as u64 * self.in_h as u64 * self.in_w as u64 * self.in_c as u64
+    }
+}
+
+/// Int8 quantized output stage shared by conv, depthwise conv and fully connected layers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Requant {
+    /// Per-output-channel (or a single, per-tensor) Q0.31 multipliers.
+    pub multiplier: ConstRef<i32>,
+    /// Shifts matching `multiplier` (positive: left).
+    pub shift: ConstRef<i32>,
+    /// Negated input zero point.
+    pub input_offset: i32,
+    /// Output zero point.
+    pub output_offset: i32,
+    /// Lower clamp (fused activation), quantized.
+    pub act_min: i32,
+    /// Upper clamp (fused activation), quantized.
+    pub act_max: i32,
+}
+
+/// Int8 2-D convolution, weights OHWI with per-channel (or per-tensor) scales.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Conv2dI8 {
+    /// Input tensor (NHWC).
+    pub input: TensorId,
+    /// Output tensor (NHWC).
+    pub output: TensorId,
+    /// Shapes, strides, dilation and padding.
+    pub geom: ConvGeometry,
+    /// Number of groups (`in_c / groups` input channels per filter); 1 for a dense conv.
+    pub groups: u32,
+    /// Weights, `[out_c, k_h, k_w, in_c / groups]`.
+    pub weights: ConstRef<i8>,
+    /// Bias per output channel (empty for none).
+    pub bias: ConstRef<i32>,
+    /// Output stage.
+    pub rq: Requant,
+}
+
+/// Float 2-D convolution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Conv2dF32 {
+    /// Input tensor (NHWC).
+    pub input: TensorId,
+    /// Output tensor (NHWC).
+    pub output: TensorId,
+    /// Shapes, strides, dilation and padding.
+    pub geom: ConvGeometry,
+    /// Number of groups.
+    pub groups: u32,
+    /// Weights, `[out_c, k_h, k_w, in_c / groups]`.
+    pub weights: ConstRef<f32>,
+    /// Bias per output channel (empty for none).
+    pub bias: ConstRef<f32>,
+    /// Lower clamp of the fused activation.
+    pub act_min: f32,
+    /// Upper clamp of the fused activation.
+    pub act_max: f32,
+}
+
+/// Int8 depthwise convolution; `out_c == in_c * depth_multiplier`, weights `[1, k_h, k_w, out_c]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct DepthwiseConv2dI8 {
+    /// Input tensor (NHWC).
+    pub input: TensorId,
+    /// Output tensor (NHWC).
+    pub output: TensorId,
+    /// Shapes, strides, dilation and padding.
+    pub geom: ConvGeometry,
+    /// Output channels per input channel.
+    pub depth_multiplier: u32,
+    /// Weights, `[1, k_h, k_w, out_c]`.
+    pub weights: ConstRef<i8>,
+    /// Bias per output channel (empty for none).
+    pub bias: ConstRef<i32>,
+    /// Output stage.
+    pub rq: Requant,
+}
+
+/// Float depthwise convolution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct DepthwiseConv2dF32 {
+    /// Input tensor (NHWC).
+    pub input: TensorId,
+    /// Output tensor (NHWC).
+    pub output: TensorId,
+    /// Shapes, strides, dilation and padding.
+    pub geom: ConvGeometry,
+    /// Output channels per input channel.
+    pub depth_multiplier: u32,
+    /// Weights, `[1, k_h, k_w, out_c]`.
+    pub weights: ConstRef<f32>,
+    /// Bias per output channel (empty for none).
+    pub bias: ConstRef<f32>,
+    /// Lower clamp of the fused activation.
+    pub act_min: f32,
+    /// Upper clamp of the fused activation.
+    pub act_max: f32,
+}
+
+/// Int8 fully connected layer: `out[b, o] = sum_i w[o, i] * in[b, i] + bias[o]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct FullyConnectedI8 {
+    /// Input tensor, viewed as `[batches, in_depth]`.
+    pub input: TensorId,
+    /// Output tensor, `[batches, out_depth]`.
+    pub output: TensorId,
+    /// Rows of the input.
+    pub batches: u32,
+    /// Input features (accumulation depth).
+    pub in_depth: u32,
+    /// Output features.
+    pub out_depth: u32,
+    /// Weights, `[out_depth, in_depth]`.
+    pub weights: ConstRef<i8>,
+    /// Negated weight zero point (0 for symmetric weights).
+    pub weights_offset: i32,
+    /// Bias per output feature (empty for none).
+    pub bias: ConstRef<i32>,
+    /// Output stage (`multiplier` has 1 or `out_depth` entries).
+    pub rq: Requant,
+}
+
+/// Float fully connected layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct FullyConnectedF32 {
+    /// Input tensor, viewed as `[batches, in_depth]`.
+    pub input: TensorId,
+    /// Output tensor, `[batches, out_depth]`.
+    pub output: TensorId,
+    /// Rows of the input.
+    pub batches: u32,
+    /// Input features.
+    pub in_depth: u32,
+    /// Output features.
+    pub out_depth: u32,
+    /// Weights, `[out_depth, in_depth]`.
+    pub weights: ConstRef<f32>,
+    /// Bias per output feature (empty for none).
+    pub bias: ConstRef<f32>,
+    /// Lower clamp of the fused activation.
+    pub act_min: f32,
+    /// Upper clamp of the fused activation.
+    pub act_max: f32,
+}
+
+/// Which reduction a pooling layer applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum PoolKind {
+    /// Maximum over the window.
+    Max,
+    /// Mean over the part of the window inside the input.
+    Average,
+}
+
+/// Geometry of a 2-D pooling layer (NHWC, channels preserved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PoolGeometry {
+    /// Batch size.
+    pub batches: u32,
+    /// Input height.
+    pub in_h: u32,
+    /// Input width.
+    pub in_w: u32,
+    /// Channels.
+    pub channels: u32,
+    /// Output height.
+    pub out_h: u32,
+    /// Output width.
+    pub out_w: u32,
+    /// Window height.
+    pub filter_h: u32,
+    /// Window width.
+    pub filter_w: u32,
+    /// Vertical stride.
+    pub stride_h: u32,
+    /// Horizontal stride.
+    pub stride_w: u32,
+    /// Padding rows above.
+    pub pad_top: u32,
+    /// Padding columns left.
+    pub pad_left: u32,
+}
+
+/// Int8 max or average pooling (input and output share quantization).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PoolI8 {
+    /// Input tensor.
+    pub input: TensorId,
+    /// Output tensor.
+    pub output: TensorId,
+    /// Max or average.
+    pub kind: PoolKind,
+    /// Window and shapes.
+    pub geom: PoolGeometry,
+    /// Lower clamp.
+    pub act_min: i32,
+    /// Upper clamp.
+    pub act_max: i32,
+}
+
+/// Float max or average pooling.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PoolF32 {
+    /// Input tensor.
+    pub input: TensorId,
+    /// Output tensor.
+    pub output: TensorId,
+    /// Max or average.
+    pub kind: PoolKind,
+    /// Window and shapes.
+    pub geom: PoolGeometry,
+    /// Lower clamp.
+    pub act_min: f32,
+    /// Upper clamp.
+    pub act_max: f32,
+}
+
+/// Int8 softmax over the last axis (TFLite's fixed-point algorithm).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SoftmaxI8 {
+    /// Input tensor.
+    pub input: TensorId,
+    /// Output tensor (scale 1/256, zero point -128).
+    pub output: TensorId,
+    /// Number of rows.
+    pub outer: u32,
+    /// Length of the last axis.
+    pub depth: u32,
+    /// `beta * input_scale` as a Q0.31 multiplier...
+    pub input_multiplier: i32,
+    /// ...and its left shift.
+    pub input_left_shift: i32,
+    /// Differences below this (in input steps) contribute nothing.
+    pub diff_min: i32,
+}
+
+/// Float softmax over the last axis.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SoftmaxF32 {
+    /// Input tensor.
+    pub input: TensorId,
+    /// Output tensor.
+    pub output: TensorId,
+    /// Number of rows.
+    pub outer: u32,
+    /// Length of the last axis.
+    pub depth: u32,
+    /// Inverse temperature.
+    pub beta: f32,
+}
+
+/// How a binary elementwise op maps output positions to its two inputs (4-D, row-major).
+///
+/// Strides are in elements; a stride of 0 repeats the input along that axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Broadcast {
+    /// Output shape, padded on the left to rank 4.
+    pub out_dims: [u32; 4],
+    /// Strides of the first input per output axis.
+    pub a_strides: [u32; 4],
+    /// Strides of the second input per output axis.
+    pub b_strides: [u32; 4],
+}
+
+/// Int8 addition (TFLite's rescale-to-common-scale algorithm).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct AddI8 {
+    /// First input.
+    pub a: TensorId,
+    /// Second input.
+    pub b: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// Number of output elements.
+    pub len: u32,
+    /// `None` when both inputs have the output's shape.
+    pub broadcast: Option<Broadcast>,
+    /// Negated zero point of `a`.
+    pub a_offset: i32,
+    /// Negated zero point of `b`.
+    pub b_offset: i32,
+    /// Headroom shift applied to both inputs (20 for int8).
+    pub left_shift: i32,
+    /// Multiplier of `a`.
+    pub a_multiplier: i32,
+    /// Shift of `a` (<= 0).
+    pub a_shift: i32,
+    /// Multiplier of `b`.
+    pub b_multiplier: i32,
+    /// Shift of `b` (<= 0).
+    pub b_shift: i32,
+    /// Output multiplier.
+    pub out_multiplier: i32,
+    /// Output shift (<= 0).
+    pub out_shift: i32,
+    /// Output zero point.
+    pub output_offset: i32,
+    /// Lower clamp.
+    pub act_min: i32,
+    /// Upper clamp.
+    pub act_max: i32,
+}
+
+/// Int8 multiplication.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct MulI8 {
+    /// First input.
+    pub a: TensorId,
+    /// Second input.
+    pub b: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// Number of output elements.
+    pub len: u32,
+    /// `None` when both inputs have the output's shape.
+    pub broadcast: Option<Broadcast>,
+    /// Negated zero point of `a`.
+    pub a_offset: i32,
+    /// Negated zero point of `b`.
+    pub b_offset: i32,
+    /// Output multiplier.
+    pub out_multiplier: i32,
+    /// Output shift.
+    pub out_shift: i32,
+    /// Output zero point.
+    pub output_offset: i32,
+    /// Lower clamp.
+    pub act_min: i32,
+    /// Upper clamp.
+    pub act_max: i32,
+}
+
+/// Which float binary operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum BinaryKind {
+    /// `a + b`
+    Add,
+    /// `a - b`
+    Sub,
+    /// `a * b`
+    Mul,
+}
+
+/// Float binary elementwise operation with a fused clamp.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct BinaryF32 {
+    /// First input.
+    pub a: TensorId,
+    /// Second input.
+    pub b: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// Which operation.
+    pub kind: BinaryKind,
+    /// Number of output elements.
+    pub len: u32,
+    /// `None` when both inputs have the output's shape.
+    pub broadcast: Option<Broadcast>,
+    /// Lower clamp.
+    pub act_min: f32,
+    /// Upper clamp.
+    pub act_max: f32,
+}
+
+/// Concatenation along one axis, as byte copies (inputs share the output's quantization).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Concat {
+    /// Input tensor ids (as `u16`).
+    pub inputs: ConstRef<u16>,
+    /// Bytes each input contributes per outer step, parallel to `inputs`.
+    pub chunk_bytes: ConstRef<u32>,
+    /// Output.
+    pub output: TensorId,
+    /// Product of the dimensions before the axis.
+    pub outer: u32,
+}
+
+/// Constant padding of a tensor of up to 4 dimensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Pad {
+    /// Input.
+    pub input: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// Bytes per element.
+    pub elem_bytes: u32,
+    /// Input shape, padded on the left to rank 4.
+    pub in_dims: [u32; 4],
+    /// Elements added before each axis.
+    pub before: [u32; 4],
+    /// Elements added after each axis.
+    pub after: [u32; 4],
+    /// The padding element's bytes (little endian; the low `elem_bytes` are used).
+    pub value: [u8; 4],
+}
+
+/// A byte copy (RESHAPE when the planner could not alias input and output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Copy {
+    /// Input.
+    pub input: TensorId,
+    /// Output.
+    pub output: TensorId,
+}
+
+/// Int8 mean over a contiguous block of axes: the input is `[outer, reduced, inner]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct MeanI8 {
+    /// Input.
+    pub input: TensorId,
+    /// Output, `[outer, inner]` elements.
+    pub output: TensorId,
+    /// Product of the axes before the reduced ones.
+    pub outer: u32,
+    /// Product of the reduced axes.
+    pub reduced: u32,
+    /// Product of the axes after the reduced ones.
+    pub inner: u32,
+    /// Input zero point.
+    pub input_zero_point: i32,
+    /// Output zero point.
+    pub output_zero_point: i32,
+    /// Multiplier taking the sum to the output scale (includes `1 / reduced`).
+    pub multiplier: i32,
+    /// Shift of `multiplier`.
+    pub shift: i32,
+}
+
+/// Float mean over a contiguous block of axes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct MeanF32 {
+    /// Input.
+    pub input: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// Product of the axes before the reduced ones.
+    pub outer: u32,
+    /// Product of the reduced axes.
+    pub reduced: u32,
+    /// Product of the axes after the reduced ones.
+    pub inner: u32,
+}
+
+/// Any int8 → int8 elementwise function, as a 256-entry table computed by the converter
+/// from TFLite's reference arithmetic (LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6,
+/// requantizing QUANTIZE, ...). Exact by construction and one load per element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct LutI8 {
+    /// Input.
+    pub input: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// `table[x as u8]` is the output for input `x`.
+    pub table: ConstRef<i8>,
+}
+
+/// Int8 → f32 DEQUANTIZE as a 256-entry table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct DequantizeI8 {
+    /// Input.
+    pub input: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// `table[x as u8]` is the output for input `x`.
+    pub table: ConstRef<f32>,
+}
+
+/// f32 → int8 QUANTIZE: `clamp(round(x / scale) + zero_point)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct QuantizeF32 {
+    /// Input.
+    pub input: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// Output scale.
+    pub scale: f32,
+    /// Output zero point.
+    pub zero_point: i32,
+}
+
+/// Which float elementwise function.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum UnaryKind {
+    /// `max(x, 0)`
+    Relu,
+    /// `clamp(x, 0, 6)`
+    Relu6,
+    /// `clamp(x, -1, 1)`
+    ReluN1To1,
+    /// `1 / (1 + exp(-x))`
+    Logistic,
+    /// `tanh(x)`
+    Tanh,
+    /// `x * relu6(x + 3) / 6`
+    HardSwish,
+    /// `x` if positive, else `alpha * x`
+    LeakyRelu(f32),
+}
+
+/// Float elementwise function.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct UnaryF32 {
+    /// Input.
+    pub input: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// Which function.
+    pub kind: UnaryKind,
+}
+
+/// A layer's operator and parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub enum Op {
+    /// Int8 CONV_2D.
+    Conv2dI8(Conv2dI8),
+    /// Float CONV_2D.
+    Conv2dF32(Conv2dF32),
+    /// Int8 DEPTHWISE_CONV_2D.
+    DepthwiseConv2dI8(DepthwiseConv2dI8),
+    /// Float DEPTHWISE_CONV_2D.
+    DepthwiseConv2dF32(DepthwiseConv2dF32),
+    /// Int8 FULLY_CONNECTED.
+    FullyConnectedI8(FullyConnectedI8),
+    /// Float FULLY_CONNECTED.
+    FullyConnectedF32(FullyConnectedF32),
+    /// Int8 MAX_POOL_2D / AVERAGE_POOL_2D.
+    PoolI8(PoolI8),
+    /// Float MAX_POOL_2D / AVERAGE_POOL_2D.
+    PoolF32(PoolF32),
+    /// Int8 SOFTMAX.
+    SoftmaxI8(SoftmaxI8),
+    /// Float SOFTMAX.
+    SoftmaxF32(SoftmaxF32),
+    /// Int8 ADD.
+    AddI8(AddI8),
+    /// Int8 MUL.
+    MulI8(MulI8),
+    /// Float ADD / SUB / MUL.
+    BinaryF32(BinaryF32),
+    /// CONCATENATION (any type).
+    Concat(Concat),
+    /// PAD / PADV2 (any type).
+    Pad(Pad),
+    /// A byte copy (RESHAPE that could not be aliased).
+    Copy(Copy),
+    /// Int8 MEAN.
+    MeanI8(MeanI8),
+    /// Float MEAN.
+    MeanF32(MeanF32),
+    /// Int8 elementwise function by table.
+    LutI8(LutI8),
+    /// Int8 → f32 DEQUANTIZE.
+    DequantizeI8(DequantizeI8),
+    /// f32 → int8 QUANTIZE.
+    QuantizeF32(QuantizeF32),
+    /// Float elementwise activation.
+    UnaryF32(UnaryF32),
+}
