@@ -46,3 +46,8 @@ impl<const N: usize> Default for Arena<N> {
         Self::new()
     }
 }
+
+/// Wraps data so that it starts on a 16-byte boundary; generated models put their constant
+/// blob in one (`static CONSTS: Aligned<[u8; N]> = Aligned(*b"...")`).
+#[repr(C, align(16))]
+pub struct Aligned<T: ?Sized>(pub T);

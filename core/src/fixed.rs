@@ -20,8 +20,9 @@
 //! assert_eq!(multiply_by_quantized_multiplier(1000, 1_610_612_736, 0), 750);
 //! ```
 
-/// `round(a * b / 2^31)` with ties away from zero; saturates the single overflowing case
-/// `a == b == i32::MIN` to `i32::MAX` (gemmlowp `SaturatingRoundingDoublingHighMul`).
+/// `a * b / 2^31` rounded to nearest — ties of positive products up, ties of negative
+/// products toward zero (gemmlowp's nudge-then-truncate) — saturating the single overflowing
+/// case `a == b == i32::MIN` to `i32::MAX` (gemmlowp `SaturatingRoundingDoublingHighMul`).
 #[inline(always)]
 pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
     if a == i32::MIN && b == i32::MIN {

@@ -555,3 +555,76 @@ mod tests {
         assert!(ctx.split_with_scratch(TensorId(2), 30, 8).is_err());
     }
 }
+
+/// Shape and quantization of a model input or output, with helpers to convert between real
+/// values and the tensor's quantized integers. The converter emits one per input and output.
+///
+/// ```
+/// use ferrite_core::{DType, model::IoInfo};
+/// const IN: IoInfo = IoInfo { dtype: DType::I8, shape: &[1, 4], scale: 0.5, zero_point: -1 };
+/// let mut q = [0i8; 4];
+/// IN.quantize(&[0.0, 1.0, -64.0, 100.0], &mut q).unwrap();
+/// assert_eq!(q, [-1, 1, -128, 127]);
+/// let mut f = [0f32; 4];
+/// IN.dequantize(&q, &mut f).unwrap();
+/// assert_eq!(f, [0.0, 1.0, -63.5, 64.0]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IoInfo {
+    /// Element type.
+    pub dtype: DType,
+    /// Shape, batch dimension included.
+    pub shape: &'static [usize],
+    /// Quantization scale (0.0 for float tensors).
+    pub scale: f32,
+    /// Quantization zero point.
+    pub zero_point: i32,
+}
+
+impl IoInfo {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// True for a tensor without elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Quantizes real values to int8 as TFLite does (`round(x / scale) + zero_point`,
+    /// saturated).
+    pub fn quantize(&self, real: &[f32], out: &mut [i8]) -> Result<()> {
+        if real.len() != out.len() {
+            return Err(Error::InputLength {
+                expected: real.len(),
+                actual: out.len(),
+            });
+        }
+        if self.scale <= 0.0 {
+            return Err(Error::DTypeMismatch {
+                expected: self.dtype,
+                actual: DType::I8,
+            });
+        }
+        for (o, &x) in out.iter_mut().zip(real) {
+            let q = libm::roundf(x / self.scale) + self.zero_point as f32;
+            *o = q.clamp(-128.0, 127.0) as i8;
+        }
+        Ok(())
+    }
+
+    /// Dequantizes int8 values: `(q - zero_point) * scale`.
+    pub fn dequantize(&self, q: &[i8], out: &mut [f32]) -> Result<()> {
+        if q.len() != out.len() {
+            return Err(Error::InputLength {
+                expected: q.len(),
+                actual: out.len(),
+            });
+        }
+        for (o, &v) in out.iter_mut().zip(q) {
+            *o = (v as i32 - self.zero_point) as f32 * self.scale;
+        }
+        Ok(())
+    }
+}

@@ -337,10 +337,13 @@ pub struct Broadcast {
     pub b_strides: [u32; 4],
 }
 
-/// Int8 addition (TFLite's rescale-to-common-scale algorithm).
+/// Int8 addition or subtraction (TFLite's rescale-to-common-scale algorithm; SUB differs
+/// from ADD only in subtracting the rescaled second operand).
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AddI8 {
+    /// `a - b` instead of `a + b`.
+    pub subtract: bool,
     /// First input.
     pub a: TensorId,
     /// Second input.
@@ -503,9 +506,11 @@ pub struct MeanI8 {
     pub input_zero_point: i32,
     /// Output zero point.
     pub output_zero_point: i32,
-    /// Multiplier taking the sum to the output scale (includes `1 / reduced`).
+    /// Q0.31 multiplier taking `sum - input_zero_point * reduced` to the output scale:
+    /// `QuantizeMultiplier(input_scale / output_scale)` with `1 / reduced` folded in the way
+    /// TFLM's `QuantizedMeanOrSum` folds it (see `ferrite_kernels::ops::mean`).
     pub multiplier: i32,
-    /// Shift of `multiplier`.
+    /// Exponent of `multiplier` (positive: left shift), in `-31..=31`.
     pub shift: i32,
 }
 
@@ -597,10 +602,23 @@ pub struct UnaryF32 {
     pub kind: UnaryKind,
 }
 
+/// Copies constant bytes into an arena tensor, for operators whose kernels read all their
+/// operands from the arena (a constant operand of ADD, MUL or CONCATENATION, for instance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct LoadConst {
+    /// The constant's bytes.
+    pub data: ConstRef<u8>,
+    /// The arena tensor to fill.
+    pub output: TensorId,
+}
+
 /// A layer's operator and parameters.
+///
+/// Deliberately exhaustive: `ferrite_kernels::registry` matches on every variant, so adding
+/// an operator without a kernel does not compile.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[non_exhaustive]
 pub enum Op {
     /// Int8 CONV_2D.
     Conv2dI8(Conv2dI8),
@@ -644,6 +662,8 @@ pub enum Op {
     DequantizeI8(DequantizeI8),
     /// f32 → int8 QUANTIZE.
     QuantizeF32(QuantizeF32),
+    /// Copies a constant into the arena (a constant operand of an op that reads tensors).
+    LoadConst(LoadConst),
     /// Float elementwise activation.
     UnaryF32(UnaryF32),
 }

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod registry;
 pub(crate) mod util;
 
 pub mod ops {
@@ -22,6 +23,7 @@ pub mod ops {
     pub mod conv;
     pub mod depthwise;
     pub mod fully_connected;
+    pub mod load_const;
     pub mod lut;
     pub mod mean;
     pub mod pool;

@@ -1,1 +1,1133 @@
-//! (being written)
+//! ADD, SUB and MUL: int8 ADD and MUL with TFLite's requantization, float ADD/SUB/MUL with a
+//! fused clamp, and numpy-style broadcasting for all of them.
+//!
+//! The per-element arithmetic follows TFLite Micro's reference kernels
+//! (`reference_integer_ops::AddFunc`, `reference_integer_ops::MulElementwise`,
+//! `reference_ops::Add/Sub/Mul` for float). TFLM evaluates a broadcast through a separate loop
+//! nest (`BroadcastAdd6DSlow`, `BroadcastMul4DSlow`) but with the very same per-element
+//! function, so here both paths share one function and differ only in how they index the
+//! inputs.
+//!
+//! The `prepare_*` functions compute, on the host, the integer parameters TFLM's `Prepare`
+//! computes (`CalculateOpDataAdd`, `CalculateOpDataMul`), in the same precision (the scales
+//! are widened to `f64` exactly where TFLM widens them), so the converter and the tests share
+//! one definition.
+
+use crate::ops::conv::clamp_f32;
+use crate::util::{check_len, expect_op};
+use ferrite_core::fixed::{
+    multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_smaller_than_one_exp,
+};
+use ferrite_core::model::cast_out;
+use ferrite_core::ops::{AddI8, BinaryF32, BinaryKind, Broadcast, MulI8, Op};
+use ferrite_core::quant::{activation_range_i8, quantize_multiplier, FusedActivation, QParams};
+use ferrite_core::{Ctx, Error, Result, TensorId, MAX_RANK};
+
+/// Headroom TFLM gives int8 ADD inputs before rescaling (`left_shift = 20`): a difference of
+/// one quantization step stays representable after both inputs are brought to a common scale.
+pub const ADD_I8_LEFT_SHIFT: i32 = 20;
+
+/// A valid int8 tensor quantization: positive finite scale, zero point inside int8.
+fn valid_i8(q: QParams) -> bool {
+    q.scale.is_finite() && q.scale > 0.0 && (-128..=127).contains(&q.zero_point)
+}
+
+/// TFLite `QuantizeMultiplierSmallerThanOneExp`: requires `0 < m < 1` and yields a shift
+/// `<= 0`; `None` where TFLite's `TFLITE_CHECK`s would abort.
+fn quantize_multiplier_smaller_than_one(m: f64) -> Option<(i32, i32)> {
+    if !(m > 0.0 && m < 1.0) {
+        return None;
+    }
+    let (q, shift) = quantize_multiplier(m)?;
+    (shift <= 0).then_some((q, shift))
+}
+
+/// Int8 ADD layer parameters: the given tensors, output length and broadcast, plus the
+/// numbers TFLM's `CalculateOpDataAdd` derives from the quantization:
+///
+/// * `twice_max_input_scale = 2 * (max(qa.scale, qb.scale) as f64)` (the maximum is taken in
+///   `f32`, then widened);
+/// * input multipliers `scale as f64 / twice_max_input_scale` and output multiplier
+///   `twice_max_input_scale / (2^20 * qo.scale as f64)`, each through
+///   `QuantizeMultiplierSmallerThanOneExp`; `left_shift` is [`ADD_I8_LEFT_SHIFT`];
+/// * the clamp of `act` through `CalculateActivationRangeQuantized`.
+///
+/// `None` when TFLM would reject the layer: a scale that is not positive and finite, a zero
+/// point outside int8, or an output multiplier not below 1 (an output scale below
+/// `2 * max_input_scale / 2^20`).
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_add_i8(
+    a: TensorId,
+    b: TensorId,
+    output: TensorId,
+    len: u32,
+    broadcast: Option<Broadcast>,
+    qa: QParams,
+    qb: QParams,
+    qo: QParams,
+    act: FusedActivation,
+) -> Option<AddI8> {
+    if !(valid_i8(qa) && valid_i8(qb) && valid_i8(qo)) {
+        return None;
+    }
+    let twice_max_input_scale = 2.0 * (qa.scale.max(qb.scale) as f64);
+    let real_a = qa.scale as f64 / twice_max_input_scale;
+    let real_b = qb.scale as f64 / twice_max_input_scale;
+    let real_out = twice_max_input_scale / ((1i64 << ADD_I8_LEFT_SHIFT) as f64 * qo.scale as f64);
+    let (a_multiplier, a_shift) = quantize_multiplier_smaller_than_one(real_a)?;
+    let (b_multiplier, b_shift) = quantize_multiplier_smaller_than_one(real_b)?;
+    let (out_multiplier, out_shift) = quantize_multiplier_smaller_than_one(real_out)?;
+    let (act_min, act_max) = activation_range_i8(act, qo)?;
+    Some(AddI8 {
+        subtract: false,
+        a,
+        b,
+        output,
+        len,
+        broadcast,
+        a_offset: -qa.zero_point,
+        b_offset: -qb.zero_point,
+        left_shift: ADD_I8_LEFT_SHIFT,
+        a_multiplier,
+        a_shift,
+        b_multiplier,
+        b_shift,
+        out_multiplier,
+        out_shift,
+        output_offset: qo.zero_point,
+        act_min,
+        act_max,
+    })
+}
+
+/// Int8 MUL layer parameters: the given tensors, output length and broadcast, plus the numbers
+/// TFLM's `CalculateOpDataMul` derives: `QuantizeMultiplier(qa.scale as f64 * qb.scale as f64
+/// / qo.scale as f64)` and the output clamp of `act`.
+///
+/// `None` for a scale that is not positive and finite, a zero point outside int8, or a
+/// multiplier too large to quantize.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_mul_i8(
+    a: TensorId,
+    b: TensorId,
+    output: TensorId,
+    len: u32,
+    broadcast: Option<Broadcast>,
+    qa: QParams,
+    qb: QParams,
+    qo: QParams,
+    act: FusedActivation,
+) -> Option<MulI8> {
+    if !(valid_i8(qa) && valid_i8(qb) && valid_i8(qo)) {
+        return None;
+    }
+    let real = qa.scale as f64 * qb.scale as f64 / qo.scale as f64;
+    let (out_multiplier, out_shift) = quantize_multiplier(real)?;
+    let (act_min, act_max) = activation_range_i8(act, qo)?;
+    Some(MulI8 {
+        a,
+        b,
+        output,
+        len,
+        broadcast,
+        a_offset: -qa.zero_point,
+        b_offset: -qb.zero_point,
+        out_multiplier,
+        out_shift,
+        output_offset: qo.zero_point,
+        act_min,
+        act_max,
+    })
+}
+
+/// How two input shapes broadcast, numpy style (shapes aligned on their last axis; an axis of
+/// 1 repeats).
+///
+/// * `Some(None)`: the shapes are equal once padded on the left with 1s, so the op runs
+///   element by element (TFLM's `ProcessBroadcastShapes` also takes its non-broadcast path
+///   then).
+/// * `Some(Some(b))`: `b` describes the broadcast in at most 4 axes. Axes of extent 1 are
+///   dropped and neighbouring axes that broadcast the same way are merged, so shapes of up to
+///   [`MAX_RANK`] dimensions fit whenever they need no more than 4 distinct loops.
+/// * `None`: the shapes are incompatible (an axis differs and neither is 1), have more than
+///   [`MAX_RANK`] dimensions, or need more than 4 loops.
+pub fn broadcast_for(a_dims: &[u32], b_dims: &[u32]) -> Option<Option<Broadcast>> {
+    let rank = a_dims.len().max(b_dims.len());
+    if rank > MAX_RANK {
+        return None;
+    }
+    // Left-pad both shapes with 1s to the common rank.
+    let mut ea = [1u32; MAX_RANK];
+    let mut eb = [1u32; MAX_RANK];
+    ea[rank - a_dims.len()..rank].copy_from_slice(a_dims);
+    eb[rank - b_dims.len()..rank].copy_from_slice(b_dims);
+    let mut out = [1u32; MAX_RANK];
+    for i in 0..rank {
+        out[i] = match (ea[i], eb[i]) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    if ea[..rank] == eb[..rank] {
+        return Some(None);
+    }
+    if out[..rank].contains(&0) {
+        // Nothing to compute: an empty output.
+        return Some(Some(Broadcast {
+            out_dims: [1, 1, 1, 0],
+            a_strides: [0; 4],
+            b_strides: [0; 4],
+        }));
+    }
+    // Loops from the innermost outwards: (extent, a stride, b stride).
+    let mut loops = [(1u32, 0u32, 0u32); MAX_RANK];
+    let mut n_loops = 0usize;
+    let (mut a_acc, mut b_acc) = (1u64, 1u64);
+    for i in (0..rank).rev() {
+        let extent = out[i];
+        if extent == 1 {
+            continue;
+        }
+        let a_stride = if ea[i] == 1 { 0 } else { a_acc };
+        let b_stride = if eb[i] == 1 { 0 } else { b_acc };
+        a_acc = a_acc.checked_mul(ea[i] as u64)?;
+        b_acc = b_acc.checked_mul(eb[i] as u64)?;
+        let a_stride = u32::try_from(a_stride).ok()?;
+        let b_stride = u32::try_from(b_stride).ok()?;
+        // Merge with the loop inside it when both inputs continue it contiguously (or both
+        // keep repeating).
+        if n_loops > 0 {
+            let (inner_extent, inner_a, inner_b) = loops[n_loops - 1];
+            let continues = |stride: u32, inner: u32| {
+                if inner == 0 {
+                    stride == 0
+                } else {
+                    stride as u64 == inner as u64 * inner_extent as u64
+                }
+            };
+            if continues(a_stride, inner_a) && continues(b_stride, inner_b) {
+                let merged = inner_extent.checked_mul(extent)?;
+                loops[n_loops - 1] = (merged, inner_a, inner_b);
+                continue;
+            }
+        }
+        loops[n_loops] = (extent, a_stride, b_stride);
+        n_loops += 1;
+    }
+    if n_loops > 4 {
+        return None;
+    }
+    let mut bc = Broadcast {
+        out_dims: [1; 4],
+        a_strides: [0; 4],
+        b_strides: [0; 4],
+    };
+    for (k, &(extent, sa, sb)) in loops[..n_loops].iter().enumerate() {
+        bc.out_dims[3 - k] = extent;
+        bc.a_strides[3 - k] = sa;
+        bc.b_strides[3 - k] = sb;
+    }
+    Some(Some(bc))
+}
+
+/// Checks that the operand slices fit the layer's length and broadcast, so that
+/// [`apply_binary`] cannot index out of bounds.
+fn check_operands(
+    layer: u16,
+    len: u32,
+    broadcast: Option<&Broadcast>,
+    a: usize,
+    b: usize,
+    out: usize,
+) -> Result<()> {
+    let err = |reason| Error::InvalidLayer { layer, reason };
+    check_len(
+        layer,
+        out as u64,
+        len as u64,
+        "output size does not match the layer",
+    )?;
+    let Some(bc) = broadcast else {
+        if a != out || b != out {
+            return Err(err("inputs and output differ in size without a broadcast"));
+        }
+        return Ok(());
+    };
+    // Saturating: four `u32` factors can exceed `u64`, and no real length matches then.
+    let total = bc
+        .out_dims
+        .iter()
+        .fold(1u64, |acc, &d| acc.saturating_mul(d as u64));
+    check_len(
+        layer,
+        total,
+        len as u64,
+        "broadcast shape does not match the output",
+    )?;
+    if total == 0 {
+        return Ok(());
+    }
+    // The largest index each input is read at must lie inside it.
+    let last_index = |strides: &[u32; 4]| {
+        bc.out_dims
+            .iter()
+            .zip(strides)
+            .try_fold(0u64, |acc, (&d, &s)| {
+                acc.checked_add((d as u64 - 1).checked_mul(s as u64)?)
+            })
+    };
+    let fits = |strides: &[u32; 4], size: usize| {
+        last_index(strides).is_some_and(|last| last < size as u64)
+    };
+    if !fits(&bc.a_strides, a) || !fits(&bc.b_strides, b) {
+        return Err(err("broadcast strides read outside an input"));
+    }
+    Ok(())
+}
+
+/// Applies `f` element by element, or along a broadcast. Slices must satisfy
+/// [`check_operands`].
+#[inline(always)]
+fn apply_binary<T: core::marker::Copy, F: Fn(T, T) -> T>(
+    broadcast: Option<&Broadcast>,
+    a: &[T],
+    b: &[T],
+    out: &mut [T],
+    f: F,
+) {
+    let Some(bc) = broadcast else {
+        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+            *o = f(x, y);
+        }
+        return;
+    };
+    let d = bc.out_dims.map(|x| x as usize);
+    let sa = bc.a_strides.map(|x| x as usize);
+    let sb = bc.b_strides.map(|x| x as usize);
+    let mut rows = out.chunks_exact_mut(d[3].max(1));
+    for i0 in 0..d[0] {
+        for i1 in 0..d[1] {
+            for i2 in 0..d[2] {
+                let Some(row) = rows.next() else {
+                    return;
+                };
+                let a0 = i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
+                let b0 = i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+                for (i3, o) in row.iter_mut().enumerate() {
+                    *o = f(a[a0 + i3 * sa[3]], b[b0 + i3 * sb[3]]);
+                }
+            }
+        }
+    }
+}
+
+/// One int8 ADD element (TFLM `reference_integer_ops::AddFunc`): both inputs are shifted
+/// left by `left_shift`, rescaled to the common scale, summed, rescaled to the output.
+#[inline(always)]
+pub fn add_element_i8(p: &AddI8, x: i8, y: i8) -> i8 {
+    let shift = p.left_shift as u32;
+    let a = p.a_offset.wrapping_add(x as i32).wrapping_shl(shift);
+    let b = p.b_offset.wrapping_add(y as i32).wrapping_shl(shift);
+    let a = multiply_by_quantized_multiplier_smaller_than_one_exp(a, p.a_multiplier, p.a_shift);
+    let b = multiply_by_quantized_multiplier_smaller_than_one_exp(b, p.b_multiplier, p.b_shift);
+    let sum = if p.subtract {
+        a.wrapping_sub(b)
+    } else {
+        a.wrapping_add(b)
+    };
+    let raw =
+        multiply_by_quantized_multiplier_smaller_than_one_exp(sum, p.out_multiplier, p.out_shift)
+            .wrapping_add(p.output_offset);
+    raw.max(p.act_min).min(p.act_max) as i8
+}
+
+/// One int8 MUL element (TFLM `reference_integer_ops::MulElementwise`).
+#[inline(always)]
+pub fn mul_element_i8(p: &MulI8, x: i8, y: i8) -> i8 {
+    let a = p.a_offset.wrapping_add(x as i32);
+    let b = p.b_offset.wrapping_add(y as i32);
+    let raw = multiply_by_quantized_multiplier(a.wrapping_mul(b), p.out_multiplier, p.out_shift)
+        .wrapping_add(p.output_offset);
+    raw.max(p.act_min).min(p.act_max) as i8
+}
+
+/// Reference int8 ADD and SUB (TFLM `reference_integer_ops::Add`, `reference_ops::Sub` and
+/// their broadcasting forms).
+///
+/// Without a broadcast `a`, `b` and `output` have `p.len` elements; with one, they must fit
+/// its shape and strides (the kernel entry checks).
+pub fn add_i8(p: &AddI8, a: &[i8], b: &[i8], output: &mut [i8]) {
+    apply_binary(p.broadcast.as_ref(), a, b, output, |x, y| {
+        add_element_i8(p, x, y)
+    });
+}
+
+/// Reference int8 MUL (TFLM `reference_integer_ops::Mul` / `BroadcastMul4DSlow`); slices as
+/// for [`add_i8`].
+pub fn mul_i8(p: &MulI8, a: &[i8], b: &[i8], output: &mut [i8]) {
+    apply_binary(p.broadcast.as_ref(), a, b, output, |x, y| {
+        mul_element_i8(p, x, y)
+    });
+}
+
+/// Reference float ADD / SUB / MUL followed by TFLite's `ActivationFunctionWithMinMax`
+/// clamp; slices as for [`add_i8`].
+pub fn binary_f32(p: &BinaryF32, a: &[f32], b: &[f32], output: &mut [f32]) {
+    let (lo, hi) = (p.act_min, p.act_max);
+    let bc = p.broadcast.as_ref();
+    match p.kind {
+        BinaryKind::Add => apply_binary(bc, a, b, output, |x, y| clamp_f32(x + y, lo, hi)),
+        BinaryKind::Sub => apply_binary(bc, a, b, output, |x, y| clamp_f32(x - y, lo, hi)),
+        BinaryKind::Mul => apply_binary(bc, a, b, output, |x, y| clamp_f32(x * y, lo, hi)),
+    }
+}
+
+/// Rejects shifts the fixed-point helpers cannot take and an empty clamp range (which would
+/// make the clamp meaningless). `smaller_than_one` shifts are exponents of multipliers below 1
+/// (`-31..=0`); `general` ones may go either way (`-31..=31`).
+fn check_int_params(
+    ctx: &Ctx<'_>,
+    smaller_than_one: &[i32],
+    general: &[i32],
+    act_min: i32,
+    act_max: i32,
+) -> Result<()> {
+    let out_of = |shifts: &[i32], range: core::ops::RangeInclusive<i32>| {
+        shifts.iter().any(|s| !range.contains(s))
+    };
+    if out_of(smaller_than_one, -31..=0) || out_of(general, -31..=31) {
+        return Err(ctx.error("multiplier shift out of range"));
+    }
+    if act_min > act_max {
+        return Err(ctx.error("activation range is empty"));
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::AddI8`].
+pub fn run_add_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, AddI8);
+    check_int_params(
+        ctx,
+        &[p.a_shift, p.b_shift, p.out_shift],
+        &[],
+        p.act_min,
+        p.act_max,
+    )?;
+    if !(0..=31).contains(&p.left_shift) {
+        return Err(ctx.error("left shift out of range"));
+    }
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let a: &[i8] = inputs.get(p.a)?;
+    let b: &[i8] = inputs.get(p.b)?;
+    let output: &mut [i8] = cast_out(layer, out)?;
+    check_operands(
+        layer,
+        p.len,
+        p.broadcast.as_ref(),
+        a.len(),
+        b.len(),
+        output.len(),
+    )?;
+    add_i8(p, a, b, output);
+    Ok(())
+}
+
+/// Kernel entry for [`Op::MulI8`].
+pub fn run_mul_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, MulI8);
+    check_int_params(ctx, &[], &[p.out_shift], p.act_min, p.act_max)?;
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let a: &[i8] = inputs.get(p.a)?;
+    let b: &[i8] = inputs.get(p.b)?;
+    let output: &mut [i8] = cast_out(layer, out)?;
+    check_operands(
+        layer,
+        p.len,
+        p.broadcast.as_ref(),
+        a.len(),
+        b.len(),
+        output.len(),
+    )?;
+    mul_i8(p, a, b, output);
+    Ok(())
+}
+
+/// Kernel entry for [`Op::BinaryF32`].
+pub fn run_binary_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, BinaryF32);
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let a: &[f32] = inputs.get(p.a)?;
+    let b: &[f32] = inputs.get(p.b)?;
+    let output: &mut [f32] = cast_out(layer, out)?;
+    check_operands(
+        layer,
+        p.len,
+        p.broadcast.as_ref(),
+        a.len(),
+        b.len(),
+        output.len(),
+    )?;
+    binary_f32(p, a, b, output);
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
+mod tests {
+    use super::*;
+    use ferrite_core::{Arena, DType, Layer, Model, Shape, Tensor};
+
+    fn q(scale: f32, zero_point: i32) -> QParams {
+        QParams { scale, zero_point }
+    }
+
+    /// An ADD of tensors 0 and 1 into tensor 2.
+    fn add_op(
+        qa: QParams,
+        qb: QParams,
+        qo: QParams,
+        act: FusedActivation,
+        len: u32,
+        broadcast: Option<Broadcast>,
+    ) -> Option<AddI8> {
+        prepare_add_i8(
+            TensorId(0),
+            TensorId(1),
+            TensorId(2),
+            len,
+            broadcast,
+            qa,
+            qb,
+            qo,
+            act,
+        )
+    }
+
+    /// A MUL of tensors 0 and 1 into tensor 2.
+    fn mul_op(
+        qa: QParams,
+        qb: QParams,
+        qo: QParams,
+        act: FusedActivation,
+        len: u32,
+        broadcast: Option<Broadcast>,
+    ) -> Option<MulI8> {
+        prepare_mul_i8(
+            TensorId(0),
+            TensorId(1),
+            TensorId(2),
+            len,
+            broadcast,
+            qa,
+            qb,
+            qo,
+            act,
+        )
+    }
+
+    fn tensor(offset: u32, dtype: DType, dims: &[u32], scale: f32, zero_point: i32) -> Tensor {
+        Tensor {
+            offset,
+            dtype,
+            shape: Shape::new(dims),
+            scale,
+            zero_point,
+        }
+    }
+
+    #[test]
+    fn broadcast_shapes() {
+        assert_eq!(broadcast_for(&[2, 3], &[2, 3]), Some(None));
+        assert_eq!(broadcast_for(&[1, 4], &[4]), Some(None));
+        assert_eq!(broadcast_for(&[2, 3], &[4]), None);
+        // Channel-wise bias: [1, 2, 2, 3] + [3].
+        assert_eq!(
+            broadcast_for(&[1, 2, 2, 3], &[3]),
+            Some(Some(Broadcast {
+                out_dims: [1, 1, 4, 3],
+                a_strides: [0, 0, 3, 1],
+                b_strides: [0, 0, 0, 1],
+            }))
+        );
+        // Outer product [4, 1] x [1, 5].
+        assert_eq!(
+            broadcast_for(&[4, 1], &[1, 5]),
+            Some(Some(Broadcast {
+                out_dims: [1, 1, 4, 5],
+                a_strides: [0, 0, 1, 0],
+                b_strides: [0, 0, 0, 1],
+            }))
+        );
+        // Scalar against a 6-D tensor collapses to one loop.
+        assert_eq!(
+            broadcast_for(&[2, 3, 4, 5, 6, 7], &[1]),
+            Some(Some(Broadcast {
+                out_dims: [1, 1, 1, 5040],
+                a_strides: [0, 0, 0, 1],
+                b_strides: [0, 0, 0, 0],
+            }))
+        );
+        // Five alternating axes cannot be expressed in four loops.
+        assert_eq!(broadcast_for(&[2, 1, 2, 1, 2], &[1, 2, 1, 2, 1]), None);
+        assert_eq!(broadcast_for(&[1, 1, 1, 1, 1, 1, 1], &[1]), None);
+    }
+
+    /// The output shape and, per output element, the indices numpy broadcasting reads from
+    /// `a` and `b`, computed the slow way to check the strides of `broadcast_for`.
+    fn naive_broadcast(a: &[u32], b: &[u32]) -> ([u32; 6], [(usize, usize); 720]) {
+        let pad = |d: &[u32]| {
+            let mut e = [1u32; 6];
+            e[6 - d.len()..].copy_from_slice(d);
+            e
+        };
+        let (ea, eb) = (pad(a), pad(b));
+        let out: [u32; 6] = core::array::from_fn(|i| ea[i].max(eb[i]));
+        let mut pairs = [(0, 0); 720];
+        let total: usize = out.iter().map(|&d| d as usize).product();
+        for (flat, pair) in pairs.iter_mut().enumerate().take(total) {
+            let mut rem = flat;
+            let (mut ia, mut ib, mut sa, mut sb) = (0, 0, 1, 1);
+            for k in (0..6).rev() {
+                let idx = rem % out[k] as usize;
+                rem /= out[k] as usize;
+                if ea[k] != 1 {
+                    ia += idx * sa;
+                }
+                if eb[k] != 1 {
+                    ib += idx * sb;
+                }
+                sa *= ea[k] as usize;
+                sb *= eb[k] as usize;
+            }
+            *pair = (ia, ib);
+        }
+        (out, pairs)
+    }
+
+    #[test]
+    fn broadcast_strides_match_numpy_indexing() {
+        let cases: [(&[u32], &[u32]); 7] = [
+            (&[2, 3, 4], &[3, 1]),
+            (&[2, 1, 4], &[1, 3, 1]),
+            (&[1, 2, 1, 3, 4], &[2, 2, 5, 1, 1]),
+            (&[5], &[2, 3, 1]),
+            (&[2, 3, 1, 1, 2], &[2, 3, 4, 5, 1]),
+            (&[3, 1, 2], &[3, 4, 2]),
+            (&[1], &[3, 4, 5]),
+        ];
+        for (a, b) in cases {
+            let bc = broadcast_for(a, b).unwrap().unwrap();
+            let (out, pairs) = naive_broadcast(a, b);
+            let total: usize = out.iter().map(|&d| d as usize).product();
+            let a_len: usize = a.iter().map(|&d| d as usize).product();
+            let b_len: usize = b.iter().map(|&d| d as usize).product();
+            let av: [usize; 720] = core::array::from_fn(|i| i);
+            let bv: [usize; 720] = core::array::from_fn(|i| 1000 + i);
+            let mut got = [(0usize, 0usize); 720];
+            check_operands(0, total as u32, Some(&bc), a_len, b_len, total).unwrap();
+            // Run the real loop on index-valued inputs, packing both indices in one value.
+            let mut packed = [0usize; 720];
+            apply_binary(
+                Some(&bc),
+                &av[..a_len],
+                &bv[..b_len],
+                &mut packed[..total],
+                |x, y| x * 10_000 + y,
+            );
+            for (g, p) in got.iter_mut().zip(&packed[..total]) {
+                *g = (p / 10_000, p % 10_000 - 1000);
+            }
+            assert_eq!(&got[..total], &pairs[..total], "{a:?} x {b:?}");
+        }
+    }
+
+    #[test]
+    fn add_params_follow_tflm_prepare() {
+        // Scales 0.5 and 0.25 into 1.0: multipliers 0.5, 0.25 and 2^-20 * 1.0.
+        let p = add_op(
+            q(0.5, 3),
+            q(0.25, -7),
+            q(1.0, 5),
+            FusedActivation::None,
+            4,
+            None,
+        )
+        .unwrap();
+        assert_eq!((p.a_multiplier, p.a_shift), (1 << 30, 0));
+        assert_eq!((p.b_multiplier, p.b_shift), (1 << 30, -1));
+        assert_eq!((p.out_multiplier, p.out_shift), (1 << 30, -19));
+        assert_eq!((p.a_offset, p.b_offset, p.output_offset), (-3, 7, 5));
+        assert_eq!((p.act_min, p.act_max), (-128, 127));
+        let relu = add_op(
+            q(0.5, 0),
+            q(0.5, 0),
+            q(0.1, -20),
+            FusedActivation::Relu,
+            4,
+            None,
+        )
+        .unwrap();
+        assert_eq!((relu.act_min, relu.act_max), (-20, 127));
+        // An output scale far below the inputs' makes TFLM's output multiplier >= 1.
+        assert_eq!(
+            add_op(
+                q(1.0, 0),
+                q(1.0, 0),
+                q(1e-7, 0),
+                FusedActivation::None,
+                4,
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            add_op(
+                q(0.0, 0),
+                q(1.0, 0),
+                q(1.0, 0),
+                FusedActivation::None,
+                4,
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            add_op(
+                q(1.0, 200),
+                q(1.0, 0),
+                q(1.0, 0),
+                FusedActivation::None,
+                4,
+                None
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn add_and_mul_elements_by_hand() {
+        // Same scale everywhere, zero points 0: ADD is an exact saturating sum.
+        let add = add_op(
+            q(0.1, 0),
+            q(0.1, 0),
+            q(0.1, 0),
+            FusedActivation::None,
+            4,
+            None,
+        )
+        .unwrap();
+        let mut out = [0i8; 4];
+        add_i8(&add, &[1, -5, 100, -100], &[2, 3, 100, -100], &mut out);
+        assert_eq!(out, [3, -2, 127, -128]);
+        // MUL: 0.5 * 0.5 / 0.25 = 1, so the product of offset values.
+        let mul = mul_op(
+            q(0.5, 1),
+            q(0.5, -1),
+            q(0.25, 2),
+            FusedActivation::Relu,
+            4,
+            None,
+        )
+        .unwrap();
+        assert_eq!((mul.act_min, mul.act_max), (2, 127));
+        let mut out = [0i8; 4];
+        // (x - 1) * (y + 1) + 2, clamped to [2, 127].
+        mul_i8(&mul, &[3, 5, -3, 20], &[1, -2, 0, 20], &mut out);
+        assert_eq!(out, [6, 2, 2, 127]);
+    }
+
+    // Expected values below come from TFLM itself: single-op int8 models (ADD / MUL with the
+    // listed quantization) run with `tflite_micro.runtime.Interpreter` (tflite_micro
+    // 0.dev20261023182759), throwaway script /tmp/fv/golden_binary.py.
+    const TFLM_X: [i8; 12] = [-128, -77, -31, -1, 0, 1, 2, 45, 63, 64, 99, 127];
+    const TFLM_Y: [i8; 12] = [127, 5, -60, -1, 33, -128, 2, -45, 64, 63, -100, 127];
+
+    #[test]
+    fn add_matches_tflm() {
+        // a: scale 0.0392157, zp -5; b: scale 0.0123, zp 17; out: scale 0.05, zp 3.
+        let p = add_op(
+            q(0.039_215_7, -5),
+            q(0.0123, 17),
+            q(0.05, 3),
+            FusedActivation::None,
+            12,
+            None,
+        )
+        .unwrap();
+        let mut out = [0i8; 12];
+        add_i8(&p, &TFLM_X, &TFLM_Y, &mut out);
+        assert_eq!(out, TFLM_ADD);
+    }
+
+    #[test]
+    fn add_broadcast_matches_tflm() {
+        // [3, 4] + [4] with the quantization of `add_matches_tflm`, Relu6.
+        let bc = broadcast_for(&[3, 4], &[4]).unwrap();
+        let p = add_op(
+            q(0.039_215_7, -5),
+            q(0.0123, 17),
+            q(0.05, 3),
+            FusedActivation::Relu6,
+            12,
+            bc,
+        )
+        .unwrap();
+        let mut out = [0i8; 12];
+        add_i8(&p, &TFLM_X, &TFLM_Y[..4], &mut out);
+        assert_eq!(out, TFLM_ADD_BCAST);
+    }
+
+    #[test]
+    fn mul_matches_tflm() {
+        // a: scale 0.0392157, zp -5; b: scale 0.0123, zp 17; out: scale 0.011, zp -9.
+        let p = mul_op(
+            q(0.039_215_7, -5),
+            q(0.0123, 17),
+            q(0.011, -9),
+            FusedActivation::None,
+            12,
+            None,
+        )
+        .unwrap();
+        let mut out = [0i8; 12];
+        mul_i8(&p, &TFLM_X, &TFLM_Y, &mut out);
+        assert_eq!(out, TFLM_MUL);
+    }
+
+    const TFLM_ADD: [i8; 12] = [-66, -56, -36, 2, 11, -28, 5, 27, 68, 68, 56, 127];
+    const TFLM_ADD_BCAST: [i8; 12] = [3, 3, 3, 3, 34, 5, 3, 38, 83, 54, 66, 102];
+    const TFLM_MUL: [i8; 12] = [-128, 29, 79, -12, -5, -47, -14, -128, 127, 127, -128, 127];
+
+    #[test]
+    fn float_ops_clamp_and_broadcast() {
+        let bc = broadcast_for(&[2, 2], &[2, 1]).unwrap();
+        let mut p = BinaryF32 {
+            a: TensorId(0),
+            b: TensorId(1),
+            output: TensorId(2),
+            kind: BinaryKind::Sub,
+            len: 4,
+            broadcast: bc,
+            act_min: -1.0,
+            act_max: 10.0,
+        };
+        let mut out = [0f32; 4];
+        binary_f32(&p, &[1.0, 2.0, 3.0, 40.0], &[0.5, 5.0], &mut out);
+        assert_eq!(out, [0.5, 1.5, -1.0, 10.0]);
+        p.kind = BinaryKind::Mul;
+        p.broadcast = None;
+        p.act_min = f32::MIN;
+        p.act_max = f32::MAX;
+        binary_f32(
+            &p,
+            &[1.5, -2.0, 1e30, 3.0],
+            &[2.0, 2.0, 1e30, 0.0],
+            &mut out,
+        );
+        // Overflow to infinity is clamped to f32::MAX, as TFLite's clamp does.
+        assert_eq!(out, [3.0, -4.0, f32::MAX, 0.0]);
+        p.kind = BinaryKind::Add;
+        binary_f32(&p, &[0.1, 0.2, -1.0, 0.0], &[0.2, 0.1, 1.0, -0.0], &mut out);
+        assert_eq!(out, [0.1f32 + 0.2, 0.2f32 + 0.1, 0.0, 0.0]);
+        // As TFLM (checked with tflite_micro, /tmp/fv/probe3.py): NaN passes the Relu6 clamp,
+        // infinity is clamped to 6 and -3e38 * 2 to 0.
+        p.act_min = 0.0;
+        p.act_max = 6.0;
+        binary_f32(
+            &p,
+            &[3e38, f32::NAN, f32::INFINITY, -3e38],
+            &[3e38, 1.0, 1.0, -3e38],
+            &mut out,
+        );
+        assert_eq!([out[0], out[2], out[3]], [6.0, 6.0, 0.0]);
+        assert!(out[1].is_nan());
+    }
+
+    /// A model with one binary layer: inputs at arena bytes 0 and 16, output at 32.
+    fn one_layer_model<'a>(tensors: &'a [Tensor; 3], layers: &'a [Layer; 1]) -> Model<'a> {
+        Model {
+            tensors,
+            layers,
+            consts: &[],
+            inputs: &[TensorId(0), TensorId(1)],
+            outputs: &[TensorId(2)],
+            arena_bytes: 64,
+        }
+    }
+
+    #[test]
+    fn run_add_i8_through_a_model() {
+        let p = add_op(
+            q(0.1, 0),
+            q(0.1, 0),
+            q(0.2, -1),
+            FusedActivation::None,
+            4,
+            broadcast_for(&[4], &[1]).unwrap(),
+        )
+        .unwrap();
+        let tensors = [
+            tensor(0, DType::I8, &[4], 0.1, 0),
+            tensor(16, DType::I8, &[1], 0.1, 0),
+            tensor(32, DType::I8, &[4], 0.2, -1),
+        ];
+        let layers = [Layer {
+            op: Op::AddI8(p),
+            kernel: run_add_i8,
+            name: "ADD",
+        }];
+        let model = one_layer_model(&tensors, &layers);
+        let mut arena = Arena::<64>::new();
+        let arena = arena.as_mut_slice();
+        model.set_input(arena, 0, &[10i8, 20, -30, 41]).unwrap();
+        model.set_input(arena, 1, &[2i8]).unwrap();
+        model.invoke(arena).unwrap();
+        // (x + 2) / 2 - 1, rounded half away from zero.
+        assert_eq!(model.output::<i8>(arena, 0).unwrap(), &[5, 10, -15, 21]);
+    }
+
+    #[test]
+    fn run_mul_i8_through_a_model() {
+        let p = mul_op(
+            q(0.5, 0),
+            q(0.5, 0),
+            q(0.25, 0),
+            FusedActivation::None,
+            4,
+            None,
+        )
+        .unwrap();
+        let tensors = [
+            tensor(0, DType::I8, &[4], 0.5, 0),
+            tensor(16, DType::I8, &[4], 0.5, 0),
+            tensor(32, DType::I8, &[4], 0.25, 0),
+        ];
+        let layers = [Layer {
+            op: Op::MulI8(p),
+            kernel: run_mul_i8,
+            name: "MUL",
+        }];
+        let model = one_layer_model(&tensors, &layers);
+        let mut arena = Arena::<64>::new();
+        let arena = arena.as_mut_slice();
+        model.set_input(arena, 0, &[3i8, -4, 12, 0]).unwrap();
+        model.set_input(arena, 1, &[5i8, 6, 11, 9]).unwrap();
+        model.invoke(arena).unwrap();
+        assert_eq!(model.output::<i8>(arena, 0).unwrap(), &[15, -24, 127, 0]);
+    }
+
+    #[test]
+    fn run_binary_f32_through_a_model() {
+        let p = BinaryF32 {
+            a: TensorId(0),
+            b: TensorId(1),
+            output: TensorId(2),
+            kind: BinaryKind::Add,
+            len: 2,
+            broadcast: None,
+            act_min: 0.0,
+            act_max: 6.0,
+        };
+        let tensors = [
+            tensor(0, DType::F32, &[2], 0.0, 0),
+            tensor(16, DType::F32, &[2], 0.0, 0),
+            tensor(32, DType::F32, &[2], 0.0, 0),
+        ];
+        let layers = [Layer {
+            op: Op::BinaryF32(p),
+            kernel: run_binary_f32,
+            name: "ADD",
+        }];
+        let model = one_layer_model(&tensors, &layers);
+        let mut arena = Arena::<64>::new();
+        let arena = arena.as_mut_slice();
+        model.set_input(arena, 0, &[1.25f32, 5.0]).unwrap();
+        model.set_input(arena, 1, &[-2.0f32, 3.0]).unwrap();
+        model.invoke(arena).unwrap();
+        assert_eq!(model.output::<f32>(arena, 0).unwrap(), &[0.0, 6.0]);
+    }
+
+    #[test]
+    fn inconsistent_params_are_errors() {
+        let good = add_op(
+            q(0.1, 0),
+            q(0.1, 0),
+            q(0.2, 0),
+            FusedActivation::None,
+            4,
+            None,
+        )
+        .unwrap();
+        let tensors = [
+            tensor(0, DType::I8, &[4], 0.1, 0),
+            tensor(16, DType::I8, &[4], 0.1, 0),
+            tensor(32, DType::I8, &[4], 0.2, 0),
+        ];
+        let bad_bc = Broadcast {
+            out_dims: [1, 1, 1, 4],
+            a_strides: [0, 0, 0, 1],
+            b_strides: [0, 0, 0, 2], // reads b[6]
+        };
+        let mut bad_shift = good;
+        bad_shift.out_shift = -40;
+        let mut bad_act = good;
+        bad_act.act_min = 5;
+        bad_act.act_max = 4;
+        let mut bad_len = good;
+        bad_len.len = 5;
+        let mut bad_ids = good;
+        bad_ids.b = TensorId(9);
+        let mut aliased = good;
+        aliased.a = TensorId(2);
+        let add: ferrite_core::KernelFn = run_add_i8;
+        let cases = [
+            (
+                Op::AddI8(AddI8 {
+                    subtract: false,
+                    broadcast: Some(bad_bc),
+                    ..good
+                }),
+                add,
+                "broadcast strides read outside an input",
+            ),
+            (Op::AddI8(bad_shift), add, "multiplier shift out of range"),
+            (Op::AddI8(bad_act), add, "activation range is empty"),
+            (
+                Op::AddI8(bad_len),
+                add,
+                "output size does not match the layer",
+            ),
+            (Op::AddI8(bad_ids), add, "tensor id out of range"),
+            (
+                Op::AddI8(aliased),
+                add,
+                "input tensor overlaps the output or lies outside the arena",
+            ),
+            (
+                Op::AddI8(good),
+                run_mul_i8,
+                "kernel for MulI8 run on another operator",
+            ),
+        ];
+        for (i, (op, kernel, reason)) in cases.into_iter().enumerate() {
+            let layers = [Layer {
+                op,
+                kernel,
+                name: "ADD",
+            }];
+            let model = one_layer_model(&tensors, &layers);
+            let mut arena = Arena::<64>::new();
+            assert_eq!(
+                model.invoke(arena.as_mut_slice()),
+                Err(Error::InvalidLayer { layer: 0, reason }),
+                "case {i}"
+            );
+        }
+        // A float layer whose inputs do not match its length.
+        let f = BinaryF32 {
+            a: TensorId(0),
+            b: TensorId(1),
+            output: TensorId(2),
+            kind: BinaryKind::Mul,
+            len: 1,
+            broadcast: None,
+            act_min: f32::MIN,
+            act_max: f32::MAX,
+        };
+        let ftensors = [
+            tensor(0, DType::F32, &[2], 0.0, 0),
+            tensor(16, DType::F32, &[1], 0.0, 0),
+            tensor(32, DType::F32, &[1], 0.0, 0),
+        ];
+        let layers = [Layer {
+            op: Op::BinaryF32(f),
+            kernel: run_binary_f32,
+            name: "MUL",
+        }];
+        let model = one_layer_model(&ftensors, &layers);
+        let mut arena = Arena::<64>::new();
+        assert_eq!(
+            model.invoke(arena.as_mut_slice()),
+            Err(Error::InvalidLayer {
+                layer: 0,
+                reason: "inputs and output differ in size without a broadcast"
+            })
+        );
+    }
+
+    proptest::proptest! {
+        /// Arbitrary (hostile) parameters never panic: the entry either runs or reports an
+        /// invalid layer.
+        #[test]
+        fn hostile_params_never_panic(
+            dims in proptest::array::uniform4(0u32..6),
+            a_strides in proptest::array::uniform4(0u32..8),
+            b_strides in proptest::array::uniform4(0u32..8),
+            len in 0u32..40,
+            shifts in proptest::array::uniform4(-40i32..40),
+            mults in proptest::array::uniform3(proptest::num::i32::ANY),
+            offsets in proptest::array::uniform3(-300i32..300),
+            act in (-200i32..200, -200i32..200),
+            with_bc: bool,
+        ) {
+            let bc = with_bc.then_some(Broadcast { out_dims: dims, a_strides, b_strides });
+            let add = AddI8 {
+                subtract: false,
+                a: TensorId(0),
+                b: TensorId(1),
+                output: TensorId(2),
+                len,
+                broadcast: bc,
+                a_offset: offsets[0],
+                b_offset: offsets[1],
+                left_shift: shifts[3],
+                a_multiplier: mults[0],
+                a_shift: shifts[0],
+                b_multiplier: mults[1],
+                b_shift: shifts[1],
+                out_multiplier: mults[2],
+                out_shift: shifts[2],
+                output_offset: offsets[2],
+                act_min: act.0,
+                act_max: act.1,
+            };
+            let mul = MulI8 {
+                a: TensorId(0),
+                b: TensorId(1),
+                output: TensorId(2),
+                len,
+                broadcast: bc,
+                a_offset: offsets[0],
+                b_offset: offsets[1],
+                out_multiplier: mults[2],
+                out_shift: shifts[2],
+                output_offset: offsets[2],
+                act_min: act.0,
+                act_max: act.1,
+            };
+            let out_dims: &[u32] = &[len];
+            let tensors = [
+                tensor(0, DType::I8, &[16], 1.0, 0),
+                tensor(16, DType::I8, &[7], 1.0, 0),
+                tensor(32, DType::I8, out_dims, 1.0, 0),
+            ];
+            let kernels: [(Op, ferrite_core::KernelFn); 2] =
+                [(Op::AddI8(add), run_add_i8), (Op::MulI8(mul), run_mul_i8)];
+            for (op, kernel) in kernels {
+                let layers = [Layer { op, kernel, name: "X" }];
+                let model = Model { arena_bytes: 80, ..one_layer_model(&tensors, &layers) };
+                let mut arena = Arena::<80>::new();
+                match model.invoke(arena.as_mut_slice()) {
+                    Ok(()) | Err(Error::InvalidLayer { .. }) => {}
+                    Err(e) => proptest::prop_assert!(false, "unexpected {e:?}"),
+                }
+            }
+        }
+    }
+}

@@ -4,11 +4,13 @@
 //! loop for loop, skipping padded taps (they contribute nothing) and requantizing each
 //! accumulator with [`multiply_by_quantized_multiplier`].
 
-use crate::util::{check_len, expect_op};
+use crate::util::{
+    check_conv_activations, check_conv_reach, check_len, check_requant, expect_op, product,
+};
 use ferrite_core::fixed::multiply_by_quantized_multiplier;
 use ferrite_core::model::cast_out;
 use ferrite_core::ops::{Conv2dF32, Conv2dI8, ConvGeometry, Op};
-use ferrite_core::{Ctx, Result};
+use ferrite_core::{Ctx, Error, Result};
 
 /// Kernel entry for [`Op::Conv2dI8`] (portable reference path).
 pub fn run_conv2d_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
@@ -19,30 +21,12 @@ pub fn run_conv2d_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let multiplier = ctx.consts(p.rq.multiplier)?;
     let shift = ctx.consts(p.rq.shift)?;
     let layer = ctx.layer;
-    check_conv_shapes(
-        ctx,
-        g,
-        p.groups,
-        weights.len(),
-        bias.len(),
-        multiplier.len(),
-        shift.len(),
-    )?;
+    check_conv_shapes(layer, g, p.groups, weights.len(), bias.len())?;
+    check_requant(layer, g.out_c as usize, multiplier, shift)?;
     let (inputs, out) = ctx.split(p.output)?;
     let input: &[i8] = inputs.get(p.input)?;
     let output: &mut [i8] = cast_out(layer, out)?;
-    check_len(
-        layer,
-        input.len() as u64,
-        g.input_elements(),
-        "input size does not match the geometry",
-    )?;
-    check_len(
-        layer,
-        output.len() as u64,
-        g.output_elements(),
-        "output size does not match the geometry",
-    )?;
+    check_conv_activations(layer, g, input.len(), output.len())?;
     conv2d_i8(p, input, weights, bias, multiplier, shift, output);
     Ok(())
 }
@@ -54,56 +38,38 @@ pub fn run_conv2d_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let weights = ctx.consts(p.weights)?;
     let bias = ctx.consts(p.bias)?;
     let layer = ctx.layer;
-    let out_c = g.out_c as usize;
-    check_conv_shapes(ctx, g, p.groups, weights.len(), bias.len(), out_c, out_c)?;
+    check_conv_shapes(layer, g, p.groups, weights.len(), bias.len())?;
     let (inputs, out) = ctx.split(p.output)?;
     let input: &[f32] = inputs.get(p.input)?;
     let output: &mut [f32] = cast_out(layer, out)?;
-    check_len(
-        layer,
-        input.len() as u64,
-        g.input_elements(),
-        "input size does not match the geometry",
-    )?;
-    check_len(
-        layer,
-        output.len() as u64,
-        g.output_elements(),
-        "output size does not match the geometry",
-    )?;
+    check_conv_activations(layer, g, input.len(), output.len())?;
     conv2d_f32(p, input, weights, bias, output);
     Ok(())
 }
 
-/// Validates that constants match a convolution's geometry, so the loops cannot index out of
-/// bounds.
+/// Validates a convolution's geometry against its constants, so the loops can neither index
+/// out of bounds nor overflow computing tap positions.
 fn check_conv_shapes(
-    ctx: &Ctx<'_>,
+    layer: u16,
     g: &ConvGeometry,
     groups: u32,
     weights: usize,
     bias: usize,
-    multipliers: usize,
-    shifts: usize,
 ) -> Result<()> {
+    let err = |reason| Err(Error::InvalidLayer { layer, reason });
     if groups == 0 || g.in_c % groups != 0 || g.out_c % groups != 0 {
-        return Err(ctx.error("groups must divide input and output channels"));
+        return err("groups must divide input and output channels");
     }
-    if g.stride_h == 0 || g.stride_w == 0 || g.dilation_h == 0 || g.dilation_w == 0 {
-        return Err(ctx.error("zero stride or dilation"));
-    }
-    let per_filter = g.k_h as u64 * g.k_w as u64 * (g.in_c / groups) as u64;
+    check_conv_reach(layer, g)?;
+    let per_filter = product(&[g.k_h, g.k_w, g.in_c / groups]);
     check_len(
-        ctx.layer,
+        layer,
         weights as u64,
-        g.out_c as u64 * per_filter,
+        per_filter.saturating_mul(g.out_c as u64),
         "weights do not match the geometry",
     )?;
     if bias != 0 && bias != g.out_c as usize {
-        return Err(ctx.error("bias length is not the number of output channels"));
-    }
-    if multipliers != g.out_c as usize || shifts != g.out_c as usize {
-        return Err(ctx.error("need one multiplier and shift per output channel"));
+        return err("bias length is not the number of output channels");
     }
     Ok(())
 }
@@ -189,7 +155,7 @@ pub fn conv2d_i8(
                     }
                     let v = multiply_by_quantized_multiplier(acc, multiplier[oc], shift[oc])
                         .saturating_add(rq.output_offset);
-                    output[out_base + oc] = v.clamp(rq.act_min, rq.act_max) as i8;
+                    output[out_base + oc] = v.max(rq.act_min).min(rq.act_max) as i8;
                 }
             }
         }
@@ -342,7 +308,8 @@ mod tests {
         };
         let mut out = [0i8; 2];
         // ch0: (7 + 3) * 2 + 1 = 21, * 0.5 = 10.5 -> 11 (ties away), -5 = 6
-        // ch1: (-100 + 3) * 1 + 0 = -97, * 0.5 = -48.5 -> -49, -5 = -54 -> clamp -10
+        // ch1: (-100 + 3) * 1 + 0 = -97, * 0.5 = -48.5 -> -48 (negative ties round toward
+        // zero in gemmlowp's high multiply), -5 = -53 -> clamp -10
         conv2d_i8(
             &p,
             &[7, -100],

@@ -1,0 +1,66 @@
+//! Which kernel runs which operator.
+//!
+//! The converter asks [`kernel_for`] for every layer and stores the function pointer in the
+//! model (on the host) or emits its path (in generated firmware code), so a firmware links
+//! exactly the kernels its model uses. Each entry picks its fastest compiled-in path itself.
+
+use crate::ops;
+use ferrite_core::{KernelFn, Op};
+
+/// A kernel entry and the Rust path that names it in generated code.
+#[derive(Clone, Copy)]
+pub struct KernelEntry {
+    /// The function.
+    pub run: KernelFn,
+    /// Its path, e.g. `ferrite_kernels::ops::conv::run_conv2d_i8`.
+    pub path: &'static str,
+}
+
+impl core::fmt::Debug for KernelEntry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.path)
+    }
+}
+
+macro_rules! entry {
+    ($module:ident :: $func:ident) => {
+        KernelEntry {
+            run: ops::$module::$func,
+            path: concat!(
+                "ferrite_kernels::ops::",
+                stringify!($module),
+                "::",
+                stringify!($func)
+            ),
+        }
+    };
+}
+
+/// The kernel entry for `op`.
+pub fn kernel_for(op: &Op) -> KernelEntry {
+    match op {
+        Op::Conv2dI8(_) => entry!(conv::run_conv2d_i8),
+        Op::Conv2dF32(_) => entry!(conv::run_conv2d_f32),
+        Op::DepthwiseConv2dI8(_) => entry!(depthwise::run_depthwise_conv2d_i8),
+        Op::DepthwiseConv2dF32(_) => entry!(depthwise::run_depthwise_conv2d_f32),
+        Op::FullyConnectedI8(_) => entry!(fully_connected::run_fully_connected_i8),
+        Op::FullyConnectedF32(_) => entry!(fully_connected::run_fully_connected_f32),
+        Op::PoolI8(_) => entry!(pool::run_pool_i8),
+        Op::PoolF32(_) => entry!(pool::run_pool_f32),
+        Op::SoftmaxI8(_) => entry!(softmax::run_softmax_i8),
+        Op::SoftmaxF32(_) => entry!(softmax::run_softmax_f32),
+        Op::AddI8(_) => entry!(binary::run_add_i8),
+        Op::MulI8(_) => entry!(binary::run_mul_i8),
+        Op::BinaryF32(_) => entry!(binary::run_binary_f32),
+        Op::Concat(_) => entry!(shape::run_concat),
+        Op::Pad(_) => entry!(shape::run_pad),
+        Op::Copy(_) => entry!(shape::run_copy),
+        Op::MeanI8(_) => entry!(mean::run_mean_i8),
+        Op::MeanF32(_) => entry!(mean::run_mean_f32),
+        Op::LutI8(_) => entry!(lut::run_lut_i8),
+        Op::DequantizeI8(_) => entry!(lut::run_dequantize_i8),
+        Op::QuantizeF32(_) => entry!(lut::run_quantize_f32),
+        Op::UnaryF32(_) => entry!(unary_f32::run_unary_f32),
+        Op::LoadConst(_) => entry!(load_const::run_load_const),
+    }
+}
