@@ -1,1 +1,97 @@
+//! # ferrite-convert
+//!
+//! Turns a TensorFlow Lite model into something a microcontroller can run without parsing or
+//! allocating anything: a static model description, an arena plan and the kernels to call.
+//!
+//! The pipeline ([`compile`]): the `.tflite` flatbuffer is verified and read with typed
+//! accessors ([`tflite`]), validated into a graph ([`graph`]), lowered layer by layer with
+//! every TFLite Micro `Prepare` computation done here ([`lower`]), its activations planned into
+//! one arena ([`plan`]), and finally either run on the host ([`Compiled::model`]) or written
+//! out as Rust ([`emit`]).
+//!
+//! In a firmware's `build.rs`:
+//! ```no_run
+//! ferrite_convert::Builder::new("model.tflite").emit_to_out_dir().unwrap();
+//! ```
+//! and in its source: `mod model { include!(concat!(env!("OUT_DIR"), "/model.rs")); }`.
 
+pub mod compile;
+pub mod consts;
+pub mod emit;
+pub mod error;
+pub mod graph;
+pub mod host;
+pub mod lower;
+pub mod npy;
+pub mod plan;
+pub mod rustlit;
+pub mod tflite;
+
+pub use compile::{compile, Compiled, Options, Report};
+pub use error::{ConvertError, Result};
+
+use std::path::{Path, PathBuf};
+
+/// Converts a model file and writes the generated Rust module (for `build.rs`).
+#[derive(Debug, Clone)]
+pub struct Builder {
+    model: PathBuf,
+    file_name: String,
+    options: Options,
+}
+
+impl Builder {
+    /// A builder for the model at `path`; the module is written as `model.rs`.
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        Builder {
+            model: path.as_ref().to_path_buf(),
+            file_name: "model.rs".into(),
+            options: Options::default(),
+        }
+    }
+
+    /// Writes the module under another file name (several models in one crate).
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = name.into();
+        self
+    }
+
+    /// Converts and writes the module to `$OUT_DIR`; returns its path. Also tells Cargo to
+    /// rerun when the model changes.
+    pub fn emit_to_out_dir(&self) -> Result<PathBuf> {
+        let out = std::env::var_os("OUT_DIR").ok_or_else(|| {
+            ConvertError::Io("OUT_DIR is not set (call this from build.rs)".into())
+        })?;
+        println!("cargo:rerun-if-changed={}", self.model.display());
+        let path = PathBuf::from(out).join(&self.file_name);
+        self.emit_to(&path)?;
+        Ok(path)
+    }
+
+    /// Converts and writes the module to `path`.
+    pub fn emit_to(&self, path: &Path) -> Result<Compiled> {
+        let bytes = std::fs::read(&self.model)
+            .map_err(|e| ConvertError::Io(format!("reading {}: {e}", self.model.display())))?;
+        let compiled = compile(&bytes, &self.options)?;
+        let prov = emit::Provenance {
+            source: self
+                .model
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256: sha256_hex(&bytes),
+        };
+        let text = emit::emit(&compiled, &prov)
+            .map_err(|e| ConvertError::Io(format!("emitting Rust: {e}")))?;
+        std::fs::write(path, text)
+            .map_err(|e| ConvertError::Io(format!("writing {}: {e}", path.display())))?;
+        Ok(compiled)
+    }
+}
+
+/// Hex SHA-256 of `bytes` (recorded in generated code so it names its source exactly).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,349 @@
+//! The conversion pipeline: read → verify → graph → lower → plan, producing a
+//! [`Compiled`] model the host can run directly and the emitter can write out.
+
+use crate::consts::AlignedBytes;
+use crate::error::Result;
+use crate::graph::Graph;
+use crate::lower::{lower, Lowered};
+use crate::plan::{plan, Buffer};
+use crate::tflite;
+use ferrite_core::{DType, Layer, Model, Shape, Tensor, TensorId};
+use serde::Serialize;
+
+/// Options of a conversion.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How many orderings the arena planner may try beyond its heuristics.
+    pub planner_effort: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            planner_effort: 4000,
+        }
+    }
+}
+
+/// One activation tensor, as the tools report it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TensorReport {
+    /// Runtime id.
+    pub id: u16,
+    /// Index in the TFLite subgraph.
+    pub tflite_index: usize,
+    /// Name from the file.
+    pub name: String,
+    /// Element type (`int8`, `float32`, ...).
+    pub dtype: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Arena offset.
+    pub offset: usize,
+    /// Size in bytes.
+    pub bytes: usize,
+    /// Quantization scale (0 for float).
+    pub scale: f32,
+    /// Quantization zero point.
+    pub zero_point: i32,
+}
+
+/// One layer, as the tools report it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerReport {
+    /// Layer index (execution order).
+    pub index: usize,
+    /// TFLite operator name.
+    pub op: String,
+    /// Index of the TFLite operator it came from.
+    pub tflite_op: usize,
+    /// The kernel entry that runs it.
+    pub kernel: &'static str,
+    /// Activation tensors read (runtime ids).
+    pub inputs: Vec<u16>,
+    /// Activation tensors written (runtime ids).
+    pub outputs: Vec<u16>,
+    /// Input shapes.
+    pub input_shapes: Vec<Vec<usize>>,
+    /// Output shapes.
+    pub output_shapes: Vec<Vec<usize>>,
+    /// Multiply-accumulates per inference.
+    pub macs: u64,
+    /// Bytes of constants it owns (weights, biases, tables).
+    pub param_bytes: usize,
+    /// Arena offset of its (first) output.
+    pub arena_offset: usize,
+}
+
+/// What the converter reports about a model.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Layers.
+    pub layers: Vec<LayerReport>,
+    /// Activation tensors.
+    pub tensors: Vec<TensorReport>,
+    /// Total multiply-accumulates per inference.
+    pub macs: u64,
+    /// Bytes of the constant blob (weights, biases, multipliers, tables).
+    pub weight_bytes: usize,
+    /// Bytes of arena the plan needs.
+    pub arena_bytes: usize,
+    /// Largest total size of tensors alive at once: no layer-by-layer plan needs less.
+    pub arena_lower_bound: usize,
+    /// Sum of all activation tensors (what a planner without reuse would need).
+    pub naive_activation_bytes: usize,
+    /// Things accepted with a caveat.
+    pub warnings: Vec<String>,
+}
+
+/// A converted model: the runtime tables plus the report.
+pub struct Compiled {
+    /// Activation tensors with their arena offsets.
+    pub tensors: Vec<Tensor>,
+    /// Layers with their kernels.
+    pub layers: Vec<Layer>,
+    /// The constant blob.
+    pub consts: AlignedBytes,
+    /// Model inputs.
+    pub inputs: Vec<TensorId>,
+    /// Model outputs.
+    pub outputs: Vec<TensorId>,
+    /// Bytes of arena needed.
+    pub arena_bytes: usize,
+    /// Names of the tensors (parallel to `tensors`).
+    pub tensor_names: Vec<String>,
+    /// Report for people and tools.
+    pub report: Report,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("layers", &self.layers.len())
+            .field("arena_bytes", &self.arena_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Compiled {
+    /// The runtime view, ready to run on the host with the same executor and kernels as the
+    /// device.
+    pub fn model(&self) -> Model<'_> {
+        Model {
+            tensors: &self.tensors,
+            layers: &self.layers,
+            consts: self.consts.as_slice(),
+            inputs: &self.inputs,
+            outputs: &self.outputs,
+            arena_bytes: self.arena_bytes,
+        }
+    }
+
+    /// A zeroed, 16-byte aligned arena of the right size for this model.
+    pub fn new_arena(&self) -> AlignedBytes {
+        AlignedBytes::new(&vec![0u8; self.arena_bytes])
+    }
+
+    /// Input tensor `i`.
+    pub fn input(&self, i: usize) -> Option<&Tensor> {
+        self.inputs
+            .get(i)
+            .and_then(|id| self.tensors.get(id.0 as usize))
+    }
+
+    /// Output tensor `i`.
+    pub fn output(&self, i: usize) -> Option<&Tensor> {
+        self.outputs
+            .get(i)
+            .and_then(|id| self.tensors.get(id.0 as usize))
+    }
+}
+
+/// Converts a `.tflite` file's bytes.
+pub fn compile(bytes: &[u8], options: &Options) -> Result<Compiled> {
+    let tf = tflite::read(bytes)?;
+    let graph = Graph::build(&tf)?;
+    let lowered = lower(&graph)?;
+    assemble(&graph, lowered, options)
+}
+
+fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Compiled> {
+    let Lowered {
+        layers: low_layers,
+        tensors: act,
+        aliases,
+        pool,
+        mut warnings,
+    } = lowered;
+    let mut all_warnings = graph.warnings.clone();
+    all_warnings.append(&mut warnings);
+
+    // TFLite index → runtime id.
+    let mut id_of = vec![usize::MAX; graph.tensors.len()];
+    for (id, &t) in act.iter().enumerate() {
+        id_of[t] = id;
+    }
+    // Alias groups: an alias shares the buffer of its target's group.
+    let mut group: Vec<usize> = (0..act.len()).collect();
+    for &(alias, target) in &aliases {
+        let root = group[id_of[target]];
+        group[id_of[alias]] = root;
+    }
+    let size_of = |t: usize| {
+        graph.tensors[t].num_elements() * graph.tensors[t].dtype.map_or(1, |d| d.size_bytes())
+    };
+
+    // Lifetimes of groups, in layer steps.
+    let n_layers = low_layers.len();
+    let mut first = vec![usize::MAX; act.len()];
+    let mut last = vec![0usize; act.len()];
+    let touch = |id: usize, t: usize, first: &mut Vec<usize>, last: &mut Vec<usize>| {
+        let g = group[id];
+        first[g] = first[g].min(t);
+        last[g] = last[g].max(t);
+    };
+    for &i in &graph.inputs {
+        touch(id_of[i], 0, &mut first, &mut last);
+    }
+    for (step, l) in low_layers.iter().enumerate() {
+        for &t in l.inputs.iter().chain(&l.outputs) {
+            if id_of[t] != usize::MAX {
+                touch(id_of[t], step, &mut first, &mut last);
+            }
+        }
+    }
+    for &o in &graph.outputs {
+        touch(id_of[o], n_layers, &mut first, &mut last);
+    }
+    let roots: Vec<usize> = (0..act.len()).filter(|&i| group[i] == i).collect();
+    let buffers: Vec<Buffer> = roots
+        .iter()
+        .map(|&r| {
+            let size = (0..act.len())
+                .filter(|&i| group[i] == r)
+                .map(|i| size_of(act[i]))
+                .max()
+                .unwrap_or(0);
+            let f = if first[r] == usize::MAX { 0 } else { first[r] };
+            Buffer {
+                size,
+                first: f,
+                last: last[r].max(f),
+            }
+        })
+        .collect();
+    let p = plan(&buffers, options.planner_effort);
+    let mut offset_of_root = vec![0usize; act.len()];
+    for (k, &r) in roots.iter().enumerate() {
+        offset_of_root[r] = p.offsets[k];
+    }
+
+    let mut tensors = Vec::with_capacity(act.len());
+    let mut tensor_reports = Vec::with_capacity(act.len());
+    for (id, &t) in act.iter().enumerate() {
+        let gt = &graph.tensors[t];
+        let dtype = gt.dtype.unwrap_or(DType::I8);
+        let dims: Vec<u32> = gt.shape.iter().map(|&d| d as u32).collect();
+        let (scale, zero_point) = gt.qparams().map_or((0.0, 0), |q| (q.scale, q.zero_point));
+        let offset = offset_of_root[group[id]];
+        tensors.push(Tensor {
+            offset: offset as u32,
+            dtype,
+            shape: Shape::new(&dims),
+            scale,
+            zero_point,
+        });
+        tensor_reports.push(TensorReport {
+            id: id as u16,
+            tflite_index: t,
+            name: gt.name.clone(),
+            dtype: dtype.name().into(),
+            shape: gt.shape.clone(),
+            offset,
+            bytes: size_of(t),
+            scale,
+            zero_point,
+        });
+    }
+
+    let mut layers = Vec::with_capacity(n_layers);
+    let mut layer_reports = Vec::with_capacity(n_layers);
+    for (index, l) in low_layers.iter().enumerate() {
+        let entry = ferrite_kernels::registry::kernel_for(&l.op);
+        let name = op_name_static(&l.name);
+        layers.push(Layer {
+            op: l.op,
+            kernel: entry.run,
+            name,
+        });
+        let ids = |v: &[usize]| {
+            v.iter()
+                .filter(|&&t| id_of[t] != usize::MAX)
+                .map(|&t| id_of[t] as u16)
+                .collect::<Vec<_>>()
+        };
+        let shapes = |v: &[usize]| {
+            v.iter()
+                .map(|&t| graph.tensors[t].shape.clone())
+                .collect::<Vec<_>>()
+        };
+        let outputs = ids(&l.outputs);
+        layer_reports.push(LayerReport {
+            index,
+            op: l.name.clone(),
+            tflite_op: l.source_op,
+            kernel: entry.path,
+            inputs: ids(&l.inputs),
+            input_shapes: shapes(&l.inputs),
+            output_shapes: shapes(&l.outputs),
+            arena_offset: outputs
+                .first()
+                .map_or(0, |&o| tensors[o as usize].offset as usize),
+            outputs,
+            macs: l.macs,
+            param_bytes: l.param_bytes,
+        });
+    }
+    let inputs: Vec<TensorId> = graph
+        .inputs
+        .iter()
+        .map(|&i| TensorId(id_of[i] as u16))
+        .collect();
+    let outputs: Vec<TensorId> = graph
+        .outputs
+        .iter()
+        .map(|&i| TensorId(id_of[i] as u16))
+        .collect();
+    let naive = act.iter().map(|&t| size_of(t)).sum();
+    let report = Report {
+        macs: layer_reports.iter().map(|l| l.macs).sum(),
+        layers: layer_reports,
+        tensors: tensor_reports,
+        weight_bytes: pool.bytes().len(),
+        arena_bytes: p.arena_bytes,
+        arena_lower_bound: p.lower_bound,
+        naive_activation_bytes: naive,
+        warnings: all_warnings,
+    };
+    Ok(Compiled {
+        tensor_names: act.iter().map(|&t| graph.tensors[t].name.clone()).collect(),
+        tensors,
+        layers,
+        consts: AlignedBytes::new(pool.bytes()),
+        inputs,
+        outputs,
+        arena_bytes: p.arena_bytes,
+        report,
+    })
+}
+
+/// A `'static` name for a layer (the runtime keeps `&'static str`): builtin names come from
+/// the schema table; anything else is a generic label.
+fn op_name_static(name: &str) -> &'static str {
+    let base = name.split(' ').next().unwrap_or(name);
+    crate::tflite::opcodes::NAMES
+        .iter()
+        .find(|n| **n == base)
+        .copied()
+        .unwrap_or("OP")
+}

@@ -1,0 +1,75 @@
+//! Conversion errors: each names the operator, tensor or byte offset at fault.
+
+use crate::tflite::ReadError;
+use std::fmt;
+
+/// Why a model could not be converted.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ConvertError {
+    /// The file is not a valid flatbuffer / TFLite model.
+    Read(ReadError),
+    /// A problem with the model as a whole (no subgraph, bad graph inputs, ...).
+    Model(String),
+    /// A problem with one tensor.
+    Tensor {
+        /// Tensor index in the subgraph.
+        index: usize,
+        /// Tensor name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A problem with one operator (shapes, parameters, quantization).
+    Operator {
+        /// Operator index in execution order.
+        index: usize,
+        /// TFLite operator name (`CONV_2D`).
+        op: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An operator (or a variant of one) Ferrite does not support.
+    Unsupported {
+        /// Operator index in execution order.
+        index: usize,
+        /// TFLite operator name.
+        op: String,
+        /// What exactly is unsupported, and what is.
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    Io(String),
+}
+
+impl fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConvertError::Read(e) => write!(f, "{e}"),
+            ConvertError::Model(m) => write!(f, "invalid model: {m}"),
+            ConvertError::Tensor {
+                index,
+                name,
+                message,
+            } => write!(f, "tensor #{index} '{name}': {message}"),
+            ConvertError::Operator { index, op, message } => {
+                write!(f, "operator #{index} ({op}): {message}")
+            }
+            ConvertError::Unsupported { index, op, message } => {
+                write!(f, "operator #{index} ({op}) is not supported: {message}")
+            }
+            ConvertError::Io(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for ConvertError {}
+
+impl From<ReadError> for ConvertError {
+    fn from(e: ReadError) -> Self {
+        ConvertError::Read(e)
+    }
+}
+
+/// Result of a conversion step.
+pub type Result<T> = std::result::Result<T, ConvertError>;

@@ -1,0 +1,151 @@
+//! Running converted models on the host: batches of samples from `.npy` arrays, in
+//! parallel, and comparisons with golden outputs.
+
+use crate::compile::Compiled;
+use crate::npy::{Array, Data};
+use ferrite_core::{LayerHook, Tensor};
+
+/// Checks `inputs` against `c`'s inputs (one array per model input, in order; the leading
+/// axis counts samples and the rest holds exactly one input tensor) and returns the number
+/// of samples.
+pub fn samples(c: &Compiled, inputs: &[Array]) -> Result<usize, String> {
+    if inputs.len() != c.inputs.len() {
+        return Err(format!(
+            "the model has {} inputs, {} arrays given",
+            c.inputs.len(),
+            inputs.len()
+        ));
+    }
+    let mut n = None;
+    for (i, input) in inputs.iter().enumerate() {
+        let t = c.input(i).ok_or("missing input tensor")?;
+        if input.data.dtype() != t.dtype {
+            return Err(format!(
+                "input array {i} is {} but the model's input {i} is {}",
+                input.data.dtype(),
+                t.dtype
+            ));
+        }
+        let per = t.num_elements();
+        let rest: usize = input.shape.iter().skip(1).product();
+        if input.shape.is_empty() || rest != per {
+            return Err(format!(
+                "input array {i} has shape {:?}; expected [N, ...] with {} elements per sample (model input {:?})",
+                input.shape,
+                per,
+                t.shape.dims()
+            ));
+        }
+        if *n.get_or_insert(input.shape[0]) != input.shape[0] {
+            return Err("input arrays hold different numbers of samples".into());
+        }
+    }
+    n.ok_or_else(|| "the model has no input".to_string())
+}
+
+/// Runs sample `k` of `inputs` and returns the bytes of every output.
+pub fn run_one<H: LayerHook>(
+    c: &Compiled,
+    arena: &mut [u8],
+    inputs: &[Array],
+    k: usize,
+    hook: &mut H,
+) -> Result<Vec<Vec<u8>>, String> {
+    let model = c.model();
+    model.check_arena(arena).map_err(|e| e.to_string())?;
+    for (i, input) in inputs.iter().enumerate() {
+        let t: &Tensor = c.input(i).ok_or("missing input")?;
+        let per = t.num_elements();
+        let bytes = input.data.bytes(k * per, per);
+        let range = t.offset as usize..t.offset as usize + bytes.len();
+        arena
+            .get_mut(range)
+            .ok_or("input outside the arena")?
+            .copy_from_slice(&bytes);
+    }
+    model
+        .invoke_with_hook(arena, hook)
+        .map_err(|e| e.to_string())?;
+    let mut outs = Vec::with_capacity(c.outputs.len());
+    for i in 0..c.outputs.len() {
+        let o = c.output(i).ok_or("missing output")?;
+        let r = o.offset as usize..o.offset as usize + o.size_bytes();
+        outs.push(arena.get(r).ok_or("output outside the arena")?.to_vec());
+    }
+    Ok(outs)
+}
+
+/// Runs every sample on `threads` threads; returns each output stacked as
+/// `[N, *output_shape]`.
+pub fn run_all(c: &Compiled, inputs: &[Array], threads: usize) -> Result<Vec<Array>, String> {
+    let n = samples(c, inputs)?;
+    let threads = threads.clamp(1, n.max(1));
+    let chunk = n.div_ceil(threads).max(1);
+    let per_thread: Vec<Result<Vec<Vec<Vec<u8>>>, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .step_by(chunk)
+            .map(|start| {
+                s.spawn(move || {
+                    let mut arena = c.new_arena();
+                    (start..(start + chunk).min(n))
+                        .map(|k| {
+                            run_one(
+                                c,
+                                arena.as_mut_slice(),
+                                inputs,
+                                k,
+                                &mut ferrite_core::NoHook,
+                            )
+                            .map_err(|e| format!("sample {k}: {e}"))
+                        })
+                        .collect::<Result<Vec<_>, String>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a worker thread panicked".into()))
+            })
+            .collect()
+    });
+    let mut results: Vec<Vec<Vec<u8>>> = Vec::with_capacity(n);
+    for r in per_thread {
+        results.extend(r?);
+    }
+    let mut arrays = Vec::with_capacity(c.outputs.len());
+    for i in 0..c.outputs.len() {
+        let o = c.output(i).ok_or("missing output")?;
+        let bytes: Vec<u8> = results.iter().flat_map(|r| r[i].iter().copied()).collect();
+        let mut shape = vec![n];
+        shape.extend(o.shape.dims().iter().map(|&d| d as usize));
+        arrays.push(Array {
+            shape,
+            data: Data::from_bytes(o.dtype, &bytes),
+        });
+    }
+    Ok(arrays)
+}
+
+/// The first element where `got` and `expected` disagree: int8 exactly, float within
+/// `rel_tol` relative.
+pub fn first_mismatch(
+    got: &Data,
+    expected: &Data,
+    start: usize,
+    n: usize,
+    rel_tol: f64,
+) -> Option<(usize, f64, f64)> {
+    for i in start..start + n {
+        let (a, b) = (got.get_f64(i), expected.get_f64(i));
+        let ok = match got {
+            Data::F32(_) => (a - b).abs() <= rel_tol * a.abs().max(b.abs()) || a == b,
+            _ => a == b,
+        };
+        if !ok {
+            return Some((i - start, a, b));
+        }
+    }
+    None
+}

@@ -1,0 +1,191 @@
+//! Reading and writing the `.npy`/`.npz` arrays the tools exchange (inputs, outputs, goldens).
+
+use ferrite_core::DType;
+use npyz::WriterBuilder;
+use std::path::Path;
+
+/// The elements of an array, by type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
+    /// `int8`
+    I8(Vec<i8>),
+    /// `uint8`
+    U8(Vec<u8>),
+    /// `int16`
+    I16(Vec<i16>),
+    /// `int32`
+    I32(Vec<i32>),
+    /// `float32`
+    F32(Vec<f32>),
+}
+
+impl Data {
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        match self {
+            Data::I8(_) => DType::I8,
+            Data::U8(_) => DType::U8,
+            Data::I16(_) => DType::I16,
+            Data::I32(_) => DType::I32,
+            Data::F32(_) => DType::F32,
+        }
+    }
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Data::I8(v) => v.len(),
+            Data::U8(v) => v.len(),
+            Data::I16(v) => v.len(),
+            Data::I32(v) => v.len(),
+            Data::F32(v) => v.len(),
+        }
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Little-endian bytes of elements `start..start + n`.
+    pub fn bytes(&self, start: usize, n: usize) -> Vec<u8> {
+        match self {
+            Data::I8(v) => v[start..start + n].iter().map(|&x| x as u8).collect(),
+            Data::U8(v) => v[start..start + n].to_vec(),
+            Data::I16(v) => v[start..start + n]
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
+            Data::I32(v) => v[start..start + n]
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
+            Data::F32(v) => v[start..start + n]
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
+        }
+    }
+    /// An array of type `dtype` from little-endian bytes.
+    pub fn from_bytes(dtype: DType, b: &[u8]) -> Data {
+        match dtype {
+            DType::I8 => Data::I8(b.iter().map(|&x| x as i8).collect()),
+            DType::U8 => Data::U8(b.to_vec()),
+            DType::I16 => Data::I16(
+                b.chunks_exact(2)
+                    .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                    .collect(),
+            ),
+            DType::I32 => Data::I32(
+                b.chunks_exact(4)
+                    .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            ),
+            _ => Data::F32(
+                b.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            ),
+        }
+    }
+    /// Element `i` as `f64` (for comparisons and reports).
+    pub fn get_f64(&self, i: usize) -> f64 {
+        match self {
+            Data::I8(v) => v[i] as f64,
+            Data::U8(v) => v[i] as f64,
+            Data::I16(v) => v[i] as f64,
+            Data::I32(v) => v[i] as f64,
+            Data::F32(v) => v[i] as f64,
+        }
+    }
+}
+
+/// An n-dimensional array.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Array {
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Elements in C order.
+    pub data: Data,
+}
+
+fn from_npy<R: std::io::Read>(npy: npyz::NpyFile<R>, what: &str) -> Result<Array, String> {
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    if npy.order() != npyz::Order::C {
+        return Err(format!(
+            "{what}: Fortran-ordered arrays are not supported; save with np.ascontiguousarray"
+        ));
+    }
+    let dtype = npy.dtype();
+    let ts = match &dtype {
+        npyz::DType::Plain(ts) => ts.clone(),
+        other => return Err(format!("{what}: unsupported dtype {other:?}")),
+    };
+    let e = |e: std::io::Error| format!("{what}: {e}");
+    let data = match (ts.type_char(), ts.size_field()) {
+        (npyz::TypeChar::Int, 1) => Data::I8(npy.into_vec::<i8>().map_err(e)?),
+        (npyz::TypeChar::Uint, 1) => Data::U8(npy.into_vec::<u8>().map_err(e)?),
+        (npyz::TypeChar::Int, 2) => Data::I16(npy.into_vec::<i16>().map_err(e)?),
+        (npyz::TypeChar::Int, 4) => Data::I32(npy.into_vec::<i32>().map_err(e)?),
+        (npyz::TypeChar::Float, 4) => Data::F32(npy.into_vec::<f32>().map_err(e)?),
+        _ => {
+            return Err(format!(
+                "{what}: unsupported dtype {ts} (use int8, uint8, int16, int32 or float32)"
+            ))
+        }
+    };
+    Ok(Array { shape, data })
+}
+
+/// Reads a `.npy` file.
+pub fn read(path: &Path) -> Result<Array, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let npy = npyz::NpyFile::new(&bytes[..])
+        .map_err(|e| format!("{}: not a .npy file: {e}", path.display()))?;
+    from_npy(npy, &path.display().to_string())
+}
+
+/// Reads every array of a `.npz` file, by name.
+pub fn read_npz(path: &Path) -> Result<Vec<(String, Array)>, String> {
+    let mut npz =
+        npyz::npz::NpzArchive::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let names: Vec<String> = npz.array_names().map(str::to_string).collect();
+    let mut out = Vec::new();
+    for name in names {
+        let npy = npz
+            .by_name(&name)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(npy) = npy {
+            out.push((
+                name.clone(),
+                from_npy(npy, &format!("{}:{name}", path.display()))?,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Writes a `.npy` file.
+pub fn write(path: &Path, a: &Array) -> Result<(), String> {
+    let e = |e: std::io::Error| format!("writing {}: {e}", path.display());
+    let file = std::fs::File::create(path).map_err(e)?;
+    let mut w = std::io::BufWriter::new(file);
+    let shape: Vec<u64> = a.shape.iter().map(|&d| d as u64).collect();
+    macro_rules! put {
+        ($v:expr, $t:ty) => {{
+            let mut writer = npyz::WriteOptions::<$t>::new()
+                .default_dtype()
+                .shape(&shape)
+                .writer(&mut w)
+                .begin_nd()
+                .map_err(e)?;
+            writer.extend($v.iter().copied()).map_err(e)?;
+            writer.finish().map_err(e)?;
+        }};
+    }
+    match &a.data {
+        Data::I8(v) => put!(v, i8),
+        Data::U8(v) => put!(v, u8),
+        Data::I16(v) => put!(v, i16),
+        Data::I32(v) => put!(v, i32),
+        Data::F32(v) => put!(v, f32),
+    }
+    Ok(())
+}
