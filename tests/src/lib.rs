@@ -1,1 +1,101 @@
+//! Helpers shared by Ferrite's conformance tests.
+//!
+//! The real third-party models live outside the repository (`../shared/models`, or the
+//! directory in `FERRITE_SHARED_MODELS`); when they are absent, tests that need them print one
+//! `SKIPPED` line and pass, so the rest of the suite still runs on a bare checkout.
 
+use ferrite_convert::npy::{self, Array};
+use ferrite_convert::{compile, Compiled, Options};
+use std::path::{Path, PathBuf};
+
+/// Models in `../shared/models`, by folder name.
+pub const SHARED_MODELS: &[&str] = &[
+    "hello_world_int8",
+    "hello_world_float",
+    "micro_speech_int8",
+    "person_detect",
+    "resnet8_int8",
+    "resnet8_float",
+    "vww_96_int8",
+    "vww_96_float",
+];
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The shared models directory, or `None` (after printing why) when it is absent.
+pub fn shared_models_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("FERRITE_SHARED_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/models"));
+    if dir.join("index.json").is_file() {
+        Some(dir)
+    } else {
+        println!(
+            "SKIPPED: shared models not found at {} (set FERRITE_SHARED_MODELS)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Paths of a shared model's files.
+pub struct SharedModel {
+    /// Folder name.
+    pub name: String,
+    /// `.tflite`.
+    pub tflite: PathBuf,
+    /// `.inputs.npy`.
+    pub inputs: PathBuf,
+    /// `.outputs.npy` (TFLM goldens).
+    pub outputs: PathBuf,
+}
+
+/// The files of shared model `name` under `dir`.
+pub fn shared_model(dir: &Path, name: &str) -> SharedModel {
+    let d = dir.join(name);
+    SharedModel {
+        name: name.to_string(),
+        tflite: d.join(format!("{name}.tflite")),
+        inputs: d.join(format!("{name}.inputs.npy")),
+        outputs: d.join(format!("{name}.outputs.npy")),
+    }
+}
+
+/// Converts a model file.
+pub fn convert(path: &Path) -> Compiled {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    compile(&bytes, &Options::default())
+        .unwrap_or_else(|e| panic!("converting {}: {e}", path.display()))
+}
+
+/// Reads a `.npy` file.
+pub fn load(path: &Path) -> Array {
+    npy::read(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Compares two stacked arrays sample by sample: int8 exactly, float within `rtol`
+/// relative. Returns a description of every mismatching sample.
+pub fn compare(got: &Array, expected: &Array, rtol: f64) -> Vec<String> {
+    assert_eq!(got.data.dtype(), expected.data.dtype(), "dtype");
+    assert_eq!(
+        got.data.len(),
+        expected.data.len(),
+        "element count ({:?} vs {:?})",
+        got.shape,
+        expected.shape
+    );
+    let n = got.shape.first().copied().unwrap_or(1).max(1);
+    let per = got.data.len() / n;
+    (0..n)
+        .filter_map(|s| {
+            ferrite_convert::host::first_mismatch(&got.data, &expected.data, s * per, per, rtol)
+                .map(|(i, a, b)| format!("sample {s}, element {i}: got {a}, expected {b}"))
+        })
+        .collect()
+}

@@ -1,0 +1,1056 @@
+#!/usr/bin/env python3
+"""Generate Ferrite's single-operator golden vectors (tests/data/ops).
+
+Each case is a tiny TensorFlow graph (one operator, or a few where the operator
+cannot stand alone) converted with tf.lite.TFLiteConverter, once with full-integer
+int8 quantization and once as float32, then run on seeded inputs through
+TensorFlow Lite Micro's Python interpreter (the reference kernels that Ferrite
+must match bit-exactly). For every case <case> it writes
+
+    tests/data/ops/<case>.tflite
+    tests/data/ops/<case>.inputs.npy        (models with one input)
+    tests/data/ops/<case>.inputs.<k>.npy    (models with several inputs, k = model input index)
+    tests/data/ops/<case>.outputs.npy       (TFLM outputs)
+    tests/data/ops/index.json               (one entry per case)
+
+and refreshes the case table in tools/goldens/README.md.
+
+Arrays are stacked as [N, *tensor_shape] where tensor_shape is the full model
+tensor shape including its batch dimension (the convention of
+shared/models/*/*.inputs.npy), in the model tensor's dtype.
+
+Everything is seeded: running it twice gives byte-identical files.
+
+    /work/venv/bin/python tools/goldens/gen_op_goldens.py            # regenerate all
+    /work/venv/bin/python tools/goldens/gen_op_goldens.py --check    # verify committed files
+    /work/venv/bin/python tools/goldens/gen_op_goldens.py --only pool  # subset (dev only)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tflite_micro.python.tflite_micro import runtime as tflm_runtime  # noqa: E402
+from tflite_micro.tensorflow.lite.micro.python import (  # noqa: E402
+    schema_py_generated as fb,
+)
+
+try:  # LiteRT reference kernels: only used to annotate index.json.
+    from ai_edge_litert import interpreter as litert
+except ImportError:  # pragma: no cover
+    litert = None
+
+import flatbuffers  # noqa: E402  (comes with tensorflow)
+
+REPO = Path(__file__).resolve().parents[2]
+OUT_DIR = REPO / "tests" / "data" / "ops"
+REP_SAMPLES = 32  # representative dataset size for calibration
+ARENA = 1 << 20
+
+BUILTIN_NAMES = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
+ACT_NAMES = {v: k for k, v in vars(fb.ActivationFunctionType).items() if not k.startswith("_")}
+PAD_NAMES = {v: k for k, v in vars(fb.Padding).items() if not k.startswith("_")}
+TYPE_NAMES = {v: k for k, v in vars(fb.TensorType).items() if not k.startswith("_")}
+NP_TYPES = {"INT8": np.int8, "FLOAT32": np.float32, "INT32": np.int32, "INT16": np.int16,
+            "UINT8": np.uint8}
+
+
+# ----------------------------------------------------------------------------
+# Case description
+# ----------------------------------------------------------------------------
+
+@dataclass
+class Inp:
+    name: str
+    shape: tuple
+    lo: float
+    hi: float
+
+
+@dataclass
+class Family:
+    """One graph, emitted as <name>_int8 and/or <name>_f32 cases."""
+
+    name: str
+    desc: str
+    inputs: list  # list[Inp], in model input order
+    fn: Callable  # fn(rng) -> python callable on tf tensors (weights drawn from rng)
+    variants: tuple = ("int8", "f32")
+    n: int = 4
+    enumerate_int8: bool = False  # int8: sample 0 holds all 256 int8 values
+    float_io: bool = False  # int8 variant keeps float input/output (QUANTIZE/DEQUANTIZE)
+    edit: Callable | None = None  # edit(model: fb.ModelT, variant) -> note str
+    edit_note: str = ""
+    ref: Callable | None = None  # numpy float reference, if TF cannot run the graph eagerly
+    converter_opts: dict = field(default_factory=dict)
+    int8_desc: str = ""  # extra description for the int8 variant
+    lsb_tol: float = 4.0  # int8 sanity check vs float graph, in output LSBs
+    hunt_litert_diff: int = 0  # int8: append up to this many samples where TFLM != LiteRT reference
+    tflm_quirk: str = ""  # known TFLM deviation from the float graph (int8): check is informational
+
+
+FAMILIES: list[Family] = []
+
+
+def family(**kw):
+    FAMILIES.append(Family(**kw))
+
+
+def seed_of(name: str, salt: int) -> int:
+    return zlib.crc32(name.encode()) * 16 + salt
+
+
+# ----------------------------------------------------------------------------
+# Weight helpers (deterministic: every draw comes from the family's rng)
+# ----------------------------------------------------------------------------
+
+def conv_w(rng, kh, kw, cin, cout):
+    """HWIO conv weights with deliberately different per-output-channel ranges."""
+    w = rng.normal(size=(kh, kw, cin, cout)) / np.sqrt(kh * kw * cin)
+    w *= rng.uniform(0.25, 2.0, size=cout)
+    return w.astype(np.float32)
+
+
+def dw_w(rng, kh, kw, cin, mult):
+    w = rng.normal(size=(kh, kw, cin, mult)) / np.sqrt(kh * kw)
+    w *= rng.uniform(0.25, 2.0, size=(cin, mult))
+    return w.astype(np.float32)
+
+
+def fc_w(rng, nin, nout):
+    w = rng.normal(size=(nin, nout)) / np.sqrt(nin)
+    w *= rng.uniform(0.25, 2.0, size=nout)
+    return w.astype(np.float32)
+
+
+def bias(rng, n, scale=0.3):
+    return rng.uniform(-scale, scale, size=n).astype(np.float32)
+
+
+ACTS = {
+    "NONE": lambda x: x,
+    "RELU": tf.nn.relu,
+    "RELU6": tf.nn.relu6,
+    "RELU_N1_TO_1": lambda x: tf.clip_by_value(x, -1.0, 1.0),
+}
+
+
+# ----------------------------------------------------------------------------
+# Case list
+# ----------------------------------------------------------------------------
+
+def conv_family(name, desc, in_shape, cout, k, stride=(1, 1), pad="SAME", dil=1, act="NONE",
+                use_bias=True, groups=1, lo=-1.0, hi=1.0, **kw):
+    kh, kw_ = (k, k) if isinstance(k, int) else k
+    cin = in_shape[-1]
+
+    def fn(rng):
+        w = conv_w(rng, kh, kw_, cin // groups, cout)
+        b = bias(rng, cout)
+
+        def f(x):
+            y = tf.nn.conv2d(x, w, strides=[1, *stride, 1], padding=pad, dilations=dil)
+            if use_bias:
+                y = y + b
+            return ACTS[act](y)
+        return f
+
+    ref = None
+    if groups > 1:
+        def grouped_ref(rng, x):
+            w = conv_w(rng, kh, kw_, cin // groups, cout)
+            b = bias(rng, cout)
+            cg, og = cin // groups, cout // groups
+            ys = [tf.nn.conv2d(x[..., g * cg:(g + 1) * cg], w[..., g * og:(g + 1) * og],
+                               strides=[1, *stride, 1], padding=pad, dilations=dil)
+                  for g in range(groups)]
+            y = tf.concat(ys, axis=-1)
+            if use_bias:
+                y = y + b
+            return ACTS[act](y).numpy()
+        ref = grouped_ref
+    family(name=name, desc=desc, inputs=[Inp("x", (1, *in_shape), lo, hi)], fn=fn, ref=ref, **kw)
+
+
+def dw_family(name, desc, in_shape, k=3, mult=1, stride=1, pad="SAME", dil=1, act="NONE", **kw):
+    cin = in_shape[-1]
+
+    def fn(rng):
+        w = dw_w(rng, k, k, cin, mult)
+        b = bias(rng, cin * mult)
+
+        def f(x):
+            y = tf.nn.depthwise_conv2d(x, w, strides=[1, stride, stride, 1], padding=pad,
+                                       dilations=[dil, dil])
+            return ACTS[act](y + b)
+        return f
+    family(name=name, desc=desc, inputs=[Inp("x", (1, *in_shape), -1.0, 1.0)], fn=fn, **kw)
+
+
+def pool_family(kind, name, desc, in_shape, win, stride, pad, **kw):
+    op = tf.nn.avg_pool2d if kind == "avg" else tf.nn.max_pool2d
+
+    def fn(rng):
+        return lambda x: op(x, ksize=win, strides=stride, padding=pad)
+    family(name=name, desc=desc, inputs=[Inp("x", (1, *in_shape), -2.0, 2.0)], fn=fn, **kw)
+
+
+def unary_family(op_name, tag, fn_tf, ranges, f32_range, desc, quirk=""):
+    """int8 variants at several input ranges (+ all 256 int8 values), one f32 variant."""
+    for i, (lo, hi) in enumerate(ranges):
+        family(name=f"{op_name}_r{i}_{tag(lo)}_{tag(hi)}",
+               desc=f"{desc}; int8 input range [{lo}, {hi}], sample 0 enumerates all 256 int8 values"
+               + (f". TFLM QUIRK: {quirk}" if quirk else ""),
+               inputs=[Inp("x", (1, 8, 8, 4), lo, hi)], fn=lambda rng, f=fn_tf: f,
+               variants=("int8",), enumerate_int8=True, tflm_quirk=quirk)
+    lo, hi = f32_range
+    family(name=op_name, desc=f"{desc}; f32, sample 0 is a linspace over [{1.5 * lo}, {1.5 * hi}]",
+           inputs=[Inp("x", (1, 8, 8, 4), lo, hi)], fn=lambda rng, f=fn_tf: f,
+           variants=("f32",), enumerate_int8=True)
+
+
+def _num_tag(v):
+    s = f"{v:g}".replace("-", "m").replace(".", "p")
+    return s
+
+
+def build_families():
+    FAMILIES.clear()
+    # ---------------- CONV_2D ----------------
+    conv_family("conv2d_3x3_s1_same_relu", "CONV_2D 3x3 stride 1 SAME, fused RELU, 8x8x3 -> 8x8x4",
+                (8, 8, 3), 4, 3, act="RELU")
+    conv_family("conv2d_3x3_s2_valid", "CONV_2D 3x3 stride 2 VALID, no activation, 9x9x3 -> 4x4x4",
+                (9, 9, 3), 4, 3, stride=(2, 2), pad="VALID")
+    conv_family("conv2d_3x3_s2_same_even", "CONV_2D 3x3 stride 2 SAME on even 8x8 input "
+                "(asymmetric padding: 0 before, 1 after), 8x8x3 -> 4x4x5", (8, 8, 3), 5, 3,
+                stride=(2, 2), pad="SAME")
+    conv_family("conv2d_5x5_dil2_same_relu6", "CONV_2D 5x5 dilation 2 SAME, fused RELU6, "
+                "12x12x2 -> 12x12x3", (12, 12, 2), 3, 5, dil=2, act="RELU6")
+    conv_family("conv2d_1x1", "CONV_2D 1x1 (pointwise), no activation, 8x8x8 -> 8x8x4",
+                (8, 8, 8), 4, 1)
+    conv_family("conv2d_1x1_relu6", "CONV_2D 1x1 (pointwise), fused RELU6, 6x6x6 -> 6x6x8",
+                (6, 6, 6), 8, 1, act="RELU6")
+    conv_family("conv2d_1x3_s1x2_same_relu", "CONV_2D non-square 1x3 kernel, strides (1,2), SAME, "
+                "fused RELU, 1-D style on [1,1,16,4] -> [1,1,8,6]", (1, 16, 4), 6, (1, 3),
+                stride=(1, 2), act="RELU")
+    conv_family("conv2d_3x1_s2x1_valid", "CONV_2D non-square 3x1 kernel, strides (2,1), VALID, "
+                "7x5x3 -> 3x5x4", (7, 5, 3), 4, (3, 1), stride=(2, 1), pad="VALID")
+    conv_family("conv2d_3x3_relu_n1_to_1", "CONV_2D 3x3 SAME followed by clip(-1,1), which the "
+                "converter fuses as RELU_N1_TO_1", (8, 8, 3), 4, 3, act="RELU_N1_TO_1", hi=2.0, lo=-2.0)
+    conv_family("conv2d_grouped_g2", "Grouped conv (groups=2, as Keras Conv2D(groups=2) lowers to "
+                "tf.nn.conv2d with a [3,3,2,4] filter on a 4-channel input): the converter emits a "
+                "single CONV_2D whose filter has input-depth 2 = C_in / groups", (8, 8, 4), 4, 3)
+    conv_family("conv2d_nobias", "CONV_2D 3x3 SAME without bias in the graph (the converter still "
+                "adds an all-zero bias tensor; see ops/operators)", (8, 8, 3), 4, 3, use_bias=False)
+
+    def drop_bias(model, variant):
+        sg = model.subgraphs[0]
+        for op in sg.operators:
+            if op_name(model, op) == "CONV_2D":
+                op.inputs = np.array([op.inputs[0], op.inputs[1], -1], dtype=np.int32)
+        return "bias input of CONV_2D replaced by -1 (optional input absent)"
+    conv_family("conv2d_bias_absent", "CONV_2D 3x3 SAME whose optional bias input is absent "
+                "(index -1; hand-edited from the converter's zero-bias model, the converter never "
+                "emits this for conv)", (8, 8, 3), 4, 3, use_bias=False, edit=drop_bias)
+
+    # ---------------- DEPTHWISE_CONV_2D ----------------
+    dw_family("dwconv_3x3_s1_same_dm1_relu6", "DEPTHWISE_CONV_2D 3x3 stride 1 SAME, depth multiplier 1, "
+              "fused RELU6, 8x8x4", (8, 8, 4), act="RELU6")
+    dw_family("dwconv_3x3_s2_same_dm1_relu", "DEPTHWISE_CONV_2D 3x3 stride 2 SAME on even 8x8 input, "
+              "depth multiplier 1, fused RELU, 8x8x4 -> 4x4x4", (8, 8, 4), stride=2, act="RELU")
+    dw_family("dwconv_3x3_s2_valid_dm1", "DEPTHWISE_CONV_2D 3x3 stride 2 VALID, depth multiplier 1, "
+              "9x9x3 -> 4x4x3", (9, 9, 3), stride=2, pad="VALID")
+    dw_family("dwconv_3x3_dm2", "DEPTHWISE_CONV_2D 3x3 stride 1 SAME, depth multiplier 2, 8x8x3 -> 8x8x6",
+              (8, 8, 3), mult=2)
+    dw_family("dwconv_3x3_dm8_1ch_relu6", "DEPTHWISE_CONV_2D 3x3 SAME, depth multiplier 8 on a "
+              "1-channel input (like person_detect's first layer), fused RELU6, 8x8x1 -> 8x8x8",
+              (8, 8, 1), mult=8, act="RELU6")
+    dw_family("dwconv_3x3_dil2_same", "DEPTHWISE_CONV_2D 3x3 dilation 2 SAME, depth multiplier 1, "
+              "12x12x2", (12, 12, 2), dil=2)
+
+    # ---------------- FULLY_CONNECTED ----------------
+    def fc_fn(nin, nout, use_bias=True, act="NONE", keep=False):
+        def fn(rng):
+            w = fc_w(rng, nin, nout)
+            b = bias(rng, nout)
+
+            def f(x):
+                y = tf.tensordot(x, w, axes=1) if keep else tf.matmul(x, w)
+                if use_bias:
+                    y = y + b
+                return ACTS[act](y)
+            return f
+        return fn
+    family(name="fc_bias_relu", hunt_litert_diff=2, desc="FULLY_CONNECTED [1,20] -> [1,8] with bias, fused RELU",
+           inputs=[Inp("x", (1, 20), -1.0, 1.0)], fn=fc_fn(20, 8, act="RELU"), n=6)
+    family(name="fc_nobias", hunt_litert_diff=2, desc="FULLY_CONNECTED [1,20] -> [1,6] without bias (bias input is -1)",
+           inputs=[Inp("x", (1, 20), -1.0, 1.0)], fn=fc_fn(20, 6, use_bias=False), n=6)
+    family(name="fc_batch3", hunt_litert_diff=2, desc="FULLY_CONNECTED with batch 3: [3,20] -> [3,5], with bias",
+           inputs=[Inp("x", (3, 20), -1.0, 1.0)], fn=fc_fn(20, 5), n=6)
+    family(name="fc_keep_num_dims", hunt_litert_diff=2, desc="FULLY_CONNECTED on a 3-D input [1,4,20] -> [1,4,6] "
+           "(keep_num_dims = true), with bias", inputs=[Inp("x", (1, 4, 20), -1.0, 1.0)],
+           fn=fc_fn(20, 6, keep=True))
+    family(name="fc_per_tensor_relu6", hunt_litert_diff=2, desc="FULLY_CONNECTED [1,24] -> [1,10] with bias and fused RELU6, "
+           "weights quantized per-tensor (converter flag "
+           "_experimental_disable_per_channel_quantization_for_dense_layers, like older converters)",
+           inputs=[Inp("x", (1, 24), -1.0, 1.0)], fn=fc_fn(24, 10, act="RELU6"),
+           variants=("int8",),
+           converter_opts={"_experimental_disable_per_channel_quantization_for_dense_layers": True})
+
+    def mlp(rng):
+        w1, b1 = fc_w(rng, 16, 12), bias(rng, 12)
+        w2, b2 = fc_w(rng, 12, 8), bias(rng, 8)
+        w3, b3 = fc_w(rng, 8, 4) * 3.0, bias(rng, 4)
+        return lambda x: tf.nn.softmax(
+            tf.matmul(tf.nn.relu(tf.matmul(tf.nn.relu(tf.matmul(x, w1) + b1), w2) + b2), w3) + b3)
+    family(name="mlp3_softmax", hunt_litert_diff=2, desc="MLP chain: FULLY_CONNECTED 16->12 RELU, 12->8 RELU, 8->4, SOFTMAX",
+           inputs=[Inp("x", (1, 16), -1.0, 1.0)], fn=mlp, n=6, lsb_tol=8.0)
+
+    # ---------------- pooling ----------------
+    for kind, op in (("avg", "AVERAGE_POOL_2D"), ("max", "MAX_POOL_2D")):
+        pool_family(kind, f"{kind}pool_3x3_s2_same_9x9", f"{op} 3x3 stride 2 SAME, 9x9x3 -> 5x5x3",
+                    (9, 9, 3), 3, 2, "SAME")
+        pool_family(kind, f"{kind}pool_3x3_s2_valid_9x9", f"{op} 3x3 stride 2 VALID, 9x9x3 -> 4x4x3",
+                    (9, 9, 3), 3, 2, "VALID")
+        pool_family(kind, f"{kind}pool_2x2_s2_same_7x7", f"{op} 2x2 stride 2 SAME on odd 7x7 "
+                    "(last window half padded), 7x7x4 -> 4x4x4", (7, 7, 4), 2, 2, "SAME")
+        pool_family(kind, f"{kind}pool_2x2_s2_valid_7x7", f"{op} 2x2 stride 2 VALID on odd 7x7 "
+                    "(last row/column dropped), 7x7x4 -> 3x3x4", (7, 7, 4), 2, 2, "VALID")
+        pool_family(kind, f"{kind}pool_global_7x7", f"{op} with a 7x7 window covering the whole "
+                    "7x7x5 input, VALID -> 1x1x5", (7, 7, 5), 7, 1, "VALID")
+        pool_family(kind, f"{kind}pool_3x2_s1x2_same_6x5", f"{op} non-square 3x2 window, strides "
+                    "(1,2), SAME, 6x5x2 -> 6x3x2", (6, 5, 2), (3, 2), (1, 2), "SAME")
+
+    # ---------------- SOFTMAX ----------------
+    family(name="softmax_1x10", desc="SOFTMAX on [1,10], beta 1",
+           inputs=[Inp("x", (1, 10), -4.0, 4.0)], fn=lambda rng: tf.nn.softmax, n=5)
+    family(name="softmax_2x5", desc="SOFTMAX on [2,5] (two rows), beta 1",
+           inputs=[Inp("x", (2, 5), -6.0, 3.0)], fn=lambda rng: tf.nn.softmax, n=5)
+
+    def set_beta(model, variant):
+        for op in model.subgraphs[0].operators:
+            if op_name(model, op) == "SOFTMAX":
+                op.builtinOptions.beta = 0.5
+        return "SOFTMAX beta set to 0.5 in the flatbuffer (the converter always writes beta=1)"
+    family(name="softmax_beta0p5_1x10", desc="SOFTMAX on [1,10] with beta = 0.5 (hand-edited: "
+           "the converter keeps softmax(x*b) as MUL + SOFTMAX(beta=1))",
+           inputs=[Inp("x", (1, 10), -8.0, 8.0)], fn=lambda rng: tf.nn.softmax, n=5,
+           edit=set_beta, ref=lambda rng, x: tf.nn.softmax(0.5 * x).numpy())
+    family(name="softmax_1x4x4x6", desc="SOFTMAX on a 4-D [1,4,4,6] tensor (over the last axis)",
+           inputs=[Inp("x", (1, 4, 4, 6), -3.0, 5.0)], fn=lambda rng: tf.nn.softmax, n=3)
+
+    # ---------------- RESHAPE ----------------
+    family(name="reshape_4d_to_2d", desc="RESHAPE [1,4,4,3] -> [1,48]",
+           inputs=[Inp("x", (1, 4, 4, 3), -1.0, 1.0)], fn=lambda rng: lambda x: tf.reshape(x, [1, 48]))
+    family(name="reshape_2d_to_4d", desc="RESHAPE [1,48] -> [1,2,8,3]",
+           inputs=[Inp("x", (1, 48), -3.0, 1.0)], fn=lambda rng: lambda x: tf.reshape(x, [1, 2, 8, 3]))
+
+    # ---------------- elementwise binary ----------------
+    two = lambda op: (lambda rng: op)  # noqa: E731
+    family(name="add_same_shape", desc="ADD of two [1,8,8,4] tensors with different ranges",
+           inputs=[Inp("a", (1, 8, 8, 4), -1.0, 1.0), Inp("b", (1, 8, 8, 4), -4.0, 3.0)],
+           fn=two(lambda a, b: a + b))
+    family(name="add_broadcast_c", desc="ADD with broadcast [1,1,1,6] + [1,6,6,6]",
+           inputs=[Inp("a", (1, 1, 1, 6), -2.0, 2.0), Inp("b", (1, 6, 6, 6), -1.0, 1.0)],
+           fn=two(lambda a, b: a + b))
+    family(name="add_relu", desc="ADD of two [1,6,6,4] tensors with fused RELU",
+           inputs=[Inp("a", (1, 6, 6, 4), -2.0, 2.0), Inp("b", (1, 6, 6, 4), -1.0, 3.0)],
+           fn=two(lambda a, b: tf.nn.relu(a + b)))
+    family(name="mul_same_shape", desc="MUL of two [1,6,6,4] tensors",
+           inputs=[Inp("a", (1, 6, 6, 4), -2.0, 2.0), Inp("b", (1, 6, 6, 4), -1.0, 3.0)],
+           fn=two(lambda a, b: a * b))
+    family(name="mul_se_broadcast", desc="MUL SENet-style broadcast: [1,1,1,8] gate in [0,1] * [1,6,6,8]",
+           inputs=[Inp("s", (1, 1, 1, 8), 0.0, 1.0), Inp("x", (1, 6, 6, 8), -3.0, 3.0)],
+           fn=two(lambda s, x: s * x))
+    family(name="sub_same_shape", desc="SUB of two [1,6,6,4] tensors (a - b)",
+           inputs=[Inp("a", (1, 6, 6, 4), -2.0, 2.0), Inp("b", (1, 6, 6, 4), -1.0, 3.0)],
+           fn=two(lambda a, b: a - b))
+    family(name="sub_broadcast_c", desc="SUB with broadcast [1,5,5,3] - [1,1,1,3]",
+           inputs=[Inp("a", (1, 5, 5, 3), -1.0, 1.0), Inp("b", (1, 1, 1, 3), -2.0, 0.5)],
+           fn=two(lambda a, b: a - b))
+
+    # ---------------- CONCATENATION ----------------
+    family(name="concat_axis3_3in", desc="CONCATENATION of 3 inputs on axis 3: [1,4,4,2] ++ [1,4,4,3] "
+           "++ [1,4,4,1] (int8: the converter gives all inputs and the output one shared scale)",
+           inputs=[Inp("a", (1, 4, 4, 2), -1.0, 1.0), Inp("b", (1, 4, 4, 3), -4.0, 4.0),
+                   Inp("c", (1, 4, 4, 1), 0.0, 2.0)],
+           fn=lambda rng: lambda a, b, c: tf.concat([a, b, c], axis=3))
+    family(name="concat_axis1", desc="CONCATENATION on axis 1: [1,2,4,3] ++ [1,3,4,3]",
+           inputs=[Inp("a", (1, 2, 4, 3), -2.0, 2.0), Inp("b", (1, 3, 4, 3), -2.0, 2.0)],
+           fn=lambda rng: lambda a, b: tf.concat([a, b], axis=1))
+    family(name="concat_tanh_requant", desc="TANH feeding CONCATENATION with a wider-range input: "
+           "the int8 converter inserts an int8->int8 QUANTIZE (requantization) after TANH",
+           inputs=[Inp("a", (1, 4, 4, 2), -3.0, 3.0), Inp("b", (1, 4, 4, 3), -6.0, 6.0)],
+           fn=lambda rng: lambda a, b: tf.concat([tf.nn.tanh(a), b], axis=3))
+
+    # ---------------- PAD ----------------
+    family(name="pad_asym_4d", desc="PAD [1,5,6,3] with paddings [[0,0],[1,2],[0,3],[0,0]] "
+           "(asymmetric, int8 pads with the zero point)",
+           inputs=[Inp("x", (1, 5, 6, 3), -1.0, 2.0)],
+           fn=lambda rng: lambda x: tf.pad(x, [[0, 0], [1, 2], [0, 3], [0, 0]]))
+    family(name="pad_hwc", desc="PAD [1,4,4,2] with paddings [[0,0],[2,1],[1,0],[1,2]] (also pads channels)",
+           inputs=[Inp("x", (1, 4, 4, 2), 0.5, 3.0)],
+           fn=lambda rng: lambda x: tf.pad(x, [[0, 0], [2, 1], [1, 0], [1, 2]]))
+
+    # ---------------- MEAN ----------------
+    for axes, kd, shape in (([1, 2], True, (1, 6, 6, 4)), ([1, 2], False, (1, 6, 6, 4)),
+                            ([1], False, (1, 5, 6, 4)), ([3], True, (1, 5, 6, 4)),
+                            ([2], True, (1, 5, 6, 4))):
+        name = f"mean_axis{''.join(map(str, axes))}_{'keep' if kd else 'nokeep'}"
+        family(name=name, desc=f"MEAN over axes {axes} keepdims={kd} on {list(shape)}",
+               inputs=[Inp("x", shape, -1.0, 2.0)],
+               fn=lambda rng, a=axes, k=kd: lambda x: tf.reduce_mean(x, axis=a, keepdims=k))
+
+    def mean_same_quant(model, variant):
+        sg = model.subgraphs[0]
+        (op,) = sg.operators
+        qi = sg.tensors[op.inputs[0]].quantization
+        qo = sg.tensors[op.outputs[0]].quantization
+        qo.scale, qo.zeroPoint = list(qi.scale), list(qi.zeroPoint)
+        return "MEAN output quantization set equal to the input's (TFLM takes a different int8 path then)"
+    family(name="mean_axis12_keep_samequant", desc="MEAN over axes [1,2] keepdims=True on [1,6,6,4] with "
+           "output scale/zero point equal to the input's (hand-edited; the converter usually picks a new "
+           "output scale, TFLM's int8 MEAN has a separate code path for equal quantization)",
+           inputs=[Inp("x", (1, 6, 6, 4), -1.0, 2.0)], variants=("int8",), edit=mean_same_quant,
+           fn=lambda rng: lambda x: tf.reduce_mean(x, axis=[1, 2], keepdims=True))
+
+    # ---------------- unary activations ----------------
+    hswish = lambda x: x * tf.nn.relu6(x + 3.0) * (1.0 / 6.0)  # noqa: E731
+    unary_family("logistic", _num_tag, tf.nn.sigmoid, [(-8.0, 8.0), (-3.0, 5.0), (-1.0, 1.0)],
+                 (-8.0, 8.0), "LOGISTIC (sigmoid) applied to the model input")
+    unary_family("tanh", _num_tag, tf.nn.tanh, [(-4.0, 4.0), (-1.0, 3.0), (-8.0, 2.0)],
+                 (-4.0, 4.0), "TANH applied to the model input")
+    unary_family("relu", _num_tag, tf.nn.relu, [(-4.0, 4.0), (-1.0, 7.0), (-10.0, 2.0)],
+                 (-4.0, 4.0), "RELU applied to the model input")
+    unary_family("relu6", _num_tag, tf.nn.relu6, [(-4.0, 8.0), (-1.0, 3.0), (-8.0, 10.0)],
+                 (-4.0, 8.0), "RELU6 applied to the model input",
+                 quirk="TFLM's int8 RELU6 clamps the raw int8 values to [zp_in, quantize_in(6)] and "
+                       "copies them to the output WITHOUT requantizing to the output scale/zero point "
+                       "(it assumes in/out quantization are equal, which the converter does not "
+                       "guarantee); LiteRT requantizes, so LiteRT and the float graph differ here")
+    unary_family("hard_swish", _num_tag, hswish, [(-4.0, 4.0), (-6.0, 6.0), (-3.0, 8.0)],
+                 (-6.0, 6.0), "HARD_SWISH (x*relu6(x+3)/6, fused by the converter) on the model input")
+    unary_family("leaky_relu", _num_tag, lambda x: tf.nn.leaky_relu(x, alpha=0.2),
+                 [(-4.0, 4.0), (-1.0, 7.0), (-10.0, 2.0)], (-4.0, 4.0),
+                 "LEAKY_RELU alpha 0.2 applied to the model input")
+
+    # ---------------- QUANTIZE / DEQUANTIZE ----------------
+    def c1x1(rng):
+        w = conv_w(rng, 1, 1, 3, 4)
+        b = bias(rng, 4)
+        return lambda x: tf.nn.conv2d(x, w, 1, "SAME") + b
+    family(name="qdq_conv1x1_float_io", desc="int8 model with float32 input/output: QUANTIZE (f32->int8), "
+           "CONV_2D 1x1, DEQUANTIZE (int8->f32)",
+           inputs=[Inp("x", (1, 6, 6, 3), -2.0, 2.0)], fn=c1x1, variants=("int8",), float_io=True)
+    family(name="qdq_logistic_float_io", desc="int8 model with float32 input/output: QUANTIZE, LOGISTIC, "
+           "DEQUANTIZE; float samples go past the calibration range [-5,5] to hit saturation",
+           inputs=[Inp("x", (1, 4, 16), -5.0, 5.0)], fn=lambda rng: tf.nn.sigmoid,
+           variants=("int8",), float_io=True)
+
+    def to_requant(out_scale, out_zp):
+        def edit(model, variant):
+            sg = model.subgraphs[0]
+            (op,) = sg.operators
+            code = fb.OperatorCodeT()
+            code.builtinCode = fb.BuiltinOperator.QUANTIZE
+            code.deprecatedBuiltinCode = fb.BuiltinOperator.QUANTIZE
+            code.version = 1
+            model.operatorCodes = [code]
+            op.opcodeIndex = 0
+            op.builtinOptionsType = fb.BuiltinOptions.QuantizeOptions
+            op.builtinOptions = fb.QuantizeOptionsT()
+            q = sg.tensors[op.outputs[0]].quantization
+            q.scale = [out_scale]
+            q.zeroPoint = [out_zp]
+            return (f"RELU op replaced by QUANTIZE; output quantization set to scale {out_scale}, "
+                    f"zero point {out_zp}")
+        return edit
+    family(name="quantize_requant_narrow", desc="int8 -> int8 QUANTIZE (requantization) to a finer scale "
+           "(0.02, zp 10): values outside the new range saturate; sample 0 enumerates all 256 int8 values "
+           "(hand-edited from a RELU model)",
+           inputs=[Inp("x", (1, 8, 8, 4), -4.0, 8.0)], fn=lambda rng: tf.nn.relu,
+           variants=("int8",), enumerate_int8=True, edit=to_requant(0.02, 10),
+           ref=lambda rng, x: np.clip(x, (-128 - 10) * 0.02, (127 - 10) * 0.02))
+    family(name="quantize_requant_wide", desc="int8 -> int8 QUANTIZE (requantization) to a coarser scale "
+           "(0.1173, zp -37); sample 0 enumerates all 256 int8 values (hand-edited from a RELU model)",
+           inputs=[Inp("x", (1, 8, 8, 4), -3.0, 5.0)], fn=lambda rng: tf.nn.relu,
+           variants=("int8",), enumerate_int8=True, edit=to_requant(0.1173, -37),
+           ref=lambda rng, x: np.clip(x, (-128 + 37) * 0.1173, (127 + 37) * 0.1173))
+
+
+# ----------------------------------------------------------------------------
+# Flatbuffer helpers
+# ----------------------------------------------------------------------------
+
+def load_model(buf: bytes) -> fb.ModelT:
+    return fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(buf, 0))
+
+
+def pack_model(model: fb.ModelT) -> bytes:
+    b = flatbuffers.Builder(4096)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def op_name(model, op) -> str:
+    oc = model.operatorCodes[op.opcodeIndex]
+    return BUILTIN_NAMES[max(oc.builtinCode, oc.deprecatedBuiltinCode)]
+
+
+def _jsonable(v):
+    if isinstance(v, (bytes, bytearray)):
+        return v.decode()
+    if isinstance(v, np.ndarray):
+        return [_jsonable(x) for x in v.tolist()]
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v)
+    return v
+
+
+def op_options(op) -> dict:
+    o = op.builtinOptions
+    if o is None:
+        return {}
+    out = {}
+    for k, v in vars(o).items():
+        if v is None:
+            continue
+        if k == "fusedActivationFunction":
+            v = ACT_NAMES[v]
+        elif k == "padding":
+            v = PAD_NAMES[v]
+        elif k == "quantizedBiasType":
+            if v == 0:  # 0 = not set
+                continue
+            v = TYPE_NAMES[v]
+        elif isinstance(v, float):
+            v = float(np.float32(v))
+        out[k] = _jsonable(v)
+    return out
+
+
+def quant_dict(t) -> dict | None:
+    q = t.quantization
+    if q is None or q.scale is None or len(q.scale) == 0:
+        return None
+    return {"scale": [float(s) for s in q.scale], "zero_point": [int(z) for z in q.zeroPoint],
+            "quantized_dimension": int(q.quantizedDimension)}
+
+
+def tensor_desc(sg, idx) -> dict:
+    t = sg.tensors[idx]
+    d = {"name": t.name.decode(), "shape": [int(s) for s in t.shape], "dtype": TYPE_NAMES[t.type]}
+    q = quant_dict(t)
+    if q is not None:
+        d["quant"] = q
+    return d
+
+
+def describe_ops(model) -> list:
+    sg = model.subgraphs[0]
+    ops = []
+    for op in sg.operators:
+        ins = []
+        for i in op.inputs:
+            if i < 0:
+                ins.append(None)
+                continue
+            d = tensor_desc(sg, i)
+            t = sg.tensors[i]
+            d["const"] = bool(model.buffers[t.buffer].data is not None
+                              and len(model.buffers[t.buffer].data) > 0)
+            if d.get("quant") and len(d["quant"]["scale"]) > 1:
+                d["quant"] = {"per_channel": len(d["quant"]["scale"]),
+                              "quantized_dimension": d["quant"]["quantized_dimension"]}
+            ins.append(d)
+        ops.append({"op": op_name(model, op), "options": op_options(op),
+                    "inputs": ins, "outputs": [tensor_desc(sg, i) for i in op.outputs]})
+    return ops
+
+
+# ----------------------------------------------------------------------------
+# Conversion and execution
+# ----------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def quiet(enabled=True):
+    """Silence the converter's C++ and Python chatter (fd-level)."""
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(os.devnull, "w") as dn:
+        os.dup2(dn.fileno(), 1)
+        os.dup2(dn.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def convert(fam: Family, variant: str, verbose: bool) -> bytes:
+    rng_w = np.random.default_rng(seed_of(fam.name, 0))
+    f = fam.fn(rng_w)
+    specs = [tf.TensorSpec(i.shape, tf.float32, name=i.name) for i in fam.inputs]
+    module = tf.Module()
+    module.f = tf.function(f, input_signature=specs)
+    cf = module.f.get_concrete_function()
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([cf], module)
+    if variant == "int8":
+        rng_rep = np.random.default_rng(seed_of(fam.name, 1))
+
+        def rep():
+            # Keyed by input name: the converter may reorder model inputs, and a positional list
+            # would then calibrate input k with the range meant for another input.
+            for _ in range(REP_SAMPLES):
+                yield {i.name: rng_rep.uniform(i.lo, i.hi, size=i.shape).astype(np.float32)
+                       for i in fam.inputs}
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = rep
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if not fam.float_io:
+            conv.inference_input_type = tf.int8
+            conv.inference_output_type = tf.int8
+    for k, v in fam.converter_opts.items():
+        setattr(conv, k, v)
+    with quiet(not verbose):
+        return bytes(conv.convert())
+
+
+def float_samples(fam: Family) -> tuple[list[np.ndarray], list[str]]:
+    """Float samples, one [N, *shape] array per input; shared by the int8 and f32 variants."""
+    rng = np.random.default_rng(seed_of(fam.name, 2))
+    arrs = [rng.uniform(i.lo, i.hi, size=(fam.n, *i.shape)).astype(np.float32) for i in fam.inputs]
+    names = [f"random_{k}" for k in range(fam.n)]
+    if fam.float_io:
+        # widen one sample past the calibration range to exercise QUANTIZE saturation
+        for a, i in zip(arrs, fam.inputs):
+            span = i.hi - i.lo
+            a[0] = np.linspace(i.lo - 0.5 * span, i.hi + 0.5 * span, a[0].size,
+                               dtype=np.float32).reshape(a[0].shape)
+        names[0] = "linspace_beyond_calibration_range"
+    elif fam.enumerate_int8:
+        for a, i in zip(arrs, fam.inputs):
+            a[0] = np.linspace(1.5 * i.lo, 1.5 * i.hi, a[0].size, dtype=np.float32).reshape(a[0].shape)
+        names[0] = "linspace_1p5x_range"
+    return arrs, names
+
+
+def quantize(x: np.ndarray, q: dict) -> np.ndarray:
+    s, z = q["scale"][0], q["zero_point"][0]
+    return np.clip(np.round(x / s) + z, -128, 127).astype(np.int8)
+
+
+def dequantize(x: np.ndarray, q: dict | None) -> np.ndarray:
+    if q is None or x.dtype == np.float32:
+        return x.astype(np.float32)
+    return ((x.astype(np.float64) - q["zero_point"][0]) * q["scale"][0]).astype(np.float32)
+
+
+def run_tflm(buf: bytes, inputs: list[np.ndarray], n: int) -> list[np.ndarray]:
+    interp = tflm_runtime.Interpreter.from_bytes(buf, arena_size=ARENA)
+    model = load_model(buf)
+    n_out = len(model.subgraphs[0].outputs)
+    outs = [[] for _ in range(n_out)]
+    for s in range(n):
+        for k, a in enumerate(inputs):
+            interp.set_input(a[s], k)
+        interp.invoke()
+        for k in range(n_out):
+            outs[k].append(np.array(interp.get_output(k), copy=True))
+    return [np.stack(o) for o in outs]
+
+
+def run_litert(buf: bytes, inputs: list[np.ndarray], n: int) -> list[np.ndarray] | None:
+    if litert is None:
+        return None
+    it = litert.Interpreter(model_content=buf,
+                            experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    sg = load_model(buf).subgraphs[0]
+    in_idx = [int(i) for i in sg.inputs]  # model input order, as for TFLM and our files
+    outd = sorted(it.get_output_details(), key=lambda d: list(sg.outputs).index(d["index"]))
+    outs = [[] for _ in outd]
+    for s in range(n):
+        for t, a in zip(in_idx, inputs):
+            it.set_tensor(t, a[s])
+        it.invoke()
+        for k, d in enumerate(outd):
+            outs[k].append(it.get_tensor(d["index"]).copy())
+    return [np.stack(o) for o in outs]
+
+
+def float_reference(fam: Family, xs: list[np.ndarray]) -> np.ndarray:
+    """Float graph output for [N, *shape] inputs (TF eager), one sample at a time."""
+    res = []
+    for s in range(len(xs[0])):
+        args = [tf.constant(x[s]) for x in xs]
+        if fam.ref is not None:
+            y = fam.ref(np.random.default_rng(seed_of(fam.name, 0)), *[a.numpy() for a in args])
+        else:
+            y = fam.fn(np.random.default_rng(seed_of(fam.name, 0)))(*args).numpy()
+        res.append(np.asarray(y, dtype=np.float32))
+    return np.stack(res)
+
+
+# ----------------------------------------------------------------------------
+# Per-case generation
+# ----------------------------------------------------------------------------
+
+def gen_case(fam: Family, variant: str, out_dir: Path, verbose: bool) -> dict:
+    case = f"{fam.name}_{variant}"
+    buf = convert(fam, variant, verbose)
+    edit_note = None
+    if fam.edit is not None:
+        model = load_model(buf)
+        edit_note = fam.edit(model, variant)
+        buf = pack_model(model)
+    model = load_model(buf)
+    sg = model.subgraphs[0]
+    in_desc = [tensor_desc(sg, i) for i in sg.inputs]
+    out_desc = [tensor_desc(sg, i) for i in sg.outputs]
+
+    # Map model inputs to the family's inputs by name (converter may reorder).
+    order = []
+    for d in in_desc:
+        nm = d["name"].split(":")[0]
+        nm = nm[len("serving_default_"):] if nm.startswith("serving_default_") else nm
+        matches = [k for k, i in enumerate(fam.inputs) if i.name == nm]
+        if len(matches) != 1:
+            raise RuntimeError(f"{case}: cannot map model input {d['name']!r} to {fam.inputs}")
+        order.append(matches[0])
+    if sorted(order) != list(range(len(fam.inputs))):
+        raise RuntimeError(f"{case}: bad input mapping {order}")
+
+    fx, sample_names = float_samples(fam)
+    model_inputs = []
+    for d, k in zip(in_desc, order):
+        x = fx[k]
+        if d["dtype"] == "INT8":
+            x = quantize(x, d["quant"])
+            if fam.enumerate_int8:
+                x[0] = np.arange(-128, 128, dtype=np.int8).reshape(1, -1).repeat(
+                    x[0].size // 256, axis=0).reshape(x[0].shape)
+        else:
+            x = x.astype(np.float32)
+        assert list(x.shape[1:]) == d["shape"], (case, x.shape, d["shape"])
+        model_inputs.append(np.ascontiguousarray(x))
+    if variant == "int8" and fam.enumerate_int8:
+        sample_names[0] = "all_256_int8_values"
+
+    n = fam.n
+    if variant == "int8" and fam.hunt_litert_diff and litert is not None:
+        extra = hunt_litert_diff(fam, buf, in_desc, order)
+        model_inputs = [np.concatenate([x, e]) for x, e in zip(model_inputs, extra)]
+        sample_names += [f"tflm_differs_from_litert_ref_{j}" for j in range(len(extra[0]))]
+        n = len(model_inputs[0])
+
+    try:
+        outputs = run_tflm(buf, model_inputs, n)
+    except Exception as e:  # TFLM refused the model: report, caller decides
+        raise TflmRefused(case, f"{type(e).__name__}: {e}") from e
+    assert len(outputs) == 1, "single-output cases only"
+    y = outputs[0]
+    assert list(y.shape[1:]) == out_desc[0]["shape"]
+    assert y.dtype == NP_TYPES[out_desc[0]["dtype"]]
+
+    # --- sanity checks against the float graph ----------------------------------
+    deq_in = [None] * len(fam.inputs)
+    for d, k, x in zip(in_desc, order, model_inputs):
+        deq_in[k] = dequantize(x, d.get("quant"))
+        if fam.float_io and variant == "int8":  # the model's QUANTIZE saturates
+            q = _quantize_out_quant(model, sg.inputs[in_desc.index(d)])
+            deq_in[k] = np.clip(deq_in[k], (-128 - q["zero_point"][0]) * q["scale"][0],
+                                (127 - q["zero_point"][0]) * q["scale"][0])
+    ref = float_reference(fam, deq_in)
+    yd = dequantize(y, out_desc[0].get("quant"))
+    check = {}
+    if out_desc[0]["dtype"] == "FLOAT32" and variant == "f32":
+        err = np.abs(yd - ref).max()
+        rel = float(err / max(np.abs(ref).max(), 1e-6))
+        check["max_rel_err_vs_tf_float"] = float(f"{rel:.3g}")
+        if rel > 1e-4:
+            raise RuntimeError(f"{case}: TFLM f32 differs from TF float graph (rel {rel})")
+    else:
+        oq = out_desc[0].get("quant")
+        if out_desc[0]["dtype"] == "INT8":
+            lsb, zp = oq["scale"][0], oq["zero_point"][0]
+            # outputs saturate where a test sample leaves the calibrated range
+            ref = np.clip(ref, (-128 - zp) * lsb, (127 - zp) * lsb)
+        else:
+            lsb = _last_int8_scale(model)
+            zp = _last_int8_zp(model)
+            ref = np.clip(ref, (-128 - zp) * lsb, (127 - zp) * lsb)
+        err = float(np.abs(yd - ref).max() / lsb)
+        check["max_err_vs_tf_float_lsb"] = round(err, 2)
+        if variant == "int8" and fam.tflm_quirk:
+            check["tflm_quirk"] = "expected: output is not the float result, see description"
+        elif err > fam.lsb_tol:
+            raise RuntimeError(f"{case}: int8 TFLM output is {err:.2f} LSB off the float graph")
+
+    # LiteRT reference kernels, for information.
+    try:
+        lr = run_litert(buf, model_inputs, n)
+    except Exception as e:  # noqa: BLE001  (informational only)
+        lr = None
+        check["litert_ref_error"] = str(e).strip().splitlines()[0]
+    if lr is not None:
+        diff = np.abs(lr[0].astype(np.float64) - y.astype(np.float64))
+        differs = [bool(d) for d in (diff.reshape(n, -1).max(axis=1) > (0 if y.dtype == np.int8 else
+                                                                                1e-5 * max(np.abs(y).max(), 1e-30)))]
+        check["samples_where_litert_ref_differs"] = int(sum(differs))
+        check["litert_ref_max_abs_diff"] = (int(diff.max()) if y.dtype == np.int8
+                                            else float(f"{diff.max():.3g}"))
+
+    # --- write files ------------------------------------------------------------
+    (out_dir / f"{case}.tflite").write_bytes(buf)
+    if len(model_inputs) == 1:
+        in_files = [f"{case}.inputs.npy"]
+    else:
+        in_files = [f"{case}.inputs.{k}.npy" for k in range(len(model_inputs))]
+    for fname, x in zip(in_files, model_inputs):
+        np.save(out_dir / fname, x, allow_pickle=False)
+    np.save(out_dir / f"{case}.outputs.npy", y, allow_pickle=False)
+
+    ops = describe_ops(model)
+    for d, fname in zip(in_desc, in_files):
+        d["file"] = fname
+    out_desc[0]["file"] = f"{case}.outputs.npy"
+    desc = fam.desc
+    if variant == "int8" and fam.int8_desc:
+        desc += "; " + fam.int8_desc
+    entry = {
+        "name": case,
+        "family": fam.name,
+        "file": f"{case}.tflite",
+        "bytes": len(buf),
+        "sha256": hashlib.sha256(buf).hexdigest(),
+        "dtype": "int8" if variant == "int8" else "float32",
+        "io_dtype": "float32" if (variant == "f32" or fam.float_io) else "int8",
+        "ops": [o["op"] for o in ops],
+        "description": desc,
+        "num_samples": n,
+        "samples": sample_names,
+        "inputs": in_desc,
+        "outputs": out_desc,
+        "operators": ops,
+        "hand_edited": edit_note,
+        "check": check,
+    }
+    return entry
+
+
+def _last_int8_scale(model) -> float:
+    """For float-io int8 models: the scale of the int8 tensor fed to the final DEQUANTIZE."""
+    sg = model.subgraphs[0]
+    for op in sg.operators:
+        if op_name(model, op) == "DEQUANTIZE":
+            return quant_dict(sg.tensors[op.inputs[0]])["scale"][0]
+    raise RuntimeError("no DEQUANTIZE")
+
+
+def hunt_litert_diff(fam: Family, buf: bytes, in_desc: list, order: list) -> list[np.ndarray]:
+    """Seeded search for inputs where TFLM and LiteRT's reference kernels disagree.
+
+    TFLM's int8 FULLY_CONNECTED requantizes with double rounding, LiteRT's reference with a single
+    rounding; they differ by 1 LSB on roughly 0.1% of outputs, which a handful of random samples
+    would almost never show. Returns [M, *shape] int8 arrays per model input (M <= wanted)."""
+    rng = np.random.default_rng(seed_of(fam.name, 3))
+    cands = 2000
+    fx = [rng.uniform(i.lo, i.hi, size=(cands, *i.shape)).astype(np.float32) for i in fam.inputs]
+    xs = [quantize(fx[k], d["quant"]) for d, k in zip(in_desc, order)]
+    yt = run_tflm(buf, xs, cands)[0]
+    yl = run_litert(buf, xs, cands)[0]
+    hits = np.nonzero((yt != yl).reshape(cands, -1).any(axis=1))[0][:fam.hunt_litert_diff]
+    return [x[hits] for x in xs]
+
+
+def _last_int8_zp(model) -> int:
+    sg = model.subgraphs[0]
+    for op in sg.operators:
+        if op_name(model, op) == "DEQUANTIZE":
+            return quant_dict(sg.tensors[op.inputs[0]])["zero_point"][0]
+    raise RuntimeError("no DEQUANTIZE")
+
+
+def _quantize_out_quant(model, tensor_idx) -> dict:
+    """Quantization of the QUANTIZE op that consumes float model input tensor_idx."""
+    sg = model.subgraphs[0]
+    for op in sg.operators:
+        if op_name(model, op) == "QUANTIZE" and op.inputs[0] == tensor_idx:
+            return quant_dict(sg.tensors[op.outputs[0]])
+    raise RuntimeError("no QUANTIZE on model input")
+
+
+class TflmRefused(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------
+# Main
+# ----------------------------------------------------------------------------
+
+def generate(out_dir: Path, only: str | None, verbose: bool) -> tuple[list, list]:
+    build_families()
+    entries, refused = [], []
+    for fam in FAMILIES:
+        for variant in fam.variants:
+            case = f"{fam.name}_{variant}"
+            if only and only not in case:
+                continue
+            try:
+                e = gen_case(fam, variant, out_dir, verbose)
+            except TflmRefused as r:
+                print(f"  REFUSED by TFLM: {r.args[0]}: {r.args[1]}", flush=True)
+                refused.append({"name": r.args[0], "error": r.args[1]})
+                continue
+            entries.append(e)
+            print(f"  {case:45s} {'+'.join(e['ops']):40s} {json.dumps(e['check'])}", flush=True)
+    return entries, refused
+
+
+def write_index(out_dir: Path, entries: list, refused: list):
+    import importlib.metadata as md
+    versions = {}
+    for p in ("tensorflow", "tflite_micro", "ai-edge-litert", "numpy"):
+        try:
+            versions[p] = md.version(p)
+        except md.PackageNotFoundError:
+            versions[p] = None
+    index = {
+        "generator": "tools/goldens/gen_op_goldens.py",
+        "golden": "outputs.npy = TensorFlow Lite Micro reference kernels (tflite_micro Python interpreter)",
+        "stacking": "every .npy is [N, *tensor_shape] with tensor_shape the full model tensor shape "
+                    "(batch included), in the model tensor's dtype; multi-input models use "
+                    "<case>.inputs.<k>.npy for model input k",
+        "tolerance": "int8: exact; float32: 1e-5 relative",
+        "versions": versions,
+        "num_cases": len(entries),
+        "refused_by_tflm": refused,
+        "cases": entries,
+    }
+    (out_dir / "index.json").write_text(compact_json(index) + "\n")
+
+
+README = Path(__file__).resolve().parent / "README.md"
+README_BEGIN, README_END = "<!-- cases:begin -->", "<!-- cases:end -->"
+
+
+def readme_cases(entries: list) -> str:
+    """The README's case table (one row per family), generated from the index entries."""
+    fams: dict = {}
+    for e in entries:
+        fams.setdefault(e["family"], []).append(e)
+    rows = ["| family | variants | ops in the model | shapes (in -> out) | N | description |",
+            "|---|---|---|---|---|---|"]
+    for fam, es in fams.items():
+        e0 = es[0]
+        variants = ", ".join(e["name"][len(fam) + 1:] for e in es)
+        ops = " / ".join(dict.fromkeys(" + ".join(e["ops"]) for e in es))
+        shapes = ", ".join(str(i["shape"]) for i in e0["inputs"]) + " -> " + str(e0["outputs"][0]["shape"])
+        n = "/".join(str(e["num_samples"]) for e in es)
+        desc = e0["description"].replace("|", "\\|")
+        rows.append(f"| `{fam}` | {variants} | {ops} | {shapes} | {n} | {desc} |")
+    return (f"{README_BEGIN}\n{len(entries)} cases in {len(fams)} families.\n\n"
+            + "\n".join(rows) + f"\n{README_END}")
+
+
+def readme_with_cases(entries: list) -> str:
+    text = README.read_text()
+    a, b = text.index(README_BEGIN), text.index(README_END) + len(README_END)
+    return text[:a] + readme_cases(entries) + text[b:]
+
+
+def compact_json(v, ind=0) -> str:
+    """Indented JSON; any value whose one-line form fits in 150 chars stays on one line."""
+    pad = " " * ind
+    one = json.dumps(v)
+    if len(one) <= 150 or not isinstance(v, (dict, list)):
+        return one
+    if isinstance(v, dict):
+        items = [f'{pad} {json.dumps(k)}: {compact_json(x, ind + 1)}' for k, x in v.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}" if items else "{}"
+    if isinstance(v, list):
+        if all(not isinstance(x, (dict, list)) for x in v):
+            return json.dumps(v)
+        items = [f"{pad} {compact_json(x, ind + 1)}" for x in v]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(v)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=OUT_DIR)
+    ap.add_argument("--only", help="generate only cases whose name contains this (no index/cleanup)")
+    ap.add_argument("--check", action="store_true",
+                    help="regenerate into a temp dir and compare byte-for-byte with --out")
+    ap.add_argument("--verbose", action="store_true", help="show converter output")
+    args = ap.parse_args()
+    tf.get_logger().setLevel("ERROR")
+
+    if args.check:
+        with tempfile.TemporaryDirectory() as td:
+            td = Path(td)
+            entries, refused = generate(td, None, args.verbose)
+            write_index(td, entries, refused)
+            a = sorted(p.name for p in td.iterdir())
+            b = sorted(p.name for p in args.out.iterdir() if p.name != ".gitattributes")
+            bad = sorted(set(a) ^ set(b))
+            bad += [n for n in a if n in b and (td / n).read_bytes() != (args.out / n).read_bytes()]
+            if readme_with_cases(entries) != README.read_text():
+                bad.append("tools/goldens/README.md (case table)")
+            if bad:
+                print(f"MISMATCH in {len(bad)} files: {bad[:20]}")
+                sys.exit(1)
+            print(f"OK: {len(a)} files reproduced byte-for-byte")
+            return
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.only:
+        entries, refused = generate(args.out, args.only, args.verbose)
+        print(f"{len(entries)} cases written (index.json not updated with --only)")
+        return
+    with tempfile.TemporaryDirectory() as td:
+        td = Path(td)
+        entries, refused = generate(td, None, args.verbose)
+        write_index(td, entries, refused)
+        for p in args.out.iterdir():
+            if p.suffix in (".tflite", ".npy", ".json"):
+                p.unlink()
+        for p in sorted(td.iterdir()):
+            shutil.copyfile(p, args.out / p.name)
+    if args.out == OUT_DIR:
+        README.write_text(readme_with_cases(entries))
+    total = sum(p.stat().st_size for p in args.out.iterdir())
+    print(f"{len(entries)} cases, {len(refused)} refused, {total} bytes in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
