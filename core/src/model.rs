@@ -289,6 +289,33 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
+    /// Copies raw little-endian bytes into input tensor `index` (for tools that handle any
+    /// element type); `data` must be exactly the tensor's size in bytes.
+    pub fn set_input_bytes(&self, arena: &mut [u8], index: usize, data: &[u8]) -> Result<()> {
+        self.check_arena(arena)?;
+        let t = self.input_tensor(index)?;
+        if data.len() != t.size_bytes() {
+            return Err(Error::InputLength {
+                expected: t.size_bytes(),
+                actual: data.len(),
+            });
+        }
+        let range = t.range(arena.len()).ok_or(Error::InvalidModel {
+            reason: "input tensor outside the arena",
+        })?;
+        arena[range].copy_from_slice(data);
+        Ok(())
+    }
+
+    /// The raw bytes of output `index`, read from the arena after [`Model::invoke`].
+    pub fn output_bytes<'r>(&self, arena: &'r [u8], index: usize) -> Result<&'r [u8]> {
+        let t = self.output_tensor(index)?;
+        let range = t.range(arena.len()).ok_or(Error::InvalidModel {
+            reason: "output tensor outside the arena",
+        })?;
+        Ok(&arena[range])
+    }
+
     /// The `index`-th output, read from the arena after [`Model::invoke`].
     pub fn output<'r, T: Element>(&self, arena: &'r [u8], index: usize) -> Result<&'r [T]> {
         let t = self.output_tensor(index)?;

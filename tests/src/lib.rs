@@ -4,6 +4,8 @@
 //! directory in `FERRITE_SHARED_MODELS`); when they are absent, tests that need them print one
 //! `SKIPPED` line and pass, so the rest of the suite still runs on a bare checkout.
 
+pub mod tflite_build;
+
 use ferrite_convert::npy::{self, Array};
 use ferrite_convert::{compile, Compiled, Options};
 use std::path::{Path, PathBuf};
@@ -98,4 +100,10 @@ pub fn compare(got: &Array, expected: &Array, rtol: f64) -> Vec<String> {
                 .map(|(i, a, b)| format!("sample {s}, element {i}: got {a}, expected {b}"))
         })
         .collect()
+}
+
+/// Models emitted as Rust by `build.rs` (the bundled model, every single-op golden model,
+/// and the shared models found at build time).
+pub mod emitted {
+    include!(concat!(env!("OUT_DIR"), "/emitted.rs"));
 }

@@ -415,20 +415,24 @@ pub fn requantize_table(input: QParams, output: QParams) -> Option<[i8; TABLE_LE
 /// 16-bit fixed point throughout, with multipliers from `QuantizeMultiplier` reduced to Q0.15
 /// (`DownScaleInt32ToInt16Multiplier`) and every 16-bit truncation of the C++ reproduced.
 ///
-/// `None` when the output multiplier `input_scale / 128 / output_scale` (an `f32` division)
-/// needs a left shift (TFLM's `Prepare` fails), or the relu-ish multiplier's shift exceeds 31.
+/// The multipliers `(input_scale / 128) / output_scale` and `(input_scale / 128) / (3 / 32768)`
+/// are divided in double: older TFLM sources divide the `float`s, but the TFLM this was checked
+/// against (commit 8f6596d) disagrees with the `float` division on some scales.
+///
+/// `None` when the output multiplier needs a left shift (TFLM's `Prepare` fails) or the
+/// relu-ish multiplier's shift exceeds 31.
 pub fn hard_swish_table(input: QParams, output: QParams) -> Option<[i8; TABLE_LEN]> {
     if !valid(input, output) {
         return None;
     }
-    let hires_input_scale = (1.0f32 / 128.0) * input.scale;
-    let reluish_scale = 3.0f32 / 32768.0;
-    let (out_mul32, out_exp) = quantize_multiplier((hires_input_scale / output.scale) as f64)?;
+    // The scales are `float`s (the `1/128` product is exact); the divisions are in double.
+    let hires_input_scale = ((1.0f32 / 128.0) * input.scale) as f64;
+    let reluish_scale = (3.0f32 / 32768.0) as f64;
+    let (out_mul32, out_exp) = quantize_multiplier(hires_input_scale / output.scale as f64)?;
     if out_exp > 0 {
         return None;
     }
-    let (reluish_mul32, reluish_exp) =
-        quantize_multiplier((hires_input_scale / reluish_scale) as f64)?;
+    let (reluish_mul32, reluish_exp) = quantize_multiplier(hires_input_scale / reluish_scale)?;
     let out_mul = downscale_multiplier_to_i16(out_mul32);
     let reluish_mul = downscale_multiplier_to_i16(reluish_mul32);
     Some(build(|x| {

@@ -14,6 +14,9 @@ pub struct Provenance {
     pub sha256: String,
 }
 
+/// The attribute every generated item carries (generated tables trip lints meant for people).
+const A: &str = "#[allow(dead_code, clippy::all, clippy::pedantic)]";
+
 fn byte_string(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 3 + bytes.len() / 64 * 3);
     for (i, &b) in bytes.iter().enumerate() {
@@ -22,6 +25,8 @@ fn byte_string(bytes: &[u8]) -> String {
             s.push_str("\\\n");
         }
         match b {
+            // A line continuation swallows the whitespace that follows it: escape a space there.
+            b' ' if i % 64 == 0 => s.push_str("\\x20"),
             b'"' => s.push_str("\\\""),
             b'\\' => s.push_str("\\\\"),
             0x20..=0x7e => s.push(b as char),
@@ -36,7 +41,7 @@ fn byte_string(bytes: &[u8]) -> String {
 fn io_info(name: &str, t: &Tensor) -> String {
     let dims: Vec<String> = t.shape.dims().iter().map(|d| d.to_string()).collect();
     format!(
-        "/// Shape and quantization of the model's {name}.\npub const {}: ferrite_core::model::IoInfo = ferrite_core::model::IoInfo {{ dtype: {}, shape: &[{}], scale: {}, zero_point: {} }};\n",
+        "/// Shape and quantization of the model's {name}.\n{A}\npub const {}: ferrite_core::model::IoInfo = ferrite_core::model::IoInfo {{ dtype: {}, shape: &[{}], scale: {}, zero_point: {} }};\n",
         name.to_uppercase(),
         to_rust(&t.dtype).unwrap_or_default(),
         dims.join(", "),
@@ -65,12 +70,12 @@ pub fn emit(c: &Compiled, prov: &Provenance) -> Result<String, crate::rustlit::L
         c.arena_bytes,
         r.arena_lower_bound
     );
-    s.push_str("#![allow(clippy::all, clippy::pedantic, missing_docs, unused)]\n\n");
-    let _ = writeln!(s, "/// Bytes of arena the model needs: `ferrite_core::Arena::<ARENA_BYTES>`.\npub const ARENA_BYTES: usize = {};", c.arena_bytes);
-    let _ = writeln!(s, "/// Bytes of constants (weights, biases, requantization parameters, tables).\npub const CONSTS_BYTES: usize = {};", c.consts.as_slice().len());
+    s.push_str("// Every item carries its own `#[allow]`: inner attributes are not permitted in `include!`d files.\n\n");
+    let _ = writeln!(s, "/// Bytes of arena the model needs: `ferrite_core::Arena::<ARENA_BYTES>`.\n{A}\npub const ARENA_BYTES: usize = {};", c.arena_bytes);
+    let _ = writeln!(s, "/// Bytes of constants (weights, biases, requantization parameters, tables).\n{A}\npub const CONSTS_BYTES: usize = {};", c.consts.as_slice().len());
     let _ = writeln!(
         s,
-        "/// Multiply-accumulates per inference.\npub const MACS: u64 = {};\n",
+        "/// Multiply-accumulates per inference.\n{A}\npub const MACS: u64 = {};\n",
         r.macs
     );
     for (i, id) in c.inputs.iter().enumerate() {
@@ -92,7 +97,7 @@ pub fn emit(c: &Compiled, prov: &Provenance) -> Result<String, crate::rustlit::L
     s.push('\n');
     let _ = writeln!(
         s,
-        "static CONSTS: ferrite_core::arena::Aligned<[u8; CONSTS_BYTES]> = ferrite_core::arena::Aligned(*b\"{}\");\n",
+        "{A}\nstatic CONSTS: ferrite_core::arena::Aligned<[u8; CONSTS_BYTES]> = ferrite_core::arena::Aligned(*b\"{}\");\n",
         byte_string(c.consts.as_slice())
     );
     let _ = writeln!(
@@ -131,7 +136,7 @@ pub fn emit(c: &Compiled, prov: &Provenance) -> Result<String, crate::rustlit::L
     };
     let _ = writeln!(
         s,
-        "/// The model: `MODEL.run(arena, &input)`.\npub static MODEL: ferrite_core::Model<'static> = ferrite_core::Model {{\n    tensors: &TENSORS,\n    layers: &LAYERS,\n    consts: &CONSTS.0,\n    inputs: &[{}],\n    outputs: &[{}],\n    arena_bytes: ARENA_BYTES,\n}};",
+        "/// The model: `MODEL.run(arena, &input)`.\n{A}\npub static MODEL: ferrite_core::Model<'static> = ferrite_core::Model {{\n    tensors: &TENSORS,\n    layers: &LAYERS,\n    consts: &CONSTS.0,\n    inputs: &[{}],\n    outputs: &[{}],\n    arena_bytes: ARENA_BYTES,\n}};",
         ids(&c.inputs),
         ids(&c.outputs)
     );

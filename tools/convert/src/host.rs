@@ -3,7 +3,7 @@
 
 use crate::compile::Compiled;
 use crate::npy::{Array, Data};
-use ferrite_core::{LayerHook, Tensor};
+use ferrite_core::{LayerHook, Model, Tensor};
 
 /// Checks `inputs` against `c`'s inputs (one array per model input, in order; the leading
 /// axis counts samples and the rest holds exactly one input tensor) and returns the number
@@ -51,28 +51,36 @@ pub fn run_one<H: LayerHook>(
     k: usize,
     hook: &mut H,
 ) -> Result<Vec<Vec<u8>>, String> {
-    let model = c.model();
-    model.check_arena(arena).map_err(|e| e.to_string())?;
+    run_model(&c.model(), arena, inputs, k, hook)
+}
+
+/// Runs sample `k` of `inputs` through any [`Model`] (converted on the host or emitted as
+/// Rust) and returns the bytes of every output.
+pub fn run_model<H: LayerHook>(
+    model: &Model<'_>,
+    arena: &mut [u8],
+    inputs: &[Array],
+    k: usize,
+    hook: &mut H,
+) -> Result<Vec<Vec<u8>>, String> {
     for (i, input) in inputs.iter().enumerate() {
-        let t: &Tensor = c.input(i).ok_or("missing input")?;
+        let t: &Tensor = model.input_tensor(i).map_err(|e| e.to_string())?;
         let per = t.num_elements();
-        let bytes = input.data.bytes(k * per, per);
-        let range = t.offset as usize..t.offset as usize + bytes.len();
-        arena
-            .get_mut(range)
-            .ok_or("input outside the arena")?
-            .copy_from_slice(&bytes);
+        model
+            .set_input_bytes(arena, i, &input.data.bytes(k * per, per))
+            .map_err(|e| e.to_string())?;
     }
     model
         .invoke_with_hook(arena, hook)
         .map_err(|e| e.to_string())?;
-    let mut outs = Vec::with_capacity(c.outputs.len());
-    for i in 0..c.outputs.len() {
-        let o = c.output(i).ok_or("missing output")?;
-        let r = o.offset as usize..o.offset as usize + o.size_bytes();
-        outs.push(arena.get(r).ok_or("output outside the arena")?.to_vec());
-    }
-    Ok(outs)
+    (0..model.outputs.len())
+        .map(|i| {
+            model
+                .output_bytes(arena, i)
+                .map(<[u8]>::to_vec)
+                .map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// Runs every sample on `threads` threads; returns each output stacked as

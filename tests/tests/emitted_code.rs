@@ -1,0 +1,89 @@
+//! The Rust the converter emits compiles (see `build.rs`) and, run through the same executor,
+//! reproduces the goldens: the path a firmware takes, checked on the host.
+
+use ferrite_convert::{host, npy};
+use ferrite_tests::*;
+use std::path::Path;
+
+/// The golden files for an emitted model, if it has any.
+fn goldens(name: &str, source: &Path) -> Option<(Vec<npy::Array>, npy::Array)> {
+    if let Some(op) = name.strip_prefix("op_") {
+        let dir = source.parent()?;
+        let index: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).ok()?).ok()?;
+        let case = index["cases"]
+            .as_array()?
+            .iter()
+            .find(|c| c["name"] == op)?;
+        let inputs = case["inputs"]
+            .as_array()?
+            .iter()
+            .map(|i| load(&dir.join(i["file"].as_str().unwrap())))
+            .collect();
+        let output = load(&dir.join(case["outputs"][0]["file"].as_str()?));
+        return Some((inputs, output));
+    }
+    if name == "digits_mobilenet" {
+        let s = repo_root().join("models/samples");
+        return Some((
+            vec![load(&s.join("digits_samples.inputs.npy"))],
+            load(&s.join("digits_samples.outputs.npy")),
+        ));
+    }
+    let shared = name.strip_prefix("shared_")?;
+    let dir = source.parent()?;
+    Some((
+        vec![load(&dir.join(format!("{shared}.inputs.npy")))],
+        load(&dir.join(format!("{shared}.outputs.npy"))),
+    ))
+}
+
+#[test]
+fn emitted_models_reproduce_their_goldens() {
+    let mut checked = 0;
+    for (name, source, model) in emitted::EMITTED {
+        let (inputs, expected) =
+            goldens(name, Path::new(source)).unwrap_or_else(|| panic!("{name}: no goldens"));
+        let mut arena = ferrite_convert::consts::AlignedBytes::new(&vec![0u8; model.arena_bytes]);
+        let n = inputs[0].shape[0];
+        let mut bytes = Vec::new();
+        for k in 0..n {
+            let outs = host::run_model(
+                model,
+                arena.as_mut_slice(),
+                &inputs,
+                k,
+                &mut ferrite_core::NoHook,
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            bytes.extend_from_slice(&outs[0]);
+        }
+        let got = npy::Array {
+            shape: expected.shape.clone(),
+            data: npy::Data::from_bytes(expected.data.dtype(), &bytes),
+        };
+        let bad = compare(&got, &expected, 1e-5);
+        assert!(bad.is_empty(), "{name}: {bad:?}");
+        checked += 1;
+    }
+    println!("{checked} emitted models reproduce their goldens");
+    assert!(checked > 100);
+}
+
+#[test]
+fn emitted_model_matches_the_host_conversion() {
+    // The generated tables are the converter's tables: same arena, same layers.
+    let (_, source, model) = emitted::EMITTED
+        .iter()
+        .find(|(n, _, _)| *n == "digits_mobilenet")
+        .unwrap();
+    let c = convert(Path::new(source));
+    assert_eq!(model.arena_bytes, c.arena_bytes);
+    assert_eq!(model.layers.len(), c.layers.len());
+    assert_eq!(model.consts, c.consts.as_slice());
+    assert_eq!(model.tensors, &c.tensors[..]);
+    for (a, b) in model.layers.iter().zip(&c.layers) {
+        assert_eq!(a.op, b.op);
+        assert_eq!(a.name, b.name);
+    }
+}

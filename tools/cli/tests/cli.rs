@@ -1,0 +1,184 @@
+//! The `ferrite` command end to end: each subcommand on the bundled model (and the shared
+//! VWW model when present), and bad input ending in exit code 1 with a message, never a
+//! panic (exit code 101).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ferrite(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .args(args)
+        .output()
+        .expect("running ferrite")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn digits() -> (String, String, String) {
+    let r = root();
+    (
+        r.join("models/digits_mobilenet.tflite")
+            .display()
+            .to_string(),
+        r.join("models/samples/digits_samples.inputs.npy")
+            .display()
+            .to_string(),
+        r.join("models/samples/digits_samples.outputs.npy")
+            .display()
+            .to_string(),
+    )
+}
+
+fn tmp(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("ferrite-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name).display().to_string()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn run_then_verify_reproduces_the_goldens() {
+    let (model, input, expected) = digits();
+    let out = tmp("digits.out.npy");
+    let o = ferrite(&[
+        "run",
+        &model,
+        "--input",
+        &input,
+        "--output",
+        &out,
+        "--threads",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (got, want) = (
+        ferrite_convert::npy::read(Path::new(&out)).unwrap(),
+        ferrite_convert::npy::read(Path::new(&expected)).unwrap(),
+    );
+    assert_eq!(
+        got, want,
+        "run output (shape, type and values) differs from the goldens"
+    );
+    let o = ferrite(&["verify", &model, "--input", &input, "--expected", &expected]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("10 of 10 samples match"), "{}", text(&o));
+}
+
+#[test]
+fn verify_fails_and_names_the_first_mismatch() {
+    let (model, input, expected) = digits();
+    let mut bytes = std::fs::read(&expected).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] = bytes[last].wrapping_add(1); // last element of the last sample
+    let bad = tmp("digits.bad.npy");
+    std::fs::write(&bad, bytes).unwrap();
+    let o = ferrite(&["verify", &model, "--input", &input, "--expected", &bad]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("sample 9: MISMATCH in output 0 at index 9"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn inspect_json_reports_totals_and_layers() {
+    let (model, _, _) = digits();
+    let o = ferrite(&["inspect", &model, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["macs"], 1_075_456);
+    assert!(v["arena_bytes"].as_u64().unwrap() >= v["arena_lower_bound"].as_u64().unwrap());
+    assert!(v["weight_bytes"].as_u64().unwrap() > 35_000);
+    assert_eq!(v["layers"].as_array().unwrap().len(), 14);
+    assert_eq!(v["layers"][0]["op"], "CONV_2D");
+    let o = ferrite(&["inspect", &model]);
+    assert!(text(&o).contains("run_depthwise_conv2d_i8"), "{}", text(&o));
+}
+
+#[test]
+fn inspect_vww_arena_is_under_60k() {
+    let shared = std::env::var_os("FERRITE_SHARED_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/models"));
+    let m = shared.join("vww_96_int8/vww_96_int8.tflite");
+    if !m.is_file() {
+        println!("SKIPPED: {} not found", m.display());
+        return;
+    }
+    let o = ferrite(&["inspect", m.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let arena = v["arena_bytes"].as_u64().unwrap();
+    assert!(arena <= 60_000, "arena {arena}");
+    assert_eq!(v["macs"], 7_489_664);
+}
+
+#[test]
+fn convert_writes_a_module() {
+    let (model, _, _) = digits();
+    let out = tmp("digits.rs");
+    let o = ferrite(&["convert", &model, "-o", &out]);
+    assert!(o.status.success(), "{}", text(&o));
+    let src = std::fs::read_to_string(&out).unwrap();
+    assert!(src.contains("pub static MODEL: ferrite_core::Model<'static>"));
+    assert!(src.contains("pub const ARENA_BYTES: usize"));
+    assert!(src.contains("ferrite_kernels::ops::conv::run_conv2d_i8"));
+}
+
+#[test]
+fn bad_input_exits_1_with_a_message() {
+    let (model, input, _) = digits();
+    let bytes = std::fs::read(&model).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated",
+            bytes[..bytes.len() / 3].to_vec(),
+            "byte offset",
+        ),
+        ("empty", Vec::new(), "byte offset 0"),
+        ("not-tflite", b"this is not a model at all".to_vec(), "TFL3"),
+    ];
+    for (name, data, needle) in cases {
+        let path = tmp(&format!("{name}.tflite"));
+        std::fs::write(&path, data).unwrap();
+        for args in [
+            vec!["inspect", path.as_str()],
+            vec!["convert", path.as_str(), "-o", "/dev/null"],
+        ] {
+            let o = ferrite(&args);
+            assert_eq!(o.status.code(), Some(1), "{name} {args:?}: {}", text(&o));
+            assert!(text(&o).contains(needle), "{name}: {}", text(&o));
+            assert!(!text(&o).contains("panicked"), "{name}: {}", text(&o));
+        }
+    }
+    // Missing files and wrong input arrays are errors too.
+    let o = ferrite(&["inspect", "/nonexistent/model.tflite"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = ferrite(&["run", &model, "--input", &model, "--output", &tmp("x.npy")]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let float_input = root().join("tests/data/ops/softmax_1x10_f32.inputs.npy");
+    let o = ferrite(&[
+        "run",
+        &model,
+        "--input",
+        float_input.to_str().unwrap(),
+        "--output",
+        &tmp("x.npy"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("float32 but the model's input 0 is int8"),
+        "{}",
+        text(&o)
+    );
+    let _ = input;
+}
