@@ -1,6 +1,6 @@
-//! Converts the bundled model, every single-op golden model and (when present) every shared
-//! model into Rust modules, exactly as a firmware's `build.rs` would, so the tests can check
-//! that the *generated code* compiles and reproduces the goldens.
+//! Converts the bundled model, every single-op and model-family golden model and (when
+//! present) every shared model into Rust modules, exactly as a firmware's `build.rs` would, so
+//! the tests can check that the *generated code* compiles and reproduces the goldens.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -42,6 +42,21 @@ fn main() {
     {
         models.push((
             format!("op_{}", p.file_stem().unwrap().to_string_lossy()),
+            p,
+        ));
+    }
+    let families = root.join("tests/data/families");
+    println!("cargo:rerun-if-changed={}", families.display());
+    let mut family_files: Vec<PathBuf> = std::fs::read_dir(&families)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    family_files.sort();
+    for p in family_files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "tflite"))
+    {
+        models.push((
+            format!("fam_{}", p.file_stem().unwrap().to_string_lossy()),
             p,
         ));
     }

@@ -35,10 +35,11 @@ pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
 }
 
 /// `x / 2^exponent` rounded to nearest, ties away from zero (gemmlowp `RoundingDivideByPOT`).
-/// `exponent` must be in `0..=31`.
+/// `exponent` should be in `0..=31`; other values are taken modulo 32 (never a panic: kernel
+/// entries reject out-of-range shifts before their loops, and the mask costs nothing where
+/// shift instructions mask their count anyway).
 #[inline(always)]
 pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
-    debug_assert!((0..=31).contains(&exponent));
     let exponent = (exponent & 31) as u32;
     let mask = ((1i64 << exponent) - 1) as i32;
     let remainder = x & mask;
@@ -52,7 +53,8 @@ pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
 #[inline(always)]
 pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
     let left_shift = if shift > 0 { shift } else { 0 };
-    let right_shift = if shift > 0 { 0 } else { -shift };
+    // `wrapping_neg`: `-i32::MIN` must not panic (it then reads as a shift of 0).
+    let right_shift = if shift > 0 { 0 } else { shift.wrapping_neg() };
     rounding_divide_by_pot(
         saturating_rounding_doubling_high_mul(
             x.wrapping_mul(1i32.wrapping_shl(left_shift as u32)),
@@ -84,23 +86,32 @@ pub fn multiply_by_quantized_multiplier_smaller_than_one_exp(
 ) -> i32 {
     rounding_divide_by_pot(
         saturating_rounding_doubling_high_mul(x, multiplier),
-        -left_shift,
+        left_shift.wrapping_neg(),
     )
 }
 
 /// gemmlowp `SaturatingRoundingMultiplyByPOT`: `x * 2^exponent`, saturating when
-/// `exponent > 0`, rounding when `exponent < 0`.
+/// `exponent > 0`, rounding when `exponent < 0`. Defined for every `exponent` (gemmlowp only
+/// instantiates `-31..=31`): beyond 31 every non-zero `x` saturates, below -31 the result
+/// rounds to 0.
 #[inline]
 pub fn saturating_rounding_multiply_by_pot(x: i32, exponent: i32) -> i32 {
     if exponent > 0 {
-        let threshold = ((1i64 << (31 - exponent)) - 1) as i32;
+        let threshold = if exponent >= 31 {
+            0
+        } else {
+            ((1i64 << (31 - exponent)) - 1) as i32
+        };
         if x > threshold {
             i32::MAX
         } else if x < -threshold {
             i32::MIN
         } else {
-            x << exponent
+            // |x| <= threshold: the shift cannot overflow (and x == 0 when exponent >= 31).
+            x.wrapping_shl(exponent as u32)
         }
+    } else if exponent < -31 {
+        0
     } else if exponent < 0 {
         rounding_divide_by_pot(x, -exponent)
     } else {
@@ -119,7 +130,7 @@ pub fn rounding_half_sum(a: i32, b: i32) -> i32 {
 /// Converts a raw value from `Q(src_int_bits)` to `Q(dst_int_bits)` (gemmlowp `Rescale`).
 #[inline]
 pub fn rescale(raw: i32, src_int_bits: i32, dst_int_bits: i32) -> i32 {
-    saturating_rounding_multiply_by_pot(raw, src_int_bits - dst_int_bits)
+    saturating_rounding_multiply_by_pot(raw, src_int_bits.saturating_sub(dst_int_bits))
 }
 
 /// Fixed-point product: `Qa * Qb -> Q(a+b)` (gemmlowp `operator*` on `FixedPoint`).
@@ -154,8 +165,10 @@ fn exp_on_interval_between_negative_one_quarter_and_0_excl(a: i32) -> i32 {
 }
 
 /// `exp(a)` for `a <= 0` given in `Q(int_bits)`; the result is in Q0.31
-/// (gemmlowp `exp_on_negative_values`).
+/// (gemmlowp `exp_on_negative_values`). `int_bits` is clamped to `0..=29`, the formats the
+/// algorithm's constants fit in (callers pass constants; the clamp keeps it panic-free).
 pub fn exp_on_negative_values(a: i32, int_bits: i32) -> i32 {
+    let int_bits = int_bits.clamp(0, 29);
     let frac_bits = 31 - int_bits;
     let one_quarter = constant_pot(int_bits, -2);
     let mask = one_quarter - 1;
@@ -249,10 +262,12 @@ pub fn tanh(a: i32, int_bits: i32) -> i32 {
         return 0;
     }
     let negative_part = if a < 0 { a } else { a.wrapping_neg() };
-    // -tanh(n) for n <= 0 is (1 - e^{2n}) / (1 + e^{2n}).
+    // -tanh(n) for n <= 0 is (1 - e^{2n}) / (1 + e^{2n}). gemmlowp doubles n with
+    // `ExactMulByPot<1>`, which keeps the raw bits and reads them with one more integer bit:
+    // doubling the raw value instead would overflow for |n| >= 2^(int_bits - 1).
     let t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(
-        negative_part.wrapping_shl(1),
-        int_bits,
+        negative_part,
+        int_bits.saturating_add(1),
     ));
     if a < 0 {
         t.wrapping_neg()
@@ -265,7 +280,7 @@ pub fn tanh(a: i32, int_bits: i32) -> i32 {
 /// `[0.5, 1]` and the number of bits by which `x` exceeded one.
 pub fn reciprocal(x: i32, x_integer_digits: i32) -> (i32, i32) {
     let headroom_plus_one = (x as u32).leading_zeros() as i32;
-    let num_bits_over_unit = x_integer_digits - headroom_plus_one;
+    let num_bits_over_unit = x_integer_digits.saturating_sub(headroom_plus_one);
     let shifted_sum_minus_one =
         ((x as u32).wrapping_shl(headroom_plus_one as u32)).wrapping_sub(1u32 << 31) as i32;
     (
@@ -332,7 +347,9 @@ mod tests {
 
     #[test]
     fn logistic_and_tanh_track_the_real_functions() {
-        for i in -300..300 {
+        // The whole Q4.27 range, including |x| >= 8 where a naive doubling of the raw value
+        // inside tanh would overflow.
+        for i in -639..640 {
             let x = i as f64 * 0.025;
             let raw = (x * 2f64.powi(27)).round() as i32; // Q4.27
             let s = logistic(raw, 4) as f64 / 2f64.powi(31);
@@ -343,6 +360,58 @@ mod tests {
             );
             assert!((t - x.tanh()).abs() < 1e-6, "tanh({x}) = {t}");
         }
+    }
+
+    /// Every helper is total: hostile parameters (a corrupted model's shifts, say) give a
+    /// number, never a panic, even with overflow checks on.
+    #[test]
+    fn every_helper_is_total() {
+        let values = [
+            i32::MIN,
+            i32::MIN + 1,
+            -(1 << 30),
+            -12345,
+            -1,
+            0,
+            1,
+            12345,
+            1 << 30,
+            i32::MAX,
+        ];
+        let mut shifts: [i32; 8] = [i32::MIN, -1000, -64, -33, 33, 64, 1000, i32::MAX];
+        let mut sink = 0i32;
+        for round in 0..2 {
+            for &a in &values {
+                for s in shifts.iter().copied().chain(-40..=40) {
+                    for &b in &values {
+                        sink ^= saturating_rounding_doubling_high_mul(a, b);
+                        sink ^= multiply_by_quantized_multiplier(a, b, s);
+                        sink ^= multiply_by_quantized_multiplier_greater_than_one(a, b, s);
+                        sink ^= multiply_by_quantized_multiplier_smaller_than_one_exp(a, b, s);
+                        sink ^= rescale(a, s, b);
+                        sink ^= rounding_half_sum(a, b);
+                    }
+                    sink ^= rounding_divide_by_pot(a, s);
+                    sink ^= saturating_rounding_multiply_by_pot(a, s);
+                    sink ^= exp_on_negative_values(a, s);
+                    sink ^= logistic(a, s);
+                    sink ^= tanh(a, s);
+                    let (r, e) = reciprocal(a, s);
+                    sink ^= r ^ e;
+                }
+                sink ^= one_over_one_plus_x_for_x_in_0_1(a);
+                sink ^= one_minus_x_over_one_plus_x_for_x_in_0_1(a);
+            }
+            shifts.reverse();
+            sink = sink.wrapping_add(round);
+        }
+        core::hint::black_box(sink);
+        // The extended definitions: beyond the shifts gemmlowp instantiates.
+        assert_eq!(saturating_rounding_multiply_by_pot(1, 40), i32::MAX);
+        assert_eq!(saturating_rounding_multiply_by_pot(-1, 31), i32::MIN);
+        assert_eq!(saturating_rounding_multiply_by_pot(0, 40), 0);
+        assert_eq!(saturating_rounding_multiply_by_pot(i32::MAX, -40), 0);
+        assert_eq!(saturating_rounding_multiply_by_pot(3, 2), 12);
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct Shape {
 
 impl Shape {
     /// A shape from its dimensions (at most [`MAX_RANK`]; extra ones are ignored).
+    // Bounds: the loop runs while `i < dims.len()` and `i < MAX_RANK == out.len()` (a const fn
+    // cannot use `get`).
+    #[allow(clippy::indexing_slicing)]
     pub const fn new(dims: &[u32]) -> Shape {
         let mut out = [1u32; MAX_RANK];
         let mut i = 0;
@@ -48,7 +51,7 @@ impl Shape {
     /// The dimensions in use.
     pub fn dims(&self) -> &[u32] {
         let rank = (self.rank as usize).min(MAX_RANK);
-        &self.dims[..rank]
+        self.dims.get(..rank).unwrap_or(&self.dims)
     }
 
     /// Number of elements (the product of the dimensions), saturating at `usize::MAX`.
@@ -86,11 +89,22 @@ impl Tensor {
         self.num_elements().saturating_mul(self.dtype.size_bytes())
     }
 
-    /// The tensor's bytes within the arena, if the arena holds them.
+    /// The tensor's byte range within the arena, if the arena holds it.
     fn range(&self, arena_len: usize) -> Option<core::ops::Range<usize>> {
         let start = self.offset as usize;
         let end = start.checked_add(self.size_bytes())?;
         (end <= arena_len).then_some(start..end)
+    }
+
+    /// The tensor's bytes within `arena`, if the arena holds them.
+    fn bytes<'r>(&self, arena: &'r [u8]) -> Option<&'r [u8]> {
+        arena.get(self.range(arena.len())?)
+    }
+
+    /// The tensor's bytes within `arena`, mutable, if the arena holds them.
+    fn bytes_mut<'r>(&self, arena: &'r mut [u8]) -> Option<&'r mut [u8]> {
+        let range = self.range(arena.len())?;
+        arena.get_mut(range)
     }
 }
 
@@ -282,10 +296,11 @@ impl<'a> Model<'a> {
                 actual: data.len(),
             });
         }
-        let range = t.range(arena.len()).ok_or(Error::InvalidModel {
+        let dst = t.bytes_mut(arena).ok_or(Error::InvalidModel {
             reason: "input tensor outside the arena",
         })?;
-        arena[range].copy_from_slice(bytemuck::cast_slice(data));
+        // Same length: `data` has `num_elements` elements of the tensor's type (checked above).
+        dst.copy_from_slice(bytemuck::cast_slice(data));
         Ok(())
     }
 
@@ -300,30 +315,30 @@ impl<'a> Model<'a> {
                 actual: data.len(),
             });
         }
-        let range = t.range(arena.len()).ok_or(Error::InvalidModel {
+        let dst = t.bytes_mut(arena).ok_or(Error::InvalidModel {
             reason: "input tensor outside the arena",
         })?;
-        arena[range].copy_from_slice(data);
+        // Same length: checked against `size_bytes` above.
+        dst.copy_from_slice(data);
         Ok(())
     }
 
     /// The raw bytes of output `index`, read from the arena after [`Model::invoke`].
     pub fn output_bytes<'r>(&self, arena: &'r [u8], index: usize) -> Result<&'r [u8]> {
         let t = self.output_tensor(index)?;
-        let range = t.range(arena.len()).ok_or(Error::InvalidModel {
+        t.bytes(arena).ok_or(Error::InvalidModel {
             reason: "output tensor outside the arena",
-        })?;
-        Ok(&arena[range])
+        })
     }
 
     /// The `index`-th output, read from the arena after [`Model::invoke`].
     pub fn output<'r, T: Element>(&self, arena: &'r [u8], index: usize) -> Result<&'r [T]> {
         let t = self.output_tensor(index)?;
         check_dtype::<T>(t.dtype)?;
-        let range = t.range(arena.len()).ok_or(Error::InvalidModel {
+        let bytes = t.bytes(arena).ok_or(Error::InvalidModel {
             reason: "output tensor outside the arena",
         })?;
-        bytemuck::try_cast_slice(&arena[range]).map_err(|_| Error::ArenaMisaligned {
+        bytemuck::try_cast_slice(bytes).map_err(|_| Error::ArenaMisaligned {
             required: ARENA_ALIGN,
         })
     }
@@ -412,6 +427,7 @@ impl<'r> Ctx<'r> {
         let range = t
             .range(self.arena.len())
             .ok_or(self.error("output tensor outside the arena"))?;
+        // Cannot panic: `range` lies within the arena (`Tensor::range` checked it).
         let (before, rest) = self.arena.split_at_mut(range.start);
         let (out, after) = rest.split_at_mut(range.end - range.start);
         let inputs = Inputs {
@@ -433,7 +449,7 @@ impl<'r> Ctx<'r> {
         let layer = self.layer;
         let err = move |reason| Error::InvalidLayer { layer, reason };
         let t = self.tensor(output)?;
-        let out = t
+        let mut out = t
             .range(self.arena.len())
             .ok_or(err("output tensor outside the arena"))?;
         let s_start = scratch_offset as usize;
@@ -443,19 +459,32 @@ impl<'r> Ctx<'r> {
         if s_end > self.arena.len() {
             return Err(err("scratch outside the arena"));
         }
-        if s_start < out.end && out.start < s_end && scratch_bytes > 0 && out.start < out.end {
+        let mut scratch = s_start..s_end;
+        // An empty region overlaps nothing: move it next to the other one, so that the two
+        // regions are disjoint and ordered as the cuts below need (an empty scratch inside
+        // the output used to make the gap below negative).
+        if scratch.is_empty() {
+            scratch = out.end..out.end;
+        } else if out.is_empty() {
+            out = scratch.end..scratch.end;
+        } else if scratch.start < out.end && out.start < scratch.end {
             return Err(err("scratch overlaps the output"));
         }
         let tensors = self.model.tensors;
         // Cut the arena at the two writable regions, in address order.
-        let (first, second, out_first) = if out.start <= s_start {
-            (out.clone(), s_start..s_end, true)
+        let (first, second, out_first) = if out.start <= scratch.start {
+            (out.clone(), scratch, true)
         } else {
-            (s_start..s_end, out.clone(), false)
+            (scratch, out.clone(), false)
         };
+        // Disjoint, ordered and inside the arena, so no cut below can panic; the checked
+        // subtraction only keeps that true should the checks above ever change.
+        let gap = second
+            .start
+            .checked_sub(first.end)
+            .ok_or(err("scratch overlaps the output"))?;
         let (p0, rest) = self.arena.split_at_mut(first.start);
         let (w0, rest) = rest.split_at_mut(first.end - first.start);
-        let gap = second.start - first.end;
         let (p1, rest) = rest.split_at_mut(gap);
         let (w1, p2) = rest.split_at_mut(second.end - second.start);
         let inputs = Inputs {
@@ -495,8 +524,10 @@ impl<'x> Inputs<'x> {
             .checked_add(t.size_bytes())
             .ok_or(err("tensor size overflows"))?;
         for (base, part) in self.parts {
-            if start >= base && end <= base + part.len() {
-                return Ok(&part[start - base..end - base]);
+            if start >= base && end <= base.saturating_add(part.len()) {
+                if let Some(bytes) = part.get(start - base..end - base) {
+                    return Ok(bytes);
+                }
             }
         }
         Err(err(
@@ -609,9 +640,11 @@ pub struct IoInfo {
 }
 
 impl IoInfo {
-    /// Number of elements.
+    /// Number of elements (saturating at `usize::MAX`).
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        self.shape
+            .iter()
+            .fold(1usize, |acc, &d| acc.saturating_mul(d))
     }
 
     /// True for a tensor without elements.
@@ -653,5 +686,401 @@ impl IoInfo {
             *o = (v as i32 - self.zero_point) as f32 * self.scale;
         }
         Ok(())
+    }
+}
+
+/// The runtime's error paths: every misuse a caller or a corrupted model description can
+/// produce ends in the matching [`Error`], never a panic.
+#[cfg(test)]
+mod error_paths {
+    use super::*;
+    use crate::arena::Arena;
+    use crate::ops::{Copy as CopyOp, LoadConst};
+
+    fn i8_tensor(offset: u32, dims: &[u32]) -> Tensor {
+        Tensor {
+            offset,
+            dtype: DType::I8,
+            shape: Shape::new(dims),
+            scale: 0.5,
+            zero_point: 0,
+        }
+    }
+
+    /// A kernel written like `ferrite_kernels`' entries: it accepts only [`Op::Copy`].
+    fn copy_kernel(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+        let Op::Copy(p) = op else {
+            return Err(ctx.error("kernel for Copy run on another operator"));
+        };
+        let (inputs, out) = ctx.split(p.output)?;
+        let input = inputs.bytes(p.input)?;
+        if input.len() != out.len() {
+            return Err(ctx.error("copy input and output differ in size"));
+        }
+        out.copy_from_slice(input);
+        Ok(())
+    }
+
+    const TENSORS: [Tensor; 2] = [
+        Tensor {
+            offset: 0,
+            dtype: DType::I8,
+            shape: Shape::new(&[1, 4]),
+            scale: 0.5,
+            zero_point: 0,
+        },
+        Tensor {
+            offset: 16,
+            dtype: DType::I8,
+            shape: Shape::new(&[4]),
+            scale: 0.5,
+            zero_point: 0,
+        },
+    ];
+
+    fn copy_layer(op: Op) -> Layer {
+        Layer {
+            op,
+            kernel: copy_kernel,
+            name: "RESHAPE",
+        }
+    }
+
+    fn model<'a>(tensors: &'a [Tensor], layers: &'a [Layer], consts: &'a [u8]) -> Model<'a> {
+        Model {
+            tensors,
+            layers,
+            consts,
+            inputs: &[TensorId(0)],
+            outputs: &[TensorId(1)],
+            arena_bytes: 32,
+        }
+    }
+
+    const COPY: Op = Op::Copy(CopyOp {
+        input: TensorId(0),
+        output: TensorId(1),
+    });
+
+    #[test]
+    fn a_valid_model_runs() {
+        let layers = [copy_layer(COPY)];
+        let m = model(&TENSORS, &layers, &[]);
+        let mut arena = Arena::<32>::new();
+        assert_eq!(
+            m.run(arena.as_mut_slice(), &[1i8, -2, 3, -4]).unwrap(),
+            &[1, -2, 3, -4]
+        );
+    }
+
+    #[test]
+    fn wrong_input_length() {
+        let layers = [copy_layer(COPY)];
+        let m = model(&TENSORS, &layers, &[]);
+        let mut arena = Arena::<32>::new();
+        for len in [0, 3, 5, 1000] {
+            let input = [0i8; 1000];
+            assert_eq!(
+                m.run::<i8>(arena.as_mut_slice(), &input[..len]),
+                Err(Error::InputLength {
+                    expected: 4,
+                    actual: len
+                })
+            );
+        }
+        assert_eq!(
+            m.set_input_bytes(arena.as_mut_slice(), 0, &[0u8; 3]),
+            Err(Error::InputLength {
+                expected: 4,
+                actual: 3
+            })
+        );
+    }
+
+    #[test]
+    fn wrong_dtype() {
+        let layers = [copy_layer(COPY)];
+        let m = model(&TENSORS, &layers, &[]);
+        let mut arena = Arena::<32>::new();
+        assert_eq!(
+            m.run::<f32>(arena.as_mut_slice(), &[0.0; 4]),
+            Err(Error::DTypeMismatch {
+                expected: DType::I8,
+                actual: DType::F32
+            })
+        );
+        m.run::<i8>(arena.as_mut_slice(), &[0; 4]).unwrap();
+        assert_eq!(
+            m.output::<i32>(arena.as_mut_slice(), 0),
+            Err(Error::DTypeMismatch {
+                expected: DType::I8,
+                actual: DType::I32
+            })
+        );
+    }
+
+    #[test]
+    fn too_small_arena() {
+        let layers = [copy_layer(COPY)];
+        let m = model(&TENSORS, &layers, &[]);
+        let mut arena = Arena::<32>::new();
+        for len in [0, 1, 16, 31] {
+            let expected = Err(Error::ArenaTooSmall {
+                required: 32,
+                actual: len,
+            });
+            assert_eq!(m.run(&mut arena.as_mut_slice()[..len], &[0i8; 4]), expected);
+            assert_eq!(
+                m.invoke(&mut arena.as_mut_slice()[..len]),
+                expected.map(|_| ())
+            );
+        }
+    }
+
+    #[test]
+    fn misaligned_arena() {
+        let layers = [copy_layer(COPY)];
+        let m = model(&TENSORS, &layers, &[]);
+        let mut arena = Arena::<64>::new();
+        for start in [1, 2, 4, 8, 15] {
+            let slice = &mut arena.as_mut_slice()[start..start + 32];
+            let expected = Err(Error::ArenaMisaligned { required: 16 });
+            assert_eq!(m.run(&mut *slice, &[0i8; 4]), expected);
+            assert_eq!(m.invoke(slice), expected.map(|_| ()));
+        }
+        // A larger arena starting on the next 16-byte boundary is fine.
+        m.run(&mut arena.as_mut_slice()[16..], &[0i8; 4]).unwrap();
+    }
+
+    #[test]
+    fn bad_tensor_ids_and_io_indices() {
+        let layers = [copy_layer(COPY)];
+        let mut m = model(&TENSORS, &layers, &[]);
+        let mut arena = Arena::<32>::new();
+        assert_eq!(
+            m.set_input(arena.as_mut_slice(), 1, &[0i8; 4]),
+            Err(Error::NoSuchIo { index: 1 })
+        );
+        assert_eq!(
+            m.output::<i8>(arena.as_mut_slice(), 7),
+            Err(Error::NoSuchIo { index: 7 })
+        );
+        m.inputs = &[TensorId(9)];
+        assert_eq!(
+            m.run(arena.as_mut_slice(), &[0i8; 4]),
+            Err(Error::InvalidModel {
+                reason: "tensor id out of range"
+            })
+        );
+        // A layer naming a tensor that does not exist.
+        let bad = [copy_layer(Op::Copy(CopyOp {
+            input: TensorId(0),
+            output: TensorId(2),
+        }))];
+        let m = model(&TENSORS, &bad, &[]);
+        assert_eq!(
+            m.invoke(arena.as_mut_slice()),
+            Err(Error::InvalidLayer {
+                layer: 0,
+                reason: "tensor id out of range"
+            })
+        );
+        let bad = [
+            copy_layer(COPY),
+            copy_layer(Op::Copy(CopyOp {
+                input: TensorId(u16::MAX),
+                output: TensorId(1),
+            })),
+        ];
+        let m = model(&TENSORS, &bad, &[]);
+        assert_eq!(
+            m.invoke(arena.as_mut_slice()),
+            Err(Error::InvalidLayer {
+                layer: 1,
+                reason: "tensor id out of range"
+            })
+        );
+    }
+
+    #[test]
+    fn tensors_outside_the_arena_or_overlapping() {
+        let mut arena = Arena::<32>::new();
+        // Input tensor past the end of the arena.
+        let tensors = [i8_tensor(u32::MAX - 2, &[4]), i8_tensor(16, &[4])];
+        let m = model(&tensors, &[], &[]);
+        assert_eq!(
+            m.run(arena.as_mut_slice(), &[0i8; 4]),
+            Err(Error::InvalidModel {
+                reason: "input tensor outside the arena"
+            })
+        );
+        // Output tensor past the end, and a shape whose size overflows.
+        let tensors = [i8_tensor(0, &[4]), i8_tensor(30, &[4])];
+        let m = model(&tensors, &[], &[]);
+        m.set_input(arena.as_mut_slice(), 0, &[0i8; 4]).unwrap();
+        assert_eq!(
+            m.output_bytes(arena.as_mut_slice(), 0),
+            Err(Error::InvalidModel {
+                reason: "output tensor outside the arena"
+            })
+        );
+        let huge = [u32::MAX; MAX_RANK];
+        let tensors = [i8_tensor(0, &[4]), i8_tensor(0, &huge)];
+        assert_eq!(tensors[1].num_elements(), usize::MAX);
+        let layers = [copy_layer(COPY)];
+        let m = model(&tensors, &layers, &[]);
+        assert_eq!(
+            m.invoke(arena.as_mut_slice()),
+            Err(Error::InvalidLayer {
+                layer: 0,
+                reason: "output tensor outside the arena"
+            })
+        );
+        // Input and output overlapping.
+        let tensors = [i8_tensor(0, &[8]), i8_tensor(4, &[8])];
+        let m = model(&tensors, &layers, &[]);
+        assert_eq!(
+            m.invoke(arena.as_mut_slice()),
+            Err(Error::InvalidLayer {
+                layer: 0,
+                reason: "input tensor overlaps the output or lies outside the arena"
+            })
+        );
+    }
+
+    #[test]
+    fn kernel_run_on_the_wrong_operator() {
+        let layers = [copy_layer(Op::LoadConst(LoadConst {
+            data: ConstRef::EMPTY,
+            output: TensorId(1),
+        }))];
+        let m = model(&TENSORS, &layers, &[]);
+        let mut arena = Arena::<32>::new();
+        assert_eq!(
+            m.run(arena.as_mut_slice(), &[0i8; 4]),
+            Err(Error::InvalidLayer {
+                layer: 0,
+                reason: "kernel for Copy run on another operator"
+            })
+        );
+    }
+
+    #[test]
+    fn bad_constant_references() {
+        #[repr(C, align(16))]
+        struct Blob([u8; 32]);
+        let blob = Blob([7; 32]);
+        let m = model(&TENSORS, &[], &blob.0);
+        let mut arena = Arena::<32>::new();
+        let ctx = Ctx {
+            model: &m,
+            arena: arena.as_mut_slice(),
+            layer: 4,
+        };
+        let err = |reason| Error::InvalidLayer { layer: 4, reason };
+        assert_eq!(
+            ctx.consts(ConstRef::<i32>::new(16, 4)).unwrap(),
+            &[0x0707_0707; 4]
+        );
+        assert_eq!(ctx.consts(ConstRef::<i8>::new(0, 0)).unwrap(), &[] as &[i8]);
+        assert_eq!(
+            ctx.consts(ConstRef::<i32>::new(16, 5)).unwrap_err(),
+            err("constant outside the constant blob")
+        );
+        assert_eq!(
+            ctx.consts(ConstRef::<u8>::new(u32::MAX, u32::MAX))
+                .unwrap_err(),
+            err("constant outside the constant blob")
+        );
+        assert_eq!(
+            ctx.consts(ConstRef::<i32>::new(2, 1)).unwrap_err(),
+            err("misaligned constant")
+        );
+        assert_eq!(
+            ctx.tensor(TensorId(2)).unwrap_err(),
+            err("tensor id out of range")
+        );
+    }
+
+    #[test]
+    fn scratch_regions_never_panic() {
+        let tensors = [
+            i8_tensor(0, &[16]),
+            i8_tensor(16, &[16]),
+            i8_tensor(8, &[0]),
+        ];
+        let m = model(&tensors, &[], &[]);
+        let mut arena = Arena::<48>::new();
+        let mut ctx = Ctx {
+            model: &m,
+            arena: arena.as_mut_slice(),
+            layer: 0,
+        };
+        // An empty scratch inside the output, and an empty output inside the scratch, used
+        // to cut the arena at a negative gap.
+        let (_, out, scratch) = ctx.split_with_scratch(TensorId(1), 20, 0).unwrap();
+        assert_eq!((out.len(), scratch.len()), (16, 0));
+        let (inputs, out, scratch) = ctx.split_with_scratch(TensorId(2), 0, 16).unwrap();
+        assert_eq!((out.len(), scratch.len()), (0, 16));
+        assert!(inputs.bytes(TensorId(1)).is_ok());
+        for (offset, bytes) in [(20, 1), (8, 16), (0, 48), (31, 2)] {
+            assert_eq!(
+                ctx.split_with_scratch(TensorId(1), offset, bytes).err(),
+                Some(Error::InvalidLayer {
+                    layer: 0,
+                    reason: "scratch overlaps the output"
+                }),
+                "scratch {offset}+{bytes}"
+            );
+        }
+        assert!(ctx.split_with_scratch(TensorId(1), 40, 9).is_err());
+        assert!(ctx
+            .split_with_scratch(TensorId(1), u32::MAX, u32::MAX)
+            .is_err());
+        // Every placement of a small scratch around a small output: an answer, never a panic.
+        for t in [0u32, 8, 16, 40] {
+            for n in [0u32, 1, 8] {
+                let tensors = [i8_tensor(t, &[n])];
+                let m = Model {
+                    tensors: &tensors,
+                    ..m
+                };
+                let mut ctx = Ctx {
+                    model: &m,
+                    arena: arena.as_mut_slice(),
+                    layer: 0,
+                };
+                for offset in 0..50 {
+                    for bytes in 0..10 {
+                        if let Ok((_, out, scratch)) =
+                            ctx.split_with_scratch(TensorId(0), offset, bytes)
+                        {
+                            assert_eq!((out.len(), scratch.len()), (n as usize, bytes as usize));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn corrupted_shapes_and_io_infos_never_panic() {
+        let s = Shape {
+            rank: 200,
+            dims: [2; MAX_RANK],
+        };
+        assert_eq!(s.dims().len(), MAX_RANK);
+        assert_eq!(s.num_elements(), 64);
+        let io = IoInfo {
+            dtype: DType::I8,
+            shape: &[usize::MAX, 2],
+            scale: 0.0,
+            zero_point: 0,
+        };
+        assert_eq!(io.len(), usize::MAX);
+        let mut q = [0i8; 2];
+        assert!(io.quantize(&[1.0, 2.0], &mut q).is_err());
+        assert!(io.quantize(&[1.0], &mut q).is_err());
+        assert!(io.dequantize(&q, &mut [0.0; 3]).is_err());
     }
 }

@@ -99,6 +99,26 @@ pub struct Conv2dI8 {
     pub rq: Requant,
 }
 
+/// Int8 2-D convolution whose constants the converter also laid out for the host's SIMD
+/// kernels (`ferrite_kernels::arch`): the host asks for it; firmware code never contains it.
+///
+/// `conv` stays complete and valid, so the portable kernel runs it unchanged. The packed form
+/// feeds activations as unsigned bytes `x + 128` into 4-wide byte dot products (x86 VNNI
+/// `vpdpbusd`, or 16-bit multiply-adds where that is missing), so the input offset moves into
+/// the bias: `folded_bias[oc] = bias[oc] + (input_offset - 128) * sum(weights[oc])`, and
+/// padding taps read the input zero point. Only dense (`groups == 1`) convolutions are packed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Conv2dI8Packed {
+    /// The convolution as the portable kernel runs it.
+    pub conv: Conv2dI8,
+    /// Weights in blocks of 16 output channels: `[ceil(out_c / 16)][ceil(K / 4)][16][4]`
+    /// with `K = k_h * k_w * in_c` in `(ky, kx, ic)` order, zero padded in both directions.
+    pub packed_weights: ConstRef<i8>,
+    /// The folded bias, `ceil(out_c / 16) * 16` entries (zeros past `out_c`).
+    pub folded_bias: ConstRef<i32>,
+}
+
 /// Float 2-D convolution.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -613,6 +633,77 @@ pub struct LoadConst {
     pub output: TensorId,
 }
 
+/// Int8 transposed convolution (TRANSPOSE_CONV), weights `[out_c, k_h, k_w, in_c]` with
+/// per-channel (or per-tensor) scales.
+///
+/// In `geom`, `in_*` describe the op's input (the smaller map) and `out_*` its output; the
+/// padding is what TFLM computes for the *forward* convolution from the output to the input,
+/// so output position `o` receives input position `i` through filter tap `k` when
+/// `o == i * stride + k - pad`. Dilation is always 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct TransposeConv2dI8 {
+    /// Input tensor (NHWC).
+    pub input: TensorId,
+    /// Output tensor (NHWC).
+    pub output: TensorId,
+    /// Shapes, strides and padding (dilations 1).
+    pub geom: ConvGeometry,
+    /// Weights, `[out_c, k_h, k_w, in_c]`.
+    pub weights: ConstRef<i8>,
+    /// Bias per output channel (empty for none).
+    pub bias: ConstRef<i32>,
+    /// Output stage.
+    pub rq: Requant,
+}
+
+/// Float transposed convolution (TRANSPOSE_CONV); see [`TransposeConv2dI8`] for the geometry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct TransposeConv2dF32 {
+    /// Input tensor (NHWC).
+    pub input: TensorId,
+    /// Output tensor (NHWC).
+    pub output: TensorId,
+    /// Shapes, strides and padding (dilations 1).
+    pub geom: ConvGeometry,
+    /// Weights, `[out_c, k_h, k_w, in_c]`.
+    pub weights: ConstRef<f32>,
+    /// Bias per output channel (empty for none).
+    pub bias: ConstRef<f32>,
+    /// Lower clamp of the fused activation.
+    pub act_min: f32,
+    /// Upper clamp of the fused activation.
+    pub act_max: f32,
+}
+
+/// RESIZE_NEAREST_NEIGHBOR as row and column gathers (any element type, no requantization).
+///
+/// The converter evaluates TFLM's `GetNearestNeighbor` (its float arithmetic, `align_corners`
+/// and `half_pixel_centers`) once per output row and column, so the device only copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ResizeNearest {
+    /// Input, `[batches, in_h, in_w, channels]`.
+    pub input: TensorId,
+    /// Output, `[batches, out_h, out_w, channels]`.
+    pub output: TensorId,
+    /// Bytes per element.
+    pub elem_bytes: u32,
+    /// Batch size.
+    pub batches: u32,
+    /// Input height.
+    pub in_h: u32,
+    /// Input width.
+    pub in_w: u32,
+    /// Channels.
+    pub channels: u32,
+    /// Input row read by each output row (`out_h` entries, each `< in_h`).
+    pub src_rows: ConstRef<u32>,
+    /// Input column read by each output column (`out_w` entries, each `< in_w`).
+    pub src_cols: ConstRef<u32>,
+}
+
 /// A layer's operator and parameters.
 ///
 /// Deliberately exhaustive: `ferrite_kernels::registry` matches on every variant, so adding
@@ -622,6 +713,8 @@ pub struct LoadConst {
 pub enum Op {
     /// Int8 CONV_2D.
     Conv2dI8(Conv2dI8),
+    /// Int8 CONV_2D with constants packed for the host's SIMD kernels (host runs only).
+    Conv2dI8Packed(Conv2dI8Packed),
     /// Float CONV_2D.
     Conv2dF32(Conv2dF32),
     /// Int8 DEPTHWISE_CONV_2D.
@@ -666,4 +759,10 @@ pub enum Op {
     LoadConst(LoadConst),
     /// Float elementwise activation.
     UnaryF32(UnaryF32),
+    /// Int8 TRANSPOSE_CONV.
+    TransposeConv2dI8(TransposeConv2dI8),
+    /// Float TRANSPOSE_CONV.
+    TransposeConv2dF32(TransposeConv2dF32),
+    /// RESIZE_NEAREST_NEIGHBOR (any type).
+    ResizeNearest(ResizeNearest),
 }

@@ -42,14 +42,18 @@ pub fn quantize_multiplier(m: f64) -> Option<(i32, i32)> {
 
 /// TFLite `CalculateInputRadius`: the largest input magnitude (in quantized steps) that,
 /// rescaled by `2^input_left_shift`, still fits `input_integer_bits` integer bits.
+///
+/// Every shift is clamped to `0..=62` (TFLite's C++ shifts are undefined outside it), so any
+/// arguments give a number rather than a panic.
 pub fn calculate_input_radius(
     input_integer_bits: i32,
     input_left_shift: i32,
     total_signed_bits: i32,
 ) -> i32 {
-    let max_input_rescaled = ((1i64 << input_integer_bits) - 1) as f64
-        * (1i64 << (total_signed_bits - input_integer_bits)) as f64
-        / (1i64 << input_left_shift) as f64;
+    let pot = |n: i32| (1i64 << n.clamp(0, 62)) as f64;
+    let max_input_rescaled = (pot(input_integer_bits) - 1.0)
+        * pot(total_signed_bits.saturating_sub(input_integer_bits))
+        / pot(input_left_shift);
     libm::floor(max_input_rescaled) as i32
 }
 
@@ -78,6 +82,17 @@ mod tests {
         assert_eq!(quantize_multiplier(1e-12), Some((0, 0)));
         assert_eq!(quantize_multiplier(f64::NAN), None);
         assert_eq!(quantize_multiplier(-1.0), None);
+    }
+
+    #[test]
+    fn input_radius_is_total() {
+        for a in [i32::MIN, -1, 0, 5, 31, 62, 63, 64, i32::MAX] {
+            for b in [i32::MIN, -1, 0, 20, 31, 63, 64, i32::MAX] {
+                for c in [i32::MIN, 0, 31, 64, i32::MAX] {
+                    core::hint::black_box(calculate_input_radius(a, b, c));
+                }
+            }
+        }
     }
 
     #[test]

@@ -12,8 +12,26 @@
 //! to emit for it.
 #![no_std]
 #![deny(missing_docs)]
-#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// No panic path in the inference path: kernel entries check every slice against the layer's
+// parameters and return `Error`. Indexing that remains in the loops carries an `allow` with a
+// `// Bounds:` comment proving it in range given those checks (tests may index and unwrap
+// freely, see `clippy.toml`).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+// These panic too; tests may use them (clippy.toml exempts tests from the lints above only).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unreachable, clippy::todo, clippy::unimplemented)
+)]
 
+// TODO(bounds): the SIMD fast paths still index without `// Bounds:` proofs; remove this
+// `allow` once each indexing function carries one (or uses `get`/`chunks_exact`).
+#[allow(clippy::indexing_slicing)]
+pub mod arch;
 pub mod registry;
 pub(crate) mod util;
 
@@ -27,7 +45,9 @@ pub mod ops {
     pub mod lut;
     pub mod mean;
     pub mod pool;
+    pub mod resize;
     pub mod shape;
     pub mod softmax;
+    pub mod transpose_conv;
     pub mod unary_f32;
 }

@@ -4,6 +4,7 @@
 //! model (on the host) or emits its path (in generated firmware code), so a firmware links
 //! exactly the kernels its model uses. Each entry picks its fastest compiled-in path itself.
 
+pub use crate::arch::{Isa, KernelSet};
 use crate::ops;
 use ferrite_core::{KernelFn, Op};
 
@@ -36,10 +37,17 @@ macro_rules! entry {
     };
 }
 
+/// The kernel entry for `op` in `set`: the set's fast path where it has one (see
+/// [`crate::arch`]), otherwise the portable entry of [`kernel_for`].
+pub fn kernel_for_set(op: &Op, set: KernelSet) -> KernelEntry {
+    crate::arch::fast_entry(op, set).unwrap_or_else(|| kernel_for(op))
+}
+
 /// The kernel entry for `op`.
 pub fn kernel_for(op: &Op) -> KernelEntry {
     match op {
         Op::Conv2dI8(_) => entry!(conv::run_conv2d_i8),
+        Op::Conv2dI8Packed(_) => entry!(conv::run_conv2d_i8_packed),
         Op::Conv2dF32(_) => entry!(conv::run_conv2d_f32),
         Op::DepthwiseConv2dI8(_) => entry!(depthwise::run_depthwise_conv2d_i8),
         Op::DepthwiseConv2dF32(_) => entry!(depthwise::run_depthwise_conv2d_f32),
@@ -62,5 +70,8 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::QuantizeF32(_) => entry!(lut::run_quantize_f32),
         Op::UnaryF32(_) => entry!(unary_f32::run_unary_f32),
         Op::LoadConst(_) => entry!(load_const::run_load_const),
+        Op::TransposeConv2dI8(_) => entry!(transpose_conv::run_transpose_conv2d_i8),
+        Op::TransposeConv2dF32(_) => entry!(transpose_conv::run_transpose_conv2d_f32),
+        Op::ResizeNearest(_) => entry!(resize::run_resize_nearest),
     }
 }

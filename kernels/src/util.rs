@@ -20,6 +20,29 @@ macro_rules! expect_op {
 }
 pub(crate) use expect_op;
 
+/// In a build whose static target features enable a fast-path instruction set
+/// ([`crate::arch::KernelSet::STATIC`], e.g. `-C target-feature=+avx2,+fma` in a `no_std`
+/// build), returns from the portable kernel entry through that set's entry for the op, if it
+/// has one. Compiles to nothing elsewhere (every Cortex-M build, a default x86-64 build).
+/// Only an op of the entry's own `$variant` is forwarded (any other gets the entry's error).
+macro_rules! forward_static {
+    ($ctx:expr, $op:expr, $variant:ident) => {
+        #[cfg(any(
+            all(target_arch = "x86_64", target_feature = "sse4.1"),
+            all(target_arch = "aarch64", target_feature = "neon")
+        ))]
+        {
+            if let (ferrite_core::Op::$variant(_), Some(e)) = (
+                $op,
+                crate::arch::fast_entry($op, crate::arch::KernelSet::STATIC),
+            ) {
+                return (e.run)($ctx, $op);
+            }
+        }
+    };
+}
+pub(crate) use forward_static;
+
 /// `Err(InvalidLayer)` unless `actual == expected`.
 #[inline]
 pub(crate) fn check_len(

@@ -69,11 +69,21 @@ pub fn shared_model(dir: &Path, name: &str) -> SharedModel {
     }
 }
 
-/// Converts a model file.
+/// Converts a model file for running here: with the fastest kernels this CPU supports (or
+/// those `FERRITE_KERNELS` names), so the conformance tests exercise the host's fast paths.
 pub fn convert(path: &Path) -> Compiled {
+    let options = Options::host().unwrap_or_else(|e| panic!("{e}"));
+    convert_with(path, &options)
+}
+
+/// Converts a model file exactly as generated code would be (portable kernels).
+pub fn convert_portable(path: &Path) -> Compiled {
+    convert_with(path, &Options::default())
+}
+
+fn convert_with(path: &Path, options: &Options) -> Compiled {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    compile(&bytes, &Options::default())
-        .unwrap_or_else(|e| panic!("converting {}: {e}", path.display()))
+    compile(&bytes, options).unwrap_or_else(|e| panic!("converting {}: {e}", path.display()))
 }
 
 /// Reads a `.npy` file.

@@ -21,6 +21,12 @@ pub struct TensorSpec {
     pub zero_point: Vec<i64>,
     /// Quantized dimension.
     pub quantized_dimension: i32,
+    /// Marked as a variable (stateful) tensor.
+    pub is_variable: bool,
+    /// Carries an (empty) `sparsity` table.
+    pub sparse: bool,
+    /// Carries custom quantization `details` (a union member of type 1).
+    pub quant_details: bool,
 }
 
 /// An operator to write.
@@ -34,6 +40,25 @@ pub struct OpSpec {
     pub outputs: Vec<i32>,
     /// `BuiltinOptions` type and `(slot, i32 value)` fields of its table.
     pub options: Option<(u8, Vec<(u16, i32)>)>,
+}
+
+impl OpSpec {
+    /// Operator code `opcode_index` reading `inputs` and writing `outputs`, without options.
+    pub fn new(opcode_index: u32, inputs: &[i32], outputs: &[i32]) -> Self {
+        OpSpec {
+            opcode_index,
+            inputs: inputs.to_vec(),
+            outputs: outputs.to_vec(),
+            options: None,
+        }
+    }
+
+    /// The same operator with a `BuiltinOptions` table of type `ty` holding `fields`
+    /// (`(slot, value)`; byte-sized fields read the value's low byte, float fields its bits).
+    pub fn with_options(mut self, ty: u8, fields: &[(u16, i32)]) -> Self {
+        self.options = Some((ty, fields.to_vec()));
+        self
+    }
 }
 
 /// A model to write.
@@ -51,9 +76,58 @@ pub struct ModelSpec {
     pub outputs: Vec<i32>,
     /// Buffers (index 0 should stay empty).
     pub buffers: Vec<Vec<u8>>,
+    /// Schema version written (`None`: 3).
+    pub version: Option<u32>,
+    /// How many copies of the subgraph to write (`None`: 1; `Some(0)`: an empty list).
+    pub subgraph_count: Option<usize>,
+    /// `custom_code` strings, by operator code index.
+    pub custom_codes: Vec<(usize, String)>,
+    /// `custom_options` bytes, by operator index.
+    pub custom_options: Vec<(usize, Vec<u8>)>,
+    /// Buffers whose data lies outside the flatbuffer: `(buffer index, offset, size)`.
+    pub external_buffers: Vec<(usize, u64, u64)>,
 }
 
 impl TensorSpec {
+    /// A float32 tensor.
+    pub fn f32(name: &str, shape: &[i32]) -> Self {
+        TensorSpec {
+            shape: shape.to_vec(),
+            dtype: 0,
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    /// An int32 tensor (biases, shape and axis operands).
+    pub fn i32(name: &str, shape: &[i32]) -> Self {
+        TensorSpec {
+            shape: shape.to_vec(),
+            dtype: 2,
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    /// An int8 tensor with one symmetric scale per slice along `axis`.
+    pub fn i8_per_channel(name: &str, shape: &[i32], scales: &[f32], axis: i32) -> Self {
+        TensorSpec {
+            shape: shape.to_vec(),
+            dtype: 9,
+            name: name.into(),
+            scale: scales.to_vec(),
+            zero_point: vec![0; scales.len()],
+            quantized_dimension: axis,
+            ..Default::default()
+        }
+    }
+
+    /// The same tensor backed by buffer `buffer`.
+    pub fn in_buffer(mut self, buffer: u32) -> Self {
+        self.buffer = buffer;
+        self
+    }
+
     /// An int8 activation with per-tensor quantization.
     pub fn i8(name: &str, shape: &[i32], scale: f32, zp: i64) -> Self {
         TensorSpec {
@@ -74,9 +148,18 @@ impl ModelSpec {
         let codes: Vec<WIPOffset<_>> = self
             .opcodes
             .iter()
-            .map(|&c| {
+            .enumerate()
+            .map(|(i, &c)| {
+                let custom = self
+                    .custom_codes
+                    .iter()
+                    .find(|(k, _)| *k == i)
+                    .map(|(_, name)| b.create_string(name));
                 let t = b.start_table();
                 b.push_slot::<i8>(4, c.clamp(0, 127) as i8, 0);
+                if let Some(custom) = custom {
+                    b.push_slot_always(6, custom);
+                }
                 b.push_slot::<i32>(8, 1, 0);
                 b.push_slot::<i32>(10, c, 0);
                 b.end_table(t)
@@ -89,17 +172,29 @@ impl ModelSpec {
             .map(|t| {
                 let shape = b.create_vector(&t.shape);
                 let name = b.create_string(&t.name);
-                let quant = if t.scale.is_empty() {
+                let quant = if t.scale.is_empty() && !t.quant_details {
                     None
                 } else {
                     let scale = b.create_vector(&t.scale);
                     let zp = b.create_vector(&t.zero_point);
+                    let details = t.quant_details.then(|| {
+                        let d = b.start_table();
+                        b.end_table(d)
+                    });
                     let q = b.start_table();
                     b.push_slot_always(8, scale);
                     b.push_slot_always(10, zp);
+                    if let Some(d) = details {
+                        b.push_slot::<u8>(12, 1, 0);
+                        b.push_slot_always(14, d);
+                    }
                     b.push_slot::<i32>(16, t.quantized_dimension, 0);
                     Some(b.end_table(q))
                 };
+                let sparsity = t.sparse.then(|| {
+                    let sp = b.start_table();
+                    b.end_table(sp)
+                });
                 let s = b.start_table();
                 b.push_slot_always(4, shape);
                 b.push_slot::<u8>(6, t.dtype, 0);
@@ -108,6 +203,10 @@ impl ModelSpec {
                 if let Some(q) = quant {
                     b.push_slot_always(12, q);
                 }
+                b.push_slot::<bool>(14, t.is_variable, false);
+                if let Some(sp) = sparsity {
+                    b.push_slot_always(16, sp);
+                }
                 b.end_table(s)
             })
             .collect();
@@ -115,7 +214,13 @@ impl ModelSpec {
         let ops: Vec<WIPOffset<_>> = self
             .ops
             .iter()
-            .map(|o| {
+            .enumerate()
+            .map(|(i, o)| {
+                let custom_options = self
+                    .custom_options
+                    .iter()
+                    .find(|(k, _)| *k == i)
+                    .map(|(_, bytes)| b.create_vector(bytes));
                 let inputs = b.create_vector(&o.inputs);
                 let outputs = b.create_vector(&o.outputs);
                 let options = o.options.as_ref().map(|(ty, fields)| {
@@ -133,6 +238,9 @@ impl ModelSpec {
                     b.push_slot::<u8>(10, ty, 0);
                     b.push_slot_always(12, t);
                 }
+                if let Some(c) = custom_options {
+                    b.push_slot_always(14, c);
+                }
                 b.end_table(s)
             })
             .collect();
@@ -145,22 +253,28 @@ impl ModelSpec {
         b.push_slot_always(8, outputs);
         b.push_slot_always(10, ops);
         let sg = b.end_table(sg);
-        let sgs = b.create_vector(&[sg]);
+        let sgs = b.create_vector(&vec![sg; self.subgraph_count.unwrap_or(1)]);
         let buffers: Vec<WIPOffset<_>> = self
             .buffers
             .iter()
-            .map(|d| {
+            .enumerate()
+            .map(|(i, d)| {
                 let data = (!d.is_empty()).then(|| b.create_vector(d));
+                let external = self.external_buffers.iter().find(|(k, _, _)| *k == i);
                 let t = b.start_table();
                 if let Some(data) = data {
                     b.push_slot_always(4, data);
+                }
+                if let Some(&(_, offset, size)) = external {
+                    b.push_slot_always::<u64>(6, offset);
+                    b.push_slot_always::<u64>(8, size);
                 }
                 b.end_table(t)
             })
             .collect();
         let buffers = b.create_vector(&buffers);
         let m = b.start_table();
-        b.push_slot::<u32>(4, 3, 0);
+        b.push_slot::<u32>(4, self.version.unwrap_or(3), 0);
         b.push_slot_always(6, codes);
         b.push_slot_always(8, sgs);
         b.push_slot_always(12, buffers);
@@ -186,6 +300,24 @@ impl ModelSpec {
             inputs: vec![0],
             outputs: vec![1],
             buffers: vec![vec![]],
+            ..Default::default()
         }
+    }
+
+    /// Adds a constant tensor backed by a new buffer holding `data`; returns its index.
+    pub fn push_const(&mut self, tensor: TensorSpec, data: Vec<u8>) -> i32 {
+        if self.buffers.is_empty() {
+            self.buffers.push(vec![]);
+        }
+        self.buffers.push(data);
+        let buffer = (self.buffers.len() - 1) as u32;
+        self.tensors.push(tensor.in_buffer(buffer));
+        (self.tensors.len() - 1) as i32
+    }
+
+    /// Adds an activation tensor; returns its index.
+    pub fn push_tensor(&mut self, tensor: TensorSpec) -> i32 {
+        self.tensors.push(tensor);
+        (self.tensors.len() - 1) as i32
     }
 }

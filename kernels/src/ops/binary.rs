@@ -151,6 +151,9 @@ pub fn prepare_mul_i8(
 ///   [`MAX_RANK`] dimensions fit whenever they need no more than 4 distinct loops.
 /// * `None`: the shapes are incompatible (an axis differs and neither is 1), have more than
 ///   [`MAX_RANK`] dimensions, or need more than 4 loops.
+// Bounds: `rank <= MAX_RANK` (checked first) bounds `i`, both shapes' lengths and `n_loops`
+// below the arrays' `MAX_RANK`; `k < n_loops <= 4` (checked) indexes the 4-entry broadcast.
+#[allow(clippy::indexing_slicing)]
 pub fn broadcast_for(a_dims: &[u32], b_dims: &[u32]) -> Option<Option<Broadcast>> {
     let rank = a_dims.len().max(b_dims.len());
     if rank > MAX_RANK {
@@ -234,7 +237,7 @@ pub fn broadcast_for(a_dims: &[u32], b_dims: &[u32]) -> Option<Option<Broadcast>
 
 /// Checks that the operand slices fit the layer's length and broadcast, so that
 /// [`apply_binary`] cannot index out of bounds.
-fn check_operands(
+pub(crate) fn check_operands(
     layer: u16,
     len: u32,
     broadcast: Option<&Broadcast>,
@@ -289,6 +292,10 @@ fn check_operands(
 
 /// Applies `f` element by element, or along a broadcast. Slices must satisfy
 /// [`check_operands`].
+// Bounds: `check_operands` verified that the largest index each input is read at, the sum
+// of `(extent - 1) * stride` over the axes, lies inside it, and the output rows come from
+// `chunks_exact_mut`.
+#[allow(clippy::indexing_slicing)]
 #[inline(always)]
 fn apply_binary<T: core::marker::Copy, F: Fn(T, T) -> T>(
     broadcast: Option<&Broadcast>,
@@ -387,7 +394,7 @@ pub fn binary_f32(p: &BinaryF32, a: &[f32], b: &[f32], output: &mut [f32]) {
 /// Rejects shifts the fixed-point helpers cannot take and an empty clamp range (which would
 /// make the clamp meaningless). `smaller_than_one` shifts are exponents of multipliers below 1
 /// (`-31..=0`); `general` ones may go either way (`-31..=31`).
-fn check_int_params(
+pub(crate) fn check_int_params(
     ctx: &Ctx<'_>,
     smaller_than_one: &[i32],
     general: &[i32],
@@ -408,6 +415,7 @@ fn check_int_params(
 
 /// Kernel entry for [`Op::AddI8`].
 pub fn run_add_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    crate::util::forward_static!(ctx, op, AddI8);
     let p = expect_op!(ctx, op, AddI8);
     check_int_params(
         ctx,
@@ -438,6 +446,7 @@ pub fn run_add_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 
 /// Kernel entry for [`Op::MulI8`].
 pub fn run_mul_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    crate::util::forward_static!(ctx, op, MulI8);
     let p = expect_op!(ctx, op, MulI8);
     check_int_params(ctx, &[], &[p.out_shift], p.act_min, p.act_max)?;
     let layer = ctx.layer;

@@ -31,6 +31,14 @@ pub fn run_conv2d_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     Ok(())
 }
 
+/// Kernel entry for [`Op::Conv2dI8Packed`] (portable): the reference on the unpacked
+/// convolution, ignoring the packed constants (which only the SIMD paths read).
+pub fn run_conv2d_i8_packed(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    crate::util::forward_static!(ctx, op, Conv2dI8Packed);
+    let p = expect_op!(ctx, op, Conv2dI8Packed);
+    run_conv2d_i8(ctx, &Op::Conv2dI8(p.conv))
+}
+
 /// Kernel entry for [`Op::Conv2dF32`].
 pub fn run_conv2d_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let p = expect_op!(ctx, op, Conv2dF32);
@@ -49,7 +57,7 @@ pub fn run_conv2d_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 
 /// Validates a convolution's geometry against its constants, so the loops can neither index
 /// out of bounds nor overflow computing tap positions.
-fn check_conv_shapes(
+pub(crate) fn check_conv_shapes(
     layer: u16,
     g: &ConvGeometry,
     groups: u32,
@@ -57,7 +65,7 @@ fn check_conv_shapes(
     bias: usize,
 ) -> Result<()> {
     let err = |reason| Err(Error::InvalidLayer { layer, reason });
-    if groups == 0 || g.in_c % groups != 0 || g.out_c % groups != 0 {
+    if groups == 0 || !g.in_c.is_multiple_of(groups) || !g.out_c.is_multiple_of(groups) {
         return err("groups must divide input and output channels");
     }
     check_conv_reach(layer, g)?;
@@ -93,6 +101,13 @@ pub(crate) fn tap(
 ///
 /// Slices must match `p.geom` (the kernel entry checks); `multiplier`/`shift` hold one entry
 /// per output channel and `bias` is empty or per output channel.
+// Bounds: with the slices `run_conv2d_*` checks (input `batches*in_h*in_w*in_c`, output
+// `batches*out_h*out_w*out_c`, weights `out_c*k_h*k_w*(in_c/groups)`, one multiplier and
+// shift per output channel, `groups` dividing both channel counts), `tap` keeps `iy < in_h`
+// and `ix < in_w`, `group < groups` and `oc < out_c`, so every range below ends at most at its
+// slice's length. Indexing, not `get`, keeps the definition readable; the checks compile to
+// the same compare either way.
+#[allow(clippy::indexing_slicing)]
 pub fn conv2d_i8(
     p: &Conv2dI8,
     input: &[i8],
@@ -164,6 +179,13 @@ pub fn conv2d_i8(
 
 /// Reference f32 convolution (TFLM `reference_ops::Conv`): sums taps in (ky, kx, ic)
 /// order, then adds the bias and clamps.
+// Bounds: with the slices `run_conv2d_*` checks (input `batches*in_h*in_w*in_c`, output
+// `batches*out_h*out_w*out_c`, weights `out_c*k_h*k_w*(in_c/groups)`, one multiplier and
+// shift per output channel, `groups` dividing both channel counts), `tap` keeps `iy < in_h`
+// and `ix < in_w`, `group < groups` and `oc < out_c`, so every range below ends at most at its
+// slice's length. Indexing, not `get`, keeps the definition readable; the checks compile to
+// the same compare either way.
+#[allow(clippy::indexing_slicing)]
 pub fn conv2d_f32(p: &Conv2dF32, input: &[f32], weights: &[f32], bias: &[f32], output: &mut [f32]) {
     let g = &p.geom;
     let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);

@@ -18,6 +18,7 @@ use ferrite_core::{Ctx, Result};
 
 /// Kernel entry for [`Op::DepthwiseConv2dI8`] (portable reference path).
 pub fn run_depthwise_conv2d_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    crate::util::forward_static!(ctx, op, DepthwiseConv2dI8);
     let p = expect_op!(ctx, op, DepthwiseConv2dI8);
     let g = &p.geom;
     let weights = ctx.consts(p.weights)?;
@@ -53,7 +54,7 @@ pub fn run_depthwise_conv2d_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 
 /// Validates the geometry and the constants against each other, so the loops can neither
 /// index out of bounds nor overflow while computing tap positions.
-fn check_depthwise_shapes(
+pub(crate) fn check_depthwise_shapes(
     ctx: &Ctx<'_>,
     g: &ConvGeometry,
     depth_multiplier: u32,
@@ -81,6 +82,11 @@ fn check_depthwise_shapes(
 /// Slices must match `p.geom` (the kernel entry checks): `weights` is `[1, k_h, k_w, out_c]`,
 /// `multiplier`/`shift` hold one entry per output channel and `bias` is empty or per output
 /// channel. The accumulator wraps on overflow as TFLM's does on its targets.
+// Bounds: with the slices `run_depthwise_conv2d_*` checks (input `batches*in_h*in_w*in_c`,
+// output `batches*out_h*out_w*out_c`, weights `k_h*k_w*out_c`, `out_c == in_c *
+// depth_multiplier`, one multiplier and shift per output channel), `tap` keeps `iy < in_h` and
+// `ix < in_w` and `oc = ic * dm + m < out_c`, so every index is below its slice's length.
+#[allow(clippy::indexing_slicing)]
 pub fn depthwise_conv2d_i8(
     p: &DepthwiseConv2dI8,
     input: &[i8],
@@ -148,6 +154,11 @@ pub fn depthwise_conv2d_i8(
 
 /// Reference f32 depthwise convolution (TFLM `reference_ops::DepthwiseConv`): sums the taps
 /// inside the image in `(ky, kx)` order starting from 0, then adds the bias and clamps.
+// Bounds: with the slices `run_depthwise_conv2d_*` checks (input `batches*in_h*in_w*in_c`,
+// output `batches*out_h*out_w*out_c`, weights `k_h*k_w*out_c`, `out_c == in_c *
+// depth_multiplier`, one multiplier and shift per output channel), `tap` keeps `iy < in_h` and
+// `ix < in_w` and `oc = ic * dm + m < out_c`, so every index is below its slice's length.
+#[allow(clippy::indexing_slicing)]
 pub fn depthwise_conv2d_f32(
     p: &DepthwiseConv2dF32,
     input: &[f32],

@@ -15,6 +15,7 @@ use ferrite_core::{Ctx, Result};
 
 /// Kernel entry for [`Op::FullyConnectedI8`] (portable reference path).
 pub fn run_fully_connected_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    crate::util::forward_static!(ctx, op, FullyConnectedI8);
     let p = expect_op!(ctx, op, FullyConnectedI8);
     let weights = ctx.consts(p.weights)?;
     let bias = ctx.consts(p.bias)?;
@@ -70,7 +71,7 @@ pub fn run_fully_connected_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 }
 
 /// Validates weights and bias against the layer's depths.
-fn check_fc_constants(
+pub(crate) fn check_fc_constants(
     ctx: &Ctx<'_>,
     in_depth: u32,
     out_depth: u32,
@@ -90,7 +91,7 @@ fn check_fc_constants(
 }
 
 /// Checks the input is `[batches, in_depth]` and the output `[batches, out_depth]`.
-fn check_activations(
+pub(crate) fn check_activations(
     layer: u16,
     batches: u32,
     in_depth: u32,
@@ -120,6 +121,11 @@ fn check_activations(
 /// (per-tensor) or `out_depth` entries (per-channel). In the per-channel case
 /// `p.weights_offset` is ignored, as TFLM ignores it. The accumulator wraps on overflow as
 /// TFLM's does on its targets.
+// Bounds: with the slices `run_fully_connected_*` checks (input `batches*in_depth`, output
+// `batches*out_depth`, weights `out_depth*in_depth`, `multiplier`/`shift` of length 1 or
+// `out_depth`), `b < batches` and `oc < out_depth` keep every range and index inside its
+// slice, and `q` is 0 or `oc < multiplier.len()`.
+#[allow(clippy::indexing_slicing)]
 pub fn fully_connected_i8(
     p: &FullyConnectedI8,
     input: &[i8],
@@ -160,6 +166,11 @@ pub fn fully_connected_i8(
 /// in input order starting from 0, then the bias, then the clamp.
 ///
 /// Slices must match `p` (the kernel entry checks); `bias` is empty or per output feature.
+// Bounds: with the slices `run_fully_connected_*` checks (input `batches*in_depth`, output
+// `batches*out_depth`, weights `out_depth*in_depth`, `multiplier`/`shift` of length 1 or
+// `out_depth`), `b < batches` and `oc < out_depth` keep every range and index inside its
+// slice, and `q` is 0 or `oc < multiplier.len()`.
+#[allow(clippy::indexing_slicing)]
 pub fn fully_connected_f32(
     p: &FullyConnectedF32,
     input: &[f32],

@@ -39,7 +39,8 @@ const CHUNK: usize = 32;
 /// count overflows `u32`.
 pub fn mean_split(shape: &[usize], axes: &[usize]) -> Option<(u32, u32, u32)> {
     let (&first, &last) = (axes.first()?, axes.last()?);
-    if last >= shape.len() || axes.windows(2).any(|w| w[0].checked_add(1) != Some(w[1])) {
+    let contiguous = |w: &[usize]| matches!(*w, [a, b] if a.checked_add(1) == Some(b));
+    if last >= shape.len() || !axes.windows(2).all(contiguous) {
         return None;
     }
     let product = |dims: &[usize]| {
@@ -47,9 +48,9 @@ pub fn mean_split(shape: &[usize], axes: &[usize]) -> Option<(u32, u32, u32)> {
             .try_fold(1u32, |acc, &d| acc.checked_mul(u32::try_from(d).ok()?))
     };
     Some((
-        product(&shape[..first])?,
-        product(&shape[first..=last])?,
-        product(&shape[last + 1..])?,
+        product(shape.get(..first)?)?,
+        product(shape.get(first..=last)?)?,
+        product(shape.get(last + 1..)?)?,
     ))
 }
 
@@ -104,6 +105,9 @@ pub fn prepare_mean_i8(
 /// For each of `outer` blocks, sums its `reduced` rows of `inner` values in row-major order
 /// (`CHUNK` outputs at a time) and hands each finished chunk of sums to
 /// `finish(sums, outputs)`.
+// Bounds: `width` is a chunk's length, at most `CHUNK`; `start + width` is at most the output
+// row's length `inner`, which is each input row's length.
+#[allow(clippy::indexing_slicing)]
 #[inline(always)]
 fn reduce_rows<T, A, F>(
     (outer, reduced, inner): (usize, usize, usize),

@@ -14,6 +14,7 @@ use ferrite_core::{Ctx, Result};
 
 /// Kernel entry for [`Op::PoolI8`] (portable reference path).
 pub fn run_pool_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    crate::util::forward_static!(ctx, op, PoolI8);
     let p = expect_op!(ctx, op, PoolI8);
     let layer = ctx.layer;
     check_pool_geometry(ctx, &p.geom)?;
@@ -45,7 +46,7 @@ pub fn run_pool_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 /// The error for an average window with no tap inside the image. TFLM's `AveragePool` returns
 /// `false` there and its micro kernel ignores it, leaving the rest of the output unwritten;
 /// SAME and VALID padding never produce such a window, so we report the layer as invalid.
-fn empty_window(layer: u16) -> ferrite_core::Error {
+pub(crate) fn empty_window(layer: u16) -> ferrite_core::Error {
     ferrite_core::Error::InvalidLayer {
         layer,
         reason: "an average pooling window lies entirely in the padding",
@@ -53,7 +54,7 @@ fn empty_window(layer: u16) -> ferrite_core::Error {
 }
 
 /// Rejects geometry whose window positions would overflow the `i64` arithmetic of the loops.
-fn check_pool_geometry(ctx: &Ctx<'_>, g: &PoolGeometry) -> Result<()> {
+pub(crate) fn check_pool_geometry(ctx: &Ctx<'_>, g: &PoolGeometry) -> Result<()> {
     if g.stride_h == 0 || g.stride_w == 0 {
         return Err(ctx.error("zero stride"));
     }
@@ -68,7 +69,12 @@ fn check_pool_geometry(ctx: &Ctx<'_>, g: &PoolGeometry) -> Result<()> {
 }
 
 /// Checks the input and output tensors hold exactly the elements the geometry describes.
-fn check_activations(layer: u16, g: &PoolGeometry, input: usize, output: usize) -> Result<()> {
+pub(crate) fn check_activations(
+    layer: u16,
+    g: &PoolGeometry,
+    input: usize,
+    output: usize,
+) -> Result<()> {
     let product = |dims: [u32; 4]| {
         dims.iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
@@ -91,7 +97,13 @@ fn check_activations(layer: u16, g: &PoolGeometry, input: usize, output: usize) 
 /// The part of a window inside the image along one axis: the input rows (or columns)
 /// `start..end`, as TFLM's `filter_*_start`/`filter_*_end` clipped and shifted by the origin.
 #[inline(always)]
-fn clip(out: usize, stride: u32, pad: u32, filter: u32, size: u32) -> core::ops::Range<usize> {
+pub(crate) fn clip(
+    out: usize,
+    stride: u32,
+    pad: u32,
+    filter: u32,
+    size: u32,
+) -> core::ops::Range<usize> {
     let origin = out as i64 * stride as i64 - pad as i64;
     let start = origin.max(0);
     let end = (origin + filter as i64).min(size as i64);
@@ -105,6 +117,10 @@ fn clip(out: usize, stride: u32, pad: u32, filter: u32, size: u32) -> core::ops:
 /// `AveragePool` does, when an average window has no tap inside the image; output positions
 /// from that one on are then left unwritten. Max pooling of such a window yields the clamp of
 /// `-128`, as in TFLM.
+// Bounds: with the slices `run_pool_*` checks (input `batches*in_h*in_w*channels`, output
+// `batches*out_h*out_w*channels`), `clip` keeps `iy < in_h` and `ix < in_w`, and `c <
+// channels`, so every index is below its slice's length.
+#[allow(clippy::indexing_slicing)]
 #[must_use]
 pub fn pool_i8(p: &PoolI8, input: &[i8], output: &mut [i8]) -> bool {
     let g = &p.geom;
@@ -163,6 +179,10 @@ pub fn pool_i8(p: &PoolI8, input: &[i8], output: &mut [i8]) -> bool {
 /// `false` when a window has no tap inside the image (output positions from that one on are
 /// left unwritten). The max starts from `f32::MIN` and keeps the running value unless a tap is
 /// strictly greater, so NaN taps are skipped as with `std::max`.
+// Bounds: with the slices `run_pool_*` checks (input `batches*in_h*in_w*channels`, output
+// `batches*out_h*out_w*channels`), `clip` keeps `iy < in_h` and `ix < in_w`, and `c <
+// channels`, so every index is below its slice's length.
+#[allow(clippy::indexing_slicing)]
 #[must_use]
 pub fn pool_f32(p: &PoolF32, input: &[f32], output: &mut [f32]) -> bool {
     let g = &p.geom;

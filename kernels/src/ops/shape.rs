@@ -72,10 +72,9 @@ pub fn run_concat(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 /// The output shape of a [`Pad`], or `None` if it overflows `u32`.
 fn padded_dims(p: &Pad) -> Option<[u32; 4]> {
     let mut out = [0u32; 4];
-    for (k, o) in out.iter_mut().enumerate() {
-        *o = p.in_dims[k]
-            .checked_add(p.before[k])?
-            .checked_add(p.after[k])?;
+    let sides = p.in_dims.iter().zip(&p.before).zip(&p.after);
+    for (o, ((&d, &before), &after)) in out.iter_mut().zip(sides) {
+        *o = d.checked_add(before)?.checked_add(after)?;
     }
     Some(out)
 }
@@ -90,8 +89,8 @@ fn elements(dims: &[u32; 4]) -> u64 {
 /// Fills `dst` with copies of the element `value`.
 #[inline]
 fn fill(dst: &mut [u8], value: &[u8]) {
-    if value.len() == 1 {
-        dst.fill(value[0]);
+    if let [byte] = *value {
+        dst.fill(byte);
         return;
     }
     for d in dst.chunks_exact_mut(value.len().max(1)) {
@@ -106,6 +105,10 @@ fn fill(dst: &mut [u8], value: &[u8]) {
 /// Requires `1 <= p.elem_bytes <= 4`, `input.len() == elements(in_dims) * elem_bytes` and
 /// `output.len() == elements(in_dims + before + after) * elem_bytes` (the kernel entry
 /// checks).
+// Bounds: `k` is an axis, 0 to 2, of 4-entry arrays; `p.value` is sliced to at most its 4
+// bytes; `rest` is what follows `left` in a row that holds `left + row_in` bytes (its `get`
+// succeeded), so it has at least `row_in`.
+#[allow(clippy::indexing_slicing)]
 pub fn pad(p: &Pad, input: &[u8], output: &mut [u8]) {
     let Some(out_dims) = padded_dims(p) else {
         return;

@@ -5,6 +5,8 @@ use ferrite_convert::{compile, host, npy, Compiled, Options};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod bench;
+
 #[derive(Parser)]
 #[command(
     name = "ferrite",
@@ -14,7 +16,15 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Kernels for running models here: `best` (the default: the fastest this CPU runs, also
+    /// settable with FERRITE_KERNELS), `portable`, `sse4.1`, `avx2`, `avx512vnni`, `neon`.
+    #[arg(long, global = true)]
+    kernels: Option<String>,
 }
+
+/// The kernels `load` converts for (set once from the command line).
+static KERNELS: std::sync::OnceLock<ferrite_convert::kernels::KernelSet> =
+    std::sync::OnceLock::new();
 
 #[derive(Subcommand)]
 enum Command {
@@ -66,12 +76,39 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Time one inference on one thread: the median over enough runs to be stable.
+    Bench {
+        /// The .tflite model.
+        model: PathBuf,
+        /// Input samples (.npy, once per model input); the first sample is timed. Without it,
+        /// every input is its zero point.
+        #[arg(long)]
+        input: Vec<PathBuf>,
+        /// Print one JSON object (`median_us`, `runs`, `path`, ...) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Keep measuring for at least this many seconds...
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// ...and at least this many runs.
+        #[arg(long, default_value_t = 200)]
+        min_runs: usize,
+        /// Also report each layer's median time.
+        #[arg(long)]
+        layers: bool,
+    },
 }
 
 fn load(model: &Path) -> Result<Compiled, String> {
     let bytes = std::fs::read(model).map_err(|e| format!("reading {}: {e}", model.display()))?;
-    let c =
-        compile(&bytes, &Options::default()).map_err(|e| format!("{}: {e}", model.display()))?;
+    let options = Options {
+        kernels: KERNELS
+            .get()
+            .copied()
+            .unwrap_or(ferrite_convert::kernels::KernelSet::PORTABLE),
+        ..Options::default()
+    };
+    let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;
     for w in &c.report.warnings {
         eprintln!("warning: {w}");
     }
@@ -84,6 +121,19 @@ fn threads(n: Option<usize>) -> usize {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let kernels = match &cli.kernels {
+        Some(name) => ferrite_convert::kernels::by_name(name),
+        None => ferrite_convert::kernels::from_env(),
+    };
+    match kernels {
+        Ok(k) => {
+            let _ = KERNELS.set(k);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let result = match cli.command {
         Command::Convert { model, output } => convert(&model, &output),
         Command::Inspect { model, json } => inspect(&model, json),
@@ -100,6 +150,14 @@ fn main() -> ExitCode {
             rtol,
             threads: t,
         } => verify(&model, &input, &expected, rtol, threads(t)),
+        Command::Bench {
+            model,
+            input,
+            json,
+            seconds,
+            min_runs,
+            layers,
+        } => bench::bench(&model, &input, json, seconds, min_runs, layers),
     };
     match result {
         Ok(code) => code,
@@ -158,13 +216,13 @@ fn inspect(model: &Path, json: bool) -> Result<ExitCode, String> {
     }
     println!("{}", model.display());
     println!(
-        "{:>3}  {:<18} {:<22} {:<20} {:>10} {:>8} {:>7}  kernel",
+        "{:>3}  {:<23} {:<22} {:<20} {:>10} {:>8} {:>7}  kernel",
         "#", "op", "inputs", "outputs", "MACs", "params", "offset"
     );
     for l in &r.layers {
         let kernel = l.kernel.rsplit("::").next().unwrap_or(l.kernel);
         println!(
-            "{:>3}  {:<18} {:<22} {:<20} {:>10} {:>8} {:>7}  {}",
+            "{:>3}  {:<23} {:<22} {:<20} {:>10} {:>8} {:>7}  {}",
             l.index,
             l.op,
             shapes(&l.input_shapes),

@@ -8,20 +8,44 @@ use crate::lower::{lower, Lowered};
 use crate::plan::{plan, Buffer};
 use crate::tflite;
 use ferrite_core::{DType, Layer, Model, Shape, Tensor, TensorId};
+use ferrite_kernels::registry::KernelSet;
 use serde::Serialize;
+
+/// Largest arena the converter plans: tensor offsets must fit the runtime's `u32`, and no
+/// microcontroller comes near it. A file that asks for more is hostile or corrupted, and a tool
+/// that ran it would have to allocate that much.
+pub const MAX_ARENA_BYTES: usize = 1 << 31;
 
 /// Options of a conversion.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// How many orderings the arena planner may try beyond its heuristics.
     pub planner_effort: usize,
+    /// The kernels the layers get. [`KernelSet::PORTABLE`] (the default) is what generated
+    /// code must use; [`Options::host`] picks the fastest this CPU runs, for running here.
+    pub kernels: KernelSet,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             planner_effort: 4000,
+            kernels: KernelSet::PORTABLE,
         }
+    }
+}
+
+impl Options {
+    /// Options for running the model on this machine: the fastest kernels the CPU supports
+    /// (or those `FERRITE_KERNELS` names, see [`crate::kernels::from_env`]). Models converted
+    /// with these are for [`Compiled::model`], not for [`crate::emit`]. Fails only for a
+    /// `FERRITE_KERNELS` this CPU cannot run.
+    pub fn host() -> std::result::Result<Options, String> {
+        let kernels = crate::kernels::from_env()?;
+        Ok(Options {
+            kernels,
+            ..Options::default()
+        })
     }
 }
 
@@ -172,9 +196,11 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         layers: low_layers,
         tensors: act,
         aliases,
-        pool,
+        mut pool,
         mut warnings,
     } = lowered;
+    // Reported weights are the model's own, not the host-only packed copies added below.
+    let weight_bytes = pool.bytes().len();
     let mut all_warnings = graph.warnings.clone();
     all_warnings.append(&mut warnings);
 
@@ -216,14 +242,16 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         touch(id_of[o], n_layers, &mut first, &mut last);
     }
     let roots: Vec<usize> = (0..act.len()).filter(|&i| group[i] == i).collect();
+    // Each group's size is its largest member's, gathered in one pass (a pass per group was
+    // quadratic: seconds for a hostile file with tens of thousands of tensors).
+    let mut group_size = vec![0usize; act.len()];
+    for (i, &t) in act.iter().enumerate() {
+        group_size[group[i]] = group_size[group[i]].max(size_of(t));
+    }
     let buffers: Vec<Buffer> = roots
         .iter()
         .map(|&r| {
-            let size = (0..act.len())
-                .filter(|&i| group[i] == r)
-                .map(|i| size_of(act[i]))
-                .max()
-                .unwrap_or(0);
+            let size = group_size[r];
             let f = if first[r] == usize::MAX { 0 } else { first[r] };
             Buffer {
                 size,
@@ -233,6 +261,21 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         })
         .collect();
     let p = plan(&buffers, options.planner_effort);
+    if p.arena_bytes > MAX_ARENA_BYTES {
+        // Name the largest activation: the usual culprit is one corrupted dimension.
+        let largest = act.iter().copied().max_by_key(|&t| size_of(t));
+        let (index, name) =
+            largest.map_or((0, String::new()), |t| (t, graph.tensors[t].name.clone()));
+        return Err(crate::error::ConvertError::Tensor {
+            index,
+            name,
+            message: format!(
+                "the activations need an arena of {} bytes, more than the {MAX_ARENA_BYTES} the converter accepts (this tensor is the largest, {} bytes)",
+                p.arena_bytes,
+                largest.map_or(0, size_of)
+            ),
+        });
+    }
     let mut offset_of_root = vec![0usize; act.len()];
     for (k, &r) in roots.iter().enumerate() {
         offset_of_root[r] = p.offsets[k];
@@ -269,10 +312,11 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
     let mut layers = Vec::with_capacity(n_layers);
     let mut layer_reports = Vec::with_capacity(n_layers);
     for (index, l) in low_layers.iter().enumerate() {
-        let entry = ferrite_kernels::registry::kernel_for(&l.op);
+        let op = crate::kernels::prepare(l.op, &mut pool, options.kernels);
+        let entry = ferrite_kernels::registry::kernel_for_set(&op, options.kernels);
         let name = op_name_static(&l.name);
         layers.push(Layer {
-            op: l.op,
+            op,
             kernel: entry.run,
             name,
         });
@@ -319,7 +363,7 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         macs: layer_reports.iter().map(|l| l.macs).sum(),
         layers: layer_reports,
         tensors: tensor_reports,
-        weight_bytes: pool.bytes().len(),
+        weight_bytes,
         arena_bytes: p.arena_bytes,
         arena_lower_bound: p.lower_bound,
         naive_activation_bytes: naive,

@@ -157,3 +157,52 @@ pub fn first_mismatch(
     }
     None
 }
+
+/// A rough count of the elementary operations one inference of `model` performs:
+/// multiply-accumulates for convolutions and fully connected layers, window reads for
+/// pooling, plus the largest tensor's element count for every layer.
+///
+/// Converting never runs a model, so it cannot hang on a hostile one; *running* a model
+/// whose file is small but whose shapes are huge (a pooling window of 2^30, say) could take
+/// hours. Tools that run untrusted models unattended (the fuzz target, the mutation test)
+/// check this first.
+pub fn estimated_work(model: &Model<'_>) -> u64 {
+    let largest = model
+        .tensors
+        .iter()
+        .map(|t| t.num_elements() as u64)
+        .max()
+        .unwrap_or(0);
+    model.layers.iter().fold(0u64, |acc, l| {
+        acc.saturating_add(layer_work(&l.op))
+            .saturating_add(largest)
+    })
+}
+
+/// Operations of the layers whose cost is not proportional to their tensors' sizes.
+fn layer_work(op: &ferrite_core::Op) -> u64 {
+    use ferrite_core::ops::{ConvGeometry, PoolGeometry};
+    use ferrite_core::Op;
+    let conv = |g: &ConvGeometry, per_tap: u64| {
+        g.output_elements()
+            .saturating_mul(g.k_h as u64 * g.k_w as u64)
+            .saturating_mul(per_tap)
+    };
+    let pool = |g: &PoolGeometry| {
+        (g.batches as u64 * g.out_h as u64 * g.out_w as u64 * g.channels as u64)
+            .saturating_mul(g.filter_h.min(g.in_h) as u64 * g.filter_w.min(g.in_w) as u64)
+    };
+    let fc = |b: u32, i: u32, o: u32| (b as u64 * i as u64).saturating_mul(o as u64);
+    match op {
+        Op::Conv2dI8(p) => conv(&p.geom, (p.geom.in_c / p.groups.max(1)) as u64),
+        Op::Conv2dF32(p) => conv(&p.geom, (p.geom.in_c / p.groups.max(1)) as u64),
+        Op::DepthwiseConv2dI8(p) => conv(&p.geom, 1),
+        Op::DepthwiseConv2dF32(p) => conv(&p.geom, 1),
+        Op::FullyConnectedI8(p) => fc(p.batches, p.in_depth, p.out_depth),
+        Op::FullyConnectedF32(p) => fc(p.batches, p.in_depth, p.out_depth),
+        Op::PoolI8(p) => pool(&p.geom),
+        Op::PoolF32(p) => pool(&p.geom),
+        // Everything else touches each element of its tensors a bounded number of times.
+        _ => 0,
+    }
+}

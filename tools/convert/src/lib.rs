@@ -21,6 +21,7 @@ pub mod emit;
 pub mod error;
 pub mod graph;
 pub mod host;
+pub mod kernels;
 pub mod lower;
 pub mod npy;
 pub mod plan;

@@ -74,10 +74,12 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "RELU6",
     "RELU_N1_TO_1",
     "RESHAPE",
+    "RESIZE_NEAREST_NEIGHBOR",
     "SOFTMAX",
     "SQUEEZE",
     "SUB",
     "TANH",
+    "TRANSPOSE_CONV",
 ];
 
 struct Lowerer<'g, 'a> {
@@ -105,7 +107,15 @@ pub fn lower(g: &Graph<'_>) -> Result<Lowered> {
         l.id(i)?;
     }
     for op in &g.ops {
-        l.lower_op(op)?;
+        // Options tables are read lazily, here: a malformed one names its operator too.
+        l.lower_op(op).map_err(|e| match e {
+            ConvertError::Read(r) => ConvertError::Operator {
+                index: op.index,
+                op: op.name.clone(),
+                message: format!("malformed options: {r}"),
+            },
+            e => e,
+        })?;
     }
     for &o in &g.outputs {
         l.id(o)?;
@@ -382,7 +392,9 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 .iter()
                 .flatten()
                 .copied()
-                .filter(|&i| !self.g.tensors[i].is_const())
+                // Constants a `LoadConst` copied into the arena are read from there, so they
+                // must stay alive (unclobbered by this layer's output) until this layer.
+                .filter(|&i| !self.g.tensors[i].is_const() || self.ids[i].is_some())
                 .collect(),
             outputs: cx.op.outputs.clone(),
         });
@@ -411,6 +423,8 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             | oc::LEAKY_RELU => self.unary(&cx),
             oc::QUANTIZE => self.quantize(&cx),
             oc::DEQUANTIZE => self.dequantize(&cx),
+            oc::TRANSPOSE_CONV => self.transpose_conv(&cx),
+            oc::RESIZE_NEAREST_NEIGHBOR => self.resize_nearest(&cx),
             _ => Err(cx.unsupported(format!(
                 "supported operators are {}",
                 SUPPORTED_OPS.join(", ")
@@ -436,7 +450,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             filter.shape[2],
             filter.shape[3],
         );
-        if f_in_c == 0 || in_c % f_in_c != 0 {
+        if f_in_c == 0 || in_c == 0 || in_c % f_in_c != 0 {
             return Err(cx.err(format!(
                 "filter input channels {f_in_c} do not divide input channels {in_c}"
             )));
@@ -553,6 +567,25 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 "padding code {padding} invalid or filter larger than the input"
             )));
         };
+        // The kernels compute the farthest tap, `(out - 1) * stride + (k - 1) * dilation`, in
+        // `u32`; refuse what would overflow it (or a padding that does not fit) here rather
+        // than convert a layer every kernel rejects.
+        let reach = |out: usize, s: usize, k: usize, d: usize| {
+            out.saturating_sub(1)
+                .checked_mul(s)
+                .zip((k - 1).checked_mul(d))
+                .and_then(|(a, b)| a.checked_add(b))
+                .is_some_and(|r| r <= u32::MAX as usize)
+        };
+        if !reach(oh, sh, k_h, dh)
+            || !reach(ow, sw, k_w, dw)
+            || pt > u32::MAX as usize
+            || pl > u32::MAX as usize
+        {
+            return Err(cx.err(format!(
+                "strides ({sh}, {sw}) and dilations ({dh}, {dw}) reach too far for a {k_h}x{k_w} filter"
+            )));
+        }
         let expected = [n, oh, ow, out_c];
         if output.shape != expected {
             return Err(cx.tensor_msg(
@@ -1133,7 +1166,10 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 1
             }
         };
-        let out_shape: Vec<usize> = (0..rank).map(|d| dim(a, d).max(dim(b, d))).collect();
+        // A dimension of 1 stretches to the other (even to 0, as in NumPy).
+        let out_shape: Vec<usize> = (0..rank)
+            .map(|d| if dim(a, d) == 1 { dim(b, d) } else { dim(a, d) })
+            .collect();
         let _ = &broadcast;
         if output.num_elements() != out_shape.iter().product::<usize>() {
             return Err(cx.tensor_msg(output, "output", format!("expected shape {out_shape:?}")));
@@ -1560,6 +1596,244 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             }
             (a, b) => return Err(cx.unsupported(format!("{a} → {b}; supported: int8 → float32"))),
         }
+        Ok(())
+    }
+
+    /// TRANSPOSE_CONV: inputs are `output_shape` (a constant TFLM ignores, checked here against
+    /// the output), the `[out_c, k_h, k_w, in_c]` filter, the input and an optional bias. The
+    /// padding is TFLM's: that of the forward convolution from the output back to the input.
+    fn transpose_conv(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
+        cx.arity(3, 4, 1)?;
+        let (shape_t, filter, input, bias, output) = (
+            cx.input(0)?,
+            cx.input(1)?,
+            cx.input(2)?,
+            cx.opt_input(3),
+            cx.output(0)?,
+        );
+        // TransposeConvOptions shares Conv2DOptions' first four slots (padding, strides,
+        // activation); its slot 5 is not a dilation, so the dilations read here are ignored.
+        let o = options::conv2d(cx.op.options)?;
+        for (t, what) in [(input, "input"), (filter, "filter"), (output, "output")] {
+            cx.rank(t, what, 4)?;
+        }
+        if !filter.is_const() {
+            return Err(cx.unsupported("non-constant filter"));
+        }
+        let declared = cx.const_ints(shape_t, "output_shape")?;
+        if declared.len() != 4
+            || declared
+                .iter()
+                .zip(&output.shape)
+                .any(|(&d, &s)| d != s as i64)
+        {
+            return Err(cx.tensor_msg(
+                shape_t,
+                "output_shape",
+                format!("{declared:?} is not the output's shape {:?}", output.shape),
+            ));
+        }
+        let (n, in_h, in_w, in_c) = (
+            input.shape[0],
+            input.shape[1],
+            input.shape[2],
+            input.shape[3],
+        );
+        let (out_c, k_h, k_w, f_in_c) = (
+            filter.shape[0],
+            filter.shape[1],
+            filter.shape[2],
+            filter.shape[3],
+        );
+        if f_in_c != in_c || output.shape[3] != out_c || output.shape[0] != n {
+            return Err(cx.tensor_msg(
+                filter,
+                "filter",
+                format!(
+                    "expected [{}, kh, kw, {in_c}] for input {} and output {}",
+                    output.shape[3],
+                    input.describe(),
+                    output.describe()
+                ),
+            ));
+        }
+        let (Some(sh), Some(sw)) = (positive(o.stride_h), positive(o.stride_w)) else {
+            return Err(cx.err(format!(
+                "strides must be positive, got ({}, {})",
+                o.stride_h, o.stride_w
+            )));
+        };
+        if k_h == 0 || k_w == 0 {
+            return Err(cx.err("empty filter"));
+        }
+        let (out_h, out_w) = (output.shape[1], output.shape[2]);
+        let (Some((fwd_h, pt)), Some((fwd_w, pl))) = (
+            out_size_and_padding(o.padding, out_h, k_h, sh, 1),
+            out_size_and_padding(o.padding, out_w, k_w, sw, 1),
+        ) else {
+            return Err(cx.err(format!(
+                "padding code {} invalid or filter larger than the output",
+                o.padding
+            )));
+        };
+        if (fwd_h, fwd_w) != (in_h, in_w) {
+            return Err(cx.tensor_msg(
+                input,
+                "input",
+                format!(
+                    "a {k_h}x{k_w} filter with strides ({sh}, {sw}) and this padding maps the \
+                     output's {out_h}x{out_w} to {fwd_h}x{fwd_w}, not the input's {in_h}x{in_w}"
+                ),
+            ));
+        }
+        let geom = ConvGeometry {
+            batches: u32_of(n),
+            in_h: u32_of(in_h),
+            in_w: u32_of(in_w),
+            in_c: u32_of(in_c),
+            out_h: u32_of(out_h),
+            out_w: u32_of(out_w),
+            out_c: u32_of(out_c),
+            k_h: u32_of(k_h),
+            k_w: u32_of(k_w),
+            stride_h: u32_of(sh),
+            stride_w: u32_of(sw),
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: u32_of(pt),
+            pad_left: u32_of(pl),
+        };
+        let act = cx.activation(o.activation)?;
+        // Every input element meets every tap of every output channel's filter once.
+        let macs = geom.input_elements() * (k_h * k_w * out_c) as u64;
+        let (ii, oi) = (self.id(input.index)?, self.id(output.index)?);
+        match (
+            cx.dtype(input, "input")?,
+            cx.dtype(filter, "filter")?,
+            cx.dtype(output, "output")?,
+        ) {
+            (DType::I8, DType::I8, DType::I8) => {
+                // TFLM quantizes TRANSPOSE_CONV filters along dimension 0 (output channels).
+                let (bias, mult, shift, in_q, out_q) =
+                    self.conv_requant(cx, input, filter, bias, output, out_c, 0)?;
+                let (act_min, act_max) = cx.act_i8(act, out_q)?;
+                let weights = self.pool.push_i8(&as_i8(filter.data.unwrap_or(&[])));
+                let param_bytes = filter.num_elements() + 4 * bias.len as usize;
+                let rq = Requant {
+                    multiplier: mult,
+                    shift,
+                    input_offset: -in_q.zero_point,
+                    output_offset: out_q.zero_point,
+                    act_min,
+                    act_max,
+                };
+                let op = Op::TransposeConv2dI8(TransposeConv2dI8 {
+                    input: ii,
+                    output: oi,
+                    geom,
+                    weights,
+                    bias,
+                    rq,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (DType::F32, DType::F32, DType::F32) => {
+                let weights = self.pool.push_f32(&as_f32(filter.data.unwrap_or(&[])));
+                let bias = self.f32_bias(cx, bias, out_c)?;
+                let (act_min, act_max) = activation_range_f32(act);
+                let param_bytes = 4 * (filter.num_elements() + bias.len as usize);
+                let op = Op::TransposeConv2dF32(TransposeConv2dF32 {
+                    input: ii,
+                    output: oi,
+                    geom,
+                    weights,
+                    bias,
+                    act_min,
+                    act_max,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (a, b, c) => {
+                return Err(cx.unsupported(format!(
+                    "input/filter/output types {a}/{b}/{c}; supported: int8/int8/int8 and float32"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// RESIZE_NEAREST_NEIGHBOR: the source row and column of every output row and column are
+    /// computed here with TFLM's float arithmetic; the layer only copies.
+    fn resize_nearest(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
+        cx.arity(2, 2, 1)?;
+        let (input, size_t, output) = (cx.input(0)?, cx.input(1)?, cx.output(0)?);
+        cx.rank(input, "input", 4)?;
+        cx.rank(output, "output", 4)?;
+        // ResizeNearestNeighborOptions: align_corners (slot 4), half_pixel_centers (slot 6).
+        let (align_corners, half_pixel_centers) = match cx.op.options {
+            Some(t) => (t.bool(4, false)?, t.bool(6, false)?),
+            None => (false, false),
+        };
+        let size = cx.const_ints(size_t, "size")?;
+        let (n, in_h, in_w, c) = (
+            input.shape[0],
+            input.shape[1],
+            input.shape[2],
+            input.shape[3],
+        );
+        let (out_h, out_w) = (output.shape[1], output.shape[2]);
+        if size.len() != 2 || size[0] != out_h as i64 || size[1] != out_w as i64 {
+            return Err(cx.tensor_msg(
+                size_t,
+                "size",
+                format!("{size:?} is not the output's height and width [{out_h}, {out_w}]"),
+            ));
+        }
+        if output.shape[0] != n || output.shape[3] != c {
+            return Err(cx.tensor_msg(
+                output,
+                "output",
+                format!("must keep the input's batch {n} and channels {c}"),
+            ));
+        }
+        if in_h == 0 || in_w == 0 || out_h == 0 || out_w == 0 {
+            return Err(cx.err("empty input or output image"));
+        }
+        let dtype = cx.dtype(input, "input")?;
+        if output.dtype != Some(dtype) {
+            return Err(cx.tensor_msg(output, "output", "must have the input's type"));
+        }
+        if dtype == DType::I8 && cx.qparams(input, "input")? != cx.qparams(output, "output")? {
+            self.warnings.push(format!(
+                "operator #{} ({}): input and output quantization differ; like TFLite Micro, values are not rescaled",
+                cx.op.index, cx.op.name
+            ));
+        }
+        let (in_h, in_w, out_h, out_w) = (u32_of(in_h), u32_of(in_w), u32_of(out_h), u32_of(out_w));
+        let index = |out, in_size, out_size| {
+            k::resize::nearest_neighbor_index(
+                out,
+                in_size,
+                out_size,
+                align_corners,
+                half_pixel_centers,
+            )
+        };
+        let rows: Vec<u32> = (0..out_h).map(|y| index(y, in_h, out_h)).collect();
+        let cols: Vec<u32> = (0..out_w).map(|x| index(x, in_w, out_w)).collect();
+        let (ii, oi) = (self.id(input.index)?, self.id(output.index)?);
+        let op = Op::ResizeNearest(ResizeNearest {
+            input: ii,
+            output: oi,
+            elem_bytes: u32_of(dtype.size_bytes()),
+            batches: u32_of(n),
+            in_h,
+            in_w,
+            channels: u32_of(c),
+            src_rows: self.pool.push_u32(&rows),
+            src_cols: self.pool.push_u32(&cols),
+        });
+        self.push(cx, op, 0, 4 * (rows.len() + cols.len()));
         Ok(())
     }
 }

@@ -41,23 +41,107 @@ fn align(n: usize) -> usize {
     n.div_ceil(ARENA_ALIGN) * ARENA_ALIGN
 }
 
+#[cfg(test)]
 fn overlaps_in_time(a: &Buffer, b: &Buffer) -> bool {
     a.first <= b.last && b.first <= a.last
 }
 
+/// Most `(buffer, overlapping buffer)` pairs the planner keeps: beyond this (a hostile graph
+/// with tens of thousands of tensors alive together) it places buffers side by side instead,
+/// so memory stays bounded.
+const MAX_CONFLICT_PAIRS: usize = 1 << 22;
+
+/// Work (buffer and conflict visits) the local search may spend: real models finish their
+/// `effort` orderings far below it; a hostile graph with thousands of buffers gets fewer.
+const SEARCH_BUDGET: usize = 1 << 27;
+
+/// The aligned bytes alive at each step where that total changes, as `(step, live from this
+/// step on)` in step order: an event sweep, `O(n log n)` where scanning every step was
+/// `O(steps * n)`.
+fn live_profile(buffers: &[Buffer]) -> Vec<(usize, usize)> {
+    let mut starts: Vec<(usize, usize)> =
+        buffers.iter().map(|b| (b.first, align(b.size))).collect();
+    let mut ends: Vec<(usize, usize)> = buffers
+        .iter()
+        .map(|b| (b.last.saturating_add(1), align(b.size)))
+        .collect();
+    starts.sort_unstable();
+    ends.sort_unstable();
+    let (mut s, mut e) = (starts.iter().peekable(), ends.iter().peekable());
+    let mut live = 0usize;
+    let mut profile = Vec::new();
+    loop {
+        let t = match (s.peek(), e.peek()) {
+            (Some(a), Some(b)) => a.0.min(b.0),
+            (Some(a), None) => a.0,
+            (None, Some(b)) => b.0,
+            (None, None) => break,
+        };
+        while let Some(&&(_, size)) = s.peek().filter(|x| x.0 == t) {
+            live += size;
+            s.next();
+        }
+        // A buffer ends (at `last + 1`) only after it started, so this never underflows.
+        while let Some(&&(_, size)) = e.peek().filter(|x| x.0 == t) {
+            live = live.saturating_sub(size);
+            e.next();
+        }
+        profile.push((t, live));
+    }
+    profile
+}
+
 /// Largest total aligned size alive at once.
 pub fn lower_bound(buffers: &[Buffer]) -> usize {
+    live_profile(buffers)
+        .iter()
+        .map(|&(_, live)| live)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The last step at which the most bytes are alive (what scanning every step from 0 to the
+/// last buffer's end with `max_by_key` picks).
+fn peak_step(buffers: &[Buffer], profile: &[(usize, usize)], best: usize) -> usize {
     let end = buffers.iter().map(|b| b.last).max().unwrap_or(0);
-    let mut best = 0;
-    for t in 0..=end {
-        let live: usize = buffers
-            .iter()
-            .filter(|b| b.first <= t && t <= b.last)
-            .map(|b| align(b.size))
-            .sum();
-        best = best.max(live);
+    if best == 0 {
+        return end;
     }
-    best
+    let mut peak = 0;
+    for (k, &(t, live)) in profile.iter().enumerate() {
+        if live == best && t <= end {
+            let next = profile
+                .get(k + 1)
+                .map_or(end.saturating_add(1), |&(n, _)| n);
+            peak = next.saturating_sub(1).min(end);
+        }
+    }
+    peak
+}
+
+/// For every buffer, the buffers whose lifetimes intersect its own (a sweep in order of first
+/// step: `O(n log n + pairs)`), or `None` beyond [`MAX_CONFLICT_PAIRS`].
+fn conflicts(buffers: &[Buffer]) -> Option<Vec<Vec<usize>>> {
+    let mut by_first: Vec<usize> = (0..buffers.len()).collect();
+    by_first.sort_by_key(|&i| (buffers[i].first, i));
+    let mut out = vec![Vec::new(); buffers.len()];
+    let mut active: Vec<usize> = Vec::new();
+    let mut pairs = 0usize;
+    for &i in &by_first {
+        let first = buffers[i].first;
+        // Everything still alive when `i` starts overlaps it; the rest never will again.
+        active.retain(|&j| buffers[j].last >= first);
+        pairs += 2 * active.len();
+        if pairs > MAX_CONFLICT_PAIRS {
+            return None;
+        }
+        for &j in &active {
+            out[i].push(j);
+            out[j].push(i);
+        }
+        active.push(i);
+    }
+    Some(out)
 }
 
 /// First-fit placement of `buffers` in `order`; returns offsets and the arena size.
@@ -108,14 +192,24 @@ impl Rng {
 /// Plans the arena for `buffers`, searching at most `effort` orderings after the heuristics.
 pub fn plan(buffers: &[Buffer], effort: usize) -> Plan {
     let n = buffers.len();
-    let lower_bound = lower_bound(buffers);
-    let conflicts: Vec<Vec<usize>> = (0..n)
-        .map(|i| {
-            (0..n)
-                .filter(|&j| j != i && overlaps_in_time(&buffers[i], &buffers[j]))
-                .collect()
-        })
-        .collect();
+    let profile = live_profile(buffers);
+    let lower_bound = profile.iter().map(|&(_, live)| live).max().unwrap_or(0);
+    let Some(conflicts) = conflicts(buffers) else {
+        // Side by side, in order: correct, and linear in time and memory.
+        let mut offsets = Vec::with_capacity(n);
+        let mut total = 0usize;
+        for b in buffers {
+            offsets.push(total);
+            total = total.saturating_add(align(b.size));
+        }
+        return Plan {
+            offsets,
+            arena_bytes: total,
+            lower_bound,
+        };
+    };
+    let pairs: usize = conflicts.iter().map(Vec::len).sum();
+    let effort = effort.min(SEARCH_BUDGET / (n + pairs).max(1));
 
     let by = |key: &dyn Fn(&Buffer) -> (i64, i64)| {
         let mut order: Vec<usize> = (0..n).collect();
@@ -133,15 +227,7 @@ pub fn plan(buffers: &[Buffer], effort: usize) -> Plan {
     ];
     // Buffers alive at the busiest moment first, largest first, then the others by how close
     // in time they are to it.
-    let peak = (0..=buffers.iter().map(|b| b.last).max().unwrap_or(0))
-        .max_by_key(|&t| {
-            buffers
-                .iter()
-                .filter(|b| b.first <= t && t <= b.last)
-                .map(|b| align(b.size))
-                .sum::<usize>()
-        })
-        .unwrap_or(0);
+    let peak = peak_step(buffers, &profile, lower_bound);
     candidates.push(by(&|b| {
         let distance = if b.last < peak {
             peak - b.last
@@ -229,6 +315,72 @@ mod tests {
         check_no_overlap(&buffers, &plan);
         assert_eq!(plan.lower_bound, 55296);
         assert_eq!(plan.arena_bytes, 55296);
+    }
+
+    /// The sweeps give what scanning every step gives.
+    #[test]
+    fn sweeps_match_the_step_by_step_definitions() {
+        let mut rng = Rng(7);
+        for case in 0..300 {
+            let n = rng.below(40);
+            let buffers: Vec<Buffer> = (0..n)
+                .map(|_| {
+                    let first = rng.below(30);
+                    Buffer {
+                        size: if case % 5 == 0 { 0 } else { rng.below(300) },
+                        first,
+                        last: first + rng.below(8),
+                    }
+                })
+                .collect();
+            let end = buffers.iter().map(|b| b.last).max().unwrap_or(0);
+            let live = |t: usize| {
+                buffers
+                    .iter()
+                    .filter(|b| b.first <= t && t <= b.last)
+                    .map(|b| align(b.size))
+                    .sum::<usize>()
+            };
+            let best = (0..=end).map(live).max().unwrap_or(0);
+            let peak = (0..=end).max_by_key(|&t| live(t)).unwrap_or(0);
+            let profile = live_profile(&buffers);
+            assert_eq!(lower_bound(&buffers), best, "case {case}");
+            assert_eq!(peak_step(&buffers, &profile, best), peak, "case {case}");
+            let mut c = conflicts(&buffers).unwrap();
+            for (i, list) in c.iter_mut().enumerate() {
+                list.sort_unstable();
+                let naive: Vec<usize> = (0..n)
+                    .filter(|&j| j != i && overlaps_in_time(&buffers[i], &buffers[j]))
+                    .collect();
+                assert_eq!(*list, naive, "case {case}, buffer {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn huge_graphs_are_planned_in_bounded_time_and_memory() {
+        // 5000 buffers all alive together: too many pairs, placed side by side.
+        let buffers = vec![
+            Buffer {
+                size: 16,
+                first: 0,
+                last: 1,
+            };
+            5000
+        ];
+        let p = plan(&buffers, 4000);
+        check_no_overlap(&buffers, &p);
+        assert_eq!(p.arena_bytes, 16 * 5000);
+        // A 60000-long chain: few pairs, and the lower bound at once.
+        let chain: Vec<Buffer> = (0..60_000)
+            .map(|i| Buffer {
+                size: 16 + i % 3 * 16,
+                first: i,
+                last: i + 1,
+            })
+            .collect();
+        let p = plan(&chain, 4000);
+        assert!(p.arena_bytes <= 2 * p.lower_bound);
     }
 
     #[test]

@@ -203,6 +203,15 @@ fn verifier_error(e: &InvalidFlatbuffer) -> ReadError {
         | Utf8Error { range, .. }
         | MissingNullTerminator { range, .. } => range.start,
         Unaligned { position, .. } | SignedOffsetOutOfBounds { position, .. } => *position,
+        // No position of their own: the innermost table or vector on the error's path.
+        MissingRequiredField { error_trace, .. } | InconsistentUnion { error_trace, .. } => {
+            error_trace.as_ref().first().map_or(0, |d| match d {
+                flatbuffers::ErrorTraceDetail::VectorElement { position, .. }
+                | flatbuffers::ErrorTraceDetail::TableField { position, .. }
+                | flatbuffers::ErrorTraceDetail::UnionVariant { position, .. } => *position,
+            })
+        }
+        // Limits on the whole file (depth, table count, size): no single offset is at fault.
         _ => 0,
     };
     let text = e.to_string();

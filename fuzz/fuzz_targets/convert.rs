@@ -1,0 +1,72 @@
+//! Fuzzes the whole conversion pipeline — flatbuffer verification and reading, graph
+//! building, lowering, arena planning — on arbitrary bytes, and runs every model that
+//! converts once on a zeroed arena, with the portable kernels and again with the fastest
+//! kernels this CPU has (the `unsafe` SIMD paths, under AddressSanitizer).
+//!
+//! A crash is any panic, a hang (libFuzzer `-timeout`), an allocation beyond libFuzzer's
+//! `-malloc_limit_mb`/`-rss_limit_mb`, an error that does not name the byte offset, operator
+//! or tensor at fault, a converted model that then fails to run, or a fast path whose outputs
+//! differ from the portable path's.
+#![no_main]
+
+use ferrite_convert::{compile, ConvertError, Options};
+use libfuzzer_sys::fuzz_target;
+
+/// Converted models run when their arena and estimated work are at most this (running is
+/// linear in the work; a small file can describe a model that runs for hours).
+const RUN_ARENA_LIMIT: usize = 16 << 20;
+const RUN_WORK_LIMIT: u64 = 20_000_000;
+
+fuzz_target!(|data: &[u8]| {
+    match compile(data, &Options::default()) {
+        Err(e) => check_message(&e),
+        Ok(c) => {
+            let model = c.model();
+            if c.arena_bytes > RUN_ARENA_LIMIT
+                || ferrite_convert::host::estimated_work(&model) > RUN_WORK_LIMIT
+            {
+                return;
+            }
+            let portable = run(&c);
+            let host = Options::host().expect("no FERRITE_KERNELS override while fuzzing");
+            let fast = compile(data, &host).expect("converts with the portable kernels");
+            assert_eq!(
+                run(&fast),
+                portable,
+                "fast kernels disagree with the portable ones"
+            );
+        }
+    }
+});
+
+/// Runs `c` once on a zeroed arena and returns its outputs' bytes.
+fn run(c: &ferrite_convert::Compiled) -> Vec<Vec<u8>> {
+    let model = c.model();
+    let mut arena = c.new_arena();
+    if let Err(e) = model.invoke(arena.as_mut_slice()) {
+        panic!("the converter accepted a model that fails to run: {e}");
+    }
+    (0..model.outputs.len())
+        .map(|i| match model.output_bytes(arena.as_mut_slice(), i) {
+            Ok(bytes) => bytes.to_vec(),
+            Err(e) => panic!("output {i} of a converted model cannot be read: {e}"),
+        })
+        .collect()
+}
+
+/// Every conversion error names where the problem is.
+fn check_message(e: &ConvertError) {
+    let m = e.to_string();
+    let named = match e {
+        ConvertError::Read(_) => m.contains("byte offset"),
+        ConvertError::Tensor { .. } => m.starts_with("tensor #"),
+        ConvertError::Operator { .. } | ConvertError::Unsupported { .. } => {
+            m.starts_with("operator #")
+        }
+        ConvertError::Model(_) => ["tensor", "subgraph", "graph", "arena"]
+            .iter()
+            .any(|w| m.contains(w)),
+        _ => false,
+    };
+    assert!(named, "error does not name where it is: {m:?}");
+}

@@ -1,0 +1,153 @@
+//! Fast paths for desktop and server CPUs: x86-64 (SSE4.1, AVX2, AVX-512 with VNNI) and
+//! aarch64 (NEON).
+//!
+//! Every fast path computes exactly what its operator's reference function computes (int8 bit
+//! for bit; the property tests in each module compare them on random shapes, parameters and
+//! values). A fast path that meets parameters it was not written for (grouped convolutions,
+//! depth multipliers above 1, broadcasts...) runs the reference function instead.
+//!
+//! Which set runs is a [`KernelSet`]: the host tools detect the CPU at run time and ask
+//! [`crate::registry::kernel_for_set`] for each layer's entry; a `no_std` build compiled with
+//! the features enabled (`-C target-feature=+avx2`) gets [`KernelSet::STATIC`].
+
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod aarch64;
+pub mod pack;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86;
+
+use ferrite_core::Op;
+
+/// An instruction set Ferrite has kernels for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Isa {
+    /// Portable Rust: the reference kernels, on any target.
+    Portable,
+    /// x86-64 with SSE4.1.
+    Sse41,
+    /// x86-64 with AVX2 and FMA.
+    Avx2,
+    /// x86-64 with AVX-512 F/BW/VL and VNNI (Ice Lake and later, Zen 4 and later).
+    Avx512Vnni,
+    /// aarch64 with NEON (Advanced SIMD, part of every aarch64 CPU).
+    Neon,
+}
+
+impl Isa {
+    /// Every instruction set, for parsing and listing.
+    pub const ALL: [Isa; 5] = [
+        Isa::Portable,
+        Isa::Sse41,
+        Isa::Avx2,
+        Isa::Avx512Vnni,
+        Isa::Neon,
+    ];
+
+    /// Short name (`portable`, `sse4.1`, `avx2`, `avx512vnni`, `neon`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Isa::Portable => "portable",
+            Isa::Sse41 => "sse4.1",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512Vnni => "avx512vnni",
+            Isa::Neon => "neon",
+        }
+    }
+
+    /// The instruction set named `name` (as [`Isa::name`] spells it).
+    pub fn from_name(name: &str) -> Option<Isa> {
+        Isa::ALL.into_iter().find(|i| i.name() == name)
+    }
+}
+
+impl core::fmt::Display for Isa {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of kernels that the running CPU can execute.
+///
+/// Holding a `KernelSet` other than [`KernelSet::PORTABLE`] or [`KernelSet::STATIC`] is a
+/// promise that the CPU has the set's instructions: the entries [`crate::registry`] hands out
+/// for it execute them without checking. Only [`KernelSet::new_unchecked`] makes such a promise,
+/// so safe code cannot reach an illegal instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KernelSet {
+    isa: Isa,
+}
+
+impl KernelSet {
+    /// The reference kernels, valid everywhere.
+    pub const PORTABLE: KernelSet = KernelSet { isa: Isa::Portable };
+
+    /// The best set this build's *static* target features guarantee (`-C target-feature` or
+    /// `-C target-cpu`): what a `no_std` build gets without run-time detection.
+    pub const STATIC: KernelSet = KernelSet { isa: static_isa() };
+
+    /// A set for `isa` without checking the CPU.
+    ///
+    /// # Safety
+    /// The CPU running any kernel of the returned set must support `isa` (for x86, detect it
+    /// with `is_x86_feature_detected!`: `sse4.1`; `avx2` and `fma`; or `avx512f`, `avx512bw`,
+    /// `avx512vl` and `avx512vnni`), and `isa` must belong to the target architecture (a
+    /// foreign one simply falls back to the portable kernels).
+    pub const unsafe fn new_unchecked(isa: Isa) -> KernelSet {
+        KernelSet { isa }
+    }
+
+    /// The instruction set.
+    pub const fn isa(self) -> Isa {
+        self.isa
+    }
+
+    /// Whether this set runs [`Op::Conv2dI8Packed`] faster than the plain convolution, i.e.
+    /// whether a converter targeting it should pack int8 convolutions.
+    pub const fn wants_packed_conv(self) -> bool {
+        match self.isa {
+            Isa::Portable => false,
+            Isa::Sse41 | Isa::Avx2 | Isa::Avx512Vnni => cfg!(target_arch = "x86_64"),
+            // The NEON convolution reads the plain layout.
+            Isa::Neon => false,
+        }
+    }
+}
+
+const fn static_isa() -> Isa {
+    if cfg!(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw",
+        target_feature = "avx512vl",
+        target_feature = "avx512vnni"
+    )) {
+        Isa::Avx512Vnni
+    } else if cfg!(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma"
+    )) {
+        Isa::Avx2
+    } else if cfg!(all(target_arch = "x86_64", target_feature = "sse4.1")) {
+        Isa::Sse41
+    } else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
+        Isa::Neon
+    } else {
+        Isa::Portable
+    }
+}
+
+/// The fast entry for `op` in `set`, if the set has one.
+pub(crate) fn fast_entry(op: &Op, set: KernelSet) -> Option<crate::registry::KernelEntry> {
+    // Unused on targets without fast paths (Cortex-M).
+    let _ = op;
+    match set.isa {
+        Isa::Portable => None,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Sse41 | Isa::Avx2 | Isa::Avx512Vnni => x86::entry(op, set.isa),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => aarch64::entry(op),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}

@@ -1,0 +1,76 @@
+//! The packed constant layout of [`ferrite_core::ops::Conv2dI8Packed`], computed by the
+//! converter (portable code: it runs wherever the converter runs).
+//!
+//! Weights go in blocks of 16 output channels; within a block, each step of 4 accumulation
+//! indices holds 16 channels × 4 bytes, so one 64-byte load feeds a `vpdpbusd` (16 lanes × 4
+//! products), two 32-byte halves feed AVX2, four 16-byte quarters feed SSE4.1 or NEON.
+
+use ferrite_core::ops::{Conv2dI8, ConvGeometry};
+
+/// Output channels per packed block.
+pub const BLOCK: usize = 16;
+
+/// `(blocks, k4)`: the number of 16-channel blocks and of 4-deep accumulation steps of a
+/// dense convolution, or `None` if the sizes overflow.
+pub fn packed_conv_dims(g: &ConvGeometry) -> Option<(usize, usize)> {
+    let k = (g.k_h as usize)
+        .checked_mul(g.k_w as usize)?
+        .checked_mul(g.in_c as usize)?;
+    Some(((g.out_c as usize).div_ceil(BLOCK), k.div_ceil(4)))
+}
+
+/// `(weights, bias)`: the lengths of the packed weights (`i8`) and folded bias (`i32`).
+pub fn packed_conv_lens(g: &ConvGeometry) -> Option<(usize, usize)> {
+    let (blocks, k4) = packed_conv_dims(g)?;
+    Some((
+        blocks.checked_mul(k4)?.checked_mul(BLOCK * 4)?,
+        blocks * BLOCK,
+    ))
+}
+
+/// Fills `packed` and `folded` (sized by [`packed_conv_lens`]) from a dense convolution's
+/// `weights` (`[out_c, k_h, k_w, in_c]`) and `bias` (empty or per output channel).
+///
+/// Returns `false`, touching nothing, when the convolution is grouped or a slice does not
+/// have the length its geometry implies.
+pub fn pack_conv2d_i8(
+    p: &Conv2dI8,
+    weights: &[i8],
+    bias: &[i32],
+    packed: &mut [i8],
+    folded: &mut [i32],
+) -> bool {
+    let g = &p.geom;
+    let (Some((_, k4)), Some((wlen, blen))) = (packed_conv_dims(g), packed_conv_lens(g)) else {
+        return false;
+    };
+    let out_c = g.out_c as usize;
+    let k = (g.k_h * g.k_w * g.in_c) as usize;
+    if p.groups != 1
+        || weights.len() != out_c * k
+        || !(bias.is_empty() || bias.len() == out_c)
+        || packed.len() != wlen
+        || folded.len() != blen
+    {
+        return false;
+    }
+    packed.fill(0);
+    folded.fill(0);
+    // Activations arrive as `x + 128`: sum w * (x + off) = sum w * (x + 128) + (off - 128) * sum w.
+    let fold = p.rq.input_offset.wrapping_sub(128);
+    for oc in 0..out_c {
+        let (block, lane) = (oc / BLOCK, oc % BLOCK);
+        let row = &weights[oc * k..(oc + 1) * k];
+        let mut sum: i32 = 0;
+        for (i, &w) in row.iter().enumerate() {
+            packed[(block * k4 + i / 4) * BLOCK * 4 + lane * 4 + i % 4] = w;
+            sum = sum.wrapping_add(w as i32);
+        }
+        folded[oc] = bias
+            .get(oc)
+            .copied()
+            .unwrap_or(0)
+            .wrapping_add(fold.wrapping_mul(sum));
+    }
+    true
+}
