@@ -249,10 +249,12 @@ pub fn tanh(a: i32, int_bits: i32) -> i32 {
         return 0;
     }
     let negative_part = if a < 0 { a } else { a.wrapping_neg() };
-    // -tanh(n) for n <= 0 is (1 - e^{2n}) / (1 + e^{2n}).
+    // -tanh(n) for n <= 0 is (1 - e^{2n}) / (1 + e^{2n}). gemmlowp doubles n with
+    // `ExactMulByPot<1>`, which keeps the raw bits and reads them with one more integer bit:
+    // doubling the raw value instead would overflow for |n| >= 2^(int_bits - 1).
     let t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(
-        negative_part.wrapping_shl(1),
-        int_bits,
+        negative_part,
+        int_bits + 1,
     ));
     if a < 0 {
         t.wrapping_neg()
@@ -332,7 +334,9 @@ mod tests {
 
     #[test]
     fn logistic_and_tanh_track_the_real_functions() {
-        for i in -300..300 {
+        // The whole Q4.27 range, including |x| >= 8 where a naive doubling of the raw value
+        // inside tanh would overflow.
+        for i in -639..640 {
             let x = i as f64 * 0.025;
             let raw = (x * 2f64.powi(27)).round() as i32; // Q4.27
             let s = logistic(raw, 4) as f64 / 2f64.powi(31);

@@ -15,8 +15,7 @@
 
 use crate::util::{check_len, expect_op};
 use ferrite_core::fixed::{
-    exp_on_negative_values, logistic, multiply_by_quantized_multiplier,
-    one_minus_x_over_one_plus_x_for_x_in_0_1, rounding_divide_by_pot,
+    logistic, multiply_by_quantized_multiplier, rounding_divide_by_pot, tanh,
 };
 use ferrite_core::model::cast_out;
 use ferrite_core::ops::Op;
@@ -117,7 +116,7 @@ pub fn run_quantize_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 pub fn quantize_f32(scale: f32, zero_point: i32, input: &[f32], output: &mut [i8]) {
     for (o, &x) in output.iter_mut().zip(input) {
         let q = libm::roundf(x / scale) as i32;
-        *o = clamp_i8(q.wrapping_add(zero_point));
+        *o = clamp_i8(q.saturating_add(zero_point));
     }
 }
 
@@ -222,29 +221,10 @@ pub fn tanh_table(input: QParams, output: QParams) -> Option<[i8; TABLE_LEN]> {
             i8::MAX
         } else {
             let q4 = multiply_by_quantized_multiplier(v, multiplier, shift);
-            let q0 = tanh_q4(q4);
+            let q0 = tanh(q4, 4);
             clamp_i8(rounding_divide_by_pot(q0, 31 - 7))
         }
     }))
-}
-
-/// gemmlowp `tanh` of a Q4.27 value, result in Q0.31.
-///
-/// gemmlowp evaluates `exp(2n)` (`n = -|a|`) through `ExactMulByPot<1>`, which keeps the raw
-/// value and reads it with one more integer bit (Q5.26). `ferrite_core::fixed::tanh` instead
-/// doubles the raw value in Q4.27, which overflows for `|a| >= 8`, i.e. every input that
-/// saturates; TFLM's TANH then disagrees on up to a fifth of the int8 inputs.
-fn tanh_q4(a: i32) -> i32 {
-    if a == 0 {
-        return 0;
-    }
-    let n = if a < 0 { a } else { a.wrapping_neg() };
-    let t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(n, 4 + 1));
-    if a < 0 {
-        t.wrapping_neg()
-    } else {
-        t
-    }
 }
 
 /// RELU, as TFLM's int8 kernel (`activations_common.cc` `CalculateReluOpData` +
@@ -263,7 +243,7 @@ pub fn relu_table(input: QParams, output: QParams) -> Option<[i8; TABLE_LEN]> {
     Some(build(|x| {
         let v = output
             .zero_point
-            .wrapping_add(multiply_by_quantized_multiplier(
+            .saturating_add(multiply_by_quantized_multiplier(
                 x.wrapping_sub(input.zero_point),
                 multiplier,
                 shift,
@@ -278,9 +258,11 @@ pub fn relu_table(input: QParams, output: QParams) -> Option<[i8; TABLE_LEN]> {
 /// between the input zero point and `round(6 / input_scale) + input_zero_point`; there is no
 /// requantization.
 ///
-/// TFLM ignores the output's quantization, so the converter must check that the output scale
-/// and zero point equal the input's, or the model means something other than what TFLM runs.
-/// `None` also when `6 / input_scale` overflows `i32` (undefined in TFLM).
+/// TFLM ignores the output's quantization entirely (TFLite proper requantizes). The TFLite
+/// converter does give a standalone RELU6 an output scale different from its input's (input
+/// range [-8, 8] gives 0.0627/-1 in, 0.0235/-128 out), and TFLM then returns input-scale codes
+/// read as output-scale codes: this table reproduces that, bit for bit. `None` when
+/// `6 / input_scale` overflows `i32` (undefined in TFLM).
 pub fn relu6_table(input: QParams, output: QParams) -> Option<[i8; TABLE_LEN]> {
     if !valid(input, output) {
         return None;
@@ -306,7 +288,7 @@ fn float_to_quantized_i8(value: f32, scale: f32, zero_point: i32) -> Option<i8> 
     if !(q >= i32::MIN as f32 && q < i32::MAX as f32) {
         return None;
     }
-    Some(clamp_i8((q as i32).wrapping_add(zero_point)))
+    Some(clamp_i8((q as i32).saturating_add(zero_point)))
 }
 
 /// RELU_N1_TO_1. TFLM has no kernel for it (its op resolver rejects the operator), so this
@@ -322,14 +304,14 @@ pub fn relu_n1_to_1_table(input: QParams, output: QParams) -> Option<[i8; TABLE_
     let bound = |f: f32| {
         let q = libm::roundf(f / output.scale);
         (q >= i32::MIN as f32 && q < i32::MAX as f32)
-            .then(|| output.zero_point.wrapping_add(q as i32))
+            .then(|| output.zero_point.saturating_add(q as i32))
     };
     let act_min = (i8::MIN as i32).max(bound(-1.0)?);
     let act_max = (i8::MAX as i32).min(bound(1.0)?);
     Some(build(|x| {
         let v = output
             .zero_point
-            .wrapping_add(multiply_by_quantized_multiplier(
+            .saturating_add(multiply_by_quantized_multiplier(
                 x.wrapping_sub(input.zero_point),
                 multiplier,
                 shift,
@@ -367,7 +349,7 @@ pub fn leaky_relu_table(alpha: f32, input: QParams, output: QParams) -> Option<[
                 s
             }
         };
-        clamp_i8(output.zero_point.wrapping_add(scaled))
+        clamp_i8(output.zero_point.saturating_add(scaled))
     }))
 }
 
@@ -407,7 +389,7 @@ pub fn requantize_table(input: QParams, output: QParams) -> Option<[i8; TABLE_LE
     Some(build(|x| {
         let v =
             multiply_by_quantized_multiplier(x.wrapping_sub(input.zero_point), multiplier, shift);
-        clamp_i8(v.wrapping_add(output.zero_point))
+        clamp_i8(v.saturating_add(output.zero_point))
     }))
 }
 
@@ -562,6 +544,193 @@ mod tests {
         assert!(logistic_table(qp(f32::NAN, 3), qp(1.0 / 256.0, -128)).is_none());
     }
 
+    /// Asserts `table[x] == y` for each `(x, y)`; `what` names the case in failures.
+    fn assert_points(table: &[i8; TABLE_LEN], points: &[(i8, i8)], what: &str) {
+        for &(x, y) in points {
+            assert_eq!(at(table, x), y, "{what}: input {x}");
+        }
+    }
+
+    // The expectations below come from TFLM itself (tflite_micro 0.dev20261023, commit
+    // 8f6596d): single-operator int8 models with exactly these quantization parameters, run
+    // on all 256 inputs through `tflite_micro.runtime.Interpreter`.
+
+    #[test]
+    fn tanh_matches_tflm() {
+        // Scale 0.07408598 / zero point -84: most inputs saturate (|x| >= 8), where a Q4.27
+        // doubling would overflow.
+        let t = tanh_table(qp(0.074_085_98, -84), qp(1.0 / 128.0, 0)).unwrap();
+        let pts = [
+            (-128, -128),
+            (-100, -106),
+            (-54, 125),
+            (-20, 127),
+            (0, 127),
+            (127, 127),
+        ];
+        assert_points(&t, &pts, "tanh 0.07408598/-84");
+        // Scale 0.0235275 / zero point -1 (a converter-made model's input range [-3, 3]).
+        let t = tanh_table(qp(0.023_527_5, -1), qp(1.0 / 128.0, 0)).unwrap();
+        let pts = [
+            (-128, -127),
+            (-100, -126),
+            (-54, -108),
+            (-20, -54),
+            (-1, 0),
+            (0, 3),
+            (1, 6),
+            (20, 59),
+            (60, 114),
+            (100, 126),
+            (127, 127),
+        ];
+        assert_points(&t, &pts, "tanh 0.0235275/-1");
+    }
+
+    #[test]
+    fn logistic_matches_tflm_far_from_zero() {
+        // Scale 0.0980264 / zero point 76.
+        let t = logistic_table(qp(0.098_026_4, 76), qp(1.0 / 256.0, -128)).unwrap();
+        let pts = [
+            (-128, -128),
+            (1, -128),
+            (20, -127),
+            (60, -84),
+            (100, 106),
+            (127, 126),
+        ];
+        assert_points(&t, &pts, "logistic 0.0980264/76");
+    }
+
+    #[test]
+    fn hard_swish_matches_tflm() {
+        // Scale 0.0014164927 / -107 → 0.00045538563 / 16: the float and double divisions of
+        // the multipliers differ here, and TFLM follows the double one (input -54 → 100).
+        let t = hard_swish_table(qp(0.001_416_492_7, -107), qp(0.000_455_385_63, 16)).unwrap();
+        let pts = [(-128, -16), (-100, 27), (-54, 100), (-20, 127), (127, 127)];
+        assert_points(&t, &pts, "hard_swish 0.0014164927/-107");
+        // Scale 0.0627258 / -1 → 0.032836 / -117 (a converter-made model, range [-8, 8]).
+        let t = hard_swish_table(qp(0.062_725_8, -1), qp(0.032_836, -117)).unwrap();
+        let pts = [
+            (-128, -117),
+            (-54, -117),
+            (-20, -128),
+            (-1, -117),
+            (0, -116),
+            (1, -115),
+            (20, -88),
+            (60, 0),
+            (100, 76),
+            (127, 127),
+        ];
+        assert_points(&t, &pts, "hard_swish 0.0627258/-1");
+        // An output multiplier above one: TFLM's Prepare fails.
+        assert!(hard_swish_table(qp(1.0, 0), qp(0.001, 0)).is_none());
+    }
+
+    #[test]
+    fn leaky_relu_matches_tflm() {
+        // Negative alpha -0.5, scale 0.1, zero points 127 → -128: TFLM negates the product
+        // with |alpha|, so -255 * -0.5 = 127.5 rounds to 127 (not 128): output -1.
+        let t = leaky_relu_table(-0.5, qp(0.1, 127), qp(0.1, -128)).unwrap();
+        let pts = [
+            (-128, -1),
+            (-100, -15),
+            (-54, -38),
+            (-1, -64),
+            (0, -65),
+            (127, -128),
+        ];
+        assert_points(&t, &pts, "leaky_relu -0.5");
+        // alpha 1.7 on equal scales 0.00545054 / -57: the multiplier is computed in double
+        // (in float it would be 1.6999999 and -92 would map to -116).
+        let t = leaky_relu_table(1.7, qp(0.005_450_54, -57), qp(0.005_450_54, -57)).unwrap();
+        let pts = [
+            (-92, -117),
+            (-91, -115),
+            (-90, -113),
+            (-80, -96),
+            (-58, -59),
+            (0, 0),
+        ];
+        assert_points(&t, &pts, "leaky_relu 1.7");
+        // alpha 0.2, scale 0.0627148 / -1 → 0.037633 / -86.
+        let t = leaky_relu_table(0.2, qp(0.062_714_8, -1), qp(0.037_633, -86)).unwrap();
+        let pts = [
+            (-128, -128),
+            (-100, -119),
+            (-54, -104),
+            (0, -84),
+            (60, 16),
+            (127, 127),
+        ];
+        assert_points(&t, &pts, "leaky_relu 0.2");
+    }
+
+    #[test]
+    fn relu_relu6_and_requantize_match_tflm() {
+        // RELU 0.0980361 / 76 → 0.019606 / -128.
+        let t = relu_table(qp(0.098_036_1, 76), qp(0.019_606, -128)).unwrap();
+        assert_points(
+            &t,
+            &[(-128, -128), (60, -128), (100, -8), (127, 127)],
+            "relu",
+        );
+        // RELU6 0.06273812 / -1 → 0.02352941 / -128 (what the TFLite converter emits for a
+        // standalone ReLU6): TFLM clamps the raw input to [-1, 95] and ignores the output scale.
+        let t = relu6_table(qp(0.062_738_12, -1), qp(0.023_529_41, -128)).unwrap();
+        let pts = [
+            (-128, -1),
+            (-1, -1),
+            (0, 0),
+            (20, 20),
+            (60, 60),
+            (100, 95),
+            (127, 95),
+        ];
+        assert_points(&t, &pts, "relu6");
+        // QUANTIZE int8 → int8, 0.0156841 / -64 → 0.05 / 3.
+        let t = requantize_table(qp(0.015_684_1, -64), qp(0.05, 3)).unwrap();
+        let pts = [
+            (-128, -17),
+            (-100, -9),
+            (-54, 6),
+            (-1, 23),
+            (0, 23),
+            (1, 24),
+            (127, 63),
+        ];
+        assert_points(&t, &pts, "requantize");
+    }
+
+    #[test]
+    fn relu_n1_to_1_matches_tflite() {
+        // TFLM has no RELU_N1_TO_1; these come from TFLite's interpreter (tensorflow 2.21,
+        // BUILTIN_REF kernels) on the same single-operator models.
+        let t = relu_n1_to_1_table(qp(0.02, 5), qp(1.0 / 128.0, 0)).unwrap();
+        let pts = [
+            (-128, -128),
+            (-20, -64),
+            (-1, -15),
+            (0, -13),
+            (1, -10),
+            (20, 38),
+            (60, 127),
+        ];
+        assert_points(&t, &pts, "relu_n1_to_1 0.02/5");
+        let t = relu_n1_to_1_table(qp(0.05, -10), qp(0.011, 20)).unwrap();
+        let pts = [
+            (-128, -71),
+            (-20, -25),
+            (-1, 61),
+            (0, 65),
+            (1, 70),
+            (20, 111),
+            (127, 111),
+        ];
+        assert_points(&t, &pts, "relu_n1_to_1 0.05/-10");
+    }
+
     #[test]
     fn relu_clamps_at_the_output_zero_point() {
         // Same scale: identity above the zero point.
@@ -611,6 +780,10 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, [-3, -2, -1, 1, 2, 3, 127, 0]);
+        // Saturating, not wrapping, when the zero point is added to a saturated quotient.
+        let mut out = [0i8; 2];
+        quantize_f32(0.5, -5, &[f32::NEG_INFINITY, f32::INFINITY], &mut out);
+        assert_eq!(out, [-128, 127]);
     }
 
     #[test]

@@ -94,7 +94,7 @@ fn check_rows(layer: u16, outer: u32, depth: u32, input: usize, output: usize) -
 ///
 /// A row whose sum of exponentials reaches 512 (in practice: more than ~512 entries tied at
 /// the maximum) makes TFLM abort on `TFLITE_CHECK(exponent <= 31)`; here the final shift
-/// continues exactly in 64 bits instead, which only ever yields -128 or -127.
+/// continues exactly in 64 bits instead (every output is then -128).
 pub fn softmax_i8(p: &SoftmaxI8, input: &[i8], output: &mut [i8]) {
     let depth = p.depth as usize;
     if depth == 0 {
@@ -132,7 +132,7 @@ pub fn softmax_i8(p: &SoftmaxI8, input: &[i8], output: &mut [i8]) {
                 Some(e) => {
                     let product = saturating_rounding_doubling_high_mul(shifted_scale, e);
                     let unsat = rounding_divide_by_pot_wide(product, exponent);
-                    unsat.wrapping_add(-128).clamp(-128, 127) as i8
+                    unsat.saturating_sub(128).clamp(-128, 127) as i8
                 }
                 None => i8::MIN,
             };
