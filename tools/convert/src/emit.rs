@@ -17,7 +17,9 @@ pub struct Provenance {
 /// The attribute every generated item carries (generated tables trip lints meant for people).
 const A: &str = "#[allow(dead_code, clippy::all, clippy::pedantic)]";
 
-fn byte_string(bytes: &[u8]) -> String {
+/// `bytes` as the body of a Rust byte-string literal (`*b"..."`), which compiles far faster than
+/// an array of numbers for large data.
+pub fn byte_string(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 3 + bytes.len() / 64 * 3);
     for (i, &b) in bytes.iter().enumerate() {
         if i % 64 == 0 && i > 0 {
@@ -75,6 +77,11 @@ pub fn emit(c: &Compiled, prov: &Provenance) -> Result<String, crate::rustlit::L
     let _ = writeln!(s, "/// Bytes of constants (weights, biases, requantization parameters, tables).\n{A}\npub const CONSTS_BYTES: usize = {};", c.consts.as_slice().len());
     let _ = writeln!(
         s,
+        "/// Number of layers.\n{A}\npub const LAYERS: usize = {};",
+        c.layers.len()
+    );
+    let _ = writeln!(
+        s,
         "/// Multiply-accumulates per inference.\n{A}\npub const MACS: u64 = {};\n",
         r.macs
     );
@@ -102,7 +109,7 @@ pub fn emit(c: &Compiled, prov: &Provenance) -> Result<String, crate::rustlit::L
     );
     let _ = writeln!(
         s,
-        "static TENSORS: [ferrite_core::Tensor; {}] = [",
+        "static TENSOR_TABLE: [ferrite_core::Tensor; {}] = [",
         c.tensors.len()
     );
     for (t, name) in c.tensors.iter().zip(&c.tensor_names) {
@@ -111,7 +118,7 @@ pub fn emit(c: &Compiled, prov: &Provenance) -> Result<String, crate::rustlit::L
     s.push_str("];\n\n");
     let _ = writeln!(
         s,
-        "static LAYERS: [ferrite_core::Layer; {}] = [",
+        "static LAYER_TABLE: [ferrite_core::Layer; {}] = [",
         c.layers.len()
     );
     for (l, lr) in c.layers.iter().zip(&r.layers) {
@@ -136,7 +143,7 @@ pub fn emit(c: &Compiled, prov: &Provenance) -> Result<String, crate::rustlit::L
     };
     let _ = writeln!(
         s,
-        "/// The model: `MODEL.run(arena, &input)`.\n{A}\npub static MODEL: ferrite_core::Model<'static> = ferrite_core::Model {{\n    tensors: &TENSORS,\n    layers: &LAYERS,\n    consts: &CONSTS.0,\n    inputs: &[{}],\n    outputs: &[{}],\n    arena_bytes: ARENA_BYTES,\n}};",
+        "/// The model: `MODEL.run(arena, &input)`.\n{A}\npub static MODEL: ferrite_core::Model<'static> = ferrite_core::Model {{\n    tensors: &TENSOR_TABLE,\n    layers: &LAYER_TABLE,\n    consts: &CONSTS.0,\n    inputs: &[{}],\n    outputs: &[{}],\n    arena_bytes: ARENA_BYTES,\n}};",
         ids(&c.inputs),
         ids(&c.outputs)
     );
