@@ -5,11 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-step "toolchain"
+step "toolchain and QEMU"
 ensure_rust_targets thumbv7em-none-eabihf thumbv7m-none-eabi thumbv6m-none-eabi thumbv8m.main-none-eabihf
+ensure_qemu
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --all --manifest-path targets/Cargo.toml -- --check
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -18,7 +20,13 @@ step "no_std core and kernels build for Cortex-M4 (thumbv7em-none-eabihf) and Co
 cargo build --locked -p ferrite-core -p ferrite-kernels --target thumbv7em-none-eabihf
 cargo build --locked -p ferrite-core -p ferrite-kernels --target thumbv6m-none-eabi
 
-step "cargo test (unit, property, conformance against ${FERRITE_SHARED_MODELS:-../shared/models})"
+step "real-board firmware cross-compiles (nRF52840-DK, STM32F746G-DISCO, Raspberry Pi Pico)"
+for board in nrf52840-dk stm32f746g-disco rp-pico; do
+  (cd "targets/$board" && cargo build --release --locked -q)
+done
+(cd targets/qemu-mps2-an386 && cargo clippy --release --locked -q -- -D warnings)
+
+step "cargo test (unit, property, conformance against ${FERRITE_SHARED_MODELS:-../shared/models}, QEMU firmware runs)"
 cargo test --workspace --locked
 
 step "all tests passed"
