@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod arch;
 pub mod registry;
 pub(crate) mod util;
 
@@ -22,7 +23,9 @@ pub mod ops {
     pub mod binary;
     pub mod conv;
     pub mod depthwise;
+    pub mod depthwise_dsp;
     pub mod fully_connected;
+    pub mod gemm;
     pub mod load_const;
     pub mod lut;
     pub mod mean;

@@ -7,6 +7,7 @@
 //! linker's search path. `ferrite sim` drives it through those variables.
 
 use ferrite_convert::npy;
+pub use ferrite_convert::Target;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,8 @@ pub struct Board<'a> {
     pub samples_section: Option<&'a str>,
     /// At most this many samples (real boards keep one, to save flash).
     pub max_samples: usize,
+    /// Kernels the firmware links (the board enables the matching `ferrite-kernels` feature).
+    pub target: ferrite_convert::Target,
 }
 
 fn repo_root() -> PathBuf {
@@ -44,6 +47,7 @@ pub fn generate(board: &Board<'_>) {
         .unwrap_or(board.max_samples);
 
     let compiled = ferrite_convert::Builder::new(&model)
+        .target(board.target)
         .emit_to(&out.join("model.rs"))
         .unwrap_or_else(|e| panic!("converting {}: {e}", model.display()));
     println!("cargo:rerun-if-changed={}", model.display());

@@ -14,8 +14,20 @@ mod sim;
     about = "Ferrite: TFLite models as static Rust for microcontrollers"
 )]
 struct Cli {
+    /// Kernels to convert for: portable (any CPU, the host), or cortex-m-dsp (M4/M7/M33/M55
+    /// with the DSP extension; the layouts the DSP kernels read, run here by their portable
+    /// twins).
+    #[arg(long, global = true, default_value = "portable")]
+    target: String,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The target chosen on the command line.
+static TARGET: std::sync::OnceLock<ferrite_convert::Target> = std::sync::OnceLock::new();
+
+fn target() -> ferrite_convert::Target {
+    TARGET.get().copied().unwrap_or_default()
 }
 
 #[derive(Subcommand)]
@@ -99,8 +111,14 @@ enum Command {
 
 fn load(model: &Path) -> Result<Compiled, String> {
     let bytes = std::fs::read(model).map_err(|e| format!("reading {}: {e}", model.display()))?;
-    let c =
-        compile(&bytes, &Options::default()).map_err(|e| format!("{}: {e}", model.display()))?;
+    let c = compile(
+        &bytes,
+        &Options {
+            target: target(),
+            ..Options::default()
+        },
+    )
+    .map_err(|e| format!("{}: {e}", model.display()))?;
     for w in &c.report.warnings {
         eprintln!("warning: {w}");
     }
@@ -113,6 +131,15 @@ fn threads(n: Option<usize>) -> usize {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match ferrite_convert::Target::from_name(&cli.target) {
+        Some(t) => {
+            let _ = TARGET.set(t);
+        }
+        None => {
+            eprintln!("error: unknown target {}; targets: portable, cortex-m-dsp (cortex-m4, cortex-m7, cortex-m33, cortex-m55)", cli.target);
+            return ExitCode::FAILURE;
+        }
+    }
     let result = match cli.command {
         Command::Convert { model, output } => convert(&model, &output),
         Command::Inspect { model, json } => inspect(&model, json),
@@ -160,6 +187,7 @@ fn main() -> ExitCode {
 
 fn convert(model: &Path, output: &Path) -> Result<ExitCode, String> {
     let c = ferrite_convert::Builder::new(model)
+        .target(target())
         .emit_to(output)
         .map_err(|e| format!("{}: {e}", model.display()))?;
     for w in &c.report.warnings {

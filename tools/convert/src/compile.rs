@@ -15,12 +15,15 @@ use serde::Serialize;
 pub struct Options {
     /// How many orderings the arena planner may try beyond its heuristics.
     pub planner_effort: usize,
+    /// Which kernels the model is converted for.
+    pub target: crate::Target,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             planner_effort: 4000,
+            target: crate::Target::Portable,
         }
     }
 }
@@ -163,7 +166,7 @@ impl Compiled {
 pub fn compile(bytes: &[u8], options: &Options) -> Result<Compiled> {
     let tf = tflite::read(bytes)?;
     let graph = Graph::build(&tf)?;
-    let lowered = lower(&graph)?;
+    let lowered = lower(&graph, options.target)?;
     assemble(&graph, lowered, options)
 }
 
@@ -216,7 +219,7 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         touch(id_of[o], n_layers, &mut first, &mut last);
     }
     let roots: Vec<usize> = (0..act.len()).filter(|&i| group[i] == i).collect();
-    let buffers: Vec<Buffer> = roots
+    let mut buffers: Vec<Buffer> = roots
         .iter()
         .map(|&r| {
             let size = (0..act.len())
@@ -232,10 +235,28 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
             }
         })
         .collect();
+    // Kernel scratch lives only while its layer runs.
+    let scratch_layers: Vec<usize> = (0..n_layers)
+        .filter(|&i| low_layers[i].scratch_bytes > 0)
+        .collect();
+    buffers.extend(scratch_layers.iter().map(|&i| Buffer {
+        size: low_layers[i].scratch_bytes,
+        first: i,
+        last: i,
+    }));
     let p = plan(&buffers, options.planner_effort);
     let mut offset_of_root = vec![0usize; act.len()];
     for (k, &r) in roots.iter().enumerate() {
         offset_of_root[r] = p.offsets[k];
+    }
+    let mut low_layers = low_layers;
+    for (k, &i) in scratch_layers.iter().enumerate() {
+        let offset = p.offsets[roots.len() + k] as u32;
+        match &mut low_layers[i].op {
+            ferrite_core::Op::ConvGemmI8(g) => g.scratch_offset = offset,
+            ferrite_core::Op::DepthwiseDspI8(d) => d.scratch_offset = offset,
+            _ => {}
+        }
     }
 
     let mut tensors = Vec::with_capacity(act.len());
