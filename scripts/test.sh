@@ -5,11 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-step "toolchain"
+step "toolchain and QEMU"
 ensure_rust_targets thumbv7em-none-eabihf thumbv7m-none-eabi thumbv6m-none-eabi thumbv8m.main-none-eabihf aarch64-unknown-linux-gnu
+ensure_qemu
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --all --manifest-path targets/Cargo.toml -- --check
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -21,7 +23,16 @@ cargo build --locked -p ferrite-core -p ferrite-kernels --target thumbv6m-none-e
 step "aarch64 (NEON) fast paths compile (cargo check --target aarch64-unknown-linux-gnu)"
 cargo check --locked -p ferrite-core -p ferrite-kernels --target aarch64-unknown-linux-gnu
 
-step "cargo test (unit, property, conformance against ${FERRITE_SHARED_MODELS:-../shared/models})"
+step "real-board firmware cross-compiles (nRF52840-DK, STM32F746G-DISCO, Raspberry Pi Pico)"
+for board in nrf52840-dk stm32f746g-disco rp-pico; do
+  (cd "targets/$board" && cargo build --release --locked -q)
+done
+(cd targets/qemu-mps2-an386 && cargo clippy --release --locked -q -- -D warnings)
+
+step "DSP kernels equal the reference on random layers, in QEMU (Cortex-M4)"
+(cd targets/qemu-kernel-check && timeout 600 cargo run --release --locked -q)
+
+step "cargo test (unit, property, conformance against ${FERRITE_SHARED_MODELS:-../shared/models}, QEMU firmware runs)"
 cargo test --workspace --locked
 
 step "fuzz smoke: the converter on mutated models for at most 60 s (cargo fuzz, nightly)"

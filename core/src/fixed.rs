@@ -90,6 +90,15 @@ pub fn multiply_by_quantized_multiplier_smaller_than_one_exp(
     )
 }
 
+/// Arm's `SMMULR`: the high word of `a * b`, rounded (`floor((a * b + 2^31) / 2^32)`).
+///
+/// `smmulr(2 * a, m)` is exactly [`saturating_rounding_doubling_high_mul`]`(a, m)` while
+/// `2 * a` does not overflow, which the DSP kernels rely on.
+#[inline(always)]
+pub fn smmulr(a: i32, b: i32) -> i32 {
+    ((a as i64 * b as i64 + (1i64 << 31)) >> 32) as i32
+}
+
 /// gemmlowp `SaturatingRoundingMultiplyByPOT`: `x * 2^exponent`, saturating when
 /// `exponent > 0`, rounding when `exponent < 0`. Defined for every `exponent` (gemmlowp only
 /// instantiates `-31..=31`): beyond 31 every non-zero `x` saturates, below -31 the result
@@ -313,6 +322,23 @@ mod tests {
             saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN),
             i32::MAX
         );
+    }
+
+    #[test]
+    fn smmulr_of_double_is_srdhm() {
+        let mut x = 0x1234_5678u32;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let a = (x as i32) >> 2; // |a| < 2^29, so 2a cannot overflow
+            let m = (1 << 30) + ((x >> 3) as i32 & 0x3fff_ffff);
+            assert_eq!(
+                smmulr(2 * a, m),
+                saturating_rounding_doubling_high_mul(a, m),
+                "{a} {m}"
+            );
+        }
     }
 
     #[test]

@@ -704,6 +704,144 @@ pub struct ResizeNearest {
     pub src_cols: ConstRef<u32>,
 }
 
+/// Per-output-channel output stage of the DSP kernels, packed as five words so a kernel
+/// loads a channel's parameters with one multiple-load.
+///
+/// The kernels use it only for layers whose clamp is the whole int8 range with output zero
+/// point -128 (no activation, or ReLU/ReLU6 whose upper bound saturates at 127, as TFLite's
+/// converter produces): negative values before the final shift then all clamp to -128,
+/// so the rounding direction of negative ties cannot show, and the output stage reduces to
+///
+/// `ssat8((smmulr(acc << lshift, multiplier) +sat round) >> rshift)`
+///
+/// where `acc` starts at `bias` (the layer's bias with `input_offset * sum(w)` folded in).
+/// That equals TFLite's `MultiplyByQuantizedMultiplier` (double rounding) plus the zero point
+/// and the clamp, because `smmulr(2a, m) = floor((2am + 2^31) / 2^32)` is exactly gemmlowp's
+/// `SaturatingRoundingDoublingHighMul(a, m)` while `|2a| < 2^31` — which the converter checks
+/// from the weights before choosing these kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ChannelQuant {
+    /// Bias with the input offset folded in.
+    pub bias: i32,
+    /// Q0.31 multiplier.
+    pub multiplier: i32,
+    /// `max(shift, 0) + 1`: left shift applied before the high multiply.
+    pub lshift: i32,
+    /// `max(-shift, 0)`: rounding right shift after it.
+    pub rshift: i32,
+    /// `(1 << rshift) >> 1` plus `-128 << rshift` (the zero point, added before the shift).
+    pub round: i32,
+}
+
+impl ChannelQuant {
+    /// Words per channel in a packed `[i32]` array.
+    pub const WORDS: usize = 5;
+
+    /// The packed words.
+    pub const fn to_words(self) -> [i32; 5] {
+        [
+            self.bias,
+            self.multiplier,
+            self.lshift,
+            self.rshift,
+            self.round,
+        ]
+    }
+
+    /// The output stage as the DSP kernels compute it (see the type's documentation).
+    #[inline]
+    pub fn finish(&self, acc: i32) -> i8 {
+        output_stage(
+            acc.wrapping_shl(self.lshift as u32),
+            self.multiplier,
+            self.rshift,
+            self.round,
+        )
+    }
+
+    /// Reads one channel's parameters from packed words (`None` if fewer than five).
+    pub fn from_words(w: &[i32]) -> Option<Self> {
+        match w {
+            [bias, multiplier, lshift, rshift, round, ..] => Some(ChannelQuant {
+                bias: *bias,
+                multiplier: *multiplier,
+                lshift: *lshift,
+                rshift: *rshift,
+                round: *round,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The DSP kernels' output stage on an already left-shifted accumulator:
+/// `ssat8((smmulr(shifted, multiplier) +sat round) >> rshift)` (see [`ChannelQuant`]).
+#[inline]
+pub fn output_stage(shifted: i32, multiplier: i32, rshift: i32, round: i32) -> i8 {
+    let v = crate::fixed::smmulr(shifted, multiplier);
+    (v.saturating_add(round) >> (rshift & 31)).clamp(-128, 127) as i8
+}
+
+/// Int8 CONV_2D (dense, output zero point -128, clamp = int8 range) lowered for the DSP GEMM
+/// kernels: `out[p, c] = stage(bias[c] + sum_k x[p, k] * w[c, k])` over the
+/// `k_h * k_w * in_c` taps of each output pixel (see [`ChannelQuant`]). Input pixels are
+/// gathered (im2col, padding taps filled with the input zero point) and widened four at a time
+/// into an arena scratch buffer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ConvGemmI8 {
+    /// Input tensor (NHWC).
+    pub input: TensorId,
+    /// Output tensor (NHWC).
+    pub output: TensorId,
+    /// Shapes, strides, dilation and padding.
+    pub geom: ConvGeometry,
+    /// Weights `[out_c][k4 * 4]`: each output channel's taps in `(ky, kx, ic)` order,
+    /// zero padded to a multiple of 4.
+    pub weights: ConstRef<i8>,
+    /// Taps per output pixel, rounded up to a multiple of 4, divided by 4.
+    pub k4: u32,
+    /// Output stage per output channel: [`ChannelQuant::WORDS`] words each.
+    pub channels: ConstRef<i32>,
+    /// Input zero point (the value of padding taps).
+    pub input_zero_point: i32,
+    /// Arena offset of the kernel's scratch buffer.
+    pub scratch_offset: u32,
+    /// Its size in bytes.
+    pub scratch_bytes: u32,
+}
+
+/// Int8 DEPTHWISE_CONV_2D (depth multiplier 1, channels a multiple of 4, output zero point
+/// -128, clamp = int8 range) lowered for the DSP kernels.
+///
+/// Weights are 16-bit and pre-shifted by each channel's `lshift` (so the kernel's accumulator
+/// is already `acc << lshift`), four channels per tap in the order `c, c+2, c+1, c+3` —
+/// exactly the pairs `SXTB16` splits four input bytes into. Per group of four channels,
+/// `params` holds the four pre-shifted folded biases, then `multiplier, rshift, round` for each
+/// channel (16 words; see [`ChannelQuant`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct DepthwiseDspI8 {
+    /// Input tensor (NHWC).
+    pub input: TensorId,
+    /// Output tensor (NHWC).
+    pub output: TensorId,
+    /// Shapes, strides, dilation and padding (`in_c == out_c`).
+    pub geom: ConvGeometry,
+    /// Weights `[in_c / 4][k_h * k_w][4]`.
+    pub weights: ConstRef<i16>,
+    /// Output stage, 16 words per group of four channels.
+    pub params: ConstRef<i32>,
+    /// Input zero point (the value of padding taps).
+    pub input_zero_point: i32,
+    /// Arena offset of the kernel's scratch: one pixel's taps (`k_h * k_w * in_c` bytes),
+    /// gathered with padding for pixels at the border.
+    pub scratch_offset: u32,
+    /// Its size in bytes.
+    pub scratch_bytes: u32,
+}
+
 /// A layer's operator and parameters.
 ///
 /// Deliberately exhaustive: `ferrite_kernels::registry` matches on every variant, so adding
@@ -719,6 +857,10 @@ pub enum Op {
     Conv2dF32(Conv2dF32),
     /// Int8 DEPTHWISE_CONV_2D.
     DepthwiseConv2dI8(DepthwiseConv2dI8),
+    /// Int8 CONV_2D as a GEMM for the SIMD/DSP kernels.
+    ConvGemmI8(ConvGemmI8),
+    /// Int8 DEPTHWISE_CONV_2D with DSP-friendly weights.
+    DepthwiseDspI8(DepthwiseDspI8),
     /// Float DEPTHWISE_CONV_2D.
     DepthwiseConv2dF32(DepthwiseConv2dF32),
     /// Int8 FULLY_CONNECTED.

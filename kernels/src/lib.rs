@@ -40,7 +40,9 @@ pub mod ops {
     pub mod binary;
     pub mod conv;
     pub mod depthwise;
+    pub mod depthwise_dsp;
     pub mod fully_connected;
+    pub mod gemm;
     pub mod load_const;
     pub mod lut;
     pub mod mean;

@@ -51,6 +51,8 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::Conv2dF32(_) => entry!(conv::run_conv2d_f32),
         Op::DepthwiseConv2dI8(_) => entry!(depthwise::run_depthwise_conv2d_i8),
         Op::DepthwiseConv2dF32(_) => entry!(depthwise::run_depthwise_conv2d_f32),
+        Op::ConvGemmI8(_) => entry!(gemm::run_conv_gemm_i8),
+        Op::DepthwiseDspI8(_) => entry!(depthwise_dsp::run_depthwise_dsp_i8),
         Op::FullyConnectedI8(_) => entry!(fully_connected::run_fully_connected_i8),
         Op::FullyConnectedF32(_) => entry!(fully_connected::run_fully_connected_f32),
         Op::PoolI8(_) => entry!(pool::run_pool_i8),

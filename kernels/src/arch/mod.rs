@@ -1,5 +1,5 @@
-//! Fast paths for desktop and server CPUs: x86-64 (SSE4.1, AVX2, AVX-512 with VNNI) and
-//! aarch64 (NEON).
+//! Fast paths: Cortex-M DSP (`cortex_m_dsp`, on microcontrollers), and for desktop and server
+//! CPUs x86-64 (SSE4.1, AVX2, AVX-512 with VNNI) and aarch64 (NEON).
 //!
 //! Every fast path computes exactly what its operator's reference function computes (int8 bit
 //! for bit; the property tests in each module compare them on random shapes, parameters and
@@ -12,6 +12,10 @@
 
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod aarch64;
+/// Cortex-M DSP extension kernels (enable the `dsp` feature: stable Rust does not expose Arm's
+/// `dsp` target feature to `cfg`).
+#[cfg(all(target_arch = "arm", feature = "dsp"))]
+pub mod cortex_m_dsp;
 pub mod pack;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;

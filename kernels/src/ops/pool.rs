@@ -132,39 +132,45 @@ pub fn pool_i8(p: &PoolI8, input: &[i8], output: &mut [i8]) -> bool {
             for ox in 0..out_w {
                 let cols = clip(ox, g.stride_w, g.pad_left, g.filter_w, g.in_w);
                 let out_base = ((b * out_h + oy) * out_w + ox) * ch;
+                // Plain index loops (no iterator adaptors): this runs on microcontrollers too.
+                let count = (rows.end - rows.start) * (cols.end - cols.start);
+                if count == 0 && p.kind == PoolKind::Average {
+                    return false;
+                }
                 for c in 0..ch {
-                    let taps = rows.clone().flat_map(|iy| {
-                        cols.clone()
-                            .map(move |ix| input[((b * in_h + iy) * in_w + ix) * ch + c])
-                    });
-                    output[out_base + c] = match p.kind {
+                    match p.kind {
                         PoolKind::Max => {
-                            let max = taps.fold(i8::MIN, |m, v| m.max(v));
+                            let mut max = i8::MIN;
+                            for iy in rows.clone() {
+                                let row = ((b * in_h + iy) * in_w) * ch + c;
+                                for ix in cols.clone() {
+                                    max = max.max(input[row + ix * ch]);
+                                }
+                            }
                             // TFLM clamps with `std::max<int8_t>`: the bounds are narrowed to
                             // int8 first (a no-op for any valid range).
-                            max.max(p.act_min as i8).min(p.act_max as i8)
+                            output[out_base + c] = max.max(p.act_min as i8).min(p.act_max as i8);
                         }
                         PoolKind::Average => {
                             let mut acc: i32 = 0;
-                            let mut count: i64 = 0;
-                            for v in taps {
-                                acc = acc.wrapping_add(v as i32);
-                                count += 1;
-                            }
-                            if count == 0 {
-                                return false;
+                            for iy in rows.clone() {
+                                let row = ((b * in_h + iy) * in_w) * ch + c;
+                                for ix in cols.clone() {
+                                    acc = acc.wrapping_add(input[row + ix * ch] as i32);
+                                }
                             }
                             // i64 keeps the rounding free of overflow; TFLM's int arithmetic
                             // gives the same result whenever it does not overflow.
-                            let acc = acc as i64;
+                            let (acc, count) = (acc as i64, count as i64);
                             let avg = if acc > 0 {
                                 (acc + count / 2) / count
                             } else {
                                 (acc - count / 2) / count
                             };
-                            avg.max(p.act_min as i64).min(p.act_max as i64) as i8
+                            output[out_base + c] =
+                                avg.max(p.act_min as i64).min(p.act_max as i64) as i8;
                         }
-                    };
+                    }
                 }
             }
         }

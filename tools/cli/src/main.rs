@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod bench;
+mod sim;
 
 #[derive(Parser)]
 #[command(
@@ -14,6 +15,11 @@ mod bench;
     about = "Ferrite: TFLite models as static Rust for microcontrollers"
 )]
 struct Cli {
+    /// Kernels to convert for: portable (any CPU, the host), or cortex-m-dsp (M4/M7/M33/M55
+    /// with the DSP extension; the layouts the DSP kernels read, run here by their portable
+    /// twins).
+    #[arg(long, global = true, default_value = "portable")]
+    target: String,
     #[command(subcommand)]
     command: Command,
     /// Kernels for running models here: `best` (the default: the fastest this CPU runs, also
@@ -25,6 +31,12 @@ struct Cli {
 /// The kernels `load` converts for (set once from the command line).
 static KERNELS: std::sync::OnceLock<ferrite_convert::kernels::KernelSet> =
     std::sync::OnceLock::new();
+/// The target chosen on the command line.
+static TARGET: std::sync::OnceLock<ferrite_convert::Target> = std::sync::OnceLock::new();
+
+fn target() -> ferrite_convert::Target {
+    TARGET.get().copied().unwrap_or_default()
+}
 
 #[derive(Subcommand)]
 enum Command {
@@ -58,6 +70,33 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+    },
+    /// Build a board's firmware with the model and samples embedded, run it in QEMU, and
+    /// report outputs and instructions per layer.
+    Sim {
+        /// The .tflite model.
+        model: PathBuf,
+        /// Emulated board: qemu-m4 (Cortex-M4F, DSP), qemu-m3 (Cortex-M3), qemu-m55 (Cortex-M55, Helium).
+        #[arg(long, default_value = "qemu-m4")]
+        board: String,
+        /// Inputs: N samples stacked on a leading axis (once per model input).
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
+        /// Where to write the outputs, stacked the same way (once per model output).
+        #[arg(long)]
+        output: Vec<PathBuf>,
+        /// Integer labels (one per sample): print predicted class (argmax) against label.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Print one JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// Seconds QEMU may run before it is killed.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        /// Directory of the board crates (default: the source tree's `targets/`).
+        #[arg(long)]
+        targets_dir: Option<PathBuf>,
     },
     /// Run samples and compare with expected outputs (int8 exact, float within 1e-5 relative).
     Verify {
@@ -106,6 +145,7 @@ fn load(model: &Path) -> Result<Compiled, String> {
             .get()
             .copied()
             .unwrap_or(ferrite_convert::kernels::KernelSet::PORTABLE),
+        target: target(),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;
@@ -121,6 +161,15 @@ fn threads(n: Option<usize>) -> usize {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match ferrite_convert::Target::from_name(&cli.target) {
+        Some(t) => {
+            let _ = TARGET.set(t);
+        }
+        None => {
+            eprintln!("error: unknown target {}; targets: portable, cortex-m-dsp (cortex-m4, cortex-m7, cortex-m33, cortex-m55)", cli.target);
+            return ExitCode::FAILURE;
+        }
+    }
     let kernels = match &cli.kernels {
         Some(name) => ferrite_convert::kernels::by_name(name),
         None => ferrite_convert::kernels::from_env(),
@@ -143,6 +192,25 @@ fn main() -> ExitCode {
             output,
             threads: t,
         } => run(&model, &input, &output, threads(t)),
+        Command::Sim {
+            model,
+            board,
+            input,
+            output,
+            labels,
+            json,
+            timeout,
+            targets_dir,
+        } => simulate(
+            &model,
+            &board,
+            &input,
+            &output,
+            labels.as_deref(),
+            json,
+            timeout,
+            targets_dir,
+        ),
         Command::Verify {
             model,
             input,
@@ -170,6 +238,7 @@ fn main() -> ExitCode {
 
 fn convert(model: &Path, output: &Path) -> Result<ExitCode, String> {
     let c = ferrite_convert::Builder::new(model)
+        .target(target())
         .emit_to(output)
         .map_err(|e| format!("{}: {e}", model.display()))?;
     for w in &c.report.warnings {
@@ -329,4 +398,91 @@ fn verify(
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn simulate(
+    model: &Path,
+    board: &str,
+    inputs: &[PathBuf],
+    outputs: &[PathBuf],
+    labels: Option<&Path>,
+    json: bool,
+    timeout: u64,
+    targets_dir: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let c = load(model)?;
+    if !outputs.is_empty() && outputs.len() != c.outputs.len() {
+        return Err(format!(
+            "the model has {} outputs; give --output once for each",
+            c.outputs.len()
+        ));
+    }
+    let dir = sim::targets_dir(targets_dir);
+    let run = sim::simulate(
+        board,
+        &c,
+        model,
+        inputs,
+        &dir,
+        std::time::Duration::from_secs(timeout),
+        json,
+    )?;
+    for (a, path) in run.outputs.iter().zip(outputs) {
+        npy::write(path, a)?;
+    }
+    let predictions = match labels {
+        Some(path) => Some(predictions(&run.outputs[0], &npy::read(path)?)?),
+        None => None,
+    };
+    if json {
+        let mut v = serde_json::to_value(&run.report).map_err(|e| e.to_string())?;
+        if let Some((pred, lab)) = &predictions {
+            v["predictions"] = serde_json::json!(pred);
+            v["labels"] = serde_json::json!(lab);
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+        );
+    } else {
+        sim::print_table(&run.report);
+        if let Some((pred, lab)) = &predictions {
+            println!();
+            let correct = pred.iter().zip(lab).filter(|(p, l)| p == l).count();
+            for (k, (p, l)) in pred.iter().zip(lab).enumerate() {
+                println!(
+                    "sample {k}: predicted {p}, label {l}{}",
+                    if p == l { "" } else { "  <- wrong" }
+                );
+            }
+            println!("{correct} of {} correct", pred.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Argmax of each sample's output against integer labels.
+fn predictions(out: &npy::Array, labels: &npy::Array) -> Result<(Vec<i64>, Vec<i64>), String> {
+    let n = out.shape[0];
+    let per = out.data.len() / n.max(1);
+    let lab: Vec<i64> = (0..labels.data.len())
+        .map(|i| labels.data.get_f64(i) as i64)
+        .collect();
+    if lab.len() != n {
+        return Err(format!("{} labels for {n} samples", lab.len()));
+    }
+    let pred = (0..n)
+        .map(|s| {
+            (0..per)
+                .max_by(|&a, &b| {
+                    out.data
+                        .get_f64(s * per + a)
+                        .total_cmp(&out.data.get_f64(s * per + b))
+                        .then(b.cmp(&a))
+                })
+                .unwrap_or(0) as i64
+        })
+        .collect();
+    Ok((pred, lab))
 }

@@ -24,6 +24,8 @@ pub struct Options {
     /// The kernels the layers get. [`KernelSet::PORTABLE`] (the default) is what generated
     /// code must use; [`Options::host`] picks the fastest this CPU runs, for running here.
     pub kernels: KernelSet,
+    /// Which kernels the model is converted for.
+    pub target: crate::Target,
 }
 
 impl Default for Options {
@@ -31,6 +33,7 @@ impl Default for Options {
         Options {
             planner_effort: 4000,
             kernels: KernelSet::PORTABLE,
+            target: crate::Target::Portable,
         }
     }
 }
@@ -187,7 +190,7 @@ impl Compiled {
 pub fn compile(bytes: &[u8], options: &Options) -> Result<Compiled> {
     let tf = tflite::read(bytes)?;
     let graph = Graph::build(&tf)?;
-    let lowered = lower(&graph)?;
+    let lowered = lower(&graph, options.target)?;
     assemble(&graph, lowered, options)
 }
 
@@ -248,7 +251,7 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
     for (i, &t) in act.iter().enumerate() {
         group_size[group[i]] = group_size[group[i]].max(size_of(t));
     }
-    let buffers: Vec<Buffer> = roots
+    let mut buffers: Vec<Buffer> = roots
         .iter()
         .map(|&r| {
             let size = group_size[r];
@@ -260,6 +263,15 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
             }
         })
         .collect();
+    // Kernel scratch lives only while its layer runs.
+    let scratch_layers: Vec<usize> = (0..n_layers)
+        .filter(|&i| low_layers[i].scratch_bytes > 0)
+        .collect();
+    buffers.extend(scratch_layers.iter().map(|&i| Buffer {
+        size: low_layers[i].scratch_bytes,
+        first: i,
+        last: i,
+    }));
     let p = plan(&buffers, options.planner_effort);
     if p.arena_bytes > MAX_ARENA_BYTES {
         // Name the largest activation: the usual culprit is one corrupted dimension.
@@ -279,6 +291,15 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
     let mut offset_of_root = vec![0usize; act.len()];
     for (k, &r) in roots.iter().enumerate() {
         offset_of_root[r] = p.offsets[k];
+    }
+    let mut low_layers = low_layers;
+    for (k, &i) in scratch_layers.iter().enumerate() {
+        let offset = p.offsets[roots.len() + k] as u32;
+        match &mut low_layers[i].op {
+            ferrite_core::Op::ConvGemmI8(g) => g.scratch_offset = offset,
+            ferrite_core::Op::DepthwiseDspI8(d) => d.scratch_offset = offset,
+            _ => {}
+        }
     }
 
     let mut tensors = Vec::with_capacity(act.len());

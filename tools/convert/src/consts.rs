@@ -42,6 +42,11 @@ impl ConstPool {
     pub fn push_i8(&mut self, v: &[i8]) -> ConstRef<i8> {
         ConstRef::new(self.push_raw(bytemuck::cast_slice(v), 4), v.len() as u32)
     }
+    /// Appends `i16` values.
+    pub fn push_i16(&mut self, v: &[i16]) -> ConstRef<i16> {
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        ConstRef::new(self.push_raw(&bytes, 4), v.len() as u32)
+    }
     /// Appends `u16` values.
     pub fn push_u16(&mut self, v: &[u16]) -> ConstRef<u16> {
         let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();

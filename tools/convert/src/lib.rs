@@ -21,8 +21,10 @@ pub mod emit;
 pub mod error;
 pub mod graph;
 pub mod host;
+pub mod kernel_cases;
 pub mod kernels;
 pub mod lower;
+pub mod lower_dsp;
 pub mod npy;
 pub mod plan;
 pub mod rustlit;
@@ -30,6 +32,7 @@ pub mod tflite;
 
 pub use compile::{compile, Compiled, Options, Report};
 pub use error::{ConvertError, Result};
+pub use lower_dsp::Target;
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +52,12 @@ impl Builder {
             file_name: "model.rs".into(),
             options: Options::default(),
         }
+    }
+
+    /// Converts for `target`'s kernels (default: portable).
+    pub fn target(mut self, target: Target) -> Self {
+        self.options.target = target;
+        self
     }
 
     /// Writes the module under another file name (several models in one crate).

@@ -8,6 +8,7 @@
 use crate::consts::ConstPool;
 use crate::error::{ConvertError, Result};
 use crate::graph::{GOp, GTensor, Graph};
+use crate::lower_dsp::{self, Target};
 use crate::tflite::opcodes as oc;
 use crate::tflite::schema::options;
 use ferrite_core::ops::*;
@@ -34,6 +35,22 @@ pub struct LoweredLayer {
     pub inputs: Vec<usize>,
     /// TFLite tensor indices written.
     pub outputs: Vec<usize>,
+    /// Arena scratch the kernel needs while the layer runs (bytes; 0 for none).
+    pub scratch_bytes: usize,
+}
+
+/// Requantization values of an int8 convolution, before they go to the constant pool.
+pub struct ConvQuant {
+    /// Bias per output channel, if the layer has one.
+    pub bias: Option<Vec<i32>>,
+    /// Q0.31 multiplier per output channel.
+    pub multiplier: Vec<i32>,
+    /// Shift per output channel (positive: left).
+    pub shift: Vec<i32>,
+    /// Input quantization.
+    pub in_q: QParams,
+    /// Output quantization.
+    pub out_q: QParams,
 }
 
 /// The result of lowering a graph.
@@ -84,6 +101,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
 
 struct Lowerer<'g, 'a> {
     g: &'g Graph<'a>,
+    target: Target,
     pool: ConstPool,
     ids: Vec<Option<TensorId>>,
     tensors: Vec<usize>,
@@ -93,9 +111,10 @@ struct Lowerer<'g, 'a> {
 }
 
 /// Lowers every operator of `g`.
-pub fn lower(g: &Graph<'_>) -> Result<Lowered> {
+pub fn lower(g: &Graph<'_>, target: Target) -> Result<Lowered> {
     let mut l = Lowerer {
         g,
+        target,
         pool: ConstPool::default(),
         ids: vec![None; g.tensors.len()],
         tensors: Vec::new(),
@@ -375,6 +394,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             param_bytes: t.data.map_or(0, |d| d.len()),
             inputs: vec![],
             outputs: vec![t.index],
+            scratch_bytes: 0,
         });
         Ok(id)
     }
@@ -397,6 +417,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 .filter(|&i| !self.g.tensors[i].is_const() || self.ids[i].is_some())
                 .collect(),
             outputs: cx.op.outputs.clone(),
+            scratch_bytes: 0,
         });
     }
 
@@ -479,6 +500,28 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             cx.dtype(output, "output")?,
         ) {
             (DType::I8, DType::I8, DType::I8) => {
+                if self.target == Target::CortexMDsp {
+                    let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 0)?;
+                    let (act_min, act_max) = cx.act_i8(act, q.out_q)?;
+                    let w = as_i8(filter.data.unwrap_or(&[]));
+                    if let Some((op, scratch)) = lower_dsp::conv_gemm(
+                        &mut self.pool,
+                        ii,
+                        oi,
+                        geom,
+                        groups,
+                        &w,
+                        &q,
+                        act_min,
+                        act_max,
+                    ) {
+                        self.push(cx, op, macs, filter.num_elements() + 20 * out_c);
+                        if let Some(l) = self.layers.last_mut() {
+                            l.scratch_bytes = scratch;
+                        }
+                        return Ok(());
+                    }
+                }
                 let (bias, mult, shift, in_q, out_q) =
                     self.conv_requant(cx, input, filter, bias, output, out_c, 0)?;
                 let (act_min, act_max) = cx.act_i8(act, out_q)?;
@@ -615,8 +658,10 @@ impl<'g, 'a> Lowerer<'g, 'a> {
 
     /// Bias and per-channel requantization of an int8 conv/depthwise layer, computed as
     /// TFLM's `PopulateConvolutionQuantizationParams` does (in double precision).
-    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
-    fn conv_requant(
+    /// Per-channel requantization of an int8 conv/depthwise layer, computed as TFLM's
+    /// `PopulateConvolutionQuantizationParams` does (in double precision), and its bias.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_quant_values(
         &mut self,
         cx: &OpCx<'_, '_, '_>,
         input: &GTensor<'_>,
@@ -625,13 +670,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         output: &GTensor<'_>,
         channels: usize,
         channel_axis: usize,
-    ) -> Result<(
-        ConstRef<i32>,
-        ConstRef<i32>,
-        ConstRef<i32>,
-        QParams,
-        QParams,
-    )> {
+    ) -> Result<ConvQuant> {
         let in_q = cx.qparams(input, "input")?;
         let out_q = cx.qparams(output, "output")?;
         let fq = filter
@@ -651,7 +690,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 "int8 filters must be symmetric (zero point 0)",
             ));
         }
-        let mut mult = Vec::with_capacity(channels);
+        let mut multiplier = Vec::with_capacity(channels);
         let mut shift = Vec::with_capacity(channels);
         for c in 0..channels {
             let fs = if fq.per_channel() {
@@ -665,27 +704,59 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     "channel {c}: requantization multiplier {real} out of range"
                 ))
             })?;
-            mult.push(m);
+            multiplier.push(m);
             shift.push(s);
         }
-        let bias = self.i32_bias(cx, bias, channels)?;
-        Ok((
+        let bias = self.i32_bias_values(cx, bias, channels)?;
+        Ok(ConvQuant {
             bias,
-            self.pool.push_i32(&mult),
-            self.pool.push_i32(&shift),
+            multiplier,
+            shift,
             in_q,
             out_q,
+        })
+    }
+
+    /// [`Lowerer::conv_quant_values`], with bias, multipliers and shifts in the constant pool.
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+    fn conv_requant(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        input: &GTensor<'_>,
+        filter: &GTensor<'_>,
+        bias: Option<&GTensor<'_>>,
+        output: &GTensor<'_>,
+        channels: usize,
+        channel_axis: usize,
+    ) -> Result<(
+        ConstRef<i32>,
+        ConstRef<i32>,
+        ConstRef<i32>,
+        QParams,
+        QParams,
+    )> {
+        let q = self.conv_quant_values(cx, input, filter, bias, output, channels, channel_axis)?;
+        let bias = q
+            .bias
+            .as_deref()
+            .map_or(ConstRef::EMPTY, |b| self.pool.push_i32(b));
+        Ok((
+            bias,
+            self.pool.push_i32(&q.multiplier),
+            self.pool.push_i32(&q.shift),
+            q.in_q,
+            q.out_q,
         ))
     }
 
-    fn i32_bias(
+    fn i32_bias_values(
         &mut self,
         cx: &OpCx<'_, '_, '_>,
         bias: Option<&GTensor<'_>>,
         channels: usize,
-    ) -> Result<ConstRef<i32>> {
+    ) -> Result<Option<Vec<i32>>> {
         let Some(b) = bias else {
-            return Ok(ConstRef::EMPTY);
+            return Ok(None);
         };
         let data = b.data.ok_or_else(|| cx.unsupported("non-constant bias"))?;
         if b.dtype != Some(DType::I32) {
@@ -694,7 +765,19 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         if b.num_elements() != channels {
             return Err(cx.tensor_msg(b, "bias", format!("expected {channels} elements")));
         }
-        Ok(self.pool.push_i32(&as_i32(data)))
+        Ok(Some(as_i32(data)))
+    }
+
+    fn i32_bias(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        bias: Option<&GTensor<'_>>,
+        channels: usize,
+    ) -> Result<ConstRef<i32>> {
+        Ok(match self.i32_bias_values(cx, bias, channels)? {
+            Some(b) => self.pool.push_i32(&b),
+            None => ConstRef::EMPTY,
+        })
     }
 
     fn f32_bias(
@@ -771,6 +854,28 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             cx.dtype(output, "output")?,
         ) {
             (DType::I8, DType::I8, DType::I8) => {
+                if self.target == Target::CortexMDsp {
+                    let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 3)?;
+                    let (act_min, act_max) = cx.act_i8(act, q.out_q)?;
+                    let w = as_i8(filter.data.unwrap_or(&[]));
+                    if let Some((op, scratch)) = lower_dsp::depthwise(
+                        &mut self.pool,
+                        ii,
+                        oi,
+                        geom,
+                        dm,
+                        &w,
+                        &q,
+                        act_min,
+                        act_max,
+                    ) {
+                        self.push(cx, op, macs, 2 * filter.num_elements() + 16 * out_c);
+                        if let Some(l) = self.layers.last_mut() {
+                            l.scratch_bytes = scratch;
+                        }
+                        return Ok(());
+                    }
+                }
                 let (bias, mult, shift, in_q, out_q) =
                     self.conv_requant(cx, input, filter, bias, output, out_c, 3)?;
                 let (act_min, act_max) = cx.act_i8(act, out_q)?;

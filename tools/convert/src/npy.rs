@@ -134,30 +134,35 @@ fn from_npy<R: std::io::Read>(npy: npyz::NpyFile<R>, what: &str) -> Result<Array
     Ok(Array { shape, data })
 }
 
+/// Parses the bytes of a `.npy` file; `what` names it in errors.
+pub fn parse(bytes: &[u8], what: &str) -> Result<Array, String> {
+    let npy = npyz::NpyFile::new(bytes).map_err(|e| format!("{what}: not a .npy file: {e}"))?;
+    from_npy(npy, what)
+}
+
 /// Reads a `.npy` file.
 pub fn read(path: &Path) -> Result<Array, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    let npy = npyz::NpyFile::new(&bytes[..])
-        .map_err(|e| format!("{}: not a .npy file: {e}", path.display()))?;
-    from_npy(npy, &path.display().to_string())
+    parse(&bytes, &path.display().to_string())
 }
 
-/// Reads every array of a `.npz` file, by name.
+/// Reads every array of a `.npz` file (stored or deflated), by name.
+#[cfg(feature = "npz")]
 pub fn read_npz(path: &Path) -> Result<Vec<(String, Array)>, String> {
-    let mut npz =
-        npyz::npz::NpzArchive::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let names: Vec<String> = npz.array_names().map(str::to_string).collect();
+    use std::io::Read;
+    let e = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(|x| e(&x))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|x| e(&x))?;
     let mut out = Vec::new();
-    for name in names {
-        let npy = npz
-            .by_name(&name)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if let Some(npy) = npy {
-            out.push((
-                name.clone(),
-                from_npy(npy, &format!("{}:{name}", path.display()))?,
-            ));
-        }
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|x| e(&x))?;
+        let name = entry.name().trim_end_matches(".npy").to_string();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).map_err(|x| e(&x))?;
+        out.push((
+            name.clone(),
+            parse(&bytes, &format!("{}:{name}", path.display()))?,
+        ));
     }
     Ok(out)
 }

@@ -1,0 +1,195 @@
+//! The integer GEMM at the heart of convolutions: four output pixels at a time against every
+//! output channel, 16 multiply-accumulates per 13 instructions in the inner loop.
+
+use core::arch::asm;
+
+/// Widens the even bytes of `x` (0 and 2) to two signed halfwords.
+#[inline(always)]
+pub fn sxtb16(x: u32) -> u32 {
+    let r: u32;
+    // SAFETY: register-only arithmetic.
+    unsafe {
+        asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x, options(pure, nomem, nostack, preserves_flags))
+    };
+    r
+}
+
+/// Widens the odd bytes of `x` (1 and 3) to two signed halfwords.
+#[inline(always)]
+pub fn sxtb16_ror8(x: u32) -> u32 {
+    let r: u32;
+    // SAFETY: register-only arithmetic.
+    unsafe {
+        asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x, options(pure, nomem, nostack, preserves_flags))
+    };
+    r
+}
+
+/// Arguments of [`gemm4_relu`], read by the assembly from memory (there are not enough
+/// registers to pass them).
+#[repr(C)]
+pub struct Gemm4Args {
+    /// Widened input block: `k4` groups of 8 words (four pixels' even pairs, then odd pairs).
+    pub buf: *const u32,
+    /// One past the last word of `buf`.
+    pub buf_end: *const u32,
+    /// Weights, `channels` rows of `k4 * 4` bytes.
+    pub weights: *const i8,
+    /// Per-channel output stage, 5 words per channel (`ChannelQuant` order).
+    pub quant: *const i32,
+    /// Output of pixel 0, channel 0; pixel `p` of channel `c` goes to `out + p * stride + c`.
+    pub out: *mut i8,
+    /// Bytes between two pixels' outputs.
+    pub stride: usize,
+    /// Output channels.
+    pub channels: usize,
+}
+
+/// Four pixels of a convolution against every output channel, finished with the DSP output
+/// stage (`ssat(asr(qadd(smmulr(acc << lshift, m), round), rshift), 8)`). The inner loop does
+/// 32 multiply-accumulates in 26 instructions.
+///
+/// # Safety
+/// `buf..buf_end` holds an even number `k4 >= 2` of groups of 8 readable words; `weights` holds
+/// `channels * k4 * 4` readable bytes; `quant` holds `5 * channels` words; the four output
+/// rows `out + p * stride .. + channels` are writable; `channels >= 1`; every shift in
+/// `quant` is in `0..32`.
+pub unsafe fn gemm4_relu(args: &Gemm4Args) {
+    // SAFETY: the caller guarantees every pointer range above; the block saves and restores
+    // r6/r7 and its stack frame, and declares every other register it writes.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            // Locals: [sp] buf, [sp+4] out, [sp+8] channels left, [sp+12] stride, [sp+16] 3*stride.
+            "sub sp, sp, #24",
+            "ldr r1, [r0, #16]",
+            "ldr r2, [r0, #20]",
+            "ldr r3, [r0, #24]",
+            "ldr r11, [r0, #0]",
+            "str r11, [sp, #0]",
+            "str r1, [sp, #4]",
+            "str r3, [sp, #8]",
+            "str r2, [sp, #12]",
+            "add r2, r2, r2, lsl #1",
+            "str r2, [sp, #16]",
+            "ldr r12, [r0, #4]",        // buf_end
+            "ldr r10, [r0, #8]",        // weights
+            "ldr lr, [r0, #12]",        // quant
+            // Per output channel.
+            "2:",
+            "ldr r11, [sp, #0]",
+            "ldr r0, [lr], #4",         // folded bias
+            "mov r1, r0",
+            "mov r2, r0",
+            "mov r3, r0",
+            // Eight taps of four pixels per iteration (k4 is even).
+            "3:",
+            "ldr r8, [r10], #4",
+            "sxtb16 r9, r8",
+            "sxtb16 r8, r8, ror #8",
+            "ldm r11!, {{r4, r5, r6, r7}}",
+            "smlad r0, r4, r9, r0",
+            "smlad r1, r5, r9, r1",
+            "smlad r2, r6, r9, r2",
+            "smlad r3, r7, r9, r3",
+            "ldm r11!, {{r4, r5, r6, r7}}",
+            "smlad r0, r4, r8, r0",
+            "smlad r1, r5, r8, r1",
+            "smlad r2, r6, r8, r2",
+            "smlad r3, r7, r8, r3",
+            "ldr r8, [r10], #4",
+            "sxtb16 r9, r8",
+            "sxtb16 r8, r8, ror #8",
+            "ldm r11!, {{r4, r5, r6, r7}}",
+            "smlad r0, r4, r9, r0",
+            "smlad r1, r5, r9, r1",
+            "smlad r2, r6, r9, r2",
+            "smlad r3, r7, r9, r3",
+            "ldm r11!, {{r4, r5, r6, r7}}",
+            "smlad r0, r4, r8, r0",
+            "smlad r1, r5, r8, r1",
+            "smlad r2, r6, r8, r2",
+            "smlad r3, r7, r8, r3",
+            "cmp r11, r12",
+            "bne 3b",
+            // Output stage: multiplier, lshift, rshift, round(+zero point).
+            "ldm lr!, {{r4, r5, r6, r7}}",
+            "lsl r0, r0, r5",
+            "lsl r1, r1, r5",
+            "lsl r2, r2, r5",
+            "lsl r3, r3, r5",
+            "smmulr r0, r0, r4",
+            "smmulr r1, r1, r4",
+            "smmulr r2, r2, r4",
+            "smmulr r3, r3, r4",
+            "qadd r0, r0, r7",
+            "qadd r1, r1, r7",
+            "qadd r2, r2, r7",
+            "qadd r3, r3, r7",
+            "asr r0, r0, r6",
+            "asr r1, r1, r6",
+            "asr r2, r2, r6",
+            "asr r3, r3, r6",
+            "ssat r0, #8, r0",
+            "ssat r1, #8, r1",
+            "ssat r2, #8, r2",
+            "ssat r3, #8, r3",
+            "ldr r8, [sp, #4]",
+            "ldr r9, [sp, #12]",
+            "strb r0, [r8]",
+            "strb r1, [r8, r9]",
+            "strb r2, [r8, r9, lsl #1]",
+            "ldr r9, [sp, #16]",
+            "strb r3, [r8, r9]",
+            "add r8, r8, #1",
+            "str r8, [sp, #4]",
+            "ldr r9, [sp, #8]",
+            "subs r9, r9, #1",
+            "str r9, [sp, #8]",
+            "bne 2b",
+            "add sp, sp, #24",
+            "pop {{r6, r7}}",
+            inout("r0") args as *const Gemm4Args => _,
+            out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
+        );
+    }
+}
+
+/// Widens four int8 rows of `k4 * 4` taps (`rows`, one after the other) into the block layout
+/// [`gemm4_relu`] reads: for each group of four taps, the four rows' even pairs (taps 0 and
+/// 2), then their odd pairs.
+pub fn widen4(rows: &[i8], wide: &mut [u32]) {
+    let row = rows.len() / 4;
+    widen4_rows(
+        [
+            &rows[..row],
+            &rows[row..2 * row],
+            &rows[2 * row..3 * row],
+            &rows[3 * row..],
+        ],
+        wide,
+    );
+}
+
+/// [`widen4`] from four separate rows of equal length (a multiple of 4).
+pub fn widen4_rows(rows: [&[i8]; 4], wide: &mut [u32]) {
+    let [r0, r1, r2, r3] = rows;
+    let word = |r: &[i8]| u32::from_le_bytes([r[0] as u8, r[1] as u8, r[2] as u8, r[3] as u8]);
+    let groups = r0
+        .chunks_exact(4)
+        .zip(r1.chunks_exact(4))
+        .zip(r2.chunks_exact(4))
+        .zip(r3.chunks_exact(4));
+    for ((((a, b), c), d), out) in groups.zip(wide.chunks_exact_mut(8)) {
+        let (a, b, c, d) = (word(a), word(b), word(c), word(d));
+        out[0] = sxtb16(a);
+        out[1] = sxtb16(b);
+        out[2] = sxtb16(c);
+        out[3] = sxtb16(d);
+        out[4] = sxtb16_ror8(a);
+        out[5] = sxtb16_ror8(b);
+        out[6] = sxtb16_ror8(c);
+        out[7] = sxtb16_ror8(d);
+    }
+}

@@ -1,0 +1,248 @@
+//! CONV_2D as an integer GEMM ([`Op::ConvGemmI8`]) for SIMD and DSP kernels.
+//!
+//! The converter folds the input offset into the bias (`bias + input_offset * sum(w)`), so the
+//! kernels multiply raw input bytes; padding taps then read the input zero point, which makes
+//! their contribution `w * (zp + input_offset) = 0`, as in TFLite Micro where they are skipped.
+//! Output pixels go four at a time: their taps are gathered (im2col) into int8 rows, widened
+//! to 16-bit pairs in the order `SXTB16` produces them, and multiplied against every output
+//! channel's weights.
+//!
+//! On a Cortex-M with the DSP extension the widening and the GEMM run in assembly
+//! ([`crate::arch::cortex_m_dsp::gemm`]); elsewhere the portable code below computes the same
+//! values, and it is what the property tests compare against the reference convolution.
+
+use crate::util::{check_conv_activations, check_conv_reach, expect_op, product};
+use ferrite_core::model::cast_out;
+use ferrite_core::ops::{ChannelQuant, ConvGemmI8, ConvGeometry, Op};
+use ferrite_core::{Ctx, Error, Result};
+
+/// Output pixels per block.
+pub const BLOCK: usize = 4;
+
+/// Bytes of arena scratch [`run_conv_gemm_i8`] needs: the widened block (`k4` groups of 8
+/// words), four int8 im2col rows (`k4 * 4` bytes each), and four rows of outputs for the last,
+/// partial block.
+pub const fn scratch_bytes(k4: usize, out_c: usize) -> usize {
+    k4 * 32 + k4 * 16 + BLOCK * out_c
+}
+
+/// Kernel entry for [`Op::ConvGemmI8`].
+pub fn run_conv_gemm_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, ConvGemmI8);
+    let layer = ctx.layer;
+    let err = |reason| Error::InvalidLayer { layer, reason };
+    let g = &p.geom;
+    let weights = ctx.consts(p.weights)?;
+    let quant = ctx.consts(p.channels)?;
+    check_conv_reach(layer, g)?;
+    let k = product(&[g.k_h, g.k_w, g.in_c]);
+    let k4 = p.k4 as u64;
+    // k4: the taps in groups of four, rounded up to an even number of groups.
+    if k == 0 || k4 * 4 < k || k4 * 4 >= k + 8 || !k4.is_multiple_of(2) {
+        return Err(err("k4 does not match the filter size"));
+    }
+    if weights.len() as u64 != k4 * 4 * g.out_c as u64
+        || quant.len() != ChannelQuant::WORDS * g.out_c as usize
+    {
+        return Err(err("weights or output stage do not match the geometry"));
+    }
+    if quant
+        .chunks_exact(ChannelQuant::WORDS)
+        .filter_map(ChannelQuant::from_words)
+        .any(|q| !(1..=31).contains(&q.lshift) || !(0..=31).contains(&q.rshift))
+    {
+        return Err(err("requantization shift out of range"));
+    }
+    if (p.scratch_bytes as usize) < scratch_bytes(p.k4 as usize, g.out_c as usize) {
+        return Err(err("scratch buffer too small"));
+    }
+    let (inputs, out, scratch) =
+        ctx.split_with_scratch(p.output, p.scratch_offset, p.scratch_bytes)?;
+    let input: &[i8] = inputs.get(p.input)?;
+    let output: &mut [i8] = cast_out(layer, out)?;
+    check_conv_activations(layer, g, input.len(), output.len())?;
+    conv_gemm_i8(p, input, weights, quant, output, scratch).ok_or(err("misaligned scratch buffer"))
+}
+
+// Bounds: `run_conv_gemm_i8` checked input `batches*in_h*in_w*in_c`, output
+// `batches*out_h*out_w*out_c`, weights `out_c * k4*4`, quant `5*out_c` and the scratch size;
+// block rows and output ranges stay below `pixels` (`slot.min(n - 1)`), and a direct block
+// reads `k4*4 == in_c` bytes of an existing input pixel.
+#[allow(clippy::indexing_slicing)]
+/// The GEMM convolution. Slices must match `p` (the kernel entry checks); `scratch` holds
+/// [`scratch_bytes`] bytes, 4-byte aligned. `None` if it is not aligned.
+pub fn conv_gemm_i8(
+    p: &ConvGemmI8,
+    input: &[i8],
+    weights: &[i8],
+    quant: &[i32],
+    output: &mut [i8],
+    scratch: &mut [u8],
+) -> Option<()> {
+    let g = &p.geom;
+    let k4 = p.k4 as usize;
+    let row = k4 * 4;
+    let out_c = g.out_c as usize;
+    let (wide, rest) = scratch.split_at_mut(k4 * 32);
+    let wide: &mut [u32] = bytemuck::try_cast_slice_mut(wide).ok()?;
+    let (rows, tail) = rest.split_at_mut(BLOCK * row);
+    let rows: &mut [i8] = bytemuck::cast_slice_mut(rows);
+    let tail: &mut [i8] = bytemuck::cast_slice_mut(tail);
+    let pixels = (g.out_h * g.out_w) as usize;
+    let zp = p.input_zero_point as i8;
+    // A pointwise convolution over every input pixel in order needs no gathering: output pixel
+    // p's taps are input pixel p's channels.
+    let direct = g.k_h == 1
+        && g.k_w == 1
+        && g.stride_h == 1
+        && g.stride_w == 1
+        && g.pad_top == 0
+        && g.pad_left == 0
+        && g.in_c as usize == row;
+    for b in 0..g.batches as usize {
+        let mut first = 0;
+        while first < pixels {
+            let n = (pixels - first).min(BLOCK);
+            let dst = ((b * pixels + first) * out_c)..((b * pixels + first + n) * out_c);
+            let at = |slot: usize| (b * pixels + first + slot.min(n - 1)) * row;
+            if direct {
+                // Past the last pixel, repeat it: its outputs go to the tail buffer.
+                let block = [
+                    &input[at(0)..at(0) + row],
+                    &input[at(1)..at(1) + row],
+                    &input[at(2)..at(2) + row],
+                    &input[at(3)..at(3) + row],
+                ];
+                gemm_block(p, block, wide, weights, quant, &mut output[dst], tail, n);
+            } else {
+                for (slot, r) in rows.chunks_exact_mut(row).enumerate() {
+                    im2col(g, input, b, first + slot.min(n - 1), zp, r);
+                }
+                let block = [
+                    &rows[..row],
+                    &rows[row..2 * row],
+                    &rows[2 * row..3 * row],
+                    &rows[3 * row..],
+                ];
+                gemm_block(p, block, wide, weights, quant, &mut output[dst], tail, n);
+            }
+            first += n;
+        }
+    }
+    Some(())
+}
+
+/// Gathers the taps of output pixel `pixel` of batch `b` into `row` (`(ky, kx, ic)` order),
+/// padding taps and the tail beyond the filter size filled with the input zero point.
+// Bounds: `tap` returns only rows/columns inside the input, a contiguous window row is taken
+// only when it is inside, and `row` holds `k4*4 >= k_h*k_w*in_c` bytes.
+#[allow(clippy::indexing_slicing)]
+fn im2col(g: &ConvGeometry, input: &[i8], b: usize, pixel: usize, zp: i8, row: &mut [i8]) {
+    let (oy, ox) = (
+        (pixel / g.out_w as usize) as u32,
+        (pixel % g.out_w as usize) as u32,
+    );
+    let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+    let span = g.k_w as usize * in_c;
+    // First input column of the window; with dilation 1 a window row is one contiguous run.
+    let x0 = (ox * g.stride_w) as i64 - g.pad_left as i64;
+    let row_inside = g.dilation_w == 1 && x0 >= 0 && x0 + g.k_w as i64 <= in_w as i64;
+    for ky in 0..g.k_h {
+        let dst = &mut row[ky as usize * span..(ky as usize + 1) * span];
+        let Some(iy) = crate::ops::conv::tap(oy, g.stride_h, g.pad_top, ky, g.dilation_h, g.in_h)
+        else {
+            dst.fill(zp);
+            continue;
+        };
+        if row_inside {
+            let base = ((b * in_h + iy) * in_w + x0 as usize) * in_c;
+            dst.copy_from_slice(&input[base..base + span]);
+            continue;
+        }
+        for (kx, d) in dst.chunks_exact_mut(in_c).enumerate() {
+            match crate::ops::conv::tap(ox, g.stride_w, g.pad_left, kx as u32, g.dilation_w, g.in_w)
+            {
+                Some(ix) => {
+                    let base = ((b * in_h + iy) * in_w + ix) * in_c;
+                    d.copy_from_slice(&input[base..base + in_c]);
+                }
+                None => d.fill(zp),
+            }
+        }
+    }
+    row[g.k_h as usize * span..].fill(zp);
+}
+
+/// One block of `n <= 4` pixels (rows in `rows`) against every output channel.
+// Bounds: `tail` holds `4 * out_c` bytes and `out` `n * out_c`.
+#[allow(clippy::indexing_slicing)]
+#[allow(clippy::too_many_arguments)]
+fn gemm_block(
+    p: &ConvGemmI8,
+    rows: [&[i8]; 4],
+    wide: &mut [u32],
+    weights: &[i8],
+    quant: &[i32],
+    out: &mut [i8],
+    tail: &mut [i8],
+    n: usize,
+) {
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    {
+        let out_c = p.geom.out_c as usize;
+        use crate::arch::cortex_m_dsp::gemm;
+        gemm::widen4_rows(rows, wide);
+        let full = n == BLOCK;
+        let dst: &mut [i8] = if full { &mut *out } else { &mut *tail };
+        let args = gemm::Gemm4Args {
+            buf: wide.as_ptr(),
+            buf_end: wide.as_ptr_range().end,
+            weights: weights.as_ptr(),
+            quant: quant.as_ptr(),
+            out: dst.as_mut_ptr(),
+            stride: out_c,
+            channels: out_c,
+        };
+        // SAFETY: `wide` holds k4 >= 1 groups of 8 words (checked by the entry), `weights`
+        // `out_c` rows of k4 * 4 bytes, `quant` 5 words per channel with shifts in range
+        // (checked by the entry), and `dst` four rows of `out_c` outputs.
+        unsafe { gemm::gemm4_relu(&args) };
+        if !full {
+            out.copy_from_slice(&tail[..n * out_c]);
+        }
+    }
+    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+    portable_block(p, rows, weights, quant, out, n);
+    let _ = (&wide, &tail);
+}
+
+/// The portable GEMM of one block (`n` pixels' int8 rows of `k4 * 4` taps against every
+/// output channel): the definition the DSP assembly reproduces.
+// Bounds: `out` holds `n * out_c` outputs and the weights/quant `out_c` rows (entry checks).
+#[allow(clippy::indexing_slicing)]
+pub fn portable_block(
+    p: &ConvGemmI8,
+    rows: [&[i8]; 4],
+    weights: &[i8],
+    quant: &[i32],
+    out: &mut [i8],
+    n: usize,
+) {
+    let out_c = p.geom.out_c as usize;
+    let row = p.k4 as usize * 4;
+    for (c, (w, q)) in weights
+        .chunks_exact(row)
+        .zip(quant.chunks_exact(ChannelQuant::WORDS))
+        .enumerate()
+    {
+        let Some(q) = ChannelQuant::from_words(q) else {
+            return;
+        };
+        for (px, x) in rows.iter().take(n).enumerate() {
+            let acc = x.iter().zip(w).fold(q.bias, |acc, (&x, &w)| {
+                acc.wrapping_add((x as i32).wrapping_mul(w as i32))
+            });
+            out[px * out_c + c] = q.finish(acc);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! `build.rs` support for Ferrite's board crates.
+//!
+//! A board's `build.rs` calls [`generate`]: it converts the model named by `FERRITE_MODEL`
+//! (default: the bundled digits classifier) into `$OUT_DIR/model.rs`, embeds the input samples
+//! named by `FERRITE_SAMPLES` (one `.npy` per model input, separated like `PATH`; default: the
+//! bundled digit samples) as `$OUT_DIR/samples.rs`, and puts the board's `memory.x` on the
+//! linker's search path. `ferrite sim` drives it through those variables.
+
+use ferrite_convert::npy;
+pub use ferrite_convert::Target;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// What a board embeds.
+pub struct Board<'a> {
+    /// Linker section for the samples (`Some(".ferrite_samples")` on QEMU boards, whose
+    /// `memory.x` maps it to memory outside the emulated chip's flash), or `None` for flash.
+    pub samples_section: Option<&'a str>,
+    /// At most this many samples (real boards keep one, to save flash).
+    pub max_samples: usize,
+    /// Kernels the firmware links (the board enables the matching `ferrite-kernels` feature).
+    pub target: ferrite_convert::Target,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Generates `model.rs`, `samples.rs` and `memory.x` in `$OUT_DIR`.
+pub fn generate(board: &Board<'_>) {
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
+    let manifest =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    for var in ["FERRITE_MODEL", "FERRITE_SAMPLES", "FERRITE_MAX_SAMPLES"] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    let model = std::env::var_os("FERRITE_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("models/digits_mobilenet.tflite"));
+    let samples: Vec<PathBuf> = match std::env::var_os("FERRITE_SAMPLES") {
+        Some(v) => std::env::split_paths(&v).collect(),
+        None => vec![repo_root().join("models/samples/digits_samples.inputs.npy")],
+    };
+    let max_samples = std::env::var("FERRITE_MAX_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(board.max_samples);
+
+    let compiled = ferrite_convert::Builder::new(&model)
+        .target(board.target)
+        .emit_to(&out.join("model.rs"))
+        .unwrap_or_else(|e| panic!("converting {}: {e}", model.display()));
+    println!("cargo:rerun-if-changed={}", model.display());
+
+    // Samples: per sample, every input's bytes in order.
+    let arrays: Vec<npy::Array> = samples
+        .iter()
+        .map(|p| {
+            println!("cargo:rerun-if-changed={}", p.display());
+            npy::read(p).unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
+    let n = ferrite_convert::host::samples(&compiled, &arrays)
+        .unwrap_or_else(|e| panic!("samples: {e}"))
+        .min(max_samples);
+    let mut bytes = Vec::new();
+    for k in 0..n {
+        for (i, a) in arrays.iter().enumerate() {
+            let per = compiled.input(i).map_or(0, |t| t.num_elements());
+            bytes.extend(a.data.bytes(k * per, per));
+        }
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "/// Input samples for the firmware: {n} samples, each every model input's bytes in order."
+    );
+    if let Some(section) = board.samples_section {
+        let _ = writeln!(s, "#[link_section = {section:?}]");
+    }
+    let _ = writeln!(
+        s,
+        "#[used]\npub static SAMPLES: [u8; {}] = *b\"{}\";",
+        bytes.len(),
+        ferrite_convert::emit::byte_string(&bytes)
+    );
+    let _ = writeln!(
+        s,
+        "/// Number of samples.\n#[allow(dead_code)]\npub const COUNT: usize = {n};"
+    );
+    std::fs::write(out.join("samples.rs"), s).expect("writing samples.rs");
+
+    std::fs::copy(manifest.join("memory.x"), out.join("memory.x")).expect("copying memory.x");
+    println!("cargo:rustc-link-search={}", out.display());
+    println!("cargo:rerun-if-changed=memory.x");
+}

@@ -1,0 +1,65 @@
+//! Running on a real board: results as `defmt` log lines (RTT), read by `probe-rs run`.
+
+use crate::counter::{calibrate, Counter, CALIBRATION_ITERATIONS};
+use crate::profile::LayerProfile;
+use ferrite_core::Model;
+
+/// Runs every sample through `model`, logging each output's top class and score, the
+/// counter ticks of every layer and of the whole inference, and the stack high-water mark.
+pub fn run_and_log<C: Counter>(
+    model: &Model<'_>,
+    arena: &mut [u8],
+    samples: &[u8],
+    counter: &mut C,
+    ticks: &mut [u32],
+) {
+    crate::stack::paint();
+    let calibration = calibrate(counter);
+    defmt::info!(
+        "counter: {} ticks for {} instructions",
+        calibration,
+        2 * CALIBRATION_ITERATIONS
+    );
+    let per_sample = crate::sample_bytes(model);
+    let count = samples.len().checked_div(per_sample).unwrap_or(0);
+    for s in 0..count {
+        let sample = &samples[s * per_sample..(s + 1) * per_sample];
+        if let Err(e) = crate::set_inputs(model, arena, sample) {
+            defmt::error!("sample {}: {}", s, e);
+            return;
+        }
+        counter.start();
+        let started = counter.elapsed();
+        let result = model.invoke_with_hook(arena, &mut LayerProfile::new(counter, ticks));
+        let total = counter.elapsed().wrapping_sub(started);
+        if let Err(e) = result {
+            defmt::error!("sample {}: {}", s, e);
+            return;
+        }
+        for (i, (layer, t)) in model.layers.iter().zip(ticks.iter()).enumerate() {
+            defmt::info!("layer {} {=str}: {} ticks", i, layer.name, t);
+        }
+        match model.output_bytes(arena, 0) {
+            Ok(out) => {
+                let top = out
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(_, &v)| v as i8)
+                    .map_or(0, |(i, _)| i);
+                defmt::info!(
+                    "sample {}: class {} ({=[u8]:x}), {} ticks",
+                    s,
+                    top,
+                    out,
+                    total
+                );
+            }
+            Err(e) => defmt::error!("sample {}: {}", s, e),
+        }
+    }
+    defmt::info!(
+        "stack high-water mark: {} bytes, arena {} bytes",
+        crate::stack::high_water_bytes(),
+        model.arena_bytes
+    );
+}

@@ -1,0 +1,9 @@
+//! Converts the model (`FERRITE_MODEL`, default: the bundled digits classifier) and embeds
+//! the input samples (`FERRITE_SAMPLES`) in memory outside the emulated chip's flash.
+fn main() {
+    ferrite_board_build::generate(&ferrite_board_build::Board {
+        samples_section: Some(".ferrite_samples"),
+        max_samples: usize::MAX,
+        target: ferrite_board_build::Target::CortexMDsp,
+    });
+}

@@ -1,0 +1,45 @@
+//! Runs the embedded model over the embedded samples in QEMU's Cortex-M55 board, timing every
+//! layer with SysTick (the MPS2 timer does not exist on MPS3), and hands the results to the
+//! host through semihosting (see `ferrite_firmware::qemu`).
+#![no_std]
+#![no_main]
+
+use defmt_semihosting as _;
+use ferrite_core::Arena;
+use ferrite_firmware::counter::SysTickCounter;
+use ferrite_firmware::ConstStaticCell;
+use ferrite_kernels as _;
+
+mod model {
+    include!(concat!(env!("OUT_DIR"), "/model.rs"));
+}
+mod samples {
+    include!(concat!(env!("OUT_DIR"), "/samples.rs"));
+}
+
+ferrite_firmware::qemu_board_handlers!();
+
+static ARENA: ConstStaticCell<Arena<{ model::ARENA_BYTES }>> = ConstStaticCell::new(Arena::new());
+static TICKS: ConstStaticCell<[u32; model::LAYERS]> = ConstStaticCell::new([0; model::LAYERS]);
+
+#[cortex_m_rt::exception]
+fn SysTick() {
+    SysTickCounter::on_wrap();
+}
+
+#[cortex_m_rt::entry]
+fn main() -> ! {
+    let Some(peripherals) = cortex_m::Peripherals::take() else {
+        ferrite_firmware::qemu::exit(ferrite_firmware::qemu::status::PANIC)
+    };
+    let arena = ARENA.take();
+    let ticks = TICKS.take();
+    let mut systick = SysTickCounter::new(peripherals.SYST);
+    ferrite_firmware::qemu::run(
+        &model::MODEL,
+        arena.as_mut_slice(),
+        &samples::SAMPLES,
+        &mut systick,
+        ticks,
+    )
+}

@@ -1,0 +1,9 @@
+//! Converts the model (`FERRITE_MODEL`, default: the bundled digits classifier) and embeds one
+//! input sample (`FERRITE_SAMPLES`) in flash for the demo run.
+fn main() {
+    ferrite_board_build::generate(&ferrite_board_build::Board {
+        samples_section: None,
+        max_samples: 1,
+        target: ferrite_board_build::Target::Portable,
+    });
+}

@@ -1,0 +1,181 @@
+//! `ferrite sim` end to end: firmware built for an emulated board, run in QEMU, outputs
+//! byte-identical to TFLite Micro's goldens, and the instruction counter calibrated.
+//! Needs `qemu-system-arm` and the thumb targets (`scripts/test.sh` installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn shared() -> Option<PathBuf> {
+    let dir = std::env::var_os("FERRITE_SHARED_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/models"));
+    if dir.join("index.json").is_file() {
+        Some(dir)
+    } else {
+        println!("SKIPPED: shared models not found at {}", dir.display());
+        None
+    }
+}
+
+fn qemu_available() -> bool {
+    let found = Command::new("qemu-system-arm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        println!("SKIPPED: qemu-system-arm not found (scripts/test.sh installs it)");
+    }
+    found
+}
+
+/// Runs `ferrite sim` and returns its JSON report; checks the outputs against `golden`.
+fn sim(model: &Path, board: &str, input: &Path, golden: &Path) -> Option<serde_json::Value> {
+    if !qemu_available() {
+        return None;
+    }
+    let out = std::env::temp_dir().join(format!(
+        "ferrite-sim-test-{}-{board}-{}.npy",
+        std::process::id(),
+        model.file_stem().unwrap().to_string_lossy()
+    ));
+    let o = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .arg("sim")
+        .arg(model)
+        .args(["--board", board, "--json", "--timeout", "300"])
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .expect("running ferrite sim");
+    assert!(
+        o.status.success(),
+        "{} on {board}: {}",
+        model.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let got = ferrite_convert::npy::read(&out).unwrap();
+    let want = ferrite_convert::npy::read(golden).unwrap();
+    assert_eq!(
+        got,
+        want,
+        "{} on {board}: outputs differ from the goldens",
+        model.display()
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    println!(
+        "{} on {board}: {} samples exact, {} instructions/inference ({:.2}/MAC), flash {} B, RAM {} B",
+        model.display(),
+        report["samples"],
+        report["instructions_per_inference"],
+        report["instructions_per_mac"].as_f64().unwrap(),
+        report["flash_bytes"],
+        report["ram_bytes"]
+    );
+    Some(report)
+}
+
+fn shared_sim(name: &str, board: &str) -> Option<serde_json::Value> {
+    let d = shared()?.join(name);
+    sim(
+        &d.join(format!("{name}.tflite")),
+        board,
+        &d.join(format!("{name}.inputs.npy")),
+        &d.join(format!("{name}.outputs.npy")),
+    )
+}
+
+#[test]
+fn bundled_model_on_m4_with_calibrated_counter() {
+    let r = root();
+    let Some(report) = sim(
+        &r.join("models/digits_mobilenet.tflite"),
+        "qemu-m4",
+        &r.join("models/samples/digits_samples.inputs.npy"),
+        &r.join("models/samples/digits_samples.outputs.npy"),
+    ) else {
+        return;
+    };
+    // The MPS2 timer runs at 25 MHz of virtual time and -icount shift=0 makes one instruction
+    // 1 ns: 40 instructions per tick, exactly.
+    assert_eq!(
+        report["calibration"],
+        serde_json::json!([2_000_000, 50_000])
+    );
+    assert_eq!(report["samples"], 10);
+    assert_eq!(report["layers"].as_array().unwrap().len(), 14);
+    let per_layer: u64 = report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["instructions"].as_u64().unwrap())
+        .sum();
+    let total = report["instructions_per_inference"].as_u64().unwrap();
+    assert!(
+        per_layer <= total && total - per_layer < total / 50,
+        "layers {per_layer} vs total {total}"
+    );
+    // Memory: the arena is part of static RAM, and the model fits the claimed chip.
+    assert!(
+        report["static_ram_bytes"].as_u64().unwrap() >= report["arena_bytes"].as_u64().unwrap()
+    );
+    assert!(report["stack_bytes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn vww_96_int8_on_m4() {
+    if let Some(r) = shared_sim("vww_96_int8", "qemu-m4") {
+        assert!(r["arena_bytes"].as_u64().unwrap() <= 60_000);
+    }
+}
+
+#[test]
+fn person_detect_on_m4() {
+    shared_sim("person_detect", "qemu-m4");
+}
+
+#[test]
+fn resnet8_int8_on_m4() {
+    shared_sim("resnet8_int8", "qemu-m4");
+}
+
+#[test]
+fn person_detect_on_m3() {
+    shared_sim("person_detect", "qemu-m3");
+}
+
+#[test]
+fn vww_96_int8_on_m55_with_calibrated_systick() {
+    if let Some(r) = shared_sim("vww_96_int8", "qemu-m55") {
+        // SysTick on the MPS3 board runs at 32 MHz of virtual time: 31.25 instructions per tick.
+        assert_eq!(r["calibration"], serde_json::json!([2_000_000, 64_000]));
+    }
+}
+
+#[test]
+fn a_model_too_big_for_the_board_is_a_clear_error() {
+    let Some(dir) = shared() else { return };
+    if !qemu_available() {
+        return;
+    }
+    // vww_96_float needs a 221 KB arena: more than the 128 KB of the Cortex-M3 board's
+    // STM32F207-class memory.
+    let d = dir.join("vww_96_float");
+    let o = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .arg("sim")
+        .arg(d.join("vww_96_float.tflite"))
+        .args(["--board", "qemu-m3", "--input"])
+        .arg(d.join("vww_96_float.inputs.npy"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("does not fit qemu-m3") && err.contains("RAM overflowed by"),
+        "{err}"
+    );
+}
