@@ -32,6 +32,9 @@ done
 step "DSP kernels equal the reference on random layers, in QEMU (Cortex-M4)"
 (cd targets/qemu-kernel-check && timeout 600 cargo run --release --locked -q)
 
+step "Helium and DSP kernels equal the reference on random layers, in QEMU (Cortex-M55)"
+(cd targets/qemu-kernel-check-m55 && timeout 600 cargo run --release --locked -q)
+
 step "cargo test (unit, property, conformance against ${FERRITE_SHARED_MODELS:-../shared/models}, QEMU firmware runs)"
 cargo test --workspace --locked
 

@@ -112,8 +112,9 @@ pub struct Conv2dI8 {
 pub struct Conv2dI8Packed {
     /// The convolution as the portable kernel runs it.
     pub conv: Conv2dI8,
-    /// Weights in blocks of 16 output channels: `[ceil(out_c / 16)][ceil(K / 4)][16][4]`
-    /// with `K = k_h * k_w * in_c` in `(ky, kx, ic)` order, zero padded in both directions.
+    /// Weights in blocks of 16 output channels: `[ceil(out_c / 16)][k_h * R][16][4]` with
+    /// each kernel row's `k_w * in_c` taps, in `(kx, ic)` order, zero padded to `4 * R` (`R =
+    /// ceil(k_w * in_c / 4)`), and zeros past `out_c`.
     pub packed_weights: ConstRef<i8>,
     /// The folded bias, `ceil(out_c / 16) * 16` entries (zeros past `out_c`).
     pub folded_bias: ConstRef<i32>,
@@ -139,6 +140,21 @@ pub struct Conv2dF32 {
     pub act_min: f32,
     /// Upper clamp of the fused activation.
     pub act_max: f32,
+}
+
+/// Float 2-D convolution whose weights the converter also laid out for the host's SIMD kernels
+/// (`ferrite_kernels::arch`), as [`Conv2dI8Packed`] is for int8: host runs only.
+///
+/// `conv` stays complete and valid, so the portable kernel runs it unchanged. Only dense
+/// (`groups == 1`) convolutions with finite weights are packed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Conv2dF32Packed {
+    /// The convolution as the portable kernel runs it.
+    pub conv: Conv2dF32,
+    /// Weights in blocks of 16 output channels: `[ceil(out_c / 16)][K][16]` with
+    /// `K = k_h * k_w * in_c` in `(ky, kx, ic)` order, zero past `out_c`.
+    pub packed_weights: ConstRef<f32>,
 }
 
 /// Int8 depthwise convolution; `out_c == in_c * depth_multiplier`, weights `[1, k_h, k_w, out_c]`.
@@ -705,20 +721,23 @@ pub struct ResizeNearest {
 }
 
 /// Per-output-channel output stage of the DSP kernels, packed as five words so a kernel
-/// loads a channel's parameters with one multiple-load.
+/// loads a channel's parameters with one multiple-load:
 ///
-/// The kernels use it only for layers whose clamp is the whole int8 range with output zero
-/// point -128 (no activation, or ReLU/ReLU6 whose upper bound saturates at 127, as TFLite's
-/// converter produces): negative values before the final shift then all clamp to -128,
-/// so the rounding direction of negative ties cannot show, and the output stage reduces to
+/// `ssat8((fix(smmulr(acc << lshift, multiplier)) +sat round) >> rshift)`
 ///
-/// `ssat8((smmulr(acc << lshift, multiplier) +sat round) >> rshift)`
+/// where `acc` starts at `bias` (the layer's bias with `input_offset * sum(w)` folded in) and
+/// `round` is `(1 << rshift) >> 1` plus `zero_point << rshift`. That equals TFLite's
+/// `MultiplyByQuantizedMultiplier` (double rounding) plus the zero point and the clamp:
 ///
-/// where `acc` starts at `bias` (the layer's bias with `input_offset * sum(w)` folded in).
-/// That equals TFLite's `MultiplyByQuantizedMultiplier` (double rounding) plus the zero point
-/// and the clamp, because `smmulr(2a, m) = floor((2am + 2^31) / 2^32)` is exactly gemmlowp's
-/// `SaturatingRoundingDoublingHighMul(a, m)` while `|2a| < 2^31` — which the converter checks
-/// from the weights before choosing these kernels.
+/// - `smmulr(2a, m) = floor((2am + 2^31) / 2^32)` is exactly gemmlowp's
+///   `SaturatingRoundingDoublingHighMul(a, m)` while `|2a| < 2^31`, which the converter checks
+///   from the weights before choosing these kernels;
+/// - `(v + half) >> rshift` rounds ties up where `RoundingDivideByPOT` rounds them away from
+///   zero, so they differ only for negative `v`. With [`ChannelQuant::ROUND_TIES_AWAY`] set in
+///   the `lshift` word, `fix(v) = v + (v >> 31)` (one instruction) makes them equal for every
+///   `v` when `rshift >= 1`. Without it `fix(v) = v`, exact when the output zero point is -128
+///   and the clamp is the whole int8 range (no activation, or a ReLU/ReLU6 whose bounds
+///   saturate, as TFLite's converter produces): negative `v` then clamps to -128 either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ChannelQuant {
@@ -726,11 +745,13 @@ pub struct ChannelQuant {
     pub bias: i32,
     /// Q0.31 multiplier.
     pub multiplier: i32,
-    /// `max(shift, 0) + 1`: left shift applied before the high multiply.
+    /// `max(shift, 0) + 1`: left shift applied before the high multiply (bits 0..5; 0 when the
+    /// weights are pre-shifted), plus [`ChannelQuant::ROUND_TIES_AWAY`] when set.
     pub lshift: i32,
     /// `max(-shift, 0)`: rounding right shift after it.
     pub rshift: i32,
-    /// `(1 << rshift) >> 1` plus `-128 << rshift` (the zero point, added before the shift).
+    /// `(1 << rshift) >> 1` plus `zero_point << rshift` (the zero point, added before the
+    /// shift).
     pub round: i32,
 }
 
@@ -749,15 +770,31 @@ impl ChannelQuant {
         ]
     }
 
+    /// Flag in the `lshift` word: round negative ties away from zero (see the type's
+    /// documentation). Register-specified shifts read only a register's low byte, so the
+    /// kernels can shift by the word with the flag set.
+    pub const ROUND_TIES_AWAY: i32 = 1 << 8;
+
+    /// The left shift before the high multiply.
+    pub const fn left_shift(&self) -> i32 {
+        self.lshift & 0xff
+    }
+
+    /// Whether negative ties round away from zero ([`ChannelQuant::ROUND_TIES_AWAY`]).
+    pub const fn rounds_ties_away(&self) -> bool {
+        self.lshift & Self::ROUND_TIES_AWAY != 0
+    }
+
     /// The output stage as the DSP kernels compute it (see the type's documentation).
     #[inline]
     pub fn finish(&self, acc: i32) -> i8 {
-        output_stage(
-            acc.wrapping_shl(self.lshift as u32),
-            self.multiplier,
-            self.rshift,
-            self.round,
-        )
+        let v = crate::fixed::smmulr(acc.wrapping_shl(self.left_shift() as u32), self.multiplier);
+        let v = if self.rounds_ties_away() {
+            v.wrapping_add(v >> 31)
+        } else {
+            v
+        };
+        (v.saturating_add(self.round) >> (self.rshift & 31)).clamp(-128, 127) as i8
     }
 
     /// Reads one channel's parameters from packed words (`None` if fewer than five).
@@ -798,8 +835,14 @@ pub struct ConvGemmI8 {
     /// Shapes, strides, dilation and padding.
     pub geom: ConvGeometry,
     /// Weights `[out_c][k4 * 4]`: each output channel's taps in `(ky, kx, ic)` order,
-    /// zero padded to a multiple of 4.
+    /// zero padded to a multiple of 4 — or empty when `weights16` holds them.
     pub weights: ConstRef<i8>,
+    /// The same weights widened to 16 bits and pre-shifted left by each channel's left shift
+    /// (whose `ChannelQuant::lshift` is then 0, and whose bias is pre-shifted too), each group
+    /// of four taps stored `t0, t2, t1, t3`: the two pairs `SXTB16` makes of four input bytes,
+    /// so one double load feeds two `SMLAD`s with no widening in the inner loop. Costs twice
+    /// the flash of `weights`; empty when `weights` is used.
+    pub weights16: ConstRef<i16>,
     /// Taps per output pixel, rounded up to a multiple of 4, divided by 4.
     pub k4: u32,
     /// Output stage per output channel: [`ChannelQuant::WORDS`] words each.
@@ -842,6 +885,89 @@ pub struct DepthwiseDspI8 {
     pub scratch_bytes: u32,
 }
 
+/// Int8 CONV_2D (dense, any zero points and fused activation) lowered for the Helium (MVE)
+/// kernels: a GEMM of im2col rows, two output pixels by four output channels at a time, 16
+/// taps per `VMLADAV`.
+///
+/// Exactly TFLite's arithmetic: the bias has `input_offset * sum(w)` folded in (wrapping, as
+/// the reference's sums), padding taps read the input zero point (contributing 0), and the
+/// output stage is `MultiplyByQuantizedMultiplier` (`left_shift = max(shift, 0)`,
+/// `right_shift = max(-shift, 0)`), then `+sat output_offset` and the clamp.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ConvHeliumI8 {
+    /// Input tensor (NHWC).
+    pub input: TensorId,
+    /// Output tensor (NHWC).
+    pub output: TensorId,
+    /// Shapes, strides, dilation and padding.
+    pub geom: ConvGeometry,
+    /// Weights `[ceil(out_c / 4)][k16][4][16]`: per group of four output channels and run of
+    /// 16 taps (`(ky, kx, ic)` order), the four channels' taps; zero past the filter size and
+    /// past `out_c`.
+    pub weights: ConstRef<i8>,
+    /// Taps per output pixel (`k_h * k_w * in_c`) divided by 16, rounded up.
+    pub k16: u32,
+    /// Output stage, 16 words per group of four output channels: the four folded biases,
+    /// left shifts, multipliers and negated right shifts (zeros past `out_c`).
+    pub params: ConstRef<i32>,
+    /// Input zero point (the value of padding taps).
+    pub input_zero_point: i32,
+    /// Output zero point.
+    pub output_offset: i32,
+    /// Lower clamp (fused activation), quantized.
+    pub act_min: i32,
+    /// Upper clamp (fused activation), quantized.
+    pub act_max: i32,
+    /// Arena offset of the kernel's scratch (two im2col rows).
+    pub scratch_offset: u32,
+    /// Its size in bytes.
+    pub scratch_bytes: u32,
+}
+
+/// Int8 DEPTHWISE_CONV_2D (3x3 filter, dilation 1, depth multiplier 1, any zero points and
+/// fused activation inside the int8 range) lowered for the Helium (MVE) kernels: each output
+/// row is a run of 16-byte chunks, 16 channels (or, with fewer channels, several pixels) per
+/// step. Channels must be a multiple of 16, or divide 16 with a horizontal stride of 1.
+///
+/// Exactly TFLite's arithmetic for weights in `-127..=127` (the kernel sums two taps' products
+/// in 16 bits; the converter only emits this op for such weights): the bias has
+/// `input_offset * sum(w)` folded in (wrapping, as the reference's sums), padding taps read the
+/// input zero point (contributing 0), and the output stage is `MultiplyByQuantizedMultiplier`,
+/// then `+sat output_offset` and the clamp.
+///
+/// Byte `j` of chunk phase `q` belongs to channel `(16 q + j) % in_c`; there are
+/// `max(in_c, 16) / 16` phases. The kernel's four accumulators hold the chunk's bytes
+/// `4 i + [0, 2, 1, 3][v]` in lane `i` of accumulator `v`; `params` holds per phase 64 words:
+/// four sections (folded biases, left shifts, multipliers, negated right shifts) of four
+/// vectors `v` of four lanes `i` in that order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct DepthwiseHeliumI8 {
+    /// Input tensor (NHWC).
+    pub input: TensorId,
+    /// Output tensor (NHWC).
+    pub output: TensorId,
+    /// Shapes, strides and padding (`in_c == out_c`, 3x3, dilation 1).
+    pub geom: ConvGeometry,
+    /// Weights `[phases][9][16]`: per phase, each tap's 16 bytes' weights.
+    pub weights: ConstRef<i8>,
+    /// Output stage, 64 words per phase.
+    pub params: ConstRef<i32>,
+    /// Input zero point (the value of padding taps).
+    pub input_zero_point: i32,
+    /// Output zero point.
+    pub output_offset: i32,
+    /// Lower clamp (fused activation), quantized.
+    pub act_min: i32,
+    /// Upper clamp (fused activation), quantized.
+    pub act_max: i32,
+    /// Arena offset of the kernel's scratch: four padded input rows and one chunk.
+    pub scratch_offset: u32,
+    /// Its size in bytes.
+    pub scratch_bytes: u32,
+}
+
 /// A layer's operator and parameters.
 ///
 /// Deliberately exhaustive: `ferrite_kernels::registry` matches on every variant, so adding
@@ -855,12 +981,18 @@ pub enum Op {
     Conv2dI8Packed(Conv2dI8Packed),
     /// Float CONV_2D.
     Conv2dF32(Conv2dF32),
+    /// Float CONV_2D with weights packed for the host's SIMD kernels (host runs only).
+    Conv2dF32Packed(Conv2dF32Packed),
     /// Int8 DEPTHWISE_CONV_2D.
     DepthwiseConv2dI8(DepthwiseConv2dI8),
     /// Int8 CONV_2D as a GEMM for the SIMD/DSP kernels.
     ConvGemmI8(ConvGemmI8),
     /// Int8 DEPTHWISE_CONV_2D with DSP-friendly weights.
     DepthwiseDspI8(DepthwiseDspI8),
+    /// Int8 CONV_2D as a GEMM for the Helium kernels.
+    ConvHeliumI8(ConvHeliumI8),
+    /// Int8 DEPTHWISE_CONV_2D for the Helium kernels.
+    DepthwiseHeliumI8(DepthwiseHeliumI8),
     /// Float DEPTHWISE_CONV_2D.
     DepthwiseConv2dF32(DepthwiseConv2dF32),
     /// Int8 FULLY_CONNECTED.

@@ -39,8 +39,10 @@ pub mod ops {
     //! One module per operator.
     pub mod binary;
     pub mod conv;
+    pub mod conv_helium;
     pub mod depthwise;
     pub mod depthwise_dsp;
+    pub mod depthwise_helium;
     pub mod fully_connected;
     pub mod gemm;
     pub mod load_const;

@@ -279,10 +279,11 @@ def render(rows, args) -> str:
         "Notes: the machine is shared (2 cores, other builds running), hence the alternating "
         "rounds and medians. tract's int8 support for these files is partial: it converts "
         "vww_96_int8 but its output is not the model's, and it rejects resnet8_int8's quantized "
-        "ADD. Ferrite's float kernels are still the portable reference (no SIMD yet), hence "
-        "the float rows. Per-layer Ferrite times: `ferrite bench MODEL --layers`; per-kernel and "
-        "per-model criterion benchmarks: `cargo bench -p ferrite-kernels`, "
-        "`cargo bench -p ferrite-convert --bench models`.",
+        "ADD. Ferrite's float convolutions (AVX2/AVX-512) compute the reference's sums in the "
+        "reference's order, without fused multiply-adds, so its float outputs are the portable "
+        "kernels'; the other float operators run the portable kernels. Per-layer Ferrite times: "
+        "`ferrite bench MODEL --layers`; per-kernel and per-model criterion benchmarks: "
+        "`cargo bench -p ferrite-kernels`, `cargo bench -p ferrite-convert --bench models`.",
     ]
     return "\n".join(lines) + "\n"
 

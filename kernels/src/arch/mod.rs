@@ -16,6 +16,19 @@ pub(crate) mod aarch64;
 /// `dsp` target feature to `cfg`).
 #[cfg(all(target_arch = "arm", feature = "dsp"))]
 pub mod cortex_m_dsp;
+/// Helium (MVE) kernels for the Cortex-M55 (enable the `helium` feature and build with
+/// `-C target-cpu=cortex-m55`: stable Rust does not expose MVE to `cfg`).
+#[cfg(all(target_arch = "arm", feature = "helium"))]
+pub mod helium;
+/// Arm's `SMMULR` (the rounded high word of `a * b`): one instruction with the DSP extension,
+/// the portable 64-bit expression elsewhere; equal either way.
+#[inline(always)]
+pub fn smmulr(a: i32, b: i32) -> i32 {
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    return cortex_m_dsp::smmulr(a, b);
+    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+    return ferrite_core::fixed::smmulr(a, b);
+}
 pub mod pack;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
@@ -113,6 +126,15 @@ impl KernelSet {
             Isa::Sse41 | Isa::Avx2 | Isa::Avx512Vnni => cfg!(target_arch = "x86_64"),
             // The NEON convolution reads the plain layout.
             Isa::Neon => false,
+        }
+    }
+
+    /// Whether this set runs [`Op::Conv2dF32Packed`] faster than the plain convolution, i.e.
+    /// whether a converter targeting it should pack float convolutions.
+    pub const fn wants_packed_conv_f32(self) -> bool {
+        match self.isa {
+            Isa::Avx2 | Isa::Avx512Vnni => cfg!(target_arch = "x86_64"),
+            Isa::Portable | Isa::Sse41 | Isa::Neon => false,
         }
     }
 }

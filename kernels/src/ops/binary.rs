@@ -360,15 +360,118 @@ pub fn mul_element_i8(p: &MulI8, x: i8, y: i8) -> i8 {
     raw.max(p.act_min).min(p.act_max) as i8
 }
 
+/// One rescaling step of [`AddRescale`]: `RoundingDivideByPOT(srdhm(x, multiplier), exp)` in
+/// 32-bit arithmetic.
+#[derive(Debug, Clone, Copy)]
+struct Rescale {
+    multiplier: i32,
+    exponent: u32,
+    half: i32,
+    /// `-1` when `exponent >= 1` (negative ties then round away from zero), else 0.
+    tie_mask: i32,
+}
+
+impl Rescale {
+    fn new(multiplier: i32, shift: i32) -> Option<Self> {
+        let exponent = u32::try_from(shift.checked_neg()?)
+            .ok()
+            .filter(|&e| e <= 31)?;
+        Some(Rescale {
+            multiplier,
+            exponent,
+            half: ((1i64 << exponent) >> 1) as i32,
+            tie_mask: if exponent == 0 { 0 } else { -1 },
+        })
+    }
+
+    /// `x2` is `2x`: `smmulr(2x, m)` equals `srdhm(x, m)` without the 64-bit rounding fix-ups,
+    /// and `(v + half + sign(v)) >> e` equals `RoundingDivideByPOT(v, e)` for `e >= 1`.
+    #[inline(always)]
+    fn apply(&self, x2: i32) -> i32 {
+        let v = crate::arch::smmulr(x2, self.multiplier);
+        (v + self.half + ((v >> 31) & self.tie_mask)) >> self.exponent
+    }
+}
+
+/// int8 ADD/SUB's per-element arithmetic in 32-bit operations only (one `SMMULR` per
+/// rescale on a Cortex-M4, no 64-bit rounding fix-ups): equal to [`add_element_i8`] for every
+/// input pair whenever [`AddRescale::new`] accepts the parameters, which it does for every
+/// layer TFLite's converter produces (inputs shifted left by 20 leave ample headroom).
+#[derive(Debug, Clone, Copy)]
+pub struct AddRescale {
+    a_offset: i32,
+    b_offset: i32,
+    /// `left_shift + 1`: the inputs, doubled for `smmulr`.
+    input_shift: u32,
+    a: Rescale,
+    b: Rescale,
+    out: Rescale,
+    subtract: bool,
+    output_offset: i32,
+    act_min: i32,
+    act_max: i32,
+}
+
+impl AddRescale {
+    /// The 32-bit form of `p`, or `None` when some value could overflow it: every doubled
+    /// intermediate must stay below `2^31` in magnitude, and multipliers must be
+    /// non-negative (so no high multiply saturates and none grows its input).
+    pub fn new(p: &AddI8) -> Option<Self> {
+        let span = |offset: i32| -> i64 {
+            let offset = offset as i64;
+            (offset - 128).abs().max((offset + 127).abs())
+        };
+        let shift = u32::try_from(p.left_shift).ok().filter(|&s| s <= 30)?;
+        // |scaled a| <= |a| and |scaled b| <= |b|, so the doubled sum bounds every doubled
+        // intermediate.
+        let bound = (span(p.a_offset) << shift) + (span(p.b_offset) << shift);
+        if 2 * bound >= 1i64 << 31
+            || p.a_multiplier < 0
+            || p.b_multiplier < 0
+            || p.out_multiplier < 0
+        {
+            return None;
+        }
+        Some(AddRescale {
+            a_offset: p.a_offset,
+            b_offset: p.b_offset,
+            input_shift: shift + 1,
+            a: Rescale::new(p.a_multiplier, p.a_shift)?,
+            b: Rescale::new(p.b_multiplier, p.b_shift)?,
+            out: Rescale::new(p.out_multiplier, p.out_shift)?,
+            subtract: p.subtract,
+            output_offset: p.output_offset,
+            act_min: p.act_min,
+            act_max: p.act_max,
+        })
+    }
+
+    /// One element; equal to [`add_element_i8`] with the parameters it was made from.
+    #[inline(always)]
+    pub fn element(&self, x: i8, y: i8) -> i8 {
+        // No overflow below: `new` bounded every value (debug builds would catch a slip).
+        let a = self.a.apply((x as i32 + self.a_offset) << self.input_shift);
+        let b = self.b.apply((y as i32 + self.b_offset) << self.input_shift);
+        let sum = if self.subtract { a - b } else { a + b };
+        let raw = self.out.apply(sum << 1) + self.output_offset;
+        raw.max(self.act_min).min(self.act_max) as i8
+    }
+}
+
 /// Reference int8 ADD and SUB (TFLM `reference_integer_ops::Add`, `reference_ops::Sub` and
-/// their broadcasting forms).
+/// their broadcasting forms), through [`AddRescale`] when it applies.
 ///
 /// Without a broadcast `a`, `b` and `output` have `p.len` elements; with one, they must fit
 /// its shape and strides (the kernel entry checks).
 pub fn add_i8(p: &AddI8, a: &[i8], b: &[i8], output: &mut [i8]) {
-    apply_binary(p.broadcast.as_ref(), a, b, output, |x, y| {
-        add_element_i8(p, x, y)
-    });
+    match AddRescale::new(p) {
+        Some(fast) => apply_binary(p.broadcast.as_ref(), a, b, output, |x, y| {
+            fast.element(x, y)
+        }),
+        None => apply_binary(p.broadcast.as_ref(), a, b, output, |x, y| {
+            add_element_i8(p, x, y)
+        }),
+    }
 }
 
 /// Reference int8 MUL (TFLM `reference_integer_ops::Mul` / `BroadcastMul4DSlow`); slices as
@@ -717,6 +820,59 @@ mod tests {
             ),
             None
         );
+    }
+
+    /// `AddRescale` against TFLM's arithmetic on every input pair, for ADD and SUB layers
+    /// over a spread of scales and zero points (including equal scales, a 100x ratio and the
+    /// extreme zero points) and every clamp TFLite fuses.
+    #[test]
+    fn add_rescale_equals_the_reference_on_every_input_pair() {
+        let scales = [0.003_921_6, 0.02, 0.039_215_7, 0.1, 0.35];
+        let zero_points = [-128, -37, 0, 5, 127];
+        let acts = [
+            FusedActivation::None,
+            FusedActivation::Relu,
+            FusedActivation::Relu6,
+        ];
+        let mut layers = 0;
+        for (i, &sa) in scales.iter().enumerate() {
+            for (j, &sb) in scales.iter().enumerate() {
+                let so = scales[(i + 2 * j) % scales.len()] * 1.3;
+                let zp = |k: usize| zero_points[(i + j + k) % zero_points.len()];
+                let act = acts[(i + j) % acts.len()];
+                let Some(mut p) = add_op(q(sa, zp(0)), q(sb, zp(1)), q(so, zp(2)), act, 1, None)
+                else {
+                    continue;
+                };
+                for subtract in [false, true] {
+                    p.subtract = subtract;
+                    let fast = AddRescale::new(&p).expect("TFLite-style ADD parameters");
+                    for x in i8::MIN..=i8::MAX {
+                        for y in i8::MIN..=i8::MAX {
+                            assert_eq!(
+                                fast.element(x, y),
+                                add_element_i8(&p, x, y),
+                                "x {x} y {y} {p:?}"
+                            );
+                        }
+                    }
+                    layers += 1;
+                }
+            }
+        }
+        assert!(layers >= 40, "{layers} layers checked");
+        // Parameters that could overflow 32 bits fall back to the reference arithmetic.
+        let mut p = add_op(
+            q(0.1, 0),
+            q(0.1, 0),
+            q(0.1, 0),
+            FusedActivation::None,
+            1,
+            None,
+        )
+        .unwrap();
+        p.left_shift = 23;
+        assert!(AddRescale::new(&p).is_none());
     }
 
     #[test]

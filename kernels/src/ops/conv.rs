@@ -39,6 +39,14 @@ pub fn run_conv2d_i8_packed(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     run_conv2d_i8(ctx, &Op::Conv2dI8(p.conv))
 }
 
+/// Kernel entry for [`Op::Conv2dF32Packed`] (portable): the reference on the unpacked
+/// convolution, ignoring the packed weights (which only the SIMD paths read).
+pub fn run_conv2d_f32_packed(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    crate::util::forward_static!(ctx, op, Conv2dF32Packed);
+    let p = expect_op!(ctx, op, Conv2dF32Packed);
+    run_conv2d_f32(ctx, &Op::Conv2dF32(p.conv))
+}
+
 /// Kernel entry for [`Op::Conv2dF32`].
 pub fn run_conv2d_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let p = expect_op!(ctx, op, Conv2dF32);

@@ -32,7 +32,7 @@ pub fn run_conv_gemm_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let layer = ctx.layer;
     let err = |reason| Error::InvalidLayer { layer, reason };
     let g = &p.geom;
-    let weights = ctx.consts(p.weights)?;
+    let weights = Weights::new(ctx.consts(p.weights)?, ctx.consts(p.weights16)?);
     let quant = ctx.consts(p.channels)?;
     check_conv_reach(layer, g)?;
     let k = product(&[g.k_h, g.k_w, g.in_c]);
@@ -41,7 +41,7 @@ pub fn run_conv_gemm_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     if k == 0 || k4 * 4 < k || k4 * 4 >= k + 8 || !k4.is_multiple_of(2) {
         return Err(err("k4 does not match the filter size"));
     }
-    if weights.len() as u64 != k4 * 4 * g.out_c as u64
+    if weights.len() != k4 * 4 * g.out_c as u64
         || quant.len() != ChannelQuant::WORDS * g.out_c as usize
     {
         return Err(err("weights or output stage do not match the geometry"));
@@ -49,9 +49,23 @@ pub fn run_conv_gemm_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     if quant
         .chunks_exact(ChannelQuant::WORDS)
         .filter_map(ChannelQuant::from_words)
-        .any(|q| !(1..=31).contains(&q.lshift) || !(0..=31).contains(&q.rshift))
+        .any(|q| {
+            !(0..=31).contains(&q.left_shift())
+                || q.lshift & !(0xff | ChannelQuant::ROUND_TIES_AWAY) != 0
+                || !(0..=31).contains(&q.rshift)
+        })
     {
         return Err(err("requantization shift out of range"));
+    }
+    // The 16-bit layout folds the left shift into the weights; its kernel reads the word as
+    // the rounding flag alone.
+    if matches!(weights, Weights::I16(_))
+        && quant
+            .chunks_exact(ChannelQuant::WORDS)
+            .filter_map(ChannelQuant::from_words)
+            .any(|q| q.left_shift() != 0)
+    {
+        return Err(err("16-bit weights with a left shift in the output stage"));
     }
     if (p.scratch_bytes as usize) < scratch_bytes(p.k4 as usize, g.out_c as usize) {
         return Err(err("scratch buffer too small"));
@@ -74,7 +88,7 @@ pub fn run_conv_gemm_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 pub fn conv_gemm_i8(
     p: &ConvGemmI8,
     input: &[i8],
-    weights: &[i8],
+    weights: Weights<'_>,
     quant: &[i32],
     output: &mut [i8],
     scratch: &mut [u8],
@@ -147,6 +161,21 @@ fn im2col(g: &ConvGeometry, input: &[i8], b: usize, pixel: usize, zp: i8, row: &
     // First input column of the window; with dilation 1 a window row is one contiguous run.
     let x0 = (ox * g.stride_w) as i64 - g.pad_left as i64;
     let row_inside = g.dilation_w == 1 && x0 >= 0 && x0 + g.k_w as i64 <= in_w as i64;
+    let y0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
+    if row_inside && y0 >= 0 && y0 + (((g.k_h - 1) * g.dilation_h) as i64) < in_h as i64 {
+        // The whole window is inside: k_h contiguous runs, no tap arithmetic. Runs are short
+        // (k_w * in_c bytes): copy them in words rather than through a memcpy call.
+        let step = g.dilation_h as usize * in_w * in_c;
+        let mut src = ((b * in_h + y0 as usize) * in_w + x0 as usize) * in_c;
+        for dst in row.chunks_exact_mut(span).take(g.k_h as usize) {
+            copy_run(dst, &input[src..src + span]);
+            src += step;
+        }
+        for v in &mut row[g.k_h as usize * span..] {
+            *v = core::hint::black_box(zp);
+        }
+        return;
+    }
     for ky in 0..g.k_h {
         let dst = &mut row[ky as usize * span..(ky as usize + 1) * span];
         let Some(iy) = crate::ops::conv::tap(oy, g.stride_h, g.pad_top, ky, g.dilation_h, g.in_h)
@@ -173,6 +202,27 @@ fn im2col(g: &ConvGeometry, input: &[i8], b: usize, pixel: usize, zp: i8, row: &
     row[g.k_h as usize * span..].fill(zp);
 }
 
+/// Copies a short run of bytes word by word: a `memcpy` call costs more than the copy (and
+/// LLVM turns a plain byte loop back into one).
+#[inline(always)]
+fn copy_run(dst: &mut [i8], src: &[i8]) {
+    let mut d = dst.chunks_exact_mut(4);
+    let mut s = src.chunks_exact(4);
+    for (d, s) in (&mut d).zip(&mut s) {
+        // One unaligned word load and store per chunk (Cortex-M4 allows unaligned LDR/STR).
+        let mut word = [0u8; 4];
+        for (w, s) in word.iter_mut().zip(s) {
+            *w = *s as u8;
+        }
+        for (d, w) in d.iter_mut().zip(u32::from_le_bytes(word).to_le_bytes()) {
+            *d = w as i8;
+        }
+    }
+    for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *d = core::hint::black_box(*s);
+    }
+}
+
 /// One block of `n <= 4` pixels (rows in `rows`) against every output channel.
 // Bounds: `tail` holds `4 * out_c` bytes and `out` `n * out_c`.
 #[allow(clippy::indexing_slicing)]
@@ -181,7 +231,7 @@ fn gemm_block(
     p: &ConvGemmI8,
     rows: [&[i8]; 4],
     wide: &mut [u32],
-    weights: &[i8],
+    weights: Weights<'_>,
     quant: &[i32],
     out: &mut [i8],
     tail: &mut [i8],
@@ -197,16 +247,24 @@ fn gemm_block(
         let args = gemm::Gemm4Args {
             buf: wide.as_ptr(),
             buf_end: wide.as_ptr_range().end,
-            weights: weights.as_ptr(),
+            weights: match weights {
+                Weights::I8(w) => w.as_ptr().cast(),
+                Weights::I16(w) => w.as_ptr().cast(),
+            },
             quant: quant.as_ptr(),
             out: dst.as_mut_ptr(),
             stride: out_c,
             channels: out_c,
         };
-        // SAFETY: `wide` holds k4 >= 1 groups of 8 words (checked by the entry), `weights`
-        // `out_c` rows of k4 * 4 bytes, `quant` 5 words per channel with shifts in range
-        // (checked by the entry), and `dst` four rows of `out_c` outputs.
-        unsafe { gemm::gemm4_relu(&args) };
+        // SAFETY: `wide` holds an even k4 >= 2 groups of 8 words (checked by the entry),
+        // `weights` `out_c` rows of k4 * 4 taps, `quant` 5 words per channel with shifts in
+        // range (checked by the entry), and `dst` four rows of `out_c` outputs.
+        unsafe {
+            match weights {
+                Weights::I8(_) => gemm::gemm4_relu(&args),
+                Weights::I16(_) => gemm::gemm4_relu_w16(&args),
+            }
+        };
         if !full {
             out.copy_from_slice(&tail[..n * out_c]);
         }
@@ -223,26 +281,71 @@ fn gemm_block(
 pub fn portable_block(
     p: &ConvGemmI8,
     rows: [&[i8]; 4],
-    weights: &[i8],
+    weights: Weights<'_>,
     quant: &[i32],
     out: &mut [i8],
     n: usize,
 ) {
     let out_c = p.geom.out_c as usize;
     let row = p.k4 as usize * 4;
-    for (c, (w, q)) in weights
-        .chunks_exact(row)
-        .zip(quant.chunks_exact(ChannelQuant::WORDS))
-        .enumerate()
-    {
+    for (c, q) in quant.chunks_exact(ChannelQuant::WORDS).enumerate() {
         let Some(q) = ChannelQuant::from_words(q) else {
             return;
         };
         for (px, x) in rows.iter().take(n).enumerate() {
-            let acc = x.iter().zip(w).fold(q.bias, |acc, (&x, &w)| {
-                acc.wrapping_add((x as i32).wrapping_mul(w as i32))
-            });
+            let acc = match weights {
+                Weights::I8(w) => x
+                    .iter()
+                    .zip(&w[c * row..(c + 1) * row])
+                    .fold(q.bias, |acc, (&x, &w)| {
+                        acc.wrapping_add((x as i32).wrapping_mul(w as i32))
+                    }),
+                // Groups of four taps are stored t0, t2, t1, t3.
+                Weights::I16(w) => x
+                    .chunks_exact(4)
+                    .zip(w[c * row..(c + 1) * row].chunks_exact(4))
+                    .fold(q.bias, |acc, (x, w)| {
+                        [(x[0], w[0]), (x[2], w[1]), (x[1], w[2]), (x[3], w[3])]
+                            .iter()
+                            .fold(acc, |acc, &(x, w)| {
+                                acc.wrapping_add((x as i32).wrapping_mul(w as i32))
+                            })
+                    }),
+            };
             out[px * out_c + c] = q.finish(acc);
         }
+    }
+}
+
+/// A GEMM convolution's weights: int8 rows, or the 16-bit pre-shifted interleaved layout.
+#[derive(Clone, Copy)]
+pub enum Weights<'a> {
+    /// `[out_c][k4 * 4]` int8.
+    I8(&'a [i8]),
+    /// `[out_c][k4 * 4]` int16, groups of four taps stored `t0, t2, t1, t3`.
+    I16(&'a [i16]),
+}
+
+impl<'a> Weights<'a> {
+    /// The layout in use: `weights16` when it is non-empty.
+    pub fn new(w8: &'a [i8], w16: &'a [i16]) -> Self {
+        if w16.is_empty() {
+            Weights::I8(w8)
+        } else {
+            Weights::I16(w16)
+        }
+    }
+
+    /// Number of weights.
+    pub fn len(&self) -> u64 {
+        match self {
+            Weights::I8(w) => w.len() as u64,
+            Weights::I16(w) => w.len() as u64,
+        }
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }

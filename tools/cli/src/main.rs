@@ -15,11 +15,12 @@ mod sim;
     about = "Ferrite: TFLite models as static Rust for microcontrollers"
 )]
 struct Cli {
-    /// Kernels to convert for: portable (any CPU, the host), or cortex-m-dsp (M4/M7/M33/M55
-    /// with the DSP extension; the layouts the DSP kernels read, run here by their portable
-    /// twins).
-    #[arg(long, global = true, default_value = "portable")]
-    target: String,
+    /// Kernels to convert for: portable (any CPU, the host), cortex-m-dsp (M4/M7/M33 with the
+    /// DSP extension), or helium (M55 with MVE); the layouts those kernels read, run here by
+    /// their portable twins.
+    /// (Default: portable; `sim` uses the board's.)
+    #[arg(long, global = true)]
+    target: Option<String>,
     #[command(subcommand)]
     command: Command,
     /// Kernels for running models here: `best` (the default: the fastest this CPU runs, also
@@ -161,13 +162,15 @@ fn threads(n: Option<usize>) -> usize {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match ferrite_convert::Target::from_name(&cli.target) {
-        Some(t) => {
-            let _ = TARGET.set(t);
-        }
-        None => {
-            eprintln!("error: unknown target {}; targets: portable, cortex-m-dsp (cortex-m4, cortex-m7, cortex-m33, cortex-m55)", cli.target);
-            return ExitCode::FAILURE;
+    if let Some(name) = &cli.target {
+        match ferrite_convert::Target::from_name(name) {
+            Some(t) => {
+                let _ = TARGET.set(t);
+            }
+            None => {
+                eprintln!("error: unknown target {name}; targets: portable, cortex-m-dsp (cortex-m4, cortex-m7, cortex-m33), helium (cortex-m55)");
+                return ExitCode::FAILURE;
+            }
         }
     }
     let kernels = match &cli.kernels {
@@ -411,6 +414,13 @@ fn simulate(
     timeout: u64,
     targets_dir: Option<PathBuf>,
 ) -> Result<ExitCode, String> {
+    // Convert as the board's firmware does, so the report shows the layers it runs.
+    let board_target = sim::board(board)?.target;
+    if TARGET.get_or_init(|| board_target) != &board_target {
+        return Err(format!(
+            "--target does not apply to sim: {board} firmware uses {board_target:?}"
+        ));
+    }
     let c = load(model)?;
     if !outputs.is_empty() && outputs.len() != c.outputs.len() {
         return Err(format!(

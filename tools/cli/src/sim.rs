@@ -25,6 +25,9 @@ pub struct Board {
     pub machine: &'static str,
     /// What it stands for.
     pub description: &'static str,
+    /// Kernels its firmware links (the board's `build.rs` converts for the same target), so
+    /// the host report shows the layers the firmware runs.
+    pub target: ferrite_convert::Target,
 }
 
 /// The emulated boards.
@@ -35,6 +38,7 @@ pub const BOARDS: &[Board] = &[
         cpu: "cortex-m4",
         machine: "mps2-an386",
         description: "Cortex-M4F with DSP (MPS2 AN386), memory of an STM32L4R5ZI",
+        target: ferrite_convert::Target::CortexMDsp,
     },
     Board {
         name: "qemu-m3",
@@ -42,6 +46,7 @@ pub const BOARDS: &[Board] = &[
         cpu: "cortex-m3",
         machine: "mps2-an385",
         description: "Cortex-M3 without DSP (MPS2 AN385), memory of an STM32F207ZG",
+        target: ferrite_convert::Target::Portable,
     },
     Board {
         name: "qemu-m55",
@@ -49,6 +54,7 @@ pub const BOARDS: &[Board] = &[
         cpu: "cortex-m55",
         machine: "mps3-an547",
         description: "Cortex-M55 with Helium (MPS3 AN547, Corstone-300 TCMs)",
+        target: ferrite_convert::Target::Helium,
     },
 ];
 
@@ -302,6 +308,16 @@ impl Reader<'_> {
         self.1 += n;
         Ok(s)
     }
+}
+
+/// The board named `name`.
+pub fn board(name: &str) -> Result<&'static Board, String> {
+    BOARDS.iter().find(|b| b.name == name).ok_or_else(|| {
+        format!(
+            "unknown board {name}; boards: {}",
+            BOARDS.iter().map(|b| b.name).collect::<Vec<_>>().join(", ")
+        )
+    })
 }
 
 /// Runs `model` on `board` over `inputs`.

@@ -196,6 +196,8 @@ fn layer_work(op: &ferrite_core::Op) -> u64 {
     match op {
         Op::Conv2dI8(p) => conv(&p.geom, (p.geom.in_c / p.groups.max(1)) as u64),
         Op::Conv2dF32(p) => conv(&p.geom, (p.geom.in_c / p.groups.max(1)) as u64),
+        Op::Conv2dI8Packed(p) => conv(&p.conv.geom, p.conv.geom.in_c as u64),
+        Op::Conv2dF32Packed(p) => conv(&p.conv.geom, p.conv.geom.in_c as u64),
         Op::DepthwiseConv2dI8(p) => conv(&p.geom, 1),
         Op::DepthwiseConv2dF32(p) => conv(&p.geom, 1),
         Op::FullyConnectedI8(p) => fc(p.batches, p.in_depth, p.out_depth),

@@ -137,10 +137,17 @@ pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
         scale: rng.float(0.005, 0.05) as f32,
         zero_point: rng.range(-128, 127) as i32,
     };
-    // The DSP kernels take layers whose output zero point is -128 and clamp the full range.
+    // The DSP kernels take layers that clamp the whole int8 range; a dense convolution with
+    // any output zero point (rounding negative ties away from zero), a depthwise one only
+    // with -128.
+    let out_zero_point = if !depthwise && rng.range(0, 1) == 1 {
+        rng.range(-128, 127) as i32
+    } else {
+        -128
+    };
     let out_q = QParams {
         scale: rng.float(0.02, 0.5) as f32,
-        zero_point: -128,
+        zero_point: out_zero_point,
     };
     let (mut multiplier, mut shift) = (Vec::new(), Vec::new());
     for _ in 0..g.out_c {
@@ -171,7 +178,7 @@ pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
         multiplier: pool.push_i32(&multiplier),
         shift: pool.push_i32(&shift),
         input_offset: -in_q.zero_point,
-        output_offset: -128,
+        output_offset: out_zero_point,
         act_min: -128,
         act_max: 127,
     };
@@ -218,7 +225,7 @@ pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
     };
     Some(KernelCase {
         name: format!(
-            "{} {}x{}x{} -> {}x{}x{}, {}x{} kernel, stride {}, dilation {}, pad {}/{}",
+            "{} {}x{}x{} -> {}x{}x{}, {}x{} kernel, stride {}, dilation {}, pad {}/{}, output zero point {}",
             if depthwise { "depthwise" } else { "conv" },
             g.in_h,
             g.in_w,
@@ -231,7 +238,256 @@ pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
             g.stride_h,
             g.dilation_h,
             g.pad_top,
-            g.pad_left
+            g.pad_left,
+            out_zero_point
+        ),
+        tensors: [
+            t(0, [1, g.in_h, g.in_w, g.in_c]),
+            t(out_at, [1, g.out_h, g.out_w, g.out_c]),
+        ],
+        reference,
+        fast,
+        consts: pool.bytes().to_vec(),
+        input,
+        arena_bytes: align16(scratch_at + scratch),
+    })
+}
+
+/// A convolution geometry of `k_h x k_w` taps with the given strides, dilation and channels,
+/// a random input size that fits the filter, and random "same" or "valid" padding.
+#[allow(clippy::too_many_arguments)]
+fn sized(
+    rng: &mut Rng,
+    (k_h, k_w): (u32, u32),
+    (stride_h, stride_w): (u32, u32),
+    dilation: u32,
+    in_c: u32,
+    out_c: u32,
+    max_size: i64,
+) -> ConvGeometry {
+    let in_h = rng.range(((k_h - 1) * dilation + 1) as i64, max_size) as u32;
+    let in_w = rng.range(((k_w - 1) * dilation + 1) as i64, max_size) as u32;
+    let same = rng.range(0, 1) == 1;
+    let size = |inp: u32, k: u32, stride: u32| {
+        let eff = (k - 1) * dilation + 1;
+        let out = if same {
+            inp.div_ceil(stride)
+        } else {
+            (inp - eff) / stride + 1
+        };
+        let pad = (((out - 1) * stride + eff) as i64 - inp as i64).max(0) as u32 / 2;
+        (out, pad)
+    };
+    let (out_h, pad_top) = size(in_h, k_h, stride_h);
+    let (out_w, pad_left) = size(in_w, k_w, stride_w);
+    ConvGeometry {
+        batches: 1,
+        in_h,
+        in_w,
+        in_c,
+        out_h,
+        out_w,
+        out_c,
+        k_h,
+        k_w,
+        stride_h,
+        stride_w,
+        dilation_h: dilation,
+        dilation_w: dilation,
+        pad_top,
+        pad_left,
+    }
+}
+
+/// A random convolution (`depthwise` or dense) that the Helium lowering
+/// (`lower_dsp::conv_helium`, `lower_dsp::depthwise_helium`) takes, with random zero points,
+/// fused activations, biases (sometimes near the `i32` limits, to exercise the wrapping sums)
+/// and scales (sometimes with left shifts, to exercise saturation), or `None` when the random
+/// parameters fall outside what it takes (the caller draws again).
+pub fn helium_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
+    let mut depth_multiplier = 1;
+    let g = if depthwise {
+        match rng.range(0, 3) {
+            // 16 channels per chunk, either stride.
+            0 | 1 => {
+                let c = 16 * rng.range(1, 4) as u32;
+                let (sh, sw) = (rng.range(1, 2) as u32, rng.range(1, 2) as u32);
+                sized(rng, (3, 3), (sh, sw), 1, c, c, 13)
+            }
+            // Several pixels per chunk.
+            2 => {
+                let c = [1, 2, 4, 8][rng.range(0, 3) as usize];
+                let sh = rng.range(1, 2) as u32;
+                sized(rng, (3, 3), (sh, 1), 1, c, c, 13)
+            }
+            // One input channel: lowered as a dense convolution.
+            _ => {
+                depth_multiplier = rng.range(1, 12) as u32;
+                let k = [1, 2, 3, 5][rng.range(0, 3) as usize];
+                let s = rng.range(1, 2) as u32;
+                let d = if rng.range(0, 4) == 0 { 2 } else { 1 };
+                sized(rng, (k, k), (s, s), d, 1, depth_multiplier, 13)
+            }
+        }
+    } else if rng.range(0, 3) == 0 {
+        // Pointwise over whole vectors: read in place.
+        let in_c = 16 * rng.range(1, 8) as u32;
+        let out_c = rng.range(1, 40) as u32;
+        sized(rng, (1, 1), (1, 1), 1, in_c, out_c, 9)
+    } else {
+        geometry(rng, false)
+    };
+    let taps = (g.k_h * g.k_w) as usize;
+    let n_weights = if depthwise {
+        taps * g.out_c as usize
+    } else {
+        g.out_c as usize * taps * g.in_c as usize
+    };
+    // Dense convolutions take any weight; depthwise ones only -127..=127 (TFLite's range).
+    let lowest = if depthwise && depth_multiplier == 1 {
+        -127
+    } else {
+        -128
+    };
+    let weights: Vec<i8> = (0..n_weights)
+        .map(|_| rng.range(lowest, 127) as i8)
+        .collect();
+    let huge = rng.range(0, 7) == 0;
+    let bias: Vec<i32> = (0..g.out_c)
+        .map(|_| {
+            if huge {
+                rng.range(i32::MIN as i64, i32::MAX as i64) as i32
+            } else {
+                rng.range(-20_000, 20_000) as i32
+            }
+        })
+        .collect();
+    let in_q = QParams {
+        scale: rng.float(0.005, 0.05) as f32,
+        zero_point: rng.range(-128, 127) as i32,
+    };
+    let out_zp = rng.range(-128, 127) as i32;
+    let out_q = QParams {
+        // Now and then an output scale that makes the effective multiplier exceed 1.
+        scale: if rng.range(0, 5) == 0 {
+            rng.float(0.000_001, 0.000_1)
+        } else {
+            rng.float(0.02, 0.5)
+        } as f32,
+        zero_point: out_zp,
+    };
+    let (act_min, act_max) = match rng.range(0, 3) {
+        0 => (-128, 127),
+        1 => (out_zp, 127),
+        2 => (out_zp, (out_zp + rng.range(1, 60) as i32).min(127)),
+        _ => {
+            let (a, b) = (rng.range(-128, 127) as i32, rng.range(-128, 127) as i32);
+            (a.min(b), a.max(b))
+        }
+    };
+    let (mut multiplier, mut shift) = (Vec::new(), Vec::new());
+    for _ in 0..g.out_c {
+        let w_scale = rng.float(0.001, 0.02);
+        let (m, s) = quantize_multiplier(in_q.scale as f64 * w_scale / out_q.scale as f64)?;
+        multiplier.push(m);
+        shift.push(s);
+    }
+    let q = ConvQuant {
+        bias: Some(bias.clone()),
+        multiplier: multiplier.clone(),
+        shift: shift.clone(),
+        in_q,
+        out_q,
+    };
+    let mut pool = ConstPool::default();
+    let (input_id, output_id) = (TensorId(0), TensorId(1));
+    let (fast, scratch) = if depthwise {
+        lower_dsp::depthwise_helium(
+            &mut pool,
+            input_id,
+            output_id,
+            g,
+            depth_multiplier as usize,
+            &weights,
+            &q,
+            act_min,
+            act_max,
+        )?
+    } else {
+        lower_dsp::conv_helium(
+            &mut pool, input_id, output_id, g, 1, &weights, &q, act_min, act_max,
+        )?
+    };
+    let rq = Requant {
+        multiplier: pool.push_i32(&multiplier),
+        shift: pool.push_i32(&shift),
+        input_offset: -in_q.zero_point,
+        output_offset: out_zp,
+        act_min,
+        act_max,
+    };
+    let w = pool.push_i8(&weights);
+    let b = pool.push_i32(&bias);
+    let reference = if depthwise {
+        Op::DepthwiseConv2dI8(DepthwiseConv2dI8 {
+            input: input_id,
+            output: output_id,
+            geom: g,
+            depth_multiplier,
+            weights: w,
+            bias: b,
+            rq,
+        })
+    } else {
+        Op::Conv2dI8(Conv2dI8 {
+            input: input_id,
+            output: output_id,
+            geom: g,
+            groups: 1,
+            weights: w,
+            bias: b,
+            rq,
+        })
+    };
+    let in_len = g.input_elements() as usize;
+    let out_len = g.output_elements() as usize;
+    let input: Vec<i8> = (0..in_len).map(|_| rng.range(-128, 127) as i8).collect();
+    let out_at = align16(in_len);
+    let scratch_at = align16(out_at + out_len);
+    let mut fast = fast;
+    match &mut fast {
+        Op::ConvHeliumI8(c) => c.scratch_offset = scratch_at as u32,
+        Op::DepthwiseHeliumI8(d) => d.scratch_offset = scratch_at as u32,
+        _ => {}
+    }
+    let t = |offset: usize, dims: [u32; 4]| Tensor {
+        offset: offset as u32,
+        dtype: DType::I8,
+        shape: Shape::new(&dims),
+        scale: 1.0,
+        zero_point: 0,
+    };
+    Some(KernelCase {
+        name: format!(
+            "helium {} {}x{}x{} -> {}x{}x{}, {}x{} kernel, stride {}x{}, dilation {}, pad {}/{}, zp {}/{}, clamp {}..{}",
+            if depthwise { "depthwise" } else { "conv" },
+            g.in_h,
+            g.in_w,
+            g.in_c,
+            g.out_h,
+            g.out_w,
+            g.out_c,
+            g.k_h,
+            g.k_w,
+            g.stride_h,
+            g.stride_w,
+            g.dilation_h,
+            g.pad_top,
+            g.pad_left,
+            in_q.zero_point,
+            out_zp,
+            act_min,
+            act_max
         ),
         tensors: [
             t(0, [1, g.in_h, g.in_w, g.in_c]),
@@ -272,9 +528,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn helium_operators_match_the_reference_on_random_layers() {
+        let mut rng = Rng(0x4e11_0bea);
+        let (mut conv, mut dw) = (0, 0);
+        for i in 0..800 {
+            let depthwise = i % 2 == 1;
+            let Some(case) = helium_case(&mut rng, depthwise) else {
+                continue;
+            };
+            let want = run(&case, &case.reference).unwrap();
+            let got = run(&case, &case.fast).unwrap();
+            assert_eq!(got, want, "{}", case.name);
+            if depthwise {
+                dw += 1;
+            } else {
+                conv += 1;
+            }
+        }
+        assert!(
+            conv > 300 && dw > 300,
+            "{conv} conv and {dw} depthwise cases"
+        );
+    }
+
+    #[test]
     fn dsp_operators_match_the_reference_on_random_layers() {
         let mut rng = Rng(0x5eed_f00d);
-        let (mut conv, mut dw) = (0, 0);
+        let (mut conv, mut dw, mut any_zero_point) = (0, 0, 0);
         for i in 0..600 {
             let depthwise = i % 2 == 1;
             let Some(case) = dsp_case(&mut rng, depthwise) else {
@@ -288,10 +568,13 @@ mod tests {
             } else {
                 conv += 1;
             }
+            if !case.name.ends_with("output zero point -128") {
+                any_zero_point += 1;
+            }
         }
         assert!(
-            conv > 200 && dw > 200,
-            "{conv} conv and {dw} depthwise cases"
+            conv > 200 && dw > 200 && any_zero_point > 80,
+            "{conv} conv and {dw} depthwise cases, {any_zero_point} with another output zero point"
         );
     }
 }

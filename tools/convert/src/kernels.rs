@@ -7,7 +7,7 @@
 //! re-laid out for it ([`ferrite_core::ops::Conv2dI8Packed`]).
 
 use crate::consts::ConstPool;
-use ferrite_core::ops::{Conv2dI8Packed, Op};
+use ferrite_core::ops::{Conv2dF32, Conv2dF32Packed, Conv2dI8Packed, Op};
 pub use ferrite_kernels::registry::{Isa, KernelSet};
 
 /// The instruction sets this CPU supports, fastest last (always starting with the portable
@@ -81,10 +81,14 @@ pub fn by_name(name: &str) -> Result<KernelSet, String> {
     for_isa(isa).ok_or_else(|| format!("this CPU cannot run the `{name}` kernels"))
 }
 
-/// `op` with its constants re-laid out for `set` where the set wants that (int8 dense
-/// convolutions become [`Op::Conv2dI8Packed`]); any other op comes back unchanged.
+/// `op` with its constants re-laid out for `set` where the set wants that (dense
+/// convolutions become [`Op::Conv2dI8Packed`] or [`Op::Conv2dF32Packed`]); any other op comes
+/// back unchanged.
 pub(crate) fn prepare(op: Op, pool: &mut ConstPool, set: KernelSet) -> Op {
     use ferrite_kernels::arch::pack::{pack_conv2d_i8, packed_conv_lens};
+    if let Op::Conv2dF32(c) = op {
+        return prepare_f32(c, pool, set).unwrap_or(op);
+    }
     let Op::Conv2dI8(c) = op else {
         return op;
     };
@@ -117,4 +121,29 @@ pub(crate) fn prepare(op: Op, pool: &mut ConstPool, set: KernelSet) -> Op {
         packed_weights: pool.push_i8(&packed),
         folded_bias: pool.push_i32(&folded),
     })
+}
+
+/// A dense float convolution with its weights packed for `set`, if the set wants that and
+/// the weights allow it (see `pack_conv2d_f32`).
+fn prepare_f32(c: Conv2dF32, pool: &mut ConstPool, set: KernelSet) -> Option<Op> {
+    use ferrite_kernels::arch::pack::{pack_conv2d_f32, packed_conv_f32_len};
+    if !set.wants_packed_conv_f32() || c.groups != 1 {
+        return None;
+    }
+    let len = packed_conv_f32_len(&c.geom)?;
+    let bytes = pool.bytes();
+    let start = c.weights.offset as usize;
+    let raw = bytes.get(start..start.checked_add(4 * c.weights.len as usize)?)?;
+    let weights: Vec<f32> = raw
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let mut packed = vec![0f32; len];
+    if !pack_conv2d_f32(&c, &weights, &mut packed) {
+        return None;
+    }
+    Some(Op::Conv2dF32Packed(Conv2dF32Packed {
+        conv: c,
+        packed_weights: pool.push_f32(&packed),
+    }))
 }

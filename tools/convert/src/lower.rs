@@ -500,21 +500,37 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             cx.dtype(output, "output")?,
         ) {
             (DType::I8, DType::I8, DType::I8) => {
-                if self.target == Target::CortexMDsp {
+                if matches!(self.target, Target::CortexMDsp | Target::Helium) {
                     let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 0)?;
                     let (act_min, act_max) = cx.act_i8(act, q.out_q)?;
                     let w = as_i8(filter.data.unwrap_or(&[]));
-                    if let Some((op, scratch)) = lower_dsp::conv_gemm(
-                        &mut self.pool,
-                        ii,
-                        oi,
-                        geom,
-                        groups,
-                        &w,
-                        &q,
-                        act_min,
-                        act_max,
-                    ) {
+                    let helium = match self.target {
+                        Target::Helium => lower_dsp::conv_helium(
+                            &mut self.pool,
+                            ii,
+                            oi,
+                            geom,
+                            groups,
+                            &w,
+                            &q,
+                            act_min,
+                            act_max,
+                        ),
+                        _ => None,
+                    };
+                    if let Some((op, scratch)) = helium.or_else(|| {
+                        lower_dsp::conv_gemm(
+                            &mut self.pool,
+                            ii,
+                            oi,
+                            geom,
+                            groups,
+                            &w,
+                            &q,
+                            act_min,
+                            act_max,
+                        )
+                    }) {
                         self.push(cx, op, macs, filter.num_elements() + 20 * out_c);
                         if let Some(l) = self.layers.last_mut() {
                             l.scratch_bytes = scratch;
@@ -854,21 +870,37 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             cx.dtype(output, "output")?,
         ) {
             (DType::I8, DType::I8, DType::I8) => {
-                if self.target == Target::CortexMDsp {
+                if matches!(self.target, Target::CortexMDsp | Target::Helium) {
                     let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 3)?;
                     let (act_min, act_max) = cx.act_i8(act, q.out_q)?;
                     let w = as_i8(filter.data.unwrap_or(&[]));
-                    if let Some((op, scratch)) = lower_dsp::depthwise(
-                        &mut self.pool,
-                        ii,
-                        oi,
-                        geom,
-                        dm,
-                        &w,
-                        &q,
-                        act_min,
-                        act_max,
-                    ) {
+                    let helium = match self.target {
+                        Target::Helium => lower_dsp::depthwise_helium(
+                            &mut self.pool,
+                            ii,
+                            oi,
+                            geom,
+                            dm,
+                            &w,
+                            &q,
+                            act_min,
+                            act_max,
+                        ),
+                        _ => None,
+                    };
+                    if let Some((op, scratch)) = helium.or_else(|| {
+                        lower_dsp::depthwise(
+                            &mut self.pool,
+                            ii,
+                            oi,
+                            geom,
+                            dm,
+                            &w,
+                            &q,
+                            act_min,
+                            act_max,
+                        )
+                    }) {
                         self.push(cx, op, macs, 2 * filter.num_elements() + 16 * out_c);
                         if let Some(l) = self.layers.last_mut() {
                             l.scratch_bytes = scratch;

@@ -5,15 +5,23 @@
 //! `ferrite_core::ops::ChannelQuant`): output zero point -128, clamp = the whole int8 range,
 //! shifts and rounding constants that fit, and accumulators that provably stay below `2^31`
 //! after the left shift. Anything else keeps the portable kernel.
+//!
+//! For the Cortex-M55 ([`Target::Helium`]) the Helium lowerings ([`conv_helium`],
+//! [`depthwise_helium`]) come first: their output stage is TFLite's own, so they take layers
+//! with any zero points and activation; what they do not take falls back to the DSP lowerings,
+//! then to the portable kernels.
 
 use crate::consts::ConstPool;
 use crate::lower::ConvQuant;
-use ferrite_core::ops::{ChannelQuant, ConvGemmI8, ConvGeometry, DepthwiseDspI8, Op};
+use ferrite_core::ops::{
+    ChannelQuant, ConvGemmI8, ConvGeometry, ConvHeliumI8, DepthwiseDspI8, DepthwiseHeliumI8, Op,
+};
 use ferrite_core::TensorId;
+use ferrite_kernels::ops::conv_helium::GROUP_WORDS;
 use ferrite_kernels::ops::gemm::scratch_bytes;
 
 /// Which kernels a conversion targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Target {
     /// The portable kernels (any CPU, and the host).
     #[default]
@@ -21,37 +29,56 @@ pub enum Target {
     /// Cortex-M with the DSP extension (M4, M7, M33, M55): GEMM convolutions and DSP
     /// depthwise convolutions where they are exact.
     CortexMDsp,
+    /// Cortex-M55 with Helium (MVE): the Helium GEMM convolution and 3x3 depthwise
+    /// convolution (exact for any zero points and activation), then the DSP kernels for the
+    /// layers those do not take (the M55 has the DSP extension too).
+    Helium,
 }
 
 impl Target {
-    /// Parses `portable`, `cortex-m-dsp` (aliases `cortex-m4`, `cortex-m7`, `cortex-m55`).
+    /// Parses `portable`, `cortex-m-dsp` (aliases `cortex-m4`, `cortex-m7`, `cortex-m33`),
+    /// `helium` (alias `cortex-m55`).
     pub fn from_name(name: &str) -> Option<Target> {
         match name {
             "portable" | "cortex-m3" | "cortex-m0" => Some(Target::Portable),
-            "cortex-m-dsp" | "cortex-m4" | "cortex-m7" | "cortex-m33" | "cortex-m55" => {
-                Some(Target::CortexMDsp)
-            }
+            "cortex-m-dsp" | "cortex-m4" | "cortex-m7" | "cortex-m33" => Some(Target::CortexMDsp),
+            "helium" | "cortex-m55" => Some(Target::Helium),
             _ => None,
         }
     }
 }
 
-/// The fast output stage of one channel, if it is exact for it. `acc_bound` bounds `|acc|`.
-fn channel_quant(bias: i64, multiplier: i32, shift: i32, acc_bound: i64) -> Option<ChannelQuant> {
+/// The fast output stage of one channel, if it is exact for it. `acc_bound` bounds `|acc|`;
+/// `zero_point` is the output's; `ties` asks for exact rounding of negative values (needed
+/// unless the zero point is -128 and the clamp the whole int8 range; see [`ChannelQuant`]).
+fn channel_quant(
+    bias: i64,
+    multiplier: i32,
+    shift: i32,
+    acc_bound: i64,
+    zero_point: i32,
+    ties: bool,
+) -> Option<ChannelQuant> {
     let lshift = shift.max(0) + 1;
     let rshift = (-shift).max(0);
-    if lshift > 31 || rshift > 31 {
+    // `v + (v >> 31)` is the tie fix only below a right shift of at least one.
+    if lshift > 31 || rshift > 31 || (ties && rshift == 0) {
         return None;
     }
     // The accumulator, shifted left by `lshift`, must not overflow (smmulr(2a) == srdhm(a)).
     if acc_bound.checked_shl(lshift as u32)? >= 1 << 31 {
         return None;
     }
-    let round = ((1i64 << rshift) >> 1) - (128i64 << rshift);
+    let round = ((1i64 << rshift) >> 1) + ((zero_point as i64) << rshift);
+    let flag = if ties {
+        ChannelQuant::ROUND_TIES_AWAY
+    } else {
+        0
+    };
     Some(ChannelQuant {
         bias: i32::try_from(bias).ok()?,
         multiplier,
-        lshift,
+        lshift: lshift | flag,
         rshift,
         round: i32::try_from(round).ok()?,
     })
@@ -60,13 +87,19 @@ fn channel_quant(bias: i64, multiplier: i32, shift: i32, acc_bound: i64) -> Opti
 /// The output stage of a channel whose weights are all zero: its output is the constant
 /// TFLite computes from the bias alone, which can exceed the fast stage's range (converters
 /// park dead channels' biases near `2^30`). Stage it as `acc = 0` and `round = output`.
-fn constant_channel(bias: i64, multiplier: i32, shift: i32) -> Option<ChannelQuant> {
+fn constant_channel(
+    bias: i64,
+    multiplier: i32,
+    shift: i32,
+    zero_point: i32,
+    act: (i32, i32),
+) -> Option<ChannelQuant> {
     let v = ferrite_core::fixed::multiply_by_quantized_multiplier(
         i32::try_from(bias).ok()?,
         multiplier,
         shift,
     );
-    let out = v.saturating_sub(128).clamp(-128, 127);
+    let out = v.saturating_add(zero_point).clamp(act.0, act.1);
     Some(ChannelQuant {
         bias: 0,
         multiplier: 1 << 30,
@@ -76,9 +109,15 @@ fn constant_channel(bias: i64, multiplier: i32, shift: i32) -> Option<ChannelQua
     })
 }
 
-/// Whether the fast output stage applies to the layer's output at all.
+/// Whether the output stage with its fast (ties-up) rounding is exact for the layer.
 fn relu_stage(q: &ConvQuant, act_min: i32, act_max: i32) -> bool {
     q.out_q.zero_point == -128 && act_min == -128 && act_max == 127
+}
+
+/// Whether the output stage is exact for the layer with negative ties rounded away from zero:
+/// any zero point, as long as the clamp is the whole int8 range (the kernels clamp there).
+fn plain_stage(q: &ConvQuant, act_min: i32, act_max: i32) -> bool {
+    (-128..=127).contains(&q.out_q.zero_point) && act_min <= -128 && act_max >= 127
 }
 
 /// A dense int8 convolution as [`ConvGemmI8`], with the arena scratch it needs, or `None`
@@ -95,16 +134,18 @@ pub fn conv_gemm(
     act_min: i32,
     act_max: i32,
 ) -> Option<(Op, usize)> {
-    if groups != 1 || !relu_stage(q, act_min, act_max) {
+    let ties = !relu_stage(q, act_min, act_max);
+    if groups != 1 || (ties && !plain_stage(q, act_min, act_max)) {
         return None;
     }
+    let zero_point = q.out_q.zero_point;
     let out_c = geom.out_c as usize;
     let k = (geom.k_h * geom.k_w * geom.in_c) as usize;
     // The kernel's inner loop takes eight taps at a time.
     let k4 = k.div_ceil(8) * 2;
     let input_offset = -(q.in_q.zero_point as i64);
     let mut packed = vec![0i8; out_c * k4 * 4];
-    let mut words = Vec::with_capacity(out_c * ChannelQuant::WORDS);
+    let mut quants = Vec::with_capacity(out_c);
     for c in 0..out_c {
         let w = weights.get(c * k..(c + 1) * k)?;
         packed[c * k4 * 4..c * k4 * 4 + k].copy_from_slice(w);
@@ -114,18 +155,46 @@ pub fn conv_gemm(
         // Inputs are int8 (padding reads the zero point, also int8): |sum x w| <= 128 sum |w|.
         let bound = 128 * abs + bias.abs();
         let cq = if abs == 0 {
-            constant_channel(bias, q.multiplier[c], q.shift[c])?
+            constant_channel(
+                bias,
+                q.multiplier[c],
+                q.shift[c],
+                zero_point,
+                (act_min, act_max),
+            )?
         } else {
-            channel_quant(bias, q.multiplier[c], q.shift[c], bound)?
+            channel_quant(bias, q.multiplier[c], q.shift[c], bound, zero_point, ties)?
         };
-        words.extend(cq.to_words());
+        quants.push(cq);
     }
+    // Prefer 16-bit weights pre-shifted by the left shift (no widening and no shift in the
+    // kernel) when every shifted weight and bias fits.
+    let fits16 = quants.iter().all(|cq| {
+        cq.left_shift() <= 8 && i32::try_from((cq.bias as i64) << cq.left_shift()).is_ok()
+    });
+    let (weights8, weights16) = if fits16 {
+        let mut wide = Vec::with_capacity(packed.len());
+        for (c, row) in packed.chunks_exact(k4 * 4).enumerate() {
+            let l = quants[c].left_shift();
+            for g in row.chunks_exact(4) {
+                wide.extend([g[0], g[2], g[1], g[3]].map(|w| ((w as i32) << l) as i16));
+            }
+            quants[c].bias <<= l;
+            // The shift is in the weights now; only the rounding flag stays.
+            quants[c].lshift &= ChannelQuant::ROUND_TIES_AWAY;
+        }
+        (ferrite_core::ConstRef::EMPTY, pool.push_i16(&wide))
+    } else {
+        (pool.push_i8(&packed), ferrite_core::ConstRef::EMPTY)
+    };
+    let words: Vec<i32> = quants.iter().flat_map(|cq| cq.to_words()).collect();
     let scratch = scratch_bytes(k4, out_c);
     let op = Op::ConvGemmI8(ConvGemmI8 {
         input,
         output,
         geom,
-        weights: pool.push_i8(&packed),
+        weights: weights8,
+        weights16,
         k4: k4 as u32,
         channels: pool.push_i32(&words),
         input_zero_point: q.in_q.zero_point,
@@ -172,9 +241,16 @@ pub fn depthwise(
         }
         let bias = q.bias.as_ref().map_or(0, |b| b[ch] as i64) + input_offset * sum;
         let cq = if abs == 0 {
-            constant_channel(bias, q.multiplier[ch], q.shift[ch])?
+            constant_channel(bias, q.multiplier[ch], q.shift[ch], -128, (-128, 127))?
         } else {
-            channel_quant(bias, q.multiplier[ch], q.shift[ch], 128 * abs + bias.abs())?
+            channel_quant(
+                bias,
+                q.multiplier[ch],
+                q.shift[ch],
+                128 * abs + bias.abs(),
+                -128,
+                false,
+            )?
         };
         // The left shift is applied to the weights and the bias, which must stay in range.
         if (127i64 << cq.lshift) > i16::MAX as i64
@@ -207,6 +283,172 @@ pub fn depthwise(
         input_zero_point: q.in_q.zero_point,
         scratch_offset: 0,
         scratch_bytes: scratch as u32,
+    });
+    Some((op, scratch))
+}
+
+/// A dense int8 convolution as [`ConvHeliumI8`], with the arena scratch it needs, or `None`
+/// when the Helium kernel does not take it (a grouped convolution, or quantization outside
+/// what the kernel entry accepts).
+///
+/// The kernel is exact for any zero points and activation: the bias folds in
+/// `input_offset * sum(w)` modulo `2^32` (the reference's sums wrap the same way), and the
+/// output stage is TFLite's `MultiplyByQuantizedMultiplier` itself.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_helium(
+    pool: &mut ConstPool,
+    input: TensorId,
+    output: TensorId,
+    geom: ConvGeometry,
+    groups: usize,
+    weights: &[i8],
+    q: &ConvQuant,
+    act_min: i32,
+    act_max: i32,
+) -> Option<(Op, usize)> {
+    let out_c = geom.out_c as usize;
+    let k = (geom.k_h * geom.k_w * geom.in_c) as usize;
+    if groups != 1
+        || k == 0
+        || out_c == 0
+        || geom.k_h as usize > ferrite_kernels::ops::conv_helium::MAX_K_H
+        || !(-128..=127).contains(&q.in_q.zero_point)
+    {
+        return None;
+    }
+    let k16 = k.div_ceil(16);
+    let n_groups = out_c.div_ceil(4);
+    let input_offset = -(q.in_q.zero_point as i64);
+    let mut packed = vec![0i8; n_groups * k16 * 64];
+    let mut params = vec![0i32; n_groups * GROUP_WORDS];
+    for c in 0..out_c {
+        let w = weights.get(c * k..(c + 1) * k)?;
+        let (g, j) = (c / 4, c % 4);
+        for (tap, &v) in w.iter().enumerate() {
+            packed[((g * k16 + tap / 16) * 4 + j) * 16 + tap % 16] = v;
+        }
+        let shift = *q.shift.get(c)?;
+        if !(-31..=31).contains(&shift) {
+            return None;
+        }
+        let sum: i64 = w.iter().map(|&v| v as i64).sum();
+        let bias = q.bias.as_ref().map_or(Some(0), |b| b.get(c).copied())? as i64;
+        let words = &mut params[g * GROUP_WORDS..(g + 1) * GROUP_WORDS];
+        // Modulo 2^32, as the reference kernel's wrapping sums.
+        words[j] = (bias + input_offset * sum) as i32;
+        words[4 + j] = shift.max(0);
+        words[8 + j] = *q.multiplier.get(c)?;
+        words[12 + j] = shift.min(0);
+    }
+    let scratch =
+        usize::try_from(ferrite_kernels::ops::conv_helium::scratch_bytes(&geom, k16)).ok()?;
+    let op = Op::ConvHeliumI8(ConvHeliumI8 {
+        input,
+        output,
+        geom,
+        weights: pool.push_i8(&packed),
+        k16: k16 as u32,
+        params: pool.push_i32(&params),
+        input_zero_point: q.in_q.zero_point,
+        output_offset: q.out_q.zero_point,
+        act_min,
+        act_max,
+        scratch_offset: 0,
+        scratch_bytes: u32::try_from(scratch).ok()?,
+    });
+    Some((op, scratch))
+}
+
+/// A depthwise convolution as [`DepthwiseHeliumI8`] (3x3, dilation 1, depth multiplier 1,
+/// channels a multiple of 16 or dividing 16 with stride 1) with the arena scratch it needs —
+/// or, for a single input channel with any depth multiplier, as the equivalent dense
+/// [`conv_helium`] — or `None` when the Helium kernels do not take it.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_helium(
+    pool: &mut ConstPool,
+    input: TensorId,
+    output: TensorId,
+    geom: ConvGeometry,
+    depth_multiplier: usize,
+    weights: &[i8],
+    q: &ConvQuant,
+    act_min: i32,
+    act_max: i32,
+) -> Option<(Op, usize)> {
+    let c = geom.out_c as usize;
+    let taps = (geom.k_h * geom.k_w) as usize;
+    if geom.in_c == 1 && depth_multiplier == c {
+        // One input channel: output channel `ch` is a dense convolution with filter
+        // `w[.., ch]`; weights `[1, k_h, k_w, c]` become `[c, k_h, k_w, 1]`.
+        let mut dense = Vec::with_capacity(taps * c);
+        for ch in 0..c {
+            for t in 0..taps {
+                dense.push(*weights.get(t * c + ch)?);
+            }
+        }
+        return conv_helium(pool, input, output, geom, 1, &dense, q, act_min, act_max);
+    }
+    use ferrite_kernels::ops::depthwise_helium as dw;
+    let int8 = -128..=127;
+    // The kernel sums two taps' products in 16 bits, exact while no weight is -128 (TFLite's
+    // int8 weights are symmetric, -127..=127).
+    if depth_multiplier != 1
+        || !dw::supports(&geom)
+        || weights.contains(&-128)
+        || !int8.contains(&q.in_q.zero_point)
+        || !int8.contains(&q.out_q.zero_point)
+        || !int8.contains(&act_min)
+        || !int8.contains(&act_max)
+    {
+        return None;
+    }
+    let input_offset = -(q.in_q.zero_point as i64);
+    // Per channel: folded bias, left shift, multiplier, negated right shift.
+    let mut stage = Vec::with_capacity(c);
+    for ch in 0..c {
+        let mut sum = 0i64;
+        for t in 0..taps {
+            sum += *weights.get(t * c + ch)? as i64;
+        }
+        let shift = *q.shift.get(ch)?;
+        if !(-31..=31).contains(&shift) {
+            return None;
+        }
+        let bias = q.bias.as_ref().map_or(Some(0), |b| b.get(ch).copied())? as i64;
+        stage.push([
+            (bias + input_offset * sum) as i32,
+            shift.max(0),
+            *q.multiplier.get(ch)?,
+            shift.min(0),
+        ]);
+    }
+    let phases = dw::phases(c);
+    let mut packed = vec![0i8; phases * dw::PHASE_WEIGHTS];
+    let mut params = vec![0i32; phases * dw::PHASE_WORDS];
+    for phase in 0..phases {
+        for j in 0..16 {
+            let ch = (16 * phase + j) % c;
+            for t in 0..taps {
+                packed[phase * dw::PHASE_WEIGHTS + t * 16 + j] = *weights.get(t * c + ch)?;
+            }
+            for (section, &v) in stage[ch].iter().enumerate() {
+                params[phase * dw::PHASE_WORDS + section * 16 + dw::lane_of(j)] = v;
+            }
+        }
+    }
+    let scratch = usize::try_from(dw::scratch_bytes(&geom)).ok()?;
+    let op = Op::DepthwiseHeliumI8(DepthwiseHeliumI8 {
+        input,
+        output,
+        geom,
+        weights: pool.push_i8(&packed),
+        params: pool.push_i32(&params),
+        input_zero_point: q.in_q.zero_point,
+        output_offset: q.out_q.zero_point,
+        act_min,
+        act_max,
+        scratch_offset: 0,
+        scratch_bytes: u32::try_from(scratch).ok()?,
     });
     Some((op, scratch))
 }

@@ -46,7 +46,8 @@ pub struct Gemm4Args {
 }
 
 /// Four pixels of a convolution against every output channel, finished with the DSP output
-/// stage (`ssat(asr(qadd(smmulr(acc << lshift, m), round), rshift), 8)`). The inner loop does
+/// stage (`ssat(asr(qadd(fix(smmulr(acc << lshift, m)), round), rshift), 8)`, see
+/// [`ferrite_core::ops::ChannelQuant`]). The inner loop does
 /// 32 multiply-accumulates in 26 instructions.
 ///
 /// # Safety
@@ -122,6 +123,124 @@ pub unsafe fn gemm4_relu(args: &Gemm4Args) {
             "smmulr r1, r1, r4",
             "smmulr r2, r2, r4",
             "smmulr r3, r3, r4",
+            // Negative ties away from zero when the flag (bit 8 of the lshift word) is set.
+            "tst r5, #256",
+            "beq 4f",
+            "add r0, r0, r0, asr #31",
+            "add r1, r1, r1, asr #31",
+            "add r2, r2, r2, asr #31",
+            "add r3, r3, r3, asr #31",
+            "4:",
+            "qadd r0, r0, r7",
+            "qadd r1, r1, r7",
+            "qadd r2, r2, r7",
+            "qadd r3, r3, r7",
+            "asr r0, r0, r6",
+            "asr r1, r1, r6",
+            "asr r2, r2, r6",
+            "asr r3, r3, r6",
+            "ssat r0, #8, r0",
+            "ssat r1, #8, r1",
+            "ssat r2, #8, r2",
+            "ssat r3, #8, r3",
+            "ldr r8, [sp, #4]",
+            "ldr r9, [sp, #12]",
+            "strb r0, [r8]",
+            "strb r1, [r8, r9]",
+            "strb r2, [r8, r9, lsl #1]",
+            "ldr r9, [sp, #16]",
+            "strb r3, [r8, r9]",
+            "add r8, r8, #1",
+            "str r8, [sp, #4]",
+            "ldr r9, [sp, #8]",
+            "subs r9, r9, #1",
+            "str r9, [sp, #8]",
+            "bne 2b",
+            "add sp, sp, #24",
+            "pop {{r6, r7}}",
+            inout("r0") args as *const Gemm4Args => _,
+            out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
+        );
+    }
+}
+
+/// [`gemm4_relu`] for 16-bit weights (`[channels][k4 * 4]`, groups stored `t0, t2, t1, t3`,
+/// pre-shifted, so the output stage has no left shift): one `LDRD` replaces a load and two
+/// `SXTB16`, and the inner loop does 32 multiply-accumulates in 22 instructions.
+///
+/// # Safety
+/// `buf..buf_end` holds an even number `k4 >= 2` of groups of 8 readable words; `weights` holds
+/// `channels * k4 * 4` readable, 4-byte aligned `i16`; `quant` holds `5 * channels` words; the four output
+/// rows `out + p * stride .. + channels` are writable; `channels >= 1`; every shift in
+/// `quant` is in `0..32` and every lshift word is 0 or `ChannelQuant::ROUND_TIES_AWAY`.
+pub unsafe fn gemm4_relu_w16(args: &Gemm4Args) {
+    // SAFETY: the caller guarantees every pointer range above; the block saves and restores
+    // r6/r7 and its stack frame, and declares every other register it writes.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            // Locals: [sp] buf, [sp+4] out, [sp+8] channels left, [sp+12] stride, [sp+16] 3*stride.
+            "sub sp, sp, #24",
+            "ldr r1, [r0, #16]",
+            "ldr r2, [r0, #20]",
+            "ldr r3, [r0, #24]",
+            "ldr r11, [r0, #0]",
+            "str r11, [sp, #0]",
+            "str r1, [sp, #4]",
+            "str r3, [sp, #8]",
+            "str r2, [sp, #12]",
+            "add r2, r2, r2, lsl #1",
+            "str r2, [sp, #16]",
+            "ldr r12, [r0, #4]",        // buf_end
+            "ldr r10, [r0, #8]",        // weights
+            "ldr lr, [r0, #12]",        // quant
+            // Per output channel.
+            "2:",
+            "ldr r11, [sp, #0]",
+            "ldr r0, [lr], #4",         // folded bias
+            "mov r1, r0",
+            "mov r2, r0",
+            "mov r3, r0",
+            // Eight taps of four pixels per iteration (k4 is even).
+            "3:",
+            "ldrd r9, r8, [r10], #8",
+            "ldm r11!, {{r4, r5, r6, r7}}",
+            "smlad r0, r4, r9, r0",
+            "smlad r1, r5, r9, r1",
+            "smlad r2, r6, r9, r2",
+            "smlad r3, r7, r9, r3",
+            "ldm r11!, {{r4, r5, r6, r7}}",
+            "smlad r0, r4, r8, r0",
+            "smlad r1, r5, r8, r1",
+            "smlad r2, r6, r8, r2",
+            "smlad r3, r7, r8, r3",
+            "ldrd r9, r8, [r10], #8",
+            "ldm r11!, {{r4, r5, r6, r7}}",
+            "smlad r0, r4, r9, r0",
+            "smlad r1, r5, r9, r1",
+            "smlad r2, r6, r9, r2",
+            "smlad r3, r7, r9, r3",
+            "ldm r11!, {{r4, r5, r6, r7}}",
+            "smlad r0, r4, r8, r0",
+            "smlad r1, r5, r8, r1",
+            "smlad r2, r6, r8, r2",
+            "smlad r3, r7, r8, r3",
+            "cmp r11, r12",
+            "bne 3b",
+            // Output stage: multiplier, lshift, rshift, round(+zero point).
+            "ldm lr!, {{r4, r5, r6, r7}}",
+            "smmulr r0, r0, r4",
+            "smmulr r1, r1, r4",
+            "smmulr r2, r2, r4",
+            "smmulr r3, r3, r4",
+            // Negative ties away from zero when the lshift word (only the flag here) is set.
+            "cbz r5, 4f",
+            "add r0, r0, r0, asr #31",
+            "add r1, r1, r1, asr #31",
+            "add r2, r2, r2, asr #31",
+            "add r3, r3, r3, asr #31",
+            "4:",
             "qadd r0, r0, r7",
             "qadd r1, r1, r7",
             "qadd r2, r2, r7",

@@ -110,14 +110,22 @@ fn run_mul(ctx: &mut Ctx<'_>, op: &Op, fast: MulFn) -> Result<()> {
 /// `v = x + offset` within ±256, a left shift in `9..=20` and a non-negative multiplier,
 /// `srdhm(v << ls, m)` is `v * mh + ((v * ml + 2^(s-1)) >> s)` with `s = 31 - ls` and
 /// `m = mh * 2^s + ml` (no product leaves 31 bits), and the rounding divide of a value within
-/// ±2^28 by `2^e` is `(x + 2^(e-1) - (x < 0)) >> e`.
+/// ±2^30 by `2^e` is `(x + 2^(e-1) - (x < 0)) >> e` (see [`RoundShift`]).
+///
+/// The input with the larger scale has the multiplier one half (`2^30`) and no shift: then
+/// the result is exactly `v << (ls - 1)` ([`AddSide::half`]).
 #[derive(Clone, Copy)]
 struct AddSide {
+    /// The multiplier is one half, without a shift.
+    half: bool,
+    /// `ls - 1`, for [`AddSide::half`].
+    half_shift: __m128i,
+    offset: __m512i,
     mh: __m512i,
     ml: __m512i,
     round: __m512i,
     s: __m128i,
-    e: i32,
+    e: RoundShift,
 }
 
 impl AddSide {
@@ -125,40 +133,89 @@ impl AddSide {
     #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
     unsafe fn new(offset: i32, left_shift: i32, mult: i32, shift: i32) -> Option<AddSide> {
-        if !(-128..=128).contains(&offset) || !(9..=20).contains(&left_shift) || mult < 0 {
+        if !(-128..=128).contains(&offset)
+            || !(9..=20).contains(&left_shift)
+            || mult < 0
+            || !(-31..=0).contains(&shift)
+        {
             return None;
         }
         let s = 31 - left_shift;
         Some(AddSide {
+            half: mult == 1 << 30 && shift == 0,
+            half_shift: _mm_cvtsi32_si128(left_shift - 1),
+            offset: _mm512_set1_epi32(offset),
             mh: _mm512_set1_epi32(mult >> s),
             ml: _mm512_set1_epi32(mult & ((1 << s) - 1)),
             round: _mm512_set1_epi32(1 << (s - 1)),
             s: _mm_cvtsi32_si128(s),
-            e: -shift,
+            e: RoundShift::new(-shift),
         })
     }
 
-    /// `multiply_by_quantized_multiplier_smaller_than_one_exp(v << ls, m, shift)`.
+    /// `multiply_by_quantized_multiplier_smaller_than_one_exp((x + offset) << ls, m, shift)`
+    /// for int8 values `x` in 32-bit lanes; `HALF` is [`AddSide::half`].
     #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
-    unsafe fn apply(&self, v: __m512i) -> __m512i {
+    unsafe fn apply<const HALF: bool>(&self, x: __m512i) -> __m512i {
+        let v = _mm512_add_epi32(x, self.offset);
+        if HALF {
+            // srdhm(v << ls, 2^30) = round(v << (ls - 1)), an integer: no rounding.
+            return _mm512_sll_epi32(v, self.half_shift);
+        }
         let hi = _mm512_mullo_epi32(v, self.mh);
         let lo = _mm512_add_epi32(_mm512_mullo_epi32(v, self.ml), self.round);
         let x = _mm512_add_epi32(hi, _mm512_sra_epi32(lo, self.s));
-        round_shift(x, self.e)
+        self.e.apply(x)
     }
 }
 
-/// `rounding_divide_by_pot(x, e)` for `x` within ±2^30 (so the sum cannot overflow).
+/// `rounding_divide_by_pot(x, e)` by one exponent `e` in `0..=31`, for `x` within ±2^30 (so
+/// the sums cannot overflow), without a branch on `e`: `(x + 2^(e-1) - (x < 0)) >> e`, where
+/// for `e == 0` both the half and the sign term are zero (a logical shift by 32 gives 0).
+#[derive(Clone, Copy)]
+struct RoundShift {
+    half: __m512i,
+    sign: __m512i,
+    e: __m128i,
+}
+
+impl RoundShift {
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    unsafe fn new(e: i32) -> RoundShift {
+        RoundShift {
+            half: _mm512_set1_epi32(if e > 0 { 1 << (e - 1) } else { 0 }),
+            sign: _mm512_set1_epi32(if e > 0 { 31 } else { 32 }),
+            e: _mm_cvtsi32_si128(e),
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    unsafe fn apply(&self, x: __m512i) -> __m512i {
+        let x = _mm512_sub_epi32(
+            _mm512_add_epi32(x, self.half),
+            _mm512_srlv_epi32(x, self.sign),
+        );
+        _mm512_sra_epi32(x, self.e)
+    }
+}
+
+/// [`v512::srdhm_unsaturated`] by one multiplier `m` (in every lane): the odd lanes move down
+/// with a shuffle, which LLVM keeps as one `vpmuldq` (a shift made it emulate a 64-bit
+/// multiply against the splat).
 #[target_feature(enable = "avx512f,avx512bw")]
 #[inline]
-unsafe fn round_shift(x: __m512i, e: i32) -> __m512i {
-    if e == 0 {
-        return x;
-    }
-    let half = _mm512_set1_epi32(1 << (e - 1));
-    let x = _mm512_add_epi32(_mm512_add_epi32(x, half), _mm512_srai_epi32(x, 31));
-    _mm512_sra_epi32(x, _mm_cvtsi32_si128(e))
+unsafe fn srdhm_splat(a: __m512i, m: __m512i) -> __m512i {
+    let round = _mm512_set1_epi64(1 << 30);
+    let even = _mm512_add_epi64(_mm512_mul_epi32(a, m), round);
+    let odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(a, 0xF5), m), round);
+    _mm512_mask_blend_epi32(
+        0xAAAA,
+        _mm512_srli_epi64(even, 31),
+        _mm512_slli_epi64(odd, 1),
+    )
 }
 
 /// [`add_avx512`] for the usual parameters (see [`AddSide`]), or `false` to take the
@@ -171,47 +228,79 @@ unsafe fn add_avx512_usual(p: &AddI8, a: &[i8], b: &[i8], out: &mut [i8]) -> boo
     ) else {
         return false;
     };
-    // The sum is within ±2^29: its high multiply cannot saturate (unless the multiplier is
-    // i32::MIN, which is negative and takes the general path) and its rounding divide cannot
-    // overflow; the output offset must then not wrap either.
-    if p.out_multiplier < 0 || p.output_offset.unsigned_abs() >= 1 << 29 {
-        return false;
-    }
-    let set = _mm512_set1_epi32;
-    let om = set(p.out_multiplier);
-    let oe = -p.out_shift;
-    let (lo, hi) = (
-        set(p.act_min.wrapping_sub(p.output_offset)),
-        set(p.act_max.wrapping_sub(p.output_offset)),
-    );
-    if p.act_min.checked_sub(p.output_offset).is_none()
-        || p.act_max.checked_sub(p.output_offset).is_none()
+    // The sum is within ±2^29: its high multiply cannot saturate (the multiplier is not
+    // negative) and its rounding divide cannot overflow; the output stage is `v512::pack64`'s.
+    let int8 = -128..=127;
+    if p.out_multiplier < 0
+        || !(-31..=0).contains(&p.out_shift)
+        || p.output_offset.unsigned_abs() > 1 << 14
+        || !int8.contains(&p.act_min)
+        || !int8.contains(&p.act_max)
     {
         return false;
     }
-    let off = set(p.output_offset);
-    let (aoff, boff) = (set(p.a_offset), set(p.b_offset));
+    match (p.subtract, sa.half, sb.half) {
+        (false, false, false) => add_usual::<false, false, false>(p, &sa, &sb, a, b, out),
+        (false, true, false) => add_usual::<false, true, false>(p, &sa, &sb, a, b, out),
+        (false, false, true) => add_usual::<false, false, true>(p, &sa, &sb, a, b, out),
+        (false, true, true) => add_usual::<false, true, true>(p, &sa, &sb, a, b, out),
+        (true, false, false) => add_usual::<true, false, false>(p, &sa, &sb, a, b, out),
+        (true, true, false) => add_usual::<true, true, false>(p, &sa, &sb, a, b, out),
+        (true, false, true) => add_usual::<true, false, true>(p, &sa, &sb, a, b, out),
+        (true, true, true) => add_usual::<true, true, true>(p, &sa, &sb, a, b, out),
+    }
+    true
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn add_usual<const SUB: bool, const HA: bool, const HB: bool>(
+    p: &AddI8,
+    sa: &AddSide,
+    sb: &AddSide,
+    a: &[i8],
+    b: &[i8],
+    out: &mut [i8],
+) {
+    let om = _mm512_set1_epi32(p.out_multiplier);
+    let oe = RoundShift::new(-p.out_shift);
+    let off = _mm512_set1_epi16(p.output_offset as i16);
+    let (lo, hi) = (
+        _mm512_set1_epi8(p.act_min as i8),
+        _mm512_set1_epi8(p.act_max as i8),
+    );
     let n = out.len().min(a.len()).min(b.len());
     let mut i = 0;
     while i < n {
-        let k = (n - i).min(16);
-        let m: __mmask16 = if k == 16 { 0xFFFF } else { (1 << k) - 1 };
-        // SAFETY: masked to elements below n.
-        let xa = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, a.as_ptr().add(i)));
-        let xb = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, b.as_ptr().add(i)));
-        let xa = sa.apply(_mm512_add_epi32(xa, aoff));
-        let xb = sb.apply(_mm512_add_epi32(xb, boff));
-        let s = if p.subtract {
-            _mm512_sub_epi32(xa, xb)
+        let k = (n - i).min(64);
+        let mask: u64 = if k == 64 { !0 } else { (1 << k) - 1 };
+        let mut q = [_mm512_setzero_si512(); 4];
+        for (j, qj) in q.iter_mut().enumerate() {
+            let m = (mask >> (16 * j)) as u16;
+            // SAFETY: masked to elements below n (a masked-off byte is never read; the
+            // address of a wholly masked-off quarter may lie past the slice, hence
+            // `wrapping_add`).
+            let xa =
+                _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, a.as_ptr().wrapping_add(i + 16 * j)));
+            let xb =
+                _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, b.as_ptr().wrapping_add(i + 16 * j)));
+            let (xa, xb) = (sa.apply::<HA>(xa), sb.apply::<HB>(xb));
+            let s = if SUB {
+                _mm512_sub_epi32(xa, xb)
+            } else {
+                _mm512_add_epi32(xa, xb)
+            };
+            *qj = oe.apply(srdhm_splat(s, om));
+        }
+        let v = v512::pack64(q, off, lo, hi);
+        // SAFETY: as above.
+        if k == 64 {
+            _mm512_storeu_si512(out.as_mut_ptr().add(i) as *mut _, v);
         } else {
-            _mm512_add_epi32(xa, xb)
-        };
-        let q = round_shift(v512::srdhm_unsaturated(s, om), oe);
-        let v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, lo), hi), off);
-        v512::store_bytes(out.as_mut_ptr().add(i), m, v);
-        i += 16;
+            _mm512_mask_storeu_epi8(out.as_mut_ptr().add(i), mask, v);
+        }
+        i += 64;
     }
-    true
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -428,6 +517,50 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Parameters as TFLM derives them (the usual path), over whole and partial 64-element
+        /// steps.
+        #[test]
+        fn prepared_add_is_bit_exact(
+            len in 0u32..300,
+            seed in any::<u64>(),
+            subtract in any::<bool>(),
+            scales in (0.001f32..1.0, 0.001f32..1.0, 0.001f32..1.0),
+            zps in (-128i32..128, -128i32..128, -128i32..128),
+            relu in any::<bool>(),
+        ) {
+            use crate::ops::binary::prepare_add_i8;
+            use ferrite_core::quant::{FusedActivation, QParams};
+            let q = |scale, zero_point| QParams { scale, zero_point };
+            let act = if relu { FusedActivation::Relu } else { FusedActivation::None };
+            let Some(mut add) = prepare_add_i8(
+                TensorId(0), TensorId(1), TensorId(2), len, None,
+                q(scales.0, zps.0), q(scales.1, zps.1), q(scales.2, zps.2), act,
+            ) else {
+                return Ok(());
+            };
+            add.subtract = subtract;
+            let mut rng = Rng(seed | 1);
+            let a: Vec<i8> = (0..len).map(|_| rng.next() as i8).collect();
+            let b: Vec<i8> = (0..len).map(|_| rng.next() as i8).collect();
+            let mut want = std::vec![0i8; len as usize];
+            add_i8(&add, &a, &b, &mut want);
+            for isa in isas() {
+                let mut got = std::vec![0i8; len as usize];
+                // SAFETY: `isas()` lists only instruction sets this CPU has.
+                unsafe {
+                    match isa {
+                        Isa::Avx512Vnni => {
+                            prop_assert!(add_avx512_usual(&add, &a, &b, &mut got));
+                        }
+                        Isa::Avx2 => add_avx2(&add, &a, &b, &mut got),
+                        Isa::Sse41 => add_sse41(&add, &a, &b, &mut got),
+                        _ => unreachable!(),
+                    }
+                }
+                prop_assert_eq!(&got, &want, "add {}", isa);
+            }
+        }
+
         #[test]
         fn add_and_mul_are_bit_exact(len in 0u32..100, seed in any::<u64>(), subtract in any::<bool>()) {
             let mut rng = Rng(seed | 1);

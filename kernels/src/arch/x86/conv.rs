@@ -6,7 +6,7 @@
 //! blocks of 16 output channels, accumulating in 32-bit lanes, requantizing and storing int8.
 
 use super::{v256, v512, OutLanes, RqLanes};
-use crate::arch::pack::{packed_conv_dims, BLOCK};
+use crate::arch::pack::{packed_conv_dims, packed_row_k4, BLOCK};
 use crate::ops::conv::{check_conv_shapes, conv2d_i8, tap};
 use crate::util::{check_conv_activations, check_requant, expect_op};
 use core::arch::x86_64::*;
@@ -100,6 +100,7 @@ fn run_packed(
         p.groups == 1
             && packed.len() == blocks * k4 * BLOCK * 4
             && folded.len() == blocks * BLOCK
+            && k4 > 0
             && k4 * 4 * elem * MR_MAX <= TILE_BYTES
             && g.k_h as usize <= MAX_KH
             && (-128..=127).contains(&p.rq.input_offset.wrapping_neg())
@@ -262,8 +263,9 @@ unsafe fn widen128(dst: *mut u16, src: *const i8, n: usize) {
 }
 
 /// Writes the receptive fields of output pixels `m0..m0 + rows` into `tile` (row stride
-/// `kp` elements), padding the accumulation depth to `kp`, then zero-fills rows up to
-/// `rows_padded` (the micro-kernel computes, but never stores, those).
+/// `kp` elements), each kernel row's taps padded with zeros to a multiple of 4 as the packed
+/// weights are, then zero-fills rows up to `rows_padded` (the micro-kernel computes, but never
+/// stores, those).
 ///
 /// # Safety
 /// `tile` must have room for `rows_padded * kp` elements, `m0 + rows` must not exceed the
@@ -311,6 +313,8 @@ unsafe fn im2col<T: Elem>(
         }
     } else {
         let run = k_w * in_c;
+        // `kp == k_h * row_len` (see `packed_conv_dims`).
+        let row_len = run.div_ceil(4) * 4;
         // Output pixels come in runs along one output row: find each kernel row's input row
         // (or the padding) once per run, then write the pixels in order (the u8 writes may
         // spill past their end, to be overwritten by the next ones).
@@ -360,9 +364,10 @@ unsafe fn im2col<T: Elem>(
                             }
                         }
                     }
-                    dst = dst.add(run);
+                    // Zero taps pad the kernel row to a whole number of steps.
+                    T::fill(dst.add(run), zero, row_len - run);
+                    dst = dst.add(row_len);
                 }
-                T::fill(dst, zero, kp - k);
             }
             r += seg;
         }
@@ -434,48 +439,275 @@ unsafe fn block_rq512(a: &Packed<'_>, nb: usize) -> (RqLanes<__m512i>, __m512i, 
     (v512::rq(mult, shift), bias, mask)
 }
 
-/// Chooses the register blocking from the number of channel blocks.
+/// Chooses the register blocking from the number of channel blocks, and the direct
+/// convolution when the layer suits it.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn conv_avx512(a: &mut Packed<'_>) {
     // At most 16 accumulators: more made LLVM spill them inside the loop.
     if a.blocks.is_multiple_of(4) {
-        drive512::<4, 4>(a)
+        conv512::<4, 4>(a)
     } else if a.blocks.is_multiple_of(2) {
-        drive512::<8, 2>(a)
+        conv512::<8, 2>(a)
     } else {
-        drive512::<16, 1>(a)
+        conv512::<16, 1>(a)
     }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
-unsafe fn drive512<const MR: usize, const NR: usize>(a: &mut Packed<'_>) {
-    let o = v512::out(a.p.rq.output_offset, true, a.p.rq.act_min, a.p.rq.act_max);
+unsafe fn conv512<const MR: usize, const NR: usize>(a: &mut Packed<'_>) {
+    let rq = a.p.rq;
+    let mut o = Out512 {
+        lanes: v512::out(rq.output_offset, true, rq.act_min, rq.act_max),
+        packed: None,
+    };
+    // Whole pixels of output in each micro-tile, and an output stage `v512::pack64` does.
+    let int8 = -128..=127;
+    if a.p.geom.out_c as usize == NR * BLOCK
+        && (MR * NR).is_multiple_of(4)
+        && int8.contains(&rq.act_min)
+        && int8.contains(&rq.act_max)
+        && rq.output_offset.unsigned_abs() <= 1 << 14
+    {
+        o.packed = Some((
+            _mm512_set1_epi16(rq.output_offset as i16),
+            _mm512_set1_epi8(rq.act_min as i8),
+            _mm512_set1_epi8(rq.act_max as i8),
+        ));
+    }
+    let o = o;
+    if let Some(d) = Direct::plan(a, MR) {
+        direct512::<MR, NR>(a, &d, &o);
+        return;
+    }
+    let k4 = a.k4;
     drive::<u8>(a, MR, NR, |a, tile, m, rows, nb| {
-        // SAFETY: `drive` passes tile rows and blocks within bounds; this closure runs inside
-        // `drive512`, whose features the caller guaranteed.
-        unsafe { micro512::<MR, NR>(a, tile, m, rows, nb, &o) }
+        // SAFETY: `drive` passes tile rows (each `4 * k4` bytes, all of them written) and
+        // blocks within bounds; this closure runs inside `conv512`, whose features the caller
+        // guaranteed.
+        unsafe {
+            let src = Src {
+                base: tile,
+                pixel: 4 * k4,
+                row_k4: k4,
+                row_stride: 0,
+            };
+            micro512::<MR, NR>(a, &src, m, rows, nb, &o)
+        }
     });
+}
+
+// ---------------------------------------------------------------------------------------
+// Direct convolution (AVX-512): the input, as unsigned bytes with its padding materialized,
+// is copied band by band into a stack buffer, and the micro-kernel reads each pixel's kernel
+// rows there in place (runs of `k_w * in_c` bytes, contiguous in NHWC), with no im2col. The
+// pixels of a micro-tile lie on one output row, a constant stride apart.
+
+/// Bytes of the padded input band.
+const BAND_BYTES: usize = 32 * 1024;
+
+/// The padded input band, aligned for vector stores, with slack for the whole-vector writes
+/// of [`xor_copy512`] and [`fill512`].
+#[repr(C, align(64))]
+struct Band([MaybeUninit<u8>; BAND_BYTES + TILE_SLACK]);
+
+/// How a layer runs as a direct convolution.
+struct Direct {
+    /// Pixels of a padded input row.
+    wp: usize,
+    /// Bytes of a padded input row (`wp * in_c`).
+    row_bytes: usize,
+    /// 4-byte steps of a kernel row (see [`packed_row_k4`]).
+    row_k4: usize,
+    /// Output rows per band.
+    band_rows: usize,
+    /// Bytes of the band, from its first padded row, that micro-tiles of `mr` pixels read
+    /// for one output row: the last tile's idle pixels, and the zero-weight steps past a
+    /// kernel row, read past the padded rows (their results are never stored).
+    reach_one: usize,
+}
+
+impl Direct {
+    /// The plan for micro-tiles of `mr` pixels, or `None` when the im2col path suits the
+    /// layer better (pointwise layers, rows much shorter than a tile, column dilation) or its
+    /// rows do not fit the band.
+    fn plan(a: &Packed<'_>, mr: usize) -> Option<Direct> {
+        let g = &a.p.geom;
+        let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+        let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
+        let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
+        let (sh, sw, dh) = (
+            g.stride_h as usize,
+            g.stride_w as usize,
+            g.dilation_h as usize,
+        );
+        let pointwise = k_h == 1
+            && k_w == 1
+            && sh == 1
+            && sw == 1
+            && g.pad_top == 0
+            && g.pad_left == 0
+            && in_h == out_h
+            && in_w == out_w;
+        let tiles = out_w.div_ceil(mr);
+        if pointwise
+            || k_h == 0
+            || k_w == 0
+            || (k_w > 1 && g.dilation_w != 1)
+            || out_h == 0
+            || out_w == 0
+            || in_c == 0
+            // At least three quarters of the computed pixels are real ones.
+            || out_w * 4 < tiles * mr * 3
+        {
+            return None;
+        }
+        let row_k4 = packed_row_k4(g)?;
+        if row_k4.checked_mul(k_h)? != a.k4 {
+            return None;
+        }
+        // Every tap a real pixel reads lies in the padded row: column
+        // `(out_w - 1) * sw + k_w - 1` (no column dilation), or past the input's last column.
+        let wp = (g.pad_left as usize + in_w).max((out_w - 1).checked_mul(sw)? + k_w);
+        let row_bytes = wp.checked_mul(in_c)?;
+        let pixel = sw.checked_mul(in_c)?;
+        // The farthest byte read for one output row: the last kernel row of the last tile's
+        // last pixel, one whole kernel row of steps.
+        let below = (k_h - 1).checked_mul(dh)?;
+        let reach_one = below
+            .checked_mul(row_bytes)?
+            .checked_add((tiles * mr - 1).checked_mul(pixel)?)?
+            .checked_add(4 * row_k4)?
+            .max((below + 1).checked_mul(row_bytes)?);
+        if reach_one > BAND_BYTES {
+            return None;
+        }
+        let step = sh.checked_mul(row_bytes)?;
+        let band_rows = (1 + (BAND_BYTES - reach_one) / step).min(out_h);
+        Some(Direct {
+            wp,
+            row_bytes,
+            row_k4,
+            band_rows,
+            reach_one,
+        })
+    }
+}
+
+/// Writes the padded input rows that output rows `oy0..oy0 + rows` of batch `b` read into
+/// `buf` (as unsigned bytes, padding as the input zero point), then zeros up to the farthest
+/// byte the micro-tiles read.
+///
+/// # Safety
+/// AVX-512 BW; `buf` is a [`Band`]; `d` is `a`'s plan and `oy0 + rows <= out_h`, `b <
+/// batches` (so every input row read lies in `a.input`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn fill_band(a: &Packed<'_>, d: &Direct, buf: *mut u8, b: usize, oy0: usize, rows: usize) {
+    let g = &a.p.geom;
+    let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+    let (sh, dh) = (g.stride_h as usize, g.dilation_h as usize);
+    let pad = u8::from_i8(a.p.rq.input_offset.wrapping_neg() as i8);
+    let left = g.pad_left as usize * in_c;
+    let right = (d.wp - g.pad_left as usize - in_w) * in_c;
+    let padded_rows = (rows - 1) * sh + (g.k_h as usize - 1) * dh + 1;
+    for j in 0..padded_rows {
+        let dst = buf.add(j * d.row_bytes);
+        let iy = (oy0 * sh + j) as isize - g.pad_top as isize;
+        if (0..in_h as isize).contains(&iy) {
+            let src = a.input.as_ptr().add((b * in_h + iy as usize) * in_w * in_c);
+            fill512(dst, pad, left);
+            xor_copy512(dst.add(left), src, in_w * in_c);
+            fill512(dst.add(left + in_w * in_c), pad, right);
+        } else {
+            fill512(dst, pad, d.row_bytes);
+        }
+    }
+    let filled = padded_rows * d.row_bytes;
+    let reach = d.reach_one + (rows - 1) * sh * d.row_bytes;
+    if reach > filled {
+        fill512(buf.add(filled), 0, reach - filled);
+    }
+}
+
+/// The direct convolution with micro-tiles of `MR` pixels × `NR` blocks.
+///
+/// # Safety
+/// AVX-512 VNNI; `d` is `a`'s plan for `MR`; `NR` divides `a.blocks`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn direct512<const MR: usize, const NR: usize>(a: &mut Packed<'_>, d: &Direct, o: &Out512) {
+    let g = a.p.geom;
+    let (out_h, out_w, in_c) = (g.out_h as usize, g.out_w as usize, g.in_c as usize);
+    let (sh, sw) = (g.stride_h as usize, g.stride_w as usize);
+    let mut band = Band([const { MaybeUninit::uninit() }; BAND_BYTES + TILE_SLACK]);
+    let buf = band.0.as_mut_ptr() as *mut u8;
+    for b in 0..g.batches as usize {
+        let mut oy0 = 0;
+        while oy0 < out_h {
+            let rows = d.band_rows.min(out_h - oy0);
+            fill_band(a, d, buf, b, oy0, rows);
+            let mut nb = 0;
+            while nb < a.blocks {
+                for r in 0..rows {
+                    let m_row = (b * out_h + oy0 + r) * out_w;
+                    let mut x0 = 0;
+                    while x0 < out_w {
+                        // Within the band's reach (`Direct::plan`, `fill_band`): row `r`,
+                        // pixels `x0..x0 + MR`.
+                        let src = Src {
+                            base: buf.add(r * sh * d.row_bytes + x0 * sw * in_c),
+                            pixel: sw * in_c,
+                            row_k4: d.row_k4,
+                            row_stride: g.dilation_h as usize * d.row_bytes,
+                        };
+                        micro512::<MR, NR>(a, &src, m_row + x0, (out_w - x0).min(MR), nb, o);
+                        x0 += MR;
+                    }
+                }
+                nb += NR;
+            }
+            oy0 += rows;
+        }
+    }
+}
+
+/// The output stage of the AVX-512 micro-kernels.
+struct Out512 {
+    /// Requantization lane by lane.
+    lanes: OutLanes<__m512i>,
+    /// The offset (16-bit lanes) and clamp (8-bit lanes) of [`v512::pack64`], when it applies
+    /// and a micro-tile's `NR` blocks are all the output channels: its `MR` pixels' outputs are
+    /// then contiguous, 64 bytes for every 4 vectors.
+    packed: Option<(__m512i, __m512i, __m512i)>,
+}
+
+/// Where a micro-tile's activations are: pixel `i`'s kernel row `r` (of `k4 / row_k4`) is the
+/// `4 * row_k4` bytes at `base + i * pixel + r * row_stride`.
+struct Src {
+    base: *const u8,
+    pixel: usize,
+    row_k4: usize,
+    row_stride: usize,
 }
 
 /// `MR` pixels × `NR` blocks: `vpdpbusd` of each pixel's 4 activation bytes (broadcast)
 /// with 16 channels × 4 weights.
 ///
 /// # Safety
-/// AVX-512 VNNI; `tile` holds `MR` rows of `4 * k4` bytes; `m + rows` pixels and blocks
-/// `nb..nb + NR` exist.
+/// AVX-512 VNNI; `src` describes `MR` pixels of `a.k4` steps (whole kernel rows), all
+/// readable and initialized; `m + rows` pixels and blocks `nb..nb + NR` exist.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 unsafe fn micro512<const MR: usize, const NR: usize>(
     a: &mut Packed<'_>,
-    tile: *const u8,
+    src: &Src,
     m: usize,
     rows: usize,
     nb: usize,
-    o: &OutLanes<__m512i>,
+    o: &Out512,
 ) {
     let k4 = a.k4;
-    let kp = 4 * k4;
     let out_c = a.p.geom.out_c as usize;
     let mut rq = [(
         v512::rq(_mm512_setzero_si512(), _mm512_setzero_si512()),
@@ -493,46 +725,62 @@ unsafe fn micro512<const MR: usize, const NR: usize>(
     }
     let wstride = k4 * BLOCK * 4;
     let mut w = a.weights.as_ptr().add(nb * wstride);
-    let mut t = tile;
-    for _ in 0..k4 {
-        let mut wv = [_mm512_setzero_si512(); NR];
-        for (n, v) in wv.iter_mut().enumerate() {
-            *v = _mm512_loadu_si512(w.add(n * wstride) as *const _);
-        }
-        for (i, row) in acc.iter_mut().enumerate() {
-            let x = _mm512_set1_epi32((t.add(i * kp) as *const i32).read_unaligned());
-            for (v, &wn) in row.iter_mut().zip(&wv) {
-                *v = _mm512_dpbusd_epi32(*v, x, wn);
+    let pixel = src.pixel;
+    for r in 0..k4 / src.row_k4 {
+        let mut t = src.base.add(r * src.row_stride);
+        for _ in 0..src.row_k4 {
+            let mut wv = [_mm512_setzero_si512(); NR];
+            for (n, v) in wv.iter_mut().enumerate() {
+                *v = _mm512_loadu_si512(w.add(n * wstride) as *const _);
             }
+            for (i, row) in acc.iter_mut().enumerate() {
+                let x = _mm512_set1_epi32((t.add(i * pixel) as *const i32).read_unaligned());
+                for (v, &wn) in row.iter_mut().zip(&wv) {
+                    *v = _mm512_dpbusd_epi32(*v, x, wn);
+                }
+            }
+            w = w.add(BLOCK * 4);
+            t = t.add(4);
         }
-        w = w.add(BLOCK * 4);
-        t = t.add(4);
+    }
+    // Hand the accumulators over through memory, once: the output loop below indexes them
+    // at run time, which would otherwise make LLVM keep `acc` in memory inside the loop above
+    // (a volatile store cannot be merged back into it).
+    let mut fin = [[_mm512_setzero_si512(); NR]; MR];
+    for (f, row) in fin.iter_mut().zip(&acc) {
+        for (fv, &v) in f.iter_mut().zip(row) {
+            core::ptr::write_volatile(fv, v);
+        }
     }
     let out = a.output.as_mut_ptr();
-    // A constant trip count with an early exit (not `take(rows)`): the accumulators must
-    // stay indexable by constants, or they are kept in memory throughout the loop above.
-    if rows == MR {
-        for (i, row) in acc.iter().enumerate() {
-            for (n, &v) in row.iter().enumerate() {
-                let q = v512::requant(v, &rq[n].0, o);
-                // SAFETY: the mask covers only channels below out_c of pixel m + i.
-                v512::store_bytes(out.add((m + i) * out_c + (nb + n) * BLOCK), rq[n].2, q);
+    if let Some((offset, lo, hi)) = o.packed {
+        // Vector `v` is pixel `v / NR`, block `v % NR`: 16 contiguous bytes at `16 * v`.
+        let valid = rows * NR;
+        let mut v = 0;
+        while v < valid {
+            let mut q = [_mm512_setzero_si512(); 4];
+            for (j, qj) in q.iter_mut().enumerate() {
+                let (i, n) = ((v + j) / NR, (v + j) % NR);
+                *qj = v512::mbqm(fin[i][n], &rq[n].0);
             }
+            let bytes = v512::pack64(q, offset, lo, hi);
+            // SAFETY: the output of pixels m..m + rows, all channels, is contiguous; the mask
+            // covers the valid vectors among these four.
+            let dst = out.add(m * out_c + 16 * v);
+            if valid - v >= 4 {
+                _mm512_storeu_si512(dst as *mut _, bytes);
+            } else {
+                _mm512_mask_storeu_epi8(dst, mask64(16 * (valid - v)), bytes);
+            }
+            v += 4;
         }
-    } else {
-        // Requantize every row (constant indices keep `acc` in registers above), store
-        // the valid ones.
-        let mut q = [[_mm512_setzero_si512(); NR]; MR];
-        for (qi, row) in q.iter_mut().zip(&acc) {
-            for (n, (qn, &v)) in qi.iter_mut().zip(row).enumerate() {
-                *qn = v512::requant(v, &rq[n].0, o);
-            }
-        }
-        for (i, qi) in q.iter().enumerate().take(rows) {
-            for (n, &v) in qi.iter().enumerate() {
-                // SAFETY: as above.
-                v512::store_bytes(out.add((m + i) * out_c + (nb + n) * BLOCK), rq[n].2, v);
-            }
+        return;
+    }
+    for (i, row) in fin.iter().enumerate().take(rows) {
+        for (n, &v) in row.iter().enumerate() {
+            let q = v512::requant(v, &rq[n].0, &o.lanes);
+            // SAFETY: the mask covers only channels below out_c of pixel m + i.
+            v512::store_bytes(out.add((m + i) * out_c + (nb + n) * BLOCK), rq[n].2, q);
         }
     }
 }
@@ -545,7 +793,7 @@ unsafe fn micro512<const MR: usize, const NR: usize>(
 unsafe fn conv_avx2(a: &mut Packed<'_>) {
     let o = v256::out(a.p.rq.output_offset, true, a.p.rq.act_min, a.p.rq.act_max);
     drive::<u16>(a, 2, 1, |a, tile, m, rows, nb| {
-        // SAFETY: as in `drive512`.
+        // SAFETY: as in `conv512`.
         unsafe { micro256::<2>(a, tile, m, rows, nb, &o) }
     });
 }
@@ -629,7 +877,7 @@ unsafe fn micro256<const MR: usize>(
 #[target_feature(enable = "sse4.1")]
 unsafe fn conv_sse41(a: &mut Packed<'_>) {
     drive::<u16>(a, 2, 1, |a, tile, m, rows, nb| {
-        // SAFETY: as in `drive512`.
+        // SAFETY: as in `conv512`.
         unsafe {
             micro128::<2>(a, tile, m, rows, nb, 0);
             micro128::<2>(a, tile, m, rows, nb, 1);
@@ -727,9 +975,24 @@ mod tests {
     }
 
     fn case() -> impl Strategy<Value = Case> {
+        case_with(1..9, 1..9, 1..40, 1..40)
+    }
+
+    /// Rows long enough for the direct path's micro-tiles (up to 16 pixels), and channel
+    /// counts that give 1, 2, 3 and 4 blocks.
+    fn wide_case() -> impl Strategy<Value = Case> {
+        case_with(1..6, 6..44, 1..24, 1..70)
+    }
+
+    fn case_with(
+        in_h: core::ops::Range<u32>,
+        in_w: core::ops::Range<u32>,
+        in_c: core::ops::Range<u32>,
+        out_c: core::ops::Range<u32>,
+    ) -> impl Strategy<Value = Case> {
         (
-            (1u32..3, 1u32..9, 1u32..9, 1u32..40),
-            (1u32..40, 1u32..4, 1u32..4),
+            (1u32..3, in_h, in_w, in_c),
+            (out_c, 1u32..4, 1u32..4),
             (1u32..3, 1u32..3, 1u32..3, 1u32..3, 0u32..3, 0u32..3),
             (-128i32..128, -128i32..128, -128i32..0, 0i32..128),
             any::<u64>(),
@@ -854,6 +1117,124 @@ mod tests {
             for isa in isas() {
                 let (got, want) = run(&c, isa, with_bias);
                 prop_assert_eq!(got, want, "{}", isa);
+            }
+        }
+
+        #[test]
+        fn wide_packed_conv_is_bit_exact(c in wide_case(), with_bias in any::<bool>()) {
+            for isa in isas() {
+                let (got, want) = run(&c, isa, with_bias);
+                prop_assert_eq!(got, want, "{}", isa);
+            }
+        }
+    }
+
+    /// The AVX-512 register blocking for a geometry (as `conv_avx512` picks it).
+    fn mr_for(g: &ConvGeometry) -> usize {
+        match packed_conv_dims(g).unwrap().0 {
+            b if b % 4 == 0 => 4,
+            b if b % 2 == 0 => 8,
+            _ => 16,
+        }
+    }
+
+    /// Packs `c` and describes it as the kernels see it.
+    fn packed_of(c: &Case, out: &mut [i8], f: impl FnOnce(&Packed<'_>)) {
+        let g = &c.p.geom;
+        let (wl, bl) = packed_conv_lens(g).unwrap();
+        let mut packed = std::vec![0i8; wl];
+        let mut folded = std::vec![0i32; bl];
+        assert!(pack_conv2d_i8(
+            &c.p,
+            &c.weights,
+            &c.bias,
+            &mut packed,
+            &mut folded
+        ));
+        let (blocks, k4) = packed_conv_dims(g).unwrap();
+        f(&Packed {
+            p: &c.p,
+            input: &c.input,
+            weights: &packed,
+            bias: &folded,
+            multiplier: &c.multiplier,
+            shift: &c.shift,
+            output: out,
+            blocks,
+            k4,
+        });
+    }
+
+    #[test]
+    fn wide_cases_take_the_direct_path() {
+        // Most wide cases run direct, with every register blocking; the narrow ones do not.
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let mut direct = std::collections::BTreeMap::new();
+        for _ in 0..300 {
+            let c = wide_case().new_tree(&mut runner).unwrap().current();
+            let mr = mr_for(&c.p.geom);
+            let mut out = std::vec![0i8; 0];
+            packed_of(&c, &mut out, |a| {
+                *direct.entry(mr).or_insert(0) += Direct::plan(a, mr).is_some() as u32;
+            });
+        }
+        for mr in [4, 8, 16] {
+            assert!(direct.get(&mr).copied().unwrap_or(0) >= 10, "{direct:?}");
+        }
+    }
+
+    #[test]
+    fn resnet_and_vww_layers_are_bit_exact() {
+        // The shapes of the benchmark models' convolutions, on random values.
+        let mut rng = Rng(5);
+        // (in_hw, in_c, out_c, k, stride, pad)
+        for (hw, in_c, out_c, k, s, pad) in [
+            (32, 3, 16, 3, 1, 1),
+            (32, 16, 16, 3, 1, 1),
+            (32, 16, 32, 3, 2, 1),
+            (32, 16, 32, 1, 2, 0),
+            (16, 32, 64, 3, 2, 1),
+            (8, 64, 64, 3, 1, 1),
+            (96, 3, 8, 3, 2, 0),
+            (97, 3, 8, 3, 2, 1),
+        ] {
+            let mut c = case()
+                .new_tree(&mut proptest::test_runner::TestRunner::deterministic())
+                .unwrap()
+                .current();
+            let out_hw = (hw + 2 * pad - k) / s + 1;
+            c.p.geom = ConvGeometry {
+                batches: 1,
+                in_h: hw,
+                in_w: hw,
+                in_c,
+                out_h: out_hw,
+                out_w: out_hw,
+                out_c,
+                k_h: k,
+                k_w: k,
+                stride_h: s,
+                stride_w: s,
+                dilation_h: 1,
+                dilation_w: 1,
+                pad_top: pad,
+                pad_left: pad,
+            };
+            let n = |x: u32| x as usize;
+            c.input = (0..n(hw * hw * in_c)).map(|_| rng.next() as i8).collect();
+            c.weights = (0..n(out_c * k * k * in_c))
+                .map(|_| rng.next() as i8)
+                .collect();
+            c.bias = (0..out_c).map(|_| (rng.next() as i32) >> 14).collect();
+            c.multiplier = (0..out_c)
+                .map(|_| (1 << 30) + ((rng.next() as u32) >> 2) as i32)
+                .collect();
+            c.shift = (0..out_c)
+                .map(|_| -((rng.next() % 10) as i32) - 6)
+                .collect();
+            for isa in isas() {
+                let (got, want) = run(&c, isa, true);
+                assert_eq!(got, want, "{isa} {hw}x{hw}x{in_c} -> {out_c}, {k}x{k} s{s}");
             }
         }
     }

@@ -14,6 +14,7 @@
 pub(crate) mod binary;
 pub(crate) mod conv;
 pub(crate) mod depthwise;
+pub(crate) mod float;
 pub(crate) mod fully_connected;
 pub(crate) mod pool;
 
@@ -40,6 +41,12 @@ pub(crate) fn entry(op: &Op, isa: Isa) -> Option<KernelEntry> {
         (Op::Conv2dI8Packed(_), Isa::Avx512Vnni) => e!(conv::run_conv2d_i8_packed_avx512),
         (Op::Conv2dI8Packed(_), Isa::Avx2) => e!(conv::run_conv2d_i8_packed_avx2),
         (Op::Conv2dI8Packed(_), Isa::Sse41) => e!(conv::run_conv2d_i8_packed_sse41),
+        (Op::Conv2dF32Packed(_), Isa::Avx512Vnni) => e!(float::run_conv2d_f32_packed_avx512),
+        (Op::Conv2dF32Packed(_), Isa::Avx2) => e!(float::run_conv2d_f32_packed_avx2),
+        (Op::DepthwiseConv2dF32(_), Isa::Avx512Vnni) => {
+            e!(float::run_depthwise_conv2d_f32_avx512)
+        }
+        (Op::DepthwiseConv2dF32(_), Isa::Avx2) => e!(float::run_depthwise_conv2d_f32_avx2),
         (Op::DepthwiseConv2dI8(_), Isa::Avx512Vnni) => {
             e!(depthwise::run_depthwise_conv2d_i8_avx512)
         }
@@ -250,6 +257,31 @@ pub(crate) mod v512 {
             0x00FF => _mm_storel_epi64(dst as *mut _, b),
             _ => _mm_mask_storeu_epi8(dst, mask, b),
         }
+    }
+
+    /// Four vectors of requantized 32-bit lanes (without the output offset) to 64 int8 values
+    /// in order: saturating packs to 16 bits, the offset (16-bit lanes) added with saturation,
+    /// saturating packs to 8 bits, then the clamp (8-bit lanes, max then min as the
+    /// reference). Equal, lane by lane, to the reference's `clamp(x + offset, act_min,
+    /// act_max)` (a wrapping or a saturating addition) for bounds within int8 and `|offset| <=
+    /// 2^14`, as long as that addition cannot wrap: a saturation here only ever moves a value
+    /// already beyond the int8 range further out on the same side.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    pub(crate) unsafe fn pack64(
+        q: [__m512i; 4],
+        offset: __m512i,
+        act_min: __m512i,
+        act_max: __m512i,
+    ) -> __m512i {
+        let w01 = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), offset);
+        let w23 = _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), offset);
+        // Lane `l` of the bytes holds dwords `l` of q[0], q[1], q[2], q[3]: transpose.
+        let b = _mm512_permutexvar_epi32(
+            _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15),
+            _mm512_packs_epi16(w01, w23),
+        );
+        _mm512_min_epi8(_mm512_max_epi8(b, act_min), act_max)
     }
 
     /// Requantizes, adds the output offset and clamps: int8 values in 32-bit lanes.
