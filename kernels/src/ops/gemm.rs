@@ -164,16 +164,25 @@ fn im2col(g: &ConvGeometry, input: &[i8], b: usize, pixel: usize, zp: i8, row: &
     let y0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
     if row_inside && y0 >= 0 && y0 + (((g.k_h - 1) * g.dilation_h) as i64) < in_h as i64 {
         // The whole window is inside: k_h contiguous runs, no tap arithmetic. Runs are short
-        // (k_w * in_c bytes): copy them in words rather than through a memcpy call.
+        // (k_w * in_c bytes): on a Cortex-M copy them in words rather than through memcpy.
         let step = g.dilation_h as usize * in_w * in_c;
-        let mut src = ((b * in_h + y0 as usize) * in_w + x0 as usize) * in_c;
-        for dst in row.chunks_exact_mut(span).take(g.k_h as usize) {
-            copy_run(dst, &input[src..src + span]);
-            src += step;
+        let src = ((b * in_h + y0 as usize) * in_w + x0 as usize) * in_c;
+        #[cfg(all(target_arch = "arm", feature = "dsp"))]
+        if crate::arch::cortex_m_dsp::gemm::copy_runs(
+            row,
+            &input[src..],
+            span,
+            g.k_h as usize,
+            step,
+            zp,
+        ) {
+            return;
         }
-        for v in &mut row[g.k_h as usize * span..] {
-            *v = core::hint::black_box(zp);
+        for (r, dst) in row.chunks_exact_mut(span).take(g.k_h as usize).enumerate() {
+            let at = src + r * step;
+            dst.copy_from_slice(&input[at..at + span]);
         }
+        row[g.k_h as usize * span..].fill(zp);
         return;
     }
     for ky in 0..g.k_h {
@@ -200,27 +209,6 @@ fn im2col(g: &ConvGeometry, input: &[i8], b: usize, pixel: usize, zp: i8, row: &
         }
     }
     row[g.k_h as usize * span..].fill(zp);
-}
-
-/// Copies a short run of bytes word by word: a `memcpy` call costs more than the copy (and
-/// LLVM turns a plain byte loop back into one).
-#[inline(always)]
-fn copy_run(dst: &mut [i8], src: &[i8]) {
-    let mut d = dst.chunks_exact_mut(4);
-    let mut s = src.chunks_exact(4);
-    for (d, s) in (&mut d).zip(&mut s) {
-        // One unaligned word load and store per chunk (Cortex-M4 allows unaligned LDR/STR).
-        let mut word = [0u8; 4];
-        for (w, s) in word.iter_mut().zip(s) {
-            *w = *s as u8;
-        }
-        for (d, w) in d.iter_mut().zip(u32::from_le_bytes(word).to_le_bytes()) {
-            *d = w as i8;
-        }
-    }
-    for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
-        *d = core::hint::black_box(*s);
-    }
 }
 
 /// One block of `n <= 4` pixels (rows in `rows`) against every output channel.
