@@ -6,10 +6,13 @@
 //! A crash is any panic, a hang (libFuzzer `-timeout`), an allocation beyond libFuzzer's
 //! `-malloc_limit_mb`/`-rss_limit_mb`, an error that does not name the byte offset, operator
 //! or tensor at fault, a converted model that then fails to run, or a fast path whose outputs
-//! differ from the portable path's.
+//! differ from the portable path's. Float outputs are compared as values: which NaN payload
+//! survives an operation and the sign of a zero sum are not specified by IEEE 754 and differ
+//! between instruction sets, so every NaN compares equal to every NaN and `-0.0` to `+0.0`.
 #![no_main]
 
 use ferrite_convert::{compile, ConvertError, Options};
+use ferrite_core::DType;
 use libfuzzer_sys::fuzz_target;
 
 /// Converted models run when their arena and estimated work are at most this (running is
@@ -39,7 +42,8 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-/// Runs `c` once on a zeroed arena and returns its outputs' bytes.
+/// Runs `c` once on a zeroed arena and returns its outputs' bytes, float outputs with every
+/// NaN made the canonical quiet NaN and every zero `+0.0`.
 fn run(c: &ferrite_convert::Compiled) -> Vec<Vec<u8>> {
     let model = c.model();
     let mut arena = c.new_arena();
@@ -48,8 +52,29 @@ fn run(c: &ferrite_convert::Compiled) -> Vec<Vec<u8>> {
     }
     (0..model.outputs.len())
         .map(|i| match model.output_bytes(arena.as_mut_slice(), i) {
-            Ok(bytes) => bytes.to_vec(),
+            Ok(bytes) => match model.output_tensor(i).map(|t| t.dtype) {
+                Ok(DType::F32) => canonical_f32(bytes),
+                _ => bytes.to_vec(),
+            },
             Err(e) => panic!("output {i} of a converted model cannot be read: {e}"),
+        })
+        .collect()
+}
+
+/// `bytes` (little-endian `f32`s) with NaN payloads and zero signs erased.
+fn canonical_f32(bytes: &[u8]) -> Vec<u8> {
+    bytes
+        .chunks_exact(4)
+        .flat_map(|b| {
+            let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let v = if v.is_nan() {
+                f32::NAN
+            } else if v == 0.0 {
+                0.0
+            } else {
+                v
+            };
+            v.to_le_bytes()
         })
         .collect()
 }
