@@ -874,7 +874,23 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 3)?;
                     let (act_min, act_max) = cx.act_i8(act, q.out_q)?;
                     let w = as_i8(filter.data.unwrap_or(&[]));
-                    let helium = match self.target {
+                    let dense = || lower_dsp::single_channel_as_dense(&geom, dm, &w);
+                    // Kernels for particular shapes first, then the general DSP depthwise.
+                    let special = match self.target {
+                        // One input channel: the dense GEMM kernel, all channels at once.
+                        Target::CortexMDsp => dense().and_then(|dense| {
+                            lower_dsp::conv_gemm(
+                                &mut self.pool,
+                                ii,
+                                oi,
+                                geom,
+                                1,
+                                &dense,
+                                &q,
+                                act_min,
+                                act_max,
+                            )
+                        }),
                         Target::Helium => lower_dsp::depthwise_helium(
                             &mut self.pool,
                             ii,
@@ -888,7 +904,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                         ),
                         _ => None,
                     };
-                    if let Some((op, scratch)) = helium.or_else(|| {
+                    if let Some((op, scratch)) = special.or_else(|| {
                         lower_dsp::depthwise(
                             &mut self.pool,
                             ii,

@@ -359,6 +359,31 @@ pub fn conv_helium(
     Some((op, scratch))
 }
 
+/// The weights of a depthwise convolution with a single input channel (any depth
+/// multiplier) as those of the equivalent dense convolution, or `None` for other depthwise
+/// convolutions: output channel `ch` filters the one input channel with `w[.., ch]`, so
+/// weights `[1, k_h, k_w, c]` become `[c, k_h, k_w, 1]`. Dense kernels (a GEMM over all
+/// output channels at once) run such a layer — a model's first layer, typically — several
+/// times faster than a depthwise kernel working one channel at a time.
+pub fn single_channel_as_dense(
+    geom: &ConvGeometry,
+    depth_multiplier: usize,
+    weights: &[i8],
+) -> Option<Vec<i8>> {
+    let c = geom.out_c as usize;
+    if geom.in_c != 1 || depth_multiplier != c {
+        return None;
+    }
+    let taps = (geom.k_h * geom.k_w) as usize;
+    let mut dense = Vec::with_capacity(taps * c);
+    for ch in 0..c {
+        for t in 0..taps {
+            dense.push(*weights.get(t * c + ch)?);
+        }
+    }
+    Some(dense)
+}
+
 /// A depthwise convolution as [`DepthwiseHeliumI8`] (3x3, dilation 1, depth multiplier 1,
 /// channels a multiple of 16 or dividing 16 with stride 1) with the arena scratch it needs —
 /// or, for a single input channel with any depth multiplier, as the equivalent dense
@@ -377,15 +402,7 @@ pub fn depthwise_helium(
 ) -> Option<(Op, usize)> {
     let c = geom.out_c as usize;
     let taps = (geom.k_h * geom.k_w) as usize;
-    if geom.in_c == 1 && depth_multiplier == c {
-        // One input channel: output channel `ch` is a dense convolution with filter
-        // `w[.., ch]`; weights `[1, k_h, k_w, c]` become `[c, k_h, k_w, 1]`.
-        let mut dense = Vec::with_capacity(taps * c);
-        for ch in 0..c {
-            for t in 0..taps {
-                dense.push(*weights.get(t * c + ch)?);
-            }
-        }
+    if let Some(dense) = single_channel_as_dense(&geom, depth_multiplier, weights) {
         return conv_helium(pool, input, output, geom, 1, &dense, q, act_min, act_max);
     }
     use ferrite_kernels::ops::depthwise_helium as dw;
