@@ -129,9 +129,17 @@ pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
     } else {
         g.out_c as usize * taps * g.in_c as usize
     };
-    let weights: Vec<i8> = (0..n_weights).map(|_| rng.range(-127, 127) as i8).collect();
+    // Now and then (dense only) tiny weights and a large effective scale (300..3000): the
+    // output stage then shifts left by more than 16-bit weights can absorb, which exercises
+    // the GEMM with 8-bit weights.
+    let large_scale = !depthwise && rng.range(0, 4) == 0;
+    let w_max = if large_scale { 2 } else { 127 };
+    let weights: Vec<i8> = (0..n_weights)
+        .map(|_| rng.range(-w_max, w_max) as i8)
+        .collect();
+    let b_max = if large_scale { 100 } else { 20_000 };
     let bias: Vec<i32> = (0..g.out_c)
-        .map(|_| rng.range(-20_000, 20_000) as i32)
+        .map(|_| rng.range(-b_max, b_max) as i32)
         .collect();
     let in_q = QParams {
         scale: rng.float(0.005, 0.05) as f32,
@@ -151,8 +159,12 @@ pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
     };
     let (mut multiplier, mut shift) = (Vec::new(), Vec::new());
     for _ in 0..g.out_c {
-        let w_scale = rng.float(0.001, 0.02);
-        let (m, s) = quantize_multiplier(in_q.scale as f64 * w_scale / out_q.scale as f64)?;
+        let effective = if large_scale {
+            rng.float(300.0, 3000.0)
+        } else {
+            in_q.scale as f64 * rng.float(0.001, 0.02) / out_q.scale as f64
+        };
+        let (m, s) = quantize_multiplier(effective)?;
         multiplier.push(m);
         shift.push(s);
     }
@@ -554,7 +566,7 @@ mod tests {
     #[test]
     fn dsp_operators_match_the_reference_on_random_layers() {
         let mut rng = Rng(0x5eed_f00d);
-        let (mut conv, mut dw, mut any_zero_point) = (0, 0, 0);
+        let (mut conv, mut dw, mut any_zero_point, mut weights8) = (0, 0, 0, 0);
         for i in 0..600 {
             let depthwise = i % 2 == 1;
             let Some(case) = dsp_case(&mut rng, depthwise) else {
@@ -571,10 +583,14 @@ mod tests {
             if !case.name.ends_with("output zero point -128") {
                 any_zero_point += 1;
             }
+            if matches!(&case.fast, Op::ConvGemmI8(p) if p.weights16.len == 0) {
+                weights8 += 1;
+            }
         }
         assert!(
-            conv > 200 && dw > 200 && any_zero_point > 80,
-            "{conv} conv and {dw} depthwise cases, {any_zero_point} with another output zero point"
+            conv > 200 && dw > 200 && any_zero_point > 80 && weights8 > 20,
+            "{conv} conv and {dw} depthwise cases, {any_zero_point} with another output zero \
+             point, {weights8} with 8-bit weights"
         );
     }
 }

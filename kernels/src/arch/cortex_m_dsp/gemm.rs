@@ -61,24 +61,26 @@ pub unsafe fn gemm4_relu(args: &Gemm4Args) {
     unsafe {
         asm!(
             "push {{r6, r7}}",
-            // Locals: [sp] buf, [sp+4] out, [sp+8] channels left, [sp+12] stride, [sp+16] 3*stride.
+            // Locals: [sp] out, [sp+4] stride, [sp+8] 3*stride, [sp+12] out + channels (the
+            // end of the first pixel's outputs), [sp+16] buf: the first four in one LDM.
             "sub sp, sp, #24",
             "ldr r1, [r0, #16]",
             "ldr r2, [r0, #20]",
             "ldr r3, [r0, #24]",
             "ldr r11, [r0, #0]",
-            "str r11, [sp, #0]",
-            "str r1, [sp, #4]",
-            "str r3, [sp, #8]",
-            "str r2, [sp, #12]",
+            "str r11, [sp, #16]",
+            "str r1, [sp, #0]",
+            "str r2, [sp, #4]",
+            "add r3, r1, r3",
+            "str r3, [sp, #12]",
             "add r2, r2, r2, lsl #1",
-            "str r2, [sp, #16]",
+            "str r2, [sp, #8]",
             "ldr r12, [r0, #4]",        // buf_end
             "ldr r10, [r0, #8]",        // weights
             "ldr lr, [r0, #12]",        // quant
             // Per output channel.
             "2:",
-            "ldr r11, [sp, #0]",
+            "ldr r11, [sp, #16]",
             "ldr r0, [lr], #4",         // folded bias
             "mov r1, r0",
             "mov r2, r0",
@@ -143,18 +145,15 @@ pub unsafe fn gemm4_relu(args: &Gemm4Args) {
             "ssat r1, #8, r1",
             "ssat r2, #8, r2",
             "ssat r3, #8, r3",
-            "ldr r8, [sp, #4]",
-            "ldr r9, [sp, #12]",
-            "strb r0, [r8]",
-            "strb r1, [r8, r9]",
-            "strb r2, [r8, r9, lsl #1]",
-            "ldr r9, [sp, #16]",
-            "strb r3, [r8, r9]",
-            "add r8, r8, #1",
-            "str r8, [sp, #4]",
-            "ldr r9, [sp, #8]",
-            "subs r9, r9, #1",
-            "str r9, [sp, #8]",
+            // out, stride, 3 * stride, end.
+            "ldm sp, {{r4, r5, r6, r7}}",
+            "strb r0, [r4]",
+            "strb r1, [r4, r5]",
+            "strb r2, [r4, r5, lsl #1]",
+            "strb r3, [r4, r6]",
+            "add r4, r4, #1",
+            "str r4, [sp]",
+            "cmp r4, r7",
             "bne 2b",
             "add sp, sp, #24",
             "pop {{r6, r7}}",
@@ -180,24 +179,26 @@ pub unsafe fn gemm4_relu_w16(args: &Gemm4Args) {
     unsafe {
         asm!(
             "push {{r6, r7}}",
-            // Locals: [sp] buf, [sp+4] out, [sp+8] channels left, [sp+12] stride, [sp+16] 3*stride.
+            // Locals: [sp] out, [sp+4] stride, [sp+8] 3*stride, [sp+12] out + channels (the
+            // end of the first pixel's outputs), [sp+16] buf: the first four in one LDM.
             "sub sp, sp, #24",
             "ldr r1, [r0, #16]",
             "ldr r2, [r0, #20]",
             "ldr r3, [r0, #24]",
             "ldr r11, [r0, #0]",
-            "str r11, [sp, #0]",
-            "str r1, [sp, #4]",
-            "str r3, [sp, #8]",
-            "str r2, [sp, #12]",
+            "str r11, [sp, #16]",
+            "str r1, [sp, #0]",
+            "str r2, [sp, #4]",
+            "add r3, r1, r3",
+            "str r3, [sp, #12]",
             "add r2, r2, r2, lsl #1",
-            "str r2, [sp, #16]",
+            "str r2, [sp, #8]",
             "ldr r12, [r0, #4]",        // buf_end
             "ldr r10, [r0, #8]",        // weights
             "ldr lr, [r0, #12]",        // quant
             // Per output channel.
             "2:",
-            "ldr r11, [sp, #0]",
+            "ldr r11, [sp, #16]",
             "ldr r0, [lr], #4",         // folded bias
             "mov r1, r0",
             "mov r2, r0",
@@ -253,18 +254,15 @@ pub unsafe fn gemm4_relu_w16(args: &Gemm4Args) {
             "ssat r1, #8, r1",
             "ssat r2, #8, r2",
             "ssat r3, #8, r3",
-            "ldr r8, [sp, #4]",
-            "ldr r9, [sp, #12]",
-            "strb r0, [r8]",
-            "strb r1, [r8, r9]",
-            "strb r2, [r8, r9, lsl #1]",
-            "ldr r9, [sp, #16]",
-            "strb r3, [r8, r9]",
-            "add r8, r8, #1",
-            "str r8, [sp, #4]",
-            "ldr r9, [sp, #8]",
-            "subs r9, r9, #1",
-            "str r9, [sp, #8]",
+            // out, stride, 3 * stride, end.
+            "ldm sp, {{r4, r5, r6, r7}}",
+            "strb r0, [r4]",
+            "strb r1, [r4, r5]",
+            "strb r2, [r4, r5, lsl #1]",
+            "strb r3, [r4, r6]",
+            "add r4, r4, #1",
+            "str r4, [sp]",
+            "cmp r4, r7",
             "bne 2b",
             "add sp, sp, #24",
             "pop {{r6, r7}}",
