@@ -113,6 +113,8 @@ pub fn conv_gemm_i8(
         && g.pad_top == 0
         && g.pad_left == 0
         && g.in_c as usize == row;
+    // Rows' bytes beyond the taps must read the zero point (see `im2col_inside_block`).
+    rows.fill(zp);
     for b in 0..g.batches as usize {
         let mut first = 0;
         while first < pixels {
@@ -129,8 +131,10 @@ pub fn conv_gemm_i8(
                 ];
                 gemm_block(p, block, wide, weights, quant, &mut output[dst], tail, n);
             } else {
-                for (slot, r) in rows.chunks_exact_mut(row).enumerate() {
-                    im2col(g, input, b, first + slot.min(n - 1), zp, r);
+                if n < BLOCK || !im2col_inside_block(g, input, b, first, rows) {
+                    for (slot, r) in rows.chunks_exact_mut(row).enumerate() {
+                        im2col(g, input, b, first + slot.min(n - 1), zp, r);
+                    }
                 }
                 let block = [
                     &rows[..row],
@@ -144,6 +148,57 @@ pub fn conv_gemm_i8(
         }
     }
     Some(())
+}
+
+/// im2col of the [`BLOCK`] pixels from `first` on when they lie in one output row and their
+/// windows inside the input (most blocks of a layer): one address computation for the
+/// block, then `k_h` runs per pixel. Returns `false`, writing nothing, for other blocks.
+///
+/// Only the taps are written: the bytes beyond them (up to the row's multiple of 8) keep
+/// the input zero point the caller fills every row with before the first block, and which
+/// [`im2col`] writes there too.
+// Bounds: the window checks below keep every run inside the input; `rows` holds BLOCK rows of
+// `k4*4 >= k_h*k_w*in_c` bytes.
+#[allow(clippy::indexing_slicing)]
+fn im2col_inside_block(
+    g: &ConvGeometry,
+    input: &[i8],
+    b: usize,
+    first: usize,
+    rows: &mut [i8],
+) -> bool {
+    let out_w = g.out_w as usize;
+    let (oy, ox) = (first / out_w, first % out_w);
+    if g.dilation_w != 1 || ox + BLOCK > out_w {
+        return false;
+    }
+    let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+    let (stride_w, k_w) = (g.stride_w as usize, g.k_w as usize);
+    let y0 = (oy * g.stride_h as usize) as i64 - g.pad_top as i64;
+    let x0 = (ox * stride_w) as i64 - g.pad_left as i64;
+    let y_last = y0 + ((g.k_h - 1) * g.dilation_h) as i64;
+    let x_end = x0 + ((BLOCK - 1) * stride_w + k_w) as i64;
+    if y0 < 0 || x0 < 0 || y_last >= in_h as i64 || x_end > in_w as i64 {
+        return false;
+    }
+    let span = k_w * in_c;
+    let runs = g.k_h as usize;
+    let step = g.dilation_h as usize * in_w * in_c;
+    let row = rows.len() / BLOCK;
+    let first_tap = ((b * in_h + y0 as usize) * in_w + x0 as usize) * in_c;
+    for (slot, dst) in rows.chunks_exact_mut(row).enumerate() {
+        let src = first_tap + slot * stride_w * in_c;
+        let dst = &mut dst[..runs * span];
+        #[cfg(all(target_arch = "arm", feature = "dsp"))]
+        if crate::arch::cortex_m_dsp::gemm::copy_runs(dst, &input[src..], span, runs, step, 0) {
+            continue;
+        }
+        for (r, d) in dst.chunks_exact_mut(span).enumerate() {
+            let at = src + r * step;
+            d.copy_from_slice(&input[at..at + span]);
+        }
+    }
+    true
 }
 
 /// Gathers the taps of output pixel `pixel` of batch `b` into `row` (`(ky, kx, ic)` order),
