@@ -738,6 +738,9 @@ pub struct ResizeNearest {
 ///   `v` when `rshift >= 1`. Without it `fix(v) = v`, exact when the output zero point is -128
 ///   and the clamp is the whole int8 range (no activation, or a ReLU/ReLU6 whose bounds
 ///   saturate, as TFLite's converter produces): negative `v` then clamps to -128 either way.
+/// - `+sat` saturates, so a `v` near the int32 limits cannot wrap. With
+///   [`ChannelQuant::EXACT_ADD`] set the converter has proved `|v| + |round| < 2^31`, and the
+///   add may wrap: the GEMM kernels then fold it into the high multiply (`SMMLAR`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ChannelQuant {
@@ -746,7 +749,8 @@ pub struct ChannelQuant {
     /// Q0.31 multiplier.
     pub multiplier: i32,
     /// `max(shift, 0) + 1`: left shift applied before the high multiply (bits 0..5; 0 when the
-    /// weights are pre-shifted), plus [`ChannelQuant::ROUND_TIES_AWAY`] when set.
+    /// weights are pre-shifted), plus the flags [`ChannelQuant::ROUND_TIES_AWAY`] and
+    /// [`ChannelQuant::EXACT_ADD`] when set.
     pub lshift: i32,
     /// `max(-shift, 0)`: rounding right shift after it.
     pub rshift: i32,
@@ -775,6 +779,13 @@ impl ChannelQuant {
     /// kernels can shift by the word with the flag set.
     pub const ROUND_TIES_AWAY: i32 = 1 << 8;
 
+    /// Flag in the `lshift` word: `v + round` cannot overflow (see the type's
+    /// documentation), so the add needs no saturation.
+    pub const EXACT_ADD: i32 = 1 << 9;
+
+    /// Both flags: the bits of the `lshift` word above the shift.
+    pub const FLAGS: i32 = Self::ROUND_TIES_AWAY | Self::EXACT_ADD;
+
     /// The left shift before the high multiply.
     pub const fn left_shift(&self) -> i32 {
         self.lshift & 0xff
@@ -794,7 +805,12 @@ impl ChannelQuant {
         } else {
             v
         };
-        (v.saturating_add(self.round) >> (self.rshift & 31)).clamp(-128, 127) as i8
+        let v = if self.lshift & Self::EXACT_ADD != 0 {
+            v.wrapping_add(self.round)
+        } else {
+            v.saturating_add(self.round)
+        };
+        (v >> (self.rshift & 31)).clamp(-128, 127) as i8
     }
 
     /// Reads one channel's parameters from packed words (`None` if fewer than five).

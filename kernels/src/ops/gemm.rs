@@ -51,7 +51,7 @@ pub fn run_conv_gemm_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         .filter_map(ChannelQuant::from_words)
         .any(|q| {
             !(0..=31).contains(&q.left_shift())
-                || q.lshift & !(0xff | ChannelQuant::ROUND_TIES_AWAY) != 0
+                || q.lshift & !(0xff | ChannelQuant::FLAGS) != 0
                 || !(0..=31).contains(&q.rshift)
         })
     {

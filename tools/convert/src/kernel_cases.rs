@@ -538,6 +538,7 @@ pub fn run(case: &KernelCase, op: &Op) -> Result<Vec<i8>, ferrite_core::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrite_core::ops::ChannelQuant;
 
     #[test]
     fn helium_operators_match_the_reference_on_random_layers() {
@@ -567,6 +568,9 @@ mod tests {
     fn dsp_operators_match_the_reference_on_random_layers() {
         let mut rng = Rng(0x5eed_f00d);
         let (mut conv, mut dw, mut any_zero_point, mut weights8) = (0, 0, 0, 0);
+        // Channels whose output stage is SMMLAR, and those taking the general stage
+        // (ties rounded away from zero, or an add that could overflow).
+        let (mut exact_add, mut general) = (0, 0);
         for i in 0..600 {
             let depthwise = i % 2 == 1;
             let Some(case) = dsp_case(&mut rng, depthwise) else {
@@ -586,11 +590,29 @@ mod tests {
             if matches!(&case.fast, Op::ConvGemmI8(p) if p.weights16.len == 0) {
                 weights8 += 1;
             }
+            if let Op::ConvGemmI8(p) = &case.fast {
+                let bytes = &case.consts[p.channels.offset as usize..];
+                let words: Vec<i32> = bytes[..p.channels.len as usize * 4]
+                    .chunks_exact(4)
+                    .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                let lshift_words = words.chunks_exact(ChannelQuant::WORDS).map(|q| q[2]);
+                for w in lshift_words {
+                    match w & ChannelQuant::FLAGS {
+                        ChannelQuant::EXACT_ADD => exact_add += 1,
+                        _ => general += 1,
+                    }
+                }
+            }
         }
         assert!(
             conv > 200 && dw > 200 && any_zero_point > 80 && weights8 > 20,
             "{conv} conv and {dw} depthwise cases, {any_zero_point} with another output zero \
              point, {weights8} with 8-bit weights"
+        );
+        assert!(
+            exact_add > 500 && general > 500,
+            "{exact_add} channels with the SMMLAR stage, {general} with the general one"
         );
     }
 }

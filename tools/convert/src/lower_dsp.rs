@@ -84,6 +84,18 @@ fn channel_quant(
     })
 }
 
+/// `cq` with [`ChannelQuant::EXACT_ADD`] set when `acc_bound` bounds `|acc|` tightly enough
+/// that `v + round` cannot overflow: `|smmulr(a, m)| <= |a| |m| / 2^32 + 1` with
+/// `|a| <= acc_bound << lshift`, and the round term is known.
+fn with_exact_add(mut cq: ChannelQuant, acc_bound: i64) -> ChannelQuant {
+    let shifted = acc_bound << cq.left_shift();
+    let v_max = ((shifted * (cq.multiplier as i64).abs()) >> 32) + 1;
+    if shifted < 1 << 31 && v_max + (cq.round as i64).abs() < 1 << 31 {
+        cq.lshift |= ChannelQuant::EXACT_ADD;
+    }
+    cq
+}
+
 /// The output stage of a channel whose weights are all zero: its output is the constant
 /// TFLite computes from the bias alone, which can exceed the fast stage's range (converters
 /// park dead channels' biases near `2^30`). Stage it as `acc = 0` and `round = output`.
@@ -155,15 +167,18 @@ pub fn conv_gemm(
         // Inputs are int8 (padding reads the zero point, also int8): |sum x w| <= 128 sum |w|.
         let bound = 128 * abs + bias.abs();
         let cq = if abs == 0 {
-            constant_channel(
+            // The accumulator is 0 and the round term the int8 output.
+            let cq = constant_channel(
                 bias,
                 q.multiplier[c],
                 q.shift[c],
                 zero_point,
                 (act_min, act_max),
-            )?
+            )?;
+            with_exact_add(cq, 0)
         } else {
-            channel_quant(bias, q.multiplier[c], q.shift[c], bound, zero_point, ties)?
+            let cq = channel_quant(bias, q.multiplier[c], q.shift[c], bound, zero_point, ties)?;
+            with_exact_add(cq, bound)
         };
         quants.push(cq);
     }
@@ -180,8 +195,8 @@ pub fn conv_gemm(
                 wide.extend([g[0], g[2], g[1], g[3]].map(|w| ((w as i32) << l) as i16));
             }
             quants[c].bias <<= l;
-            // The shift is in the weights now; only the rounding flag stays.
-            quants[c].lshift &= ChannelQuant::ROUND_TIES_AWAY;
+            // The shift is in the weights now; only the flags stay.
+            quants[c].lshift &= ChannelQuant::FLAGS;
         }
         (ferrite_core::ConstRef::EMPTY, pool.push_i16(&wide))
     } else {
@@ -468,4 +483,52 @@ pub fn depthwise_helium(
         scratch_bytes: u32::try_from(scratch).ok()?,
     });
     Some((op, scratch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whenever `with_exact_add` sets `EXACT_ADD`, the extreme accumulators `±acc_bound` give
+    /// a high-multiply result whose sum with the round term fits 32 bits, so the kernels may
+    /// add without saturating (SMMLAR).
+    #[test]
+    fn exact_add_is_only_set_when_the_add_cannot_overflow() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |lo: i64, hi: i64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            lo + (state % (hi - lo + 1) as u64) as i64
+        };
+        let (mut exact, mut other) = (0, 0);
+        for _ in 0..200_000 {
+            let shift = next(-31, 8) as i32;
+            let multiplier = next(1 << 30, i32::MAX as i64) as i32;
+            let magnitude = next(0, 31);
+            let bound = next(0, 1 << magnitude);
+            let zero_point = next(-128, 127) as i32;
+            let Some(cq) = channel_quant(0, multiplier, shift, bound, zero_point, next(0, 1) == 1)
+            else {
+                continue;
+            };
+            let cq = with_exact_add(cq, bound);
+            if cq.lshift & ChannelQuant::EXACT_ADD == 0 {
+                other += 1;
+                continue;
+            }
+            exact += 1;
+            for acc in [-bound, bound] {
+                let v = ferrite_core::fixed::smmulr((acc << cq.left_shift()) as i32, multiplier);
+                let v = if cq.rounds_ties_away() {
+                    v + (v >> 31)
+                } else {
+                    v
+                };
+                let sum = v as i64 + cq.round as i64;
+                assert!(i32::try_from(sum).is_ok(), "{cq:?} overflows at acc {acc}");
+            }
+        }
+        assert!(exact > 10_000 && other > 50, "{exact} exact, {other} not");
+    }
 }

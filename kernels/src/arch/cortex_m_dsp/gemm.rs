@@ -166,13 +166,15 @@ pub unsafe fn gemm4_relu(args: &Gemm4Args) {
 
 /// [`gemm4_relu`] for 16-bit weights (`[channels][k4 * 4]`, groups stored `t0, t2, t1, t3`,
 /// pre-shifted, so the output stage has no left shift): one `LDRD` replaces a load and two
-/// `SXTB16`, and the inner loop does 32 multiply-accumulates in 22 instructions.
+/// `SXTB16`, and the inner loop does 32 multiply-accumulates in 22 instructions. Channels
+/// with [`ferrite_core::ops::ChannelQuant::EXACT_ADD`] alone add the round term inside the
+/// high multiply (`SMMLAR`).
 ///
 /// # Safety
 /// `buf..buf_end` holds an even number `k4 >= 2` of groups of 8 readable words; `weights` holds
 /// `channels * k4 * 4` readable, 4-byte aligned `i16`; `quant` holds `5 * channels` words; the four output
 /// rows `out + p * stride .. + channels` are writable; `channels >= 1`; every shift in
-/// `quant` is in `0..32` and every lshift word is 0 or `ChannelQuant::ROUND_TIES_AWAY`.
+/// `quant` is in `0..32` and every lshift word holds only `ChannelQuant` flags (no shift).
 pub unsafe fn gemm4_relu_w16(args: &Gemm4Args) {
     // SAFETY: the caller guarantees every pointer range above; the block saves and restores
     // r6/r7 and its stack frame, and declares every other register it writes.
@@ -229,23 +231,17 @@ pub unsafe fn gemm4_relu_w16(args: &Gemm4Args) {
             "smlad r3, r7, r8, r3",
             "cmp r11, r12",
             "bne 3b",
-            // Output stage: multiplier, lshift, rshift, round(+zero point).
+            // Output stage: multiplier, flags (the lshift word), rshift, round(+zero point).
             "ldm lr!, {{r4, r5, r6, r7}}",
-            "smmulr r0, r0, r4",
-            "smmulr r1, r1, r4",
-            "smmulr r2, r2, r4",
-            "smmulr r3, r3, r4",
-            // Negative ties away from zero when the lshift word (only the flag here) is set.
-            "cbz r5, 4f",
-            "add r0, r0, r0, asr #31",
-            "add r1, r1, r1, asr #31",
-            "add r2, r2, r2, asr #31",
-            "add r3, r3, r3, asr #31",
+            // EXACT_ADD alone: the round term cannot overflow the sum, so it is the
+            // accumulate of SMMLAR; any other flags take the general stage below.
+            "cmp r5, #512",
+            "bne 5f",
+            "smmlar r0, r0, r4, r7",
+            "smmlar r1, r1, r4, r7",
+            "smmlar r2, r2, r4, r7",
+            "smmlar r3, r3, r4, r7",
             "4:",
-            "qadd r0, r0, r7",
-            "qadd r1, r1, r7",
-            "qadd r2, r2, r7",
-            "qadd r3, r3, r7",
             "asr r0, r0, r6",
             "asr r1, r1, r6",
             "asr r2, r2, r6",
@@ -264,6 +260,27 @@ pub unsafe fn gemm4_relu_w16(args: &Gemm4Args) {
             "str r4, [sp]",
             "cmp r4, r7",
             "bne 2b",
+            "b 8f",
+            // General output stage: high multiply, negative ties away from zero when
+            // ROUND_TIES_AWAY is set, saturating add of the round term.
+            "5:",
+            "smmulr r0, r0, r4",
+            "smmulr r1, r1, r4",
+            "smmulr r2, r2, r4",
+            "smmulr r3, r3, r4",
+            "tst r5, #256",
+            "beq 6f",
+            "add r0, r0, r0, asr #31",
+            "add r1, r1, r1, asr #31",
+            "add r2, r2, r2, asr #31",
+            "add r3, r3, r3, asr #31",
+            "6:",
+            "qadd r0, r0, r7",
+            "qadd r1, r1, r7",
+            "qadd r2, r2, r7",
+            "qadd r3, r3, r7",
+            "b 4b",
+            "8:",
             "add sp, sp, #24",
             "pop {{r6, r7}}",
             inout("r0") args as *const Gemm4Args => _,
