@@ -874,11 +874,16 @@ pub struct ConvGemmI8 {
 /// Int8 DEPTHWISE_CONV_2D (depth multiplier 1, channels a multiple of 4, output zero point
 /// -128, clamp = int8 range) lowered for the DSP kernels.
 ///
-/// Weights are 16-bit and pre-shifted by each channel's `lshift` (so the kernel's accumulator
-/// is already `acc << lshift`), four channels per tap in the order `c, c+2, c+1, c+3` —
-/// exactly the pairs `SXTB16` splits four input bytes into. Per group of four channels,
-/// `params` holds the four pre-shifted folded biases, then `multiplier, rshift, round` for each
-/// channel (16 words; see [`ChannelQuant`]).
+/// The kernel works on a band of input rows at a time, copied channel-planar into the arena
+/// scratch as 16-bit values (`[band row][channel][band_width]`, padding taps holding the input
+/// zero point, whose contribution the folded bias cancels), so that two horizontally adjacent
+/// taps of one channel are one 32-bit word for `SMLAD`.
+///
+/// Weights are 16-bit and pre-shifted by each channel's `lshift` (so the accumulator is already
+/// `acc << lshift`). Per channel, a 3x3 filter takes 10 values — `w00 w01 w10 w11 w20 w21 w02
+/// w12 w22 0` (`wYX`: row Y, column X), the pairs the kernel multiplies — and any other filter
+/// its `k_h * k_w` taps in row-major order. `params` holds four words per channel: the
+/// pre-shifted folded bias, `multiplier`, `round` and `rshift` (see [`ChannelQuant`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DepthwiseDspI8 {
@@ -888,14 +893,15 @@ pub struct DepthwiseDspI8 {
     pub output: TensorId,
     /// Shapes, strides, dilation and padding (`in_c == out_c`).
     pub geom: ConvGeometry,
-    /// Weights `[in_c / 4][k_h * k_w][4]`.
+    /// Weights, per channel (see the type's documentation).
     pub weights: ConstRef<i16>,
-    /// Output stage, 16 words per group of four channels.
+    /// Output stage, four words per channel.
     pub params: ConstRef<i32>,
     /// Input zero point (the value of padding taps).
     pub input_zero_point: i32,
-    /// Arena offset of the kernel's scratch: one pixel's taps (`k_h * k_w * in_c` bytes),
-    /// gathered with padding for pixels at the border.
+    /// Output rows computed per band of input rows (at least 1).
+    pub band_rows: u32,
+    /// Arena offset of the kernel's scratch: the band of 16-bit input rows.
     pub scratch_offset: u32,
     /// Its size in bytes.
     pub scratch_bytes: u32,

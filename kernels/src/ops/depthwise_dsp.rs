@@ -1,12 +1,15 @@
 //! DEPTHWISE_CONV_2D with DSP-friendly weights ([`Op::DepthwiseDspI8`]): depth multiplier 1,
 //! channels in groups of four.
 //!
-//! The input offset is folded into the bias, so padding taps read the input zero point (their
-//! contribution `w * (zp + input_offset)` is 0, as TFLite Micro's skipped taps). Weights are
-//! 16-bit, four channels per tap in the order `c, c+2, c+1, c+3`: `SXTB16` splits four input
-//! bytes into exactly those two pairs, and two 16x16 multiply-accumulates per pair consume
-//! them. Interior pixels run in assembly on a Cortex-M with the DSP extension; border pixels
-//! and other targets run the portable code, which is the definition.
+//! The kernel copies input rows into the arena scratch, channel-planar and widened to 16 bits
+//! (a ring of `band_input_rows` slots of `[channel][band_width(g)]`, each input row widened
+//! once), with the padding ring holding the input zero point: the input offset is folded into
+//! the bias, so a padding tap contributes `w * (zp + input_offset) = 0`, as TFLite Micro's
+//! skipped taps. Two horizontally adjacent taps of a channel are then one 32-bit word,
+//! multiplied by a pair of 16-bit weights at once. Then, channel by channel (weights in
+//! registers), it computes a band of output rows. On a Cortex-M with the DSP extension the
+//! widening, and the computation for a 3x3 filter (dilation 1, horizontal stride 1 or 2), run
+//! in assembly; the portable code is the definition.
 
 use crate::util::{check_conv_activations, check_conv_reach, expect_op, product};
 use ferrite_core::model::cast_out;
@@ -15,6 +18,55 @@ use ferrite_core::{Ctx, Error, Result};
 
 /// Most filter taps the kernel handles (7x7).
 pub const MAX_TAPS: usize = 49;
+
+/// Whether the filter is the 3x3 one with the paired weight layout.
+fn paired(g: &ConvGeometry) -> bool {
+    g.k_h == 3 && g.k_w == 3
+}
+
+/// Weights per channel: 10 for a 3x3 filter (paired layout), else `k_h * k_w`.
+pub fn weights_per_channel(g: &ConvGeometry) -> usize {
+    if paired(g) {
+        10
+    } else {
+        (g.k_h * g.k_w) as usize
+    }
+}
+
+/// Where tap `(ky, kx)` is among a channel's weights.
+pub fn weight_slot(g: &ConvGeometry, ky: u32, kx: u32) -> usize {
+    if paired(g) {
+        // w00 w01 w10 w11 w20 w21 w02 w12 w22 0
+        if kx < 2 {
+            (2 * ky + kx) as usize
+        } else {
+            6 + ky as usize
+        }
+    } else {
+        (ky * g.k_w + kx) as usize
+    }
+}
+
+/// 16-bit values in one band row of one channel: the padded input row, and room for the
+/// assembly's reads past the last window (it loads four taps at a time); even, so that rows
+/// stay word aligned.
+pub fn band_width(g: &ConvGeometry) -> u64 {
+    let reach = ((g.k_w as u64).saturating_sub(1)) * g.dilation_w as u64 + 1;
+    let windows = (g.out_w as u64).saturating_sub(1) * g.stride_w as u64 + reach + 1;
+    let w = windows.max(g.pad_left as u64 + g.in_w as u64);
+    w.div_ceil(2) * 2
+}
+
+/// Input rows in a band of `band_rows` output rows.
+pub fn band_input_rows(g: &ConvGeometry, band_rows: u32) -> u64 {
+    let reach = ((g.k_h as u64).saturating_sub(1)) * g.dilation_h as u64 + 1;
+    (band_rows.max(1) as u64 - 1) * g.stride_h as u64 + reach
+}
+
+/// Scratch bytes for bands of `band_rows` output rows.
+pub fn scratch_bytes(g: &ConvGeometry, band_rows: u32) -> u64 {
+    band_input_rows(g, band_rows) * g.in_c as u64 * band_width(g) * 2
+}
 
 /// Kernel entry for [`Op::DepthwiseDspI8`].
 pub fn run_depthwise_dsp_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
@@ -26,48 +78,56 @@ pub fn run_depthwise_dsp_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let params = ctx.consts(p.params)?;
     check_conv_reach(layer, g)?;
     let taps = product(&[g.k_h, g.k_w]);
-    if g.in_c != g.out_c || g.in_c % 4 != 0 || taps as usize > MAX_TAPS {
+    if g.in_c != g.out_c || g.in_c % 4 != 0 || taps as usize > MAX_TAPS || g.in_w >= 1 << 14 {
         return Err(err(
             "needs in_c == out_c, a multiple of 4, and at most 49 taps",
         ));
     }
-    if weights.len() as u64 != taps * g.out_c as u64 || params.len() != 4 * g.out_c as usize {
+    let c = g.out_c as u64;
+    if weights.len() as u64 != weights_per_channel(g) as u64 * c || params.len() as u64 != 4 * c {
         return Err(err("weights or output stage do not match the geometry"));
     }
-    // Per group: four biases, then (multiplier, rshift, round) per channel.
-    let bad_shift = |q: &[i32]| {
-        [5, 8, 11, 14]
-            .iter()
-            .any(|&i| q.get(i).is_none_or(|r| !(0..=31).contains(r)))
+    // Per channel: bias, multiplier, round, rshift. The assembly adds the round without
+    // saturation, the same while multiplier >= 0 and |round| <= 2^30.
+    let bad_stage = |q: &[i32]| match q {
+        [_, m, round, r] => *m < 0 || !(0..=31).contains(r) || round.unsigned_abs() > 1 << 30,
+        _ => true,
     };
-    if params.chunks_exact(16).any(bad_shift) {
-        return Err(err("requantization shift out of range"));
+    if params.chunks_exact(4).any(bad_stage) {
+        return Err(err("requantization out of range"));
     }
-    if (p.scratch_bytes as u64) < taps * g.in_c as u64 {
+    if p.band_rows == 0
+        || p.band_rows as usize > MAX_BAND_ROWS
+        || (p.scratch_bytes as u64) < scratch_bytes(g, p.band_rows)
+    {
         return Err(err("scratch buffer too small"));
+    }
+    if !(-128..=127).contains(&p.input_zero_point) {
+        return Err(err("input zero point out of range"));
     }
     let (inputs, out, scratch) =
         ctx.split_with_scratch(p.output, p.scratch_offset, p.scratch_bytes)?;
     let input: &[i8] = inputs.get(p.input)?;
     let output: &mut [i8] = cast_out(layer, out)?;
     check_conv_activations(layer, g, input.len(), output.len())?;
-    depthwise_dsp_i8(
-        p,
-        input,
-        weights,
-        params,
-        output,
-        bytemuck::cast_slice_mut(scratch),
-    );
+    let band_len = (scratch_bytes(g, p.band_rows) / 2) as usize;
+    let band: &mut [i16] = bytemuck::try_cast_slice_mut(scratch)
+        .ok()
+        .and_then(|s: &mut [i16]| s.get_mut(..band_len))
+        .ok_or(err("scratch buffer misaligned"))?;
+    depthwise_dsp_i8(p, input, weights, params, output, band);
     Ok(())
 }
 
-/// The depthwise convolution. Slices must match `p` (the kernel entry checks); `patch` holds
-/// `k_h * k_w * in_c` bytes.
+/// The depthwise convolution. Slices must match `p` (the kernel entry checks); `band` holds
+/// `scratch_bytes(g, p.band_rows) / 2` values.
+///
+/// The band is a ring of `band_input_rows` slots of `c * band_width` values: padded input row
+/// `py` (input row `py - pad_top`) lives in slot `py % slots`. Each band of output rows widens
+/// the input rows it needs that are not in the ring yet, then computes.
 // Bounds: `run_depthwise_dsp_i8` checked input `batches*in_h*in_w*c`, output
-// `batches*out_h*out_w*c`, weights `taps*c`, params `4*c`, patch `taps*c` and the geometry's
-// reach; `o + n*c` stays in the output row, interior windows (`lo..hi`, rows with
-// `y_inside`) start inside the input, and patch rows are `k_w*c` bytes.
+// `batches*out_h*out_w*c` and the band size; slots are below `band_input_rows`, and padded
+// input row `py` is read from the input only when inside it.
 #[allow(clippy::indexing_slicing)]
 pub fn depthwise_dsp_i8(
     p: &DepthwiseDspI8,
@@ -75,181 +135,225 @@ pub fn depthwise_dsp_i8(
     weights: &[i16],
     params: &[i32],
     output: &mut [i8],
-    patch: &mut [i8],
+    band: &mut [i16],
 ) {
     let g = &p.geom;
     let c = g.in_c as usize;
     let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
     let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
-    let zp = p.input_zero_point as i8;
+    let wp = band_width(g) as usize;
+    let row_len = c * wp;
+    let zp = p.input_zero_point as i16;
+    let band_rows = (p.band_rows as usize).clamp(1, MAX_BAND_ROWS);
+    let slots = band_input_rows(g, band_rows as u32) as usize;
+    let s_h = g.stride_h as usize;
+    let reach_h = (g.k_h as usize - 1) * g.dilation_h as usize + 1;
+    // Padding columns hold the zero point for good; slots are overwritten row by row.
+    fill_zero_point(band, zp);
     for b in 0..g.batches as usize {
-        for oy in 0..g.out_h {
-            let y0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
-            let y_inside = y0 >= 0 && y0 + (((g.k_h - 1) * g.dilation_h) as i64) < (g.in_h as i64);
-            let (lo, hi) = if y_inside {
-                interior_columns(g)
-            } else {
-                (g.out_w, g.out_w)
-            };
-            let row_out = (b * out_h + oy as usize) * out_w;
-            // Border pixels: gather their taps, padding with the input zero point.
-            for ox in (0..lo).chain(hi.max(lo)..g.out_w) {
-                let o = (row_out + ox as usize) * c;
-                gather(g, input, b, oy, ox, zp, patch);
-                let geometry = Window {
-                    row_stride: g.k_w as usize * c,
-                    tap_stride: c,
-                    pixel_step: 0,
-                };
-                pixels(
-                    p,
-                    patch,
-                    &geometry,
-                    1,
-                    weights,
-                    params,
-                    &mut output[o..o + c],
-                );
-            }
-            // The interior run reads the input directly.
-            if lo < hi {
-                let iy = y0 as usize;
-                let ix = (lo * g.stride_w - g.pad_left) as usize;
-                let first = ((b * in_h + iy) * in_w + ix) * c;
-                let geometry = Window {
-                    row_stride: in_w * c * g.dilation_h as usize,
-                    tap_stride: c * g.dilation_w as usize,
-                    pixel_step: g.stride_w as usize * c,
-                };
-                let o = (row_out + lo as usize) * c;
-                let n = (hi - lo) as usize;
-                pixels(
-                    p,
-                    &input[first..],
-                    &geometry,
-                    n,
-                    weights,
-                    params,
-                    &mut output[o..o + n * c],
-                );
-            }
-        }
-    }
-}
-
-/// Where a pixel's taps are: bytes between window rows, between taps in a row, and from one
-/// output pixel's window to the next's.
-struct Window {
-    row_stride: usize,
-    tap_stride: usize,
-    pixel_step: usize,
-}
-
-/// The taps of output pixel `(oy, ox)`, `[k_h][k_w][c]`, padding taps filled with `zp`.
-// Bounds: `tap` returns only rows/columns inside the input, a contiguous window row is taken
-// only when `x0..x0 + k_w` is inside, and the patch holds `k_h * k_w * c` bytes.
-#[allow(clippy::indexing_slicing)]
-fn gather(g: &ConvGeometry, input: &[i8], b: usize, oy: u32, ox: u32, zp: i8, patch: &mut [i8]) {
-    let c = g.in_c as usize;
-    let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
-    let span = g.k_w as usize * c;
-    let x0 = (ox * g.stride_w) as i64 - g.pad_left as i64;
-    // With dilation 1, a window row inside the input is one contiguous run of bytes.
-    let row_inside = g.dilation_w == 1 && x0 >= 0 && x0 + g.k_w as i64 <= in_w as i64;
-    for ky in 0..g.k_h {
-        let dst = &mut patch[ky as usize * span..(ky as usize + 1) * span];
-        let Some(iy) = crate::ops::conv::tap(oy, g.stride_h, g.pad_top, ky, g.dilation_h, g.in_h)
-        else {
-            dst.fill(zp);
-            continue;
-        };
-        if row_inside {
-            let base = ((b * in_h + iy) * in_w + x0 as usize) * c;
-            dst.copy_from_slice(&input[base..base + span]);
-            continue;
-        }
-        for (kx, d) in dst.chunks_exact_mut(c).enumerate() {
-            match crate::ops::conv::tap(ox, g.stride_w, g.pad_left, kx as u32, g.dilation_w, g.in_w)
-            {
-                Some(ix) => {
-                    let base = ((b * in_h + iy) * in_w + ix) * c;
-                    d.copy_from_slice(&input[base..base + c]);
+        // Padded input rows below `next` are in the ring (those still needed).
+        let mut next = 0usize;
+        let mut oy0 = 0;
+        while oy0 < out_h {
+            let n = band_rows.min(out_h - oy0);
+            let top = oy0 * s_h;
+            let end = top + (n - 1) * s_h + reach_h;
+            for py in next.max(top)..end {
+                let slot = py % slots;
+                let dst = &mut band[slot * row_len..(slot + 1) * row_len];
+                match py.checked_sub(g.pad_top as usize).filter(|&iy| iy < in_h) {
+                    Some(iy) => {
+                        let src = &input[(b * in_h + iy) * in_w * c..][..in_w * c];
+                        widen_row(src, c, in_w, wp, g.pad_left as usize, dst);
+                    }
+                    None => fill_zero_point(dst, zp),
                 }
-                None => d.fill(zp),
             }
+            next = end;
+            let o = (b * out_h + oy0) * out_w * c;
+            let rows = Rows {
+                first: oy0,
+                n,
+                slots,
+            };
+            compute_band(
+                g,
+                band,
+                wp,
+                &rows,
+                weights,
+                params,
+                &mut output[o..o + n * out_w * c],
+            );
+            oy0 += n;
         }
     }
 }
 
-/// The output columns `lo..hi` whose windows lie inside the input horizontally.
-fn interior_columns(g: &ConvGeometry) -> (u32, u32) {
-    let reach = ((g.k_w - 1) * g.dilation_w) as i64;
-    // First ox with ox * stride - pad >= 0; last with ox * stride - pad + reach < in_w.
-    let lo = (g.pad_left as u64).div_ceil(g.stride_w as u64) as i64;
-    let hi = ((g.in_w as i64 - 1 - reach + g.pad_left as i64).div_euclid(g.stride_w as i64) + 1)
-        .clamp(0, g.out_w as i64);
-    let lo = lo.min(hi);
-    (lo as u32, hi as u32)
+/// Most output rows in a band.
+pub const MAX_BAND_ROWS: usize = 32;
+
+/// The output rows `first..first + n` of a band, over a ring of `slots` input rows.
+struct Rows {
+    first: usize,
+    n: usize,
+    slots: usize,
 }
 
-/// `n` output pixels whose windows start at `input[0]`, `input[pixel_step]`, ...
-// Bounds: the caller passes `n` windows inside `input` (see `depthwise_dsp_i8`), weights of
-// `taps * c` values, params of `4 * c` words and `n * c` outputs, with `c` a multiple of 4.
+/// Fills the band with the zero point.
+fn fill_zero_point(band: &mut [i16], zp: i16) {
+    let (head, words, tail) = bytemuck::pod_align_to_mut::<i16, u32>(band);
+    head.fill(zp);
+    tail.fill(zp);
+    let pair = (zp as u16 as u32) * 0x1_0001;
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    let words = {
+        let blocks = words.len() / 8;
+        let (head, rest) = words.split_at_mut(blocks * 8);
+        if blocks > 0 {
+            // SAFETY: `head` is `8 * blocks` words (u32, so word aligned).
+            unsafe {
+                crate::arch::cortex_m_dsp::depthwise::fill_blocks(head.as_mut_ptr(), blocks, pair)
+            };
+        }
+        rest
+    };
+    words.fill(pair);
+}
+
+/// One input row (`in_w` pixels of `c` channels) into a band row: channel `ch`'s values at
+/// `dst[ch * wp + pad_left..][..in_w]`.
+// Bounds: `dst` holds `c * wp` values with `pad_left + in_w <= wp`, `src` holds `in_w * c`.
 #[allow(clippy::indexing_slicing)]
-fn pixels(
-    p: &DepthwiseDspI8,
-    input: &[i8],
-    w: &Window,
-    n: usize,
+fn widen_row(src: &[i8], c: usize, in_w: usize, wp: usize, pad_left: usize, dst: &mut [i16]) {
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    if in_w >= 2 {
+        use crate::arch::cortex_m_dsp::depthwise as dsp;
+        let args = dsp::WidenArgs {
+            src: src.as_ptr(),
+            channels: c,
+            pairs: in_w / 2,
+            odd: in_w % 2,
+            dst: dst[pad_left..].as_mut_ptr(),
+            plane_bytes: wp * 2,
+            groups: c / 4,
+        };
+        // SAFETY: `src` holds `in_w * c` bytes, `dst` from `pad_left` holds channel `ch`'s
+        // `in_w` values at `ch * wp` (with `pad_left + in_w <= wp`), `c` is a non-zero
+        // multiple of 4 (checked by the entry), and `in_w >= 2`.
+        // The fixed variants take exactly their `c`.
+        unsafe {
+            match c {
+                8 => dsp::widen_row_fixed::<8>(&args),
+                16 => dsp::widen_row_fixed::<16>(&args),
+                32 => dsp::widen_row_fixed::<32>(&args),
+                64 => dsp::widen_row_fixed::<64>(&args),
+                _ => dsp::widen_row(&args),
+            }
+        };
+        return;
+    }
+    for x in 0..in_w {
+        for ch in 0..c {
+            dst[ch * wp + pad_left + x] = src[x * c + ch] as i16;
+        }
+    }
+}
+
+/// The output rows of a band, channel by channel.
+// Bounds: the ring holds `rows.slots` slots of `c * wp` values, and every window
+// (`ox * s_w + kx * d_w < wp`) stays inside a slot row; weights hold
+// `weights_per_channel * c`, params `4 * c`, `out` `rows.n * out_w * c` values.
+#[allow(clippy::indexing_slicing)]
+fn compute_band(
+    g: &ConvGeometry,
+    band: &[i16],
+    wp: usize,
+    rows: &Rows,
     weights: &[i16],
     params: &[i32],
     out: &mut [i8],
 ) {
-    let g = &p.geom;
     let c = g.in_c as usize;
+    let out_w = g.out_w as usize;
+    let per = weights_per_channel(g);
+    let (s_h, s_w) = (g.stride_h as usize, g.stride_w as usize);
+    let (d_h, d_w) = (g.dilation_h as usize, g.dilation_w as usize);
+    let slot_of = |oy: usize, ky: u32| ((rows.first + oy) * s_h + ky as usize * d_h) % rows.slots;
     #[cfg(all(target_arch = "arm", feature = "dsp"))]
     {
         use crate::arch::cortex_m_dsp::depthwise as dsp;
-        if g.k_h == 3 && g.k_w == 3 && w.tap_stride == c {
-            let args = dsp::Row3x3Args {
-                input: input.as_ptr(),
-                row_stride: w.row_stride,
-                pixel_step: w.pixel_step,
-                channels: c,
-                weights: weights.as_ptr(),
-                params: params.as_ptr(),
-                params_end: params.as_ptr_range().end,
+        if paired(g)
+            && g.dilation_h == 1
+            && g.dilation_w == 1
+            && (g.stride_w == 1 || g.stride_w == 2)
+            && (band.as_ptr() as usize).is_multiple_of(4)
+            && (weights.as_ptr() as usize).is_multiple_of(4)
+            && out_w > 0
+            && rows.n <= MAX_BAND_ROWS
+        {
+            // Byte offsets of the three band rows of each output row (from a channel's slot 0).
+            // A first offset with bit 0 set ends the rows.
+            let mut offsets = [1u32; 3 * MAX_BAND_ROWS + 3];
+            for (oy, o) in offsets.chunks_exact_mut(3).take(rows.n).enumerate() {
+                for (ky, v) in o.iter_mut().enumerate() {
+                    *v = (slot_of(oy, ky as u32) * c * wp * 2) as u32;
+                }
+            }
+            let args = dsp::Band3x3Args {
+                plane: band.as_ptr(),
+                row_offsets: offsets.as_ptr(),
+                rows: rows.n,
                 out: out.as_mut_ptr(),
-                pixels: n,
+                channels: c,
+                out_w,
+                weights: weights.as_ptr() as *const i32,
+                stage: params.as_ptr(),
+                stride_w: s_w,
+                plane_bytes: wp * 2,
             };
-            // SAFETY: the caller passes windows that lie inside `input` (interior pixels of the
-            // input tensor, or the gathered patch) for all `n` pixels; `weights` holds 9 x c
-            // values and `params` 4 x c words with shifts in range (checked by the entry);
-            // `out` holds n x c bytes; c is a non-zero multiple of 4 (checked by the entry).
-            unsafe { dsp::row3x3_relu(&args) };
+            // SAFETY: every channel's slot rows hold the windows of the `rows.n` output rows
+            // (`offsets`), `wp` values each (`wp` even and the band word aligned, so pair loads
+            // are aligned) with `band_width` room for the four-tap loads past the last window;
+            // the weights (10 per channel, word aligned) and stage (4 words per channel, ranges
+            // checked by the entry) cover the `c` channels; `out` holds `rows.n * out_w` pixels
+            // of `c` bytes. The fixed variants take exactly their `c` and `s_w`,
+            // `out_w >= 2`, and the word after the rows' offsets has bit 0 set.
+            unsafe {
+                match (c, s_w, out_w >= 2) {
+                    (8, 1, true) => dsp::band3x3_fixed::<8, 1>(&args),
+                    (16, 1, true) => dsp::band3x3_fixed::<16, 1>(&args),
+                    (32, 1, true) => dsp::band3x3_fixed::<32, 1>(&args),
+                    (64, 1, true) => dsp::band3x3_fixed::<64, 1>(&args),
+                    (128, 1, true) => dsp::band3x3_fixed::<128, 1>(&args),
+                    (8, 2, true) => dsp::band3x3_fixed::<8, 2>(&args),
+                    (16, 2, true) => dsp::band3x3_fixed::<16, 2>(&args),
+                    (32, 2, true) => dsp::band3x3_fixed::<32, 2>(&args),
+                    (64, 2, true) => dsp::band3x3_fixed::<64, 2>(&args),
+                    (128, 2, true) => dsp::band3x3_fixed::<128, 2>(&args),
+                    (256, 1, true) => dsp::band3x3_fixed::<256, 1>(&args),
+                    (256, 2, true) => dsp::band3x3_fixed::<256, 2>(&args),
+                    _ => dsp::band3x3(&args),
+                }
+            };
             return;
         }
     }
-    let taps = (g.k_h * g.k_w) as usize;
-    for i in 0..n {
-        let base = i * w.pixel_step;
-        let dst = &mut out[i * c..(i + 1) * c];
-        for ch in (0..c).step_by(4) {
-            let mut acc = [0i32; 4];
-            for t in 0..taps {
-                let (ky, kx) = (t / g.k_w as usize, t % g.k_w as usize);
-                let x = &input[base + ky * w.row_stride + kx * w.tap_stride + ch..][..4];
-                // Weights of channels ch..ch+4 at tap t, in c, c+2, c+1, c+3 order.
-                let wt = &weights[(ch / 4 * taps + t) * 4..][..4];
-                acc[0] = acc[0].wrapping_add((x[0] as i32).wrapping_mul(wt[0] as i32));
-                acc[2] = acc[2].wrapping_add((x[2] as i32).wrapping_mul(wt[1] as i32));
-                acc[1] = acc[1].wrapping_add((x[1] as i32).wrapping_mul(wt[2] as i32));
-                acc[3] = acc[3].wrapping_add((x[3] as i32).wrapping_mul(wt[3] as i32));
-            }
-            let q = &params[ch * 4..ch * 4 + 16];
-            for k in 0..4 {
-                let (m, r, round) = (q[4 + 3 * k], q[5 + 3 * k], q[6 + 3 * k]);
-                dst[ch + k] = output_stage(q[k].wrapping_add(acc[k]), m, r, round);
+    for ch in 0..c {
+        let w = &weights[ch * per..(ch + 1) * per];
+        let q = &params[ch * 4..ch * 4 + 4];
+        for oy in 0..rows.n {
+            for ox in 0..out_w {
+                let mut acc = q[0];
+                for ky in 0..g.k_h {
+                    let row = &band[(slot_of(oy, ky) * c + ch) * wp..][..wp];
+                    for kx in 0..g.k_w {
+                        let x = row[ox * s_w + kx as usize * d_w] as i32;
+                        let wt = w[weight_slot(g, ky, kx)] as i32;
+                        acc = acc.wrapping_add(x.wrapping_mul(wt));
+                    }
+                }
+                out[(oy * out_w + ox) * c + ch] = output_stage(acc, q[1], q[3], q[2]);
             }
         }
     }

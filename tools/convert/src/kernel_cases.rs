@@ -76,7 +76,7 @@ fn geometry(rng: &mut Rng, depthwise: bool) -> ConvGeometry {
         1
     };
     let in_c = if depthwise {
-        4 * rng.range(1, 12) as u32
+        4 * rng.range(1, 16) as u32
     } else {
         rng.range(1, 40) as u32
     };

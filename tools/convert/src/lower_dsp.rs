@@ -234,11 +234,14 @@ pub fn depthwise(
     act_min: i32,
     act_max: i32,
 ) -> Option<(Op, usize)> {
+    use ferrite_kernels::ops::depthwise_dsp as dw;
     let c = geom.out_c as usize;
     let taps = (geom.k_h * geom.k_w) as usize;
     if depth_multiplier != 1
         || c % 4 != 0
-        || taps > ferrite_kernels::ops::depthwise_dsp::MAX_TAPS
+        || taps > dw::MAX_TAPS
+        || geom.in_w >= 1 << 14
+        || !(-128..=127).contains(&q.in_q.zero_point)
         || !relu_stage(q, act_min, act_max)
     {
         return None;
@@ -246,7 +249,9 @@ pub fn depthwise(
     let input_offset = -(q.in_q.zero_point as i64);
     // Weights [1, k_h, k_w, c]: tap t, channel ch at t * c + ch.
     let w = |t: usize, ch: usize| weights.get(t * c + ch).copied();
-    let mut quants = Vec::with_capacity(c);
+    let per = dw::weights_per_channel(&geom);
+    let mut wide = vec![0i16; per * c];
+    let mut params = Vec::with_capacity(4 * c);
     for ch in 0..c {
         let (mut sum, mut abs) = (0i64, 0i64);
         for t in 0..taps {
@@ -267,28 +272,40 @@ pub fn depthwise(
                 false,
             )?
         };
-        // The left shift is applied to the weights and the bias, which must stay in range.
+        // The left shift is applied to the weights and the bias, which must stay in range;
+        // the kernel adds the round without saturation (exact while no overflow can occur).
         if (127i64 << cq.lshift) > i16::MAX as i64
             || i32::try_from((cq.bias as i64) << cq.lshift).is_err()
+            || cq.multiplier < 0
+            || cq.round.unsigned_abs() > 1 << 30
         {
             return None;
         }
-        quants.push(cq);
-    }
-    let mut wide = Vec::with_capacity(c * taps);
-    let mut params = Vec::with_capacity(4 * c);
-    for g in (0..c).step_by(4) {
-        for t in 0..taps {
-            for ch in [g, g + 2, g + 1, g + 3] {
-                wide.push(((w(t, ch)? as i32) << quants[ch].lshift) as i16);
+        for ky in 0..geom.k_h {
+            for kx in 0..geom.k_w {
+                let t = (ky * geom.k_w + kx) as usize;
+                wide[ch * per + dw::weight_slot(&geom, ky, kx)] =
+                    ((w(t, ch)? as i32) << cq.lshift) as i16;
             }
         }
-        params.extend((g..g + 4).map(|ch| quants[ch].bias << quants[ch].lshift));
-        for q in &quants[g..g + 4] {
-            params.extend([q.multiplier, q.rshift, q.round]);
-        }
+        params.extend([cq.bias << cq.lshift, cq.multiplier, cq.round, cq.rshift]);
     }
-    let scratch = taps * c;
+    // Enough output rows per band (at least 64 pixels) to spread the per-band and
+    // per-channel setup, within a scratch budget: up to 24 KiB while the layer's input,
+    // output and scratch stay within 54 KiB (a heuristic for small-arena models), else
+    // one output row.
+    let mut band_rows = (geom.out_h.max(1))
+        .min(64u32.div_ceil(geom.out_w.max(1)))
+        .min(dw::MAX_BAND_ROWS as u32);
+    let tensors = geom.input_elements() + geom.output_elements();
+    let budget = (54u64 * 1024)
+        .saturating_sub(tensors)
+        .min(24 * 1024)
+        .max(dw::scratch_bytes(&geom, 1));
+    while band_rows > 1 && dw::scratch_bytes(&geom, band_rows) > budget {
+        band_rows -= 1;
+    }
+    let scratch = dw::scratch_bytes(&geom, band_rows);
     let op = Op::DepthwiseDspI8(DepthwiseDspI8 {
         input,
         output,
@@ -296,10 +313,11 @@ pub fn depthwise(
         weights: pool.push_i16(&wide),
         params: pool.push_i32(&params),
         input_zero_point: q.in_q.zero_point,
+        band_rows,
         scratch_offset: 0,
-        scratch_bytes: scratch as u32,
+        scratch_bytes: u32::try_from(scratch).ok()?,
     });
-    Some((op, scratch))
+    Some((op, usize::try_from(scratch).ok()?))
 }
 
 /// A dense int8 convolution as [`ConvHeliumI8`], with the arena scratch it needs, or `None`
