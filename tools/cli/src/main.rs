@@ -421,7 +421,18 @@ fn simulate(
             "--target does not apply to sim: {board} firmware uses {board_target:?}"
         ));
     }
-    let c = load(model)?;
+    // The firmware's kernels are the portable entries plus the target's own (no host SIMD):
+    // convert with those so the per-layer table names the kernels that ran on the board.
+    let bytes = std::fs::read(model).map_err(|e| format!("reading {}: {e}", model.display()))?;
+    let options = Options {
+        kernels: ferrite_convert::kernels::KernelSet::PORTABLE,
+        target: board_target,
+        ..Options::default()
+    };
+    let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;
+    for w in &c.report.warnings {
+        eprintln!("warning: {w}");
+    }
     if !outputs.is_empty() && outputs.len() != c.outputs.len() {
         return Err(format!(
             "the model has {} outputs; give --output once for each",
