@@ -25,6 +25,59 @@ pub fn sxtb16_ror8(x: u32) -> u32 {
     r
 }
 
+/// Setup of the GEMM kernels' frame (see the locals) from the arguments in r0, then the
+/// channel loop's head: r11 the block, r0-r3 the folded bias (label `2`).
+macro_rules! gemm4_prologue {
+    () => {
+        concat!(
+            "push {{r6, r7}}\n",
+            // Locals: [sp] out, [sp+4] stride, [sp+8] 3*stride, [sp+12] out + channels (the
+            // end of the first pixel's outputs), [sp+16] buf: the first four in one LDM.
+            "sub sp, sp, #24\n",
+            "ldr r1, [r0, #16]\n",
+            "ldr r2, [r0, #20]\n",
+            "ldr r3, [r0, #24]\n",
+            "ldr r11, [r0, #0]\n",
+            "str r11, [sp, #16]\n",
+            "str r1, [sp, #0]\n",
+            "str r2, [sp, #4]\n",
+            "add r3, r1, r3\n",
+            "str r3, [sp, #12]\n",
+            "add r2, r2, r2, lsl #1\n",
+            "str r2, [sp, #8]\n",
+            "ldr r12, [r0, #4]\n", // buf_end
+            "ldr r10, [r0, #8]\n", // weights
+            "ldr lr, [r0, #12]\n", // quant
+            // Per output channel.
+            "2:\n",
+            "ldr r11, [sp, #16]\n",
+            "ldr r0, [lr], #4\n", // folded bias
+            "mov r1, r0\n",
+            "mov r2, r0\n",
+            "mov r3, r0\n",
+        )
+    };
+}
+
+/// The GEMM kernels' stores of one channel's four outputs (r0-r3) and the channel loop's
+/// end (back to label `2`).
+macro_rules! gemm4_store {
+    () => {
+        concat!(
+            // out, stride, 3 * stride, end.
+            "ldm sp, {{r4, r5, r6, r7}}\n",
+            "strb r0, [r4]\n",
+            "strb r1, [r4, r5]\n",
+            "strb r2, [r4, r5, lsl #1]\n",
+            "strb r3, [r4, r6]\n",
+            "add r4, r4, #1\n",
+            "str r4, [sp]\n",
+            "cmp r4, r7\n",
+            "bne 2b\n",
+        )
+    };
+}
+
 /// Arguments of [`gemm4_relu`], read by the assembly from memory (there are not enough
 /// registers to pass them).
 #[repr(C)]
@@ -60,31 +113,7 @@ pub unsafe fn gemm4_relu(args: &Gemm4Args) {
     // r6/r7 and its stack frame, and declares every other register it writes.
     unsafe {
         asm!(
-            "push {{r6, r7}}",
-            // Locals: [sp] out, [sp+4] stride, [sp+8] 3*stride, [sp+12] out + channels (the
-            // end of the first pixel's outputs), [sp+16] buf: the first four in one LDM.
-            "sub sp, sp, #24",
-            "ldr r1, [r0, #16]",
-            "ldr r2, [r0, #20]",
-            "ldr r3, [r0, #24]",
-            "ldr r11, [r0, #0]",
-            "str r11, [sp, #16]",
-            "str r1, [sp, #0]",
-            "str r2, [sp, #4]",
-            "add r3, r1, r3",
-            "str r3, [sp, #12]",
-            "add r2, r2, r2, lsl #1",
-            "str r2, [sp, #8]",
-            "ldr r12, [r0, #4]",        // buf_end
-            "ldr r10, [r0, #8]",        // weights
-            "ldr lr, [r0, #12]",        // quant
-            // Per output channel.
-            "2:",
-            "ldr r11, [sp, #16]",
-            "ldr r0, [lr], #4",         // folded bias
-            "mov r1, r0",
-            "mov r2, r0",
-            "mov r3, r0",
+            gemm4_prologue!(),
             // Eight taps of four pixels per iteration (k4 is even).
             "3:",
             "ldr r8, [r10], #4",
@@ -145,16 +174,7 @@ pub unsafe fn gemm4_relu(args: &Gemm4Args) {
             "ssat r1, #8, r1",
             "ssat r2, #8, r2",
             "ssat r3, #8, r3",
-            // out, stride, 3 * stride, end.
-            "ldm sp, {{r4, r5, r6, r7}}",
-            "strb r0, [r4]",
-            "strb r1, [r4, r5]",
-            "strb r2, [r4, r5, lsl #1]",
-            "strb r3, [r4, r6]",
-            "add r4, r4, #1",
-            "str r4, [sp]",
-            "cmp r4, r7",
-            "bne 2b",
+            gemm4_store!(),
             "add sp, sp, #24",
             "pop {{r6, r7}}",
             inout("r0") args as *const Gemm4Args => _,
@@ -180,31 +200,7 @@ pub unsafe fn gemm4_relu_w16(args: &Gemm4Args) {
     // r6/r7 and its stack frame, and declares every other register it writes.
     unsafe {
         asm!(
-            "push {{r6, r7}}",
-            // Locals: [sp] out, [sp+4] stride, [sp+8] 3*stride, [sp+12] out + channels (the
-            // end of the first pixel's outputs), [sp+16] buf: the first four in one LDM.
-            "sub sp, sp, #24",
-            "ldr r1, [r0, #16]",
-            "ldr r2, [r0, #20]",
-            "ldr r3, [r0, #24]",
-            "ldr r11, [r0, #0]",
-            "str r11, [sp, #16]",
-            "str r1, [sp, #0]",
-            "str r2, [sp, #4]",
-            "add r3, r1, r3",
-            "str r3, [sp, #12]",
-            "add r2, r2, r2, lsl #1",
-            "str r2, [sp, #8]",
-            "ldr r12, [r0, #4]",        // buf_end
-            "ldr r10, [r0, #8]",        // weights
-            "ldr lr, [r0, #12]",        // quant
-            // Per output channel.
-            "2:",
-            "ldr r11, [sp, #16]",
-            "ldr r0, [lr], #4",         // folded bias
-            "mov r1, r0",
-            "mov r2, r0",
-            "mov r3, r0",
+            gemm4_prologue!(),
             // Eight taps of four pixels per iteration (k4 is even).
             "3:",
             "ldrd r9, r8, [r10], #8",
@@ -250,16 +246,7 @@ pub unsafe fn gemm4_relu_w16(args: &Gemm4Args) {
             "ssat r1, #8, r1",
             "ssat r2, #8, r2",
             "ssat r3, #8, r3",
-            // out, stride, 3 * stride, end.
-            "ldm sp, {{r4, r5, r6, r7}}",
-            "strb r0, [r4]",
-            "strb r1, [r4, r5]",
-            "strb r2, [r4, r5, lsl #1]",
-            "strb r3, [r4, r6]",
-            "add r4, r4, #1",
-            "str r4, [sp]",
-            "cmp r4, r7",
-            "bne 2b",
+            gemm4_store!(),
             "b 8f",
             // General output stage: high multiply, negative ties away from zero when
             // ROUND_TIES_AWAY is set, saturating add of the round term.
