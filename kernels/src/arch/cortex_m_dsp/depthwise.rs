@@ -526,7 +526,9 @@ pub struct WidenArgs {
     pub groups: usize,
 }
 
-/// Setup of [`widen_row`]'s frame from the arguments in r0 and the group loop's head, up to the pair loop (`3`), which loads two pixels into r0 and r1 and advances r4.
+/// Setup of [`widen_row`]'s frame from the arguments in r0 and the group loop's head, up to
+/// the pair loop (`3`), whose first instructions (given by the caller) load two pixels into
+/// r0 and r1 and advance r4.
 macro_rules! widen_prologue {
     () => {
         concat!(
@@ -563,7 +565,8 @@ macro_rules! widen_prologue {
     };
 }
 
-/// The rest of [`widen_row`] after the pair loop's loads: the pairs' widening and stores, the odd pixel, the group loop, and the frame's release.
+/// The rest of [`widen_row`] after the pair loop's loads: the pairs' widening and stores, the
+/// odd pixel, the group loop, and the frame's release.
 macro_rules! widen_tail {
     () => {
         concat!(
