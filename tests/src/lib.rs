@@ -7,7 +7,7 @@
 pub mod tflite_build;
 
 use ferrite_convert::npy::{self, Array};
-use ferrite_convert::{compile, Compiled, Options};
+use ferrite_convert::{compile, Compiled, Options, Target};
 use std::path::{Path, PathBuf};
 
 /// Models in `../shared/models`, by folder name.
@@ -73,6 +73,20 @@ pub fn shared_model(dir: &Path, name: &str) -> SharedModel {
 /// those `FERRITE_KERNELS` names), so the conformance tests exercise the host's fast paths.
 pub fn convert(path: &Path) -> Compiled {
     let options = Options::host().unwrap_or_else(|e| panic!("{e}"));
+    convert_with(path, &options)
+}
+
+/// Every conversion target: the portable layouts, and the Cortex-M DSP and Helium layouts
+/// (run here by their kernels' portable twins, which the QEMU kernel checks prove equal to
+/// the assembly).
+pub const TARGETS: [Target; 3] = [Target::Portable, Target::CortexMDsp, Target::Helium];
+
+/// [`convert`] for a conversion target.
+pub fn convert_for(path: &Path, target: Target) -> Compiled {
+    let options = Options {
+        target,
+        ..Options::host().unwrap_or_else(|e| panic!("{e}"))
+    };
     convert_with(path, &options)
 }
 

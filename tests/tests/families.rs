@@ -2,8 +2,8 @@
 //! `tools/goldens/gen_family_goldens.py` through TensorFlow Lite Micro's reference kernels): one
 //! small Keras model per classic CNN family (MLP, VGG, ResNet, Inception, Xception, MobileNet
 //! v1/v2, SENet, DenseNet, ResNeXt, 1-D and audio convs, activations, pooling, dilation and
-//! padding, U-Net), int8 and float32. Every case converts and reproduces TFLM's outputs, int8
-//! exactly and float within 1e-5 relative.
+//! padding, U-Net), int8 and float32. Every case converts — for the portable, Cortex-M DSP and
+//! Helium layouts — and reproduces TFLM's outputs, int8 exactly and float within 1e-5 relative.
 
 use ferrite_convert::host;
 use ferrite_tests::*;
@@ -54,24 +54,26 @@ fn every_family_model_matches_tflite_micro() {
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let file = |v: &serde_json::Value| dir.join(v["file"].as_str().unwrap());
-        let c = convert(&file(case));
         let inputs: Vec<_> = case["inputs"]
             .as_array()
             .unwrap()
             .iter()
             .map(|i| load(&file(i)))
             .collect();
-        let outputs = match host::run_all(&c, &inputs, 2) {
-            Ok(o) => o,
-            Err(e) => {
-                failures.push(format!("{name}: {e}"));
-                continue;
-            }
-        };
-        for (k, o) in case["outputs"].as_array().unwrap().iter().enumerate() {
-            let bad = compare(&outputs[k], &load(&file(o)), 1e-5);
-            if !bad.is_empty() {
-                failures.push(format!("{name}: {}", bad.join("; ")));
+        for target in TARGETS {
+            let c = convert_for(&file(case), target);
+            let outputs = match host::run_all(&c, &inputs, 2) {
+                Ok(o) => o,
+                Err(e) => {
+                    failures.push(format!("{name} ({target:?}): {e}"));
+                    continue;
+                }
+            };
+            for (k, o) in case["outputs"].as_array().unwrap().iter().enumerate() {
+                let bad = compare(&outputs[k], &load(&file(o)), 1e-5);
+                if !bad.is_empty() {
+                    failures.push(format!("{name} ({target:?}): {}", bad.join("; ")));
+                }
             }
         }
         for op in case["ops"].as_array().unwrap() {

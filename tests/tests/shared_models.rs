@@ -1,6 +1,6 @@
-//! Every model in `../shared/models` converts, runs on the host with the device's executor
-//! and kernels, and reproduces TFLite Micro's golden outputs (int8 exactly, float within
-//! 1e-5 relative). The two image models are also compared layer by layer with their
+//! Every model in `../shared/models` converts — for the portable, Cortex-M DSP and Helium
+//! layouts — runs on the host with the device's executor and kernels, and reproduces TFLite
+//! Micro's golden outputs (int8 exactly, float within 1e-5 relative). The two image models are also compared layer by layer with their
 //! intermediate goldens, so a failure names the first wrong layer.
 
 use ferrite_convert::host;
@@ -16,21 +16,23 @@ fn every_shared_model_matches_its_goldens() {
     };
     for name in SHARED_MODELS {
         let m = shared_model(&dir, name);
-        let c = convert(&m.tflite);
-        let out =
-            host::run_all(&c, &[load(&m.inputs)], 2).unwrap_or_else(|e| panic!("{name}: {e}"));
         let expected = load(&m.outputs);
-        let bad = compare(&out[0], &expected, 1e-5);
-        assert!(
-            bad.is_empty(),
-            "{name}: {} of {} samples differ: {bad:?}",
-            bad.len(),
-            expected.shape[0]
-        );
-        println!(
-            "{name}: {} samples exact, arena {} bytes",
-            expected.shape[0], c.arena_bytes
-        );
+        for target in TARGETS {
+            let c = convert_for(&m.tflite, target);
+            let out = host::run_all(&c, &[load(&m.inputs)], 2)
+                .unwrap_or_else(|e| panic!("{name} ({target:?}): {e}"));
+            let bad = compare(&out[0], &expected, 1e-5);
+            assert!(
+                bad.is_empty(),
+                "{name} converted for {target:?}: {} of {} samples differ: {bad:?}",
+                bad.len(),
+                expected.shape[0]
+            );
+            println!(
+                "{name} ({target:?}): {} samples exact, arena {} bytes",
+                expected.shape[0], c.arena_bytes
+            );
+        }
     }
 }
 

@@ -1052,6 +1052,62 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     shift.push(s);
                 }
                 let (act_min, act_max) = cx.act_i8(act, out_q)?;
+                // On the Cortex-M targets, a FULLY_CONNECTED with symmetric weights is a 1x1
+                // convolution over a row of `batches` pixels: the GEMM kernels run it. The DSP
+                // GEMM widens a block of four input rows first, which costs more than it saves
+                // for fewer than four output rows (measured: vww_96_int8's 256 -> 2 layer).
+                let gemm_pays = match self.target {
+                    Target::CortexMDsp => out_depth >= 4,
+                    Target::Helium => true,
+                    Target::Portable => false,
+                };
+                if gemm_pays && weights_offset == 0 {
+                    let w = as_i8(filter.data.unwrap_or(&[]));
+                    // One multiplier and shift per output row (a per-tensor one repeated).
+                    let per_row = |v: &[i32]| -> Vec<i32> {
+                        (0..out_depth)
+                            .map(|r| v.get(r).or(v.first()).copied().unwrap_or(0))
+                            .collect()
+                    };
+                    let q = ConvQuant {
+                        bias: self.i32_bias_values(cx, bias, out_depth)?,
+                        multiplier: per_row(&mult),
+                        shift: per_row(&shift),
+                        in_q,
+                        out_q,
+                    };
+                    let geom = ConvGeometry {
+                        batches: 1,
+                        in_h: 1,
+                        in_w: b,
+                        in_c: ind,
+                        out_h: 1,
+                        out_w: b,
+                        out_c: outd,
+                        k_h: 1,
+                        k_w: 1,
+                        stride_h: 1,
+                        stride_w: 1,
+                        dilation_h: 1,
+                        dilation_w: 1,
+                        pad_top: 0,
+                        pad_left: 0,
+                    };
+                    let pool = &mut self.pool;
+                    let lowered = match self.target {
+                        Target::Helium => {
+                            lower_dsp::conv_helium(pool, ii, oi, geom, 1, &w, &q, act_min, act_max)
+                        }
+                        _ => lower_dsp::conv_gemm(pool, ii, oi, geom, 1, &w, &q, act_min, act_max),
+                    };
+                    if let Some((op, scratch)) = lowered {
+                        self.push(cx, op, macs, filter.num_elements() + 20 * out_depth);
+                        if let Some(l) = self.layers.last_mut() {
+                            l.scratch_bytes = scratch;
+                        }
+                        return Ok(());
+                    }
+                }
                 let weights = self.pool.push_i8(&as_i8(filter.data.unwrap_or(&[])));
                 let bias = self.i32_bias(cx, bias, out_depth)?;
                 let rq = Requant {
