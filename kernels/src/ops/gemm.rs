@@ -203,8 +203,9 @@ fn im2col_inside_block(
 
 /// Gathers the taps of output pixel `pixel` of batch `b` into `row` (`(ky, kx, ic)` order),
 /// padding taps and the tail beyond the filter size filled with the input zero point.
-// Bounds: `tap` returns only rows/columns inside the input, a contiguous window row is taken
-// only when it is inside, and `row` holds `k4*4 >= k_h*k_w*in_c` bytes.
+// Bounds: `tap` returns only rows/columns inside the input; with dilation 1 the copied run
+// `kx_lo..kx_hi` is clipped to the input columns `0..in_w` (`kx_lo <= kx_hi <= k_w`), and
+// `row` holds `k4*4 >= k_h*k_w*in_c` bytes.
 #[allow(clippy::indexing_slicing)]
 fn im2col(g: &ConvGeometry, input: &[i8], b: usize, pixel: usize, zp: i8, row: &mut [i8]) {
     let (oy, ox) = (
@@ -247,9 +248,18 @@ fn im2col(g: &ConvGeometry, input: &[i8], b: usize, pixel: usize, zp: i8, row: &
             dst.fill(zp);
             continue;
         };
-        if row_inside {
-            let base = ((b * in_h + iy) * in_w + x0 as usize) * in_c;
-            dst.copy_from_slice(&input[base..base + span]);
+        if g.dilation_w == 1 {
+            // The window row's taps inside the input are one run, `kx_lo..kx_hi`; the padding
+            // columns on either side read the zero point.
+            let kx_lo = (-x0).clamp(0, g.k_w as i64) as usize;
+            let kx_hi = (in_w as i64 - x0).clamp(kx_lo as i64, g.k_w as i64) as usize;
+            dst[..kx_lo * in_c].fill(zp);
+            dst[kx_hi * in_c..].fill(zp);
+            if kx_lo < kx_hi {
+                let base = ((b * in_h + iy) * in_w + (x0 + kx_lo as i64) as usize) * in_c;
+                dst[kx_lo * in_c..kx_hi * in_c]
+                    .copy_from_slice(&input[base..base + (kx_hi - kx_lo) * in_c]);
+            }
             continue;
         }
         for (kx, d) in dst.chunks_exact_mut(in_c).enumerate() {
