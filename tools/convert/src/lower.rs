@@ -421,6 +421,50 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         });
     }
 
+    /// [`Lowerer::push`] for a layer whose kernel needs `scratch` bytes of arena scratch.
+    fn push_with_scratch(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        op: Op,
+        macs: u64,
+        param_bytes: usize,
+        scratch: usize,
+    ) {
+        self.push(cx, op, macs, param_bytes);
+        if let Some(l) = self.layers.last_mut() {
+            l.scratch_bytes = scratch;
+        }
+    }
+
+    /// A dense int8 convolution on the target's GEMM kernels, with the arena scratch it needs:
+    /// on Helium its GEMM, else (the M55 has the DSP extension too) the DSP GEMM; on the DSP
+    /// target the DSP GEMM; `None` on the portable target or when no kernel is exact for it.
+    #[allow(clippy::too_many_arguments)]
+    fn cortex_m_gemm(
+        &mut self,
+        input: TensorId,
+        output: TensorId,
+        geom: ConvGeometry,
+        groups: usize,
+        weights: &[i8],
+        q: &ConvQuant,
+        (act_min, act_max): (i32, i32),
+    ) -> Option<(Op, usize)> {
+        let pool = &mut self.pool;
+        let helium = match self.target {
+            Target::Portable => return None,
+            Target::Helium => lower_dsp::conv_helium(
+                pool, input, output, geom, groups, weights, q, act_min, act_max,
+            ),
+            Target::CortexMDsp => None,
+        };
+        helium.or_else(|| {
+            lower_dsp::conv_gemm(
+                pool, input, output, geom, groups, weights, q, act_min, act_max,
+            )
+        })
+    }
+
     fn lower_op(&mut self, op: &GOp<'a>) -> Result<()> {
         let cx = OpCx { op, g: self.g };
         match op.code {
@@ -504,37 +548,12 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 0)?;
                     let (act_min, act_max) = cx.act_i8(act, q.out_q)?;
                     let w = as_i8(filter.data.unwrap_or(&[]));
-                    let helium = match self.target {
-                        Target::Helium => lower_dsp::conv_helium(
-                            &mut self.pool,
-                            ii,
-                            oi,
-                            geom,
-                            groups,
-                            &w,
-                            &q,
-                            act_min,
-                            act_max,
-                        ),
-                        _ => None,
-                    };
-                    if let Some((op, scratch)) = helium.or_else(|| {
-                        lower_dsp::conv_gemm(
-                            &mut self.pool,
-                            ii,
-                            oi,
-                            geom,
-                            groups,
-                            &w,
-                            &q,
-                            act_min,
-                            act_max,
-                        )
-                    }) {
-                        self.push(cx, op, macs, filter.num_elements() + 20 * out_c);
-                        if let Some(l) = self.layers.last_mut() {
-                            l.scratch_bytes = scratch;
-                        }
+                    let act = (act_min, act_max);
+                    if let Some((op, scratch)) =
+                        self.cortex_m_gemm(ii, oi, geom, groups, &w, &q, act)
+                    {
+                        let param_bytes = filter.num_elements() + 20 * out_c;
+                        self.push_with_scratch(cx, op, macs, param_bytes, scratch);
                         return Ok(());
                     }
                 }
@@ -874,23 +893,13 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 3)?;
                     let (act_min, act_max) = cx.act_i8(act, q.out_q)?;
                     let w = as_i8(filter.data.unwrap_or(&[]));
-                    let dense = || lower_dsp::single_channel_as_dense(&geom, dm, &w);
                     // Kernels for particular shapes first, then the general DSP depthwise.
                     let special = match self.target {
-                        // One input channel: the dense GEMM kernel, all channels at once.
-                        Target::CortexMDsp => dense().and_then(|dense| {
-                            lower_dsp::conv_gemm(
-                                &mut self.pool,
-                                ii,
-                                oi,
-                                geom,
-                                1,
-                                &dense,
-                                &q,
-                                act_min,
-                                act_max,
-                            )
-                        }),
+                        // One input channel: a dense convolution, all channels at once.
+                        Target::CortexMDsp => lower_dsp::single_channel_as_dense(&geom, dm, &w)
+                            .and_then(|dense| {
+                                self.cortex_m_gemm(ii, oi, geom, 1, &dense, &q, (act_min, act_max))
+                            }),
                         Target::Helium => lower_dsp::depthwise_helium(
                             &mut self.pool,
                             ii,
@@ -902,7 +911,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                             act_min,
                             act_max,
                         ),
-                        _ => None,
+                        Target::Portable => None,
                     };
                     if let Some((op, scratch)) = special.or_else(|| {
                         lower_dsp::depthwise(
@@ -917,10 +926,8 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                             act_max,
                         )
                     }) {
-                        self.push(cx, op, macs, 2 * filter.num_elements() + 16 * out_c);
-                        if let Some(l) = self.layers.last_mut() {
-                            l.scratch_bytes = scratch;
-                        }
+                        let param_bytes = 2 * filter.num_elements() + 16 * out_c;
+                        self.push_with_scratch(cx, op, macs, param_bytes, scratch);
                         return Ok(());
                     }
                 }
@@ -1093,18 +1100,10 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                         pad_top: 0,
                         pad_left: 0,
                     };
-                    let pool = &mut self.pool;
-                    let lowered = match self.target {
-                        Target::Helium => {
-                            lower_dsp::conv_helium(pool, ii, oi, geom, 1, &w, &q, act_min, act_max)
-                        }
-                        _ => lower_dsp::conv_gemm(pool, ii, oi, geom, 1, &w, &q, act_min, act_max),
-                    };
-                    if let Some((op, scratch)) = lowered {
-                        self.push(cx, op, macs, filter.num_elements() + 20 * out_depth);
-                        if let Some(l) = self.layers.last_mut() {
-                            l.scratch_bytes = scratch;
-                        }
+                    let act = (act_min, act_max);
+                    if let Some((op, scratch)) = self.cortex_m_gemm(ii, oi, geom, 1, &w, &q, act) {
+                        let param_bytes = filter.num_elements() + 20 * out_depth;
+                        self.push_with_scratch(cx, op, macs, param_bytes, scratch);
                         return Ok(());
                     }
                 }
