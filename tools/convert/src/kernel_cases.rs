@@ -186,28 +186,74 @@ pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
             &mut pool, input_id, output_id, g, 1, &weights, &q, -128, 127,
         )?
     };
+    let name = format!(
+        "{} {}x{}x{} -> {}x{}x{}, {}x{} kernel, stride {}, dilation {}, pad {}/{}, output zero point {}",
+        if depthwise { "depthwise" } else { "conv" },
+        g.in_h,
+        g.in_w,
+        g.in_c,
+        g.out_h,
+        g.out_w,
+        g.out_c,
+        g.k_h,
+        g.k_w,
+        g.stride_h,
+        g.dilation_h,
+        g.pad_top,
+        g.pad_left,
+        out_zero_point
+    );
+    Some(finish_case(
+        rng,
+        name,
+        pool,
+        g,
+        (depthwise).then_some(1),
+        &weights,
+        &q,
+        (-128, 127),
+        (fast, scratch),
+    ))
+}
+
+/// The rest of a kernel case once the fast operator is lowered: the reference operator
+/// (`DEPTHWISE_CONV_2D` with `depth_multiplier`, else `CONV_2D`) over the same weights and
+/// requantization, a random input, and the arena layout (input, output, then the fast
+/// operator's `scratch` bytes).
+#[allow(clippy::too_many_arguments)]
+fn finish_case(
+    rng: &mut Rng,
+    name: String,
+    mut pool: ConstPool,
+    g: ConvGeometry,
+    depth_multiplier: Option<u32>,
+    weights: &[i8],
+    q: &ConvQuant,
+    (act_min, act_max): (i32, i32),
+    (mut fast, scratch): (Op, usize),
+) -> KernelCase {
     let rq = Requant {
-        multiplier: pool.push_i32(&multiplier),
-        shift: pool.push_i32(&shift),
-        input_offset: -in_q.zero_point,
-        output_offset: out_zero_point,
-        act_min: -128,
-        act_max: 127,
+        multiplier: pool.push_i32(&q.multiplier),
+        shift: pool.push_i32(&q.shift),
+        input_offset: -q.in_q.zero_point,
+        output_offset: q.out_q.zero_point,
+        act_min,
+        act_max,
     };
-    let w = pool.push_i8(&weights);
-    let b = pool.push_i32(&bias);
-    let reference = if depthwise {
-        Op::DepthwiseConv2dI8(DepthwiseConv2dI8 {
+    let w = pool.push_i8(weights);
+    let b = pool.push_i32(q.bias.as_deref().unwrap_or(&[]));
+    let (input_id, output_id) = (TensorId(0), TensorId(1));
+    let reference = match depth_multiplier {
+        Some(depth_multiplier) => Op::DepthwiseConv2dI8(DepthwiseConv2dI8 {
             input: input_id,
             output: output_id,
             geom: g,
-            depth_multiplier: 1,
+            depth_multiplier,
             weights: w,
             bias: b,
             rq,
-        })
-    } else {
-        Op::Conv2dI8(Conv2dI8 {
+        }),
+        None => Op::Conv2dI8(Conv2dI8 {
             input: input_id,
             output: output_id,
             geom: g,
@@ -215,17 +261,18 @@ pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
             weights: w,
             bias: b,
             rq,
-        })
+        }),
     };
     let in_len = g.input_elements() as usize;
     let out_len = g.output_elements() as usize;
     let input: Vec<i8> = (0..in_len).map(|_| rng.range(-128, 127) as i8).collect();
     let out_at = align16(in_len);
     let scratch_at = align16(out_at + out_len);
-    let mut fast = fast;
     match &mut fast {
         Op::ConvGemmI8(c) => c.scratch_offset = scratch_at as u32,
         Op::DepthwiseDspI8(d) => d.scratch_offset = scratch_at as u32,
+        Op::ConvHeliumI8(c) => c.scratch_offset = scratch_at as u32,
+        Op::DepthwiseHeliumI8(d) => d.scratch_offset = scratch_at as u32,
         _ => {}
     }
     let t = |offset: usize, dims: [u32; 4]| Tensor {
@@ -235,24 +282,8 @@ pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
         scale: 1.0,
         zero_point: 0,
     };
-    Some(KernelCase {
-        name: format!(
-            "{} {}x{}x{} -> {}x{}x{}, {}x{} kernel, stride {}, dilation {}, pad {}/{}, output zero point {}",
-            if depthwise { "depthwise" } else { "conv" },
-            g.in_h,
-            g.in_w,
-            g.in_c,
-            g.out_h,
-            g.out_w,
-            g.out_c,
-            g.k_h,
-            g.k_w,
-            g.stride_h,
-            g.dilation_h,
-            g.pad_top,
-            g.pad_left,
-            out_zero_point
-        ),
+    KernelCase {
+        name,
         tensors: [
             t(0, [1, g.in_h, g.in_w, g.in_c]),
             t(out_at, [1, g.out_h, g.out_w, g.out_c]),
@@ -262,7 +293,7 @@ pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
         consts: pool.bytes().to_vec(),
         input,
         arena_bytes: align16(scratch_at + scratch),
-    })
+    }
 }
 
 /// A convolution geometry of `k_h x k_w` taps with the given strides, dilation and channels,
@@ -430,87 +461,38 @@ pub fn helium_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
             &mut pool, input_id, output_id, g, 1, &weights, &q, act_min, act_max,
         )?
     };
-    let rq = Requant {
-        multiplier: pool.push_i32(&multiplier),
-        shift: pool.push_i32(&shift),
-        input_offset: -in_q.zero_point,
-        output_offset: out_zp,
+    let name = format!(
+        "helium {} {}x{}x{} -> {}x{}x{}, {}x{} kernel, stride {}x{}, dilation {}, pad {}/{}, zp {}/{}, clamp {}..{}",
+        if depthwise { "depthwise" } else { "conv" },
+        g.in_h,
+        g.in_w,
+        g.in_c,
+        g.out_h,
+        g.out_w,
+        g.out_c,
+        g.k_h,
+        g.k_w,
+        g.stride_h,
+        g.stride_w,
+        g.dilation_h,
+        g.pad_top,
+        g.pad_left,
+        in_q.zero_point,
+        out_zp,
         act_min,
-        act_max,
-    };
-    let w = pool.push_i8(&weights);
-    let b = pool.push_i32(&bias);
-    let reference = if depthwise {
-        Op::DepthwiseConv2dI8(DepthwiseConv2dI8 {
-            input: input_id,
-            output: output_id,
-            geom: g,
-            depth_multiplier,
-            weights: w,
-            bias: b,
-            rq,
-        })
-    } else {
-        Op::Conv2dI8(Conv2dI8 {
-            input: input_id,
-            output: output_id,
-            geom: g,
-            groups: 1,
-            weights: w,
-            bias: b,
-            rq,
-        })
-    };
-    let in_len = g.input_elements() as usize;
-    let out_len = g.output_elements() as usize;
-    let input: Vec<i8> = (0..in_len).map(|_| rng.range(-128, 127) as i8).collect();
-    let out_at = align16(in_len);
-    let scratch_at = align16(out_at + out_len);
-    let mut fast = fast;
-    match &mut fast {
-        Op::ConvHeliumI8(c) => c.scratch_offset = scratch_at as u32,
-        Op::DepthwiseHeliumI8(d) => d.scratch_offset = scratch_at as u32,
-        _ => {}
-    }
-    let t = |offset: usize, dims: [u32; 4]| Tensor {
-        offset: offset as u32,
-        dtype: DType::I8,
-        shape: Shape::new(&dims),
-        scale: 1.0,
-        zero_point: 0,
-    };
-    Some(KernelCase {
-        name: format!(
-            "helium {} {}x{}x{} -> {}x{}x{}, {}x{} kernel, stride {}x{}, dilation {}, pad {}/{}, zp {}/{}, clamp {}..{}",
-            if depthwise { "depthwise" } else { "conv" },
-            g.in_h,
-            g.in_w,
-            g.in_c,
-            g.out_h,
-            g.out_w,
-            g.out_c,
-            g.k_h,
-            g.k_w,
-            g.stride_h,
-            g.stride_w,
-            g.dilation_h,
-            g.pad_top,
-            g.pad_left,
-            in_q.zero_point,
-            out_zp,
-            act_min,
-            act_max
-        ),
-        tensors: [
-            t(0, [1, g.in_h, g.in_w, g.in_c]),
-            t(out_at, [1, g.out_h, g.out_w, g.out_c]),
-        ],
-        reference,
-        fast,
-        consts: pool.bytes().to_vec(),
-        input,
-        arena_bytes: align16(scratch_at + scratch),
-    })
+        act_max
+    );
+    Some(finish_case(
+        rng,
+        name,
+        pool,
+        g,
+        depthwise.then_some(depth_multiplier),
+        &weights,
+        &q,
+        (act_min, act_max),
+        (fast, scratch),
+    ))
 }
 
 /// Runs `op` of `case` on the host through the portable kernels; returns the output.
