@@ -1,6 +1,5 @@
 //! Generates random convolution layers on the host (`ferrite_convert::kernel_cases`), each as
 //! the reference operator and the DSP operator over the same constants, and embeds them.
-use std::fmt::Write;
 
 fn main() {
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
@@ -16,45 +15,7 @@ fn main() {
             cases.push(c);
         }
     }
-    let mut s = String::new();
-    let max_arena = cases.iter().map(|c| c.arena_bytes).max().unwrap_or(16);
-    let _ = writeln!(s, "pub const ARENA_BYTES: usize = {max_arena};");
-    for (i, c) in cases.iter().enumerate() {
-        let consts = ferrite_convert::emit::byte_string(&c.consts);
-        let input: Vec<u8> = c.input.iter().map(|&v| v as u8).collect();
-        let _ = writeln!(s, "static CONSTS_{i}: ferrite_core::arena::Aligned<[u8; {}]> = ferrite_core::arena::Aligned(*b\"{consts}\");", c.consts.len());
-        let _ = writeln!(
-            s,
-            "static INPUT_{i}: [u8; {}] = *b\"{}\";",
-            input.len(),
-            ferrite_convert::emit::byte_string(&input)
-        );
-        let _ = writeln!(
-            s,
-            "static TENSORS_{i}: [ferrite_core::Tensor; 2] = [{}, {}];",
-            ferrite_convert::rustlit::to_rust(&c.tensors[0]).unwrap(),
-            ferrite_convert::rustlit::to_rust(&c.tensors[1]).unwrap()
-        );
-        let _ = writeln!(
-            s,
-            "static REFERENCE_{i}: ferrite_core::Op = {};",
-            ferrite_convert::rustlit::to_rust(&c.reference).unwrap()
-        );
-        let _ = writeln!(
-            s,
-            "static FAST_{i}: ferrite_core::Op = {};",
-            ferrite_convert::rustlit::to_rust(&c.fast).unwrap()
-        );
-    }
-    let _ = writeln!(s, "pub static CASES: [Case; {}] = [", cases.len());
-    for (i, c) in cases.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "    Case {{ name: {:?}, consts: &CONSTS_{i}.0, input: &INPUT_{i}, tensors: &TENSORS_{i}, reference: &REFERENCE_{i}, fast: &FAST_{i}, arena_bytes: {} }},",
-            c.name, c.arena_bytes
-        );
-    }
-    s.push_str("];\n");
+    let s = ferrite_convert::kernel_cases::cases_module(&cases, None);
     std::fs::write(out.join("cases.rs"), s).unwrap();
     std::fs::copy("memory.x", out.join("memory.x")).unwrap();
     println!("cargo:rustc-link-search={}", out.display());

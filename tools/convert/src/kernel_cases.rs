@@ -495,6 +495,58 @@ pub fn helium_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
     ))
 }
 
+/// Rust source embedding `cases` for a QEMU kernel-check firmware: `ARENA_BYTES` (the largest
+/// case's arena) and `CASES: [Case; N]`, where the firmware defines `Case` with the fields
+/// `name, consts, input, tensors, reference, fast, arena_bytes`. With `data_section`, the
+/// constants and inputs go to that linker section (when they would not fit the chip's flash).
+pub fn cases_module(cases: &[KernelCase], data_section: Option<&str>) -> String {
+    fn lit<T: serde::Serialize + ?Sized>(value: &T) -> String {
+        crate::rustlit::to_rust(value).unwrap_or_else(|e| panic!("{e}"))
+    }
+    use std::fmt::Write;
+    let attr = data_section.map_or(String::new(), |s| format!("#[link_section = \"{s}\"]\n"));
+    let mut s = String::new();
+    let max_arena = cases.iter().map(|c| c.arena_bytes).max().unwrap_or(16);
+    let _ = writeln!(s, "pub const ARENA_BYTES: usize = {max_arena};");
+    for (i, c) in cases.iter().enumerate() {
+        let consts = crate::emit::byte_string(&c.consts);
+        let input: Vec<u8> = c.input.iter().map(|&v| v as u8).collect();
+        let _ = writeln!(
+            s,
+            "{attr}static CONSTS_{i}: ferrite_core::arena::Aligned<[u8; {}]> = ferrite_core::arena::Aligned(*b\"{consts}\");",
+            c.consts.len()
+        );
+        let _ = writeln!(
+            s,
+            "{attr}static INPUT_{i}: [u8; {}] = *b\"{}\";",
+            input.len(),
+            crate::emit::byte_string(&input)
+        );
+        let _ = writeln!(
+            s,
+            "static TENSORS_{i}: [ferrite_core::Tensor; 2] = [{}, {}];",
+            lit(&c.tensors[0]),
+            lit(&c.tensors[1])
+        );
+        let _ = writeln!(
+            s,
+            "static REFERENCE_{i}: ferrite_core::Op = {};",
+            lit(&c.reference)
+        );
+        let _ = writeln!(s, "static FAST_{i}: ferrite_core::Op = {};", lit(&c.fast));
+    }
+    let _ = writeln!(s, "pub static CASES: [Case; {}] = [", cases.len());
+    for (i, c) in cases.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "    Case {{ name: {:?}, consts: &CONSTS_{i}.0, input: &INPUT_{i}, tensors: &TENSORS_{i}, reference: &REFERENCE_{i}, fast: &FAST_{i}, arena_bytes: {} }},",
+            c.name, c.arena_bytes
+        );
+    }
+    s.push_str("];\n");
+    s
+}
+
 /// Runs `op` of `case` on the host through the portable kernels; returns the output.
 pub fn run(case: &KernelCase, op: &Op) -> Result<Vec<i8>, ferrite_core::Error> {
     use crate::consts::AlignedBytes;
