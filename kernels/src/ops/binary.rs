@@ -519,6 +519,16 @@ pub(crate) fn check_int_params(
 /// Kernel entry for [`Op::AddI8`].
 pub fn run_add_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     crate::util::forward_static!(ctx, op, AddI8);
+    run_add_i8_with(ctx, op, add_i8)
+}
+
+/// [`run_add_i8`]'s checks, then `same_shape` for operands of equal shape (a fast path's
+/// loop) or the portable broadcasting kernel.
+pub(crate) fn run_add_i8_with(
+    ctx: &mut Ctx<'_>,
+    op: &Op,
+    same_shape: impl FnOnce(&AddI8, &[i8], &[i8], &mut [i8]),
+) -> Result<()> {
     let p = expect_op!(ctx, op, AddI8);
     check_int_params(
         ctx,
@@ -543,13 +553,27 @@ pub fn run_add_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         b.len(),
         output.len(),
     )?;
-    add_i8(p, a, b, output);
+    if p.broadcast.is_none() {
+        same_shape(p, a, b, output);
+    } else {
+        add_i8(p, a, b, output);
+    }
     Ok(())
 }
 
 /// Kernel entry for [`Op::MulI8`].
 pub fn run_mul_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     crate::util::forward_static!(ctx, op, MulI8);
+    run_mul_i8_with(ctx, op, mul_i8)
+}
+
+/// [`run_mul_i8`]'s checks, then `same_shape` for operands of equal shape (a fast path's
+/// loop) or the portable broadcasting kernel.
+pub(crate) fn run_mul_i8_with(
+    ctx: &mut Ctx<'_>,
+    op: &Op,
+    same_shape: impl FnOnce(&MulI8, &[i8], &[i8], &mut [i8]),
+) -> Result<()> {
     let p = expect_op!(ctx, op, MulI8);
     check_int_params(ctx, &[], &[p.out_shift], p.act_min, p.act_max)?;
     let layer = ctx.layer;
@@ -565,7 +589,11 @@ pub fn run_mul_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         b.len(),
         output.len(),
     )?;
-    mul_i8(p, a, b, output);
+    if p.broadcast.is_none() {
+        same_shape(p, a, b, output);
+    } else {
+        mul_i8(p, a, b, output);
+    }
     Ok(())
 }
 

@@ -2,12 +2,8 @@
 //! reference's per-element arithmetic in every lane, with the same parameters in all lanes.
 
 use super::{v128, v256, v512};
-use crate::ops::binary::{
-    add_element_i8, add_i8, check_int_params, check_operands, mul_element_i8, mul_i8,
-};
-use crate::util::expect_op;
+use crate::ops::binary::{add_element_i8, mul_element_i8};
 use core::arch::x86_64::*;
-use ferrite_core::model::cast_out;
 use ferrite_core::ops::{AddI8, MulI8, Op};
 use ferrite_core::{Ctx, Result};
 
@@ -46,60 +42,11 @@ pub(crate) fn run_mul_i8_sse41(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 }
 
 fn run_add(ctx: &mut Ctx<'_>, op: &Op, fast: AddFn) -> Result<()> {
-    let p = expect_op!(ctx, op, AddI8);
-    check_int_params(
-        ctx,
-        &[p.a_shift, p.b_shift, p.out_shift],
-        &[],
-        p.act_min,
-        p.act_max,
-    )?;
-    if !(0..=31).contains(&p.left_shift) {
-        return Err(ctx.error("left shift out of range"));
-    }
-    let layer = ctx.layer;
-    let (inputs, out) = ctx.split(p.output)?;
-    let a: &[i8] = inputs.get(p.a)?;
-    let b: &[i8] = inputs.get(p.b)?;
-    let output: &mut [i8] = cast_out(layer, out)?;
-    check_operands(
-        layer,
-        p.len,
-        p.broadcast.as_ref(),
-        a.len(),
-        b.len(),
-        output.len(),
-    )?;
-    if p.broadcast.is_none() {
-        fast(p, a, b, output);
-    } else {
-        add_i8(p, a, b, output);
-    }
-    Ok(())
+    crate::ops::binary::run_add_i8_with(ctx, op, fast)
 }
 
 fn run_mul(ctx: &mut Ctx<'_>, op: &Op, fast: MulFn) -> Result<()> {
-    let p = expect_op!(ctx, op, MulI8);
-    check_int_params(ctx, &[], &[p.out_shift], p.act_min, p.act_max)?;
-    let layer = ctx.layer;
-    let (inputs, out) = ctx.split(p.output)?;
-    let a: &[i8] = inputs.get(p.a)?;
-    let b: &[i8] = inputs.get(p.b)?;
-    let output: &mut [i8] = cast_out(layer, out)?;
-    check_operands(
-        layer,
-        p.len,
-        p.broadcast.as_ref(),
-        a.len(),
-        b.len(),
-        output.len(),
-    )?;
-    if p.broadcast.is_none() {
-        fast(p, a, b, output);
-    } else {
-        mul_i8(p, a, b, output);
-    }
-    Ok(())
+    crate::ops::binary::run_mul_i8_with(ctx, op, fast)
 }
 
 // The slices of every function below have equal lengths (`check_operands` without a
@@ -486,6 +433,7 @@ mod tests {
     use super::*;
     use crate::arch::x86::testing::{isas, Rng};
     use crate::arch::Isa;
+    use crate::ops::binary::{add_i8, mul_i8};
     use ferrite_core::TensorId;
     use proptest::prelude::*;
     extern crate std;
