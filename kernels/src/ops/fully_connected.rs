@@ -16,6 +16,55 @@ use ferrite_core::{Ctx, Result};
 /// Kernel entry for [`Op::FullyConnectedI8`] (portable reference path).
 pub fn run_fully_connected_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     crate::util::forward_static!(ctx, op, FullyConnectedI8);
+    run_fully_connected_i8_with(ctx, op, fully_connected_checked)
+}
+
+/// A fully connected layer whose constants and activations have been checked against its
+/// parameters ([`run_fully_connected_i8_with`]).
+pub(crate) struct Fc<'a> {
+    pub p: &'a FullyConnectedI8,
+    pub input: &'a [i8],
+    pub weights: &'a [i8],
+    pub bias: &'a [i32],
+    pub multiplier: &'a [i32],
+    pub shift: &'a [i32],
+    pub output: &'a mut [i8],
+}
+
+impl Fc<'_> {
+    /// Whether the input and (per-tensor) weights offsets lie within ±128, so that an offset
+    /// plus an int8 fits the 16-bit lanes of the SIMD paths.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    pub(crate) fn small_offsets(&self) -> bool {
+        let small = |o: i32| (-128..=128).contains(&o);
+        let weights_offset = if self.multiplier.len() == 1 {
+            self.p.weights_offset
+        } else {
+            0
+        };
+        small(self.p.rq.input_offset) && small(weights_offset)
+    }
+}
+
+/// The portable kernel on a checked layer.
+pub(crate) fn fully_connected_checked(f: Fc<'_>) {
+    fully_connected_i8(
+        f.p,
+        f.input,
+        f.weights,
+        f.bias,
+        f.multiplier,
+        f.shift,
+        f.output,
+    );
+}
+
+/// [`run_fully_connected_i8`]'s checks, then `kernel` on the checked layer.
+pub(crate) fn run_fully_connected_i8_with(
+    ctx: &mut Ctx<'_>,
+    op: &Op,
+    kernel: impl FnOnce(Fc<'_>),
+) -> Result<()> {
     let p = expect_op!(ctx, op, FullyConnectedI8);
     let weights = ctx.consts(p.weights)?;
     let bias = ctx.consts(p.bias)?;
@@ -44,7 +93,15 @@ pub fn run_fully_connected_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         input.len(),
         output.len(),
     )?;
-    fully_connected_i8(p, input, weights, bias, multiplier, shift, output);
+    kernel(Fc {
+        p,
+        input,
+        weights,
+        bias,
+        multiplier,
+        shift,
+        output,
+    });
     Ok(())
 }
 

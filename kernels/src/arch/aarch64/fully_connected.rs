@@ -2,67 +2,40 @@
 //! (both within ±256 when the offsets are int8 zero points, so every product fits 32 bits),
 //! widening multiply-accumulate into 32-bit lanes, then the reference requantization.
 
-use crate::ops::fully_connected::{check_activations, check_fc_constants, fully_connected_i8};
-use crate::util::expect_op;
+use crate::ops::fully_connected::{fully_connected_checked, run_fully_connected_i8_with};
 use core::arch::aarch64::*;
 use ferrite_core::fixed::multiply_by_quantized_multiplier;
-use ferrite_core::model::cast_out;
 use ferrite_core::ops::Op;
 use ferrite_core::{Ctx, Result};
 
 /// Kernel entry for [`Op::FullyConnectedI8`] on NEON.
 pub(crate) fn run_fully_connected_i8_neon(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
-    let p = expect_op!(ctx, op, FullyConnectedI8);
-    let weights = ctx.consts(p.weights)?;
-    let bias = ctx.consts(p.bias)?;
-    let multiplier = ctx.consts(p.rq.multiplier)?;
-    let shift = ctx.consts(p.rq.shift)?;
-    let layer = ctx.layer;
-    check_fc_constants(ctx, p.in_depth, p.out_depth, weights.len(), bias.len())?;
-    let per_tensor = multiplier.len() == 1;
-    if multiplier.len() != shift.len() || !(per_tensor || multiplier.len() == p.out_depth as usize)
-    {
-        return Err(ctx.error("need one multiplier and shift, or one per output feature"));
-    }
-    if shift.iter().any(|s| !(-31..=31).contains(s)) {
-        return Err(ctx.error("requantization shift out of range"));
-    }
-    let (inputs, out) = ctx.split(p.output)?;
-    let input: &[i8] = inputs.get(p.input)?;
-    let output: &mut [i8] = cast_out(layer, out)?;
-    check_activations(
-        layer,
-        p.batches,
-        p.in_depth,
-        p.out_depth,
-        input.len(),
-        output.len(),
-    )?;
-    let weights_offset = if per_tensor { p.weights_offset } else { 0 };
-    let small = |o: i32| (-128..=128).contains(&o);
-    if !(small(p.rq.input_offset) && small(weights_offset)) {
-        fully_connected_i8(p, input, weights, bias, multiplier, shift, output);
-        return Ok(());
-    }
-    let (depth, out_depth) = (p.in_depth as usize, p.out_depth as usize);
-    let rq = &p.rq;
-    for b in 0..p.batches as usize {
-        let xs = &input[b * depth..(b + 1) * depth];
-        for oc in 0..out_depth {
-            let ws = &weights[oc * depth..(oc + 1) * depth];
-            // SAFETY: NEON is part of every aarch64 target (the `neon` target feature is on by
-            // default); the loads read elements k..k + 8 of rows of `depth` elements.
-            let mut dot = unsafe { dot_neon(xs, ws, rq.input_offset, weights_offset) };
-            if let Some(&bv) = bias.get(oc) {
-                dot = dot.wrapping_add(bv);
-            }
-            let q = if per_tensor { 0 } else { oc };
-            let v = multiply_by_quantized_multiplier(dot, multiplier[q], shift[q])
-                .wrapping_add(rq.output_offset);
-            output[b * out_depth + oc] = v.max(rq.act_min).min(rq.act_max) as i8;
+    run_fully_connected_i8_with(ctx, op, |f| {
+        if !f.small_offsets() {
+            return fully_connected_checked(f);
         }
-    }
-    Ok(())
+        let p = f.p;
+        let per_tensor = f.multiplier.len() == 1;
+        let weights_offset = if per_tensor { p.weights_offset } else { 0 };
+        let (depth, out_depth) = (p.in_depth as usize, p.out_depth as usize);
+        let rq = &p.rq;
+        for b in 0..p.batches as usize {
+            let xs = &f.input[b * depth..(b + 1) * depth];
+            for oc in 0..out_depth {
+                let ws = &f.weights[oc * depth..(oc + 1) * depth];
+                // SAFETY: NEON is part of every aarch64 target (the `neon` target feature is
+                // on by default); the loads read elements k..k + 8 of rows of `depth` elements.
+                let mut dot = unsafe { dot_neon(xs, ws, rq.input_offset, weights_offset) };
+                if let Some(&bv) = f.bias.get(oc) {
+                    dot = dot.wrapping_add(bv);
+                }
+                let q = if per_tensor { 0 } else { oc };
+                let v = multiply_by_quantized_multiplier(dot, f.multiplier[q], f.shift[q])
+                    .wrapping_add(rq.output_offset);
+                f.output[b * out_depth + oc] = v.max(rq.act_min).min(rq.act_max) as i8;
+            }
+        }
+    })
 }
 
 /// `sum (x + xo) * (w + wo)` with wrap-around, 8 elements per step.

@@ -4,24 +4,11 @@
 //! reference's accumulator wraps, then requantized by the scalar reference function (a layer
 //! has few outputs per input, so the dot products dominate).
 
-use crate::ops::fully_connected::{check_activations, check_fc_constants, fully_connected_i8};
-use crate::util::expect_op;
+use crate::ops::fully_connected::{fully_connected_checked, run_fully_connected_i8_with, Fc};
 use core::arch::x86_64::*;
 use ferrite_core::fixed::multiply_by_quantized_multiplier;
-use ferrite_core::model::cast_out;
-use ferrite_core::ops::{FullyConnectedI8, Op};
+use ferrite_core::ops::Op;
 use ferrite_core::{Ctx, Result};
-
-/// A checked fully connected layer.
-pub(crate) struct Fc<'a> {
-    pub p: &'a FullyConnectedI8,
-    pub input: &'a [i8],
-    pub weights: &'a [i8],
-    pub bias: &'a [i32],
-    pub multiplier: &'a [i32],
-    pub shift: &'a [i32],
-    pub output: &'a mut [i8],
-}
 
 /// Kernel entry for [`Op::FullyConnectedI8`] on AVX-512.
 pub(crate) fn run_fully_connected_i8_avx512(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
@@ -42,49 +29,14 @@ pub(crate) fn run_fully_connected_i8_sse41(ctx: &mut Ctx<'_>, op: &Op) -> Result
 }
 
 fn run(ctx: &mut Ctx<'_>, op: &Op, fast: impl FnOnce(&mut Fc<'_>)) -> Result<()> {
-    let p = expect_op!(ctx, op, FullyConnectedI8);
-    let weights = ctx.consts(p.weights)?;
-    let bias = ctx.consts(p.bias)?;
-    let multiplier = ctx.consts(p.rq.multiplier)?;
-    let shift = ctx.consts(p.rq.shift)?;
-    let layer = ctx.layer;
-    check_fc_constants(ctx, p.in_depth, p.out_depth, weights.len(), bias.len())?;
-    let per_tensor = multiplier.len() == 1;
-    if multiplier.len() != shift.len() || !(per_tensor || multiplier.len() == p.out_depth as usize)
-    {
-        return Err(ctx.error("need one multiplier and shift, or one per output feature"));
-    }
-    if shift.iter().any(|s| !(-31..=31).contains(s)) {
-        return Err(ctx.error("requantization shift out of range"));
-    }
-    let (inputs, out) = ctx.split(p.output)?;
-    let input: &[i8] = inputs.get(p.input)?;
-    let output: &mut [i8] = cast_out(layer, out)?;
-    check_activations(
-        layer,
-        p.batches,
-        p.in_depth,
-        p.out_depth,
-        input.len(),
-        output.len(),
-    )?;
-    // Offsets outside ±255 in sum with an int8 would not fit the 16-bit products.
-    let small = |o: i32| (-128..=128).contains(&o);
-    let weights_offset = if per_tensor { p.weights_offset } else { 0 };
-    if small(p.rq.input_offset) && small(weights_offset) {
-        fast(&mut Fc {
-            p,
-            input,
-            weights,
-            bias,
-            multiplier,
-            shift,
-            output,
-        });
-    } else {
-        fully_connected_i8(p, input, weights, bias, multiplier, shift, output);
-    }
-    Ok(())
+    run_fully_connected_i8_with(ctx, op, |mut f| {
+        // Offsets outside ±255 in sum with an int8 would not fit the 16-bit products.
+        if f.small_offsets() {
+            fast(&mut f);
+        } else {
+            fully_connected_checked(f);
+        }
+    })
 }
 
 /// Requantizes output `oc` of row `b` from its raw dot product, as the reference does.
@@ -232,6 +184,8 @@ mod tests {
     use super::*;
     use crate::arch::x86::testing::{isas, Rng};
     use crate::arch::Isa;
+    use crate::ops::fully_connected::fully_connected_i8;
+    use ferrite_core::ops::FullyConnectedI8;
     use ferrite_core::ops::Requant;
     use ferrite_core::{ConstRef, TensorId};
     use proptest::prelude::*;
