@@ -18,15 +18,20 @@ pub enum DType {
     I32,
     /// IEEE 754 single precision.
     F32,
+    /// Signed 64-bit integer (indices, shape tensors).
+    I64,
+    /// Boolean, one byte per element (0 or 1), as TFLite stores it.
+    Bool,
 }
 
 impl DType {
     /// Bytes per element.
     pub const fn size_bytes(self) -> usize {
         match self {
-            DType::I8 | DType::U8 => 1,
+            DType::I8 | DType::U8 | DType::Bool => 1,
             DType::I16 => 2,
             DType::I32 | DType::F32 => 4,
+            DType::I64 => 8,
         }
     }
 
@@ -38,6 +43,8 @@ impl DType {
             DType::I16 => "int16",
             DType::I32 => "int32",
             DType::F32 => "float32",
+            DType::I64 => "int64",
+            DType::Bool => "bool",
         }
     }
 }
@@ -68,4 +75,7 @@ impl Element for i32 {
 }
 impl Element for f32 {
     const DTYPE: DType = DType::F32;
+}
+impl Element for i64 {
+    const DTYPE: DType = DType::I64;
 }

@@ -48,6 +48,7 @@ pub mod ops {
     pub mod load_const;
     pub mod lut;
     pub mod mean;
+    pub mod movement;
     pub mod pool;
     pub mod resize;
     pub mod shape;

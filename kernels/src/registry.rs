@@ -78,5 +78,13 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::TransposeConv2dI8(_) => entry!(transpose_conv::run_transpose_conv2d_i8),
         Op::TransposeConv2dF32(_) => entry!(transpose_conv::run_transpose_conv2d_f32),
         Op::ResizeNearest(_) => entry!(resize::run_resize_nearest),
+        Op::Transpose(_) => entry!(movement::run_transpose),
+        Op::StridedSlice(_) => entry!(movement::run_strided_slice),
+        Op::Gather(_) => entry!(movement::run_gather),
+        Op::GatherNd(_) => entry!(movement::run_gather_nd),
+        Op::BroadcastTo(_) => entry!(movement::run_broadcast_to),
+        Op::MirrorPad(_) => entry!(movement::run_mirror_pad),
+        Op::Select(_) => entry!(movement::run_select),
+        Op::DynamicUpdateSlice(_) => entry!(movement::run_dynamic_update_slice),
     }
 }

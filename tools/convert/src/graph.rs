@@ -10,6 +10,7 @@ use crate::tflite::flatbuf::Table;
 use crate::tflite::opcodes;
 use crate::tflite::schema::{tensor_type, TfModel};
 use ferrite_core::DType;
+use std::borrow::Cow;
 
 /// Largest tensor (in bytes) the converter accepts: far beyond any microcontroller, small
 /// enough that hostile shapes cannot make the host allocate without bound.
@@ -48,8 +49,9 @@ pub struct GTensor<'a> {
     pub shape: Vec<usize>,
     /// Quantization, if the tensor has any scale.
     pub quant: Option<Quant>,
-    /// Constant data, if the tensor has a non-empty buffer.
-    pub data: Option<&'a [u8]>,
+    /// Constant data, if the tensor has a non-empty buffer (borrowed from the file) or the
+    /// converter computed it (owned: a folded operator's result).
+    pub data: Option<Cow<'a, [u8]>>,
     /// Byte offset of the constant data (or of the tensor table) in the file.
     pub file_offset: usize,
 }
@@ -58,6 +60,11 @@ impl GTensor<'_> {
     /// Number of elements.
     pub fn num_elements(&self) -> usize {
         self.shape.iter().product()
+    }
+
+    /// The constant data, or nothing for an activation.
+    pub fn bytes(&self) -> &[u8] {
+        self.data.as_deref().unwrap_or(&[])
     }
 
     /// True for constants (weights, biases, shape operands).
@@ -140,6 +147,8 @@ fn dtype_of(code: u8) -> Option<DType> {
         tensor_type::UINT8 => Some(DType::U8),
         tensor_type::INT16 => Some(DType::I16),
         tensor_type::INT32 => Some(DType::I32),
+        tensor_type::INT64 => Some(DType::I64),
+        tensor_type::BOOL => Some(DType::Bool),
         _ => None,
     }
 }
@@ -359,8 +368,8 @@ impl<'a> Graph<'a> {
                 type_code: t.dtype,
                 shape,
                 quant,
-                data,
                 file_offset: if data.is_some() { buffer.pos } else { t.pos },
+                data: data.map(Cow::Borrowed),
             });
         }
 

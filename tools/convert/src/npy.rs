@@ -17,6 +17,10 @@ pub enum Data {
     I32(Vec<i32>),
     /// `float32`
     F32(Vec<f32>),
+    /// `int64`
+    I64(Vec<i64>),
+    /// `bool` (0 or 1 per byte)
+    Bool(Vec<u8>),
 }
 
 impl Data {
@@ -28,6 +32,8 @@ impl Data {
             Data::I16(_) => DType::I16,
             Data::I32(_) => DType::I32,
             Data::F32(_) => DType::F32,
+            Data::I64(_) => DType::I64,
+            Data::Bool(_) => DType::Bool,
         }
     }
     /// Number of elements.
@@ -38,6 +44,8 @@ impl Data {
             Data::I16(v) => v.len(),
             Data::I32(v) => v.len(),
             Data::F32(v) => v.len(),
+            Data::I64(v) => v.len(),
+            Data::Bool(v) => v.len(),
         }
     }
     /// True when empty.
@@ -61,6 +69,11 @@ impl Data {
                 .iter()
                 .flat_map(|x| x.to_le_bytes())
                 .collect(),
+            Data::I64(v) => v[start..start + n]
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
+            Data::Bool(v) => v[start..start + n].to_vec(),
         }
     }
     /// An array of type `dtype` from little-endian bytes.
@@ -78,11 +91,18 @@ impl Data {
                     .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                     .collect(),
             ),
-            _ => Data::F32(
+            DType::F32 => Data::F32(
                 b.chunks_exact(4)
                     .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                     .collect(),
             ),
+            DType::I64 => Data::I64(
+                b.chunks_exact(8)
+                    .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                    .collect(),
+            ),
+            // `DType` is non-exhaustive: a future type reads as raw bytes.
+            _ => Data::Bool(b.to_vec()),
         }
     }
     /// Element `i` as `f64` (for comparisons and reports).
@@ -93,6 +113,8 @@ impl Data {
             Data::I16(v) => v[i] as f64,
             Data::I32(v) => v[i] as f64,
             Data::F32(v) => v[i] as f64,
+            Data::I64(v) => v[i] as f64,
+            Data::Bool(v) => v[i] as f64,
         }
     }
 }
@@ -125,9 +147,17 @@ fn from_npy<R: std::io::Read>(npy: npyz::NpyFile<R>, what: &str) -> Result<Array
         (npyz::TypeChar::Int, 2) => Data::I16(npy.into_vec::<i16>().map_err(e)?),
         (npyz::TypeChar::Int, 4) => Data::I32(npy.into_vec::<i32>().map_err(e)?),
         (npyz::TypeChar::Float, 4) => Data::F32(npy.into_vec::<f32>().map_err(e)?),
+        (npyz::TypeChar::Int, 8) => Data::I64(npy.into_vec::<i64>().map_err(e)?),
+        (npyz::TypeChar::Bool, 1) => Data::Bool(
+            npy.into_vec::<bool>()
+                .map_err(e)?
+                .into_iter()
+                .map(u8::from)
+                .collect(),
+        ),
         _ => {
             return Err(format!(
-                "{what}: unsupported dtype {ts} (use int8, uint8, int16, int32 or float32)"
+                "{what}: unsupported dtype {ts} (use int8, uint8, int16, int32, int64, bool or float32)"
             ))
         }
     };
@@ -191,6 +221,11 @@ pub fn write(path: &Path, a: &Array) -> Result<(), String> {
         Data::I16(v) => put!(v, i16),
         Data::I32(v) => put!(v, i32),
         Data::F32(v) => put!(v, f32),
+        Data::I64(v) => put!(v, i64),
+        Data::Bool(v) => {
+            let b: Vec<bool> = v.iter().map(|&x| x != 0).collect();
+            put!(b, bool)
+        }
     }
     Ok(())
 }

@@ -20,6 +20,8 @@ pub mod tensor_type {
     pub const UINT8: u8 = 3;
     /// `INT64`
     pub const INT64: u8 = 4;
+    /// `BOOL`
+    pub const BOOL: u8 = 6;
     /// `INT16`
     pub const INT16: u8 = 7;
     /// `INT8`
@@ -509,6 +511,21 @@ pub mod options {
     }
     fn f32_or(t: Option<Table<'_>>, slot: u16, d: f32) -> ReadResult<f32> {
         t.map_or(Ok(d), |t| t.f32(slot, d))
+    }
+
+    /// Integer field `id` (the schema's field number) of an options table, `d` if absent.
+    /// For the many one- or two-field option tables that need no struct of their own
+    /// (`GatherOptions`, `PackOptions`, `StridedSliceOptions`, …).
+    pub fn int(t: Option<Table<'_>>, id: u16, d: i32) -> ReadResult<i32> {
+        i32_or(t, 4 + 2 * id, d)
+    }
+    /// Boolean (or byte-sized enum) field `id` of an options table, `d` if absent.
+    pub fn byte(t: Option<Table<'_>>, id: u16, d: u8) -> ReadResult<u8> {
+        u8_or(t, 4 + 2 * id, d)
+    }
+    /// Float field `id` of an options table, `d` if absent.
+    pub fn float(t: Option<Table<'_>>, id: u16, d: f32) -> ReadResult<f32> {
+        f32_or(t, 4 + 2 * id, d)
     }
 
     /// `Conv2DOptions`.

@@ -8,6 +8,9 @@
 
 use crate::model::{ConstRef, TensorId};
 
+mod movement;
+pub use movement::*;
+
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1061,4 +1064,20 @@ pub enum Op {
     TransposeConv2dF32(TransposeConv2dF32),
     /// RESIZE_NEAREST_NEIGHBOR (any type).
     ResizeNearest(ResizeNearest),
+    /// TRANSPOSE and the axis shuffles other operators lower to.
+    Transpose(Transpose),
+    /// STRIDED_SLICE, SLICE, SPLIT, SPLIT_V, UNPACK, REVERSE_V2.
+    StridedSlice(StridedSlice),
+    /// GATHER, EMBEDDING_LOOKUP.
+    Gather(Gather),
+    /// GATHER_ND.
+    GatherNd(GatherNd),
+    /// BROADCAST_TO, FILL.
+    BroadcastTo(BroadcastTo),
+    /// MIRROR_PAD.
+    MirrorPad(MirrorPad),
+    /// SELECT, SELECT_V2.
+    Select(Select),
+    /// DYNAMIC_UPDATE_SLICE.
+    DynamicUpdateSlice(DynamicUpdateSlice),
 }

@@ -1,0 +1,821 @@
+//! Data movement, generic over the element size: TRANSPOSE, strided windows (STRIDED_SLICE,
+//! SLICE, SPLIT, SPLIT_V, UNPACK, REVERSE_V2), GATHER, GATHER_ND, BROADCAST_TO/FILL,
+//! MIRROR_PAD, SELECT_V2 and DYNAMIC_UPDATE_SLICE.
+//!
+//! None of these computes on values, so one byte-moving kernel serves int8, int16, int32,
+//! int64, float32 and bool; the converter has checked the quantization (TFLM copies int8
+//! bytes without rescaling as well). Every entry checks sizes and every offset it will use
+//! first, so the copy loops cannot fail; they still go through `get`, never indexing.
+//!
+//! Every walk goes over the output in order with an odometer over [`MOVE_RANK`] axes whose
+//! input offset moves by precomputed byte steps (no multiplication per element), and copies
+//! contiguous runs of the innermost axis with `copy_from_slice`.
+
+use crate::util::{check_len, expect_op};
+use ferrite_core::ops::{
+    BroadcastTo, DynamicUpdateSlice, Gather, GatherNd, MirrorPad, Op, Select, StridedSlice,
+    Transpose, MOVE_RANK,
+};
+use ferrite_core::{Ctx, DType, Error, Result};
+
+/// Product of `dims` in `u64` (saturating: no buffer has `u64::MAX` bytes).
+fn product(dims: &[u32]) -> u64 {
+    dims.iter()
+        .fold(1u64, |acc, &d| acc.saturating_mul(d as u64))
+}
+
+/// Copies `out_dims` elements from `input` into `output` (in output order), the input offset
+/// starting at `start` bytes and moving by `step[k]` bytes per step of output axis `k`.
+///
+/// Requires `output.len() == product(out_dims) * eb` and every visited input offset to lie in
+/// `input` (the entries check both); returns `false` (having copied a prefix) otherwise.
+fn walk_copy(
+    input: &[u8],
+    output: &mut [u8],
+    eb: usize,
+    out_dims: &[u32; MOVE_RANK],
+    start: i64,
+    step: &[i64; MOVE_RANK],
+) -> bool {
+    if output.is_empty() || eb == 0 {
+        return true;
+    }
+    let d = out_dims.map(|x| x as usize);
+    let inner = d[MOVE_RANK - 1];
+    let inner_step = step[MOVE_RANK - 1];
+    let contiguous = inner_step == eb as i64;
+    let run = inner * eb;
+    let mut rows = output.chunks_exact_mut(run.max(1));
+    let mut idx = [0usize; MOVE_RANK - 1];
+    let mut base = start;
+    loop {
+        let Some(dst) = rows.next() else {
+            return true;
+        };
+        if contiguous {
+            let Some(src) = usize::try_from(base)
+                .ok()
+                .and_then(|b| input.get(b..b.checked_add(run)?))
+            else {
+                return false;
+            };
+            dst.copy_from_slice(src);
+        } else {
+            let mut at = base;
+            for e in dst.chunks_exact_mut(eb) {
+                let Some(src) = usize::try_from(at)
+                    .ok()
+                    .and_then(|b| input.get(b..b.checked_add(eb)?))
+                else {
+                    return false;
+                };
+                e.copy_from_slice(src);
+                at += inner_step;
+            }
+        }
+        // Advance the odometer over the outer axes.
+        let mut k = MOVE_RANK - 1;
+        loop {
+            if k == 0 {
+                return true;
+            }
+            k -= 1;
+            let (Some(i), Some(&n), Some(&s)) = (idx.get_mut(k), d.get(k), step.get(k)) else {
+                return false;
+            };
+            *i += 1;
+            base += s;
+            if *i < n {
+                break;
+            }
+            base -= s * n as i64;
+            *i = 0;
+        }
+    }
+}
+
+/// Row-major element strides of `dims`.
+// Bounds: every index is an axis below `MOVE_RANK` into a `[_; MOVE_RANK]` array.
+#[allow(clippy::indexing_slicing)]
+fn strides_of(dims: &[u32; MOVE_RANK]) -> [i64; MOVE_RANK] {
+    let mut s = [1i64; MOVE_RANK];
+    for k in (0..MOVE_RANK - 1).rev() {
+        s[k] = s[k + 1] * dims[k + 1] as i64;
+    }
+    s
+}
+
+/// `Err` unless `elem_bytes` is a supported element size.
+fn check_elem(ctx: &Ctx<'_>, elem_bytes: u32) -> Result<usize> {
+    match elem_bytes {
+        1 | 2 | 4 | 8 => Ok(elem_bytes as usize),
+        _ => Err(ctx.error("unsupported element size")),
+    }
+}
+
+/// Reference TRANSPOSE (TFLM `reference_ops::Transpose`): `out[o] = in[o permuted back]`.
+///
+/// Requires `input.len() == product(in_dims) * eb` and the output as long (the entry checks);
+/// returns `false` otherwise.
+// Bounds: every index is an axis below `MOVE_RANK` into a `[_; MOVE_RANK]` array (`perm` entries are
+// reduced modulo `MOVE_RANK`; the entry checked they form a permutation).
+#[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
+pub fn transpose(p: &Transpose, input: &[u8], output: &mut [u8]) -> bool {
+    let eb = p.elem_bytes as usize;
+    let in_strides = strides_of(&p.in_dims);
+    let mut out_dims = [1u32; MOVE_RANK];
+    let mut step = [0i64; MOVE_RANK];
+    for k in 0..MOVE_RANK {
+        let src = p.perm[k] as usize % MOVE_RANK;
+        out_dims[k] = p.in_dims[src];
+        step[k] = in_strides[src] * eb as i64;
+    }
+    walk_copy(input, output, eb, &out_dims, 0, &step)
+}
+
+/// `Err` unless `perm` is a permutation of `0..MOVE_RANK`.
+fn check_perm(ctx: &Ctx<'_>, perm: &[u8; MOVE_RANK]) -> Result<()> {
+    let mut seen = [false; MOVE_RANK];
+    for &a in perm {
+        match seen.get_mut(a as usize) {
+            Some(s) if !*s => *s = true,
+            _ => return Err(ctx.error("transpose permutation is not a permutation")),
+        }
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::Transpose`].
+pub fn run_transpose(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, Transpose);
+    let eb = check_elem(ctx, p.elem_bytes)? as u64;
+    check_perm(ctx, &p.perm)?;
+    let layer = ctx.layer;
+    let (inputs, output) = ctx.split(p.output)?;
+    let input = inputs.bytes(p.input)?;
+    let n = product(&p.in_dims).saturating_mul(eb);
+    check_len(layer, input.len() as u64, n, "transpose input size")?;
+    check_len(layer, output.len() as u64, n, "transpose output size")?;
+    if !transpose(p, input, output) {
+        return Err(Error::InvalidLayer {
+            layer,
+            reason: "transpose outside its input",
+        });
+    }
+    Ok(())
+}
+
+/// Reference strided window (TFLM `reference_ops::StridedSlice` once its begin/end/masks are
+/// resolved, which the converter does): `out[o] = in[start + o * stride]`.
+///
+/// Returns `false` unless every read lies in `input` and the output has
+/// `product(out_dims) * eb` bytes (the entry checks this first).
+// Bounds: every index is an axis below `MOVE_RANK` into a `[_; MOVE_RANK]` array.
+#[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
+pub fn strided_slice(p: &StridedSlice, input: &[u8], output: &mut [u8]) -> bool {
+    let eb = p.elem_bytes as usize;
+    let in_strides = strides_of(&p.in_dims);
+    let mut start = 0i64;
+    let mut step = [0i64; MOVE_RANK];
+    for k in 0..MOVE_RANK {
+        start += p.start[k] as i64 * in_strides[k] * eb as i64;
+        step[k] = p.stride[k] as i64 * in_strides[k] * eb as i64;
+    }
+    walk_copy(input, output, eb, &p.out_dims, start, &step)
+}
+
+/// `Err` unless every index a strided window visits lies inside the input.
+// Bounds: every index is an axis below `MOVE_RANK` into a `[_; MOVE_RANK]` array.
+#[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
+fn check_window(
+    ctx: &Ctx<'_>,
+    in_dims: &[u32; MOVE_RANK],
+    out_dims: &[u32; MOVE_RANK],
+    start: &[u32; MOVE_RANK],
+    stride: &[i32; MOVE_RANK],
+) -> Result<()> {
+    if out_dims.contains(&0) {
+        return Ok(());
+    }
+    for k in 0..MOVE_RANK {
+        let last = start[k] as i64 + (out_dims[k] as i64 - 1) * stride[k] as i64;
+        if start[k] >= in_dims[k] || last < 0 || last >= in_dims[k] as i64 {
+            return Err(ctx.error("slice window outside its input"));
+        }
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::StridedSlice`].
+pub fn run_strided_slice(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, StridedSlice);
+    let eb = check_elem(ctx, p.elem_bytes)? as u64;
+    check_window(ctx, &p.in_dims, &p.out_dims, &p.start, &p.stride)?;
+    let layer = ctx.layer;
+    let (inputs, output) = ctx.split(p.output)?;
+    let input = inputs.bytes(p.input)?;
+    let n_in = product(&p.in_dims).saturating_mul(eb);
+    let n_out = product(&p.out_dims).saturating_mul(eb);
+    check_len(layer, input.len() as u64, n_in, "slice input size")?;
+    check_len(layer, output.len() as u64, n_out, "slice output size")?;
+    if !strided_slice(p, input, output) {
+        return Err(Error::InvalidLayer {
+            layer,
+            reason: "slice window outside its input",
+        });
+    }
+    Ok(())
+}
+
+/// Index `i` of an int32 or int64 index tensor, widened to `i64`.
+#[inline]
+fn index_at(indices: &[u8], ty: DType, i: usize) -> Option<i64> {
+    match ty {
+        DType::I64 => {
+            let b = indices.get(i.checked_mul(8)?..i.checked_mul(8)?.checked_add(8)?)?;
+            Some(i64::from_le_bytes(b.try_into().ok()?))
+        }
+        _ => {
+            let b = indices.get(i.checked_mul(4)?..i.checked_mul(4)?.checked_add(4)?)?;
+            Some(i32::from_le_bytes(b.try_into().ok()?) as i64)
+        }
+    }
+}
+
+/// Bytes per index of an index tensor type, or an error for any other type.
+fn index_bytes(ctx: &Ctx<'_>, ty: DType) -> Result<u64> {
+    match ty {
+        DType::I32 => Ok(4),
+        DType::I64 => Ok(8),
+        _ => Err(ctx.error("indices must be int32 or int64")),
+    }
+}
+
+/// Reference GATHER (TFLM `Gather`): `out[b, o, c, :] = params[b, o, indices[b, c], :]`.
+///
+/// Returns `None` for an index outside `0..axis_size` (TFLM fails the invocation too) or
+/// buffers of the wrong size.
+pub fn gather(p: &Gather, params: &[u8], indices: &[u8], output: &mut [u8]) -> Option<()> {
+    let eb = p.elem_bytes as usize;
+    let slice = (p.inner as usize).checked_mul(eb)?;
+    let axis_bytes = slice.checked_mul(p.axis_size as usize)?;
+    let mut out = output.chunks_exact_mut(slice.max(1));
+    for b in 0..p.batch as usize {
+        for o in 0..p.outer as usize {
+            let base = (b * p.outer as usize + o).checked_mul(axis_bytes)?;
+            for c in 0..p.coords as usize {
+                let i = index_at(indices, p.index_type, b * p.coords as usize + c)?;
+                if i < 0 || i >= p.axis_size as i64 {
+                    return None;
+                }
+                let at = base + i as usize * slice;
+                let src = params.get(at..at + slice)?;
+                if slice > 0 {
+                    out.next()?.copy_from_slice(src);
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+/// Kernel entry for [`Op::Gather`].
+pub fn run_gather(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, Gather);
+    let eb = check_elem(ctx, p.elem_bytes)? as u64;
+    let ib = index_bytes(ctx, p.index_type)?;
+    let layer = ctx.layer;
+    let (inputs, output) = ctx.split(p.output)?;
+    let params = inputs.bytes(p.params)?;
+    let indices = inputs.bytes(p.indices)?;
+    let lead = product(&[p.batch, p.outer]);
+    let n_params = product(&[p.axis_size, p.inner]).saturating_mul(lead);
+    check_len(
+        layer,
+        params.len() as u64,
+        n_params.saturating_mul(eb),
+        "gather params size",
+    )?;
+    let n_idx = product(&[p.batch, p.coords]);
+    check_len(
+        layer,
+        indices.len() as u64,
+        n_idx.saturating_mul(ib),
+        "gather indices size",
+    )?;
+    let n_out = product(&[p.coords, p.inner]).saturating_mul(lead);
+    check_len(
+        layer,
+        output.len() as u64,
+        n_out.saturating_mul(eb),
+        "gather output size",
+    )?;
+    gather(p, params, indices, output).ok_or(Error::InvalidLayer {
+        layer,
+        reason: "gather index out of range",
+    })
+}
+
+/// Reference GATHER_ND (TFLM `GatherNd`): slice `l` of the output is the slice of `params`
+/// that index vector `l` selects. `None` for an index outside `params`.
+// Bounds: every index is an axis below `MOVE_RANK` into a `[_; MOVE_RANK]` array (`k < depth.min(MOVE_RANK)`).
+#[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
+pub fn gather_nd(p: &GatherNd, params: &[u8], indices: &[u8], output: &mut [u8]) -> Option<()> {
+    let eb = p.elem_bytes as usize;
+    let depth = p.depth as usize;
+    let slice = (p.slice as usize).checked_mul(eb)?;
+    // Elements (in slices) per unit step of each indexed axis.
+    let mut unit = [0usize; MOVE_RANK];
+    let mut acc = 1usize;
+    for k in (0..depth.min(MOVE_RANK)).rev() {
+        unit[k] = acc;
+        acc = acc.checked_mul(p.dims[k] as usize)?;
+    }
+    let mut out = output.chunks_exact_mut(slice.max(1));
+    for l in 0..p.lookups as usize {
+        let mut at = 0usize;
+        for k in 0..depth.min(MOVE_RANK) {
+            let i = index_at(indices, p.index_type, l * depth + k)?;
+            if i < 0 || i >= p.dims[k] as i64 {
+                return None;
+            }
+            at += i as usize * unit[k];
+        }
+        let at = at * slice;
+        let src = params.get(at..at + slice)?;
+        if slice > 0 {
+            out.next()?.copy_from_slice(src);
+        }
+    }
+    Some(())
+}
+
+/// Kernel entry for [`Op::GatherNd`].
+// Bounds: `p.depth <= MOVE_RANK` is checked before `p.dims` is sliced.
+#[allow(clippy::indexing_slicing)]
+pub fn run_gather_nd(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, GatherNd);
+    let eb = check_elem(ctx, p.elem_bytes)? as u64;
+    let ib = index_bytes(ctx, p.index_type)?;
+    if p.depth as usize > MOVE_RANK {
+        return Err(ctx.error("gather_nd index depth above the supported rank"));
+    }
+    let layer = ctx.layer;
+    let (inputs, output) = ctx.split(p.output)?;
+    let params = inputs.bytes(p.params)?;
+    let indices = inputs.bytes(p.indices)?;
+    let n_params = product(&p.dims[..p.depth as usize]).saturating_mul(p.slice as u64);
+    check_len(
+        layer,
+        params.len() as u64,
+        n_params.saturating_mul(eb),
+        "gather_nd params size",
+    )?;
+    let n_idx = product(&[p.lookups, p.depth]);
+    check_len(
+        layer,
+        indices.len() as u64,
+        n_idx.saturating_mul(ib),
+        "gather_nd indices size",
+    )?;
+    let n_out = product(&[p.lookups, p.slice]);
+    check_len(
+        layer,
+        output.len() as u64,
+        n_out.saturating_mul(eb),
+        "gather_nd output size",
+    )?;
+    gather_nd(p, params, indices, output).ok_or(Error::InvalidLayer {
+        layer,
+        reason: "gather_nd index out of range",
+    })
+}
+
+/// Reference BROADCAST_TO / FILL: every output element copies the input element its
+/// broadcast strides select.
+pub fn broadcast_to(p: &BroadcastTo, input: &[u8], output: &mut [u8]) -> bool {
+    let eb = p.elem_bytes as usize;
+    let step = p.in_strides.map(|s| s as i64 * eb as i64);
+    walk_copy(input, output, eb, &p.out_dims, 0, &step)
+}
+
+/// Bytes an input read with `strides` over `out_dims` must have (its last element + 1).
+fn extent(out_dims: &[u32; MOVE_RANK], strides: &[u32; MOVE_RANK]) -> u64 {
+    if out_dims.contains(&0) {
+        return 0;
+    }
+    1 + out_dims
+        .iter()
+        .zip(strides)
+        .map(|(&d, &s)| (d as u64 - 1).saturating_mul(s as u64))
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Kernel entry for [`Op::BroadcastTo`].
+pub fn run_broadcast_to(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, BroadcastTo);
+    let eb = check_elem(ctx, p.elem_bytes)? as u64;
+    let layer = ctx.layer;
+    let (inputs, output) = ctx.split(p.output)?;
+    let input = inputs.bytes(p.input)?;
+    let need = extent(&p.out_dims, &p.in_strides).saturating_mul(eb);
+    if (input.len() as u64) < need {
+        return Err(Error::InvalidLayer {
+            layer,
+            reason: "broadcast reads outside its input",
+        });
+    }
+    let n_out = product(&p.out_dims).saturating_mul(eb);
+    check_len(layer, output.len() as u64, n_out, "broadcast output size")?;
+    if !broadcast_to(p, input, output) {
+        return Err(Error::InvalidLayer {
+            layer,
+            reason: "broadcast reads outside its input",
+        });
+    }
+    Ok(())
+}
+
+/// The input index that output index `o` of a mirror-padded axis reads (TFLM
+/// `GetInputDimension`): `before` elements mirrored in front, then the input.
+fn mirror_index(o: i64, before: i64, size: i64, symmetric: bool) -> i64 {
+    let offset = if symmetric { 0 } else { 1 };
+    let i = o - before;
+    if i < 0 {
+        -i - 1 + offset
+    } else if i >= size {
+        2 * size - i - 1 - offset
+    } else {
+        i
+    }
+}
+
+/// Reference MIRROR_PAD: each output element copies the input element its mirrored
+/// coordinates select. Returns `false` for a read outside the input (the converter limits the
+/// padding so that none happens: at most `size - 1` for REFLECT, `size` for SYMMETRIC).
+// Bounds: every index is an axis below `MOVE_RANK` into a `[_; MOVE_RANK]` array (`idx` has `MOVE_RANK - 1`
+// entries and is indexed below that).
+#[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
+pub fn mirror_pad(p: &MirrorPad, input: &[u8], output: &mut [u8]) -> bool {
+    let eb = p.elem_bytes as usize;
+    let in_strides = strides_of(&p.in_dims);
+    let mut out_dims = [0usize; MOVE_RANK];
+    for k in 0..MOVE_RANK {
+        out_dims[k] = (p.in_dims[k] + p.before[k] + p.after[k]) as usize;
+    }
+    let inner = out_dims[MOVE_RANK - 1];
+    if output.is_empty() {
+        return true;
+    }
+    let mut rows = output.chunks_exact_mut((inner * eb).max(1));
+    let mut idx = [0usize; MOVE_RANK - 1];
+    loop {
+        let Some(row) = rows.next() else {
+            return true;
+        };
+        let mut base = 0i64;
+        for k in 0..MOVE_RANK - 1 {
+            let i = mirror_index(
+                idx[k] as i64,
+                p.before[k] as i64,
+                p.in_dims[k] as i64,
+                p.symmetric,
+            );
+            base += i * in_strides[k];
+        }
+        let last = MOVE_RANK - 1;
+        for (o, e) in row.chunks_exact_mut(eb).enumerate() {
+            let i = mirror_index(
+                o as i64,
+                p.before[last] as i64,
+                p.in_dims[last] as i64,
+                p.symmetric,
+            );
+            let at = (base + i) * eb as i64;
+            let Some(src) = usize::try_from(at)
+                .ok()
+                .and_then(|a| input.get(a..a.checked_add(eb)?))
+            else {
+                return false;
+            };
+            e.copy_from_slice(src);
+        }
+        let mut k = MOVE_RANK - 1;
+        loop {
+            if k == 0 {
+                return true;
+            }
+            k -= 1;
+            idx[k] += 1;
+            if idx[k] < out_dims[k] {
+                break;
+            }
+            idx[k] = 0;
+        }
+    }
+}
+
+/// Kernel entry for [`Op::MirrorPad`].
+// Bounds: every index is an axis below `MOVE_RANK` into a `[_; MOVE_RANK]` array.
+#[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
+pub fn run_mirror_pad(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, MirrorPad);
+    let eb = check_elem(ctx, p.elem_bytes)? as u64;
+    let mut out_dims = [0u32; MOVE_RANK];
+    for k in 0..MOVE_RANK {
+        let limit = p.in_dims[k].saturating_sub(u32::from(!p.symmetric));
+        if p.before[k] > limit || p.after[k] > limit {
+            return Err(ctx.error("mirror padding larger than the input allows"));
+        }
+        out_dims[k] = p.in_dims[k] + p.before[k] + p.after[k];
+    }
+    let layer = ctx.layer;
+    let (inputs, output) = ctx.split(p.output)?;
+    let input = inputs.bytes(p.input)?;
+    let n_in = product(&p.in_dims).saturating_mul(eb);
+    check_len(layer, input.len() as u64, n_in, "mirror pad input size")?;
+    let n_out = product(&out_dims).saturating_mul(eb);
+    check_len(layer, output.len() as u64, n_out, "mirror pad output size")?;
+    if !mirror_pad(p, input, output) {
+        return Err(Error::InvalidLayer {
+            layer,
+            reason: "mirror pad reads outside its input",
+        });
+    }
+    Ok(())
+}
+
+/// Reference SELECT_V2: `out[o] = cond[o] != 0 ? a[o] : b[o]` with broadcast strides.
+// Bounds: every index is an axis below `MOVE_RANK` into a `[_; MOVE_RANK]` array (`k < MOVE_RANK`).
+#[allow(clippy::indexing_slicing)]
+pub fn select(p: &Select, cond: &[u8], a: &[u8], b: &[u8], output: &mut [u8]) -> bool {
+    let eb = p.elem_bytes as usize;
+    let d = p.out_dims.map(|x| x as usize);
+    let mut idx = [0usize; MOVE_RANK];
+    let mut at = [0usize; 3];
+    for e in output.chunks_exact_mut(eb.max(1)) {
+        let take_a = match cond.get(at[0]) {
+            Some(&c) => c != 0,
+            None => return false,
+        };
+        let (src, i) = if take_a { (a, at[1]) } else { (b, at[2]) };
+        let Some(v) = src.get(i * eb..i * eb + eb) else {
+            return false;
+        };
+        e.copy_from_slice(v);
+        let mut k = MOVE_RANK;
+        while k > 0 {
+            k -= 1;
+            idx[k] += 1;
+            for (t, s) in at.iter_mut().zip(&p.strides) {
+                *t += s[k] as usize;
+            }
+            if idx[k] < d[k] {
+                break;
+            }
+            for (t, s) in at.iter_mut().zip(&p.strides) {
+                *t -= s[k] as usize * d[k];
+            }
+            idx[k] = 0;
+        }
+    }
+    true
+}
+
+/// Kernel entry for [`Op::Select`].
+pub fn run_select(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, Select);
+    let eb = check_elem(ctx, p.elem_bytes)? as u64;
+    let layer = ctx.layer;
+    let (inputs, output) = ctx.split(p.output)?;
+    let cond = inputs.bytes(p.cond)?;
+    let a = inputs.bytes(p.a)?;
+    let b = inputs.bytes(p.b)?;
+    let n_out = product(&p.out_dims).saturating_mul(eb);
+    check_len(layer, output.len() as u64, n_out, "select output size")?;
+    let fits = (cond.len() as u64) >= extent(&p.out_dims, &p.strides[0])
+        && (a.len() as u64) >= extent(&p.out_dims, &p.strides[1]).saturating_mul(eb)
+        && (b.len() as u64) >= extent(&p.out_dims, &p.strides[2]).saturating_mul(eb);
+    if !fits || !select(p, cond, a, b, output) {
+        return Err(Error::InvalidLayer {
+            layer,
+            reason: "select reads outside its inputs",
+        });
+    }
+    Ok(())
+}
+
+/// Reference DYNAMIC_UPDATE_SLICE (TFLM `DynamicUpdateSlice`): the output is `operand` with
+/// `update` written at the start indices, each clamped to `0..=dims - update_dims`.
+/// `None` for buffers of the wrong size.
+// Bounds: every index is an axis below `MOVE_RANK` into a `[_; MOVE_RANK]` array (`idx` has `MOVE_RANK - 1`
+// entries and `k` stays below that in the odometer).
+#[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
+pub fn dynamic_update_slice(
+    p: &DynamicUpdateSlice,
+    operand: &[u8],
+    update: &[u8],
+    start: &[u8],
+    output: &mut [u8],
+) -> Option<()> {
+    let eb = p.elem_bytes as usize;
+    if operand.len() != output.len() {
+        return None;
+    }
+    output.copy_from_slice(operand);
+    let rank = p.rank as usize;
+    let strides = strides_of(&p.dims);
+    let mut begin = 0i64;
+    for k in 0..MOVE_RANK {
+        let s = if k + rank >= MOVE_RANK {
+            index_at(start, p.index_type, k + rank - MOVE_RANK)?
+        } else {
+            0
+        };
+        let hi = p.dims[k] as i64 - p.update_dims[k] as i64;
+        begin += s.clamp(0, hi.max(0)) * strides[k];
+    }
+    // Write `update` row by row: a strided window of the output, read contiguously.
+    let mut step = [0i64; MOVE_RANK];
+    for k in 0..MOVE_RANK {
+        step[k] = strides[k] * eb as i64;
+    }
+    let d = p.update_dims.map(|x| x as usize);
+    let inner = d[MOVE_RANK - 1] * eb;
+    let mut idx = [0usize; MOVE_RANK - 1];
+    let mut at = begin * eb as i64;
+    if update.is_empty() {
+        return Some(());
+    }
+    for src in update.chunks_exact(inner.max(1)) {
+        let a = usize::try_from(at).ok()?;
+        output
+            .get_mut(a..a.checked_add(inner)?)?
+            .copy_from_slice(src);
+        let mut k = MOVE_RANK - 1;
+        while k > 0 {
+            k -= 1;
+            idx[k] += 1;
+            at += step[k];
+            if idx[k] < d[k] {
+                break;
+            }
+            at -= step[k] * d[k] as i64;
+            idx[k] = 0;
+        }
+    }
+    Some(())
+}
+
+/// Kernel entry for [`Op::DynamicUpdateSlice`].
+pub fn run_dynamic_update_slice(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, DynamicUpdateSlice);
+    let eb = check_elem(ctx, p.elem_bytes)? as u64;
+    let ib = index_bytes(ctx, p.index_type)?;
+    if p.rank as usize > MOVE_RANK || p.update_dims.iter().zip(&p.dims).any(|(u, d)| u > d) {
+        return Err(ctx.error("update larger than the operand"));
+    }
+    let layer = ctx.layer;
+    let (inputs, output) = ctx.split(p.output)?;
+    let operand = inputs.bytes(p.operand)?;
+    let update = inputs.bytes(p.update)?;
+    let start = inputs.bytes(p.start)?;
+    let n = product(&p.dims).saturating_mul(eb);
+    check_len(layer, operand.len() as u64, n, "operand size")?;
+    check_len(layer, output.len() as u64, n, "output size")?;
+    let n_up = product(&p.update_dims).saturating_mul(eb);
+    check_len(layer, update.len() as u64, n_up, "update size")?;
+    check_len(
+        layer,
+        start.len() as u64,
+        (p.rank as u64) * ib,
+        "start indices size",
+    )?;
+    dynamic_update_slice(p, operand, update, start, output).ok_or(Error::InvalidLayer {
+        layer,
+        reason: "dynamic update outside the operand",
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use ferrite_core::TensorId;
+
+    fn dims(d: &[u32]) -> [u32; MOVE_RANK] {
+        let mut out = [1u32; MOVE_RANK];
+        out[MOVE_RANK - d.len()..].copy_from_slice(d);
+        out
+    }
+
+    #[test]
+    fn transpose_swaps_axes() {
+        // [2, 3] -> [3, 2]
+        let p = Transpose {
+            input: TensorId(0),
+            output: TensorId(1),
+            elem_bytes: 1,
+            in_dims: dims(&[2, 3]),
+            perm: [0, 1, 2, 3, 5, 4],
+        };
+        let input = [1u8, 2, 3, 4, 5, 6];
+        let mut out = [0u8; 6];
+        assert!(transpose(&p, &input, &mut out));
+        assert_eq!(out, [1, 4, 2, 5, 3, 6]);
+    }
+
+    #[test]
+    fn transpose_moves_multibyte_elements() {
+        // [2, 2] of u16 -> transposed.
+        let p = Transpose {
+            input: TensorId(0),
+            output: TensorId(1),
+            elem_bytes: 2,
+            in_dims: dims(&[2, 2]),
+            perm: [0, 1, 2, 3, 5, 4],
+        };
+        let input = [1u8, 0, 2, 0, 3, 0, 4, 0];
+        let mut out = [0u8; 8];
+        assert!(transpose(&p, &input, &mut out));
+        assert_eq!(out, [1, 0, 3, 0, 2, 0, 4, 0]);
+    }
+
+    #[test]
+    fn strided_slice_walks_backwards_and_skips() {
+        // in [2, 5]; rows 1..=0 backwards, columns 4, 2, 0.
+        let p = StridedSlice {
+            input: TensorId(0),
+            output: TensorId(1),
+            elem_bytes: 1,
+            in_dims: dims(&[2, 5]),
+            out_dims: dims(&[2, 3]),
+            start: [0, 0, 0, 0, 1, 4],
+            stride: [1, 1, 1, 1, -1, -2],
+        };
+        let input = [0u8, 1, 2, 3, 4, 10, 11, 12, 13, 14];
+        let mut out = [0u8; 6];
+        assert!(strided_slice(&p, &input, &mut out));
+        assert_eq!(out, [14, 12, 10, 4, 2, 0]);
+    }
+
+    #[test]
+    fn gather_rejects_out_of_range_indices() {
+        let p = Gather {
+            params: TensorId(0),
+            indices: TensorId(1),
+            output: TensorId(2),
+            elem_bytes: 1,
+            index_type: DType::I32,
+            batch: 1,
+            outer: 1,
+            axis_size: 3,
+            inner: 2,
+            coords: 2,
+        };
+        let params = [1u8, 2, 3, 4, 5, 6];
+        let idx = [2u8, 0, 0, 0, 0, 0, 0, 0];
+        let mut out = [0u8; 4];
+        assert_eq!(gather(&p, &params, &idx, &mut out), Some(()));
+        assert_eq!(out, [5, 6, 1, 2]);
+        let bad = [3u8, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(gather(&p, &params, &bad, &mut out), None);
+    }
+
+    #[test]
+    fn mirror_pad_reflects_and_repeats() {
+        let mut p = MirrorPad {
+            input: TensorId(0),
+            output: TensorId(1),
+            elem_bytes: 1,
+            in_dims: dims(&[3]),
+            before: [0; MOVE_RANK],
+            after: [0; MOVE_RANK],
+            symmetric: false,
+        };
+        p.before[5] = 2;
+        p.after[5] = 2;
+        let mut out = [0u8; 7];
+        assert!(mirror_pad(&p, &[1, 2, 3], &mut out));
+        assert_eq!(out, [3, 2, 1, 2, 3, 2, 1]);
+        p.symmetric = true;
+        assert!(mirror_pad(&p, &[1, 2, 3], &mut out));
+        assert_eq!(out, [2, 1, 1, 2, 3, 3, 2]);
+    }
+
+    #[test]
+    fn select_broadcasts_the_condition() {
+        let p = Select {
+            cond: TensorId(0),
+            a: TensorId(1),
+            b: TensorId(2),
+            output: TensorId(3),
+            elem_bytes: 1,
+            out_dims: dims(&[2, 2]),
+            strides: [[0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 2, 1], [0, 0, 0, 0, 2, 1]],
+        };
+        let mut out = [0u8; 4];
+        assert!(select(&p, &[1, 0], &[1, 2, 3, 4], &[5, 6, 7, 8], &mut out));
+        assert_eq!(out, [1, 6, 3, 8]);
+    }
+}

@@ -1,0 +1,839 @@
+//! Convolutions and fully connected layers: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED,
+//! TRANSPOSE_CONV — geometry, per-channel requantization and the target's weight layouts.
+
+use super::*;
+
+impl<'g, 'a> Lowerer<'g, 'a> {
+    pub(super) fn conv2d(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
+        cx.arity(2, 3, 1)?;
+        let (input, filter, bias, output) =
+            (cx.input(0)?, cx.input(1)?, cx.opt_input(2), cx.output(0)?);
+        let o = options::conv2d(cx.op.options)?;
+        for (t, what) in [(input, "input"), (filter, "filter"), (output, "output")] {
+            cx.rank(t, what, 4)?;
+        }
+        if !filter.is_const() {
+            return Err(cx.unsupported("non-constant filter"));
+        }
+        let in_c = input.shape[3];
+        let (out_c, k_h, k_w, f_in_c) = (
+            filter.shape[0],
+            filter.shape[1],
+            filter.shape[2],
+            filter.shape[3],
+        );
+        if f_in_c == 0 || in_c == 0 || in_c % f_in_c != 0 {
+            return Err(cx.err(format!(
+                "filter input channels {f_in_c} do not divide input channels {in_c}"
+            )));
+        }
+        let groups = in_c / f_in_c;
+        if out_c % groups != 0 {
+            return Err(cx.err(format!(
+                "{groups} groups do not divide {out_c} output channels"
+            )));
+        }
+        let geom = self.conv_geometry(
+            cx,
+            input,
+            output,
+            (k_h, k_w, out_c),
+            (o.stride_h, o.stride_w),
+            (o.dilation_h, o.dilation_w),
+            o.padding,
+        )?;
+        let act = cx.activation(o.activation)?;
+        let macs = geom.output_elements() * geom.macs_per_output(u32_of(f_in_c));
+        let (ii, oi) = (self.id(input.index)?, self.id(output.index)?);
+        match (
+            cx.dtype(input, "input")?,
+            cx.dtype(filter, "filter")?,
+            cx.dtype(output, "output")?,
+        ) {
+            (DType::I8, DType::I8, DType::I8) => {
+                if matches!(self.target, Target::CortexMDsp | Target::Helium) {
+                    let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 0)?;
+                    let (act_min, act_max) = cx.act_i8(act, q.out_q)?;
+                    let w = as_i8(filter.bytes());
+                    let act = (act_min, act_max);
+                    if let Some((op, scratch)) =
+                        self.cortex_m_gemm(ii, oi, geom, groups, &w, &q, act)
+                    {
+                        let param_bytes = filter.num_elements() + 20 * out_c;
+                        self.push_with_scratch(cx, op, macs, param_bytes, scratch);
+                        return Ok(());
+                    }
+                }
+                let (bias, mult, shift, in_q, out_q) =
+                    self.conv_requant(cx, input, filter, bias, output, out_c, 0)?;
+                let (act_min, act_max) = cx.act_i8(act, out_q)?;
+                let weights = self.pool.push_i8(&as_i8(filter.bytes()));
+                let param_bytes = filter.num_elements() + 4 * bias.len as usize;
+                let rq = Requant {
+                    multiplier: mult,
+                    shift,
+                    input_offset: -in_q.zero_point,
+                    output_offset: out_q.zero_point,
+                    act_min,
+                    act_max,
+                };
+                let op = Op::Conv2dI8(Conv2dI8 {
+                    input: ii,
+                    output: oi,
+                    geom,
+                    groups: u32_of(groups),
+                    weights,
+                    bias,
+                    rq,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (DType::F32, DType::F32, DType::F32) => {
+                let weights = self.pool.push_f32(&as_f32(filter.bytes()));
+                let bias = self.f32_bias(cx, bias, out_c)?;
+                let (act_min, act_max) = activation_range_f32(act);
+                let param_bytes = 4 * (filter.num_elements() + bias.len as usize);
+                let op = Op::Conv2dF32(Conv2dF32 {
+                    input: ii,
+                    output: oi,
+                    geom,
+                    groups: u32_of(groups),
+                    weights,
+                    bias,
+                    act_min,
+                    act_max,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (a, b, c) => {
+                return Err(cx.unsupported(format!(
+                    "input/filter/output types {a}/{b}/{c}; supported: int8/int8/int8 and float32"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn conv_geometry(
+        &self,
+        cx: &OpCx<'_, '_, '_>,
+        input: &GTensor<'_>,
+        output: &GTensor<'_>,
+        (k_h, k_w, out_c): (usize, usize, usize),
+        (stride_h, stride_w): (i32, i32),
+        (dil_h, dil_w): (i32, i32),
+        padding: u8,
+    ) -> Result<ConvGeometry> {
+        let (n, in_h, in_w, in_c) = (
+            input.shape[0],
+            input.shape[1],
+            input.shape[2],
+            input.shape[3],
+        );
+        let (Some(sh), Some(sw)) = (positive(stride_h), positive(stride_w)) else {
+            return Err(cx.err(format!(
+                "strides must be positive, got ({stride_h}, {stride_w})"
+            )));
+        };
+        let (Some(dh), Some(dw)) = (positive(dil_h), positive(dil_w)) else {
+            return Err(cx.err(format!(
+                "dilations must be positive, got ({dil_h}, {dil_w})"
+            )));
+        };
+        if k_h == 0 || k_w == 0 {
+            return Err(cx.err("empty filter"));
+        }
+        let (Some((oh, pt)), Some((ow, pl))) = (
+            out_size_and_padding(padding, in_h, k_h, sh, dh),
+            out_size_and_padding(padding, in_w, k_w, sw, dw),
+        ) else {
+            return Err(cx.err(format!(
+                "padding code {padding} invalid or filter larger than the input"
+            )));
+        };
+        // The kernels compute the farthest tap, `(out - 1) * stride + (k - 1) * dilation`, in
+        // `u32`; refuse what would overflow it (or a padding that does not fit) here rather
+        // than convert a layer every kernel rejects.
+        let reach = |out: usize, s: usize, k: usize, d: usize| {
+            out.saturating_sub(1)
+                .checked_mul(s)
+                .zip((k - 1).checked_mul(d))
+                .and_then(|(a, b)| a.checked_add(b))
+                .is_some_and(|r| r <= u32::MAX as usize)
+        };
+        if !reach(oh, sh, k_h, dh)
+            || !reach(ow, sw, k_w, dw)
+            || pt > u32::MAX as usize
+            || pl > u32::MAX as usize
+        {
+            return Err(cx.err(format!(
+                "strides ({sh}, {sw}) and dilations ({dh}, {dw}) reach too far for a {k_h}x{k_w} filter"
+            )));
+        }
+        let expected = [n, oh, ow, out_c];
+        if output.shape != expected {
+            return Err(cx.tensor_msg(
+                output,
+                "output",
+                format!("expected shape {expected:?} from the input, filter, strides and padding"),
+            ));
+        }
+        Ok(ConvGeometry {
+            batches: u32_of(n),
+            in_h: u32_of(in_h),
+            in_w: u32_of(in_w),
+            in_c: u32_of(in_c),
+            out_h: u32_of(oh),
+            out_w: u32_of(ow),
+            out_c: u32_of(out_c),
+            k_h: u32_of(k_h),
+            k_w: u32_of(k_w),
+            stride_h: u32_of(sh),
+            stride_w: u32_of(sw),
+            dilation_h: u32_of(dh),
+            dilation_w: u32_of(dw),
+            pad_top: u32_of(pt),
+            pad_left: u32_of(pl),
+        })
+    }
+
+    /// Bias and per-channel requantization of an int8 conv/depthwise layer, computed as
+    /// TFLM's `PopulateConvolutionQuantizationParams` does (in double precision).
+    /// Per-channel requantization of an int8 conv/depthwise layer, computed as TFLM's
+    /// `PopulateConvolutionQuantizationParams` does (in double precision), and its bias.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn conv_quant_values(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        input: &GTensor<'_>,
+        filter: &GTensor<'_>,
+        bias: Option<&GTensor<'_>>,
+        output: &GTensor<'_>,
+        channels: usize,
+        channel_axis: usize,
+    ) -> Result<ConvQuant> {
+        let in_q = cx.qparams(input, "input")?;
+        let out_q = cx.qparams(output, "output")?;
+        let fq = filter
+            .quant
+            .as_ref()
+            .ok_or_else(|| cx.tensor_msg(filter, "filter", "int8 filter without quantization"))?;
+        if fq.per_channel() && (fq.axis != channel_axis || fq.scales.len() != channels) {
+            return Err(cx.tensor_msg(filter, "filter", format!(
+                "per-channel quantization must have {channels} scales along axis {channel_axis}, found {} along axis {}",
+                fq.scales.len(), fq.axis
+            )));
+        }
+        if fq.zero_points.iter().any(|&z| z != 0) {
+            return Err(cx.tensor_msg(
+                filter,
+                "filter",
+                "int8 filters must be symmetric (zero point 0)",
+            ));
+        }
+        let mut multiplier = Vec::with_capacity(channels);
+        let mut shift = Vec::with_capacity(channels);
+        for c in 0..channels {
+            let fs = if fq.per_channel() {
+                fq.scales[c]
+            } else {
+                fq.scales[0]
+            };
+            let real = in_q.scale as f64 * fs as f64 / out_q.scale as f64;
+            let (m, s) = quantize_multiplier(real).ok_or_else(|| {
+                cx.err(format!(
+                    "channel {c}: requantization multiplier {real} out of range"
+                ))
+            })?;
+            multiplier.push(m);
+            shift.push(s);
+        }
+        let bias = self.i32_bias_values(cx, bias, channels)?;
+        Ok(ConvQuant {
+            bias,
+            multiplier,
+            shift,
+            in_q,
+            out_q,
+        })
+    }
+
+    /// [`Lowerer::conv_quant_values`], with bias, multipliers and shifts in the constant pool.
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+    pub(super) fn conv_requant(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        input: &GTensor<'_>,
+        filter: &GTensor<'_>,
+        bias: Option<&GTensor<'_>>,
+        output: &GTensor<'_>,
+        channels: usize,
+        channel_axis: usize,
+    ) -> Result<(
+        ConstRef<i32>,
+        ConstRef<i32>,
+        ConstRef<i32>,
+        QParams,
+        QParams,
+    )> {
+        let q = self.conv_quant_values(cx, input, filter, bias, output, channels, channel_axis)?;
+        let bias = q
+            .bias
+            .as_deref()
+            .map_or(ConstRef::EMPTY, |b| self.pool.push_i32(b));
+        Ok((
+            bias,
+            self.pool.push_i32(&q.multiplier),
+            self.pool.push_i32(&q.shift),
+            q.in_q,
+            q.out_q,
+        ))
+    }
+
+    pub(super) fn i32_bias_values(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        bias: Option<&GTensor<'_>>,
+        channels: usize,
+    ) -> Result<Option<Vec<i32>>> {
+        let Some(b) = bias else {
+            return Ok(None);
+        };
+        let data = b
+            .data
+            .as_deref()
+            .ok_or_else(|| cx.unsupported("non-constant bias"))?;
+        if b.dtype != Some(DType::I32) {
+            return Err(cx.tensor_msg(b, "bias", "int8 layers need an int32 bias"));
+        }
+        if b.num_elements() != channels {
+            return Err(cx.tensor_msg(b, "bias", format!("expected {channels} elements")));
+        }
+        Ok(Some(as_i32(data)))
+    }
+
+    pub(super) fn i32_bias(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        bias: Option<&GTensor<'_>>,
+        channels: usize,
+    ) -> Result<ConstRef<i32>> {
+        Ok(match self.i32_bias_values(cx, bias, channels)? {
+            Some(b) => self.pool.push_i32(&b),
+            None => ConstRef::EMPTY,
+        })
+    }
+
+    pub(super) fn f32_bias(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        bias: Option<&GTensor<'_>>,
+        channels: usize,
+    ) -> Result<ConstRef<f32>> {
+        let Some(b) = bias else {
+            return Ok(ConstRef::EMPTY);
+        };
+        let data = b
+            .data
+            .as_deref()
+            .ok_or_else(|| cx.unsupported("non-constant bias"))?;
+        if b.dtype != Some(DType::F32) {
+            return Err(cx.tensor_msg(b, "bias", "float layers need a float32 bias"));
+        }
+        if b.num_elements() != channels {
+            return Err(cx.tensor_msg(b, "bias", format!("expected {channels} elements")));
+        }
+        Ok(self.pool.push_f32(&as_f32(data)))
+    }
+
+    pub(super) fn depthwise(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
+        cx.arity(2, 3, 1)?;
+        let (input, filter, bias, output) =
+            (cx.input(0)?, cx.input(1)?, cx.opt_input(2), cx.output(0)?);
+        let o = options::depthwise_conv2d(cx.op.options)?;
+        for (t, what) in [(input, "input"), (filter, "filter"), (output, "output")] {
+            cx.rank(t, what, 4)?;
+        }
+        if !filter.is_const() {
+            return Err(cx.unsupported("non-constant filter"));
+        }
+        let in_c = input.shape[3];
+        let (one, k_h, k_w, out_c) = (
+            filter.shape[0],
+            filter.shape[1],
+            filter.shape[2],
+            filter.shape[3],
+        );
+        if one != 1 {
+            return Err(cx.tensor_msg(
+                filter,
+                "filter",
+                "depthwise filters have shape [1, H, W, C]",
+            ));
+        }
+        if in_c == 0 || out_c % in_c != 0 {
+            return Err(cx.err(format!(
+                "output channels {out_c} are not a multiple of input channels {in_c}"
+            )));
+        }
+        let dm = out_c / in_c;
+        if o.depth_multiplier as i64 != dm as i64 {
+            self.warnings.push(format!(
+                "operator #{} (DEPTHWISE_CONV_2D): depth_multiplier option {} disagrees with the shapes ({} → {} channels); using {dm}",
+                cx.op.index, o.depth_multiplier, in_c, out_c
+            ));
+        }
+        let geom = self.conv_geometry(
+            cx,
+            input,
+            output,
+            (k_h, k_w, out_c),
+            (o.stride_h, o.stride_w),
+            (o.dilation_h, o.dilation_w),
+            o.padding,
+        )?;
+        let act = cx.activation(o.activation)?;
+        let macs = geom.output_elements() * (k_h * k_w) as u64;
+        let (ii, oi) = (self.id(input.index)?, self.id(output.index)?);
+        match (
+            cx.dtype(input, "input")?,
+            cx.dtype(filter, "filter")?,
+            cx.dtype(output, "output")?,
+        ) {
+            (DType::I8, DType::I8, DType::I8) => {
+                if matches!(self.target, Target::CortexMDsp | Target::Helium) {
+                    let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 3)?;
+                    let (act_min, act_max) = cx.act_i8(act, q.out_q)?;
+                    let w = as_i8(filter.bytes());
+                    // Kernels for particular shapes first, then the general DSP depthwise.
+                    let special = match self.target {
+                        // One input channel: a dense convolution, all channels at once.
+                        Target::CortexMDsp => lower_dsp::single_channel_as_dense(&geom, dm, &w)
+                            .and_then(|dense| {
+                                self.cortex_m_gemm(ii, oi, geom, 1, &dense, &q, (act_min, act_max))
+                            }),
+                        Target::Helium => lower_dsp::depthwise_helium(
+                            &mut self.pool,
+                            ii,
+                            oi,
+                            geom,
+                            dm,
+                            &w,
+                            &q,
+                            act_min,
+                            act_max,
+                        ),
+                        Target::Portable => None,
+                    };
+                    if let Some((op, scratch)) = special.or_else(|| {
+                        lower_dsp::depthwise(
+                            &mut self.pool,
+                            ii,
+                            oi,
+                            geom,
+                            dm,
+                            &w,
+                            &q,
+                            act_min,
+                            act_max,
+                        )
+                    }) {
+                        let param_bytes = 2 * filter.num_elements() + 16 * out_c;
+                        self.push_with_scratch(cx, op, macs, param_bytes, scratch);
+                        return Ok(());
+                    }
+                }
+                let (bias, mult, shift, in_q, out_q) =
+                    self.conv_requant(cx, input, filter, bias, output, out_c, 3)?;
+                let (act_min, act_max) = cx.act_i8(act, out_q)?;
+                let weights = self.pool.push_i8(&as_i8(filter.bytes()));
+                let param_bytes = filter.num_elements() + 4 * bias.len as usize;
+                let rq = Requant {
+                    multiplier: mult,
+                    shift,
+                    input_offset: -in_q.zero_point,
+                    output_offset: out_q.zero_point,
+                    act_min,
+                    act_max,
+                };
+                let op = Op::DepthwiseConv2dI8(DepthwiseConv2dI8 {
+                    input: ii,
+                    output: oi,
+                    geom,
+                    depth_multiplier: u32_of(dm),
+                    weights,
+                    bias,
+                    rq,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (DType::F32, DType::F32, DType::F32) => {
+                let weights = self.pool.push_f32(&as_f32(filter.bytes()));
+                let bias = self.f32_bias(cx, bias, out_c)?;
+                let (act_min, act_max) = activation_range_f32(act);
+                let param_bytes = 4 * (filter.num_elements() + bias.len as usize);
+                let op = Op::DepthwiseConv2dF32(DepthwiseConv2dF32 {
+                    input: ii,
+                    output: oi,
+                    geom,
+                    depth_multiplier: u32_of(dm),
+                    weights,
+                    bias,
+                    act_min,
+                    act_max,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (a, b, c) => {
+                return Err(cx.unsupported(format!(
+                    "input/filter/output types {a}/{b}/{c}; supported: int8/int8/int8 and float32"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn fully_connected(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
+        cx.arity(2, 3, 1)?;
+        let (input, filter, bias, output) =
+            (cx.input(0)?, cx.input(1)?, cx.opt_input(2), cx.output(0)?);
+        let o = options::fully_connected(cx.op.options)?;
+        if o.weights_format != 0 {
+            return Err(cx.unsupported("shuffled weights format"));
+        }
+        cx.rank(filter, "filter", 2)?;
+        if !filter.is_const() {
+            return Err(cx.unsupported("non-constant weights"));
+        }
+        let (out_depth, in_depth) = (filter.shape[0], filter.shape[1]);
+        let in_elems = input.num_elements();
+        if in_depth == 0 || in_elems % in_depth != 0 {
+            return Err(cx.tensor_msg(
+                input,
+                "input",
+                format!(
+                    "{in_elems} elements are not a multiple of the weights' {in_depth} columns"
+                ),
+            ));
+        }
+        let batches = in_elems / in_depth;
+        if output.num_elements() != batches * out_depth {
+            return Err(cx.tensor_msg(
+                output,
+                "output",
+                format!("expected {batches}x{out_depth} elements"),
+            ));
+        }
+        let act = cx.activation(o.activation)?;
+        let macs = (batches * in_depth * out_depth) as u64;
+        let (ii, oi) = (self.id(input.index)?, self.id(output.index)?);
+        let (b, ind, outd) = (u32_of(batches), u32_of(in_depth), u32_of(out_depth));
+        match (
+            cx.dtype(input, "input")?,
+            cx.dtype(filter, "filter")?,
+            cx.dtype(output, "output")?,
+        ) {
+            (DType::I8, DType::I8, DType::I8) => {
+                let in_q = cx.qparams(input, "input")?;
+                let out_q = cx.qparams(output, "output")?;
+                let fq = filter.quant.as_ref().ok_or_else(|| {
+                    cx.tensor_msg(filter, "filter", "int8 weights without quantization")
+                })?;
+                let (mut mult, mut shift) = (Vec::new(), Vec::new());
+                let weights_offset;
+                if fq.per_channel() {
+                    if fq.axis != 0
+                        || fq.scales.len() != out_depth
+                        || fq.zero_points.iter().any(|&z| z != 0)
+                    {
+                        return Err(cx.tensor_msg(
+                            filter,
+                            "filter",
+                            "per-channel weights need one symmetric scale per output row",
+                        ));
+                    }
+                    weights_offset = 0;
+                    for &fs in &fq.scales {
+                        let real = in_q.scale as f64 * fs as f64 / out_q.scale as f64;
+                        let (m, s) = quantize_multiplier(real)
+                            .ok_or_else(|| cx.err(format!("multiplier {real} out of range")))?;
+                        mult.push(m);
+                        shift.push(s);
+                    }
+                } else {
+                    weights_offset = -fq.zero_points[0];
+                    // TFLM's GetQuantizedConvolutionMultipler multiplies the scales in single
+                    // precision before widening: keep that rounding.
+                    let real = (in_q.scale * fq.scales[0]) as f64 / out_q.scale as f64;
+                    let (m, s) = quantize_multiplier(real)
+                        .ok_or_else(|| cx.err(format!("multiplier {real} out of range")))?;
+                    mult.push(m);
+                    shift.push(s);
+                }
+                let (act_min, act_max) = cx.act_i8(act, out_q)?;
+                // On the Cortex-M targets, a FULLY_CONNECTED with symmetric weights is a 1x1
+                // convolution over a row of `batches` pixels: the GEMM kernels run it. The DSP
+                // GEMM widens a block of four input rows first, which costs more than it saves
+                // for fewer than four output rows (measured: vww_96_int8's 256 -> 2 layer).
+                let gemm_pays = match self.target {
+                    Target::CortexMDsp => out_depth >= 4,
+                    Target::Helium => true,
+                    Target::Portable => false,
+                };
+                if gemm_pays && weights_offset == 0 {
+                    let w = as_i8(filter.bytes());
+                    // One multiplier and shift per output row (a per-tensor one repeated).
+                    let per_row = |v: &[i32]| -> Vec<i32> {
+                        (0..out_depth)
+                            .map(|r| v.get(r).or(v.first()).copied().unwrap_or(0))
+                            .collect()
+                    };
+                    let q = ConvQuant {
+                        bias: self.i32_bias_values(cx, bias, out_depth)?,
+                        multiplier: per_row(&mult),
+                        shift: per_row(&shift),
+                        in_q,
+                        out_q,
+                    };
+                    let geom = ConvGeometry {
+                        batches: 1,
+                        in_h: 1,
+                        in_w: b,
+                        in_c: ind,
+                        out_h: 1,
+                        out_w: b,
+                        out_c: outd,
+                        k_h: 1,
+                        k_w: 1,
+                        stride_h: 1,
+                        stride_w: 1,
+                        dilation_h: 1,
+                        dilation_w: 1,
+                        pad_top: 0,
+                        pad_left: 0,
+                    };
+                    let act = (act_min, act_max);
+                    if let Some((op, scratch)) = self.cortex_m_gemm(ii, oi, geom, 1, &w, &q, act) {
+                        let param_bytes = filter.num_elements() + 20 * out_depth;
+                        self.push_with_scratch(cx, op, macs, param_bytes, scratch);
+                        return Ok(());
+                    }
+                }
+                let weights = self.pool.push_i8(&as_i8(filter.bytes()));
+                let bias = self.i32_bias(cx, bias, out_depth)?;
+                let rq = Requant {
+                    multiplier: self.pool.push_i32(&mult),
+                    shift: self.pool.push_i32(&shift),
+                    input_offset: -in_q.zero_point,
+                    output_offset: out_q.zero_point,
+                    act_min,
+                    act_max,
+                };
+                let param_bytes = filter.num_elements() + 4 * bias.len as usize;
+                let op = Op::FullyConnectedI8(FullyConnectedI8 {
+                    input: ii,
+                    output: oi,
+                    batches: b,
+                    in_depth: ind,
+                    out_depth: outd,
+                    weights,
+                    weights_offset,
+                    bias,
+                    rq,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (DType::F32, DType::F32, DType::F32) => {
+                let weights = self.pool.push_f32(&as_f32(filter.bytes()));
+                let bias = self.f32_bias(cx, bias, out_depth)?;
+                let (act_min, act_max) = activation_range_f32(act);
+                let param_bytes = 4 * (filter.num_elements() + bias.len as usize);
+                let op = Op::FullyConnectedF32(FullyConnectedF32 {
+                    input: ii,
+                    output: oi,
+                    batches: b,
+                    in_depth: ind,
+                    out_depth: outd,
+                    weights,
+                    bias,
+                    act_min,
+                    act_max,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (a, b, c) => {
+                return Err(cx.unsupported(format!(
+                    "input/weights/output types {a}/{b}/{c}; supported: int8/int8/int8 and float32"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// TRANSPOSE_CONV: inputs are `output_shape` (a constant TFLM ignores, checked here against
+    /// the output), the `[out_c, k_h, k_w, in_c]` filter, the input and an optional bias. The
+    /// padding is TFLM's: that of the forward convolution from the output back to the input.
+    /// TRANSPOSE_CONV: inputs are `output_shape` (a constant TFLM ignores, checked here against
+    /// the output), the `[out_c, k_h, k_w, in_c]` filter, the input and an optional bias. The
+    /// padding is TFLM's: that of the forward convolution from the output back to the input.
+    pub(super) fn transpose_conv(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
+        cx.arity(3, 4, 1)?;
+        let (shape_t, filter, input, bias, output) = (
+            cx.input(0)?,
+            cx.input(1)?,
+            cx.input(2)?,
+            cx.opt_input(3),
+            cx.output(0)?,
+        );
+        // TransposeConvOptions shares Conv2DOptions' first four slots (padding, strides,
+        // activation); its slot 5 is not a dilation, so the dilations read here are ignored.
+        let o = options::conv2d(cx.op.options)?;
+        for (t, what) in [(input, "input"), (filter, "filter"), (output, "output")] {
+            cx.rank(t, what, 4)?;
+        }
+        if !filter.is_const() {
+            return Err(cx.unsupported("non-constant filter"));
+        }
+        let declared = cx.const_ints(shape_t, "output_shape")?;
+        if declared.len() != 4
+            || declared
+                .iter()
+                .zip(&output.shape)
+                .any(|(&d, &s)| d != s as i64)
+        {
+            return Err(cx.tensor_msg(
+                shape_t,
+                "output_shape",
+                format!("{declared:?} is not the output's shape {:?}", output.shape),
+            ));
+        }
+        let (n, in_h, in_w, in_c) = (
+            input.shape[0],
+            input.shape[1],
+            input.shape[2],
+            input.shape[3],
+        );
+        let (out_c, k_h, k_w, f_in_c) = (
+            filter.shape[0],
+            filter.shape[1],
+            filter.shape[2],
+            filter.shape[3],
+        );
+        if f_in_c != in_c || output.shape[3] != out_c || output.shape[0] != n {
+            return Err(cx.tensor_msg(
+                filter,
+                "filter",
+                format!(
+                    "expected [{}, kh, kw, {in_c}] for input {} and output {}",
+                    output.shape[3],
+                    input.describe(),
+                    output.describe()
+                ),
+            ));
+        }
+        let (Some(sh), Some(sw)) = (positive(o.stride_h), positive(o.stride_w)) else {
+            return Err(cx.err(format!(
+                "strides must be positive, got ({}, {})",
+                o.stride_h, o.stride_w
+            )));
+        };
+        if k_h == 0 || k_w == 0 {
+            return Err(cx.err("empty filter"));
+        }
+        let (out_h, out_w) = (output.shape[1], output.shape[2]);
+        let (Some((fwd_h, pt)), Some((fwd_w, pl))) = (
+            out_size_and_padding(o.padding, out_h, k_h, sh, 1),
+            out_size_and_padding(o.padding, out_w, k_w, sw, 1),
+        ) else {
+            return Err(cx.err(format!(
+                "padding code {} invalid or filter larger than the output",
+                o.padding
+            )));
+        };
+        if (fwd_h, fwd_w) != (in_h, in_w) {
+            return Err(cx.tensor_msg(
+                input,
+                "input",
+                format!(
+                    "a {k_h}x{k_w} filter with strides ({sh}, {sw}) and this padding maps the \
+                     output's {out_h}x{out_w} to {fwd_h}x{fwd_w}, not the input's {in_h}x{in_w}"
+                ),
+            ));
+        }
+        let geom = ConvGeometry {
+            batches: u32_of(n),
+            in_h: u32_of(in_h),
+            in_w: u32_of(in_w),
+            in_c: u32_of(in_c),
+            out_h: u32_of(out_h),
+            out_w: u32_of(out_w),
+            out_c: u32_of(out_c),
+            k_h: u32_of(k_h),
+            k_w: u32_of(k_w),
+            stride_h: u32_of(sh),
+            stride_w: u32_of(sw),
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: u32_of(pt),
+            pad_left: u32_of(pl),
+        };
+        let act = cx.activation(o.activation)?;
+        // Every input element meets every tap of every output channel's filter once.
+        let macs = geom.input_elements() * (k_h * k_w * out_c) as u64;
+        let (ii, oi) = (self.id(input.index)?, self.id(output.index)?);
+        match (
+            cx.dtype(input, "input")?,
+            cx.dtype(filter, "filter")?,
+            cx.dtype(output, "output")?,
+        ) {
+            (DType::I8, DType::I8, DType::I8) => {
+                // TFLM quantizes TRANSPOSE_CONV filters along dimension 0 (output channels).
+                let (bias, mult, shift, in_q, out_q) =
+                    self.conv_requant(cx, input, filter, bias, output, out_c, 0)?;
+                let (act_min, act_max) = cx.act_i8(act, out_q)?;
+                let weights = self.pool.push_i8(&as_i8(filter.bytes()));
+                let param_bytes = filter.num_elements() + 4 * bias.len as usize;
+                let rq = Requant {
+                    multiplier: mult,
+                    shift,
+                    input_offset: -in_q.zero_point,
+                    output_offset: out_q.zero_point,
+                    act_min,
+                    act_max,
+                };
+                let op = Op::TransposeConv2dI8(TransposeConv2dI8 {
+                    input: ii,
+                    output: oi,
+                    geom,
+                    weights,
+                    bias,
+                    rq,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (DType::F32, DType::F32, DType::F32) => {
+                let weights = self.pool.push_f32(&as_f32(filter.bytes()));
+                let bias = self.f32_bias(cx, bias, out_c)?;
+                let (act_min, act_max) = activation_range_f32(act);
+                let param_bytes = 4 * (filter.num_elements() + bias.len as usize);
+                let op = Op::TransposeConv2dF32(TransposeConv2dF32 {
+                    input: ii,
+                    output: oi,
+                    geom,
+                    weights,
+                    bias,
+                    act_min,
+                    act_max,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (a, b, c) => {
+                return Err(cx.unsupported(format!(
+                    "input/filter/output types {a}/{b}/{c}; supported: int8/int8/int8 and float32"
+                )))
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,526 @@
+//! Lowering: each TFLite operator becomes a layer with every parameter precomputed.
+//!
+//! This is where TFLite Micro's `Prepare` functions happen, once, on the host: requantization
+//! multipliers and shifts (in the same float/double precision TFLM uses), activation clamp
+//! ranges, padding, lookup tables for elementwise int8 functions. RESHAPE-like operators
+//! become aliases (no layer at all).
+
+use crate::consts::ConstPool;
+use crate::error::{ConvertError, Result};
+use crate::graph::{GOp, GTensor, Graph};
+use crate::lower_dsp::{self, Target};
+use crate::tflite::opcodes as oc;
+use crate::tflite::schema::options;
+use ferrite_core::ops::*;
+use ferrite_core::quant::{
+    activation_range_f32, activation_range_i8, quantize_multiplier, FusedActivation, QParams,
+};
+use ferrite_core::{ConstRef, DType, TensorId};
+use ferrite_kernels::ops as k;
+
+/// A lowered layer with what the tools report about it.
+#[derive(Debug, Clone)]
+pub struct LoweredLayer {
+    /// The runtime parameters.
+    pub op: Op,
+    /// TFLite operator name (`CONV_2D`).
+    pub name: String,
+    /// Index of the TFLite operator it came from.
+    pub source_op: usize,
+    /// Multiply-accumulates per inference.
+    pub macs: u64,
+    /// Bytes of constants (weights, biases, tables) this layer owns.
+    pub param_bytes: usize,
+    /// TFLite tensor indices read.
+    pub inputs: Vec<usize>,
+    /// TFLite tensor indices written.
+    pub outputs: Vec<usize>,
+    /// Arena scratch the kernel needs while the layer runs (bytes; 0 for none).
+    pub scratch_bytes: usize,
+}
+
+/// Requantization values of an int8 convolution, before they go to the constant pool.
+pub struct ConvQuant {
+    /// Bias per output channel, if the layer has one.
+    pub bias: Option<Vec<i32>>,
+    /// Q0.31 multiplier per output channel.
+    pub multiplier: Vec<i32>,
+    /// Shift per output channel (positive: left).
+    pub shift: Vec<i32>,
+    /// Input quantization.
+    pub in_q: QParams,
+    /// Output quantization.
+    pub out_q: QParams,
+}
+
+/// The result of lowering a graph.
+#[derive(Debug)]
+pub struct Lowered {
+    /// Layers in execution order.
+    pub layers: Vec<LoweredLayer>,
+    /// Activation tensors: TFLite index of each [`TensorId`].
+    pub tensors: Vec<usize>,
+    /// `(alias, target)`: tensor `alias` shares the memory of `target` (RESHAPE and friends).
+    pub aliases: Vec<(usize, usize)>,
+    /// The constant blob.
+    pub pool: ConstPool,
+    /// Things accepted with a caveat.
+    pub warnings: Vec<String>,
+}
+
+mod activation;
+mod conv;
+mod elementwise;
+mod movement;
+mod pool;
+mod quantize;
+mod reduce;
+mod resize;
+mod shuffle;
+
+/// The operator registry: every TFLite builtin Ferrite converts and the [`Lowerer`] method (in
+/// the operator family's module, `lower/<family>.rs`) that takes it. [`SUPPORTED_OPS`] (for
+/// errors and the README table's test) and the dispatch are both derived from this one list,
+/// so adding an operator is one line here plus its family module.
+macro_rules! registry {
+    ($($name:ident => $method:ident($($arg:expr),*)),* $(,)?) => {
+        /// Operators Ferrite converts, by TFLite name (the registry's order: alphabetical).
+        pub const SUPPORTED_OPS: &[&str] = &[$(stringify!($name)),*];
+
+        impl<'g, 'a> Lowerer<'g, 'a> {
+            /// Runs the registered lowering of `cx`'s operator; `None` for an unregistered one.
+            fn dispatch(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Option<Result<()>> {
+                match cx.op.code {
+                    $(oc::$name => Some(self.$method(cx $(, $arg)*)),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    ADD => binary(),
+    AVERAGE_POOL_2D => pool(PoolKind::Average),
+    BROADCAST_TO => broadcast_to(),
+    CONCATENATION => concat(),
+    CONV_2D => conv2d(),
+    DEPTHWISE_CONV_2D => depthwise(),
+    DEPTH_TO_SPACE => space_depth(),
+    DEQUANTIZE => dequantize(),
+    DYNAMIC_UPDATE_SLICE => dynamic_update_slice(),
+    EMBEDDING_LOOKUP => gather(),
+    EXPAND_DIMS => reshape(),
+    FILL => broadcast_to(),
+    FULLY_CONNECTED => fully_connected(),
+    GATHER => gather(),
+    GATHER_ND => gather_nd(),
+    HARD_SWISH => unary(),
+    LEAKY_RELU => unary(),
+    LOGISTIC => unary(),
+    MAX_POOL_2D => pool(PoolKind::Max),
+    MEAN => mean(),
+    MIRROR_PAD => mirror_pad(),
+    MUL => binary(),
+    PACK => pack(),
+    PAD => pad(),
+    PADV2 => pad(),
+    QUANTIZE => quantize(),
+    RELU => unary(),
+    RELU6 => unary(),
+    RELU_N1_TO_1 => unary(),
+    RESHAPE => reshape(),
+    RESIZE_NEAREST_NEIGHBOR => resize_nearest(),
+    REVERSE_V2 => reverse(),
+    SELECT => select(),
+    SELECT_V2 => select(),
+    SLICE => slice(),
+    SOFTMAX => softmax(),
+    SPACE_TO_DEPTH => space_depth(),
+    SPLIT => split(),
+    SPLIT_V => split(),
+    SQUEEZE => reshape(),
+    STRIDED_SLICE => strided_slice(),
+    SUB => binary(),
+    TANH => unary(),
+    TRANSPOSE => transpose(),
+    TRANSPOSE_CONV => transpose_conv(),
+    UNPACK => unpack(),
+}
+
+struct Lowerer<'g, 'a> {
+    g: &'g Graph<'a>,
+    target: Target,
+    pool: ConstPool,
+    ids: Vec<Option<TensorId>>,
+    tensors: Vec<usize>,
+    aliases: Vec<(usize, usize)>,
+    layers: Vec<LoweredLayer>,
+    warnings: Vec<String>,
+}
+
+/// Lowers every operator of `g`.
+pub fn lower(g: &Graph<'_>, target: Target) -> Result<Lowered> {
+    let mut l = Lowerer {
+        g,
+        target,
+        pool: ConstPool::default(),
+        ids: vec![None; g.tensors.len()],
+        tensors: Vec::new(),
+        aliases: Vec::new(),
+        layers: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for &i in &g.inputs {
+        l.id(i)?;
+    }
+    for op in &g.ops {
+        // Options tables are read lazily, here: a malformed one names its operator too.
+        l.lower_op(op).map_err(|e| match e {
+            ConvertError::Read(r) => ConvertError::Operator {
+                index: op.index,
+                op: op.name.clone(),
+                message: format!("malformed options: {r}"),
+            },
+            e => e,
+        })?;
+    }
+    for &o in &g.outputs {
+        l.id(o)?;
+    }
+    Ok(Lowered {
+        layers: l.layers,
+        tensors: l.tensors,
+        aliases: l.aliases,
+        pool: l.pool,
+        warnings: l.warnings,
+    })
+}
+
+/// Context for one operator: its graph entry and error helpers.
+struct OpCx<'o, 'g, 'a> {
+    op: &'o GOp<'a>,
+    g: &'g Graph<'a>,
+}
+
+impl<'o, 'g, 'a> OpCx<'o, 'g, 'a> {
+    fn err(&self, message: impl Into<String>) -> ConvertError {
+        ConvertError::Operator {
+            index: self.op.index,
+            op: self.op.name.clone(),
+            message: message.into(),
+        }
+    }
+    fn unsupported(&self, message: impl Into<String>) -> ConvertError {
+        ConvertError::Unsupported {
+            index: self.op.index,
+            op: self.op.name.clone(),
+            message: message.into(),
+        }
+    }
+    /// Required input `k`.
+    fn input(&self, k: usize) -> Result<&'g GTensor<'a>> {
+        match self.op.inputs.get(k) {
+            Some(Some(i)) => Ok(&self.g.tensors[*i]),
+            Some(None) => Err(self.err(format!("required input {k} is omitted"))),
+            None => Err(self.err(format!(
+                "expected at least {} inputs, found {}",
+                k + 1,
+                self.op.inputs.len()
+            ))),
+        }
+    }
+    /// Optional input `k`.
+    fn opt_input(&self, k: usize) -> Option<&'g GTensor<'a>> {
+        self.op
+            .inputs
+            .get(k)
+            .copied()
+            .flatten()
+            .map(|i| &self.g.tensors[i])
+    }
+    fn output(&self, k: usize) -> Result<&'g GTensor<'a>> {
+        match self.op.outputs.get(k) {
+            Some(&i) => Ok(&self.g.tensors[i]),
+            None => Err(self.err(format!(
+                "expected at least {} outputs, found {}",
+                k + 1,
+                self.op.outputs.len()
+            ))),
+        }
+    }
+    fn arity(&self, min_in: usize, max_in: usize, outs: usize) -> Result<()> {
+        let n = self.op.inputs.len();
+        if n < min_in || n > max_in {
+            return Err(self.err(format!("has {n} inputs, expected {min_in}..={max_in}")));
+        }
+        if self.op.outputs.len() != outs {
+            return Err(self.err(format!(
+                "has {} outputs, expected {outs}",
+                self.op.outputs.len()
+            )));
+        }
+        Ok(())
+    }
+    fn tensor_msg(
+        &self,
+        t: &GTensor<'_>,
+        what: &str,
+        message: impl std::fmt::Display,
+    ) -> ConvertError {
+        self.err(format!(
+            "{what} tensor #{} '{}' {}: {message}",
+            t.index,
+            t.name,
+            t.describe()
+        ))
+    }
+    fn dtype(&self, t: &GTensor<'_>, what: &str) -> Result<DType> {
+        t.dtype.ok_or_else(|| {
+            self.unsupported(format!(
+                "{what} tensor #{} '{}' has type {}",
+                t.index,
+                t.name,
+                crate::tflite::schema::tensor_type::name(t.type_code)
+            ))
+        })
+    }
+    fn rank(&self, t: &GTensor<'_>, what: &str, rank: usize) -> Result<()> {
+        if t.shape.len() != rank {
+            return Err(self.tensor_msg(t, what, format!("expected rank {rank}")));
+        }
+        Ok(())
+    }
+    fn qparams(&self, t: &GTensor<'_>, what: &str) -> Result<QParams> {
+        let q = t.quant.as_ref().ok_or_else(|| {
+            self.tensor_msg(t, what, "int8 tensor without quantization parameters")
+        })?;
+        if q.per_channel() {
+            return Err(self.tensor_msg(
+                t,
+                what,
+                "per-channel quantization is only supported for weights",
+            ));
+        }
+        let qp = QParams {
+            scale: q.scales[0],
+            zero_point: q.zero_points[0],
+        };
+        if t.dtype == Some(DType::I8) && !(-128..=127).contains(&qp.zero_point) {
+            return Err(self.tensor_msg(
+                t,
+                what,
+                format!("zero point {} outside the int8 range", qp.zero_point),
+            ));
+        }
+        Ok(qp)
+    }
+    fn activation(&self, code: u8) -> Result<FusedActivation> {
+        Ok(match code {
+            0 => FusedActivation::None,
+            1 => FusedActivation::Relu,
+            2 => FusedActivation::ReluN1To1,
+            3 => FusedActivation::Relu6,
+            4 => return Err(self.unsupported("fused TANH activation")),
+            5 => return Err(self.unsupported("fused SIGN_BIT activation")),
+            c => return Err(self.err(format!("unknown fused activation code {c}"))),
+        })
+    }
+    fn act_i8(&self, act: FusedActivation, out: QParams) -> Result<(i32, i32)> {
+        activation_range_i8(act, out)
+            .ok_or_else(|| self.err("fused activation range overflows the output quantization"))
+    }
+    /// Constant data of `t` as little-endian i32 values (INT32 or INT64 tensors).
+    fn const_ints(&self, t: &GTensor<'_>, what: &str) -> Result<Vec<i64>> {
+        let data = t.data.as_deref().ok_or_else(|| {
+            self.unsupported(format!(
+                "{what} tensor #{} '{}' must be a constant",
+                t.index, t.name
+            ))
+        })?;
+        match t.type_code {
+            2 => Ok(data
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
+                .collect()),
+            4 => Ok(data
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect()),
+            _ => Err(self.tensor_msg(t, what, "expected an INT32 or INT64 constant")),
+        }
+    }
+}
+
+/// `(out_size, padding_before)` as TFLite's `ComputeOutSize`/`ComputePaddingWithOffset`.
+fn out_size_and_padding(
+    padding: u8,
+    in_size: usize,
+    filter: usize,
+    stride: usize,
+    dilation: usize,
+) -> Option<(usize, usize)> {
+    let effective = filter
+        .checked_sub(1)?
+        .checked_mul(dilation)?
+        .checked_add(1)?;
+    let out = match padding {
+        options::PADDING_SAME => in_size.div_ceil(stride),
+        options::PADDING_VALID => (in_size + stride).checked_sub(effective)? / stride,
+        _ => return None,
+    };
+    let total = (out.saturating_sub(1) * stride + effective) as i64 - in_size as i64;
+    Some((out, (total.max(0) / 2) as usize))
+}
+
+fn positive(v: i32) -> Option<usize> {
+    (v > 0).then_some(v as usize)
+}
+
+fn u32_of(v: usize) -> u32 {
+    // Graph building capped tensor sizes at 1 GiB, so every dimension and count fits.
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+fn as_i8(data: &[u8]) -> Vec<i8> {
+    data.iter().map(|&b| b as i8).collect()
+}
+fn as_i32(data: &[u8]) -> Vec<i32> {
+    data.chunks_exact(4)
+        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+fn as_f32(data: &[u8]) -> Vec<f32> {
+    data.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+impl<'g, 'a> Lowerer<'g, 'a> {
+    /// The [`TensorId`] of an activation tensor, assigned on first use.
+    fn id(&mut self, i: usize) -> Result<TensorId> {
+        if let Some(id) = self.ids[i] {
+            return Ok(id);
+        }
+        let t = &self.g.tensors[i];
+        if t.is_const() {
+            return Err(ConvertError::Tensor {
+                index: i,
+                name: t.name.clone(),
+                message: "constant used where an activation is expected".into(),
+            });
+        }
+        let id = TensorId(
+            u16::try_from(self.tensors.len())
+                .map_err(|_| ConvertError::Model("more than 65535 activation tensors".into()))?,
+        );
+        self.ids[i] = Some(id);
+        self.tensors.push(i);
+        Ok(id)
+    }
+
+    /// The [`TensorId`] of an operand that may be a constant: constants are copied into the
+    /// arena by a `LoadConst` layer first.
+    fn operand(&mut self, cx: &OpCx<'_, '_, '_>, t: &GTensor<'_>) -> Result<TensorId> {
+        if !t.is_const() {
+            return self.id(t.index);
+        }
+        if let Some(id) = self.ids[t.index] {
+            return Ok(id);
+        }
+        let id = TensorId(
+            u16::try_from(self.tensors.len())
+                .map_err(|_| ConvertError::Model("more than 65535 activation tensors".into()))?,
+        );
+        self.ids[t.index] = Some(id);
+        self.tensors.push(t.index);
+        let data = self.pool.push_bytes(t.bytes(), 4);
+        self.layers.push(LoweredLayer {
+            op: Op::LoadConst(LoadConst { data, output: id }),
+            name: format!("{} (constant operand)", cx.op.name),
+            source_op: cx.op.index,
+            macs: 0,
+            param_bytes: t.data.as_ref().map_or(0, |d| d.len()),
+            inputs: vec![],
+            outputs: vec![t.index],
+            scratch_bytes: 0,
+        });
+        Ok(id)
+    }
+
+    fn push(&mut self, cx: &OpCx<'_, '_, '_>, op: Op, macs: u64, param_bytes: usize) {
+        self.layers.push(LoweredLayer {
+            op,
+            name: cx.op.name.clone(),
+            source_op: cx.op.index,
+            macs,
+            param_bytes,
+            inputs: cx
+                .op
+                .inputs
+                .iter()
+                .flatten()
+                .copied()
+                // Constants a `LoadConst` copied into the arena are read from there, so they
+                // must stay alive (unclobbered by this layer's output) until this layer.
+                .filter(|&i| !self.g.tensors[i].is_const() || self.ids[i].is_some())
+                .collect(),
+            outputs: cx.op.outputs.clone(),
+            scratch_bytes: 0,
+        });
+    }
+
+    /// [`Lowerer::push`] for a layer whose kernel needs `scratch` bytes of arena scratch.
+    fn push_with_scratch(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        op: Op,
+        macs: u64,
+        param_bytes: usize,
+        scratch: usize,
+    ) {
+        self.push(cx, op, macs, param_bytes);
+        if let Some(l) = self.layers.last_mut() {
+            l.scratch_bytes = scratch;
+        }
+    }
+
+    /// A dense int8 convolution on the target's GEMM kernels, with the arena scratch it needs:
+    /// on Helium its GEMM, else (the M55 has the DSP extension too) the DSP GEMM; on the DSP
+    /// target the DSP GEMM; `None` on the portable target or when no kernel is exact for it.
+    #[allow(clippy::too_many_arguments)]
+    fn cortex_m_gemm(
+        &mut self,
+        input: TensorId,
+        output: TensorId,
+        geom: ConvGeometry,
+        groups: usize,
+        weights: &[i8],
+        q: &ConvQuant,
+        (act_min, act_max): (i32, i32),
+    ) -> Option<(Op, usize)> {
+        let pool = &mut self.pool;
+        let helium = match self.target {
+            Target::Portable => return None,
+            Target::Helium => lower_dsp::conv_helium(
+                pool, input, output, geom, groups, weights, q, act_min, act_max,
+            ),
+            Target::CortexMDsp => None,
+        };
+        helium.or_else(|| {
+            lower_dsp::conv_gemm(
+                pool, input, output, geom, groups, weights, q, act_min, act_max,
+            )
+        })
+    }
+
+    fn lower_op(&mut self, op: &GOp<'a>) -> Result<()> {
+        let cx = OpCx { op, g: self.g };
+        self.dispatch(&cx).unwrap_or_else(|| {
+            Err(cx.unsupported(format!(
+                "supported operators are {}",
+                SUPPORTED_OPS.join(", ")
+            )))
+        })
+    }
+}
