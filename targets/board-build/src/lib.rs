@@ -31,7 +31,12 @@ pub fn generate(board: &Board<'_>) {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     let manifest =
         PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    for var in ["FERRITE_MODEL", "FERRITE_SAMPLES", "FERRITE_MAX_SAMPLES"] {
+    for var in [
+        "FERRITE_MODEL",
+        "FERRITE_SAMPLES",
+        "FERRITE_MAX_SAMPLES",
+        "FERRITE_BATCH",
+    ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     let model = std::env::var_os("FERRITE_MODEL")
@@ -46,8 +51,14 @@ pub fn generate(board: &Board<'_>) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(board.max_samples);
 
+    // An unknown batch dimension is fixed to FERRITE_BATCH (`ferrite sim --batch`), else 1.
+    let batch = std::env::var("FERRITE_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let compiled = ferrite_convert::Builder::new(&model)
         .target(board.target)
+        .batch(batch)
         .emit_to(&out.join("model.rs"))
         .unwrap_or_else(|e| panic!("converting {}: {e}", model.display()));
     println!("cargo:rerun-if-changed={}", model.display());

@@ -27,11 +27,22 @@ struct Cli {
     /// settable with FERRITE_KERNELS), `portable`, `sse4.1`, `avx2`, `avx512vnni`, `neon`.
     #[arg(long, global = true)]
     kernels: Option<String>,
+    /// The batch an unknown batch dimension (a Keras model's `None` batch, `-1` in the
+    /// model's shape signature) is fixed to; shape arithmetic is folded for it. Default 1.
+    #[arg(long, global = true)]
+    batch: Option<usize>,
 }
 
 /// The kernels `load` converts for (set once from the command line).
 static KERNELS: std::sync::OnceLock<ferrite_convert::kernels::KernelSet> =
     std::sync::OnceLock::new();
+/// The batch chosen on the command line.
+static BATCH: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+fn batch() -> usize {
+    BATCH.get().copied().unwrap_or(1)
+}
+
 /// The target chosen on the command line.
 static TARGET: std::sync::OnceLock<ferrite_convert::Target> = std::sync::OnceLock::new();
 
@@ -147,6 +158,7 @@ fn load(model: &Path) -> Result<Compiled, String> {
             .copied()
             .unwrap_or(ferrite_convert::kernels::KernelSet::PORTABLE),
         target: target(),
+        batch: batch(),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;
@@ -162,6 +174,9 @@ fn threads(n: Option<usize>) -> usize {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(b) = cli.batch {
+        let _ = BATCH.set(b);
+    }
     if let Some(name) = &cli.target {
         match ferrite_convert::Target::from_name(name) {
             Some(t) => {
@@ -242,6 +257,7 @@ fn main() -> ExitCode {
 fn convert(model: &Path, output: &Path) -> Result<ExitCode, String> {
     let c = ferrite_convert::Builder::new(model)
         .target(target())
+        .batch(batch())
         .emit_to(output)
         .map_err(|e| format!("{}: {e}", model.display()))?;
     for w in &c.report.warnings {
@@ -427,6 +443,7 @@ fn simulate(
     let options = Options {
         kernels: ferrite_convert::kernels::KernelSet::PORTABLE,
         target: board_target,
+        batch: batch(),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;

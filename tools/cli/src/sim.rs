@@ -201,6 +201,7 @@ fn build(
     ])
     .current_dir(&crate_dir)
     .env("FERRITE_MODEL", abs(model)?)
+    .env("FERRITE_BATCH", crate::batch().to_string())
     .env("FERRITE_SAMPLES", samples)
     // The board's .cargo/config.toml picks target and linker flags; a caller's flags must
     // not override them.

@@ -26,6 +26,9 @@ pub struct Options {
     pub kernels: KernelSet,
     /// Which kernels the model is converted for.
     pub target: crate::Target,
+    /// The batch an unknown batch dimension (`-1` in a tensor's `shape_signature`) is fixed
+    /// to; shape arithmetic is then folded for it.
+    pub batch: usize,
 }
 
 impl Default for Options {
@@ -34,6 +37,7 @@ impl Default for Options {
             planner_effort: 4000,
             kernels: KernelSet::PORTABLE,
             target: crate::Target::Portable,
+            batch: 1,
         }
     }
 }
@@ -189,7 +193,14 @@ impl Compiled {
 /// Converts a `.tflite` file's bytes.
 pub fn compile(bytes: &[u8], options: &Options) -> Result<Compiled> {
     let tf = tflite::read(bytes)?;
-    let graph = Graph::build(&tf)?;
+    if options.batch == 0 {
+        return Err(crate::error::ConvertError::Model(
+            "the batch must be at least 1".into(),
+        ));
+    }
+    let mut graph = Graph::build_with_batch(&tf, options.batch)?;
+    crate::fold::fold(&mut graph)?;
+    crate::fold::rewrite_dilated_convs(&mut graph);
     let lowered = lower(&graph, options.target)?;
     assemble(&graph, lowered, options)
 }

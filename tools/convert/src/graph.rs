@@ -111,6 +111,21 @@ pub struct GOp<'a> {
     pub options_type: u8,
     /// `BuiltinOptions` table.
     pub options: Option<Table<'a>>,
+    /// For a convolution the converter rewrote from `SPACE_TO_BATCH_ND → conv →
+    /// BATCH_TO_SPACE_ND` ([`crate::fold`]): the dilation and explicit padding that replace
+    /// the options' (stride 1, dilation 1, VALID).
+    pub dilated: Option<Dilated>,
+}
+
+/// Dilation and explicit leading padding of a rewritten convolution (see [`GOp::dilated`]);
+/// the output shape is the operator's output tensor's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dilated {
+    /// `(height, width)` dilation: the block shape of the removed SPACE_TO_BATCH_ND.
+    pub dilation: (i32, i32),
+    /// `(top, left)` padding: SPACE_TO_BATCH_ND's leading padding less BATCH_TO_SPACE_ND's
+    /// leading crop.
+    pub pad: (usize, usize),
 }
 
 /// The validated main subgraph.
@@ -165,8 +180,16 @@ fn type_code_size(code: u8) -> Option<usize> {
 }
 
 impl<'a> Graph<'a> {
-    /// Validates the main subgraph of `model`.
+    /// Validates the main subgraph of `model`, an unknown batch taken as 1.
     pub fn build(model: &TfModel<'a>) -> Result<Graph<'a>> {
+        Self::build_with_batch(model, 1)
+    }
+
+    /// Validates the main subgraph of `model`, fixing an unknown batch dimension (`-1` as the
+    /// first entry of a tensor's `shape_signature`, which TensorFlow's converter writes for a
+    /// Keras model's default `None` batch) to `batch`: every tensor with an unknown batch gets
+    /// it, so the static shapes stay consistent and shape arithmetic folds to that batch.
+    pub fn build_with_batch(model: &TfModel<'a>, batch: usize) -> Result<Graph<'a>> {
         let mut warnings = Vec::new();
         if model.version != 3 {
             warnings.push(format!(
@@ -203,6 +226,11 @@ impl<'a> Graph<'a> {
                     ));
                 }
                 shape.push(d as usize);
+            }
+            let unknown_batch =
+                t.signature.len() == shape.len() && t.signature.first() == Some(&-1);
+            if let (true, Some(first)) = (unknown_batch, shape.first_mut()) {
+                *first = batch;
             }
             if shape.len() > ferrite_core::MAX_RANK {
                 return Err(tensor_err(
@@ -496,6 +524,7 @@ impl<'a> Graph<'a> {
                 outputs: op_outputs,
                 options_type: o.options_type,
                 options: o.options,
+                dilated: None,
             });
         }
         for &o in &outputs {

@@ -19,6 +19,7 @@ pub mod compile;
 pub mod consts;
 pub mod emit;
 pub mod error;
+pub mod fold;
 pub mod graph;
 pub mod host;
 pub mod kernel_cases;
@@ -57,6 +58,12 @@ impl Builder {
     /// Converts for `target`'s kernels (default: portable).
     pub fn target(mut self, target: Target) -> Self {
         self.options.target = target;
+        self
+    }
+
+    /// Fixes an unknown batch dimension to `batch` (default 1; see [`Options::batch`]).
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.options.batch = batch;
         self
     }
 

@@ -131,6 +131,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             input.shape[2],
             input.shape[3],
         );
+        let (dil_h, dil_w) = cx.op.dilated.map_or((dil_h, dil_w), |d| d.dilation);
         let (Some(sh), Some(sw)) = (positive(stride_h), positive(stride_w)) else {
             return Err(cx.err(format!(
                 "strides must be positive, got ({stride_h}, {stride_w})"
@@ -144,10 +145,19 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         if k_h == 0 || k_w == 0 {
             return Err(cx.err("empty filter"));
         }
-        let (Some((oh, pt)), Some((ow, pl))) = (
-            out_size_and_padding(padding, in_h, k_h, sh, dh),
-            out_size_and_padding(padding, in_w, k_w, sw, dw),
-        ) else {
+        let sizes = match cx.op.dilated {
+            // A rewritten SPACE_TO_BATCH_ND convolution: its output shape is the removed
+            // BATCH_TO_SPACE_ND's; taps past the bottom and right edges read padding.
+            Some(d) if output.shape.len() == 4 => (
+                Some((output.shape[1], d.pad.0)),
+                Some((output.shape[2], d.pad.1)),
+            ),
+            _ => (
+                out_size_and_padding(padding, in_h, k_h, sh, dh),
+                out_size_and_padding(padding, in_w, k_w, sw, dw),
+            ),
+        };
+        let (Some((oh, pt)), Some((ow, pl))) = sizes else {
             return Err(cx.err(format!(
                 "padding code {padding} invalid or filter larger than the input"
             )));

@@ -76,7 +76,7 @@ mod pool;
 mod quantize;
 mod reduce;
 mod resize;
-mod shuffle;
+pub(crate) mod shuffle;
 
 /// The operator registry: every TFLite builtin Ferrite converts and the [`Lowerer`] method (in
 /// the operator family's module, `lower/<family>.rs`) that takes it. [`SUPPORTED_OPS`] (for

@@ -12,7 +12,7 @@ use super::*;
 use ferrite_core::ops::MOVE_RANK;
 
 /// `dims` padded on the left with 1s to [`MOVE_RANK`] axes, or `None` above that rank.
-pub(super) fn dims6(dims: &[usize]) -> Option<[u32; MOVE_RANK]> {
+pub(crate) fn dims6(dims: &[usize]) -> Option<[u32; MOVE_RANK]> {
     if dims.len() > MOVE_RANK {
         return None;
     }
@@ -35,7 +35,7 @@ fn strides_of(dims: &[usize]) -> Vec<usize> {
 /// Broadcast strides of an input of shape `dims` read over `out` (both right-aligned, padded
 /// to [`MOVE_RANK`]): its own strides, 0 along axes where it has size 1. `None` if the shapes
 /// do not broadcast.
-pub(super) fn broadcast_strides(dims: &[usize], out: &[usize]) -> Option<[u32; MOVE_RANK]> {
+pub(crate) fn broadcast_strides(dims: &[usize], out: &[usize]) -> Option<[u32; MOVE_RANK]> {
     if dims.len() > out.len() || out.len() > MOVE_RANK {
         return None;
     }

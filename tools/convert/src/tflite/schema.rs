@@ -115,6 +115,9 @@ pub struct TfTensor {
     pub is_variable: bool,
     /// Stored in a sparse format.
     pub sparse: bool,
+    /// `shape_signature`: the shape with `-1` for dimensions unknown when the model was
+    /// converted (an unknown batch); empty when the file has none.
+    pub signature: Vec<i32>,
     /// Byte offset of the tensor table in the file.
     pub pos: usize,
 }
@@ -313,6 +316,7 @@ impl Verifiable for TensorV {
             .visit_field::<ForwardsUOffset<QuantizationV>>("quantization", 12, false)?
             .visit_field::<bool>("is_variable", 14, false)?
             .visit_field::<ForwardsUOffset<AnyTableV>>("sparsity", 16, false)?
+            .visit_field::<ForwardsUOffset<Vector<i32>>>("shape_signature", 18, false)?
             .finish();
         Ok(())
     }
@@ -449,6 +453,11 @@ fn read_subgraph(t: Table<'_>) -> ReadResult<SubGraph<'_>> {
                 quant,
                 is_variable: tt.bool(14, false)?,
                 sparse: tt.table(16)?.is_some(),
+                signature: tt
+                    .vector(18)?
+                    .map(|v| v.i32s())
+                    .transpose()?
+                    .unwrap_or_default(),
                 pos: tt.pos(),
             });
         }
