@@ -60,18 +60,8 @@ fn walk_copy(
                 return false;
             };
             dst.copy_from_slice(src);
-        } else {
-            let mut at = base;
-            for e in dst.chunks_exact_mut(eb) {
-                let Some(src) = usize::try_from(at)
-                    .ok()
-                    .and_then(|b| input.get(b..b.checked_add(eb)?))
-                else {
-                    return false;
-                };
-                e.copy_from_slice(src);
-                at += inner_step;
-            }
+        } else if !strided_row(input, dst, eb, base, inner_step) {
+            return false;
         }
         // Advance the odometer over the outer axes.
         let mut k = MOVE_RANK - 1;
@@ -90,6 +80,56 @@ fn walk_copy(
             }
             base -= s * n as i64;
             *i = 0;
+        }
+    }
+}
+
+/// Copies the elements of `input` at byte offsets `base, base + step, ...` into `dst` (`eb`
+/// bytes each; `step` a multiple of `eb`, possibly 0 or negative); `false` if any lies
+/// outside `input`. The window is checked once, so the copy loop has no per-element checks.
+fn strided_row(input: &[u8], dst: &mut [u8], eb: usize, base: i64, step: i64) -> bool {
+    let n = (dst.len() / eb.max(1)) as i64;
+    if n == 0 {
+        return true;
+    }
+    let last = base + (n - 1) * step;
+    let (lo, hi) = (base.min(last), base.max(last));
+    let (Ok(lo), Ok(hi)) = (usize::try_from(lo), usize::try_from(hi)) else {
+        return false;
+    };
+    let Some(window) = hi.checked_add(eb).and_then(|end| input.get(lo..end)) else {
+        return false;
+    };
+    let k = (step.unsigned_abs() as usize) / eb.max(1);
+    match eb {
+        1 => row::<1>(window, dst, k, step < 0),
+        2 => row::<2>(window, dst, k, step < 0),
+        4 => row::<4>(window, dst, k, step < 0),
+        _ => row::<8>(window, dst, k, step < 0),
+    }
+    true
+}
+
+/// [`strided_row`] for `N`-byte elements: `window` starts at the first (or, `reverse`, ends
+/// at the last) element read, every `k`-th element of it is read (`k == 0`: the first one,
+/// repeated).
+#[inline(always)]
+fn row<const N: usize>(window: &[u8], dst: &mut [u8], k: usize, reverse: bool) {
+    let out = dst.chunks_exact_mut(N);
+    let src = window.chunks_exact(N);
+    if k == 0 {
+        if let Some(v) = window.get(..N) {
+            for d in out {
+                d.copy_from_slice(v);
+            }
+        }
+    } else if reverse {
+        for (d, s) in out.zip(src.rev().step_by(k)) {
+            d.copy_from_slice(s);
+        }
+    } else {
+        for (d, s) in out.zip(src.step_by(k)) {
+            d.copy_from_slice(s);
         }
     }
 }
@@ -817,5 +857,68 @@ mod tests {
         let mut out = [0u8; 4];
         assert!(select(&p, &[1, 0], &[1, 2, 3, 4], &[5, 6, 7, 8], &mut out));
         assert_eq!(out, [1, 6, 3, 8]);
+    }
+
+    extern crate std;
+    use std::vec::Vec;
+
+    /// Flat input index of output index `o` (row-major over `out_dims`) of a window, computed
+    /// the slow way, from the definition.
+    fn naive_window(p: &StridedSlice, eb: usize, input: &[u8]) -> Vec<u8> {
+        let n: usize = p.out_dims.iter().map(|&d| d as usize).product();
+        let mut out = Vec::new();
+        for flat in 0..n {
+            let (mut rest, mut at) = (flat, 0i64);
+            let mut scale = 1i64;
+            for k in (0..MOVE_RANK).rev() {
+                let i = (rest % p.out_dims[k] as usize) as i64;
+                rest /= p.out_dims[k] as usize;
+                at += (p.start[k] as i64 + i * p.stride[k] as i64) * scale;
+                scale *= p.in_dims[k] as i64;
+            }
+            let at = at as usize * eb;
+            out.extend_from_slice(&input[at..at + eb]);
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// The odometer walk with its checked-once rows equals the definition, for every
+        /// element size, forward, backward and broadcast (stride 0) steps.
+        #[test]
+        fn strided_window_equals_the_definition(
+            in_dims in proptest::array::uniform6(1u32..4),
+            picks in proptest::array::uniform6((0u32..4, -2i32..3, 1u32..4)),
+            eb in proptest::sample::select(&[1usize, 2, 4, 8][..]),
+        ) {
+            let mut p = StridedSlice {
+                input: TensorId(0),
+                output: TensorId(1),
+                elem_bytes: eb as u32,
+                in_dims,
+                out_dims: [1; MOVE_RANK],
+                start: [0; MOVE_RANK],
+                stride: [1; MOVE_RANK],
+            };
+            for k in 0..MOVE_RANK {
+                let (s, st, n) = picks[k];
+                let start = s % in_dims[k];
+                // The longest run from `start` with step `st` that stays inside the axis.
+                let room = match st {
+                    0 => n,
+                    st if st > 0 => (in_dims[k] - 1 - start) / st as u32 + 1,
+                    st => start / (-st) as u32 + 1,
+                };
+                p.start[k] = start;
+                p.stride[k] = st;
+                p.out_dims[k] = n.min(room);
+            }
+            let len = in_dims.iter().map(|&d| d as usize).product::<usize>() * eb;
+            let input: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let n: usize = p.out_dims.iter().map(|&d| d as usize).product();
+            let mut out = std::vec![0u8; n * eb];
+            proptest::prop_assert!(strided_slice(&p, &input, &mut out));
+            proptest::prop_assert_eq!(out, naive_window(&p, eb, &input));
+        }
     }
 }
