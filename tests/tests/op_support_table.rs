@@ -15,7 +15,7 @@ use ferrite_tests::repo_root;
 use ferrite_tests::tflite_build::{ModelSpec, OpSpec, TensorSpec};
 use std::collections::{BTreeMap, BTreeSet};
 
-const COLUMNS: [&str; 8] = [
+const COLUMNS: [&str; 9] = [
     "int8 portable",
     "int8 Cortex-M DSP",
     "int8 Helium",
@@ -24,6 +24,7 @@ const COLUMNS: [&str; 8] = [
     "f32 Cortex-M DSP",
     "f32 Helium",
     "f32 x86",
+    "other types",
 ];
 
 /// `(op, dtype)` pairs seen in the goldens: converted at all, run by an x86 entry, and
@@ -34,6 +35,8 @@ struct Seen {
     x86: BTreeSet<(String, &'static str)>,
     dsp: BTreeSet<(String, &'static str)>,
     helium: BTreeSet<(String, &'static str)>,
+    /// Other element types (golden variants `int32`, `int64`, `bool`, …) per operator.
+    other: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Kernel modules of the Cortex-M DSP and Helium targets (the ops they lower to).
@@ -171,9 +174,22 @@ fn observe(x86: Option<Options>) -> Seen {
             serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap())
                 .unwrap();
         for case in index["cases"].as_array().unwrap() {
-            let dtype = match case["dtype"].as_str().unwrap() {
+            let variant = case["variant"]
+                .as_str()
+                .or(case["dtype"].as_str())
+                .unwrap_or("f32");
+            let dtype = match variant {
                 "int8" => "int8",
-                _ => "f32",
+                "f32" | "float32" => "f32",
+                other => {
+                    for op in case["ops"].as_array().unwrap() {
+                        seen.other
+                            .entry(op.as_str().unwrap().to_string())
+                            .or_default()
+                            .insert(other.to_string());
+                    }
+                    continue;
+                }
             };
             for op in case["ops"].as_array().unwrap() {
                 seen.portable
@@ -257,8 +273,12 @@ fn readme_operator_table_matches_the_code() {
             Some(mark(&seen.helium, "f32")),
             x86.as_ref().map(|_| mark(&seen.x86, "f32")),
         ];
+        let other = seen.other.get(op).map_or_else(
+            || "—".to_string(),
+            |types| types.iter().cloned().collect::<Vec<_>>().join(", "),
+        );
         expected_rows.push(format!(
-            "| `{op}` | {} |",
+            "| `{op}` | {} | {other} |",
             expected.map(|e| e.unwrap_or("?")).join(" | ")
         ));
         let Some(cells) = table.get(op) else {
@@ -274,6 +294,12 @@ fn readme_operator_table_matches_the_code() {
                     COLUMNS[k]
                 ));
             }
+        }
+        let cell = cells.get(8).map(String::as_str).unwrap_or("");
+        if !cell.starts_with(other.as_str()) {
+            problems.push(format!(
+                "{op} / other types: README says {cell:?}, goldens show {other}"
+            ));
         }
     }
     for op in table.keys() {

@@ -102,6 +102,7 @@ macro_rules! registry {
 registry! {
     ADD => binary(),
     AVERAGE_POOL_2D => pool(PoolKind::Average),
+    BROADCAST_ARGS => folded_only(),
     BROADCAST_TO => broadcast_to(),
     CONCATENATION => concat(),
     CONV_2D => conv2d(),
@@ -132,8 +133,8 @@ registry! {
     RESHAPE => reshape(),
     RESIZE_NEAREST_NEIGHBOR => resize_nearest(),
     REVERSE_V2 => reverse(),
-    SELECT => select(),
     SELECT_V2 => select(),
+    SHAPE => folded_only(),
     SLICE => slice(),
     SOFTMAX => softmax(),
     SPACE_TO_DEPTH => space_depth(),
@@ -146,6 +147,7 @@ registry! {
     TRANSPOSE => transpose(),
     TRANSPOSE_CONV => transpose_conv(),
     UNPACK => unpack(),
+    ZEROS_LIKE => folded_only(),
 }
 
 struct Lowerer<'g, 'a> {
@@ -186,7 +188,13 @@ pub fn lower(g: &Graph<'_>, target: Target) -> Result<Lowered> {
         })?;
     }
     for &o in &g.outputs {
-        l.id(o)?;
+        if g.tensors[o].is_const() {
+            // An output the converter computed (its operators folded): copied in at the end.
+            let source = g.ops.last().map_or(0, |op| op.index);
+            l.load_const(&g.tensors[o], "constant model output".into(), source)?;
+        } else {
+            l.id(o)?;
+        }
     }
     Ok(Lowered {
         layers: l.layers,
@@ -425,6 +433,12 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         if !t.is_const() {
             return self.id(t.index);
         }
+        self.load_const(t, format!("{} (constant operand)", cx.op.name), cx.op.index)
+    }
+
+    /// The [`TensorId`] of constant `t` in the arena, copied there by a `LoadConst` layer
+    /// (named `name`, reported as part of operator `source_op`) on first use.
+    fn load_const(&mut self, t: &GTensor<'_>, name: String, source_op: usize) -> Result<TensorId> {
         if let Some(id) = self.ids[t.index] {
             return Ok(id);
         }
@@ -437,8 +451,8 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         let data = self.pool.push_bytes(t.bytes(), 4);
         self.layers.push(LoweredLayer {
             op: Op::LoadConst(LoadConst { data, output: id }),
-            name: format!("{} (constant operand)", cx.op.name),
-            source_op: cx.op.index,
+            name,
+            source_op,
             macs: 0,
             param_bytes: t.data.as_ref().map_or(0, |d| d.len()),
             inputs: vec![],

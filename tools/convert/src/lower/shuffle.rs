@@ -1,7 +1,7 @@
 //! Data movement by index, generic over the element size (`kernels::ops::movement`):
 //! TRANSPOSE, STRIDED_SLICE, SLICE, SPLIT, SPLIT_V, UNPACK, PACK, GATHER, GATHER_ND,
 //! EMBEDDING_LOOKUP, REVERSE_V2, SPACE_TO_DEPTH, DEPTH_TO_SPACE, BROADCAST_TO, FILL,
-//! MIRROR_PAD, SELECT/SELECT_V2 and DYNAMIC_UPDATE_SLICE.
+//! MIRROR_PAD, SELECT_V2 and DYNAMIC_UPDATE_SLICE.
 //!
 //! Everything that depends only on shapes and constant operands (permutations, slice
 //! windows, split sizes, gather geometry, broadcast strides) is resolved here, as TFLM's
@@ -180,6 +180,15 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         });
         self.push_one_output(cx, op, output.index);
         Ok(())
+    }
+
+    /// SHAPE, ZEROS_LIKE, BROADCAST_ARGS: results of static shapes and constants, which
+    /// [`crate::fold`] computes before lowering; one reaching here had run-time inputs.
+    pub(super) fn folded_only(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
+        Err(cx.unsupported(
+            "its inputs are computed at run time; Ferrite evaluates this operator at \
+             conversion time, from constants and static shapes only",
+        ))
     }
 
     /// TRANSPOSE: the permutation is a constant (TFLM requires it too).
@@ -621,7 +630,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         Ok(())
     }
 
-    /// SELECT and SELECT_V2: a bool condition choosing between two tensors, broadcast.
+    /// SELECT_V2: a bool condition choosing between two tensors, broadcast.
     pub(super) fn select(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
         cx.arity(3, 3, 1)?;
         let (cond, a, b, output) = (cx.input(0)?, cx.input(1)?, cx.input(2)?, cx.output(0)?);
