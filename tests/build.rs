@@ -45,20 +45,22 @@ fn main() {
             p,
         ));
     }
-    let families = root.join("tests/data/families");
-    println!("cargo:rerun-if-changed={}", families.display());
-    let mut family_files: Vec<PathBuf> = std::fs::read_dir(&families)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    family_files.sort();
-    for p in family_files
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "tflite"))
-    {
-        models.push((
-            format!("fam_{}", p.file_stem().unwrap().to_string_lossy()),
-            p,
-        ));
+    for (dir, prefix) in [("tests/data/families", "fam_"), ("tests/data/models", "usr_")] {
+        let dir = root.join(dir);
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        for p in files
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "tflite"))
+        {
+            models.push((
+                format!("{prefix}{}", p.file_stem().unwrap().to_string_lossy()),
+                p,
+            ));
+        }
     }
     let shared = std::env::var_os("FERRITE_SHARED_MODELS")
         .map(PathBuf::from)
@@ -72,13 +74,19 @@ fn main() {
 
     let mut registry = String::from("/// Every emitted model: (name, source file, model).\npub static EMITTED: &[(&str, &str, &ferrite_core::Model<'static>)] = &[\n");
     let mut modules = String::new();
+    // A model the converter rejects is reported by the `emitted_code` test (listing every
+    // one), rather than failing the build of every test.
+    let mut failed = String::from("/// Models that did not convert: (name, error).\npub static FAILED: &[(&str, &str)] = &[\n");
     for (name, path) in &models {
         let id = ident(name);
         let file = format!("{id}.rs");
-        ferrite_convert::Builder::new(path)
+        if let Err(e) = ferrite_convert::Builder::new(path)
             .file_name(&file)
             .emit_to_out_dir()
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        {
+            let _ = writeln!(failed, "    ({name:?}, {:?}),", e.to_string());
+            continue;
+        }
         let _ = writeln!(
             modules,
             "pub mod {id} {{ include!(concat!(env!(\"OUT_DIR\"), \"/{file}\")); }}"
@@ -90,7 +98,8 @@ fn main() {
         );
     }
     registry.push_str("];\n");
-    std::fs::write(out.join("emitted.rs"), modules + &registry).unwrap();
+    failed.push_str("];\n");
+    std::fs::write(out.join("emitted.rs"), modules + &registry + &failed).unwrap();
 }
 
 fn ferrite_names() -> [&'static str; 8] {

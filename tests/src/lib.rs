@@ -126,6 +126,73 @@ pub fn compare(got: &Array, expected: &Array, rtol: f64) -> Vec<String> {
         .collect()
 }
 
+/// Runs every case of a golden directory's `index.json` (`tests/data/ops`,
+/// `tests/data/models`, …: the format `tools/goldens/README.md` describes) on the host,
+/// converted with `options`, and compares every output with its golden: integers and bool
+/// exactly, float within 1e-5 relative. Returns the number of cases and the operators they
+/// contain; panics listing every case that failed to convert, run or match.
+pub fn check_golden_dir(dir: &Path, options: &Options) -> (usize, std::collections::BTreeSet<String>) {
+    let index: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("index.json"))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display())),
+    )
+    .unwrap();
+    let cases = index["cases"].as_array().expect("cases");
+    let mut failures = Vec::new();
+    let mut ops_seen = std::collections::BTreeSet::new();
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let file = |v: &serde_json::Value| dir.join(v["file"].as_str().unwrap());
+        let bytes = std::fs::read(dir.join(case["file"].as_str().unwrap())).unwrap();
+        let c = match compile(&bytes, options) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{name}: does not convert: {e}"));
+                continue;
+            }
+        };
+        let inputs: Vec<_> = case["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| load(&file(i)))
+            .collect();
+        let outputs = match ferrite_convert::host::run_all(&c, &inputs, 1) {
+            Ok(o) => o,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        for (k, o) in case["outputs"].as_array().unwrap().iter().enumerate() {
+            let Some(got) = outputs.get(k) else {
+                failures.push(format!("{name}: no output {k}"));
+                continue;
+            };
+            let bad = compare(got, &load(&file(o)), 1e-5);
+            if !bad.is_empty() {
+                failures.push(format!(
+                    "{name} output {k} ({}): {}",
+                    case["description"].as_str().unwrap_or(""),
+                    bad.join("; ")
+                ));
+            }
+        }
+        for op in case["ops"].as_array().unwrap() {
+            ops_seen.insert(op.as_str().unwrap().to_string());
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases in {} differ from their goldens:\n{}",
+        failures.len(),
+        cases.len(),
+        dir.display(),
+        failures.join("\n")
+    );
+    (cases.len(), ops_seen)
+}
+
 /// Models emitted as Rust by `build.rs` (the bundled model, every single-op golden model,
 /// and the shared models found at build time).
 pub mod emitted {

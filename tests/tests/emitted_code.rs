@@ -10,6 +10,7 @@ fn goldens(name: &str, source: &Path) -> Option<(Vec<npy::Array>, npy::Array)> {
     if let Some(op) = name
         .strip_prefix("op_")
         .or_else(|| name.strip_prefix("fam_"))
+        .or_else(|| name.strip_prefix("usr_"))
     {
         let dir = source.parent()?;
         let index: serde_json::Value =
@@ -39,6 +40,19 @@ fn goldens(name: &str, source: &Path) -> Option<(Vec<npy::Array>, npy::Array)> {
         vec![load(&dir.join(format!("{shared}.inputs.npy")))],
         load(&dir.join(format!("{shared}.outputs.npy"))),
     ))
+}
+
+#[test]
+fn every_golden_model_converts_to_rust() {
+    assert!(
+        emitted::FAILED.is_empty(),
+        "models the converter rejected:\n{}",
+        emitted::FAILED
+            .iter()
+            .map(|(name, e)| format!("{name}: {e}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 #[test]
