@@ -270,7 +270,28 @@ fn try_fold(g: &Graph<'_>, op: &GOp<'_>) -> std::result::Result<Option<Vec<Vec<u
     let shape_only = matches!(op.code, oc::SHAPE | oc::ZEROS_LIKE);
     let inputs: Vec<usize> = op.inputs.iter().flatten().copied().collect();
     let all_const = inputs.iter().all(|&i| g.tensors[i].is_const());
-    if inputs.is_empty() || !(all_const || shape_only) {
+    let arity = match op.code {
+        oc::STRIDED_SLICE => 4,
+        oc::SLICE | oc::RANGE => 3,
+        oc::ADD
+        | oc::SUB
+        | oc::MUL
+        | oc::DIV
+        | oc::FLOOR_DIV
+        | oc::FLOOR_MOD
+        | oc::MAXIMUM
+        | oc::MINIMUM
+        | oc::BROADCAST_ARGS
+        | oc::REDUCE_PROD
+        | oc::SUM
+        | oc::FILL
+        | oc::BROADCAST_TO
+        | oc::TRANSPOSE
+        | oc::GATHER => 2,
+        _ => 1,
+    };
+    // Too few inputs: left to the lowering, whose arity check names the problem.
+    if inputs.len() < arity || !(all_const || shape_only) {
         return Ok(None);
     }
     // Every output's type must be one Ferrite knows (its bytes are what lowering reads).
