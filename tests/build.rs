@@ -45,7 +45,10 @@ fn main() {
             p,
         ));
     }
-    for (dir, prefix) in [("tests/data/families", "fam_"), ("tests/data/models", "usr_")] {
+    for (dir, prefix) in [
+        ("tests/data/families", "fam_"),
+        ("tests/data/models", "usr_"),
+    ] {
         let dir = root.join(dir);
         println!("cargo:rerun-if-changed={}", dir.display());
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)

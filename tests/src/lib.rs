@@ -131,7 +131,10 @@ pub fn compare(got: &Array, expected: &Array, rtol: f64) -> Vec<String> {
 /// converted with `options`, and compares every output with its golden: integers and bool
 /// exactly, float within 1e-5 relative. Returns the number of cases and the operators they
 /// contain; panics listing every case that failed to convert, run or match.
-pub fn check_golden_dir(dir: &Path, options: &Options) -> (usize, std::collections::BTreeSet<String>) {
+pub fn check_golden_dir(
+    dir: &Path,
+    options: &Options,
+) -> (usize, std::collections::BTreeSet<String>) {
     let index: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("index.json"))
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display())),

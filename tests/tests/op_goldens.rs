@@ -10,6 +10,9 @@ use ferrite_tests::*;
 fn every_single_op_case_matches_tflite_micro() {
     let options = Options::host().unwrap_or_else(|e| panic!("{e}"));
     let (cases, ops) = check_golden_dir(&repo_root().join("tests/data/ops"), &options);
-    assert!(cases >= 100, "expected the full golden set, found {cases} cases");
+    assert!(
+        cases >= 100,
+        "expected the full golden set, found {cases} cases"
+    );
     println!("{cases} cases; operators covered: {ops:?}");
 }

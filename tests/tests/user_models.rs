@@ -19,7 +19,10 @@ fn every_user_model_matches_its_golden_on_every_target() {
             ..Options::host().unwrap_or_else(|e| panic!("{e}"))
         };
         let (cases, ops) = check_golden_dir(&dir(), &options);
-        assert!(cases >= 12, "expected the user-model set, found {cases} cases");
+        assert!(
+            cases >= 12,
+            "expected the user-model set, found {cases} cases"
+        );
         println!("{target:?}: {cases} cases; operators: {ops:?}");
     }
 }
@@ -80,11 +83,15 @@ fn an_unknown_batch_can_be_fixed_to_several_samples() {
     let per = input.data.len() / n;
     let single = ferrite_convert::host::run_all(&one, std::slice::from_ref(&input), 1).unwrap();
     let mut batched_input = input.clone();
-    batched_input.shape = vec![1, 4 * input.shape[1], input.shape[2], input.shape[3], input.shape[4]];
-    batched_input.data = ferrite_convert::npy::Data::from_bytes(
-        input.data.dtype(),
-        &input.data.bytes(0, 4 * per),
-    );
+    batched_input.shape = vec![
+        1,
+        4 * input.shape[1],
+        input.shape[2],
+        input.shape[3],
+        input.shape[4],
+    ];
+    batched_input.data =
+        ferrite_convert::npy::Data::from_bytes(input.data.dtype(), &input.data.bytes(0, 4 * per));
     let batched = ferrite_convert::host::run_all(&four, &[batched_input], 1).unwrap();
     let out_per = single[0].data.len() / n;
     for s in 0..4 {

@@ -295,6 +295,7 @@ fn inspect(model: &Path, json: bool) -> Result<ExitCode, String> {
             "layers": r.layers,
             "tensors": r.tensors,
             "warnings": r.warnings,
+            "folded": r.folded,
         });
         println!(
             "{}",
@@ -322,6 +323,13 @@ fn inspect(model: &Path, json: bool) -> Result<ExitCode, String> {
         );
     }
     println!();
+    if !r.folded.is_empty() {
+        println!("folded or rewritten at conversion (no layer of their own on the device):");
+        for f in &r.folded {
+            println!("  {f}");
+        }
+        println!();
+    }
     println!("MACs                      {:>10}", r.macs);
     println!("weights and constants     {:>10} bytes", r.weight_bytes);
     println!(

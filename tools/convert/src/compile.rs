@@ -125,6 +125,9 @@ pub struct Report {
     pub naive_activation_bytes: usize,
     /// Things accepted with a caveat.
     pub warnings: Vec<String>,
+    /// Operators the converter evaluated or rewrote, so that no layer runs them
+    /// ([`crate::fold`]), e.g. `#4 SHAPE: evaluated at conversion`.
+    pub folded: Vec<String>,
 }
 
 /// A converted model: the runtime tables plus the report.
@@ -402,6 +405,7 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         arena_lower_bound: p.lower_bound,
         naive_activation_bytes: naive,
         warnings: all_warnings,
+        folded: graph.folded.clone(),
     };
     Ok(Compiled {
         tensor_names: act.iter().map(|&t| graph.tensors[t].name.clone()).collect(),

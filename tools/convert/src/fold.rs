@@ -85,6 +85,11 @@ pub fn rewrite_dilated_convs(g: &mut Graph<'_>) -> usize {
         if remove[s] || remove[c] || remove[b] {
             continue;
         }
+        let note = format!(
+            "#{} SPACE_TO_BATCH_ND, #{} {}, #{} BATCH_TO_SPACE_ND: one convolution with dilation {:?}",
+            g.ops[s].index, g.ops[c].index, g.ops[c].name, g.ops[b].index, dilated.dilation
+        );
+        g.folded.push(note);
         let conv = &mut g.ops[c];
         conv.inputs[0] = Some(x);
         conv.outputs = vec![y];
@@ -189,6 +194,10 @@ pub fn fold(g: &mut Graph<'_>) -> Result<usize> {
                 for (out, data) in op.outputs.iter().zip(results) {
                     g.tensors[*out].data = Some(Cow::Owned(data));
                 }
+                g.folded.push(format!(
+                    "#{} {}: evaluated at conversion",
+                    op.index, op.name
+                ));
                 folded += 1;
             }
             Ok(None) => kept.push(op),

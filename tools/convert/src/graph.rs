@@ -141,6 +141,8 @@ pub struct Graph<'a> {
     pub outputs: Vec<usize>,
     /// Things accepted with a caveat.
     pub warnings: Vec<String>,
+    /// What [`crate::fold`] did to the graph, one line per operator folded or rewritten.
+    pub folded: Vec<String>,
 }
 
 fn tensor_err(
@@ -549,6 +551,7 @@ impl<'a> Graph<'a> {
             inputs,
             outputs,
             warnings,
+            folded: Vec::new(),
         })
     }
 }
