@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import shutil
 import sys
 import tempfile
@@ -61,6 +62,7 @@ from keras import layers as L  # noqa: E402
 fb = g.fb
 OUT_DIR = g.REPO / "tests" / "data" / "models"
 REP_SAMPLES = 24  # representative dataset size for calibration
+F32_REL_BOUND = 1e-6  # float32 goldens must be this close (relative) to the float model
 TFLM_RUNS = 3  # fresh TFLM interpreters per case, to detect run-to-run variation
 README_BEGIN, README_END = "<!-- models:begin -->", "<!-- models:end -->"
 DETECTION_OP = "TFLite_Detection_PostProcess"
@@ -647,9 +649,14 @@ def ssd_head_check(head_buf, model, xs, variant, thr) -> dict:
               float(np.abs(score - ks).max() / np.abs(ks).max()))
     cands = (score[..., 1:].max(axis=-1) >= thr).reshape(len(xs), -1).sum(axis=1)
     pairs = (score[..., 1:] >= thr).reshape(len(xs), -1).sum(axis=1)
-    key = "head_max_rel_err_vs_keras" if variant == "f32" else "head_max_abs_err_vs_keras"
-    val = rel if variant == "f32" else max(float(np.abs(box - kb).max()), float(np.abs(score - ks).max()))
-    return {key: float(f"{val:.3g}"),
+    if variant == "f32":
+        if not rel < F32_REL_BOUND:
+            raise RuntimeError(f"SSD head: TFLM f32 is {rel} off Keras")
+        err = {"head_max_rel_err_vs_keras_below": F32_REL_BOUND}
+    else:
+        val = max(float(np.abs(box - kb).max()), float(np.abs(score - ks).max()))
+        err = {"head_max_abs_err_vs_keras": math.ceil(val * 100) / 100}  # rounded up to 0.01
+    return {**err,
             "anchors_with_max_class_score_above_threshold": [int(c) for c in cands],
             "anchor_class_pairs_above_threshold": [int(c) for c in pairs]}
 
@@ -801,8 +808,13 @@ def gen_case(v: Variant, out_dir: Path) -> dict:
         refs = [v.ref([a[s] for a in deq]) for s in range(n)]
         ref = [np.stack([r[k] for r in refs]) for k in range(len(out_desc))]
     int8_model_out = any(is_int8_out)
-    err_key = "max_err_vs_float_lsb" if int8_model_out else "max_rel_err_vs_float"
-    err_tol = v.lsb_tol if int8_model_out else 1e-4
+    # The float reference (Keras / TF eager on the CPU) is not bit-reproducible from run to run, so
+    # errors are recorded coarsely: int8 rounded up to 0.1 LSB, float32 as a fixed bound.
+    err_key = "max_err_vs_float_lsb" if int8_model_out else "max_rel_err_vs_float_below"
+    err_tol = v.lsb_tol if int8_model_out else F32_REL_BOUND
+
+    def err_value(e: float) -> float:
+        return math.ceil(e * 10) / 10 if int8_model_out else F32_REL_BOUND
 
     def err_vs_float(outs) -> float:
         errs = []
@@ -830,7 +842,7 @@ def gen_case(v: Variant, out_dir: Path) -> dict:
             check["litert_ref_error"] = lr_error
         if ref is not None:
             e = err_vs_float(y)
-            check[err_key] = float(f"{e:.3g}")
+            check[err_key] = err_value(e)
             if not e <= err_tol:
                 raise RuntimeError(f"{v.name}: TFLM is {e} off the float model (tol {err_tol})")
     else:
@@ -844,7 +856,7 @@ def gen_case(v: Variant, out_dir: Path) -> dict:
         check["tflm_matches_litert_ref"] = False
         if ref is not None:
             e = err_vs_float(lr)
-            check[f"litert_ref_{err_key}"] = float(f"{e:.3g}")
+            check[f"litert_ref_{err_key}"] = err_value(e)
             if not e <= err_tol:
                 raise RuntimeError(f"{v.name}: LiteRT is {e} off the float model (tol {err_tol})")
             check["tflm_far_from_float"] = not err_vs_float(y_tflm) <= err_tol
