@@ -40,9 +40,10 @@ fn folded_plumbing_costs_nothing_on_the_device() {
     for (unknown, fixed) in [
         ("keras_flatten_cnn_int8", "keras_flatten_cnn_fixed_int8"),
         ("keras_flatten_cnn_f32", "keras_flatten_cnn_fixed_f32"),
-        ("keras_dilated_conv_int8", "keras_dilated_conv_fixed_int8"),
-        ("keras_dilated_conv_f32", "keras_dilated_conv_fixed_f32"),
     ] {
+        // (The dilated-convolution pair is not such a pair: with an unknown batch TensorFlow
+        // keeps the bias as a separate ADD after BATCH_TO_SPACE_ND — a second rounding in
+        // int8 that LiteRT computes too — where the fixed-batch model fuses it.)
         let (a, b) = (portable(unknown), portable(fixed));
         let ops = |c: &Compiled| -> Vec<String> {
             c.layers
