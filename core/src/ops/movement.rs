@@ -8,7 +8,7 @@
 //! [`Transpose`] is also SPACE_TO_DEPTH, DEPTH_TO_SPACE and the shuffles of the
 //! SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND pair; a [`Gather`] is also EMBEDDING_LOOKUP.
 
-use crate::model::TensorId;
+use crate::model::{ConstRef, TensorId};
 use crate::DType;
 
 /// Number of axes every data-movement shape is padded to.
@@ -75,6 +75,10 @@ pub struct Gather {
     pub inner: u32,
     /// Indices per batch.
     pub coords: u32,
+    /// Empty, or (EMBEDDING_LOOKUP of an int8 table into float32, TFLM's hybrid path) the
+    /// float value of each int8 byte, indexed by the byte as `u8`: the output then holds
+    /// `dequant[params byte]` as float32 (4 bytes) per gathered element.
+    pub dequant: ConstRef<f32>,
 }
 
 /// GATHER_ND: each of the `lookups` index vectors of `depth` components selects a slice of

@@ -319,10 +319,47 @@ pub fn gather(p: &Gather, params: &[u8], indices: &[u8], output: &mut [u8]) -> O
     Some(())
 }
 
+/// [`gather`] of int8 `params` into float32 through `table` (256 values, by byte as `u8`):
+/// TFLM's hybrid EMBEDDING_LOOKUP. `None` for an index out of range or wrong sizes.
+pub fn gather_dequant(
+    p: &Gather,
+    table: &[f32],
+    params: &[u8],
+    indices: &[u8],
+    output: &mut [u8],
+) -> Option<()> {
+    let slice = p.inner as usize;
+    let axis_bytes = slice.checked_mul(p.axis_size as usize)?;
+    let mut out = output.chunks_exact_mut(4);
+    for b in 0..p.batch as usize {
+        for o in 0..p.outer as usize {
+            let base = (b * p.outer as usize + o).checked_mul(axis_bytes)?;
+            for c in 0..p.coords as usize {
+                let i = index_at(indices, p.index_type, b * p.coords as usize + c)?;
+                if i < 0 || i >= p.axis_size as i64 {
+                    return None;
+                }
+                let at = base + i as usize * slice;
+                for &q in params.get(at..at + slice)? {
+                    let v = table.get(q as usize)?;
+                    out.next()?.copy_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+    }
+    Some(())
+}
+
 /// Kernel entry for [`Op::Gather`].
 pub fn run_gather(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let p = expect_op!(ctx, op, Gather);
+    let table = ctx.consts(p.dequant)?;
+    let hybrid = !table.is_empty();
+    if hybrid && (table.len() != 256 || p.elem_bytes != 1) {
+        return Err(ctx.error("dequantizing gather needs int8 params and 256 values"));
+    }
     let eb = check_elem(ctx, p.elem_bytes)? as u64;
+    let out_eb = if hybrid { 4 } else { eb };
     let ib = index_bytes(ctx, p.index_type)?;
     let layer = ctx.layer;
     let (inputs, output) = ctx.split(p.output)?;
@@ -347,10 +384,15 @@ pub fn run_gather(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     check_len(
         layer,
         output.len() as u64,
-        n_out.saturating_mul(eb),
+        n_out.saturating_mul(out_eb),
         "gather output size",
     )?;
-    gather(p, params, indices, output).ok_or(Error::InvalidLayer {
+    let done = if hybrid {
+        gather_dequant(p, table, params, indices, output)
+    } else {
+        gather(p, params, indices, output)
+    };
+    done.ok_or(Error::InvalidLayer {
         layer,
         reason: "gather index out of range",
     })
@@ -812,6 +854,7 @@ mod tests {
             axis_size: 3,
             inner: 2,
             coords: 2,
+            dequant: ferrite_core::ConstRef::EMPTY,
         };
         let params = [1u8, 2, 3, 4, 5, 6];
         let idx = [2u8, 0, 0, 0, 0, 0, 0, 0];

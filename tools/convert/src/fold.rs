@@ -559,6 +559,7 @@ fn try_fold(g: &Graph<'_>, op: &GOp<'_>) -> std::result::Result<Option<Vec<Vec<u
                 axis_size: input.shape[axis] as u32,
                 inner: input.shape[axis + 1..].iter().product::<usize>() as u32,
                 coords: idx.num_elements() as u32,
+                dequant: ferrite_core::ConstRef::EMPTY,
             };
             let n = input.num_elements() / input.shape[axis].max(1) * idx.num_elements();
             let mut o = vec![0u8; n * eb];

@@ -394,8 +394,9 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         Ok(())
     }
 
-    /// GATHER (axis and batch_dims options) and EMBEDDING_LOOKUP (ids first, then the table:
-    /// a gather along axis 0).
+    /// GATHER (axis and batch_dims options) and EMBEDDING_LOOKUP (TFLM: 1-D int32 ids, then
+    /// a float32 or int8 table of rank >= 2: a gather along axis 0, the int8 table either
+    /// copied or, into a float32 output, dequantized with its scale and zero point 0).
     pub(super) fn gather(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
         cx.arity(2, 2, 1)?;
         let lookup = cx.op.code == oc::EMBEDDING_LOOKUP;
@@ -408,7 +409,32 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         if !matches!(index_type, DType::I32 | DType::I64) {
             return Err(cx.tensor_msg(indices, "indices", "must be int32 or int64"));
         }
+        let mut dequant = ConstRef::EMPTY;
         let (axis, batch_dims) = if lookup {
+            if index_type != DType::I32 || indices.shape.len() != 1 {
+                return Err(cx.tensor_msg(indices, "lookup", "must be a 1-D int32 tensor"));
+            }
+            if params.shape.len() < 2 {
+                return Err(cx.tensor_msg(params, "value", "must have rank 2 or more"));
+            }
+            let (pt, ot) = (cx.dtype(params, "value")?, cx.dtype(output, "output")?);
+            match (pt, ot) {
+                (DType::F32, DType::F32) | (DType::I8, DType::I8) => {}
+                (DType::I8, DType::F32) => {
+                    let q = cx.qparams(params, "value")?;
+                    if q.zero_point != 0 {
+                        return Err(cx.tensor_msg(params, "value", "needs zero point 0 (TFLM)"));
+                    }
+                    // TFLM's `Dequantize`: `(q - 0) * scale` in float.
+                    let table: Vec<f32> = (0..=255u8).map(|b| (b as i8 as f32) * q.scale).collect();
+                    dequant = self.pool.push_f32(&table);
+                }
+                (a, b) => {
+                    return Err(cx.unsupported(format!(
+                        "value/output types {a}/{b}; supported: float32/float32, int8/int8, int8/float32"
+                    )))
+                }
+            }
             (0, 0)
         } else {
             let o = cx.op.options;
@@ -433,7 +459,11 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         out.extend_from_slice(&indices.shape[bd..]);
         out.extend_from_slice(&params.shape[axis + 1..]);
         self.expect_shape(cx, output, &out)?;
-        let dtype = self.moved_type(cx, params, output)?;
+        let dtype = if dequant.is_empty() {
+            self.moved_type(cx, params, output)?
+        } else {
+            DType::I8
+        };
         let prod = |s: &[usize]| u32_of(s.iter().product());
         let pi = self.operand(cx, params)?;
         let ii = self.operand(cx, indices)?;
@@ -449,6 +479,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             axis_size: u32_of(params.shape[axis]),
             inner: prod(&params.shape[axis + 1..]),
             coords: prod(&indices.shape[bd..]),
+            dequant,
         });
         self.push(cx, op, 0, 0);
         Ok(())
