@@ -27,6 +27,11 @@ fn product(dims: &[u32]) -> u64 {
 /// Copies `out_dims` elements from `input` into `output` (in output order), the input offset
 /// starting at `start` bytes and moving by `step[k]` bytes per step of output axis `k`.
 ///
+/// Axes of size 1 are dropped and neighbours the input walks contiguously are merged first,
+/// so that a transpose or slice runs as few, long inner loops: a contiguous innermost run is
+/// one `copy_from_slice`; otherwise the two innermost axes form a block whose input window is
+/// checked once and which is copied with the longer axis innermost.
+///
 /// Requires `output.len() == product(out_dims) * eb` and every visited input offset to lie in
 /// `input` (the entries check both); returns `false` (having copied a prefix) otherwise.
 fn walk_copy(
@@ -40,98 +45,155 @@ fn walk_copy(
     if output.is_empty() || eb == 0 {
         return true;
     }
-    let d = out_dims.map(|x| x as usize);
-    let inner = d[MOVE_RANK - 1];
-    let inner_step = step[MOVE_RANK - 1];
-    let contiguous = inner_step == eb as i64;
-    let run = inner * eb;
-    let mut rows = output.chunks_exact_mut(run.max(1));
-    let mut idx = [0usize; MOVE_RANK - 1];
-    let mut base = start;
-    loop {
-        let Some(dst) = rows.next() else {
-            return true;
-        };
-        if contiguous {
-            let Some(src) = usize::try_from(base)
-                .ok()
-                .and_then(|b| input.get(b..b.checked_add(run)?))
-            else {
-                return false;
-            };
-            dst.copy_from_slice(src);
-        } else if !strided_row(input, dst, eb, base, inner_step) {
-            return false;
+    // Coalesce: right-aligned axes of size > 1, merging an axis into its outer neighbour when
+    // the neighbour's step is exactly one whole run of it.
+    let mut dims = [1usize; MOVE_RANK];
+    let mut steps = [0i64; MOVE_RANK];
+    let mut n = 0usize;
+    for (&d, &s) in out_dims.iter().zip(step) {
+        let d = d as usize;
+        if d == 1 {
+            continue;
         }
-        // Advance the odometer over the outer axes.
-        let mut k = MOVE_RANK - 1;
-        loop {
-            if k == 0 {
-                return true;
+        match n
+            .checked_sub(1)
+            .and_then(|last| Some((last, *steps.get(last)?)))
+        {
+            Some((last, prev)) if prev == s * d as i64 => {
+                if let (Some(dl), Some(sl)) = (dims.get_mut(last), steps.get_mut(last)) {
+                    *dl *= d;
+                    *sl = s;
+                }
             }
-            k -= 1;
-            let (Some(i), Some(&n), Some(&s)) = (idx.get_mut(k), d.get(k), step.get(k)) else {
-                return false;
-            };
-            *i += 1;
-            base += s;
-            if *i < n {
-                break;
+            _ => {
+                if let (Some(dn), Some(sn)) = (dims.get_mut(n), steps.get_mut(n)) {
+                    *dn = d;
+                    *sn = s;
+                }
+                n += 1;
             }
-            base -= s * n as i64;
-            *i = 0;
         }
     }
-}
-
-/// Copies the elements of `input` at byte offsets `base, base + step, ...` into `dst` (`eb`
-/// bytes each; `step` a multiple of `eb`, possibly 0 or negative); `false` if any lies
-/// outside `input`. The window is checked once, so the copy loop has no per-element checks.
-fn strided_row(input: &[u8], dst: &mut [u8], eb: usize, base: i64, step: i64) -> bool {
-    let n = (dst.len() / eb.max(1)) as i64;
-    if n == 0 {
-        return true;
+    // Right-align the `n` collected axes (at least two, padding with size-1 axes in front).
+    let n = n.max(2);
+    let mut d = [1usize; MOVE_RANK];
+    let mut st = [0i64; MOVE_RANK];
+    for k in 0..n {
+        if let (Some(dd), Some(ss), Some(&a), Some(&b)) = (
+            d.get_mut(MOVE_RANK - n + k),
+            st.get_mut(MOVE_RANK - n + k),
+            dims.get(k),
+            steps.get(k),
+        ) {
+            *dd = a;
+            *ss = b;
+        }
     }
-    let last = base + (n - 1) * step;
-    let (lo, hi) = (base.min(last), base.max(last));
-    let (Ok(lo), Ok(hi)) = (usize::try_from(lo), usize::try_from(hi)) else {
-        return false;
-    };
-    let Some(window) = hi.checked_add(eb).and_then(|end| input.get(lo..end)) else {
-        return false;
-    };
-    let k = (step.unsigned_abs() as usize) / eb.max(1);
-    match eb {
-        1 => row::<1>(window, dst, k, step < 0),
-        2 => row::<2>(window, dst, k, step < 0),
-        4 => row::<4>(window, dst, k, step < 0),
-        _ => row::<8>(window, dst, k, step < 0),
+    let [o0, o1, o2, o3, d_a, d_b] = d;
+    let [s0, s1, s2, s3, s_a, s_b] = st;
+    let contiguous = s_b == eb as i64;
+    // One unit of work: a contiguous run of `d_b` elements (repeated `d_a` times by the
+    // block loop below), or a `d_a` x `d_b` block.
+    let block_bytes = d_a * d_b * eb;
+    let mut blocks = output.chunks_exact_mut(block_bytes.max(1));
+    for i0 in 0..o0 {
+        for i1 in 0..o1 {
+            for i2 in 0..o2 {
+                for i3 in 0..o3 {
+                    let base =
+                        start + i0 as i64 * s0 + i1 as i64 * s1 + i2 as i64 * s2 + i3 as i64 * s3;
+                    let Some(dst) = blocks.next() else {
+                        return true;
+                    };
+                    let ok = if contiguous {
+                        copy_runs(input, dst, d_b * eb, base, s_a)
+                    } else {
+                        match eb {
+                            1 => copy_block::<1>(input, dst, base, (d_a, s_a), (d_b, s_b)),
+                            2 => copy_block::<2>(input, dst, base, (d_a, s_a), (d_b, s_b)),
+                            4 => copy_block::<4>(input, dst, base, (d_a, s_a), (d_b, s_b)),
+                            _ => copy_block::<8>(input, dst, base, (d_a, s_a), (d_b, s_b)),
+                        }
+                    };
+                    if !ok {
+                        return false;
+                    }
+                }
+            }
+        }
     }
     true
 }
 
-/// [`strided_row`] for `N`-byte elements: `window` starts at the first (or, `reverse`, ends
-/// at the last) element read, every `k`-th element of it is read (`k == 0`: the first one,
-/// repeated).
-#[inline(always)]
-fn row<const N: usize>(window: &[u8], dst: &mut [u8], k: usize, reverse: bool) {
-    let out = dst.chunks_exact_mut(N);
-    let src = window.chunks_exact(N);
-    if k == 0 {
-        if let Some(v) = window.get(..N) {
-            for d in out {
-                d.copy_from_slice(v);
-            }
-        }
-    } else if reverse {
-        for (d, s) in out.zip(src.rev().step_by(k)) {
-            d.copy_from_slice(s);
-        }
+/// Copies `dst.len() / run` contiguous runs of `run` bytes from `input` at byte offsets
+/// `base, base + step, ...` into consecutive runs of `dst`.
+fn copy_runs(input: &[u8], dst: &mut [u8], run: usize, base: i64, step: i64) -> bool {
+    let mut at = base;
+    for d in dst.chunks_exact_mut(run.max(1)) {
+        let Some(src) = usize::try_from(at)
+            .ok()
+            .and_then(|a| input.get(a..a.checked_add(run)?))
+        else {
+            return false;
+        };
+        d.copy_from_slice(src);
+        at += step;
+    }
+    true
+}
+
+/// Copies a block of `N`-byte elements, `dst[a][b] = input[base + a * s_a + b * s_b]`, after
+/// checking once that the block's input window lies in `input`. The longer axis runs
+/// innermost (a transpose's short innermost output axis would otherwise cost a loop set-up
+/// per element or two).
+fn copy_block<const N: usize>(
+    input: &[u8],
+    dst: &mut [u8],
+    base: i64,
+    (d_a, s_a): (usize, i64),
+    (d_b, s_b): (usize, i64),
+) -> bool {
+    if d_a == 0 || d_b == 0 {
+        return true;
+    }
+    let corners = [
+        base,
+        base + (d_a as i64 - 1) * s_a,
+        base + (d_b as i64 - 1) * s_b,
+        base + (d_a as i64 - 1) * s_a + (d_b as i64 - 1) * s_b,
+    ];
+    let (lo, hi) = corners
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(l, h), &c| (l.min(c), h.max(c)));
+    let (Ok(lo), Ok(hi)) = (usize::try_from(lo), usize::try_from(hi)) else {
+        return false;
+    };
+    let Some(window) = hi.checked_add(N).and_then(|end| input.get(lo..end)) else {
+        return false;
+    };
+    // Offsets relative to the window (all in range, as checked above).
+    let origin = base - lo as i64;
+    let (outer, inner, s_outer, s_inner, out_outer, out_inner) = if d_b >= d_a {
+        (d_a, d_b, s_a, s_b, d_b * N, N)
     } else {
-        for (d, s) in out.zip(src.step_by(k)) {
+        (d_b, d_a, s_b, s_a, N, d_b * N)
+    };
+    for i in 0..outer {
+        let mut at = origin + i as i64 * s_outer;
+        let mut o = i * out_outer;
+        for _ in 0..inner {
+            let (Some(d), Some(s)) = (
+                dst.get_mut(o..o + N),
+                usize::try_from(at).ok().and_then(|a| window.get(a..a + N)),
+            ) else {
+                return false;
+            };
             d.copy_from_slice(s);
+            at += s_inner;
+            o += out_inner;
         }
     }
+    true
 }
 
 /// Row-major element strides of `dims`.
@@ -926,6 +988,39 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Every permutation of every small shape equals the definition
+        /// `out[o] = in[o permuted back]`, for every element size.
+        #[test]
+        fn transpose_equals_the_definition(
+            in_dims in proptest::array::uniform6(1u32..5),
+            perm in proptest::strategy::Strategy::prop_shuffle(proptest::strategy::Just([0u8, 1, 2, 3, 4, 5])),
+            eb in proptest::sample::select(&[1usize, 2, 4, 8][..]),
+        ) {
+            let p = Transpose {
+                input: TensorId(0),
+                output: TensorId(1),
+                elem_bytes: eb as u32,
+                in_dims,
+                perm,
+            };
+            let n: usize = in_dims.iter().map(|&d| d as usize).product();
+            let input: Vec<u8> = (0..n * eb).map(|i| (i * 13 + 5) as u8).collect();
+            let mut out = std::vec![0u8; n * eb];
+            proptest::prop_assert!(transpose(&p, &input, &mut out));
+            let out_dims: [usize; MOVE_RANK] = core::array::from_fn(|k| in_dims[perm[k] as usize] as usize);
+            let strides = strides_of(&in_dims);
+            for flat in 0..n {
+                let (mut rest, mut at) = (flat, 0i64);
+                for k in (0..MOVE_RANK).rev() {
+                    let i = rest % out_dims[k];
+                    rest /= out_dims[k];
+                    at += i as i64 * strides[perm[k] as usize];
+                }
+                let at = at as usize * eb;
+                proptest::prop_assert_eq!(&out[flat * eb..flat * eb + eb], &input[at..at + eb]);
+            }
+        }
+
         /// The odometer walk with its checked-once rows equals the definition, for every
         /// element size, forward, backward and broadcast (stride 0) steps.
         #[test]
