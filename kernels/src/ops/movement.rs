@@ -179,18 +179,73 @@ fn copy_block<const N: usize>(
         (d_b, d_a, s_b, s_a, N, d_b * N)
     };
     for i in 0..outer {
-        let mut at = origin + i as i64 * s_outer;
-        let mut o = i * out_outer;
-        for _ in 0..inner {
-            let (Some(d), Some(s)) = (
-                dst.get_mut(o..o + N),
-                usize::try_from(at).ok().and_then(|a| window.get(a..a + N)),
-            ) else {
+        let first = origin + i as i64 * s_outer;
+        let last = first + (inner as i64 - 1) * s_inner;
+        let (Ok(lo), Ok(hi)) = (
+            usize::try_from(first.min(last)),
+            usize::try_from(first.max(last)),
+        ) else {
+            return false;
+        };
+        // This run's input, checked once; its elements are every `k`-th `N`-byte chunk.
+        let Some(src) = hi.checked_add(N).and_then(|end| window.get(lo..end)) else {
+            return false;
+        };
+        let Some(out) = dst.get_mut(i * out_outer..) else {
+            return false;
+        };
+        let k = s_inner.unsigned_abs() as usize;
+        if !copy_strided::<N>(src, k, s_inner < 0, out, out_inner, inner) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Copies `count` elements of `N` bytes: element `j` of `src` at byte `j * k` (from the end
+/// of `src` backwards when `reverse`) to byte `j * out_step` of `dst` (`k` and `out_step`
+/// multiples of `N`). A function of its own, not inlined, so that the loop keeps its few
+/// values in registers; elements are `[u8; N]` so each access is one bounds comparison.
+#[inline(never)]
+fn copy_strided<const N: usize>(
+    src: &[u8],
+    k: usize,
+    reverse: bool,
+    dst: &mut [u8],
+    out_step: usize,
+    count: usize,
+) -> bool {
+    let (src, _) = src.as_chunks::<N>();
+    let (dst, _) = dst.as_chunks_mut::<N>();
+    let (k, out_step) = (k / N, out_step / N);
+    let Some(mut at) = (if reverse {
+        src.len().checked_sub(1)
+    } else {
+        Some(0)
+    }) else {
+        return false;
+    };
+    let mut o = 0usize;
+    if reverse {
+        for _ in 0..count {
+            let Some(v) = src.get(at) else {
                 return false;
             };
-            d.copy_from_slice(s);
-            at += s_inner;
-            o += out_inner;
+            let Some(d) = dst.get_mut(o) else {
+                return false;
+            };
+            *d = *v;
+            o += out_step;
+            at = at.wrapping_sub(k);
+        }
+    } else {
+        // Forward: the destination side as an iterator (one comparison per element fewer).
+        for d in dst.iter_mut().step_by(out_step.max(1)).take(count) {
+            let Some(v) = src.get(at) else {
+                return false;
+            };
+            *d = *v;
+            at += k;
         }
     }
     true
