@@ -50,6 +50,7 @@ pub mod ops {
     pub mod mean;
     pub mod movement;
     pub mod pool;
+    pub mod reduce;
     pub mod resize;
     pub mod shape;
     pub mod softmax;
