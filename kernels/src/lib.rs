@@ -37,6 +37,7 @@ pub(crate) mod util;
 
 pub mod ops {
     //! One module per operator.
+    pub mod batch_matmul;
     pub mod binary;
     pub mod conv;
     pub mod conv_helium;

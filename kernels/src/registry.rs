@@ -92,5 +92,7 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::ArgMinMax(_) => entry!(reduce::run_arg_min_max),
         Op::CumSumF32(_) => entry!(reduce::run_cumsum_f32),
         Op::CumSumI8(_) => entry!(reduce::run_cumsum_i8),
+        Op::BatchMatMulF32(_) => entry!(batch_matmul::run_batch_matmul_f32),
+        Op::BatchMatMulI8(_) => entry!(batch_matmul::run_batch_matmul_i8),
     }
 }

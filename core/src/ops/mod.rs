@@ -12,6 +12,8 @@ mod movement;
 pub use movement::*;
 mod reduce;
 pub use reduce::*;
+mod matmul;
+pub use matmul::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1094,4 +1096,8 @@ pub enum Op {
     CumSumF32(CumSumF32),
     /// Int8 CUMSUM.
     CumSumI8(CumSumI8),
+    /// Float BATCH_MATMUL.
+    BatchMatMulF32(BatchMatMulF32),
+    /// Int8 BATCH_MATMUL.
+    BatchMatMulI8(BatchMatMulI8),
 }

@@ -398,7 +398,7 @@ pub fn arg_min_max<T: Copy + PartialOrd>(p: &ArgMinMax, input: &[T], output: &mu
     if axis == 0 || inner == 0 {
         return;
     }
-    let blocks = input.chunks_exact(axis * inner);
+    let blocks = input.chunks_exact(axis.saturating_mul(inner));
     for (block, out_row) in blocks.zip(output.chunks_exact_mut(inner)) {
         let mut rows = block.chunks_exact(inner);
         let Some(first) = rows.next() else {

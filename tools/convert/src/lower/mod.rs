@@ -71,6 +71,7 @@ pub struct Lowered {
 mod activation;
 mod conv;
 mod elementwise;
+mod matmul;
 mod movement;
 mod pool;
 mod quantize;
@@ -104,6 +105,7 @@ registry! {
     ARG_MAX => arg_min_max(true),
     ARG_MIN => arg_min_max(false),
     AVERAGE_POOL_2D => pool(PoolKind::Average),
+    BATCH_MATMUL => batch_matmul(),
     BROADCAST_TO => broadcast_to(),
     CONCATENATION => concat(),
     CONV_2D => conv2d(),
