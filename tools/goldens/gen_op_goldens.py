@@ -2,18 +2,20 @@
 """Generate Ferrite's single-operator golden vectors (tests/data/ops).
 
 Each case is a tiny TensorFlow graph (one operator, or a few where the operator
-cannot stand alone) converted with tf.lite.TFLiteConverter, once with full-integer
-int8 quantization and once as float32, then run on seeded inputs through
-TensorFlow Lite Micro's Python interpreter (the reference kernels that Ferrite
-must match bit-exactly). For every case <case> it writes
+cannot stand alone) converted with tf.lite.TFLiteConverter, in one or more variants:
+int8 (full-integer quantization), f32, and for the families of op_cases_typed.py also
+int32 / int64 / bool / int16 (the graph built in that type), then run on seeded inputs
+through TensorFlow Lite Micro's Python interpreter (the reference kernels that Ferrite
+must match: bit-exactly, float32 within 1e-5 relative). For every case
+<case> = <family>_<variant> it writes
 
     tests/data/ops/<case>.tflite
     tests/data/ops/<case>.inputs.npy        (models with one input)
     tests/data/ops/<case>.inputs.<k>.npy    (models with several inputs, k = model input index)
-    tests/data/ops/<case>.outputs.npy       (TFLM outputs)
-    tests/data/ops/index.json               (one entry per case)
+    tests/data/ops/<case>.outputs.npy       (TFLM outputs; .outputs.<k>.npy for several outputs)
+    tests/data/ops/index.json               (one entry per case, and the variants TFLM refused)
 
-and refreshes the case table in tools/goldens/README.md.
+and refreshes the case and refusal tables in tools/goldens/README.md.
 
 Arrays are stacked as [N, *tensor_shape] where tensor_shape is the full model
 tensor shape including its batch dimension (the convention of
@@ -33,6 +35,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -132,6 +135,9 @@ class Family:
     raw_int: bool = False  # int8/int16 variants are plain integer tensors (CAST), not quantized
     build: Callable | None = None  # build(fam, variant) -> .tflite bytes, instead of convert()
     sample_fix: Callable | None = None  # sample_fix(variant, xs) -> name of sample 0, edits xs
+    # int8 variants with exact (bool/int) outputs: ambiguous(xs, scales) -> mask of output elements
+    # where TFLM's fixed-point result may legitimately differ from TF's float one (near ties)
+    ambiguous: Callable | None = None
 
 
 FAMILIES: list[Family] = []
@@ -394,24 +400,30 @@ def build_families():
     two = lambda op: (lambda rng: op)  # noqa: E731
     family(name="add_same_shape", desc="ADD of two [1,8,8,4] tensors with different ranges",
            inputs=[Inp("a", (1, 8, 8, 4), -1.0, 1.0), Inp("b", (1, 8, 8, 4), -4.0, 3.0)],
+           op="ADD", variants=("int8", "f32", "int32", "int64"),
            fn=two(lambda a, b: a + b))
     family(name="add_broadcast_c", desc="ADD with broadcast [1,1,1,6] + [1,6,6,6]",
            inputs=[Inp("a", (1, 1, 1, 6), -2.0, 2.0), Inp("b", (1, 6, 6, 6), -1.0, 1.0)],
+           op="ADD", variants=("int8", "f32", "int32"),
            fn=two(lambda a, b: a + b))
     family(name="add_relu", desc="ADD of two [1,6,6,4] tensors with fused RELU",
            inputs=[Inp("a", (1, 6, 6, 4), -2.0, 2.0), Inp("b", (1, 6, 6, 4), -1.0, 3.0)],
            fn=two(lambda a, b: tf.nn.relu(a + b)))
     family(name="mul_same_shape", desc="MUL of two [1,6,6,4] tensors",
            inputs=[Inp("a", (1, 6, 6, 4), -2.0, 2.0), Inp("b", (1, 6, 6, 4), -1.0, 3.0)],
+           op="MUL", variants=("int8", "f32", "int32", "int64"),
            fn=two(lambda a, b: a * b))
     family(name="mul_se_broadcast", desc="MUL SENet-style broadcast: [1,1,1,8] gate in [0,1] * [1,6,6,8]",
            inputs=[Inp("s", (1, 1, 1, 8), 0.0, 1.0), Inp("x", (1, 6, 6, 8), -3.0, 3.0)],
+           op="MUL", variants=("int8", "f32", "int32"),
            fn=two(lambda s, x: s * x))
     family(name="sub_same_shape", desc="SUB of two [1,6,6,4] tensors (a - b)",
            inputs=[Inp("a", (1, 6, 6, 4), -2.0, 2.0), Inp("b", (1, 6, 6, 4), -1.0, 3.0)],
+           op="SUB", variants=("int8", "f32", "int32", "int64"),
            fn=two(lambda a, b: a - b))
     family(name="sub_broadcast_c", desc="SUB with broadcast [1,5,5,3] - [1,1,1,3]",
            inputs=[Inp("a", (1, 5, 5, 3), -1.0, 1.0), Inp("b", (1, 1, 1, 3), -2.0, 0.5)],
+           op="SUB", variants=("int8", "f32", "int32"),
            fn=two(lambda a, b: a - b))
 
     # ---------------- CONCATENATION ----------------
@@ -522,6 +534,10 @@ def build_families():
            variants=("int8",), enumerate_int8=True, edit=to_requant(0.1173, -37),
            ref=lambda rng, x: np.clip(x, (-128 + 37) * 0.1173, (127 + 37) * 0.1173))
 
+    # ---------------- data movement, reductions, comparisons, casts, ... (typed variants) ----
+    import op_cases_typed  # tools/goldens (the script's directory is on sys.path)
+    op_cases_typed.add(sys.modules[__name__])
+
 
 # ----------------------------------------------------------------------------
 # Flatbuffer helpers
@@ -615,6 +631,137 @@ def describe_ops(model) -> list:
         ops.append({"op": op_name(model, op), "options": op_options(op),
                     "inputs": ins, "outputs": [tensor_desc(sg, i) for i in op.outputs]})
     return ops
+
+
+def set_opcode(model, op, code: int):
+    """Point op at builtin operator `code`, adding an operator code to the model if needed."""
+    for k, oc in enumerate(model.operatorCodes):
+        if max(oc.builtinCode, oc.deprecatedBuiltinCode) == code:
+            op.opcodeIndex = k
+            return
+    oc = fb.OperatorCodeT()
+    oc.builtinCode = code
+    oc.deprecatedBuiltinCode = min(code, fb.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES)
+    oc.version = 1
+    model.operatorCodes.append(oc)
+    op.opcodeIndex = len(model.operatorCodes) - 1
+
+
+def prune_model(model):
+    """After an edit: drop the operator codes and tensors nothing uses any more."""
+    sg = model.subgraphs[0]
+    codes = sorted({op.opcodeIndex for op in sg.operators})
+    cmap = {o: k for k, o in enumerate(codes)}
+    model.operatorCodes = [model.operatorCodes[o] for o in codes]
+    used = {int(i) for i in sg.inputs} | {int(i) for i in sg.outputs}
+    for op in sg.operators:
+        op.opcodeIndex = cmap[op.opcodeIndex]
+        used |= {int(i) for i in op.inputs if i >= 0} | {int(i) for i in op.outputs}
+    keep = sorted(used)
+    tmap = {o: k for k, o in enumerate(keep)}
+    sg.tensors = [sg.tensors[o] for o in keep]
+
+    def remap(arr):
+        return np.array([tmap[int(i)] if i >= 0 else -1 for i in arr], dtype=np.int32)
+    sg.inputs, sg.outputs = remap(sg.inputs), remap(sg.outputs)
+    for op in sg.operators:
+        op.inputs, op.outputs = remap(op.inputs), remap(op.outputs)
+    for sd in model.signatureDefs or []:
+        for tm in list(sd.inputs or []) + list(sd.outputs or []):
+            tm.tensorIndex = tmap[tm.tensorIndex]
+
+
+def set_quant(t, scale: float, zero_point: int):
+    q = fb.QuantizationParametersT()
+    q.scale, q.zeroPoint, q.quantizedDimension = [float(scale)], [int(zero_point)], 0
+    t.quantization = q
+
+
+def copy_quant(dst, src):
+    set_quant(dst, src.quantization.scale[0], src.quantization.zeroPoint[0])
+
+
+def strip_qdq(target: str, same_quant: str = ""):
+    """Edit for int8 variants whose operator the converter keeps in float between a DEQUANTIZE
+    and a QUANTIZE although TFLM has an int8 kernel: the operator then reads the int8 model
+    inputs and writes the int8 model output directly. same_quant = "inputs": every int8 input
+    gets input 0's quantization (the kernel requires it); "all": the output too (kernels that
+    copy raw int8 values)."""
+    def edit(model, variant):
+        if variant != "int8":
+            return None
+        sg = model.subgraphs[0]
+        ops = list(sg.operators)
+        (t,) = [o for o in ops if op_name(model, o) == target]
+        producer = {int(o.outputs[0]): o for o in ops}
+        drop = []
+        new_in = []
+        for i in t.inputs:
+            p = producer.get(int(i))
+            if p is not None and op_name(model, p) == "DEQUANTIZE":
+                new_in.append(int(p.inputs[0]))
+                drop.append(p)
+            else:
+                new_in.append(int(i))
+        t.inputs = np.array(new_in, dtype=np.int32)
+        consumers = [o for o in ops if int(t.outputs[0]) in [int(x) for x in o.inputs]]
+        if len(consumers) == 1 and op_name(model, consumers[0]) == "QUANTIZE":
+            t.outputs = np.array([int(consumers[0].outputs[0])], dtype=np.int32)
+            drop.append(consumers[0])
+        if not drop:
+            raise RuntimeError(f"strip_qdq: no DEQUANTIZE/QUANTIZE around {target}")
+        sg.operators = [o for o in ops if all(o is not d for d in drop)]
+        note = (f"the converter wraps int8 {target} in DEQUANTIZE/QUANTIZE (runs it in float); "
+                f"those were removed so {target} reads and writes the int8 tensors")
+        if same_quant:
+            ins = [sg.tensors[i] for i in t.inputs
+                   if i >= 0 and sg.tensors[i].type == fb.TensorType.INT8]
+            targets = ins[1:] + ([sg.tensors[t.outputs[0]]] if same_quant == "all" else [])
+            for x in targets:
+                copy_quant(x, ins[0])
+            note += (", with every int8 input's quantization set to input 0's" if same_quant == "inputs"
+                     else ", with all int8 inputs and the output quantized like input 0")
+        prune_model(model)
+        return note
+    return edit
+
+
+def compose(*edits):
+    """Several edits in a row; the notes joined."""
+    def edit(model, variant):
+        notes = [n for n in (e(model, variant) for e in edits) if n]
+        return "; ".join(notes) or None
+    return edit
+
+
+def set_output_quant(scale_factor: float, zero_point: int, variants=("int8",)):
+    """Edit: the model output's scale multiplied by scale_factor, its zero point set."""
+    def edit(model, variant):
+        if variant not in variants:
+            return None
+        sg = model.subgraphs[0]
+        t = sg.tensors[sg.outputs[0]]
+        set_quant(t, t.quantization.scale[0] * scale_factor, zero_point)
+        return f"output quantization set to scale x{scale_factor}, zero point {zero_point}"
+    return edit
+
+
+def replace_op(target: str, new: str, perm=None, keep_options=False, note="", variants=None):
+    """Edit: the model's `target` operator becomes `new` (inputs reordered by perm); for
+    operators the converter never emits standalone."""
+    def edit(model, variant):
+        if variants is not None and variant not in variants:
+            return None
+        sg = model.subgraphs[0]
+        (op,) = [o for o in sg.operators if op_name(model, o) == target]
+        set_opcode(model, op, getattr(fb.BuiltinOperator, new))
+        if perm is not None:
+            op.inputs = np.array([op.inputs[k] for k in perm], dtype=np.int32)
+        if not keep_options:
+            op.builtinOptionsType, op.builtinOptions = 0, None
+        prune_model(model)
+        return f"{target} replaced by {new}" + (f" ({note})" if note else "")
+    return edit
 
 
 # ----------------------------------------------------------------------------
@@ -796,11 +943,6 @@ def reference(fam: Family, xs: list[np.ndarray]) -> list[np.ndarray]:
     return [np.stack([r[k] for r in res]) for k in range(len(res[0]))]
 
 
-def float_reference(fam: Family, xs: list[np.ndarray]) -> np.ndarray:
-    """Float graph output for [N, *shape] inputs (TF eager), one sample at a time."""
-    return reference(fam, xs)[0]
-
-
 @contextlib.contextmanager
 def captured_output():
     """Capture what C++ code prints to stdout/stderr (fd level); yields a list filled on exit."""
@@ -834,6 +976,9 @@ def run_tflm_checked(case: str, buf: bytes, inputs: list[np.ndarray], n: int) ->
             outputs = run_tflm(buf, inputs, n)
         except Exception as e:  # noqa: BLE001
             err = e
+    # TFLM's FILL prints the type *name pointer* with %d: different on every run
+    log = [re.sub(r"(supports float32 for input 1, got )-?\d+", r"\1<a pointer printed with %d>", ln)
+           for ln in log]
     msg = " | ".join(dict.fromkeys(log))
     if err is not None:
         raise TflmRefused(case, f"{type(err).__name__}: {err}" + (f" (TFLM log: {msg})" if msg else ""))
@@ -953,9 +1098,15 @@ def gen_case(fam: Family, variant: str, out_dir: Path, verbose: bool) -> dict:
                                 (127 - q["zero_point"][0]) * q["scale"][0])
     refs = reference(fam, ref_in)
     fidx = output_order(case, out_desc, len(refs))
+    amb = None
+    if variant == "int8" and fam.ambiguous is not None:
+        scales = [0.0] * len(fam.inputs)
+        for d, k in zip(in_desc, order):
+            scales[k] = d["quant"]["scale"][0] if d.get("quant") else 0.0
+        amb = fam.ambiguous(ref_in, scales)
     check = {}
     for y, d, j in zip(outputs, out_desc, fidx):
-        check_output(case, fam, variant, model, d, y, refs[j], check)
+        check_output(case, fam, variant, model, d, y, refs[j], check, amb)
 
     # LiteRT reference kernels, for information.
     try:
@@ -1025,7 +1176,7 @@ def gen_case(fam: Family, variant: str, out_dir: Path, verbose: bool) -> dict:
 
 
 def check_output(case: str, fam: Family, variant: str, model, d: dict, y: np.ndarray,
-                 ref: np.ndarray, check: dict):
+                 ref: np.ndarray, check: dict, ambiguous: np.ndarray | None = None):
     """Compare one model output with the TF graph's; record the result in check (the maximum
     over a case's outputs) and raise if TFLM is further off than expected."""
     q = d.get("quant")
@@ -1046,17 +1197,27 @@ def check_output(case: str, fam: Family, variant: str, model, d: dict, y: np.nda
             lo, hi = -128, 127
         # outputs saturate where a test sample leaves the calibrated range
         ref = np.clip(ref, (lo - zp) * lsb, (hi - zp) * lsb)
-        err = round(float(np.abs(yd - ref).max() / lsb), 2)
+        errs = np.abs(yd - ref) / lsb
+        err = round(float(errs.max()), 2)
         check["max_err_vs_tf_float_lsb"] = max(err, check.get("max_err_vs_tf_float_lsb", 0.0))
         if variant == "int8" and fam.tflm_quirk:
             check["tflm_quirk"] = "expected: output is not the float result, see description"
+            if fam.op is not None:  # typed families: how many elements the quirk hits
+                check["elements_over_lsb_tol"] = (check.get("elements_over_lsb_tol", 0)
+                                                  + int(np.count_nonzero(errs > fam.lsb_tol)))
         elif err > fam.lsb_tol:
             raise RuntimeError(f"{case}: TFLM output is {err:.2f} LSB off the float graph")
     else:  # integer / bool tensor without quantization: exact
         if ref.shape != y.shape:
             raise RuntimeError(f"{case}: reference shape {ref.shape} != output {y.shape}")
-        bad = int(np.count_nonzero(ref.astype(y.dtype) != y))
+        diff = ref.astype(y.dtype) != y
+        bad = int(np.count_nonzero(diff))
         check["elements_differing_from_tf"] = check.get("elements_differing_from_tf", 0) + bad
+        if bad and ambiguous is not None:
+            # differences only where the dequantized operands are within a quantization step
+            amb = np.broadcast_to(ambiguous, y.shape)
+            check["near_ties"] = int(np.count_nonzero(amb))
+            bad = int(np.count_nonzero(diff & ~amb))
         if bad and fam.tflm_quirk:
             check["tflm_quirk"] = "expected: output is not the TF result, see description"
         elif bad:
@@ -1172,7 +1333,8 @@ def readme_cases(entries: list) -> str:
         e0 = es[0]
         variants = ", ".join(e["name"][len(fam) + 1:] for e in es)
         ops = " / ".join(dict.fromkeys(" + ".join(e["ops"]) for e in es))
-        shapes = ", ".join(str(i["shape"]) for i in e0["inputs"]) + " -> " + str(e0["outputs"][0]["shape"])
+        shapes = (", ".join(str(i["shape"]) for i in e0["inputs"]) + " -> "
+                  + ", ".join(str(o["shape"]) for o in e0["outputs"]))
         n = "/".join(str(e["num_samples"]) for e in es)
         desc = e0["description"].replace("|", "\\|")
         rows.append(f"| `{fam}` | {variants} | {ops} | {shapes} | {n} | {desc} |")
@@ -1180,10 +1342,38 @@ def readme_cases(entries: list) -> str:
             + "\n".join(rows) + f"\n{README_END}")
 
 
-def readme_with_cases(entries: list) -> str:
+REFUSED_BEGIN, REFUSED_END = "<!-- refused:begin -->", "<!-- refused:end -->"
+
+
+def refusal_message(error: str) -> str:
+    """TFLM's own message from a refused_by_tflm error, without the generic 'Node ... failed'."""
+    m = re.search(r"TFLM log: (.*)\)$", error)
+    msg = m.group(1) if m else error
+    msg = " | ".join(p for p in msg.split(" | ") if not p.startswith("Node ")) or msg
+    return msg.replace("|", "\\|")
+
+
+def readme_refused(refused: list) -> str:
+    """The README's table of variants TFLM refused, generated from refused_by_tflm."""
+    rows = ["| operator | refused variants (cases) | TFLM's message |", "|---|---|---|"]
+    groups: dict = {}
+    for r in refused:
+        groups.setdefault((r["op"], refusal_message(r["error"])), []).append(r)
+    for (op, msg), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] or "", kv[1][0]["name"])):
+        cases = ", ".join(f"`{r['name']}`" for r in rs)
+        rows.append(f"| {op} | {cases} | {msg} |")
+    return (f"{REFUSED_BEGIN}\n{len(refused)} variants refused.\n\n" + "\n".join(rows)
+            + f"\n{REFUSED_END}")
+
+
+def readme_with_cases(entries: list, refused: list | None = None) -> str:
     text = README.read_text()
     a, b = text.index(README_BEGIN), text.index(README_END) + len(README_END)
-    return text[:a] + readme_cases(entries) + text[b:]
+    text = text[:a] + readme_cases(entries) + text[b:]
+    if refused is not None:
+        a, b = text.index(REFUSED_BEGIN), text.index(REFUSED_END) + len(REFUSED_END)
+        text = text[:a] + readme_refused(refused) + text[b:]
+    return text
 
 
 def compact_json(v, ind=0) -> str:
@@ -1222,7 +1412,7 @@ def main():
             b = sorted(p.name for p in args.out.iterdir() if p.name != ".gitattributes")
             bad = sorted(set(a) ^ set(b))
             bad += [n for n in a if n in b and (td / n).read_bytes() != (args.out / n).read_bytes()]
-            if readme_with_cases(entries) != README.read_text():
+            if readme_with_cases(entries, refused) != README.read_text():
                 bad.append("tools/goldens/README.md (case table)")
             if bad:
                 print(f"MISMATCH in {len(bad)} files: {bad[:20]}")
@@ -1245,7 +1435,7 @@ def main():
         for p in sorted(td.iterdir()):
             shutil.copyfile(p, args.out / p.name)
     if args.out == OUT_DIR:
-        README.write_text(readme_with_cases(entries))
+        README.write_text(readme_with_cases(entries, refused))
     total = sum(p.stat().st_size for p in args.out.iterdir())
     print(f"{len(entries)} cases, {len(refused)} refused, {total} bytes in {args.out}")
 
