@@ -37,6 +37,7 @@ pub(crate) mod util;
 
 pub mod ops {
     //! One module per operator.
+    pub mod batch_matmul;
     pub mod binary;
     pub mod conv;
     pub mod conv_helium;
@@ -50,6 +51,7 @@ pub mod ops {
     pub mod mean;
     pub mod movement;
     pub mod pool;
+    pub mod reduce;
     pub mod resize;
     pub mod shape;
     pub mod softmax;

@@ -86,5 +86,13 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::MirrorPad(_) => entry!(movement::run_mirror_pad),
         Op::Select(_) => entry!(movement::run_select),
         Op::DynamicUpdateSlice(_) => entry!(movement::run_dynamic_update_slice),
+        Op::ReduceF32(_) => entry!(reduce::run_reduce_f32),
+        Op::ReduceI8(_) => entry!(reduce::run_reduce_i8),
+        Op::ReduceAll(_) => entry!(reduce::run_reduce_all),
+        Op::ArgMinMax(_) => entry!(reduce::run_arg_min_max),
+        Op::CumSumF32(_) => entry!(reduce::run_cumsum_f32),
+        Op::CumSumI8(_) => entry!(reduce::run_cumsum_i8),
+        Op::BatchMatMulF32(_) => entry!(batch_matmul::run_batch_matmul_f32),
+        Op::BatchMatMulI8(_) => entry!(batch_matmul::run_batch_matmul_i8),
     }
 }

@@ -10,6 +10,10 @@ use crate::model::{ConstRef, TensorId};
 
 mod movement;
 pub use movement::*;
+mod reduce;
+pub use reduce::*;
+mod matmul;
+pub use matmul::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1080,4 +1084,20 @@ pub enum Op {
     Select(Select),
     /// DYNAMIC_UPDATE_SLICE.
     DynamicUpdateSlice(DynamicUpdateSlice),
+    /// Float SUM, MEAN, REDUCE_MAX, REDUCE_MIN over any axes.
+    ReduceF32(ReduceF32),
+    /// Int8 SUM, MEAN, REDUCE_MAX, REDUCE_MIN over any axes.
+    ReduceI8(ReduceI8),
+    /// REDUCE_ALL (bool).
+    ReduceAll(ReduceAll),
+    /// ARG_MAX, ARG_MIN.
+    ArgMinMax(ArgMinMax),
+    /// Float CUMSUM.
+    CumSumF32(CumSumF32),
+    /// Int8 CUMSUM.
+    CumSumI8(CumSumI8),
+    /// Float BATCH_MATMUL.
+    BatchMatMulF32(BatchMatMulF32),
+    /// Int8 BATCH_MATMUL.
+    BatchMatMulI8(BatchMatMulI8),
 }

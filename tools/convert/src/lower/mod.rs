@@ -71,6 +71,7 @@ pub struct Lowered {
 mod activation;
 mod conv;
 mod elementwise;
+mod matmul;
 mod movement;
 mod pool;
 mod quantize;
@@ -101,11 +102,15 @@ macro_rules! registry {
 
 registry! {
     ADD => binary(),
+    ARG_MAX => arg_min_max(true),
+    ARG_MIN => arg_min_max(false),
     AVERAGE_POOL_2D => pool(PoolKind::Average),
+    BATCH_MATMUL => batch_matmul(),
     BROADCAST_ARGS => folded_only(),
     BROADCAST_TO => broadcast_to(),
     CONCATENATION => concat(),
     CONV_2D => conv2d(),
+    CUMSUM => cumsum(),
     DEPTHWISE_CONV_2D => depthwise(),
     DEPTH_TO_SPACE => space_depth(),
     DEQUANTIZE => dequantize(),
@@ -127,6 +132,9 @@ registry! {
     PAD => pad(),
     PADV2 => pad(),
     QUANTIZE => quantize(),
+    REDUCE_ALL => reduce_all(),
+    REDUCE_MAX => reduce(ReduceFn::Max),
+    REDUCE_MIN => reduce(ReduceFn::Min),
     RELU => unary(),
     RELU6 => unary(),
     RELU_N1_TO_1 => unary(),
@@ -143,6 +151,7 @@ registry! {
     SQUEEZE => reshape(),
     STRIDED_SLICE => strided_slice(),
     SUB => binary(),
+    SUM => reduce(ReduceFn::Sum),
     TANH => unary(),
     TRANSPOSE => transpose(),
     TRANSPOSE_CONV => transpose_conv(),
