@@ -50,6 +50,7 @@ pub mod ops {
     pub mod lut;
     pub mod mean;
     pub mod movement;
+    pub mod normalize;
     pub mod pool;
     pub mod reduce;
     pub mod resize;

@@ -14,6 +14,8 @@ mod reduce;
 pub use reduce::*;
 mod matmul;
 pub use matmul::*;
+mod normalize;
+pub use normalize::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1100,4 +1102,12 @@ pub enum Op {
     BatchMatMulF32(BatchMatMulF32),
     /// Int8 BATCH_MATMUL.
     BatchMatMulI8(BatchMatMulI8),
+    /// Float LOG_SOFTMAX.
+    LogSoftmaxF32(LogSoftmaxF32),
+    /// Int8 LOG_SOFTMAX.
+    LogSoftmaxI8(LogSoftmaxI8),
+    /// Float L2_NORMALIZATION.
+    L2NormF32(L2NormF32),
+    /// Int8 L2_NORMALIZATION.
+    L2NormI8(L2NormI8),
 }

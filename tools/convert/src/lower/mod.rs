@@ -73,6 +73,7 @@ mod conv;
 mod elementwise;
 mod matmul;
 mod movement;
+mod normalize;
 mod pool;
 mod quantize;
 mod reduce;
@@ -121,8 +122,10 @@ registry! {
     GATHER => gather(),
     GATHER_ND => gather_nd(),
     HARD_SWISH => unary(),
+    L2_NORMALIZATION => l2_normalization(),
     LEAKY_RELU => unary(),
     LOGISTIC => unary(),
+    LOG_SOFTMAX => log_softmax(),
     MAX_POOL_2D => pool(PoolKind::Max),
     MEAN => mean(),
     MIRROR_PAD => mirror_pad(),
