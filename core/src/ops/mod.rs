@@ -16,6 +16,8 @@ mod matmul;
 pub use matmul::*;
 mod normalize;
 pub use normalize::*;
+mod spatial;
+pub use spatial::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1110,4 +1112,14 @@ pub enum Op {
     L2NormF32(L2NormF32),
     /// Int8 L2_NORMALIZATION.
     L2NormI8(L2NormI8),
+    /// Float L2_POOL_2D.
+    L2PoolF32(L2PoolF32),
+    /// Float RESIZE_BILINEAR.
+    ResizeBilinearF32(ResizeBilinearF32),
+    /// Int8 RESIZE_BILINEAR.
+    ResizeBilinearI8(ResizeBilinearI8),
+    /// SPACE_TO_BATCH_ND (any element size).
+    SpaceToBatch(SpaceToBatch),
+    /// BATCH_TO_SPACE_ND (any element size).
+    BatchToSpace(BatchToSpace),
 }

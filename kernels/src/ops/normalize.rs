@@ -332,7 +332,16 @@ mod tests {
     #[test]
     fn fixed_point_log_tracks_ln() {
         // Q12.19 inputs from 1 to 4000; the Q5.26 result within a few ulps of ln(x) * 2^26.
-        for v in [1.0f64, 1.5, 2.0, core::f64::consts::E, 10.0, 100.0, 1234.5, 4000.0] {
+        for v in [
+            1.0f64,
+            1.5,
+            2.0,
+            core::f64::consts::E,
+            10.0,
+            100.0,
+            1234.5,
+            4000.0,
+        ] {
             let raw = (v * (1 << 19) as f64) as i32;
             let got = log_x_ge_1(raw) as f64 / (1 << 26) as f64;
             assert!((got - v.ln()).abs() < 1e-6, "ln({v}) = {got}");

@@ -79,6 +79,7 @@ mod quantize;
 mod reduce;
 mod resize;
 mod shuffle;
+mod space_batch;
 
 /// The operator registry: every TFLite builtin Ferrite converts and the [`Lowerer`] method (in
 /// the operator family's module, `lower/<family>.rs`) that takes it. [`SUPPORTED_OPS`] (for
@@ -107,6 +108,7 @@ registry! {
     ARG_MIN => arg_min_max(false),
     AVERAGE_POOL_2D => pool(PoolKind::Average),
     BATCH_MATMUL => batch_matmul(),
+    BATCH_TO_SPACE_ND => batch_to_space(),
     BROADCAST_TO => broadcast_to(),
     CONCATENATION => concat(),
     CONV_2D => conv2d(),
@@ -123,6 +125,7 @@ registry! {
     GATHER_ND => gather_nd(),
     HARD_SWISH => unary(),
     L2_NORMALIZATION => l2_normalization(),
+    L2_POOL_2D => l2_pool(),
     LEAKY_RELU => unary(),
     LOGISTIC => unary(),
     LOG_SOFTMAX => log_softmax(),
@@ -141,12 +144,14 @@ registry! {
     RELU6 => unary(),
     RELU_N1_TO_1 => unary(),
     RESHAPE => reshape(),
+    RESIZE_BILINEAR => resize_bilinear(),
     RESIZE_NEAREST_NEIGHBOR => resize_nearest(),
     REVERSE_V2 => reverse(),
     SELECT => select(),
     SELECT_V2 => select(),
     SLICE => slice(),
     SOFTMAX => softmax(),
+    SPACE_TO_BATCH_ND => space_to_batch(),
     SPACE_TO_DEPTH => space_depth(),
     SPLIT => split(),
     SPLIT_V => split(),
