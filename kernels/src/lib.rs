@@ -46,15 +46,19 @@ pub mod ops {
     pub mod depthwise_helium;
     pub mod fully_connected;
     pub mod gemm;
+    pub mod l2_pool;
     pub mod load_const;
     pub mod lut;
     pub mod mean;
     pub mod movement;
+    pub mod normalize;
     pub mod pool;
     pub mod reduce;
     pub mod resize;
+    pub mod resize_bilinear;
     pub mod shape;
     pub mod softmax;
+    pub mod space_batch;
     pub mod transpose_conv;
     pub mod unary_f32;
 }

@@ -94,5 +94,14 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::CumSumI8(_) => entry!(reduce::run_cumsum_i8),
         Op::BatchMatMulF32(_) => entry!(batch_matmul::run_batch_matmul_f32),
         Op::BatchMatMulI8(_) => entry!(batch_matmul::run_batch_matmul_i8),
+        Op::LogSoftmaxF32(_) => entry!(normalize::run_log_softmax_f32),
+        Op::LogSoftmaxI8(_) => entry!(normalize::run_log_softmax_i8),
+        Op::L2NormF32(_) => entry!(normalize::run_l2_norm_f32),
+        Op::L2NormI8(_) => entry!(normalize::run_l2_norm_i8),
+        Op::L2PoolF32(_) => entry!(l2_pool::run_l2_pool_f32),
+        Op::ResizeBilinearF32(_) => entry!(resize_bilinear::run_resize_bilinear_f32),
+        Op::ResizeBilinearI8(_) => entry!(resize_bilinear::run_resize_bilinear_i8),
+        Op::SpaceToBatch(_) => entry!(space_batch::run_space_to_batch),
+        Op::BatchToSpace(_) => entry!(space_batch::run_batch_to_space),
     }
 }

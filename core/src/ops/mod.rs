@@ -14,6 +14,10 @@ mod reduce;
 pub use reduce::*;
 mod matmul;
 pub use matmul::*;
+mod normalize;
+pub use normalize::*;
+mod spatial;
+pub use spatial::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1100,4 +1104,22 @@ pub enum Op {
     BatchMatMulF32(BatchMatMulF32),
     /// Int8 BATCH_MATMUL.
     BatchMatMulI8(BatchMatMulI8),
+    /// Float LOG_SOFTMAX.
+    LogSoftmaxF32(LogSoftmaxF32),
+    /// Int8 LOG_SOFTMAX.
+    LogSoftmaxI8(LogSoftmaxI8),
+    /// Float L2_NORMALIZATION.
+    L2NormF32(L2NormF32),
+    /// Int8 L2_NORMALIZATION.
+    L2NormI8(L2NormI8),
+    /// Float L2_POOL_2D.
+    L2PoolF32(L2PoolF32),
+    /// Float RESIZE_BILINEAR.
+    ResizeBilinearF32(ResizeBilinearF32),
+    /// Int8 RESIZE_BILINEAR.
+    ResizeBilinearI8(ResizeBilinearI8),
+    /// SPACE_TO_BATCH_ND (any element size).
+    SpaceToBatch(SpaceToBatch),
+    /// BATCH_TO_SPACE_ND (any element size).
+    BatchToSpace(BatchToSpace),
 }

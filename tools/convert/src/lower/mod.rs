@@ -73,11 +73,13 @@ mod conv;
 mod elementwise;
 mod matmul;
 mod movement;
+mod normalize;
 mod pool;
 mod quantize;
 mod reduce;
 mod resize;
 pub(crate) mod shuffle;
+mod space_batch;
 
 /// The operator registry: every TFLite builtin Ferrite converts and the [`Lowerer`] method (in
 /// the operator family's module, `lower/<family>.rs`) that takes it. [`SUPPORTED_OPS`] (for
@@ -106,6 +108,7 @@ registry! {
     ARG_MIN => arg_min_max(false),
     AVERAGE_POOL_2D => pool(PoolKind::Average),
     BATCH_MATMUL => batch_matmul(),
+    BATCH_TO_SPACE_ND => batch_to_space(),
     BROADCAST_ARGS => folded_only(),
     BROADCAST_TO => broadcast_to(),
     CONCATENATION => concat(),
@@ -122,8 +125,11 @@ registry! {
     GATHER => gather(),
     GATHER_ND => gather_nd(),
     HARD_SWISH => unary(),
+    L2_NORMALIZATION => l2_normalization(),
+    L2_POOL_2D => l2_pool(),
     LEAKY_RELU => unary(),
     LOGISTIC => unary(),
+    LOG_SOFTMAX => log_softmax(),
     MAX_POOL_2D => pool(PoolKind::Max),
     MEAN => mean(),
     MIRROR_PAD => mirror_pad(),
@@ -139,12 +145,14 @@ registry! {
     RELU6 => unary(),
     RELU_N1_TO_1 => unary(),
     RESHAPE => reshape(),
+    RESIZE_BILINEAR => resize_bilinear(),
     RESIZE_NEAREST_NEIGHBOR => resize_nearest(),
     REVERSE_V2 => reverse(),
     SELECT_V2 => select(),
     SHAPE => folded_only(),
     SLICE => slice(),
     SOFTMAX => softmax(),
+    SPACE_TO_BATCH_ND => space_to_batch(),
     SPACE_TO_DEPTH => space_depth(),
     SPLIT => split(),
     SPLIT_V => split(),

@@ -1,62 +1,75 @@
-//! Pooling: AVERAGE_POOL_2D, MAX_POOL_2D.
+//! Pooling: AVERAGE_POOL_2D, MAX_POOL_2D, L2_POOL_2D.
 
 use super::*;
 
+/// The operands, window geometry (TFLM's `ComputePaddingHeightWidth`) and fused activation of
+/// a 2-D pooling, the output shape checked.
+fn pool_geometry<'g, 'a>(
+    cx: &OpCx<'_, 'g, 'a>,
+) -> Result<(
+    &'g GTensor<'a>,
+    &'g GTensor<'a>,
+    PoolGeometry,
+    FusedActivation,
+)> {
+    cx.arity(1, 1, 1)?;
+    let (input, output) = (cx.input(0)?, cx.output(0)?);
+    cx.rank(input, "input", 4)?;
+    cx.rank(output, "output", 4)?;
+    let o = options::pool2d(cx.op.options)?;
+    let (Some(fh), Some(fw), Some(sh), Some(sw)) = (
+        positive(o.filter_h),
+        positive(o.filter_w),
+        positive(o.stride_h),
+        positive(o.stride_w),
+    ) else {
+        return Err(cx.err(format!(
+            "window {}x{} and strides ({}, {}) must be positive",
+            o.filter_h, o.filter_w, o.stride_h, o.stride_w
+        )));
+    };
+    let (n, in_h, in_w, c) = (
+        input.shape[0],
+        input.shape[1],
+        input.shape[2],
+        input.shape[3],
+    );
+    let (Some((oh, pt)), Some((ow, pl))) = (
+        out_size_and_padding(o.padding, in_h, fh, sh, 1),
+        out_size_and_padding(o.padding, in_w, fw, sw, 1),
+    ) else {
+        return Err(cx.err(format!(
+            "padding code {} invalid or window larger than the input",
+            o.padding
+        )));
+    };
+    if output.shape != [n, oh, ow, c] {
+        return Err(cx.tensor_msg(
+            output,
+            "output",
+            format!("expected shape {:?}", [n, oh, ow, c]),
+        ));
+    }
+    let geom = PoolGeometry {
+        batches: u32_of(n),
+        in_h: u32_of(in_h),
+        in_w: u32_of(in_w),
+        channels: u32_of(c),
+        out_h: u32_of(oh),
+        out_w: u32_of(ow),
+        filter_h: u32_of(fh),
+        filter_w: u32_of(fw),
+        stride_h: u32_of(sh),
+        stride_w: u32_of(sw),
+        pad_top: u32_of(pt),
+        pad_left: u32_of(pl),
+    };
+    Ok((input, output, geom, cx.activation(o.activation)?))
+}
+
 impl<'g, 'a> Lowerer<'g, 'a> {
     pub(super) fn pool(&mut self, cx: &OpCx<'_, 'g, 'a>, kind: PoolKind) -> Result<()> {
-        cx.arity(1, 1, 1)?;
-        let (input, output) = (cx.input(0)?, cx.output(0)?);
-        cx.rank(input, "input", 4)?;
-        cx.rank(output, "output", 4)?;
-        let o = options::pool2d(cx.op.options)?;
-        let (Some(fh), Some(fw), Some(sh), Some(sw)) = (
-            positive(o.filter_h),
-            positive(o.filter_w),
-            positive(o.stride_h),
-            positive(o.stride_w),
-        ) else {
-            return Err(cx.err(format!(
-                "window {}x{} and strides ({}, {}) must be positive",
-                o.filter_h, o.filter_w, o.stride_h, o.stride_w
-            )));
-        };
-        let (n, in_h, in_w, c) = (
-            input.shape[0],
-            input.shape[1],
-            input.shape[2],
-            input.shape[3],
-        );
-        let (Some((oh, pt)), Some((ow, pl))) = (
-            out_size_and_padding(o.padding, in_h, fh, sh, 1),
-            out_size_and_padding(o.padding, in_w, fw, sw, 1),
-        ) else {
-            return Err(cx.err(format!(
-                "padding code {} invalid or window larger than the input",
-                o.padding
-            )));
-        };
-        if output.shape != [n, oh, ow, c] {
-            return Err(cx.tensor_msg(
-                output,
-                "output",
-                format!("expected shape {:?}", [n, oh, ow, c]),
-            ));
-        }
-        let geom = PoolGeometry {
-            batches: u32_of(n),
-            in_h: u32_of(in_h),
-            in_w: u32_of(in_w),
-            channels: u32_of(c),
-            out_h: u32_of(oh),
-            out_w: u32_of(ow),
-            filter_h: u32_of(fh),
-            filter_w: u32_of(fw),
-            stride_h: u32_of(sh),
-            stride_w: u32_of(sw),
-            pad_top: u32_of(pt),
-            pad_left: u32_of(pl),
-        };
-        let act = cx.activation(o.activation)?;
+        let (input, output, geom, act) = pool_geometry(cx)?;
         let (ii, oi) = (self.id(input.index)?, self.id(output.index)?);
         match (cx.dtype(input, "input")?, cx.dtype(output, "output")?) {
             (DType::I8, DType::I8) => {
@@ -105,6 +118,29 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 )))
             }
         }
+        Ok(())
+    }
+
+    /// L2_POOL_2D: float32 only (TFLM has no quantized L2 pooling).
+    pub(super) fn l2_pool(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
+        let (input, output, geom, act) = pool_geometry(cx)?;
+        match (cx.dtype(input, "input")?, cx.dtype(output, "output")?) {
+            (DType::F32, DType::F32) => {}
+            (a, b) => {
+                return Err(cx.unsupported(format!(
+                    "input/output types {a}/{b}; TFLM supports float32 only"
+                )))
+            }
+        }
+        let (act_min, act_max) = activation_range_f32(act);
+        let op = L2PoolF32 {
+            input: self.id(input.index)?,
+            output: self.id(output.index)?,
+            geom,
+            act_min,
+            act_max,
+        };
+        self.push(cx, Op::L2PoolF32(op), 0, 0);
         Ok(())
     }
 }
