@@ -43,6 +43,7 @@ pub mod ops {
     pub mod depthwise;
     pub mod depthwise_dsp;
     pub mod depthwise_helium;
+    pub mod detection;
     pub mod fully_connected;
     pub mod gemm;
     pub mod load_const;

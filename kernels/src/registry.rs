@@ -86,5 +86,6 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::MirrorPad(_) => entry!(movement::run_mirror_pad),
         Op::Select(_) => entry!(movement::run_select),
         Op::DynamicUpdateSlice(_) => entry!(movement::run_dynamic_update_slice),
+        Op::DetectionPostprocess(_) => entry!(detection::run_detection_postprocess),
     }
 }

@@ -10,6 +10,8 @@ use crate::model::{ConstRef, TensorId};
 
 mod movement;
 pub use movement::*;
+mod detection;
+pub use detection::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1080,4 +1082,6 @@ pub enum Op {
     Select(Select),
     /// DYNAMIC_UPDATE_SLICE.
     DynamicUpdateSlice(DynamicUpdateSlice),
+    /// TFLite_Detection_PostProcess (custom operator).
+    DetectionPostprocess(DetectionPostprocess),
 }
