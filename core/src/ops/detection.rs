@@ -41,6 +41,11 @@ pub struct DetectionPostprocess {
     /// Fast NMS: classes written per selected box, `min(max_classes_per_detection,
     /// num_classes)` (at least 1).
     pub classes_per_detection: u32,
+    /// Fast NMS: output entries from one selected box to the next. 1 with one class per box
+    /// (TFLM); `max_classes_per_detection` with several, where Ferrite follows LiteRT's
+    /// reference kernel because TFLM's output indexing runs past its outputs there (see
+    /// `docs/tflm-deviations.md`).
+    pub row_stride: u32,
     /// Regular NMS: most boxes selected per class (at least 1).
     pub detections_per_class: u32,
     /// Scores below this are never selected.

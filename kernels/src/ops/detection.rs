@@ -12,12 +12,14 @@
 //!   regular NMS) order by score, then lower index first, and run libstdc++'s
 //!   `std::partial_sort` (heap select, then heap sort) step for step ([`partial_argsort`]), so
 //!   that even NaN scores, for which that comparison is no order, come out as in TFLM;
-//! * fast NMS writes its outputs where TFLM's loop does: with more than one class per
-//!   detection TFLM advances its output index per class, so detection `i`, class `c` lands at
-//!   `k * (k * i + c) + c` (`k` classes per detection) and the count is `k` times the boxes
-//!   selected. Entries TFLM leaves unwritten (past the count, or between those slots) are
-//!   whatever its arena held; here they are zero. A write TFLM would make past the end of an
-//!   output tensor (a memory overrun there) is an error here.
+//! * fast NMS writes selected box `i`'s `c`-th class at entry `row_stride * i + c` and counts
+//!   the boxes. With one class per box that is TFLM exactly (`row_stride` 1). With several,
+//!   TFLM's loop advances its output index per class *and* multiplies it by the classes per
+//!   box (entries `k * (k * i + c) + c`, count `k` times the boxes), writing past outputs of
+//!   the shape TFLite gives them; Ferrite follows LiteRT's reference kernel there instead
+//!   (`row_stride` = `max_classes_per_detection`), as the project's goldens do
+//!   (`docs/tflm-deviations.md`). Entries left unwritten (past the count) hold whatever the
+//!   arena held in TFLM; here they are zero.
 //!
 //! All buffers live in the layer's arena scratch ([`scratch_bytes`] at conversion).
 
@@ -534,7 +536,8 @@ fn class_row<'c>(p: &DetectionPostprocess, class_scores: &'c [f32], a: usize) ->
 }
 
 /// Fast NMS (TFLM's `NonMaxSuppressionMultiClassFastHelper`): NMS once on each box's best
-/// class score, then each selected box's best `classes_per_detection` classes.
+/// class score, then each selected box's best `classes_per_detection` classes, `row_stride`
+/// entries apart (see the module documentation).
 fn fast(
     p: &DetectionPostprocess,
     nms: &Nms,
@@ -543,7 +546,7 @@ fn fast(
     out: DetectionOutputs<'_>,
 ) -> core::result::Result<(), &'static str> {
     let per = p.classes_per_detection as usize;
-    if per == 0 || per > p.num_classes as usize {
+    if per == 0 || per > p.num_classes as usize || (p.row_stride as usize) < per {
         return Err("detection classes per box out of range");
     }
     for (a, best) in s.scores.iter_mut().enumerate() {
@@ -557,18 +560,17 @@ fn fast(
     out.classes.fill(0.0);
     out.scores.fill(0.0);
     out.num_detections.fill(0.0);
-    let overrun = "TFLM writes this detection past the end of an output tensor";
-    let mut written = 0usize;
-    for &a in s.selected.get(..selected).unwrap_or(&[]) {
+    let overrun = "detection written past the end of an output tensor";
+    let stride = p.row_stride as usize;
+    for (k, &a) in s.selected.get(..selected).unwrap_or(&[]).iter().enumerate() {
         let a = a as usize;
         let scores = class_row(p, class_scores, a);
         // The same sort as above on the same scores: the same classes.
         partial_argsort(scores, per, s.class_order);
         let b = corners(s.decoded, a);
         for (col, &c) in s.class_order.get(..per).unwrap_or(&[]).iter().enumerate() {
-            // TFLM's `box_offset`: its output index has already counted earlier classes.
-            let slot = per
-                .checked_mul(written)
+            let slot = stride
+                .checked_mul(k)
                 .and_then(|x| x.checked_add(col))
                 .ok_or(overrun)?;
             let at4 = slot.checked_mul(4).ok_or(overrun)?;
@@ -579,10 +581,9 @@ fn fast(
             *out.classes.get_mut(slot).ok_or(overrun)? = c as f32;
             *out.scores.get_mut(slot).ok_or(overrun)? =
                 scores.get(c as usize).copied().unwrap_or(0.0);
-            written += 1;
         }
     }
-    *out.num_detections.first_mut().ok_or(overrun)? = written as f32;
+    *out.num_detections.first_mut().ok_or(overrun)? = selected as f32;
     Ok(())
 }
 
@@ -830,6 +831,7 @@ mod tests {
             label_offset: 1,
             max_detections: max_det,
             classes_per_detection: 1,
+            row_stride: 1,
             detections_per_class: 100,
             score_threshold: 0.3,
             iou_threshold: 0.5,
@@ -925,28 +927,29 @@ mod tests {
     }
 
     #[test]
-    fn fast_nms_with_several_classes_writes_where_tflm_does() {
+    fn fast_nms_with_several_classes_writes_where_litert_does() {
         let anchors = squares(&[(0.0, 0.0), (5.0, 5.0)]);
-        let scores = [0.0, 0.9, 0.1, 0.5, 0.0, 0.2, 0.8, 0.4];
+        let scores = [0.0, 0.9, 0.5, 0.0, 0.4, 0.8];
+        // Both classes of each box, three entries apart (max_classes_per_detection 3 with 2
+        // classes: LiteRT strides by the option).
         let p = DetectionPostprocess {
             classes_per_detection: 2,
-            ..params(2, 3, 2, false)
+            row_stride: 3,
+            ..params(2, 2, 2, false)
         };
-        // Box 0's classes land at 0 and 3, box 1's at 4 and 7 (k (k i + c) + c, k = 2).
-        let r = run(&p, &anchors, &scores, 8).unwrap();
-        assert_eq!(r.num, 4.0);
-        assert_eq!(r.classes, [0.0, 0.0, 0.0, 2.0, 1.0, 0.0, 0.0, 2.0]);
-        assert_eq!(r.scores, [0.9, 0.0, 0.0, 0.5, 0.8, 0.0, 0.0, 0.4]);
-        assert_eq!(
-            &r.boxes[12..20],
-            &[-0.5, -0.5, 0.5, 0.5, 4.5, 4.5, 5.5, 5.5]
-        );
-        // Outputs of TFLite's shape (max_detections * classes = 4 entries): TFLM would write
-        // box 1's second class past them.
+        let r = run(&p, &anchors, &scores, 6).unwrap();
+        assert_eq!(r.num, 2.0);
+        assert_eq!(r.classes, [0.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(r.scores, [0.9, 0.5, 0.0, 0.8, 0.4, 0.0]);
+        assert_eq!(&r.boxes[12..20], &[4.5, 4.5, 5.5, 5.5, 4.5, 4.5, 5.5, 5.5]);
+        // Outputs too small for the layout are an error, never a write past them.
         assert_eq!(
             run(&p, &anchors, &scores, 4).err(),
-            Some("TFLM writes this detection past the end of an output tensor")
+            Some("detection written past the end of an output tensor")
         );
+        // A stride below the classes per box would overwrite entries: refused.
+        let p = DetectionPostprocess { row_stride: 1, ..p };
+        assert!(run(&p, &anchors, &scores, 6).is_err());
     }
 
     #[test]

@@ -161,23 +161,30 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         if outs[3].num_elements() == 0 {
             return Err(cx.tensor_msg(outs[3], "num_detections", "must hold a value"));
         }
-        // Regular NMS writes `max_detections` entries; fast NMS up to `per` per selected box.
+        // Regular NMS writes `max_detections` entries; fast NMS `per` classes for each selected
+        // box, `row_stride` entries apart: 1 with one class per box (TFLM), the option with
+        // several (LiteRT: TFLM's indexing runs past the outputs there).
+        let row_stride = if per == 1 {
+            1
+        } else {
+            o.max_classes_per_detection as usize
+        };
         let needed = if o.use_regular_nms {
             max_det
         } else {
-            max_det.min(n).saturating_mul(per)
+            max_det.min(n).checked_sub(1).map_or(0, |last| {
+                row_stride.saturating_mul(last).saturating_add(per)
+            })
         };
         if capacity < needed {
             return Err(cx.err(format!(
-                "the outputs hold {capacity} detections; TFLite Micro writes up to {needed}"
+                "the outputs hold {capacity} detections; up to {needed} are written"
             )));
         }
-        if !o.use_regular_nms && per > 1 && capacity < needed.saturating_mul(per) {
+        if per > 1 {
             self.warnings.push(format!(
-                "operator #{} ({}): with {per} classes per detection TFLite Micro writes detection i's class c at entry {per} * ({per} * i + c) + c, past the outputs' {capacity} entries when more than {} boxes are selected; such a run fails",
-                cx.op.index,
-                cx.op.name,
-                capacity / (per * per)
+                "operator #{} ({}): with {per} classes per detection, detections are laid out as LiteRT's reference kernel does (TFLite Micro's indexing writes past its outputs; docs/tflm-deviations.md)",
+                cx.op.index, cx.op.name
             ));
         }
         let u32_err = |what: &str| cx.err(format!("{what} too large"));
@@ -201,6 +208,8 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             label_offset: (with_background - nc) as u32,
             max_detections,
             classes_per_detection: per as u32,
+            row_stride: u32::try_from(row_stride)
+                .map_err(|_| u32_err("max_classes_per_detection"))?,
             detections_per_class: o.detections_per_class.max(1) as u32,
             score_threshold: o.score_threshold,
             iou_threshold: o.iou_threshold,
