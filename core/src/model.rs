@@ -500,15 +500,114 @@ impl<'r> Ctx<'r> {
     }
 }
 
-/// The readable part of the arena while a layer writes its output.
-pub struct Inputs<'x> {
+/// Most outputs one layer can write at once through [`Ctx::split_outputs`].
+pub const MAX_LAYER_OUTPUTS: usize = 6;
+
+/// Readable pieces of the arena [`Ctx::split_outputs`] hands out: one more than its writable
+/// regions (the outputs and the scratch).
+pub const SPLIT_OUTPUTS_PARTS: usize = MAX_LAYER_OUTPUTS + 2;
+
+impl<'r> Ctx<'r> {
+    /// Like [`Ctx::split_with_scratch`] for a layer with several outputs (an operator such as
+    /// TFLite_Detection_PostProcess computes its outputs together, so one layer writes them
+    /// all): the `N` output tensors' bytes (mutable, in the order given), a scratch region of
+    /// `scratch_bytes` bytes at arena byte `scratch_offset`, and everything else (readable).
+    ///
+    /// The outputs and the scratch must lie in the arena and not overlap one another; empty
+    /// ones (no bytes) overlap nothing and come back as empty slices. At most
+    /// [`MAX_LAYER_OUTPUTS`] outputs.
+    #[allow(clippy::type_complexity)]
+    pub fn split_outputs<const N: usize>(
+        &mut self,
+        outputs: [TensorId; N],
+        scratch_offset: u32,
+        scratch_bytes: u32,
+    ) -> Result<(Inputs<'_, SPLIT_OUTPUTS_PARTS>, [&mut [u8]; N], &mut [u8])> {
+        let layer = self.layer;
+        let err = move |reason| Error::InvalidLayer { layer, reason };
+        if N > MAX_LAYER_OUTPUTS {
+            return Err(err("too many outputs for one layer"));
+        }
+        let arena_len = self.arena.len();
+        // The non-empty writable regions as `(start, end, slot)`; slot `N` is the scratch.
+        let mut regions = [(0usize, 0usize, 0usize); MAX_LAYER_OUTPUTS + 1];
+        let mut count = 0;
+        let mut add = |start: usize, end: usize, slot: usize| {
+            if start < end {
+                if let Some(r) = regions.get_mut(count) {
+                    *r = (start, end, slot);
+                    count += 1;
+                }
+            }
+        };
+        for (slot, id) in outputs.iter().enumerate() {
+            let r = self
+                .tensor(*id)?
+                .range(arena_len)
+                .ok_or(err("output tensor outside the arena"))?;
+            add(r.start, r.end, slot);
+        }
+        let s_start = scratch_offset as usize;
+        let s_end = s_start
+            .checked_add(scratch_bytes as usize)
+            .ok_or(err("scratch overflows"))?;
+        if s_end > arena_len {
+            return Err(err("scratch outside the arena"));
+        }
+        add(s_start, s_end, N);
+        let regions = regions.get_mut(..count).unwrap_or_default();
+        regions.sort_unstable_by_key(|r| r.0);
+        if regions.windows(2).any(|w| matches!(w, [a, b] if b.0 < a.1)) {
+            return Err(err("layer outputs or scratch overlap"));
+        }
+        // Cut the arena at the writable regions, in address order: readable piece, writable
+        // region, readable piece, ... (sorted and disjoint, so every cut is in range; the
+        // checked cuts only keep that true should the checks above ever change).
+        let mut outs: [&mut [u8]; N] = core::array::from_fn(|_| Default::default());
+        let mut scratch: &mut [u8] = &mut [];
+        let mut parts: [(usize, &[u8]); SPLIT_OUTPUTS_PARTS] = [(0, &[]); SPLIT_OUTPUTS_PARTS];
+        let mut rest: &mut [u8] = &mut *self.arena;
+        let mut pos = 0usize;
+        for (k, &(start, end, slot)) in regions.iter().enumerate() {
+            let overlap = err("layer outputs or scratch overlap");
+            let (read, tail) = core::mem::take(&mut rest)
+                .split_at_mut_checked(start.wrapping_sub(pos))
+                .ok_or(overlap)?;
+            let (write, tail) = tail.split_at_mut_checked(end - start).ok_or(overlap)?;
+            if let Some(p) = parts.get_mut(k) {
+                *p = (pos, &*read);
+            }
+            if slot == N {
+                scratch = write;
+            } else if let Some(o) = outs.get_mut(slot) {
+                *o = write;
+            }
+            rest = tail;
+            pos = end;
+        }
+        if let Some(p) = parts.get_mut(count) {
+            *p = (pos, &*rest);
+        }
+        let inputs = Inputs {
+            tensors: self.model.tensors,
+            parts,
+            layer,
+        };
+        Ok((inputs, outs, scratch))
+    }
+}
+
+/// The readable part of the arena while a layer writes its output(s): the arena less the
+/// writable regions, as `P` pieces (3 for [`Ctx::split`] and [`Ctx::split_with_scratch`],
+/// [`SPLIT_OUTPUTS_PARTS`] for [`Ctx::split_outputs`]).
+pub struct Inputs<'x, const P: usize = 3> {
     tensors: &'x [Tensor],
     /// Readable pieces of the arena with the arena offset each starts at.
-    parts: [(usize, &'x [u8]); 3],
+    parts: [(usize, &'x [u8]); P],
     layer: u16,
 }
 
-impl<'x> Inputs<'x> {
+impl<'x, const P: usize> Inputs<'x, P> {
     /// The bytes of tensor `id`; an error if it overlaps the layer's output.
     pub fn bytes(&self, id: TensorId) -> Result<&'x [u8]> {
         let err = |reason| Error::InvalidLayer {
@@ -611,6 +710,114 @@ mod tests {
         assert_eq!(inputs.bytes(TensorId(1)).unwrap()[0], 99);
         assert!(inputs.bytes(TensorId(0)).is_err());
         assert!(ctx.split_with_scratch(TensorId(2), 30, 8).is_err());
+    }
+
+    #[test]
+    fn split_outputs_hands_out_several_disjoint_outputs() {
+        // Outputs given out of address order, one empty, an input between them.
+        let tensors = [t(48, 16), t(0, 16), t(16, 8), t(32, 0), t(24, 8)];
+        let model = Model {
+            tensors: &tensors,
+            layers: &[],
+            consts: &[],
+            inputs: &[],
+            outputs: &[],
+            arena_bytes: 96,
+        };
+        let mut arena = [0u8; 96];
+        for (i, b) in arena.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let mut ctx = Ctx {
+            model: &model,
+            arena: &mut arena,
+            layer: 5,
+        };
+        let ids = [TensorId(0), TensorId(1), TensorId(3), TensorId(4)];
+        let (inputs, [a, b, c, d], scratch) = ctx.split_outputs(ids, 64, 32).unwrap();
+        assert_eq!(
+            (a.len(), b.len(), c.len(), d.len(), scratch.len()),
+            (16, 16, 0, 8, 32)
+        );
+        assert_eq!((a[0], b[0], d[0], scratch[0]), (48, 0, 24, 64));
+        assert_eq!(inputs.bytes(TensorId(2)).unwrap()[0], 16);
+        for id in [0, 1, 4] {
+            assert_eq!(
+                inputs.bytes(TensorId(id)).unwrap_err(),
+                Error::InvalidLayer {
+                    layer: 5,
+                    reason: "input tensor overlaps the output or lies outside the arena"
+                }
+            );
+        }
+        a[0] = 1;
+        b[15] = 2;
+        scratch[31] = 3;
+        let overlap = Err(Error::InvalidLayer {
+            layer: 5,
+            reason: "layer outputs or scratch overlap",
+        });
+        // Two outputs sharing bytes, the scratch over an output, the same output twice.
+        assert_eq!(
+            ctx.split_outputs([TensorId(1), TensorId(2)], 0, 0).err(),
+            None
+        );
+        let tensors2 = [t(0, 16), t(8, 16)];
+        let model2 = Model {
+            tensors: &tensors2,
+            ..model
+        };
+        let mut arena2 = [0u8; 96];
+        let mut ctx2 = Ctx {
+            model: &model2,
+            arena: &mut arena2,
+            layer: 5,
+        };
+        assert_eq!(
+            ctx2.split_outputs([TensorId(0), TensorId(1)], 64, 8)
+                .map(|_| ()),
+            overlap
+        );
+        assert_eq!(
+            ctx2.split_outputs([TensorId(0)], 15, 8).map(|_| ()),
+            overlap
+        );
+        assert_eq!(
+            ctx2.split_outputs([TensorId(0), TensorId(0)], 0, 0)
+                .map(|_| ()),
+            overlap
+        );
+        // Regions outside the arena, and too many outputs.
+        assert!(ctx2.split_outputs([TensorId(0)], 90, 8).is_err());
+        assert!(ctx2
+            .split_outputs([TensorId(0)], u32::MAX, u32::MAX)
+            .is_err());
+        assert!(ctx2.split_outputs([TensorId(7)], 0, 0).is_err());
+        assert!(ctx2.split_outputs([TensorId(0); 7], 0, 0).is_err());
+        // Every placement of two small outputs and a scratch: an answer, never a panic.
+        for x in [0u32, 4, 8, 90] {
+            for y in [0u32, 4, 12] {
+                let tensors3 = [t(x, 8), t(y, 4)];
+                let model3 = Model {
+                    tensors: &tensors3,
+                    ..model
+                };
+                let mut ctx3 = Ctx {
+                    model: &model3,
+                    arena: &mut arena2,
+                    layer: 0,
+                };
+                for offset in 0..100 {
+                    for bytes in 0..10 {
+                        if let Ok((_, [o0, o1], s)) =
+                            ctx3.split_outputs([TensorId(0), TensorId(1)], offset, bytes)
+                        {
+                            assert_eq!((o0.len(), o1.len(), s.len()), (8, 4, bytes as usize));
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

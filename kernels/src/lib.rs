@@ -44,6 +44,7 @@ pub mod ops {
     pub mod depthwise;
     pub mod depthwise_dsp;
     pub mod depthwise_helium;
+    pub mod detection;
     pub mod fully_connected;
     pub mod gemm;
     pub mod l2_pool;

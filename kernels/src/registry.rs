@@ -103,5 +103,6 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::ResizeBilinearI8(_) => entry!(resize_bilinear::run_resize_bilinear_i8),
         Op::SpaceToBatch(_) => entry!(space_batch::run_space_to_batch),
         Op::BatchToSpace(_) => entry!(space_batch::run_batch_to_space),
+        Op::DetectionPostprocess(_) => entry!(detection::run_detection_postprocess),
     }
 }

@@ -321,3 +321,39 @@ impl ModelSpec {
         (self.tensors.len() - 1) as i32
     }
 }
+
+impl ModelSpec {
+    /// A one-operator TFLite_Detection_PostProcess model (custom code and FlexBuffer
+    /// `custom_options`): float32 graph inputs box encodings `[1, n, 4]` (tensor 0) and class
+    /// scores `[1, n, classes + 1]` (tensor 1, background first), constant `anchors` (`4 * n`
+    /// values, `(y, x, h, w)` per box; tensor 2), and the four float32 outputs `boxes
+    /// [1, rows, 4]`, `classes [1, rows]`, `scores [1, rows]`, `num_detections [1]` (tensors
+    /// 3 to 6) as graph outputs.
+    pub fn detection_postprocess(
+        classes: i32,
+        anchors: &[f32],
+        rows: i32,
+        custom_options: Vec<u8>,
+    ) -> ModelSpec {
+        let n = (anchors.len() / 4) as i32;
+        let mut m = ModelSpec {
+            opcodes: vec![32],
+            custom_codes: vec![(0, "TFLite_Detection_PostProcess".into())],
+            custom_options: vec![(0, custom_options)],
+            buffers: vec![vec![]],
+            ..Default::default()
+        };
+        m.push_tensor(TensorSpec::f32("box_encodings", &[1, n, 4]));
+        m.push_tensor(TensorSpec::f32("class_predictions", &[1, n, classes + 1]));
+        let data = anchors.iter().flat_map(|v| v.to_le_bytes()).collect();
+        m.push_const(TensorSpec::f32("anchors", &[n, 4]), data);
+        m.push_tensor(TensorSpec::f32("detection_boxes", &[1, rows, 4]));
+        m.push_tensor(TensorSpec::f32("detection_classes", &[1, rows]));
+        m.push_tensor(TensorSpec::f32("detection_scores", &[1, rows]));
+        m.push_tensor(TensorSpec::f32("num_detections", &[1]));
+        m.ops = vec![OpSpec::new(0, &[0, 1, 2], &[3, 4, 5, 6])];
+        m.inputs = vec![0, 1];
+        m.outputs = vec![3, 4, 5, 6];
+        m
+    }
+}

@@ -12,6 +12,7 @@
 //! Rerun with `FERRITE_MUTATION_VERBOSE=1` to print each case before it runs (to find the one
 //! that hangs or aborts on an allocation beyond [`HARD_ALLOCATION_CAP`]).
 
+use ferrite_convert::tflite::flexbuf::{write_map, FlexValue};
 use ferrite_convert::{compile, ConvertError, Options};
 use ferrite_tests::tflite_build::{ModelSpec, OpSpec, TensorSpec};
 use ferrite_tests::{repo_root, shared_model, shared_models_dir, SHARED_MODELS};
@@ -611,7 +612,116 @@ fn templates() -> Vec<(&'static str, ModelSpec)> {
     two.ops.push(OpSpec::new(1, &[1], &[out]));
     two.outputs = vec![out];
     t.push(("conv_then_relu", two));
+    // TFLite_Detection_PostProcess (custom operator, FlexBuffer options), fast NMS: f32
+    // [1,6,4] encodings and [1,6,3] scores, 6 constant anchors -> four outputs.
+    t.push(("detection_postprocess", detection_template(false)));
     t
+}
+
+/// A valid TFLite_Detection_PostProcess model, fast or regular NMS.
+fn detection_template(regular: bool) -> ModelSpec {
+    let anchors: Vec<f32> = (0..6)
+        .flat_map(|i| [0.1 * i as f32, 0.5, 0.3, 0.2 + 0.05 * i as f32])
+        .collect();
+    ModelSpec::detection_postprocess(2, &anchors, 3, detection_options(&[], regular))
+}
+
+/// The template's options with `changes` applied (`FlexValue::Other` removes a key).
+fn detection_options(changes: &[(&str, FlexValue)], regular: bool) -> Vec<u8> {
+    let mut entries: Vec<(&str, FlexValue)> = vec![
+        ("max_detections", FlexValue::Int(3)),
+        ("max_classes_per_detection", FlexValue::Int(1)),
+        ("detections_per_class", FlexValue::Int(2)),
+        ("use_regular_nms", FlexValue::Bool(regular)),
+        ("nms_score_threshold", FlexValue::Float(0.3)),
+        ("nms_iou_threshold", FlexValue::Float(0.5)),
+        ("num_classes", FlexValue::Int(2)),
+        ("y_scale", FlexValue::Float(10.0)),
+        ("x_scale", FlexValue::Float(10.0)),
+        ("h_scale", FlexValue::Float(5.0)),
+        ("w_scale", FlexValue::Float(5.0)),
+    ];
+    for (k, v) in changes {
+        entries.retain(|(e, _)| e != k);
+        if !matches!(v, FlexValue::Other(_)) {
+            entries.push((k, *v));
+        }
+    }
+    write_map(&entries)
+}
+
+/// Hostile FlexBuffer options for TFLite_Detection_PostProcess: every option set to every
+/// hostile value or removed (both NMS modes), and the valid buffer truncated, bit-flipped and
+/// overwritten byte by byte.
+fn detection_cases(out: &mut Vec<(String, Vec<u8>)>) {
+    let values = [
+        FlexValue::Int(0),
+        FlexValue::Int(-1),
+        FlexValue::Int(1),
+        FlexValue::Int(2),
+        FlexValue::Int(7),
+        FlexValue::Int(i32::MAX as i64),
+        FlexValue::Int(i32::MIN as i64),
+        FlexValue::Int(i64::MAX),
+        FlexValue::UInt(u64::MAX),
+        FlexValue::Float(0.0),
+        FlexValue::Float(-1.0),
+        FlexValue::Float(0.5),
+        FlexValue::Float(1e30),
+        FlexValue::Float(f64::NAN),
+        FlexValue::Float(f64::INFINITY),
+        FlexValue::Float(f64::NEG_INFINITY),
+        FlexValue::Bool(true),
+        FlexValue::Null,
+        FlexValue::Other(0),
+    ];
+    let keys = [
+        "max_detections",
+        "max_classes_per_detection",
+        "detections_per_class",
+        "use_regular_nms",
+        "nms_score_threshold",
+        "nms_iou_threshold",
+        "num_classes",
+        "y_scale",
+        "x_scale",
+        "h_scale",
+        "w_scale",
+    ];
+    for regular in [false, true] {
+        let m = detection_template(regular);
+        for key in keys {
+            for v in values {
+                let mut s = m.clone();
+                s.custom_options = vec![(0, detection_options(&[(key, v)], regular))];
+                out.push((
+                    format!("detection (regular {regular}): {key} = {v:?}"),
+                    s.build(),
+                ));
+            }
+        }
+    }
+    let m = detection_template(false);
+    let good = detection_options(&[], false);
+    let mut push = |what: String, bytes: Vec<u8>| {
+        let mut s = m.clone();
+        s.custom_options = vec![(0, bytes)];
+        out.push((format!("detection options {what}"), s.build()));
+    };
+    for end in 0..good.len() {
+        push(format!("truncated to {end} bytes"), good[..end].to_vec());
+        push(format!("from byte {end}"), good[end..].to_vec());
+    }
+    for at in 0..good.len() {
+        for v in [0u8, 1, 2, 4, 8, 0x24, 0x27, 0x7f, 0xff] {
+            let mut b = good.clone();
+            b[at] = v;
+            push(format!("byte {at} = {v:#x}"), b);
+        }
+        let mut b = good.clone();
+        b[at] ^= 0x80;
+        push(format!("byte {at} flipped"), b);
+    }
 }
 
 /// Hostile values for 32-bit option fields (floats given by their bits).
@@ -1221,6 +1331,7 @@ fn hostile_models_end_in_errors_or_valid_models() {
         template_cases(name, &m, &mut hand);
     }
     graph_cases(&mut hand);
+    detection_cases(&mut hand);
     hand.extend(random_files(200));
     let hand_count = hand.len();
     recipes.extend(hand.into_iter().map(|(l, b)| Recipe::Bytes(l, b)));

@@ -18,6 +18,8 @@ mod normalize;
 pub use normalize::*;
 mod spatial;
 pub use spatial::*;
+mod detection;
+pub use detection::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1122,4 +1124,6 @@ pub enum Op {
     SpaceToBatch(SpaceToBatch),
     /// BATCH_TO_SPACE_ND (any element size).
     BatchToSpace(BatchToSpace),
+    /// TFLite_Detection_PostProcess (custom operator).
+    DetectionPostprocess(DetectionPostprocess),
 }

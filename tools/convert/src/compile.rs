@@ -314,6 +314,7 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
             ferrite_core::Op::DepthwiseDspI8(d) => d.scratch_offset = offset,
             ferrite_core::Op::ConvHeliumI8(c) => c.scratch_offset = offset,
             ferrite_core::Op::DepthwiseHeliumI8(d) => d.scratch_offset = offset,
+            ferrite_core::Op::DetectionPostprocess(d) => d.scratch_offset = offset,
             _ => {}
         }
     }
@@ -420,12 +421,15 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
 }
 
 /// A `'static` name for a layer (the runtime keeps `&'static str`): builtin names come from
-/// the schema table; anything else is a generic label.
+/// the schema table, supported custom operators (`CUSTOM:<code>`) from the registry;
+/// anything else is a generic label.
 fn op_name_static(name: &str) -> &'static str {
     let base = name.split(' ').next().unwrap_or(name);
+    let custom = base.strip_prefix("CUSTOM:");
     crate::tflite::opcodes::NAMES
         .iter()
-        .find(|n| **n == base)
+        .chain(crate::lower::SUPPORTED_OPS)
+        .find(|n| Some(**n) == custom || **n == base)
         .copied()
         .unwrap_or("OP")
 }

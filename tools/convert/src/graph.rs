@@ -111,6 +111,10 @@ pub struct GOp<'a> {
     pub options_type: u8,
     /// `BuiltinOptions` table.
     pub options: Option<Table<'a>>,
+    /// A custom operator's custom code (`TFLite_Detection_PostProcess`); `None` for builtins.
+    pub custom_code: Option<String>,
+    /// The custom options' bytes (a FlexBuffer for TFLite's custom operators; empty if none).
+    pub custom_options: &'a [u8],
     /// For a convolution the converter rewrote from `SPACE_TO_BATCH_ND → conv →
     /// BATCH_TO_SPACE_ND` ([`crate::fold`]): the dilation and explicit padding that replace
     /// the options' (stride 1, dilation 1, VALID).
@@ -526,6 +530,9 @@ impl<'a> Graph<'a> {
                 outputs: op_outputs,
                 options_type: o.options_type,
                 options: o.options,
+                custom_code: (code.builtin == opcodes::CUSTOM)
+                    .then(|| code.custom.clone().unwrap_or_default()),
+                custom_options: o.custom_options,
                 dilated: None,
             });
         }

@@ -204,6 +204,14 @@ fn layer_work(op: &ferrite_core::Op) -> u64 {
         Op::FullyConnectedF32(p) => fc(p.batches, p.in_depth, p.out_depth),
         Op::PoolI8(p) => pool(&p.geom),
         Op::PoolF32(p) => pool(&p.geom),
+        // NMS compares each kept box with the later ones: per class for regular NMS.
+        Op::DetectionPostprocess(p) => (p.num_boxes as u64 * p.num_boxes as u64).saturating_mul(
+            if p.regular_nms {
+                (p.num_classes as u64).max(1)
+            } else {
+                1
+            } + p.num_classes as u64,
+        ),
         // Everything else touches each element of its tensors a bounded number of times.
         _ => 0,
     }

@@ -70,6 +70,7 @@ pub struct Lowered {
 
 mod activation;
 mod conv;
+mod detection;
 mod elementwise;
 mod matmul;
 mod movement;
@@ -84,19 +85,27 @@ mod space_batch;
 /// The operator registry: every TFLite builtin Ferrite converts and the [`Lowerer`] method (in
 /// the operator family's module, `lower/<family>.rs`) that takes it. [`SUPPORTED_OPS`] (for
 /// errors and the README table's test) and the dispatch are both derived from this one list,
-/// so adding an operator is one line here plus its family module.
+/// so adding an operator is one line here plus its family module. A string literal names a
+/// custom operator (builtin code `CUSTOM`) by its custom code, which is also its name in
+/// [`SUPPORTED_OPS`] (the graph calls the operator `CUSTOM:<custom code>`).
 macro_rules! registry {
-    ($($name:ident => $method:ident($($arg:expr),*)),* $(,)?) => {
+    (@name $name:ident) => { stringify!($name) };
+    (@name $name:literal) => { $name };
+    (@is $op:expr, $name:ident) => { $op.code == oc::$name };
+    (@is $op:expr, $name:literal) => {
+        $op.code == oc::CUSTOM && $op.custom_code.as_deref() == Some($name)
+    };
+    ($($name:tt => $method:ident($($arg:expr),*)),* $(,)?) => {
         /// Operators Ferrite converts, by TFLite name (the registry's order: alphabetical).
-        pub const SUPPORTED_OPS: &[&str] = &[$(stringify!($name)),*];
+        pub const SUPPORTED_OPS: &[&str] = &[$(registry!(@name $name)),*];
 
         impl<'g, 'a> Lowerer<'g, 'a> {
             /// Runs the registered lowering of `cx`'s operator; `None` for an unregistered one.
             fn dispatch(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Option<Result<()>> {
-                match cx.op.code {
-                    $(oc::$name => Some(self.$method(cx $(, $arg)*)),)*
-                    _ => None,
-                }
+                $(if registry!(@is cx.op, $name) {
+                    return Some(self.$method(cx $(, $arg)*));
+                })*
+                None
             }
         }
     };
@@ -161,6 +170,7 @@ registry! {
     SUB => binary(),
     SUM => reduce(ReduceFn::Sum),
     TANH => unary(),
+    "TFLite_Detection_PostProcess" => detection_postprocess(),
     TRANSPOSE => transpose(),
     TRANSPOSE_CONV => transpose_conv(),
     UNPACK => unpack(),

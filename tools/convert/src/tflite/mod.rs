@@ -1,6 +1,7 @@
 //! Reading `.tflite` files: verification, typed accessors, operator names.
 
 pub mod flatbuf;
+pub mod flexbuf;
 pub mod opcodes;
 pub mod schema;
 

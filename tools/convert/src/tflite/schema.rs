@@ -150,6 +150,8 @@ pub struct TfOperator<'a> {
     pub options: Option<Table<'a>>,
     /// Custom (flexbuffer) options present.
     pub has_custom_options: bool,
+    /// The custom options' bytes (a FlexBuffer for TFLite's custom operators; empty if none).
+    pub custom_options: &'a [u8],
     /// Byte offset of the operator table in the file.
     pub pos: usize,
 }
@@ -481,6 +483,11 @@ fn read_subgraph(t: Table<'_>) -> ReadResult<SubGraph<'_>> {
                 options_type: o.u8(10, 0)?,
                 options: o.table(12)?,
                 has_custom_options: o.vector(14)?.is_some_and(|v| !v.is_empty()),
+                custom_options: o
+                    .vector(14)?
+                    .map(|v| v.raw_bytes(1))
+                    .transpose()?
+                    .unwrap_or(&[]),
                 pos: o.pos(),
             });
         }
