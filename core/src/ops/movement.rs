@@ -4,9 +4,9 @@
 //!
 //! Shapes are padded on the left with 1s to [`MOVE_RANK`] axes, so one kernel serves every
 //! rank. Several TFLite operators share one kernel: a [`StridedSlice`] is also SLICE, one
-//! output of SPLIT/SPLIT_V/UNPACK, REVERSE_V2 and the crop of BATCH_TO_SPACE_ND; a
-//! [`Transpose`] is also SPACE_TO_DEPTH, DEPTH_TO_SPACE and the shuffles of the
-//! SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND pair; a [`Gather`] is also EMBEDDING_LOOKUP.
+//! output of SPLIT/SPLIT_V/UNPACK and REVERSE_V2; a [`Transpose`] is also SPACE_TO_DEPTH and
+//! DEPTH_TO_SPACE; a [`Gather`] is also EMBEDDING_LOOKUP. (SPACE_TO_BATCH_ND and
+//! BATCH_TO_SPACE_ND have their own pixel-moving kernels, [`super::SpaceToBatch`].)
 
 use crate::model::{ConstRef, TensorId};
 use crate::DType;

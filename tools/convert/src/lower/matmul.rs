@@ -138,7 +138,8 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             }
             (a, b, c) => {
                 return Err(cx.unsupported(format!(
-                    "lhs/rhs/output types {a}/{b}/{c}; TFLM supports float32 or int8 for all three"
+                    "lhs/rhs/output types {a}/{b}/{c}; supported: float32 or int8 for all three, as TFLM \
+                     (its int16 variant is not supported yet)"
                 )))
             }
         }

@@ -208,9 +208,14 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 self.push(cx, Op::ReduceF32(op), 0, 0);
             }
             (a, b) => {
+                let also = if matches!(func, ReduceFn::Sum | ReduceFn::Mean) {
+                    " (TFLM's int16 variant is not supported yet)"
+                } else {
+                    ""
+                };
                 return Err(cx.unsupported(format!(
-                    "input/output types {a}/{b}; TFLM supports int8 and float32"
-                )))
+                    "input/output types {a}/{b}; supported: int8 and float32 as TFLM{also}"
+                )));
             }
         }
         Ok(())
