@@ -86,5 +86,12 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::MirrorPad(_) => entry!(movement::run_mirror_pad),
         Op::Select(_) => entry!(movement::run_select),
         Op::DynamicUpdateSlice(_) => entry!(movement::run_dynamic_update_slice),
+        Op::IntBinary(_) => entry!(elementwise::run_int_binary),
+        Op::Compare(_) => entry!(elementwise::run_compare),
+        Op::QuantBinary(_) => entry!(elementwise::run_quant_binary),
+        Op::PreluQ(_) => entry!(elementwise::run_prelu_q),
+        Op::AddN(_) => entry!(elementwise::run_add_n),
+        Op::Cast(_) => entry!(cast::run_cast),
+        Op::Requantize(_) => entry!(cast::run_requantize),
     }
 }

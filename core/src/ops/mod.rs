@@ -8,7 +8,9 @@
 
 use crate::model::{ConstRef, TensorId};
 
+mod elementwise;
 mod movement;
+pub use elementwise::*;
 pub use movement::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
@@ -1128,4 +1130,18 @@ pub enum Op {
     Select(Select),
     /// DYNAMIC_UPDATE_SLICE.
     DynamicUpdateSlice(DynamicUpdateSlice),
+    /// Integer and bool binary arithmetic, MAXIMUM/MINIMUM and logical operators on raw values.
+    IntBinary(IntBinary),
+    /// EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL.
+    Compare(Compare),
+    /// Quantized DIV and SQUARED_DIFFERENCE.
+    QuantBinary(QuantBinary),
+    /// Quantized PRELU.
+    PreluQ(PreluQ),
+    /// ADD_N.
+    AddN(AddN),
+    /// CAST.
+    Cast(Cast),
+    /// QUANTIZE between integer types (int8 → int32, int32 → int8).
+    Requantize(Requantize),
 }
