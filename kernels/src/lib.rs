@@ -39,17 +39,20 @@ pub mod ops {
     //! One module per operator.
     pub mod batch_matmul;
     pub mod binary;
+    pub mod cast;
     pub mod conv;
     pub mod conv_helium;
     pub mod depthwise;
     pub mod depthwise_dsp;
     pub mod depthwise_helium;
     pub mod detection;
+    pub mod elementwise;
     pub mod fully_connected;
     pub mod gemm;
     pub mod l2_pool;
     pub mod load_const;
     pub mod lut;
+    pub mod lut_math;
     pub mod mean;
     pub mod movement;
     pub mod normalize;

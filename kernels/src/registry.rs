@@ -104,5 +104,12 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::SpaceToBatch(_) => entry!(space_batch::run_space_to_batch),
         Op::BatchToSpace(_) => entry!(space_batch::run_batch_to_space),
         Op::DetectionPostprocess(_) => entry!(detection::run_detection_postprocess),
+        Op::IntBinary(_) => entry!(elementwise::run_int_binary),
+        Op::Compare(_) => entry!(elementwise::run_compare),
+        Op::QuantBinary(_) => entry!(elementwise::run_quant_binary),
+        Op::PreluQ(_) => entry!(elementwise::run_prelu_q),
+        Op::AddN(_) => entry!(elementwise::run_add_n),
+        Op::Cast(_) => entry!(cast::run_cast),
+        Op::Requantize(_) => entry!(cast::run_requantize),
     }
 }

@@ -8,7 +8,9 @@
 
 use crate::model::{ConstRef, TensorId};
 
+mod elementwise;
 mod movement;
+pub use elementwise::*;
 pub use movement::*;
 mod reduce;
 pub use reduce::*;
@@ -372,18 +374,24 @@ pub struct SoftmaxF32 {
     pub beta: f32,
 }
 
-/// How a binary elementwise op maps output positions to its two inputs (4-D, row-major).
+/// Number of axes of a [`Broadcast`]: every tensor rank Ferrite has, so any two broadcastable
+/// shapes fit (TFLM's broadcasting binary operators take up to 6 axes, some 8).
+pub const BROADCAST_RANK: usize = crate::model::MAX_RANK;
+
+/// How a binary elementwise op maps output positions to its two inputs (row-major, the
+/// innermost axis last).
 ///
-/// Strides are in elements; a stride of 0 repeats the input along that axis.
+/// Strides are in elements; a stride of 0 repeats the input along that axis. The converter
+/// merges neighbouring axes that broadcast alike, so unused leading axes have extent 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Broadcast {
-    /// Output shape, padded on the left to rank 4.
-    pub out_dims: [u32; 4],
+    /// Output shape, padded on the left with 1s.
+    pub out_dims: [u32; BROADCAST_RANK],
     /// Strides of the first input per output axis.
-    pub a_strides: [u32; 4],
+    pub a_strides: [u32; BROADCAST_RANK],
     /// Strides of the second input per output axis.
-    pub b_strides: [u32; 4],
+    pub b_strides: [u32; BROADCAST_RANK],
 }
 
 /// Int8 addition or subtraction (TFLite's rescale-to-common-scale algorithm; SUB differs
@@ -469,9 +477,24 @@ pub enum BinaryKind {
     Sub,
     /// `a * b`
     Mul,
+    /// `a / b` (DIV)
+    Div,
+    /// `a > b ? a : b` (MAXIMUM; NaN only when `b` is NaN, as TFLM)
+    Maximum,
+    /// `a < b ? a : b` (MINIMUM)
+    Minimum,
+    /// `(a - b) * (a - b)` (SQUARED_DIFFERENCE)
+    SquaredDifference,
+    /// `floor(a / b)`, the quotient in `f64` (FLOOR_DIV; a zero divisor fails the layer)
+    FloorDiv,
+    /// `fmod(a, b)` moved to `b`'s sign (FLOOR_MOD)
+    FloorMod,
+    /// `a >= 0 ? a : a * b` (PRELU, `b` the alpha)
+    Prelu,
 }
 
-/// Float binary elementwise operation with a fused clamp.
+/// Float binary elementwise operation with a fused clamp (the whole `f32` range, or infinite
+/// bounds for the operators TFLM does not clamp).
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BinaryF32 {
@@ -637,6 +660,32 @@ pub enum UnaryKind {
     HardSwish,
     /// `x` if positive, else `alpha * x`
     LeakyRelu(f32),
+    /// `|x|` (ABS)
+    Abs,
+    /// `-x` (NEG)
+    Neg,
+    /// `sqrt(x)` (SQRT)
+    Sqrt,
+    /// `1 / sqrt(x)` (RSQRT)
+    Rsqrt,
+    /// `x * x` (SQUARE)
+    Square,
+    /// `exp(x)` (EXP)
+    Exp,
+    /// `log(x)` (LOG)
+    Log,
+    /// `sin(x)` (SIN)
+    Sin,
+    /// `cos(x)` (COS)
+    Cos,
+    /// `floor(x)` (FLOOR)
+    Floor,
+    /// `ceil(x)` (CEIL)
+    Ceil,
+    /// `x` rounded half to even (ROUND)
+    Round,
+    /// `x < 0 ? expm1(x) : x` (ELU)
+    Elu,
 }
 
 /// Float elementwise function.
@@ -1046,7 +1095,8 @@ pub enum Op {
     AddI8(AddI8),
     /// Int8 MUL.
     MulI8(MulI8),
-    /// Float ADD / SUB / MUL.
+    /// Float ADD / SUB / MUL / DIV / MAXIMUM / MINIMUM / SQUARED_DIFFERENCE / FLOOR_DIV /
+    /// FLOOR_MOD / PRELU.
     BinaryF32(BinaryF32),
     /// CONCATENATION (any type).
     Concat(Concat),
@@ -1066,7 +1116,7 @@ pub enum Op {
     QuantizeF32(QuantizeF32),
     /// Copies a constant into the arena (a constant operand of an op that reads tensors).
     LoadConst(LoadConst),
-    /// Float elementwise activation.
+    /// Float elementwise activation or math function.
     UnaryF32(UnaryF32),
     /// Int8 TRANSPOSE_CONV.
     TransposeConv2dI8(TransposeConv2dI8),
@@ -1126,4 +1176,18 @@ pub enum Op {
     BatchToSpace(BatchToSpace),
     /// TFLite_Detection_PostProcess (custom operator).
     DetectionPostprocess(DetectionPostprocess),
+    /// Integer and bool binary arithmetic, MAXIMUM/MINIMUM and logical operators on raw values.
+    IntBinary(IntBinary),
+    /// EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL.
+    Compare(Compare),
+    /// Quantized DIV and SQUARED_DIFFERENCE.
+    QuantBinary(QuantBinary),
+    /// Quantized PRELU.
+    PreluQ(PreluQ),
+    /// ADD_N.
+    AddN(AddN),
+    /// CAST.
+    Cast(Cast),
+    /// QUANTIZE between integer types (int8 → int32, int32 → int8).
+    Requantize(Requantize),
 }

@@ -1,12 +1,14 @@
-//! ADD, SUB and MUL: int8 ADD and MUL with TFLite's requantization, float ADD/SUB/MUL with a
-//! fused clamp, and numpy-style broadcasting for all of them.
+//! ADD, SUB and MUL: int8 ADD and MUL with TFLite's requantization; every float binary
+//! operator (ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE, FLOOR_DIV, FLOOR_MOD,
+//! PRELU) with a fused clamp; and the numpy-style broadcasting (up to [`BROADCAST_RANK`] axes)
+//! that every binary elementwise kernel shares ([`broadcast_for`], [`apply_binary`]).
 //!
 //! The per-element arithmetic follows TFLite Micro's reference kernels
 //! (`reference_integer_ops::AddFunc`, `reference_integer_ops::MulElementwise`,
-//! `reference_ops::Add/Sub/Mul` for float). TFLM evaluates a broadcast through a separate loop
-//! nest (`BroadcastAdd6DSlow`, `BroadcastMul4DSlow`) but with the very same per-element
-//! function, so here both paths share one function and differ only in how they index the
-//! inputs.
+//! `reference_ops::Add/Sub/Mul/Div`, `MaximumMinimumBroadcastSlow`, `FloorDiv`, `FloorMod`,
+//! `BroadcastPrelu4DSlowFloat` for float). TFLM evaluates a broadcast through a separate loop
+//! nest (`BroadcastBinaryOpSimple`) but with the very same per-element function, so here both
+//! paths share one function and differ only in how they index the inputs.
 //!
 //! The `prepare_*` functions compute, on the host, the integer parameters TFLM's `Prepare`
 //! computes (`CalculateOpDataAdd`, `CalculateOpDataMul`), in the same precision (the scales
@@ -19,7 +21,7 @@ use ferrite_core::fixed::{
     multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_smaller_than_one_exp,
 };
 use ferrite_core::model::cast_out;
-use ferrite_core::ops::{AddI8, BinaryF32, BinaryKind, Broadcast, MulI8, Op};
+use ferrite_core::ops::{AddI8, BinaryF32, BinaryKind, Broadcast, MulI8, Op, BROADCAST_RANK};
 use ferrite_core::quant::{activation_range_i8, quantize_multiplier, FusedActivation, QParams};
 use ferrite_core::{Ctx, Error, Result, TensorId, MAX_RANK};
 
@@ -34,7 +36,7 @@ fn valid_i8(q: QParams) -> bool {
 
 /// TFLite `QuantizeMultiplierSmallerThanOneExp`: requires `0 < m < 1` and yields a shift
 /// `<= 0`; `None` where TFLite's `TFLITE_CHECK`s would abort.
-fn quantize_multiplier_smaller_than_one(m: f64) -> Option<(i32, i32)> {
+pub fn quantize_multiplier_smaller_than_one(m: f64) -> Option<(i32, i32)> {
     if !(m > 0.0 && m < 1.0) {
         return None;
     }
@@ -146,13 +148,15 @@ pub fn prepare_mul_i8(
 /// * `Some(None)`: the shapes are equal once padded on the left with 1s, so the op runs
 ///   element by element (TFLM's `ProcessBroadcastShapes` also takes its non-broadcast path
 ///   then).
-/// * `Some(Some(b))`: `b` describes the broadcast in at most 4 axes. Axes of extent 1 are
-///   dropped and neighbouring axes that broadcast the same way are merged, so shapes of up to
-///   [`MAX_RANK`] dimensions fit whenever they need no more than 4 distinct loops.
-/// * `None`: the shapes are incompatible (an axis differs and neither is 1), have more than
-///   [`MAX_RANK`] dimensions, or need more than 4 loops.
+/// * `Some(Some(b))`: `b` describes the broadcast in at most [`BROADCAST_RANK`] axes. Axes of
+///   extent 1 are dropped and neighbouring axes that broadcast the same way are merged (as
+///   TFLM's `BroadcastBinaryOpSimple` fuses its loops), so the kernel runs as few loops as
+///   the shapes allow.
+/// * `None`: the shapes are incompatible (an axis differs and neither is 1) or have more than
+///   [`MAX_RANK`] dimensions.
 // Bounds: `rank <= MAX_RANK` (checked first) bounds `i`, both shapes' lengths and `n_loops`
-// below the arrays' `MAX_RANK`; `k < n_loops <= 4` (checked) indexes the 4-entry broadcast.
+// below the arrays' `MAX_RANK` (one loop at most per axis), and `MAX_RANK == BROADCAST_RANK`
+// bounds `BROADCAST_RANK - 1 - k`.
 #[allow(clippy::indexing_slicing)]
 pub fn broadcast_for(a_dims: &[u32], b_dims: &[u32]) -> Option<Option<Broadcast>> {
     let rank = a_dims.len().max(b_dims.len());
@@ -178,10 +182,12 @@ pub fn broadcast_for(a_dims: &[u32], b_dims: &[u32]) -> Option<Option<Broadcast>
     }
     if out[..rank].contains(&0) {
         // Nothing to compute: an empty output.
+        let mut out_dims = [1u32; BROADCAST_RANK];
+        out_dims[BROADCAST_RANK - 1] = 0;
         return Some(Some(Broadcast {
-            out_dims: [1, 1, 1, 0],
-            a_strides: [0; 4],
-            b_strides: [0; 4],
+            out_dims,
+            a_strides: [0; BROADCAST_RANK],
+            b_strides: [0; BROADCAST_RANK],
         }));
     }
     // Loops from the innermost outwards: (extent, a stride, b stride).
@@ -219,18 +225,15 @@ pub fn broadcast_for(a_dims: &[u32], b_dims: &[u32]) -> Option<Option<Broadcast>
         loops[n_loops] = (extent, a_stride, b_stride);
         n_loops += 1;
     }
-    if n_loops > 4 {
-        return None;
-    }
     let mut bc = Broadcast {
-        out_dims: [1; 4],
-        a_strides: [0; 4],
-        b_strides: [0; 4],
+        out_dims: [1; BROADCAST_RANK],
+        a_strides: [0; BROADCAST_RANK],
+        b_strides: [0; BROADCAST_RANK],
     };
     for (k, &(extent, sa, sb)) in loops[..n_loops].iter().enumerate() {
-        bc.out_dims[3 - k] = extent;
-        bc.a_strides[3 - k] = sa;
-        bc.b_strides[3 - k] = sb;
+        bc.out_dims[BROADCAST_RANK - 1 - k] = extent;
+        bc.a_strides[BROADCAST_RANK - 1 - k] = sa;
+        bc.b_strides[BROADCAST_RANK - 1 - k] = sb;
     }
     Some(Some(bc))
 }
@@ -258,7 +261,7 @@ pub(crate) fn check_operands(
         }
         return Ok(());
     };
-    // Saturating: four `u32` factors can exceed `u64`, and no real length matches then.
+    // Saturating: six `u32` factors can exceed `u64`, and no real length matches then.
     let total = bc
         .out_dims
         .iter()
@@ -273,7 +276,7 @@ pub(crate) fn check_operands(
         return Ok(());
     }
     // The largest index each input is read at must lie inside it.
-    let last_index = |strides: &[u32; 4]| {
+    let last_index = |strides: &[u32; BROADCAST_RANK]| {
         bc.out_dims
             .iter()
             .zip(strides)
@@ -281,7 +284,7 @@ pub(crate) fn check_operands(
                 acc.checked_add((d as u64 - 1).checked_mul(s as u64)?)
             })
     };
-    let fits = |strides: &[u32; 4], size: usize| {
+    let fits = |strides: &[u32; BROADCAST_RANK], size: usize| {
         last_index(strides).is_some_and(|last| last < size as u64)
     };
     if !fits(&bc.a_strides, a) || !fits(&bc.b_strides, b) {
@@ -290,19 +293,25 @@ pub(crate) fn check_operands(
     Ok(())
 }
 
-/// Applies `f` element by element, or along a broadcast. Slices must satisfy
-/// [`check_operands`].
+/// Applies `f` element by element, or along a broadcast: `out[o] = f(a[ia(o)], b[ib(o)])`.
+/// Slices must satisfy [`check_operands`]; inputs and output may have different types (a
+/// comparison writes bools).
+///
+/// The broadcast walk goes over the output in order, one innermost row at a time, with an
+/// odometer over the outer axes that moves both input offsets by their strides (no
+/// multiplication per element).
 // Bounds: `check_operands` verified that the largest index each input is read at, the sum
-// of `(extent - 1) * stride` over the axes, lies inside it, and the output rows come from
-// `chunks_exact_mut`.
+// of `(extent - 1) * stride` over the axes, lies inside it; the odometer keeps every axis
+// index below its extent, so `a0 + i * sa[last]` and `b0 + i * sb[last]` never exceed that
+// sum; the output rows come from `chunks_exact_mut`; axis indices are below `BROADCAST_RANK`.
 #[allow(clippy::indexing_slicing)]
 #[inline(always)]
-fn apply_binary<T: core::marker::Copy, F: Fn(T, T) -> T>(
+pub(crate) fn apply_binary<A: Copy, B: Copy, O, F: FnMut(A, B) -> O>(
     broadcast: Option<&Broadcast>,
-    a: &[T],
-    b: &[T],
-    out: &mut [T],
-    f: F,
+    a: &[A],
+    b: &[B],
+    out: &mut [O],
+    mut f: F,
 ) {
     let Some(bc) = broadcast else {
         for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
@@ -310,22 +319,47 @@ fn apply_binary<T: core::marker::Copy, F: Fn(T, T) -> T>(
         }
         return;
     };
+    const LAST: usize = BROADCAST_RANK - 1;
     let d = bc.out_dims.map(|x| x as usize);
     let sa = bc.a_strides.map(|x| x as usize);
     let sb = bc.b_strides.map(|x| x as usize);
-    let mut rows = out.chunks_exact_mut(d[3].max(1));
-    for i0 in 0..d[0] {
-        for i1 in 0..d[1] {
-            for i2 in 0..d[2] {
-                let Some(row) = rows.next() else {
-                    return;
-                };
-                let a0 = i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
-                let b0 = i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
-                for (i3, o) in row.iter_mut().enumerate() {
-                    *o = f(a[a0 + i3 * sa[3]], b[b0 + i3 * sb[3]]);
+    let (ia, ib) = (sa[LAST], sb[LAST]);
+    let mut idx = [0usize; LAST];
+    let (mut a0, mut b0) = (0usize, 0usize);
+    for row in out.chunks_exact_mut(d[LAST].max(1)) {
+        match (ia, ib) {
+            // The common shapes get loops the compiler can vectorise.
+            (1, 0) => {
+                let y = b[b0];
+                for (o, &x) in row.iter_mut().zip(&a[a0..]) {
+                    *o = f(x, y);
                 }
             }
+            (0, 1) => {
+                let x = a[a0];
+                for (o, &y) in row.iter_mut().zip(&b[b0..]) {
+                    *o = f(x, y);
+                }
+            }
+            _ => {
+                for (i, o) in row.iter_mut().enumerate() {
+                    *o = f(a[a0 + i * ia], b[b0 + i * ib]);
+                }
+            }
+        }
+        // Advance the odometer over the outer axes.
+        let mut k = LAST;
+        while k > 0 {
+            k -= 1;
+            idx[k] += 1;
+            a0 += sa[k];
+            b0 += sb[k];
+            if idx[k] < d[k] {
+                break;
+            }
+            a0 -= sa[k] * d[k];
+            b0 -= sb[k] * d[k];
+            idx[k] = 0;
         }
     }
 }
@@ -482,15 +516,48 @@ pub fn mul_i8(p: &MulI8, a: &[i8], b: &[i8], output: &mut [i8]) {
     });
 }
 
-/// Reference float ADD / SUB / MUL followed by TFLite's `ActivationFunctionWithMinMax`
-/// clamp; slices as for [`add_i8`].
+/// Reference float binary operator followed by TFLite's `ActivationFunctionWithMinMax`
+/// clamp (the operators without a fused activation get infinite bounds, which keep every
+/// value); slices as for [`add_i8`]. Each operator is [`BinaryKind`]'s formula in `f32` as
+/// TFLM writes it, so NaNs and infinities come out as there (FLOOR_DIV divides in `f64`, as
+/// TFLM's `FloorDiv` does).
 pub fn binary_f32(p: &BinaryF32, a: &[f32], b: &[f32], output: &mut [f32]) {
     let (lo, hi) = (p.act_min, p.act_max);
     let bc = p.broadcast.as_ref();
+    let clamp = move |v: f32| clamp_f32(v, lo, hi);
     match p.kind {
-        BinaryKind::Add => apply_binary(bc, a, b, output, |x, y| clamp_f32(x + y, lo, hi)),
-        BinaryKind::Sub => apply_binary(bc, a, b, output, |x, y| clamp_f32(x - y, lo, hi)),
-        BinaryKind::Mul => apply_binary(bc, a, b, output, |x, y| clamp_f32(x * y, lo, hi)),
+        BinaryKind::Add => apply_binary(bc, a, b, output, |x, y| clamp(x + y)),
+        BinaryKind::Sub => apply_binary(bc, a, b, output, |x, y| clamp(x - y)),
+        BinaryKind::Mul => apply_binary(bc, a, b, output, |x, y| clamp(x * y)),
+        BinaryKind::Div => apply_binary(bc, a, b, output, |x, y| clamp(x / y)),
+        BinaryKind::Maximum => {
+            apply_binary(bc, a, b, output, |x, y| clamp(if x > y { x } else { y }))
+        }
+        BinaryKind::Minimum => {
+            apply_binary(bc, a, b, output, |x, y| clamp(if x < y { x } else { y }))
+        }
+        BinaryKind::SquaredDifference => apply_binary(bc, a, b, output, |x, y| {
+            let d = x - y;
+            clamp(d * d)
+        }),
+        BinaryKind::FloorDiv => apply_binary(bc, a, b, output, |x, y| {
+            clamp(libm::floor(x as f64 / y as f64) as f32)
+        }),
+        BinaryKind::FloorMod => apply_binary(bc, a, b, output, |x, y| clamp(floor_mod_f32(x, y))),
+        BinaryKind::Prelu => apply_binary(bc, a, b, output, |x, y| {
+            clamp(if x >= 0.0 { x } else { x * y })
+        }),
+    }
+}
+
+/// TFLM's float `FloorMod`: `fmod`'s remainder, moved by `b` when its sign differs from `b`'s.
+#[inline(always)]
+fn floor_mod_f32(x: f32, y: f32) -> f32 {
+    let r = libm::fmodf(x, y);
+    if r != 0.0 && ((y < 0.0) != (r < 0.0)) {
+        r + y
+    } else {
+        r
     }
 }
 
@@ -613,6 +680,13 @@ pub fn run_binary_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         b.len(),
         output.len(),
     )?;
+    // TFLM's FLOOR_DIV checks every divisor before computing anything.
+    if p.kind == BinaryKind::FloorDiv && b.contains(&0.0) {
+        return Err(Error::InvalidLayer {
+            layer,
+            reason: "division by zero",
+        });
+    }
     binary_f32(p, a, b, output);
     Ok(())
 }
@@ -690,31 +764,39 @@ mod tests {
         assert_eq!(
             broadcast_for(&[1, 2, 2, 3], &[3]),
             Some(Some(Broadcast {
-                out_dims: [1, 1, 4, 3],
-                a_strides: [0, 0, 3, 1],
-                b_strides: [0, 0, 0, 1],
+                out_dims: [1, 1, 1, 1, 4, 3],
+                a_strides: [0, 0, 0, 0, 3, 1],
+                b_strides: [0, 0, 0, 0, 0, 1],
             }))
         );
         // Outer product [4, 1] x [1, 5].
         assert_eq!(
             broadcast_for(&[4, 1], &[1, 5]),
             Some(Some(Broadcast {
-                out_dims: [1, 1, 4, 5],
-                a_strides: [0, 0, 1, 0],
-                b_strides: [0, 0, 0, 1],
+                out_dims: [1, 1, 1, 1, 4, 5],
+                a_strides: [0, 0, 0, 0, 1, 0],
+                b_strides: [0, 0, 0, 0, 0, 1],
             }))
         );
         // Scalar against a 6-D tensor collapses to one loop.
         assert_eq!(
             broadcast_for(&[2, 3, 4, 5, 6, 7], &[1]),
             Some(Some(Broadcast {
-                out_dims: [1, 1, 1, 5040],
-                a_strides: [0, 0, 0, 1],
-                b_strides: [0, 0, 0, 0],
+                out_dims: [1, 1, 1, 1, 1, 5040],
+                a_strides: [0, 0, 0, 0, 0, 1],
+                b_strides: [0, 0, 0, 0, 0, 0],
             }))
         );
-        // Five alternating axes cannot be expressed in four loops.
-        assert_eq!(broadcast_for(&[2, 1, 2, 1, 2], &[1, 2, 1, 2, 1]), None);
+        // Six alternating axes need six loops (TFLM broadcasts them too).
+        assert_eq!(
+            broadcast_for(&[2, 1, 2, 1, 2, 1], &[1, 2, 1, 2, 1, 2]),
+            Some(Some(Broadcast {
+                out_dims: [2, 2, 2, 2, 2, 2],
+                a_strides: [4, 0, 2, 0, 1, 0],
+                b_strides: [0, 4, 0, 2, 0, 1],
+            }))
+        );
+        // Above the largest rank.
         assert_eq!(broadcast_for(&[1, 1, 1, 1, 1, 1, 1], &[1]), None);
     }
 
@@ -1163,9 +1245,9 @@ mod tests {
             tensor(32, DType::I8, &[4], 0.2, 0),
         ];
         let bad_bc = Broadcast {
-            out_dims: [1, 1, 1, 4],
-            a_strides: [0, 0, 0, 1],
-            b_strides: [0, 0, 0, 2], // reads b[6]
+            out_dims: [1, 1, 1, 1, 1, 4],
+            a_strides: [0, 0, 0, 0, 0, 1],
+            b_strides: [0, 0, 0, 0, 0, 2], // reads b[6]
         };
         let mut bad_shift = good;
         bad_shift.out_shift = -40;
@@ -1259,9 +1341,9 @@ mod tests {
         /// invalid layer.
         #[test]
         fn hostile_params_never_panic(
-            dims in proptest::array::uniform4(0u32..6),
-            a_strides in proptest::array::uniform4(0u32..8),
-            b_strides in proptest::array::uniform4(0u32..8),
+            dims in proptest::array::uniform6(0u32..4),
+            a_strides in proptest::array::uniform6(0u32..8),
+            b_strides in proptest::array::uniform6(0u32..8),
             len in 0u32..40,
             shifts in proptest::array::uniform4(-40i32..40),
             mults in proptest::array::uniform3(proptest::num::i32::ANY),

@@ -1,5 +1,12 @@
-//! Float elementwise activations: RELU, RELU6, RELU_N1_TO_1, LOGISTIC, TANH, HARD_SWISH and
-//! LEAKY_RELU, each with the formula TFLite Micro's float kernel uses.
+//! Float elementwise functions, each with the formula TFLite Micro's float kernel uses: the
+//! activations RELU, RELU6, RELU_N1_TO_1, LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU and ELU, and
+//! the math operators ABS, NEG, SQRT, RSQRT, SQUARE, EXP, LOG, SIN, COS, FLOOR, CEIL and
+//! ROUND.
+//!
+//! TFLM calls the C library's single-precision functions (`std::exp(float)` is `expf`); here
+//! they are `libm`'s, which agree to within an ulp or so (results are compared within 1e-5
+//! relative). The exact operations (ABS, NEG, SQUARE, SQRT, FLOOR, CEIL, ROUND, and the
+//! divide of RSQRT) are bit for bit.
 
 use crate::util::{check_len, expect_op};
 use ferrite_core::model::cast_out;
@@ -33,6 +40,10 @@ pub fn run_unary_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 /// * TANH: `tanhf`.
 /// * HARD_SWISH: `x * min(6, max(0, x + 3)) / 6` in `f32`, multiplied before dividing.
 /// * LEAKY_RELU: `x > 0 ? x : x * alpha` (alpha may exceed 1 or be negative).
+/// * ELU: `x < 0 ? expm1(x) : x` (`reference_ops::Elu`).
+/// * ABS, NEG, SQRT, SQUARE (`x * x`), EXP, LOG, SIN, COS, FLOOR, CEIL: the `f32` function.
+/// * RSQRT: `1 / sqrt(x)`, divided in `f32`.
+/// * ROUND: half to even, as TFLM's `RoundToNearest` (from `floor` and the difference).
 pub fn unary_f32(kind: UnaryKind, input: &[f32], output: &mut [f32]) {
     let f: fn(f32, f32) -> f32 = match kind {
         UnaryKind::Relu => |x, _| if x < 0.0 { 0.0 } else { x },
@@ -42,6 +53,19 @@ pub fn unary_f32(kind: UnaryKind, input: &[f32], output: &mut [f32]) {
         UnaryKind::Tanh => |x, _| libm::tanhf(x),
         UnaryKind::HardSwish => |x, _| x * min_f32(6.0, max_f32(0.0, x + 3.0)) / 6.0,
         UnaryKind::LeakyRelu(_) => |x, alpha| if x > 0.0 { x } else { x * alpha },
+        UnaryKind::Elu => |x, _| if x < 0.0 { libm::expm1f(x) } else { x },
+        UnaryKind::Abs => |x, _| libm::fabsf(x),
+        UnaryKind::Neg => |x, _| -x,
+        UnaryKind::Sqrt => |x, _| libm::sqrtf(x),
+        UnaryKind::Rsqrt => |x, _| 1.0 / libm::sqrtf(x),
+        UnaryKind::Square => |x, _| x * x,
+        UnaryKind::Exp => |x, _| libm::expf(x),
+        UnaryKind::Log => |x, _| libm::logf(x),
+        UnaryKind::Sin => |x, _| libm::sinf(x),
+        UnaryKind::Cos => |x, _| libm::cosf(x),
+        UnaryKind::Floor => |x, _| libm::floorf(x),
+        UnaryKind::Ceil => |x, _| libm::ceilf(x),
+        UnaryKind::Round => |x, _| round_half_even_f32(x),
     };
     let alpha = match kind {
         UnaryKind::LeakyRelu(alpha) => alpha,
@@ -49,6 +73,20 @@ pub fn unary_f32(kind: UnaryKind, input: &[f32], output: &mut [f32]) {
     };
     for (o, &x) in output.iter_mut().zip(input) {
         *o = f(x, alpha);
+    }
+}
+
+/// TFLM's `RoundToNearest`: `floor(x)`, plus one when the fraction exceeds one half or is one
+/// half above an odd integer. (The fraction is exactly one half only below `2^23`, so the
+/// conversion to `i32` that tests the parity is exact.)
+#[inline(always)]
+fn round_half_even_f32(x: f32) -> f32 {
+    let floor = libm::floorf(x);
+    let diff = x - floor;
+    if diff < 0.5 || (diff == 0.5 && (floor as i32) % 2 == 0) {
+        floor
+    } else {
+        floor + 1.0
     }
 }
 
@@ -150,6 +188,76 @@ mod tests {
             );
         }
         assert_eq!(apply(UnaryKind::Logistic, &X)[5], 1.0);
+    }
+
+    #[test]
+    fn rounding_functions() {
+        let x = [-2.5f32, -1.5, -0.5, 0.5, 1.5, 2.5];
+        assert_eq!(
+            apply(UnaryKind::Round, &x),
+            [-2.0, -2.0, -0.0, 0.0, 2.0, 2.0]
+        );
+        let y = [-2.7f32, -0.2, 0.0, 0.3, 1.0, 9.99];
+        assert_eq!(
+            apply(UnaryKind::Floor, &y),
+            [-3.0, -1.0, 0.0, 0.0, 1.0, 9.0]
+        );
+        assert_eq!(
+            apply(UnaryKind::Ceil, &y),
+            [-2.0, -0.0, 0.0, 1.0, 1.0, 10.0]
+        );
+        assert_eq!(
+            apply(UnaryKind::Round, &[2.6, -2.6, 3.5, 4.5, 1e9, -7.0]),
+            [3.0, -3.0, 4.0, 4.0, 1e9, -7.0]
+        );
+    }
+
+    #[test]
+    fn exact_math_functions() {
+        assert_eq!(apply(UnaryKind::Abs, &X), [10.0, 3.0, 0.5, 0.0, 0.5, 20.0]);
+        assert_eq!(
+            apply(UnaryKind::Neg, &X),
+            [10.0, 3.0, 0.5, -0.0, -0.5, -20.0]
+        );
+        assert_eq!(
+            apply(UnaryKind::Square, &X),
+            [100.0, 9.0, 0.25, 0.0, 0.25, 400.0]
+        );
+        let sq = [0.25f32, 4.0, 16.0, 0.0, 1.0, 100.0];
+        assert_eq!(apply(UnaryKind::Sqrt, &sq), [0.5, 2.0, 4.0, 0.0, 1.0, 10.0]);
+        assert_eq!(
+            apply(UnaryKind::Rsqrt, &sq),
+            [2.0, 0.5, 0.25, f32::INFINITY, 1.0, 0.1]
+        );
+    }
+
+    #[test]
+    fn transcendental_functions_track_f64() {
+        type Reference = fn(f64) -> f64;
+        let kinds: [(UnaryKind, Reference); 5] = [
+            (UnaryKind::Exp, f64::exp),
+            (UnaryKind::Sin, f64::sin),
+            (UnaryKind::Cos, f64::cos),
+            (UnaryKind::Elu, |x| if x < 0.0 { x.exp_m1() } else { x }),
+            (UnaryKind::Log, |x| x.abs().ln()),
+        ];
+        for (kind, f) in kinds {
+            let input = if kind == UnaryKind::Log {
+                X.map(f32::abs)
+            } else {
+                X
+            };
+            let got = apply(kind, &input);
+            for (i, &x) in input.iter().enumerate() {
+                let want = f(x as f64);
+                let tol = 1e-6 * want.abs().max(1e-30);
+                assert!(
+                    (got[i] as f64 - want).abs() <= tol || (x == 0.0 && kind == UnaryKind::Log),
+                    "{kind:?}({x}): {} vs {want}",
+                    got[i]
+                );
+            }
+        }
     }
 
     fn run_model(len: u32) -> ferrite_core::Result<[f32; 3]> {

@@ -41,9 +41,36 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     256,
                 );
             }
+            (from, to)
+                if matches!(
+                    (from, to),
+                    (DType::I8, DType::I32) | (DType::I32, DType::I8)
+                ) =>
+            {
+                // int8 → int32 and int32 → int8: TFLM's `Requantize` template.
+                let (qi, qo) = (cx.qparams(input, "input")?, cx.qparams(output, "output")?);
+                let (multiplier, shift) = quantize_multiplier(qi.scale as f64 / qo.scale as f64)
+                    .filter(|_| qi.scale > 0.0 && qo.scale > 0.0)
+                    .ok_or_else(|| cx.err("unrepresentable requantization"))?;
+                self.push(
+                    cx,
+                    Op::Requantize(Requantize {
+                        input: ii,
+                        output: oi,
+                        from,
+                        to,
+                        multiplier,
+                        shift,
+                        input_zero_point: qi.zero_point,
+                        output_zero_point: qo.zero_point,
+                    }),
+                    0,
+                    0,
+                );
+            }
             (a, b) => {
                 return Err(cx.unsupported(format!(
-                    "{a} → {b}; supported: float32 → int8 and int8 → int8"
+                    "{a} → {b}; supported: float32 → int8, int8 → int8, int8 → int32, int32 → int8"
                 )))
             }
         }
