@@ -52,6 +52,16 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
+    /// An input value a layer cannot compute with: an index out of range (GATHER,
+    /// GATHER_ND, EMBEDDING_LOOKUP) or an integer division by zero (DIV, FLOOR_DIV,
+    /// FLOOR_MOD). It depends on the data, not on the model: TFLite Micro fails the invocation
+    /// on the same inputs.
+    InvalidData {
+        /// Index of the layer in the model.
+        layer: u16,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A tensor id or constant reference points outside the model's tables.
     InvalidModel {
         /// What is wrong.
@@ -79,6 +89,9 @@ impl fmt::Display for Error {
             }
             Error::NoSuchIo { index } => write!(f, "the model has no input/output #{index}"),
             Error::InvalidLayer { layer, reason } => write!(f, "layer {layer}: {reason}"),
+            Error::InvalidData { layer, reason } => {
+                write!(f, "layer {layer}: the input data has {reason}")
+            }
             Error::InvalidModel { reason } => write!(f, "invalid model description: {reason}"),
         }
     }

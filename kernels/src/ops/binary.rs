@@ -682,9 +682,9 @@ pub fn run_binary_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     )?;
     // TFLM's FLOOR_DIV checks every divisor before computing anything.
     if p.kind == BinaryKind::FloorDiv && b.contains(&0.0) {
-        return Err(Error::InvalidLayer {
+        return Err(Error::InvalidData {
             layer,
-            reason: "division by zero",
+            reason: "a division by zero",
         });
     }
     binary_f32(p, a, b, output);

@@ -347,9 +347,9 @@ pub fn run_int_binary(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         return Err(ctx.error("logical operators take bools, arithmetic takes integers"));
     }
     let layer = ctx.layer;
-    let div_by_zero = Error::InvalidLayer {
+    let div_by_zero = Error::InvalidData {
         layer,
-        reason: "division by zero",
+        reason: "a division by zero",
     };
     let bc = p.broadcast.as_ref();
     macro_rules! run {
@@ -1101,9 +1101,9 @@ mod tests {
             .unwrap();
         assert_eq!(
             model.invoke(arena.as_mut_slice()),
-            Err(Error::InvalidLayer {
+            Err(Error::InvalidData {
                 layer: 0,
-                reason: "division by zero"
+                reason: "a division by zero"
             })
         );
     }

@@ -509,9 +509,9 @@ pub fn run_gather(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     } else {
         gather(p, params, indices, output)
     };
-    done.ok_or(Error::InvalidLayer {
+    done.ok_or(Error::InvalidData {
         layer,
-        reason: "gather index out of range",
+        reason: "a gather index out of range",
     })
 }
 
@@ -584,9 +584,9 @@ pub fn run_gather_nd(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         n_out.saturating_mul(eb),
         "gather_nd output size",
     )?;
-    gather_nd(p, params, indices, output).ok_or(Error::InvalidLayer {
+    gather_nd(p, params, indices, output).ok_or(Error::InvalidData {
         layer,
-        reason: "gather_nd index out of range",
+        reason: "a gather_nd index out of range",
     })
 }
 
