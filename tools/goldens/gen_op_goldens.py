@@ -2,18 +2,20 @@
 """Generate Ferrite's single-operator golden vectors (tests/data/ops).
 
 Each case is a tiny TensorFlow graph (one operator, or a few where the operator
-cannot stand alone) converted with tf.lite.TFLiteConverter, once with full-integer
-int8 quantization and once as float32, then run on seeded inputs through
-TensorFlow Lite Micro's Python interpreter (the reference kernels that Ferrite
-must match bit-exactly). For every case <case> it writes
+cannot stand alone) converted with tf.lite.TFLiteConverter, in one or more variants:
+int8 (full-integer quantization), f32, and for the families of op_cases_typed.py also
+int32 / int64 / bool / int16 (the graph built in that type), then run on seeded inputs
+through TensorFlow Lite Micro's Python interpreter (the reference kernels that Ferrite
+must match: bit-exactly, float32 within 1e-5 relative). For every case
+<case> = <family>_<variant> it writes
 
     tests/data/ops/<case>.tflite
     tests/data/ops/<case>.inputs.npy        (models with one input)
     tests/data/ops/<case>.inputs.<k>.npy    (models with several inputs, k = model input index)
-    tests/data/ops/<case>.outputs.npy       (TFLM outputs)
-    tests/data/ops/index.json               (one entry per case)
+    tests/data/ops/<case>.outputs.npy       (TFLM outputs; .outputs.<k>.npy for several outputs)
+    tests/data/ops/index.json               (one entry per case, and the variants TFLM refused)
 
-and refreshes the case table in tools/goldens/README.md.
+and refreshes the case and refusal tables in tools/goldens/README.md.
 
 Arrays are stacked as [N, *tensor_shape] where tensor_shape is the full model
 tensor shape including its batch dimension (the convention of
@@ -33,6 +35,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -68,7 +71,19 @@ ACT_NAMES = {v: k for k, v in vars(fb.ActivationFunctionType).items() if not k.s
 PAD_NAMES = {v: k for k, v in vars(fb.Padding).items() if not k.startswith("_")}
 TYPE_NAMES = {v: k for k, v in vars(fb.TensorType).items() if not k.startswith("_")}
 NP_TYPES = {"INT8": np.int8, "FLOAT32": np.float32, "INT32": np.int32, "INT16": np.int16,
-            "UINT8": np.uint8}
+            "UINT8": np.uint8, "INT64": np.int64, "BOOL": np.bool_}
+
+# Variants: the suffix of a case name and the type the graph is built in.
+#   int8  - full-integer quantized model (inputs quantized from float samples), except in families
+#           with raw_int=True (CAST), where it is a plain int8 tensor without quantization
+#   f32   - float32 model
+#   int32, int64, bool, int16 - the graph's data inputs have that type (no quantization)
+VARIANT_DTYPE = {"int8": "int8", "f32": "float32", "int32": "int32", "int64": "int64",
+                 "bool": "bool", "int16": "int16"}
+TENSOR_TYPE = {"int8": "INT8", "float32": "FLOAT32", "int32": "INT32", "int64": "INT64",
+               "bool": "BOOL", "int16": "INT16"}
+TF_TYPES = {"float32": tf.float32, "int8": tf.int8, "int16": tf.int16, "int32": tf.int32,
+            "int64": tf.int64, "bool": tf.bool}
 
 
 # ----------------------------------------------------------------------------
@@ -79,13 +94,19 @@ NP_TYPES = {"INT8": np.int8, "FLOAT32": np.float32, "INT32": np.int32, "INT16": 
 class Inp:
     name: str
     shape: tuple
-    lo: float
+    lo: float  # float samples: uniform in [lo, hi]
     hi: float
+    # None: the input follows the variant (float for int8/f32, else the variant's type);
+    # "int32" / "int64" / "bool" / ...: always that type (indices, conditions), drawn from
+    # the integers [ilo, ihi] (default [lo, hi]) or, for bool, True with probability p_true
+    dtype: str | None = None
+    ilo: int | None = None
+    ihi: int | None = None
 
 
 @dataclass
 class Family:
-    """One graph, emitted as <name>_int8 and/or <name>_f32 cases."""
+    """One graph, emitted as <name>_<variant> cases (variants: see VARIANT_DTYPE)."""
 
     name: str
     desc: str
@@ -95,14 +116,28 @@ class Family:
     n: int = 4
     enumerate_int8: bool = False  # int8: sample 0 holds all 256 int8 values
     float_io: bool = False  # int8 variant keeps float input/output (QUANTIZE/DEQUANTIZE)
-    edit: Callable | None = None  # edit(model: fb.ModelT, variant) -> note str
-    edit_note: str = ""
+    edit: Callable | None = None  # edit(model: fb.ModelT, variant) -> note str (or None: unedited)
+    edit_note: str = ""  # note for models made by build (hand-built from a converted model)
     ref: Callable | None = None  # numpy float reference, if TF cannot run the graph eagerly
     converter_opts: dict = field(default_factory=dict)
     int8_desc: str = ""  # extra description for the int8 variant
     lsb_tol: float = 4.0  # int8 sanity check vs float graph, in output LSBs
     hunt_litert_diff: int = 0  # int8: append up to this many samples where TFLM != LiteRT reference
     tflm_quirk: str = ""  # known TFLM deviation from the float graph (int8): check is informational
+    # --- typed variants (families added for int32/int64/bool and friends) ---
+    op: str | None = None  # the operator under test: must be in the model, fed a runtime input
+    #                        of the variant's type (fail loudly otherwise)
+    expect_ops: tuple | None = None  # exact op list of the model (default: (op,))
+    irange: tuple = (-100, 100)  # integer samples of variant-typed inputs (int32/int64)
+    irange64: tuple | None = None  # int64 variant (default: irange)
+    float_step: float = 0.0  # round float samples to multiples of this (ties for compare/max)
+    p_true: float = 0.5  # bool samples
+    raw_int: bool = False  # int8/int16 variants are plain integer tensors (CAST), not quantized
+    build: Callable | None = None  # build(fam, variant) -> .tflite bytes, instead of convert()
+    sample_fix: Callable | None = None  # sample_fix(variant, xs) -> name of sample 0, edits xs
+    # int8 variants with exact (bool/int) outputs: ambiguous(xs, scales) -> mask of output elements
+    # where TFLM's fixed-point result may legitimately differ from TF's float one (near ties)
+    ambiguous: Callable | None = None
 
 
 FAMILIES: list[Family] = []
@@ -365,24 +400,30 @@ def build_families():
     two = lambda op: (lambda rng: op)  # noqa: E731
     family(name="add_same_shape", desc="ADD of two [1,8,8,4] tensors with different ranges",
            inputs=[Inp("a", (1, 8, 8, 4), -1.0, 1.0), Inp("b", (1, 8, 8, 4), -4.0, 3.0)],
+           op="ADD", variants=("int8", "f32", "int32", "int64"),
            fn=two(lambda a, b: a + b))
     family(name="add_broadcast_c", desc="ADD with broadcast [1,1,1,6] + [1,6,6,6]",
            inputs=[Inp("a", (1, 1, 1, 6), -2.0, 2.0), Inp("b", (1, 6, 6, 6), -1.0, 1.0)],
+           op="ADD", variants=("int8", "f32", "int32"),
            fn=two(lambda a, b: a + b))
     family(name="add_relu", desc="ADD of two [1,6,6,4] tensors with fused RELU",
            inputs=[Inp("a", (1, 6, 6, 4), -2.0, 2.0), Inp("b", (1, 6, 6, 4), -1.0, 3.0)],
            fn=two(lambda a, b: tf.nn.relu(a + b)))
     family(name="mul_same_shape", desc="MUL of two [1,6,6,4] tensors",
            inputs=[Inp("a", (1, 6, 6, 4), -2.0, 2.0), Inp("b", (1, 6, 6, 4), -1.0, 3.0)],
+           op="MUL", variants=("int8", "f32", "int32", "int64"),
            fn=two(lambda a, b: a * b))
     family(name="mul_se_broadcast", desc="MUL SENet-style broadcast: [1,1,1,8] gate in [0,1] * [1,6,6,8]",
            inputs=[Inp("s", (1, 1, 1, 8), 0.0, 1.0), Inp("x", (1, 6, 6, 8), -3.0, 3.0)],
+           op="MUL", variants=("int8", "f32", "int32"),
            fn=two(lambda s, x: s * x))
     family(name="sub_same_shape", desc="SUB of two [1,6,6,4] tensors (a - b)",
            inputs=[Inp("a", (1, 6, 6, 4), -2.0, 2.0), Inp("b", (1, 6, 6, 4), -1.0, 3.0)],
+           op="SUB", variants=("int8", "f32", "int32", "int64"),
            fn=two(lambda a, b: a - b))
     family(name="sub_broadcast_c", desc="SUB with broadcast [1,5,5,3] - [1,1,1,3]",
            inputs=[Inp("a", (1, 5, 5, 3), -1.0, 1.0), Inp("b", (1, 1, 1, 3), -2.0, 0.5)],
+           op="SUB", variants=("int8", "f32", "int32"),
            fn=two(lambda a, b: a - b))
 
     # ---------------- CONCATENATION ----------------
@@ -493,6 +534,10 @@ def build_families():
            variants=("int8",), enumerate_int8=True, edit=to_requant(0.1173, -37),
            ref=lambda rng, x: np.clip(x, (-128 + 37) * 0.1173, (127 + 37) * 0.1173))
 
+    # ---------------- data movement, reductions, comparisons, casts, ... (typed variants) ----
+    import op_cases_typed  # tools/goldens (the script's directory is on sys.path)
+    op_cases_typed.add(sys.modules[__name__])
+
 
 # ----------------------------------------------------------------------------
 # Flatbuffer helpers
@@ -588,6 +633,137 @@ def describe_ops(model) -> list:
     return ops
 
 
+def set_opcode(model, op, code: int):
+    """Point op at builtin operator `code`, adding an operator code to the model if needed."""
+    for k, oc in enumerate(model.operatorCodes):
+        if max(oc.builtinCode, oc.deprecatedBuiltinCode) == code:
+            op.opcodeIndex = k
+            return
+    oc = fb.OperatorCodeT()
+    oc.builtinCode = code
+    oc.deprecatedBuiltinCode = min(code, fb.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES)
+    oc.version = 1
+    model.operatorCodes.append(oc)
+    op.opcodeIndex = len(model.operatorCodes) - 1
+
+
+def prune_model(model):
+    """After an edit: drop the operator codes and tensors nothing uses any more."""
+    sg = model.subgraphs[0]
+    codes = sorted({op.opcodeIndex for op in sg.operators})
+    cmap = {o: k for k, o in enumerate(codes)}
+    model.operatorCodes = [model.operatorCodes[o] for o in codes]
+    used = {int(i) for i in sg.inputs} | {int(i) for i in sg.outputs}
+    for op in sg.operators:
+        op.opcodeIndex = cmap[op.opcodeIndex]
+        used |= {int(i) for i in op.inputs if i >= 0} | {int(i) for i in op.outputs}
+    keep = sorted(used)
+    tmap = {o: k for k, o in enumerate(keep)}
+    sg.tensors = [sg.tensors[o] for o in keep]
+
+    def remap(arr):
+        return np.array([tmap[int(i)] if i >= 0 else -1 for i in arr], dtype=np.int32)
+    sg.inputs, sg.outputs = remap(sg.inputs), remap(sg.outputs)
+    for op in sg.operators:
+        op.inputs, op.outputs = remap(op.inputs), remap(op.outputs)
+    for sd in model.signatureDefs or []:
+        for tm in list(sd.inputs or []) + list(sd.outputs or []):
+            tm.tensorIndex = tmap[tm.tensorIndex]
+
+
+def set_quant(t, scale: float, zero_point: int):
+    q = fb.QuantizationParametersT()
+    q.scale, q.zeroPoint, q.quantizedDimension = [float(scale)], [int(zero_point)], 0
+    t.quantization = q
+
+
+def copy_quant(dst, src):
+    set_quant(dst, src.quantization.scale[0], src.quantization.zeroPoint[0])
+
+
+def strip_qdq(target: str, same_quant: str = ""):
+    """Edit for int8 variants whose operator the converter keeps in float between a DEQUANTIZE
+    and a QUANTIZE although TFLM has an int8 kernel: the operator then reads the int8 model
+    inputs and writes the int8 model output directly. same_quant = "inputs": every int8 input
+    gets input 0's quantization (the kernel requires it); "all": the output too (kernels that
+    copy raw int8 values)."""
+    def edit(model, variant):
+        if variant != "int8":
+            return None
+        sg = model.subgraphs[0]
+        ops = list(sg.operators)
+        (t,) = [o for o in ops if op_name(model, o) == target]
+        producer = {int(o.outputs[0]): o for o in ops}
+        drop = []
+        new_in = []
+        for i in t.inputs:
+            p = producer.get(int(i))
+            if p is not None and op_name(model, p) == "DEQUANTIZE":
+                new_in.append(int(p.inputs[0]))
+                drop.append(p)
+            else:
+                new_in.append(int(i))
+        t.inputs = np.array(new_in, dtype=np.int32)
+        consumers = [o for o in ops if int(t.outputs[0]) in [int(x) for x in o.inputs]]
+        if len(consumers) == 1 and op_name(model, consumers[0]) == "QUANTIZE":
+            t.outputs = np.array([int(consumers[0].outputs[0])], dtype=np.int32)
+            drop.append(consumers[0])
+        if not drop:
+            raise RuntimeError(f"strip_qdq: no DEQUANTIZE/QUANTIZE around {target}")
+        sg.operators = [o for o in ops if all(o is not d for d in drop)]
+        note = (f"the converter wraps int8 {target} in DEQUANTIZE/QUANTIZE (runs it in float); "
+                f"those were removed so {target} reads and writes the int8 tensors")
+        if same_quant:
+            ins = [sg.tensors[i] for i in t.inputs
+                   if i >= 0 and sg.tensors[i].type == fb.TensorType.INT8]
+            targets = ins[1:] + ([sg.tensors[t.outputs[0]]] if same_quant == "all" else [])
+            for x in targets:
+                copy_quant(x, ins[0])
+            note += (", with every int8 input's quantization set to input 0's" if same_quant == "inputs"
+                     else ", with all int8 inputs and the output quantized like input 0")
+        prune_model(model)
+        return note
+    return edit
+
+
+def compose(*edits):
+    """Several edits in a row; the notes joined."""
+    def edit(model, variant):
+        notes = [n for n in (e(model, variant) for e in edits) if n]
+        return "; ".join(notes) or None
+    return edit
+
+
+def set_output_quant(scale_factor: float, zero_point: int, variants=("int8",)):
+    """Edit: the model output's scale multiplied by scale_factor, its zero point set."""
+    def edit(model, variant):
+        if variant not in variants:
+            return None
+        sg = model.subgraphs[0]
+        t = sg.tensors[sg.outputs[0]]
+        set_quant(t, t.quantization.scale[0] * scale_factor, zero_point)
+        return f"output quantization set to scale x{scale_factor}, zero point {zero_point}"
+    return edit
+
+
+def replace_op(target: str, new: str, perm=None, keep_options=False, note="", variants=None):
+    """Edit: the model's `target` operator becomes `new` (inputs reordered by perm); for
+    operators the converter never emits standalone."""
+    def edit(model, variant):
+        if variants is not None and variant not in variants:
+            return None
+        sg = model.subgraphs[0]
+        (op,) = [o for o in sg.operators if op_name(model, o) == target]
+        set_opcode(model, op, getattr(fb.BuiltinOperator, new))
+        if perm is not None:
+            op.inputs = np.array([op.inputs[k] for k in perm], dtype=np.int32)
+        if not keep_options:
+            op.builtinOptionsType, op.builtinOptions = 0, None
+        prune_model(model)
+        return f"{target} replaced by {new}" + (f" ({note})" if note else "")
+    return edit
+
+
 # ----------------------------------------------------------------------------
 # Conversion and execution
 # ----------------------------------------------------------------------------
@@ -615,23 +791,64 @@ def quiet(enabled=True):
             os.close(saved[1])
 
 
+def spec_dtype(fam: Family, inp: Inp, variant: str) -> str:
+    """Type of a family input in the TF graph ("float32", "int32", ...)."""
+    if inp.dtype is not None:
+        return inp.dtype
+    if variant == "int8" and not fam.raw_int:
+        return "float32"  # quantized by the converter
+    return VARIANT_DTYPE[variant]
+
+
+def is_quantized(fam: Family, variant: str) -> bool:
+    return variant == "int8" and not fam.raw_int
+
+
+def int_range(fam: Family, inp: Inp, dt: str) -> tuple:
+    if inp.ilo is not None:
+        return inp.ilo, inp.ihi
+    if inp.dtype is not None:
+        return int(inp.lo), int(inp.hi)
+    if dt == "int64" and fam.irange64 is not None:
+        return fam.irange64
+    if dt in ("int8", "int16") and fam.raw_int:
+        info = np.iinfo(dt)
+        return int(info.min), int(info.max)
+    return fam.irange
+
+
+def draw(rng, fam: Family, inp: Inp, variant: str, size) -> np.ndarray:
+    """Seeded samples for one input, in the graph's type (floats exactly as before typed inputs
+    existed, so older families keep their samples)."""
+    dt = spec_dtype(fam, inp, variant)
+    if dt == "float32":
+        x = rng.uniform(inp.lo, inp.hi, size=size).astype(np.float32)
+        if fam.float_step:
+            x = (np.round(x / fam.float_step) * fam.float_step).astype(np.float32)
+        return x
+    if dt == "bool":
+        return rng.random(size=size) < fam.p_true
+    lo, hi = int_range(fam, inp, dt)
+    return rng.integers(lo, hi, size=size, endpoint=True).astype(dt)
+
+
 def convert(fam: Family, variant: str, verbose: bool) -> bytes:
     rng_w = np.random.default_rng(seed_of(fam.name, 0))
     f = fam.fn(rng_w)
-    specs = [tf.TensorSpec(i.shape, tf.float32, name=i.name) for i in fam.inputs]
+    specs = [tf.TensorSpec(i.shape, TF_TYPES[spec_dtype(fam, i, variant)], name=i.name)
+             for i in fam.inputs]
     module = tf.Module()
     module.f = tf.function(f, input_signature=specs)
     cf = module.f.get_concrete_function()
     conv = tf.lite.TFLiteConverter.from_concrete_functions([cf], module)
-    if variant == "int8":
+    if is_quantized(fam, variant):
         rng_rep = np.random.default_rng(seed_of(fam.name, 1))
 
         def rep():
             # Keyed by input name: the converter may reorder model inputs, and a positional list
             # would then calibrate input k with the range meant for another input.
             for _ in range(REP_SAMPLES):
-                yield {i.name: rng_rep.uniform(i.lo, i.hi, size=i.shape).astype(np.float32)
-                       for i in fam.inputs}
+                yield {i.name: draw(rng_rep, fam, i, variant, i.shape) for i in fam.inputs}
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = rep
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -644,22 +861,26 @@ def convert(fam: Family, variant: str, verbose: bool) -> bytes:
         return bytes(conv.convert())
 
 
-def float_samples(fam: Family) -> tuple[list[np.ndarray], list[str]]:
-    """Float samples, one [N, *shape] array per input; shared by the int8 and f32 variants."""
+def family_samples(fam: Family, variant: str) -> tuple[list[np.ndarray], list[str]]:
+    """Samples, one [N, *shape] array per family input, in the graph's type. The float samples
+    are shared by the int8 and f32 variants of a family."""
     rng = np.random.default_rng(seed_of(fam.name, 2))
-    arrs = [rng.uniform(i.lo, i.hi, size=(fam.n, *i.shape)).astype(np.float32) for i in fam.inputs]
+    arrs = [draw(rng, fam, i, variant, (fam.n, *i.shape)) for i in fam.inputs]
     names = [f"random_{k}" for k in range(fam.n)]
+    floats = [(a, i) for a, i in zip(arrs, fam.inputs) if a.dtype == np.float32]
     if fam.float_io:
         # widen one sample past the calibration range to exercise QUANTIZE saturation
-        for a, i in zip(arrs, fam.inputs):
+        for a, i in floats:
             span = i.hi - i.lo
             a[0] = np.linspace(i.lo - 0.5 * span, i.hi + 0.5 * span, a[0].size,
                                dtype=np.float32).reshape(a[0].shape)
         names[0] = "linspace_beyond_calibration_range"
-    elif fam.enumerate_int8:
-        for a, i in zip(arrs, fam.inputs):
+    elif fam.enumerate_int8 and floats:
+        for a, i in floats:
             a[0] = np.linspace(1.5 * i.lo, 1.5 * i.hi, a[0].size, dtype=np.float32).reshape(a[0].shape)
         names[0] = "linspace_1p5x_range"
+    if fam.sample_fix is not None:
+        names[0] = fam.sample_fix(variant, arrs)
     return arrs, names
 
 
@@ -707,35 +928,120 @@ def run_litert(buf: bytes, inputs: list[np.ndarray], n: int) -> list[np.ndarray]
     return [np.stack(o) for o in outs]
 
 
-def float_reference(fam: Family, xs: list[np.ndarray]) -> np.ndarray:
-    """Float graph output for [N, *shape] inputs (TF eager), one sample at a time."""
+def reference(fam: Family, xs: list[np.ndarray]) -> list[np.ndarray]:
+    """The graph's outputs for [N, *shape] inputs (TF eager, or fam.ref), one sample at a time:
+    one [N, *shape] array per graph output (float outputs as float32, others in their type)."""
     res = []
     for s in range(len(xs[0])):
-        args = [tf.constant(x[s]) for x in xs]
         if fam.ref is not None:
-            y = fam.ref(np.random.default_rng(seed_of(fam.name, 0)), *[a.numpy() for a in args])
+            y = fam.ref(np.random.default_rng(seed_of(fam.name, 0)), *[x[s] for x in xs])
         else:
-            y = fam.fn(np.random.default_rng(seed_of(fam.name, 0)))(*args).numpy()
-        res.append(np.asarray(y, dtype=np.float32))
-    return np.stack(res)
+            y = fam.fn(np.random.default_rng(seed_of(fam.name, 0)))(*[tf.constant(x[s]) for x in xs])
+        ys = list(y) if isinstance(y, (list, tuple)) else [y]
+        ys = [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in ys]
+        res.append([v.astype(np.float32) if np.issubdtype(v.dtype, np.floating) else v for v in ys])
+    return [np.stack([r[k] for r in res]) for k in range(len(res[0]))]
 
 
-# ----------------------------------------------------------------------------
-# Per-case generation
-# ----------------------------------------------------------------------------
+@contextlib.contextmanager
+def captured_output():
+    """Capture what C++ code prints to stdout/stderr (fd level); yields a list filled on exit."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    lines: list = []
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 1)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            tmp.seek(0)
+            lines += [ln for ln in tmp.read().decode(errors="replace").splitlines()
+                      if ln.strip() and not ln.startswith(("W0000", "I0000", "WARNING: All log"))]
+
+
+def run_tflm_checked(case: str, buf: bytes, inputs: list[np.ndarray], n: int) -> list[np.ndarray]:
+    """run_tflm, turning a refusal (an error, or an 'unsupported' message printed by a kernel that
+    then returns OK without writing its output) into TflmRefused with TFLM's own messages."""
+    err = None
+    with captured_output() as log:
+        try:
+            outputs = run_tflm(buf, inputs, n)
+        except Exception as e:  # noqa: BLE001
+            err = e
+    # TFLM's FILL prints the type *name pointer* with %d: different on every run
+    log = [re.sub(r"(supports float32 for input 1, got )-?\d+", r"\1<a pointer printed with %d>", ln)
+           for ln in log]
+    msg = " | ".join(dict.fromkeys(log))
+    if err is not None:
+        raise TflmRefused(case, f"{type(err).__name__}: {err}" + (f" (TFLM log: {msg})" if msg else ""))
+    if any("support" in ln.lower() for ln in log):
+        raise TflmRefused(case, f"invoke returned OK but TFLM printed: {msg}")
+    if log:
+        print(f"  {case}: TFLM printed: {msg}", flush=True)
+    return outputs
+
+
+def output_order(case: str, out_desc: list, n_graph_outputs: int) -> list[int]:
+    """Graph output index of each model output (the converter may reorder them; its output
+    tensors are named '<call>:<graph output index>')."""
+    if len(out_desc) == 1:
+        return [0]
+    order = [int(d["name"].rsplit(":", 1)[1]) for d in out_desc]
+    if sorted(order) != list(range(n_graph_outputs)):
+        raise RuntimeError(f"{case}: cannot map model outputs {[d['name'] for d in out_desc]}")
+    return order
+
+
+def check_intended_op(case: str, fam: Family, variant: str, ops: list):
+    """The operator under test is really in the model (not replaced, not wrapped in
+    DEQUANTIZE/QUANTIZE) and is fed a runtime input of the variant's type."""
+    if fam.op is None:
+        return
+    names = [o["op"] for o in ops]
+    expect = list(fam.expect_ops or (fam.op,))
+    if names != expect:
+        raise RuntimeError(f"{case}: expected ops {expect}, the model has {names}")
+    want = TENSOR_TYPE[VARIANT_DTYPE[variant]]
+    if not any(i is not None and not i["const"] and i["dtype"] == want
+               for o in ops if o["op"] == fam.op for i in o["inputs"]):
+        raise RuntimeError(f"{case}: {fam.op} has no runtime {want} input: {ops}")
+
+
+def io_dtype_of(in_desc: list, out_desc: list) -> str:
+    types = {d["dtype"] for d in in_desc + out_desc}
+    return types.pop().lower() if len(types) == 1 else "mixed"
+
+
+TYPE_RANGE = {"INT8": (-128, 127), "INT16": (-32768, 32767), "INT32": (-2**31, 2**31 - 1)}
+
 
 def gen_case(fam: Family, variant: str, out_dir: Path, verbose: bool) -> dict:
     case = f"{fam.name}_{variant}"
-    buf = convert(fam, variant, verbose)
-    edit_note = None
+    if fam.build is not None:
+        buf = fam.build(fam, variant)
+    else:
+        buf = convert(fam, variant, verbose)
+    edit_note = fam.edit_note or None
     if fam.edit is not None:
         model = load_model(buf)
-        edit_note = fam.edit(model, variant)
-        buf = pack_model(model)
+        note = fam.edit(model, variant)
+        if note:
+            edit_note = note if edit_note is None else f"{edit_note}; {note}"
+            buf = pack_model(model)
     model = load_model(buf)
     sg = model.subgraphs[0]
     in_desc = [tensor_desc(sg, i) for i in sg.inputs]
     out_desc = [tensor_desc(sg, i) for i in sg.outputs]
+    ops = describe_ops(model)
+    check_intended_op(case, fam, variant, ops)
 
     # Map model inputs to the family's inputs by name (converter may reorder).
     order = []
@@ -749,20 +1055,24 @@ def gen_case(fam: Family, variant: str, out_dir: Path, verbose: bool) -> dict:
     if sorted(order) != list(range(len(fam.inputs))):
         raise RuntimeError(f"{case}: bad input mapping {order}")
 
-    fx, sample_names = float_samples(fam)
+    fx, sample_names = family_samples(fam, variant)
     model_inputs = []
+    enumerated = False
     for d, k in zip(in_desc, order):
         x = fx[k]
-        if d["dtype"] == "INT8":
+        if d["dtype"] == "INT8" and x.dtype == np.float32:
             x = quantize(x, d["quant"])
-            if fam.enumerate_int8:
-                x[0] = np.arange(-128, 128, dtype=np.int8).reshape(1, -1).repeat(
-                    x[0].size // 256, axis=0).reshape(x[0].shape)
+        elif x.dtype == np.float32 and d["dtype"] != "FLOAT32":
+            raise RuntimeError(f"{case}: float samples for a {d['dtype']} model input")
         else:
-            x = x.astype(np.float32)
+            x = x.astype(NP_TYPES[d["dtype"]])
+        if d["dtype"] == "INT8" and fam.enumerate_int8:
+            x[0] = np.arange(-128, 128, dtype=np.int8).reshape(1, -1).repeat(
+                x[0].size // 256, axis=0).reshape(x[0].shape)
+            enumerated = True
         assert list(x.shape[1:]) == d["shape"], (case, x.shape, d["shape"])
         model_inputs.append(np.ascontiguousarray(x))
-    if variant == "int8" and fam.enumerate_int8:
+    if enumerated:
         sample_names[0] = "all_256_int8_values"
 
     n = fam.n
@@ -772,48 +1082,31 @@ def gen_case(fam: Family, variant: str, out_dir: Path, verbose: bool) -> dict:
         sample_names += [f"tflm_differs_from_litert_ref_{j}" for j in range(len(extra[0]))]
         n = len(model_inputs[0])
 
-    try:
-        outputs = run_tflm(buf, model_inputs, n)
-    except Exception as e:  # TFLM refused the model: report, caller decides
-        raise TflmRefused(case, f"{type(e).__name__}: {e}") from e
-    assert len(outputs) == 1, "single-output cases only"
-    y = outputs[0]
-    assert list(y.shape[1:]) == out_desc[0]["shape"]
-    assert y.dtype == NP_TYPES[out_desc[0]["dtype"]]
+    outputs = run_tflm_checked(case, buf, model_inputs, n)
+    assert len(outputs) == len(out_desc)
+    for y, d in zip(outputs, out_desc):
+        assert list(y.shape[1:]) == d["shape"], (case, y.shape, d["shape"])
+        assert y.dtype == NP_TYPES[d["dtype"]], (case, y.dtype, d["dtype"])
 
-    # --- sanity checks against the float graph ----------------------------------
-    deq_in = [None] * len(fam.inputs)
+    # --- sanity checks against the TF graph --------------------------------------
+    ref_in = [None] * len(fam.inputs)
     for d, k, x in zip(in_desc, order, model_inputs):
-        deq_in[k] = dequantize(x, d.get("quant"))
+        ref_in[k] = dequantize(x, d.get("quant")) if d.get("quant") or x.dtype == np.float32 else x
         if fam.float_io and variant == "int8":  # the model's QUANTIZE saturates
             q = _quantize_out_quant(model, sg.inputs[in_desc.index(d)])
-            deq_in[k] = np.clip(deq_in[k], (-128 - q["zero_point"][0]) * q["scale"][0],
+            ref_in[k] = np.clip(ref_in[k], (-128 - q["zero_point"][0]) * q["scale"][0],
                                 (127 - q["zero_point"][0]) * q["scale"][0])
-    ref = float_reference(fam, deq_in)
-    yd = dequantize(y, out_desc[0].get("quant"))
+    refs = reference(fam, ref_in)
+    fidx = output_order(case, out_desc, len(refs))
+    amb = None
+    if variant == "int8" and fam.ambiguous is not None:
+        scales = [0.0] * len(fam.inputs)
+        for d, k in zip(in_desc, order):
+            scales[k] = d["quant"]["scale"][0] if d.get("quant") else 0.0
+        amb = fam.ambiguous(ref_in, scales)
     check = {}
-    if out_desc[0]["dtype"] == "FLOAT32" and variant == "f32":
-        err = np.abs(yd - ref).max()
-        rel = float(err / max(np.abs(ref).max(), 1e-6))
-        check["max_rel_err_vs_tf_float"] = float(f"{rel:.3g}")
-        if rel > 1e-4:
-            raise RuntimeError(f"{case}: TFLM f32 differs from TF float graph (rel {rel})")
-    else:
-        oq = out_desc[0].get("quant")
-        if out_desc[0]["dtype"] == "INT8":
-            lsb, zp = oq["scale"][0], oq["zero_point"][0]
-            # outputs saturate where a test sample leaves the calibrated range
-            ref = np.clip(ref, (-128 - zp) * lsb, (127 - zp) * lsb)
-        else:
-            lsb = _last_int8_scale(model)
-            zp = _last_int8_zp(model)
-            ref = np.clip(ref, (-128 - zp) * lsb, (127 - zp) * lsb)
-        err = float(np.abs(yd - ref).max() / lsb)
-        check["max_err_vs_tf_float_lsb"] = round(err, 2)
-        if variant == "int8" and fam.tflm_quirk:
-            check["tflm_quirk"] = "expected: output is not the float result, see description"
-        elif err > fam.lsb_tol:
-            raise RuntimeError(f"{case}: int8 TFLM output is {err:.2f} LSB off the float graph")
+    for y, d, j in zip(outputs, out_desc, fidx):
+        check_output(case, fam, variant, model, d, y, refs[j], check, amb)
 
     # LiteRT reference kernels, for information.
     try:
@@ -822,12 +1115,21 @@ def gen_case(fam: Family, variant: str, out_dir: Path, verbose: bool) -> dict:
         lr = None
         check["litert_ref_error"] = str(e).strip().splitlines()[0]
     if lr is not None:
-        diff = np.abs(lr[0].astype(np.float64) - y.astype(np.float64))
-        differs = [bool(d) for d in (diff.reshape(n, -1).max(axis=1) > (0 if y.dtype == np.int8 else
-                                                                                1e-5 * max(np.abs(y).max(), 1e-30)))]
-        check["samples_where_litert_ref_differs"] = int(sum(differs))
-        check["litert_ref_max_abs_diff"] = (int(diff.max()) if y.dtype == np.int8
-                                            else float(f"{diff.max():.3g}"))
+        differs = np.zeros(n, dtype=bool)
+        max_diff = None
+        for a, y in zip(lr, outputs):
+            if y.dtype == np.float32:
+                diff = np.abs(a.astype(np.float64) - y.astype(np.float64))
+                tol = 1e-5 * max(np.abs(y).max(), 1e-30)
+                d_max = float(f"{diff.max():.3g}")
+            else:  # exact, without going through float (int64)
+                diff = np.abs(a.astype(np.int64) - y.astype(np.int64))
+                tol = 0
+                d_max = int(diff.max())
+            differs |= diff.reshape(n, -1).max(axis=1) > tol
+            max_diff = d_max if max_diff is None else max(max_diff, d_max)
+        check["samples_where_litert_ref_differs"] = int(differs.sum())
+        check["litert_ref_max_abs_diff"] = max_diff
 
     # --- write files ------------------------------------------------------------
     (out_dir / f"{case}.tflite").write_bytes(buf)
@@ -837,23 +1139,29 @@ def gen_case(fam: Family, variant: str, out_dir: Path, verbose: bool) -> dict:
         in_files = [f"{case}.inputs.{k}.npy" for k in range(len(model_inputs))]
     for fname, x in zip(in_files, model_inputs):
         np.save(out_dir / fname, x, allow_pickle=False)
-    np.save(out_dir / f"{case}.outputs.npy", y, allow_pickle=False)
+    if len(outputs) == 1:
+        out_files = [f"{case}.outputs.npy"]
+    else:
+        out_files = [f"{case}.outputs.{k}.npy" for k in range(len(outputs))]
+    for fname, y in zip(out_files, outputs):
+        np.save(out_dir / fname, y, allow_pickle=False)
 
-    ops = describe_ops(model)
     for d, fname in zip(in_desc, in_files):
         d["file"] = fname
-    out_desc[0]["file"] = f"{case}.outputs.npy"
+    for d, fname in zip(out_desc, out_files):
+        d["file"] = fname
     desc = fam.desc
     if variant == "int8" and fam.int8_desc:
         desc += "; " + fam.int8_desc
     entry = {
         "name": case,
         "family": fam.name,
+        "variant": variant,
         "file": f"{case}.tflite",
         "bytes": len(buf),
         "sha256": hashlib.sha256(buf).hexdigest(),
-        "dtype": "int8" if variant == "int8" else "float32",
-        "io_dtype": "float32" if (variant == "f32" or fam.float_io) else "int8",
+        "dtype": VARIANT_DTYPE[variant],
+        "io_dtype": io_dtype_of(in_desc, out_desc),
         "ops": [o["op"] for o in ops],
         "description": desc,
         "num_samples": n,
@@ -865,6 +1173,55 @@ def gen_case(fam: Family, variant: str, out_dir: Path, verbose: bool) -> dict:
         "check": check,
     }
     return entry
+
+
+def check_output(case: str, fam: Family, variant: str, model, d: dict, y: np.ndarray,
+                 ref: np.ndarray, check: dict, ambiguous: np.ndarray | None = None):
+    """Compare one model output with the TF graph's; record the result in check (the maximum
+    over a case's outputs) and raise if TFLM is further off than expected."""
+    q = d.get("quant")
+    if d["dtype"] == "FLOAT32" and not (variant == "int8" and fam.float_io):
+        err = np.abs(y - ref).max()
+        rel = float(err / max(np.abs(ref).max(), 1e-6))
+        rel = float(f"{rel:.3g}")
+        check["max_rel_err_vs_tf_float"] = max(rel, check.get("max_rel_err_vs_tf_float", 0.0))
+        if rel > 1e-4:
+            raise RuntimeError(f"{case}: TFLM f32 differs from TF float graph (rel {rel})")
+    elif q is not None or d["dtype"] == "FLOAT32":
+        yd = dequantize(y, q)
+        if q is not None:
+            lsb, zp = q["scale"][0], q["zero_point"][0]
+            lo, hi = TYPE_RANGE[d["dtype"]]
+        else:  # float output of an int8 model: the int8 tensor fed to the final DEQUANTIZE
+            lsb, zp = _last_int8_scale(model), _last_int8_zp(model)
+            lo, hi = -128, 127
+        # outputs saturate where a test sample leaves the calibrated range
+        ref = np.clip(ref, (lo - zp) * lsb, (hi - zp) * lsb)
+        errs = np.abs(yd - ref) / lsb
+        err = round(float(errs.max()), 2)
+        check["max_err_vs_tf_float_lsb"] = max(err, check.get("max_err_vs_tf_float_lsb", 0.0))
+        if variant == "int8" and fam.tflm_quirk:
+            check["tflm_quirk"] = "expected: output is not the float result, see description"
+            if fam.op is not None:  # typed families: how many elements the quirk hits
+                check["elements_over_lsb_tol"] = (check.get("elements_over_lsb_tol", 0)
+                                                  + int(np.count_nonzero(errs > fam.lsb_tol)))
+        elif err > fam.lsb_tol:
+            raise RuntimeError(f"{case}: TFLM output is {err:.2f} LSB off the float graph")
+    else:  # integer / bool tensor without quantization: exact
+        if ref.shape != y.shape:
+            raise RuntimeError(f"{case}: reference shape {ref.shape} != output {y.shape}")
+        diff = ref.astype(y.dtype) != y
+        bad = int(np.count_nonzero(diff))
+        check["elements_differing_from_tf"] = check.get("elements_differing_from_tf", 0) + bad
+        if bad and ambiguous is not None:
+            # differences only where the dequantized operands are within a quantization step
+            amb = np.broadcast_to(ambiguous, y.shape)
+            check["near_ties"] = int(np.count_nonzero(amb))
+            bad = int(np.count_nonzero(diff & ~amb))
+        if bad and fam.tflm_quirk:
+            check["tflm_quirk"] = "expected: output is not the TF result, see description"
+        elif bad:
+            raise RuntimeError(f"{case}: {bad} output elements differ from TF's")
 
 
 def _last_int8_scale(model) -> float:
@@ -929,7 +1286,8 @@ def generate(out_dir: Path, only: str | None, verbose: bool) -> tuple[list, list
                 e = gen_case(fam, variant, out_dir, verbose)
             except TflmRefused as r:
                 print(f"  REFUSED by TFLM: {r.args[0]}: {r.args[1]}", flush=True)
-                refused.append({"name": r.args[0], "error": r.args[1]})
+                refused.append({"name": r.args[0], "family": fam.name, "variant": variant,
+                                "dtype": VARIANT_DTYPE[variant], "op": fam.op, "error": r.args[1]})
                 continue
             entries.append(e)
             print(f"  {case:45s} {'+'.join(e['ops']):40s} {json.dumps(e['check'])}", flush=True)
@@ -949,8 +1307,9 @@ def write_index(out_dir: Path, entries: list, refused: list):
         "golden": "outputs.npy = TensorFlow Lite Micro reference kernels (tflite_micro Python interpreter)",
         "stacking": "every .npy is [N, *tensor_shape] with tensor_shape the full model tensor shape "
                     "(batch included), in the model tensor's dtype; multi-input models use "
-                    "<case>.inputs.<k>.npy for model input k",
-        "tolerance": "int8: exact; float32: 1e-5 relative",
+                    "<case>.inputs.<k>.npy for model input k, multi-output models "
+                    "<case>.outputs.<k>.npy for model output k",
+        "tolerance": "int8, int16, int32, int64, bool: exact; float32: 1e-5 relative",
         "versions": versions,
         "num_cases": len(entries),
         "refused_by_tflm": refused,
@@ -974,7 +1333,8 @@ def readme_cases(entries: list) -> str:
         e0 = es[0]
         variants = ", ".join(e["name"][len(fam) + 1:] for e in es)
         ops = " / ".join(dict.fromkeys(" + ".join(e["ops"]) for e in es))
-        shapes = ", ".join(str(i["shape"]) for i in e0["inputs"]) + " -> " + str(e0["outputs"][0]["shape"])
+        shapes = (", ".join(str(i["shape"]) for i in e0["inputs"]) + " -> "
+                  + ", ".join(str(o["shape"]) for o in e0["outputs"]))
         n = "/".join(str(e["num_samples"]) for e in es)
         desc = e0["description"].replace("|", "\\|")
         rows.append(f"| `{fam}` | {variants} | {ops} | {shapes} | {n} | {desc} |")
@@ -982,10 +1342,38 @@ def readme_cases(entries: list) -> str:
             + "\n".join(rows) + f"\n{README_END}")
 
 
-def readme_with_cases(entries: list) -> str:
+REFUSED_BEGIN, REFUSED_END = "<!-- refused:begin -->", "<!-- refused:end -->"
+
+
+def refusal_message(error: str) -> str:
+    """TFLM's own message from a refused_by_tflm error, without the generic 'Node ... failed'."""
+    m = re.search(r"TFLM log: (.*)\)$", error)
+    msg = m.group(1) if m else error
+    msg = " | ".join(p for p in msg.split(" | ") if not p.startswith("Node ")) or msg
+    return msg.replace("|", "\\|")
+
+
+def readme_refused(refused: list) -> str:
+    """The README's table of variants TFLM refused, generated from refused_by_tflm."""
+    rows = ["| operator | refused variants (cases) | TFLM's message |", "|---|---|---|"]
+    groups: dict = {}
+    for r in refused:
+        groups.setdefault((r["op"], refusal_message(r["error"])), []).append(r)
+    for (op, msg), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] or "", kv[1][0]["name"])):
+        cases = ", ".join(f"`{r['name']}`" for r in rs)
+        rows.append(f"| {op} | {cases} | {msg} |")
+    return (f"{REFUSED_BEGIN}\n{len(refused)} variants refused.\n\n" + "\n".join(rows)
+            + f"\n{REFUSED_END}")
+
+
+def readme_with_cases(entries: list, refused: list | None = None) -> str:
     text = README.read_text()
     a, b = text.index(README_BEGIN), text.index(README_END) + len(README_END)
-    return text[:a] + readme_cases(entries) + text[b:]
+    text = text[:a] + readme_cases(entries) + text[b:]
+    if refused is not None:
+        a, b = text.index(REFUSED_BEGIN), text.index(REFUSED_END) + len(REFUSED_END)
+        text = text[:a] + readme_refused(refused) + text[b:]
+    return text
 
 
 def compact_json(v, ind=0) -> str:
@@ -1024,7 +1412,7 @@ def main():
             b = sorted(p.name for p in args.out.iterdir() if p.name != ".gitattributes")
             bad = sorted(set(a) ^ set(b))
             bad += [n for n in a if n in b and (td / n).read_bytes() != (args.out / n).read_bytes()]
-            if readme_with_cases(entries) != README.read_text():
+            if readme_with_cases(entries, refused) != README.read_text():
                 bad.append("tools/goldens/README.md (case table)")
             if bad:
                 print(f"MISMATCH in {len(bad)} files: {bad[:20]}")
@@ -1047,7 +1435,7 @@ def main():
         for p in sorted(td.iterdir()):
             shutil.copyfile(p, args.out / p.name)
     if args.out == OUT_DIR:
-        README.write_text(readme_with_cases(entries))
+        README.write_text(readme_with_cases(entries, refused))
     total = sum(p.stat().st_size for p in args.out.iterdir())
     print(f"{len(entries)} cases, {len(refused)} refused, {total} bytes in {args.out}")
 
