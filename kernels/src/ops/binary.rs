@@ -755,6 +755,124 @@ mod tests {
         }
     }
 
+    fn float_op(kind: BinaryKind, (act_min, act_max): (f32, f32)) -> BinaryF32 {
+        BinaryF32 {
+            a: TensorId(0),
+            b: TensorId(1),
+            output: TensorId(2),
+            kind,
+            len: 4,
+            broadcast: None,
+            act_min,
+            act_max,
+        }
+    }
+
+    /// `kind` of `a` and `b`, element by element.
+    fn float(kind: BinaryKind, clamp: (f32, f32), a: [f32; 4], b: [f32; 4]) -> [f32; 4] {
+        let mut out = [0f32; 4];
+        binary_f32(&float_op(kind, clamp), &a, &b, &mut out);
+        out
+    }
+
+    #[test]
+    fn float_operators_follow_tflm_formulas() {
+        let none = (f32::MIN, f32::MAX);
+        let open = (f32::NEG_INFINITY, f32::INFINITY);
+        // DIV by zero: the infinity clamps to the largest float, as TFLM's activation does.
+        let d = float(
+            BinaryKind::Div,
+            none,
+            [1.0, -1.0, 6.0, 1.0],
+            [0.0, 0.0, 4.0, 3.0],
+        );
+        assert_eq!(d, [f32::MAX, f32::MIN, 1.5, 1.0 / 3.0]);
+        // MAXIMUM is `a > b ? a : b`: a NaN in `a` loses, in `b` wins.
+        let m = float(
+            BinaryKind::Maximum,
+            open,
+            [f32::NAN, 1.0, -0.0, 2.0],
+            [1.0, f32::NAN, 0.0, -2.0],
+        );
+        assert_eq!((m[0], m[2], m[3]), (1.0, 0.0, 2.0));
+        assert!(m[1].is_nan() && m[2].is_sign_positive());
+        let m = float(
+            BinaryKind::Minimum,
+            open,
+            [3.0, -1.0, 0.0, 2.0],
+            [2.0, 1.0, -0.0, 2.0],
+        );
+        assert_eq!(m, [2.0, -1.0, -0.0, 2.0]);
+        assert!(m[2].is_sign_negative());
+        let sd = float(
+            BinaryKind::SquaredDifference,
+            open,
+            [3.0, -1.0, 0.5, 0.0],
+            [1.0; 4],
+        );
+        assert_eq!(sd, [4.0, 4.0, 0.25, 1.0]);
+        let fd = float(
+            BinaryKind::FloorDiv,
+            open,
+            [7.0, -7.0, 7.0, 1.0],
+            [2.0, 2.0, -2.0, 3.0],
+        );
+        assert_eq!(fd, [3.0, -4.0, -4.0, 0.0]);
+        let fm = float(
+            BinaryKind::FloorMod,
+            open,
+            [5.0, -5.0, 5.0, 1.0],
+            [-3.0, 3.0, 3.0, f32::INFINITY],
+        );
+        assert_eq!(fm, [-1.0, 1.0, 2.0, 1.0]);
+        let p = float(
+            BinaryKind::Prelu,
+            open,
+            [2.0, -2.0, -0.0, -4.0],
+            [0.5, 0.5, 0.5, -1.0],
+        );
+        assert_eq!(p, [2.0, -1.0, -0.0, 4.0]);
+    }
+
+    #[test]
+    fn float_floor_div_by_zero_fails_the_layer() {
+        let tensors = [
+            tensor(0, DType::F32, &[4], 0.0, 0),
+            tensor(16, DType::F32, &[4], 0.0, 0),
+            tensor(32, DType::F32, &[4], 0.0, 0),
+        ];
+        let layers = [Layer {
+            op: Op::BinaryF32(float_op(
+                BinaryKind::FloorDiv,
+                (f32::NEG_INFINITY, f32::INFINITY),
+            )),
+            kernel: run_binary_f32,
+            name: "FLOOR_DIV",
+        }];
+        let model = Model {
+            tensors: &tensors,
+            layers: &layers,
+            consts: &[],
+            inputs: &[TensorId(0), TensorId(1)],
+            outputs: &[TensorId(2)],
+            arena_bytes: 48,
+        };
+        let mut arena = Arena::<48>::new();
+        model
+            .set_input(arena.as_mut_slice(), 0, &[1.0f32; 4])
+            .unwrap();
+        model
+            .set_input(arena.as_mut_slice(), 1, &[1.0f32, 2.0, -0.0, 4.0])
+            .unwrap();
+        assert_eq!(
+            model.invoke(arena.as_mut_slice()),
+            Err(Error::InvalidLayer {
+                layer: 0,
+                reason: "division by zero"
+            })
+        );
+    }
+
     #[test]
     fn broadcast_shapes() {
         assert_eq!(broadcast_for(&[2, 3], &[2, 3]), Some(None));

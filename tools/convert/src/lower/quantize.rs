@@ -44,10 +44,17 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             (from, to)
                 if matches!(
                     (from, to),
-                    (DType::I8, DType::I32) | (DType::I32, DType::I8)
+                    (DType::I8, DType::I32)
+                        | (DType::I32, DType::I8)
+                        | (DType::I8, DType::I16)
+                        | (DType::I16, DType::I8)
+                        | (DType::I16, DType::I16)
+                        | (DType::I16, DType::I32)
+                        | (DType::I32, DType::I16)
                 ) =>
             {
-                // int8 → int32 and int32 → int8: TFLM's `Requantize` template.
+                // Integer to integer: TFLM's `Requantize` template (its int16 pairs are the
+                // same arithmetic with another clamp, so the generic kernel takes them too).
                 let (qi, qo) = (cx.qparams(input, "input")?, cx.qparams(output, "output")?);
                 let (multiplier, shift) = quantize_multiplier(qi.scale as f64 / qo.scale as f64)
                     .filter(|_| qi.scale > 0.0 && qo.scale > 0.0)
@@ -70,7 +77,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             }
             (a, b) => {
                 return Err(cx.unsupported(format!(
-                    "{a} → {b}; supported: float32 → int8, int8 → int8, int8 → int32, int32 → int8"
+                    "{a} → {b}; supported: float32 → int8, int8 → int8, int8 → int32, int32 → int8, int8 → int16, int16 → int8, int16 → int16, int16 → int32, int32 → int16"
                 )))
             }
         }
