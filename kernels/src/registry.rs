@@ -73,6 +73,8 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::LutI8(_) => entry!(lut::run_lut_i8),
         Op::DequantizeI8(_) => entry!(lut::run_dequantize_i8),
         Op::QuantizeF32(_) => entry!(lut::run_quantize_f32),
+        Op::QuantizeF32I16(_) => entry!(lut::run_quantize_f32_i16),
+        Op::DequantizeI16(_) => entry!(lut::run_dequantize_i16),
         Op::UnaryF32(_) => entry!(unary_f32::run_unary_f32),
         Op::LoadConst(_) => entry!(load_const::run_load_const),
         Op::TransposeConv2dI8(_) => entry!(transpose_conv::run_transpose_conv2d_i8),

@@ -628,6 +628,34 @@ pub struct DequantizeI8 {
     pub table: ConstRef<f32>,
 }
 
+/// f32 → int16 QUANTIZE: [`QuantizeF32`] clamped to the int16 range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct QuantizeF32I16 {
+    /// Input.
+    pub input: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// Output scale.
+    pub scale: f32,
+    /// Output zero point.
+    pub zero_point: i32,
+}
+
+/// int16 → f32 DEQUANTIZE: `(x - zero_point) * scale`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct DequantizeI16 {
+    /// Input.
+    pub input: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// Input scale.
+    pub scale: f32,
+    /// Input zero point.
+    pub zero_point: i32,
+}
+
 /// f32 → int8 QUANTIZE: `clamp(round(x / scale) + zero_point)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1190,4 +1218,8 @@ pub enum Op {
     Cast(Cast),
     /// QUANTIZE between integer types (int8 → int32, int32 → int8).
     Requantize(Requantize),
+    /// QUANTIZE float32 → int16.
+    QuantizeF32I16(QuantizeF32I16),
+    /// DEQUANTIZE int16 → float32.
+    DequantizeI16(DequantizeI16),
 }

@@ -126,6 +126,54 @@ pub fn quantize_f32(scale: f32, zero_point: i32, input: &[f32], output: &mut [i8
 
 /// `min(max(v, -128), 127)` as an `i8`.
 #[inline(always)]
+/// Kernel entry for [`Op::QuantizeF32I16`]: f32 → int16.
+pub fn run_quantize_f32_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, QuantizeF32I16);
+    let layer = ctx.layer;
+    if !(p.scale > 0.0 && p.scale.is_finite()) {
+        return Err(ctx.error("quantize scale must be positive and finite"));
+    }
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[f32] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check_len(
+        layer,
+        input.len() as u64,
+        output.len() as u64,
+        "input and output sizes differ",
+    )?;
+    for (o, &x) in output.iter_mut().zip(input) {
+        // As `quantize_f32`: f32 division, rounding half away from zero, saturating.
+        let q = libm::roundf(x / p.scale) as i32;
+        *o = q
+            .saturating_add(p.zero_point)
+            .clamp(i16::MIN as i32, i16::MAX as i32) as i16;
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::DequantizeI16`]: int16 → f32, `(x - zero_point) * scale`.
+///
+/// TFLM multiplies in double and rounds to float; `x - zero_point` has at most 17 bits and the
+/// scale 24, so the double product is exact and one f32 multiplication rounds it the same way.
+pub fn run_dequantize_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, DequantizeI16);
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [f32] = cast_out(layer, out)?;
+    check_len(
+        layer,
+        input.len() as u64,
+        output.len() as u64,
+        "input and output sizes differ",
+    )?;
+    for (o, &x) in output.iter_mut().zip(input) {
+        *o = (x as i32).wrapping_sub(p.zero_point) as f32 * p.scale;
+    }
+    Ok(())
+}
+
 fn clamp_i8(v: i32) -> i8 {
     v.clamp(i8::MIN as i32, i8::MAX as i32) as i8
 }

@@ -11,6 +11,20 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         }
         let (ii, oi) = (self.id(input.index)?, self.id(output.index)?);
         match (cx.dtype(input, "input")?, cx.dtype(output, "output")?) {
+            (DType::F32, DType::I16) => {
+                let qo = cx.qparams(output, "output")?;
+                self.push(
+                    cx,
+                    Op::QuantizeF32I16(QuantizeF32I16 {
+                        input: ii,
+                        output: oi,
+                        scale: qo.scale,
+                        zero_point: qo.zero_point,
+                    }),
+                    0,
+                    0,
+                );
+            }
             (DType::F32, DType::I8) => {
                 let qo = cx.qparams(output, "output")?;
                 self.push(
@@ -77,7 +91,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             }
             (a, b) => {
                 return Err(cx.unsupported(format!(
-                    "{a} → {b}; supported: float32 → int8, int8 → int8, int8 → int32, int32 → int8, int8 → int16, int16 → int8, int16 → int16, int16 → int32, int32 → int16"
+                    "{a} → {b}; supported: float32 → int8, float32 → int16, int8 → int8, int8 → int32, int32 → int8, int8 → int16, int16 → int8, int16 → int16, int16 → int32, int32 → int16"
                 )))
             }
         }
@@ -106,7 +120,26 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     1024,
                 );
             }
-            (a, b) => return Err(cx.unsupported(format!("{a} → {b}; supported: int8 → float32"))),
+            (DType::I16, DType::F32) => {
+                let qi = cx.qparams(input, "input")?;
+                let (ii, oi) = (self.id(input.index)?, self.id(output.index)?);
+                self.push(
+                    cx,
+                    Op::DequantizeI16(DequantizeI16 {
+                        input: ii,
+                        output: oi,
+                        scale: qi.scale,
+                        zero_point: qi.zero_point,
+                    }),
+                    0,
+                    0,
+                );
+            }
+            (a, b) => {
+                return Err(cx.unsupported(format!(
+                    "{a} → {b}; supported: int8 → float32, int16 → float32"
+                )))
+            }
         }
         Ok(())
     }
