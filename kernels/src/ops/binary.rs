@@ -866,9 +866,9 @@ mod tests {
             .unwrap();
         assert_eq!(
             model.invoke(arena.as_mut_slice()),
-            Err(Error::InvalidLayer {
+            Err(Error::InvalidData {
                 layer: 0,
-                reason: "division by zero"
+                reason: "a division by zero"
             })
         );
     }
