@@ -1,110 +1,90 @@
 #!/usr/bin/env python3
 """Instructions per output byte of the data-movement operators on the emulated Cortex-M4.
 
-Runs `ferrite sim --board qemu-m4 --json` on the int8 single-operator goldens of every
-data-movement operator (tests/data/ops, TFLite Micro outputs), checks every output byte for
-byte against the golden, and prints — or with `--write docs/performance.md` writes into that
-file's "## Data movement (emulated Cortex-M4)" section — the instructions each operator's
-layers take per output byte. Instruction counts are QEMU's (`-icount`, deterministic; see
-../shared/emu/README.md). Optional tooling, not part of CI:
+Builds one int8 model per data-movement operator on a 16 KB activation ([1, 32, 32, 16]; the
+golden single-op cases are too small to measure anything but a layer's fixed cost), converts it
+with TensorFlow's converter, runs two seeded samples through TensorFlow Lite Micro (the golden)
+and through `ferrite sim --board qemu-m4 --json` (QEMU `-icount`: deterministic instruction
+counts, see ../shared/emu/README.md), checks the outputs byte for byte, and prints — or with
+`--write docs/performance.md` writes into that file's "## Data movement (emulated Cortex-M4)"
+section — the instructions the operator's layer takes per output byte. Optional tooling, not
+part of CI; needs the generator environment (tools/goldens/requirements.txt):
 
     cargo build --release -p ferrite-cli
-    python3 tools/bench/movement.py --write docs/performance.md
+    python tools/bench/movement.py --write docs/performance.md
 
-The bar: a straightforward byte copy loop (`ldrb`, `strb` with post-increment, `subs`,
-`bne`) takes 4 instructions per byte on a Cortex-M4; no data-movement layer may take more.
+The bar: a straightforward byte copy loop (`ldrb`, `strb`, an address increment, `subs`,
+`bne`) takes 4-5 instructions per byte on a Cortex-M4; a layer that moves bytes one by one
+along a stride pays an address step more.
 """
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tflite_micro.python.tflite_micro import runtime  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-OPS = ROOT / "tests" / "data" / "ops"
 SECTION = "## Data movement (emulated Cortex-M4)"
-BYTE_LOOP = 4.0  # instructions per byte of the straightforward copy loop
-# Layers of these operators are the data movement measured (a case's other layers, e.g. the
-# QUANTIZE of a float-io model, are not counted).
+SHAPE = (1, 32, 32, 16)
 MOVEMENT = {
-    "TRANSPOSE", "STRIDED_SLICE", "SLICE", "GATHER", "GATHER_ND", "SPLIT", "SPLIT_V", "PACK",
-    "UNPACK", "REVERSE_V2", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "SPACE_TO_BATCH_ND",
-    "BATCH_TO_SPACE_ND", "BROADCAST_TO", "MIRROR_PAD", "CONCATENATION", "PAD", "PADV2",
-    "SELECT_V2", "DYNAMIC_UPDATE_SLICE", "EMBEDDING_LOOKUP", "RESIZE_NEAREST_NEIGHBOR",
+    "TRANSPOSE", "STRIDED_SLICE", "SLICE", "GATHER", "SPLIT", "PACK", "UNPACK", "REVERSE_V2",
+    "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "BROADCAST_TO", "MIRROR_PAD", "CONCATENATION", "PAD",
+    "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "RESHAPE",
 }
+PERM = np.random.RandomState(7).permutation(16).astype(np.int32)
+
+CASES = [
+    ("transpose_nhwc_to_nchw", SHAPE, lambda x: tf.transpose(x, [0, 3, 1, 2])),
+    ("transpose_nchw_to_nhwc", (1, 16, 32, 32), lambda x: tf.transpose(x, [0, 2, 3, 1])),
+    ("transpose_hw", SHAPE, lambda x: tf.transpose(x, [0, 2, 1, 3])),
+    ("strided_slice_stride2", SHAPE, lambda x: x[:, ::2, 1::2, :]),
+    ("slice_window", SHAPE, lambda x: tf.slice(x, [0, 4, 4, 0], [1, 24, 24, 16])),
+    ("gather_channels", SHAPE, lambda x: tf.gather(x, PERM, axis=3)),
+    ("split_channels_2", SHAPE, lambda x: tf.split(x, 2, axis=3)[1]),
+    ("concat_channels", SHAPE, lambda x: tf.concat([x, tf.reverse(x, [1])], axis=3)),
+    ("pack_axis1", SHAPE, lambda x: tf.stack([x, tf.reverse(x, [1])], axis=1)),
+    ("reverse_width", SHAPE, lambda x: tf.reverse(x, [2])),
+    ("space_to_depth_2", SHAPE, lambda x: tf.nn.space_to_depth(x, 2)),
+    ("depth_to_space_2", SHAPE, lambda x: tf.nn.depth_to_space(x, 2)),
+    ("mirror_pad_reflect_2", SHAPE,
+     lambda x: tf.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], mode="REFLECT")),
+    ("pad_constant_2", SHAPE, lambda x: tf.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]])),
+    ("broadcast_rows", (1, 1, 32, 16), lambda x: tf.broadcast_to(x, SHAPE)),
+]
 
 
-def cases() -> list:
-    index = json.loads((OPS / "index.json").read_text())
-    out, seen = [], set()
-    for c in index["cases"]:
-        if c.get("variant", c.get("dtype")) != "int8":
-            continue
-        ops = tuple(op for op in c["ops"] if op in MOVEMENT)
-        # The largest case of each operator: firmware builds dominate the run time.
-        if ops:
-            out.append(c)
-            seen.add(ops)
-    best = {}
-    for c in out:
-        key = tuple(op for op in c["ops"] if op in MOVEMENT)
-        size = sum(int(np.prod(o["shape"])) for o in c["outputs"])
-        if key not in best or size > best[key][0]:
-            best[key] = (size, c)
-    return [c for _, c in sorted(best.values(), key=lambda v: v[1]["name"])]
+def convert(fn, shape) -> bytes:
+    f = tf.function(fn, input_signature=[tf.TensorSpec(shape, tf.float32)])
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()], f)
+    rng = np.random.RandomState(0)
+
+    def rep():
+        for _ in range(8):
+            yield [rng.uniform(-1, 1, size=shape).astype(np.float32)]
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return conv.convert()
 
 
-def sim(ferrite: Path, case: dict) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        outs = [Path(tmp) / f"out{k}.npy" for k in range(len(case["outputs"]))]
-        cmd = [str(ferrite), "sim", str(OPS / case["file"]), "--board", "qemu-m4", "--json"]
-        for i in case["inputs"]:
-            cmd += ["--input", str(OPS / i["file"])]
-        for o in outs:
-            cmd += ["--output", str(o)]
-        run = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if run.returncode != 0:
-            sys.exit(f"ferrite sim {case['name']} failed:\n{run.stderr}")
-        report = json.loads(run.stdout)
-        report["exact"] = all(
-            np.array_equal(np.load(o), np.load(OPS / spec["file"]))
-            for o, spec in zip(outs, case["outputs"]))
-    return report
-
-
-def section(rows: list) -> str:
-    lines = [
-        SECTION, "",
-        "Produced by `python3 tools/bench/movement.py --write docs/performance.md`: every int8 "
-        "single-operator golden of a data-movement operator run in `ferrite sim --board qemu-m4` "
-        "(outputs byte-exact with TFLite Micro in every row), instructions of the operator's "
-        "layers per sample divided by the bytes they write. A straightforward byte copy loop "
-        f"takes {BYTE_LOOP:g} instructions per byte on a Cortex-M4.", "",
-        "| case | operator | output bytes | instructions | per output byte | exact |",
-        "|---|---|---:|---:|---:|---|",
-    ]
-    for r in rows:
-        lines.append(f"| `{r['case']}` | {r['op']} | {r['bytes']:,} | {r['instructions']:,} | "
-                     f"{r['per_byte']:.2f} | {'yes' if r['exact'] else 'NO'} |")
-    worst = max(rows, key=lambda r: r["per_byte"])
-    lines += ["", f"Slowest: `{worst['case']}` at {worst['per_byte']:.2f} instructions per output "
-              f"byte (bar: {BYTE_LOOP:g})."]
-    return "\n".join(lines) + "\n"
-
-
-def write_section(path: Path, text: str) -> None:
-    doc = path.read_text()
-    if SECTION in doc:
-        head, rest = doc.split(SECTION, 1)
-        nxt = rest.find("\n## ")
-        doc = head + text + (rest[nxt + 1:] if nxt >= 0 else "")
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    path.write_text(doc)
+def tflm(model: bytes, x: np.ndarray) -> list:
+    outs = []
+    for s in x:
+        it = runtime.Interpreter.from_bytes(model, arena_size=1 << 22)
+        it.set_input(s, 0)
+        it.invoke()
+        outs.append(it.get_output(0).copy())
+    return np.stack(outs)
 
 
 def main() -> None:
@@ -113,21 +93,56 @@ def main() -> None:
     ap.add_argument("--ferrite", type=Path, default=ROOT / "target" / "release" / "ferrite")
     args = ap.parse_args()
     rows = []
-    for case in cases():
-        report = sim(args.ferrite, case)
-        layers = [l for l in report["layers"] if l["op"] in MOVEMENT]
-        if not layers:
-            continue
-        out_bytes = sum(int(np.prod(o["shape"])) for o in case["outputs"])
-        instr = sum(l["instructions"] for l in layers)
-        rows.append({"case": case["name"], "op": "+".join(dict.fromkeys(l["op"] for l in layers)),
-                     "bytes": out_bytes, "instructions": instr,
-                     "per_byte": instr / max(out_bytes, 1), "exact": report["exact"]})
-        print(f"{case['name']:45s} {rows[-1]['per_byte']:6.2f} instr/byte exact={report['exact']}",
-              file=sys.stderr)
-    text = section(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for name, shape, fn in CASES:
+            model = tmp / f"{name}.tflite"
+            model.write_bytes(convert(fn, shape))
+            x = np.random.RandomState(1).randint(-128, 128, size=(2, *shape)).astype(np.int8)
+            np.save(tmp / "in.npy", x)
+            want = tflm(model.read_bytes(), x)
+            run = subprocess.run(
+                [str(args.ferrite), "sim", str(model), "--board", "qemu-m4", "--json",
+                 "--input", str(tmp / "in.npy"), "--output", str(tmp / "out.npy")],
+                capture_output=True, text=True, check=False)
+            if run.returncode != 0:
+                sys.exit(f"ferrite sim {name} failed:\n{run.stderr}")
+            report = json.loads(run.stdout)
+            exact = bool(np.array_equal(np.load(tmp / "out.npy"), want))
+            layers = [l for l in report["layers"] if l["op"] in MOVEMENT]
+            ops = [l["op"] for l in report["layers"]]
+            # The measured layer: the last data-movement layer (the one writing the output).
+            layer = layers[-1]
+            out_bytes = int(np.prod(want.shape[1:]))
+            rows.append({"case": name, "op": layer["op"], "layers": " → ".join(ops),
+                         "bytes": out_bytes, "instructions": layer["instructions"],
+                         "per_byte": layer["instructions"] / out_bytes, "exact": exact})
+            print(f"{name:26s} {layer['op']:16s} {rows[-1]['per_byte']:6.2f} instr/byte "
+                  f"exact={exact} ({' → '.join(ops)})", file=sys.stderr)
+    lines = [
+        SECTION, "",
+        "Produced by `python tools/bench/movement.py --write docs/performance.md`: one int8 "
+        "model per operator on a [1, 32, 32, 16] activation (16 KB), converted by TensorFlow, "
+        "run in `ferrite sim --board qemu-m4`; \"exact\": both samples' outputs equal TensorFlow "
+        "Lite Micro's byte for byte. Instructions of the operator's layer per sample, divided by "
+        "the bytes it writes. A straightforward byte copy loop takes 4–5 instructions per byte "
+        "on a Cortex-M4.", "",
+        "| case | layers | output bytes | instructions | per output byte | exact |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(f"| `{r['case']}` | {r['layers']} | {r['bytes']:,} | {r['instructions']:,} | "
+                     f"{r['per_byte']:.2f} | {'yes' if r['exact'] else 'NO'} |")
+    text = "\n".join(lines) + "\n"
     if args.write:
-        write_section(args.write, text)
+        doc = args.write.read_text()
+        if SECTION in doc:
+            head, rest = doc.split(SECTION, 1)
+            nxt = rest.find("\n## ")
+            doc = head + text + (rest[nxt + 1:] if nxt >= 0 else "")
+        else:
+            doc = doc.rstrip("\n") + "\n\n" + text
+        args.write.write_text(doc)
     else:
         print(text)
     if not all(r["exact"] for r in rows):
