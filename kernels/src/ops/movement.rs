@@ -427,8 +427,13 @@ pub fn gather(p: &Gather, params: &[u8], indices: &[u8], output: &mut [u8]) -> O
                 }
                 let at = base + i as usize * slice;
                 let src = params.get(at..at + slice)?;
-                if slice > 0 {
-                    out.next()?.copy_from_slice(src);
+                let dst = out.next()?;
+                // A one-element slice of one byte (a gather along the innermost int8 axis) is
+                // a byte move, not a `memcpy` call.
+                if let ([d], [v]) = (&mut *dst, src) {
+                    *d = *v;
+                } else {
+                    dst.copy_from_slice(src);
                 }
             }
         }
@@ -682,18 +687,29 @@ pub fn mirror_pad(p: &MirrorPad, input: &[u8], output: &mut [u8]) -> bool {
             );
             base += i * in_strides[k];
         }
+        // The row: `before` mirrored elements, the input row itself (one copy), `after`
+        // mirrored elements.
         let last = MOVE_RANK - 1;
-        for (o, e) in row.chunks_exact_mut(eb).enumerate() {
-            let i = mirror_index(
-                o as i64,
-                p.before[last] as i64,
-                p.in_dims[last] as i64,
-                p.symmetric,
-            );
-            let at = (base + i) * eb as i64;
-            let Some(src) = usize::try_from(at)
+        let (before, n) = (p.before[last] as usize, p.in_dims[last] as usize);
+        let Some(src_row) = usize::try_from(base * eb as i64)
+            .ok()
+            .and_then(|a| input.get(a..a.checked_add(n * eb)?))
+        else {
+            return false;
+        };
+        let Some(mid) = row.get_mut(before * eb..(before + n) * eb) else {
+            return false;
+        };
+        mid.copy_from_slice(src_row);
+        let total = row.len() / eb.max(1);
+        for o in (0..before).chain(before + n..total) {
+            let Some(e) = row.get_mut(o * eb..o * eb + eb) else {
+                return false;
+            };
+            let i = mirror_index(o as i64, before as i64, n as i64, p.symmetric);
+            let Some(src) = usize::try_from(i * eb as i64)
                 .ok()
-                .and_then(|a| input.get(a..a.checked_add(eb)?))
+                .and_then(|a| src_row.get(a..a.checked_add(eb)?))
             else {
                 return false;
             };
