@@ -54,7 +54,7 @@ pub enum Error {
     },
     /// An input value a layer cannot compute with: an index out of range (GATHER,
     /// GATHER_ND, EMBEDDING_LOOKUP) or an integer division by zero (DIV, FLOOR_DIV,
-    /// FLOOR_MOD). It depends on the data, not on the model: TFLite Micro fails the invocation
+    /// FLOOR_MOD), or an empty decoded detection box. It depends on the data, not on the model: TFLite Micro fails the invocation
     /// on the same inputs.
     InvalidData {
         /// Index of the layer in the model.

@@ -184,9 +184,18 @@ pub fn run_detection_postprocess(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         scores: cast_out(layer, scores)?,
         num_detections: cast_out(layer, num)?,
     };
-    detection_postprocess(p, encodings, class_scores, anchors, out, scratch)
-        .map_err(|reason| Error::InvalidLayer { layer, reason })
+    detection_postprocess(p, encodings, class_scores, anchors, out, scratch).map_err(|reason| {
+        // An empty decoded box comes from the data (the encodings), not the model.
+        if reason == EMPTY_BOX {
+            Error::InvalidData { layer, reason }
+        } else {
+            Error::InvalidLayer { layer, reason }
+        }
+    })
 }
+
+/// Why a decoding fails when the box encodings make a box empty (TFLM refuses it too).
+const EMPTY_BOX: &str = "an empty decoded detection box (TFLM refuses it)";
 
 /// `std::max<float>`: `b` only if `a < b`, so a NaN `a` (or `b`) gives `a`.
 #[inline]
@@ -514,7 +523,7 @@ pub fn detection_postprocess(
             .chunks_exact(4)
             .any(|b| matches!(b, [ymin, xmin, ymax, xmax] if ymin >= ymax || xmin >= xmax))
     {
-        return Err("a decoded detection box is empty (TFLM refuses it)");
+        return Err(EMPTY_BOX);
     }
     if p.regular_nms {
         regular(p, &nms, &mut s, class_scores, out)
@@ -994,10 +1003,7 @@ mod tests {
         // A zero-height anchor decodes to an empty box, which TFLM refuses.
         let mut flat = anchors.clone();
         flat[6] = 0.0;
-        assert_eq!(
-            run(&p, &flat, &scores, 2).err(),
-            Some("a decoded detection box is empty (TFLM refuses it)")
-        );
+        assert_eq!(run(&p, &flat, &scores, 2).err(), Some(EMPTY_BOX));
         // Regular NMS without classes runs no NMS, so TFLM checks no box.
         let none = DetectionPostprocess {
             num_classes: 0,
