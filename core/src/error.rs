@@ -53,9 +53,9 @@ pub enum Error {
         reason: &'static str,
     },
     /// An input value a layer cannot compute with: an index out of range (GATHER,
-    /// GATHER_ND, EMBEDDING_LOOKUP) or an integer division by zero (DIV, FLOOR_DIV,
-    /// FLOOR_MOD), or an empty decoded detection box. It depends on the data, not on the model: TFLite Micro fails the invocation
-    /// on the same inputs.
+    /// GATHER_ND, EMBEDDING_LOOKUP), an integer division by zero (DIV, FLOOR_DIV, FLOOR_MOD)
+    /// or an empty decoded detection box. It depends on the data, not on the model: TFLite
+    /// Micro fails the invocation on the same inputs.
     InvalidData {
         /// Index of the layer in the model.
         layer: u16,
