@@ -119,14 +119,19 @@ pub fn run_quantize_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 /// elements.
 pub fn quantize_f32(scale: f32, zero_point: i32, input: &[f32], output: &mut [i8]) {
     for (o, &x) in output.iter_mut().zip(input) {
-        let q = libm::roundf(x / scale) as i32;
-        *o = clamp_i8(q.saturating_add(zero_point));
+        *o = clamp_i8(affine_quantize(x, scale, zero_point));
     }
 }
 
-/// `min(max(v, -128), 127)` as an `i8`.
+/// `round(x / scale) + zero_point` before the clamp to the output type: the division in
+/// `f32`, rounding half away from zero, saturating in `i32` (see [`quantize_f32`]).
 #[inline(always)]
-/// Kernel entry for [`Op::QuantizeF32I16`]: f32 → int16.
+fn affine_quantize(x: f32, scale: f32, zero_point: i32) -> i32 {
+    (libm::roundf(x / scale) as i32).saturating_add(zero_point)
+}
+
+/// Kernel entry for [`Op::QuantizeF32I16`]: f32 → int16, [`quantize_f32`]'s arithmetic
+/// clamped to the int16 range.
 pub fn run_quantize_f32_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let p = expect_op!(ctx, op, QuantizeF32I16);
     let layer = ctx.layer;
@@ -143,11 +148,8 @@ pub fn run_quantize_f32_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         "input and output sizes differ",
     )?;
     for (o, &x) in output.iter_mut().zip(input) {
-        // As `quantize_f32`: f32 division, rounding half away from zero, saturating.
-        let q = libm::roundf(x / p.scale) as i32;
-        *o = q
-            .saturating_add(p.zero_point)
-            .clamp(i16::MIN as i32, i16::MAX as i32) as i16;
+        *o = affine_quantize(x, p.scale, p.zero_point).clamp(i16::MIN as i32, i16::MAX as i32)
+            as i16;
     }
     Ok(())
 }
@@ -174,6 +176,8 @@ pub fn run_dequantize_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     Ok(())
 }
 
+/// `min(max(v, -128), 127)` as an `i8`.
+#[inline(always)]
 fn clamp_i8(v: i32) -> i8 {
     v.clamp(i8::MIN as i32, i8::MAX as i32) as i8
 }
