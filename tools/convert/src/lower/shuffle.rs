@@ -820,6 +820,11 @@ pub(crate) fn strided_window(
         } else {
             0
         };
+        // A shrunk axis whose start clamped to the end (TFLM would read past the input).
+        let last = start + (n - 1) * stride;
+        if n > 0 && (start < 0 || start >= size || last < 0 || last >= size) {
+            return Err(format!("slice of axis {k} lies outside its size {size}"));
+        }
         out.push(n as usize);
         start_v.push(if n > 0 { start as usize } else { 0 });
         if shrink_mask & bit == 0 {
