@@ -127,17 +127,109 @@ fn walk_copy(
 
 /// Copies `dst.len() / run` contiguous runs of `run` bytes from `input` at byte offsets
 /// `base, base + step, ...` into consecutive runs of `dst`.
+///
+/// Short runs of 1, 2, 4, 8 or 16 bytes are copied as fixed-size arrays from a window checked
+/// once (a load and a store or two, not a `memcpy` call per run, which costs more than an
+/// 8-byte run itself); longer runs are one checked `copy_from_slice` each.
+#[inline(never)]
 fn copy_runs(input: &[u8], dst: &mut [u8], run: usize, base: i64, step: i64) -> bool {
-    let mut at = base;
-    for d in dst.chunks_exact_mut(run.max(1)) {
-        let Some(src) = usize::try_from(at)
-            .ok()
-            .and_then(|a| input.get(a..a.checked_add(run)?))
-        else {
+    match run {
+        1 => copy_short_runs::<1>(input, dst, base, step),
+        2 => copy_short_runs::<2>(input, dst, base, step),
+        4 => copy_short_runs::<4>(input, dst, base, step),
+        8 => copy_short_runs::<8>(input, dst, base, step),
+        16 => copy_short_runs::<16>(input, dst, base, step),
+        _ => {
+            let mut at = base;
+            for d in dst.chunks_exact_mut(run.max(1)) {
+                let Some(src) = usize::try_from(at)
+                    .ok()
+                    .and_then(|a| input.get(a..a.checked_add(run)?))
+                else {
+                    return false;
+                };
+                d.copy_from_slice(src);
+                at += step;
+            }
+            true
+        }
+    }
+}
+
+/// [`copy_runs`] for runs of `R` bytes: the window every run reads is checked once, offsets
+/// within it are `usize` (wrapping for a negative step).
+fn copy_short_runs<const R: usize>(input: &[u8], dst: &mut [u8], base: i64, step: i64) -> bool {
+    let (runs, rest) = dst.as_chunks_mut::<R>();
+    if runs.is_empty() || !rest.is_empty() {
+        return rest.is_empty();
+    }
+    let last = base + (runs.len() - 1) as i64 * step;
+    let (Ok(lo), Ok(hi)) = (
+        usize::try_from(base.min(last)),
+        usize::try_from(base.max(last)),
+    ) else {
+        return false;
+    };
+    let Some(window) = hi.checked_add(R).and_then(|end| input.get(lo..end)) else {
+        return false;
+    };
+    let mut at = (base - lo as i64) as usize;
+    let step = step as isize as usize;
+    for d in runs {
+        let Some(src) = at.checked_add(R).and_then(|end| window.get(at..end)) else {
             return false;
         };
         d.copy_from_slice(src);
-        at += step;
+        at = at.wrapping_add(step);
+    }
+    true
+}
+
+/// A byte transpose: `dst[a][b] = src[a + b * row]` for `a < d_a`, `b < d_b` (`dst` holds
+/// `d_a * d_b` bytes, row `a` contiguous). Four input rows at a time: the inner loop reads one
+/// byte of each and writes the four as one word, so each byte costs a load, a merge and a
+/// quarter of a store and of the loop, not a strided walk of its own.
+///
+/// Returns `false` unless `src` holds the `(d_b - 1) * row + d_a` bytes read.
+fn transpose_bytes(src: &[u8], row: usize, d_a: usize, d_b: usize, dst: &mut [u8]) -> bool {
+    if d_a == 0 || d_b == 0 {
+        return true;
+    }
+    if dst.len() != d_a * d_b {
+        return false;
+    }
+    let input_row = |b: usize| {
+        b.checked_mul(row)
+            .and_then(|at| src.get(at..at.checked_add(d_a)?))
+    };
+    let full = d_b - d_b % 4;
+    for b0 in (0..full).step_by(4) {
+        let (Some(r0), Some(r1), Some(r2), Some(r3)) = (
+            input_row(b0),
+            input_row(b0 + 1),
+            input_row(b0 + 2),
+            input_row(b0 + 3),
+        ) else {
+            return false;
+        };
+        let columns = r0.iter().zip(r1).zip(r2).zip(r3);
+        for (out, (((&x0, &x1), &x2), &x3)) in dst.chunks_exact_mut(d_b).zip(columns) {
+            let Some(word) = out.get_mut(b0..b0 + 4) else {
+                return false;
+            };
+            word.copy_from_slice(&[x0, x1, x2, x3]);
+        }
+    }
+    for b in full..d_b {
+        let Some(r) = input_row(b) else {
+            return false;
+        };
+        for (out, &x) in dst.chunks_exact_mut(d_b).zip(r) {
+            let Some(o) = out.get_mut(b) else {
+                return false;
+            };
+            *o = x;
+        }
     }
     true
 }
@@ -173,6 +265,16 @@ fn copy_block<const N: usize>(
     };
     // Offsets relative to the window (all in range, as checked above).
     let origin = base - lo as i64;
+    // A byte transpose (axis `a` contiguous in the input, `b` in the output) of at least four
+    // rows: word stores of four input rows at a time.
+    if N == 1 && s_a == 1 && s_b > 0 && d_a >= 4 && d_b >= 4 {
+        let (Ok(first), Ok(row)) = (usize::try_from(origin), usize::try_from(s_b)) else {
+            return false;
+        };
+        return window
+            .get(first..)
+            .is_some_and(|w| transpose_bytes(w, row, d_a, d_b, dst));
+    }
     let (outer, inner, s_outer, s_inner, out_outer, out_inner) = if d_b >= d_a {
         (d_a, d_b, s_a, s_b, d_b * N, N)
     } else {
@@ -415,6 +517,9 @@ fn index_bytes(ctx: &Ctx<'_>, ty: DType) -> Result<u64> {
 pub fn gather(p: &Gather, params: &[u8], indices: &[u8], output: &mut [u8]) -> Option<()> {
     let eb = p.elem_bytes as usize;
     let slice = (p.inner as usize).checked_mul(eb)?;
+    if slice == 1 {
+        return gather_bytes(p, params, indices, output);
+    }
     let axis_bytes = slice.checked_mul(p.axis_size as usize)?;
     let mut out = output.chunks_exact_mut(slice.max(1));
     for b in 0..p.batch as usize {
@@ -437,6 +542,76 @@ pub fn gather(p: &Gather, params: &[u8], indices: &[u8], output: &mut [u8]) -> O
                 }
             }
         }
+    }
+    Some(())
+}
+
+/// [`gather`] of single bytes (an int8 or bool gather along the innermost axis: a channel
+/// permutation or selection), column by column: four gathered columns at a time sweep every
+/// row, each row costing four byte loads at offsets fixed for the sweep and one word store,
+/// whatever the row's length (a row-by-row walk pays its set-up per row, more than the
+/// bytes of a short row).
+fn gather_bytes(p: &Gather, params: &[u8], indices: &[u8], output: &mut [u8]) -> Option<()> {
+    let (axis, coords, outer) = (p.axis_size as usize, p.coords as usize, p.outer as usize);
+    if coords == 0 || output.is_empty() {
+        return Some(());
+    }
+    if axis == 0 {
+        return None;
+    }
+    let ib = if p.index_type == DType::I64 { 8 } else { 4 };
+    let (in_batch, out_batch) = (outer.checked_mul(axis)?, outer.checked_mul(coords)?);
+    for b in 0..p.batch as usize {
+        let at = b.checked_mul(coords)?.checked_mul(ib)?;
+        let idx = indices.get(at..at.checked_add(coords.checked_mul(ib)?)?)?;
+        let at = b.checked_mul(in_batch)?;
+        let rows = params.get(at..at.checked_add(in_batch)?)?;
+        let at = b.checked_mul(out_batch)?;
+        let out = output.get_mut(at..at.checked_add(out_batch)?)?;
+        let mut c = 0;
+        while c < coords {
+            let n = (coords - c).min(4);
+            let mut pick = [0usize; 4];
+            for (k, slot) in pick.iter_mut().enumerate().take(n) {
+                let i = index_at(idx, p.index_type, c + k)?;
+                if i < 0 || i >= axis as i64 {
+                    return None;
+                }
+                *slot = i as usize;
+            }
+            if n == 4 {
+                gather_columns(rows, axis, out, coords, c, pick)?;
+            } else {
+                for (k, &i) in pick.iter().enumerate().take(n) {
+                    for (row, o) in rows.chunks_exact(axis).zip(out.chunks_exact_mut(coords)) {
+                        *o.get_mut(c + k)? = *row.get(i)?;
+                    }
+                }
+            }
+            c += n;
+        }
+    }
+    Some(())
+}
+
+/// `out[r][c..c + 4] = [rows[r][i0], .., rows[r][i3]]` for every row `r` of `axis` bytes
+/// (output rows of `coords` bytes). `None` for an index or column outside its row.
+fn gather_columns(
+    rows: &[u8],
+    axis: usize,
+    out: &mut [u8],
+    coords: usize,
+    c: usize,
+    [i0, i1, i2, i3]: [usize; 4],
+) -> Option<()> {
+    for (row, o) in rows.chunks_exact(axis).zip(out.chunks_exact_mut(coords)) {
+        let (Some(&x0), Some(&x1), Some(&x2), Some(&x3)) =
+            (row.get(i0), row.get(i1), row.get(i2), row.get(i3))
+        else {
+            return None;
+        };
+        o.get_mut(c..c.checked_add(4)?)?
+            .copy_from_slice(&[x0, x1, x2, x3]);
     }
     Some(())
 }
@@ -657,28 +832,38 @@ fn mirror_index(o: i64, before: i64, size: i64, symmetric: bool) -> i64 {
 /// Reference MIRROR_PAD: each output element copies the input element its mirrored
 /// coordinates select. Returns `false` for a read outside the input (the converter limits the
 /// padding so that none happens: at most `size - 1` for REFLECT, `size` for SYMMETRIC).
-// Bounds: every index is an axis below `MOVE_RANK` into a `[_; MOVE_RANK]` array (`idx` has `MOVE_RANK - 1`
-// entries and is indexed below that).
+///
+/// Axes inside the innermost padded one are copied whole: a row along the innermost padded
+/// axis is its mirrored front, one copy of the input row, and its mirrored back, each element
+/// of it a contiguous chunk of the unpadded inner axes.
+// Bounds: every index is an axis below `MOVE_RANK` into a `[_; MOVE_RANK]` array (`k < last <
+// MOVE_RANK`).
 #[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
 pub fn mirror_pad(p: &MirrorPad, input: &[u8], output: &mut [u8]) -> bool {
+    if output.is_empty() {
+        return true;
+    }
     let eb = p.elem_bytes as usize;
     let in_strides = strides_of(&p.in_dims);
     let mut out_dims = [0usize; MOVE_RANK];
     for k in 0..MOVE_RANK {
         out_dims[k] = (p.in_dims[k] + p.before[k] + p.after[k]) as usize;
     }
-    let inner = out_dims[MOVE_RANK - 1];
-    if output.is_empty() {
-        return true;
-    }
-    let mut rows = output.chunks_exact_mut((inner * eb).max(1));
-    let mut idx = [0usize; MOVE_RANK - 1];
+    let last = (0..MOVE_RANK)
+        .rev()
+        .find(|&k| p.before[k] != 0 || p.after[k] != 0)
+        .unwrap_or(0);
+    let chunk = in_strides[last] as usize * eb;
+    let (before, n) = (p.before[last] as usize, p.in_dims[last] as usize);
+    let total = out_dims[last];
+    let mut rows = output.chunks_exact_mut((total * chunk).max(1));
+    let mut idx = [0usize; MOVE_RANK];
     loop {
         let Some(row) = rows.next() else {
             return true;
         };
         let mut base = 0i64;
-        for k in 0..MOVE_RANK - 1 {
+        for k in 0..last {
             let i = mirror_index(
                 idx[k] as i64,
                 p.before[k] as i64,
@@ -687,35 +872,27 @@ pub fn mirror_pad(p: &MirrorPad, input: &[u8], output: &mut [u8]) -> bool {
             );
             base += i * in_strides[k];
         }
-        // The row: `before` mirrored elements, the input row itself (one copy), `after`
-        // mirrored elements.
-        let last = MOVE_RANK - 1;
-        let (before, n) = (p.before[last] as usize, p.in_dims[last] as usize);
         let Some(src_row) = usize::try_from(base * eb as i64)
             .ok()
-            .and_then(|a| input.get(a..a.checked_add(n * eb)?))
+            .and_then(|a| input.get(a..a.checked_add(n * chunk)?))
         else {
             return false;
         };
-        let Some(mid) = row.get_mut(before * eb..(before + n) * eb) else {
+        let Some(mid) = row.get_mut(before * chunk..(before + n) * chunk) else {
             return false;
         };
         mid.copy_from_slice(src_row);
-        let total = row.len() / eb.max(1);
         for o in (0..before).chain(before + n..total) {
-            let Some(e) = row.get_mut(o * eb..o * eb + eb) else {
-                return false;
-            };
-            let i = mirror_index(o as i64, before as i64, n as i64, p.symmetric);
-            let Some(src) = usize::try_from(i * eb as i64)
-                .ok()
-                .and_then(|a| src_row.get(a..a.checked_add(eb)?))
-            else {
+            let i = mirror_index(o as i64, before as i64, n as i64, p.symmetric) as usize;
+            let (Some(e), Some(src)) = (
+                row.get_mut(o * chunk..(o + 1) * chunk),
+                src_row.get(i.wrapping_mul(chunk)..i.wrapping_add(1).wrapping_mul(chunk)),
+            ) else {
                 return false;
             };
             e.copy_from_slice(src);
         }
-        let mut k = MOVE_RANK - 1;
+        let mut k = last;
         loop {
             if k == 0 {
                 return true;
@@ -1058,6 +1235,39 @@ mod tests {
         out
     }
 
+    /// Checks [`transpose`] against the definition `out[o] = in[o permuted back]`.
+    fn check_transpose(
+        in_dims: [u32; MOVE_RANK],
+        perm: [u8; MOVE_RANK],
+        eb: usize,
+    ) -> core::result::Result<(), proptest::test_runner::TestCaseError> {
+        let p = Transpose {
+            input: TensorId(0),
+            output: TensorId(1),
+            elem_bytes: eb as u32,
+            in_dims,
+            perm,
+        };
+        let n: usize = in_dims.iter().map(|&d| d as usize).product();
+        let input: Vec<u8> = (0..n * eb).map(|i| (i * 13 + 5) as u8).collect();
+        let mut out = std::vec![0u8; n * eb];
+        proptest::prop_assert!(transpose(&p, &input, &mut out));
+        let out_dims: [usize; MOVE_RANK] =
+            core::array::from_fn(|k| in_dims[perm[k] as usize] as usize);
+        let strides = strides_of(&in_dims);
+        for flat in 0..n {
+            let (mut rest, mut at) = (flat, 0i64);
+            for k in (0..MOVE_RANK).rev() {
+                let i = rest % out_dims[k];
+                rest /= out_dims[k];
+                at += i as i64 * strides[perm[k] as usize];
+            }
+            let at = at as usize * eb;
+            proptest::prop_assert_eq!(&out[flat * eb..flat * eb + eb], &input[at..at + eb]);
+        }
+        Ok(())
+    }
+
     proptest::proptest! {
         /// Every permutation of every small shape equals the definition
         /// `out[o] = in[o permuted back]`, for every element size.
@@ -1067,25 +1277,101 @@ mod tests {
             perm in proptest::strategy::Strategy::prop_shuffle(proptest::strategy::Just([0u8, 1, 2, 3, 4, 5])),
             eb in proptest::sample::select(&[1usize, 2, 4, 8][..]),
         ) {
-            let p = Transpose {
+            check_transpose(in_dims, perm, eb)?;
+        }
+
+        /// Larger byte transposes of the three inner axes (the four-rows-at-a-time word path,
+        /// with row counts that are and are not multiples of four) equal the definition.
+        #[test]
+        fn byte_transpose_equals_the_definition(
+            inner in proptest::array::uniform3(1u32..14),
+            perm in proptest::strategy::Strategy::prop_shuffle(proptest::strategy::Just([3u8, 4, 5])),
+        ) {
+            let in_dims = [1, 1, 1, inner[0], inner[1], inner[2]];
+            check_transpose(in_dims, [0, 1, 2, perm[0], perm[1], perm[2]], 1)?;
+        }
+
+        /// GATHER of bytes (four columns at a time, then the leftover columns) equals the
+        /// definition, and rejects an index out of range.
+        #[test]
+        fn byte_gather_equals_the_definition(
+            (batch, outer, axis, coords) in (1u32..3, 1u32..4, 1u32..300, 0u32..20),
+            wide in proptest::bool::ANY,
+            seed in proptest::num::u32::ANY,
+        ) {
+            let p = Gather {
+                params: TensorId(0),
+                indices: TensorId(1),
+                output: TensorId(2),
+                elem_bytes: 1,
+                index_type: if wide { DType::I64 } else { DType::I32 },
+                batch,
+                outer,
+                axis_size: axis,
+                inner: 1,
+                coords,
+                dequant: ferrite_core::ConstRef::EMPTY,
+            };
+            let (b, o, a, c) = (batch as usize, outer as usize, axis as usize, coords as usize);
+            let params: Vec<u8> = (0..b * o * a).map(|i| (i as u32 * 31 + seed) as u8).collect();
+            let picks: Vec<i64> = (0..b * c).map(|i| ((i as u32 * 17 + seed) % axis) as i64).collect();
+            let encode = |picks: &[i64]| -> Vec<u8> {
+                picks.iter().flat_map(|&i| if wide { i.to_le_bytes().to_vec() } else { (i as i32).to_le_bytes().to_vec() }).collect()
+            };
+            let mut out = std::vec![0u8; b * o * c];
+            proptest::prop_assert_eq!(gather(&p, &params, &encode(&picks), &mut out), Some(()));
+            for bi in 0..b {
+                for oi in 0..o {
+                    for ci in 0..c {
+                        let want = params[(bi * o + oi) * a + picks[bi * c + ci] as usize];
+                        proptest::prop_assert_eq!(out[(bi * o + oi) * c + ci], want);
+                    }
+                }
+            }
+            if c > 0 {
+                let mut bad = picks.clone();
+                let at = (seed as usize) % bad.len();
+                bad[at] = if seed % 2 == 0 { axis as i64 } else { -1 };
+                proptest::prop_assert_eq!(gather(&p, &params, &encode(&bad), &mut out), None);
+            }
+        }
+
+        /// MIRROR_PAD (rows along the innermost padded axis, inner axes copied whole) equals
+        /// the definition: every output coordinate reads its mirrored input coordinate.
+        #[test]
+        fn mirror_pad_equals_the_definition(
+            in_dims in proptest::array::uniform4(1u32..5),
+            pads in proptest::array::uniform4((0u32..5, 0u32..5)),
+            symmetric in proptest::bool::ANY,
+            eb in proptest::sample::select(&[1usize, 2, 4][..]),
+        ) {
+            let mut p = MirrorPad {
                 input: TensorId(0),
                 output: TensorId(1),
                 elem_bytes: eb as u32,
-                in_dims,
-                perm,
+                in_dims: dims(&in_dims),
+                before: [0; MOVE_RANK],
+                after: [0; MOVE_RANK],
+                symmetric,
             };
-            let n: usize = in_dims.iter().map(|&d| d as usize).product();
-            let input: Vec<u8> = (0..n * eb).map(|i| (i * 13 + 5) as u8).collect();
-            let mut out = std::vec![0u8; n * eb];
-            proptest::prop_assert!(transpose(&p, &input, &mut out));
-            let out_dims: [usize; MOVE_RANK] = core::array::from_fn(|k| in_dims[perm[k] as usize] as usize);
-            let strides = strides_of(&in_dims);
-            for flat in 0..n {
+            for k in 0..4 {
+                let limit = in_dims[k] - u32::from(!symmetric);
+                p.before[k + 2] = pads[k].0.min(limit);
+                p.after[k + 2] = pads[k].1.min(limit);
+            }
+            let n_in: usize = p.in_dims.iter().map(|&d| d as usize).product();
+            let input: Vec<u8> = (0..n_in * eb).map(|i| (i * 11 + 1) as u8).collect();
+            let out_dims: [usize; MOVE_RANK] = core::array::from_fn(|k| (p.in_dims[k] + p.before[k] + p.after[k]) as usize);
+            let n_out: usize = out_dims.iter().product();
+            let mut out = std::vec![0u8; n_out * eb];
+            proptest::prop_assert!(mirror_pad(&p, &input, &mut out));
+            let strides = strides_of(&p.in_dims);
+            for flat in 0..n_out {
                 let (mut rest, mut at) = (flat, 0i64);
                 for k in (0..MOVE_RANK).rev() {
-                    let i = rest % out_dims[k];
+                    let o = (rest % out_dims[k]) as i64;
                     rest /= out_dims[k];
-                    at += i as i64 * strides[perm[k] as usize];
+                    at += mirror_index(o, p.before[k] as i64, p.in_dims[k] as i64, symmetric) * strides[k];
                 }
                 let at = at as usize * eb;
                 proptest::prop_assert_eq!(&out[flat * eb..flat * eb + eb], &input[at..at + eb]);

@@ -120,9 +120,24 @@ pub fn pad(p: &Pad, input: &[u8], output: &mut [u8]) {
     }
     let eb = p.elem_bytes as usize;
     let value = &p.value[..eb.min(4)];
-    let od = out_dims.map(|d| d as usize);
-    let id = p.in_dims.map(|d| d as usize);
-    let before = p.before.map(|d| d as usize);
+    let mut id = p.in_dims.map(|d| d as usize);
+    let mut before = p.before.map(|d| d as usize);
+    let mut after = p.after.map(|d| d as usize);
+    // An unpadded innermost axis merges into its outer neighbour (whose padding then counts
+    // whole rows of it): rows get longer and fewer, one copy and one fill each. With every
+    // output dimension non-zero the merged sizes are bounded by the buffers' lengths.
+    for _ in 0..3 {
+        if before[3] == 0 && after[3] == 0 {
+            let inner = id[3];
+            id = [1, id[0], id[1], id[2].saturating_mul(inner)];
+            before = [0, before[0], before[1], before[2].saturating_mul(inner)];
+            after = [0, after[0], after[1], after[2].saturating_mul(inner)];
+        }
+    }
+    let mut od = id;
+    for k in 0..4 {
+        od[k] = id[k].saturating_add(before[k]).saturating_add(after[k]);
+    }
     let row_out = od[3] * eb;
     let row_in = id[3] * eb;
     let left = before[3] * eb;
@@ -206,8 +221,10 @@ pub fn run_copy(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 #[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 mod tests {
     use super::*;
+    extern crate std;
     use ferrite_core::ops::{Concat, Copy as CopyOp};
     use ferrite_core::{Arena, ConstRef, DType, Error, Layer, Model, Shape, Tensor};
+    use std::vec::Vec;
 
     fn tensor(offset: u32, dtype: DType, dims: &[u32]) -> Tensor {
         Tensor {
@@ -452,6 +469,38 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Constant padding (rows along the innermost padded axis) equals the definition:
+        /// an output element inside the input's window copies it, every other is the value.
+        #[test]
+        fn pad_equals_the_definition(
+            in_dims in proptest::array::uniform4(1u32..5),
+            before in proptest::array::uniform4(0u32..3),
+            after in proptest::array::uniform4(0u32..3),
+            eb in 1u32..5,
+        ) {
+            let mut p = pad_op(eb, in_dims, before, after);
+            p.value = [0xE1, 0xE2, 0xE3, 0xE4];
+            let eb = eb as usize;
+            let od = padded_dims(&p).unwrap().map(|d| d as usize);
+            let id = in_dims.map(|d| d as usize);
+            let input: Vec<u8> = (0..elements(&in_dims) as usize * eb).map(|i| (i * 7 + 3) as u8).collect();
+            let mut out = std::vec![0u8; elements(&padded_dims(&p).unwrap()) as usize * eb];
+            pad(&p, &input, &mut out);
+            for flat in 0..out.len() / eb {
+                let (mut rest, mut at, mut scale, mut inside) = (flat, 0usize, 1usize, true);
+                for k in (0..4).rev() {
+                    let o = rest % od[k];
+                    rest /= od[k];
+                    let i = o.wrapping_sub(before[k] as usize);
+                    inside &= i < id[k];
+                    at = at.wrapping_add(i.wrapping_mul(scale));
+                    scale *= id[k];
+                }
+                let want = if inside { &input[at * eb..at * eb + eb] } else { &p.value[..eb] };
+                proptest::prop_assert_eq!(&out[flat * eb..flat * eb + eb], want);
+            }
+        }
+
         /// Arbitrary padding parameters never panic: the entry runs or reports an invalid
         /// layer.
         #[test]
