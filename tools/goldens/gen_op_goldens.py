@@ -78,8 +78,11 @@ NP_TYPES = {"INT8": np.int8, "FLOAT32": np.float32, "INT32": np.int32, "INT16": 
 #           with raw_int=True (CAST), where it is a plain int8 tensor without quantization
 #   f32   - float32 model
 #   int32, int64, bool, int16 - the graph's data inputs have that type (no quantization)
+#   16x8  - TFLite's 16x8 quantization: int16 activations (zero point 0), int8 weights, int64
+#           bias for conv/FC (EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8)
 VARIANT_DTYPE = {"int8": "int8", "f32": "float32", "int32": "int32", "int64": "int64",
-                 "bool": "bool", "int16": "int16"}
+                 "bool": "bool", "int16": "int16", "16x8": "int16"}
+QUANTIZED_VARIANTS = ("int8", "16x8")
 TENSOR_TYPE = {"int8": "INT8", "float32": "FLOAT32", "int32": "INT32", "int64": "INT64",
                "bool": "BOOL", "int16": "INT16"}
 TF_TYPES = {"float32": tf.float32, "int8": tf.int8, "int16": tf.int16, "int32": tf.int32,
@@ -795,13 +798,13 @@ def spec_dtype(fam: Family, inp: Inp, variant: str) -> str:
     """Type of a family input in the TF graph ("float32", "int32", ...)."""
     if inp.dtype is not None:
         return inp.dtype
-    if variant == "int8" and not fam.raw_int:
+    if variant in QUANTIZED_VARIANTS and not fam.raw_int:
         return "float32"  # quantized by the converter
     return VARIANT_DTYPE[variant]
 
 
 def is_quantized(fam: Family, variant: str) -> bool:
-    return variant == "int8" and not fam.raw_int
+    return variant in QUANTIZED_VARIANTS and not fam.raw_int
 
 
 def int_range(fam: Family, inp: Inp, dt: str) -> tuple:
@@ -851,10 +854,15 @@ def convert(fam: Family, variant: str, verbose: bool) -> bytes:
                 yield {i.name: draw(rng_rep, fam, i, variant, i.shape) for i in fam.inputs}
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = rep
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if variant == "16x8":
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        else:
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if not fam.float_io:
-            conv.inference_input_type = tf.int8
-            conv.inference_output_type = tf.int8
+            io_type = tf.int16 if variant == "16x8" else tf.int8
+            conv.inference_input_type = io_type
+            conv.inference_output_type = io_type
     for k, v in fam.converter_opts.items():
         setattr(conv, k, v)
     with quiet(not verbose):
@@ -884,9 +892,10 @@ def family_samples(fam: Family, variant: str) -> tuple[list[np.ndarray], list[st
     return arrs, names
 
 
-def quantize(x: np.ndarray, q: dict) -> np.ndarray:
+def quantize(x: np.ndarray, q: dict, dtype=np.int8) -> np.ndarray:
     s, z = q["scale"][0], q["zero_point"][0]
-    return np.clip(np.round(x / s) + z, -128, 127).astype(np.int8)
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / s) + z, info.min, info.max).astype(dtype)
 
 
 def dequantize(x: np.ndarray, q: dict | None) -> np.ndarray:
@@ -1060,8 +1069,8 @@ def gen_case(fam: Family, variant: str, out_dir: Path, verbose: bool) -> dict:
     enumerated = False
     for d, k in zip(in_desc, order):
         x = fx[k]
-        if d["dtype"] == "INT8" and x.dtype == np.float32:
-            x = quantize(x, d["quant"])
+        if d["dtype"] in ("INT8", "INT16") and x.dtype == np.float32 and d.get("quant"):
+            x = quantize(x, d["quant"], NP_TYPES[d["dtype"]])
         elif x.dtype == np.float32 and d["dtype"] != "FLOAT32":
             raise RuntimeError(f"{case}: float samples for a {d['dtype']} model input")
         else:
@@ -1198,6 +1207,8 @@ def check_output(case: str, fam: Family, variant: str, model, d: dict, y: np.nda
         # outputs saturate where a test sample leaves the calibrated range
         ref = np.clip(ref, (lo - zp) * lsb, (hi - zp) * lsb)
         errs = np.abs(yd - ref) / lsb
+        if variant == "16x8":  # the same tolerance in int8-sized steps: 256 int16 LSBs each
+            errs = errs / 256
         err = round(float(errs.max()), 2)
         check["max_err_vs_tf_float_lsb"] = max(err, check.get("max_err_vs_tf_float_lsb", 0.0))
         if variant == "int8" and fam.tflm_quirk:
@@ -1292,6 +1303,17 @@ def generate(out_dir: Path, only: str | None, verbose: bool) -> tuple[list, list
             entries.append(e)
             print(f"  {case:45s} {'+'.join(e['ops']):40s} {json.dumps(e['check'])}", flush=True)
     return entries, refused
+
+
+def case_order(name: str) -> int:
+    """Position of case `name` in a full regeneration (family order, then variant order)."""
+    if not FAMILIES:
+        build_families()
+    for k, fam in enumerate(FAMILIES):
+        for j, variant in enumerate(fam.variants):
+            if f"{fam.name}_{variant}" == name:
+                return k * 100 + j
+    return 1 << 30
 
 
 def write_index(out_dir: Path, entries: list, refused: list):
@@ -1397,6 +1419,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     ap.add_argument("--only", help="generate only cases whose name contains this (no index/cleanup)")
+    ap.add_argument("--update-index", action="store_true",
+                    help="with --only: merge the regenerated cases into index.json and README")
     ap.add_argument("--check", action="store_true",
                     help="regenerate into a temp dir and compare byte-for-byte with --out")
     ap.add_argument("--verbose", action="store_true", help="show converter output")
@@ -1423,7 +1447,22 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     if args.only:
         entries, refused = generate(args.out, args.only, args.verbose)
-        print(f"{len(entries)} cases written (index.json not updated with --only)")
+        if not args.update_index:
+            print(f"{len(entries)} cases written (index.json not updated without --update-index)")
+            return
+        # Merge into the committed index: the selected cases' entries (and refusals) replace
+        # theirs, every other case keeps its entry; same result as a full regeneration for
+        # the selected cases (everything is seeded).
+        old = json.loads((args.out / "index.json").read_text())
+        sel = lambda c: args.only in c["name"]  # noqa: E731
+        entries = sorted([c for c in old["cases"] if not sel(c)] + entries,
+                         key=lambda c: case_order(c["name"]))
+        refused = sorted([r for r in old["refused_by_tflm"] if not sel(r)] + refused,
+                         key=lambda c: case_order(c["name"]))
+        write_index(args.out, entries, refused)
+        if args.out == OUT_DIR:
+            README.write_text(readme_with_cases(entries, refused))
+        print(f"{len(entries)} cases in index.json ({args.only!r} regenerated)")
         return
     with tempfile.TemporaryDirectory() as td:
         td = Path(td)
