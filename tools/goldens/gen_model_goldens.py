@@ -7,7 +7,9 @@ dimension, so the model's shape_signature has -1 and the converter emits e.g. SH
 STRIDED_SLICE -> PACK -> RESHAPE for Flatten and SPACE_TO_BATCH_ND -> CONV_2D -> BATCH_TO_SPACE_ND
 for a dilated conv), a PyTorch CNN exported with litert-torch (float32, and full-integer int8 via
 its PT2E quantizer), an SSD-style detector ending in TFLM's custom op TFLite_Detection_PostProcess
-(appended to the converted head by editing the flatbuffer), and a small self-attention block.
+(appended to the converted head by editing the flatbuffer), a small self-attention block, and two
+16x8 models (int16 activations, int8 weights) beside their int8 twins: a MobileNetV2-style
+classifier and a 1-D convolutional audio model.
 
 Every case runs through TensorFlow Lite Micro's Python interpreter several times (fresh interpreter
 each time) and through LiteRT's reference kernels. The golden is TFLM's output unless TFLM is shown
@@ -139,9 +141,10 @@ def randomize(model: keras.Model, rng: np.random.Generator, qk_gain: float = 1.0
 
 def keras_convert(model: keras.Model, variant: str, family: str, shape: tuple, lo: float,
                   hi: float, int8_output: bool = True) -> bytes:
-    """Default converter settings; int8 = full-integer with int8 input (and output)."""
+    """Default converter settings; int8 = full-integer with int8 input (and output); 16x8 =
+    TFLite's 16x8 mode (int16 activations, int8 weights) with int16 input and output."""
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    if variant == "int8":
+    if variant in ("int8", "16x8"):
         rng = np.random.default_rng(seed(family, 1))
 
         def rep():
@@ -149,10 +152,16 @@ def keras_convert(model: keras.Model, variant: str, family: str, shape: tuple, l
                 yield [rng.uniform(lo, hi, size=(1, *shape)).astype(np.float32)]
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = rep
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        if int8_output:
-            conv.inference_output_type = tf.int8
+        if variant == "16x8":
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            conv.inference_input_type = tf.int16
+            conv.inference_output_type = tf.int16
+        else:
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            conv.inference_input_type = tf.int8
+            if int8_output:
+                conv.inference_output_type = tf.int8
     with g.quiet():
         return bytes(conv.convert())
 
@@ -171,7 +180,7 @@ def float_samples(family: str, shape: tuple, lo: float, hi: float, n: int = 4) -
 
 
 def keras_variants(family, desc, build, shape, lo=-1.0, hi=1.0, batch=None, n=4, qk_gain=1.0,
-                   weights_from=None, **kw) -> tuple[list[Variant], keras.Model]:
+                   weights_from=None, variants=("int8", "f32"), **kw) -> tuple[list[Variant], keras.Model]:
     keras.backend.clear_session()  # layer (and so tensor) names must not depend on earlier cases
     keras.utils.set_random_seed(seed(family, 9) % (1 << 31))
     x = keras.Input(shape, batch_size=batch, name="x")
@@ -184,12 +193,13 @@ def keras_variants(family, desc, build, shape, lo=-1.0, hi=1.0, batch=None, n=4,
     base = family[:-len("_fixed")] if family.endswith("_fixed") else family
     xs = float_samples(base, shape, lo, hi, n)
     out = []
-    for variant in ("int8", "f32"):
+    how = {"int8": ", full-integer int8 with int8 input/output)",
+           "16x8": ", 16x8: int16 activations, int8 weights, int16 input/output)", "f32": ")"}
+    for variant in variants:
         buf = keras_convert(model, variant, base, shape, lo, hi)
         out.append(Variant(name=f"{family}_{variant}", family=family, desc=desc,
                            source="keras (tf.lite.TFLiteConverter.from_keras_model, default settings"
-                           + (", full-integer int8 with int8 input/output)" if variant == "int8"
-                              else ")"),
+                           + how[variant],
                            buf=buf, float_inputs=[xs], ref=keras_ref(model), lo_hi=(lo, hi),
                            extra={"keras_layers": [type(la).__name__ for la in model.layers[1:]]},
                            **kw))
@@ -242,6 +252,60 @@ def case_global_max_pool() -> list[Variant]:
         "[1, 2]) + Dense logits: Conv2D 3x3 SAME RELU, Conv2D 3x3 stride 2 SAME RELU; unknown "
         "batch; 12x12x3 -> 5", build, (12, 12, 3))
     return v
+
+
+def case_mobilenet_16x8() -> list[Variant]:
+    """A MobileNetV2-style classifier in 16x8 beside its int8 twin (same weights and samples)."""
+    def block(y, expand, out, stride):
+        cin = y.shape[-1]
+        h = L.Conv2D(cin * expand, 1, use_bias=False)(y)
+        h = L.BatchNormalization()(h)
+        h = L.ReLU(6.0)(h)
+        h = L.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(h)
+        h = L.BatchNormalization()(h)
+        h = L.ReLU(6.0)(h)
+        h = L.Conv2D(out, 1, use_bias=False)(h)
+        h = L.BatchNormalization()(h)
+        return L.Add()([y, h]) if stride == 1 and cin == out else h
+
+    def build(x):
+        y = L.Conv2D(8, 3, strides=2, padding="same", use_bias=False)(x)
+        y = L.BatchNormalization()(y)
+        y = L.ReLU(6.0)(y)
+        y = block(y, 1, 8, 1)
+        y = block(y, 4, 12, 2)
+        y = block(y, 4, 12, 1)
+        y = block(y, 4, 16, 2)
+        y = block(y, 4, 16, 1)
+        y = L.Conv2D(32, 1, use_bias=False)(y)
+        y = L.BatchNormalization()(y)
+        y = L.ReLU(6.0)(y)
+        y = L.GlobalAveragePooling2D()(y)
+        return L.Dense(10, activation="softmax")(y)
+    desc = ("MobileNetV2-style classifier: Conv2D 3x3 s2 + BN + ReLU6, five inverted-residual "
+            "blocks (1x1 expand, depthwise 3x3, 1x1 project, residual Add), 1x1 conv to 32, "
+            "global average pool, Dense + softmax; 32x32x3 -> 10; 16x8 with its int8 twin")
+    out, _ = keras_variants("mobilenet_v2_small", desc, build, (32, 32, 3), lo=0.0, hi=1.0,
+                            batch=1, variants=("int8", "16x8"))
+    return out
+
+
+def case_audio_conv1d() -> list[Variant]:
+    """A 1-D convolutional keyword-spotting-style audio model in 16x8 (and int8)."""
+    def build(x):
+        y = L.Conv1D(16, 5, strides=2, padding="same", activation="relu")(x)
+        y = L.Conv1D(24, 3, padding="same", activation="relu")(y)
+        y = L.MaxPooling1D(2)(y)
+        y = L.Conv1D(32, 3, padding="same", activation="relu")(y)
+        y = L.GlobalAveragePooling1D()(y)
+        y = L.Dense(16, activation="relu")(y)
+        return L.Dense(4, activation="softmax")(y)
+    desc = ("1-D conv audio classifier over 49 frames x 40 filterbank channels: Conv1D 5 s2 "
+            "RELU, Conv1D 3 RELU, MaxPool1D 2, Conv1D 3 RELU, global average pool, Dense RELU, "
+            "Dense + softmax; 16x8 with its int8 twin")
+    out, _ = keras_variants("audio_conv1d", desc, build, (49, 40), lo=-1.0, hi=1.0, batch=1,
+                            variants=("int8", "16x8"))
+    return out
 
 
 def litert_runtime_shapes(buf: bytes, xs: list) -> dict:
@@ -764,11 +828,13 @@ def gen_case(v: Variant, out_dir: Path) -> dict:
     out_desc = [io_desc(sg, i) for i in sg.outputs]
     xs = []
     for d, fx in zip(in_desc, v.float_inputs):
-        x = g.quantize(fx, d["quant"]) if d["dtype"] == "INT8" else fx.astype(np.float32)
+        x = (g.quantize(fx, d["quant"], g.NP_TYPES[d["dtype"]]) if d["dtype"] in ("INT8", "INT16")
+             else fx.astype(np.float32))
         assert list(x.shape[1:]) == d["shape"], (v.name, x.shape, d["shape"])
         xs.append(np.ascontiguousarray(x))
     n = len(xs[0])
-    is_int8_out = [d["dtype"] == "INT8" for d in out_desc]
+    # quantized (exact) outputs: int8, and int16 of 16x8 models
+    is_int8_out = [d["dtype"] in ("INT8", "INT16") for d in out_desc]
 
     # --- TFLM, several fresh interpreters ----------------------------------------
     tflm_runs, tflm_error = [], None
@@ -819,10 +885,13 @@ def gen_case(v: Variant, out_dir: Path) -> dict:
     def err_vs_float(outs) -> float:
         errs = []
         for o, r, d in zip(outs, ref, out_desc):
-            if d["dtype"] == "INT8":
+            if d["dtype"] in ("INT8", "INT16"):
                 lsb, zp = d["quant"]["scale"][0], d["quant"]["zero_point"][0]
-                rc = np.clip(r, (-128 - zp) * lsb, (127 - zp) * lsb)
-                errs.append(float(np.abs(g.dequantize(o, d["quant"]) - rc).max() / lsb))
+                lo, hi = g.TYPE_RANGE[d["dtype"]]
+                rc = np.clip(r, (lo - zp) * lsb, (hi - zp) * lsb)
+                # int16 errors in int8-sized steps (256 int16 LSBs), one tolerance for both
+                step = lsb * (256 if d["dtype"] == "INT16" else 1)
+                errs.append(float(np.abs(g.dequantize(o, d["quant"]) - rc).max() / step))
             else:
                 errs.append(float(np.abs(o - r).max() / max(float(np.abs(r).max()), 1e-6)))
         e = max(errs)
@@ -890,7 +959,8 @@ def gen_case(v: Variant, out_dir: Path) -> dict:
         "file": f"{case}.tflite",
         "bytes": len(buf),
         "sha256": hashlib.sha256(buf).hexdigest(),
-        "dtype": "int8" if any(t["dtype"] == "INT8" for t in in_desc) else "float32",
+        "dtype": ("int8" if any(t["dtype"] == "INT8" for t in in_desc) else
+                  "int16" if any(t["dtype"] == "INT16" for t in in_desc) else "float32"),
         "io_dtype": io_dtype(in_desc, out_desc),
         "ops": op_names(ops),
         "description": v.desc,
@@ -920,6 +990,8 @@ CASES = [
     ("pytorch_cnn", case_pytorch_cnn),
     ("ssd_detector", case_ssd),
     ("attention_block", case_attention),
+    ("mobilenet_v2_small", case_mobilenet_16x8),
+    ("audio_conv1d", case_audio_conv1d),
 ]
 
 
@@ -974,7 +1046,7 @@ def write_index(out_dir: Path, entries: list, refused: list):
         "stacking": "every .npy is [N, *tensor_shape] with tensor_shape the full model tensor shape "
                     "(batch included), in the model tensor's dtype; <case>.outputs.<k>.npy for model "
                     "output k when a model has several outputs",
-        "tolerance": "int8: exact; float32: 1e-5 relative",
+        "tolerance": "int8, int16: exact; float32: 1e-5 relative",
         "versions": versions,
         "num_cases": len(entries),
         "golden_from_litert": [e["name"] for e in entries if e["golden_source"] == "litert"],
@@ -1084,6 +1156,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     ap.add_argument("--only", help="generate only cases whose family contains this (no index/cleanup)")
+    ap.add_argument("--update-index", action="store_true",
+                    help="with --only: merge the regenerated cases into index.json and README")
     ap.add_argument("--check", action="store_true",
                     help="regenerate into a temp dir and compare byte-for-byte with --out")
     ap.add_argument("--evidence", metavar="FAMILY",
@@ -1115,7 +1189,24 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     if args.only:
         entries, refused = generate(args.out, args.only)
-        print(f"{len(entries)} cases written (index.json not updated with --only)")
+        if not args.update_index:
+            print(f"{len(entries)} cases written (index.json not updated without --update-index)")
+            return
+        # Merge into the committed index (the selected families' entries replace theirs), in
+        # the order of a full regeneration.
+        old = json.loads((args.out / "index.json").read_text())
+        rank = {name: k for k, (name, _) in enumerate(CASES)}
+
+        def order(e):
+            fam = e.get("family", e["name"])
+            return min((k for n, k in rank.items() if fam.startswith(n)), default=len(CASES))
+        entries = sorted([e for e in old["cases"] if args.only not in e.get("family", "")]
+                         + entries, key=order)
+        refused = [r for r in old["refused_by_tflm"] if args.only not in r["name"]] + refused
+        write_index(args.out, entries, refused)
+        if args.out == OUT_DIR:
+            g.README.write_text(readme_with_models(entries))
+        print(f"{len(entries)} cases in index.json ({args.only!r} regenerated)")
         return
     with tempfile.TemporaryDirectory() as td:
         td = Path(td)

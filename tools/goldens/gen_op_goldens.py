@@ -607,7 +607,7 @@ def quant_dict(t) -> dict | None:
 
 def tensor_desc(sg, idx) -> dict:
     t = sg.tensors[idx]
-    d = {"name": t.name.decode(), "shape": [int(s) for s in t.shape], "dtype": TYPE_NAMES[t.type]}
+    d = {"name": t.name.decode(), "shape": [int(s) for s in (t.shape if t.shape is not None else [])], "dtype": TYPE_NAMES[t.type]}
     q = quant_dict(t)
     if q is not None:
         d["quant"] = q
