@@ -499,6 +499,11 @@ def build_families():
                variants=("int8", "f32", "16x8") if shape == (1, 6, 6, 4) or axes == [1] else ("int8", "f32"),
                fn=lambda rng, a=axes, k=kd: lambda x: tf.reduce_mean(x, axis=a, keepdims=k))
 
+    family(name="mean_axis02_keep", desc="MEAN over the non-contiguous axes [0, 2] keepdims=True on "
+           "[2,4,3,5] (Ferrite's general reduction walk rather than the contiguous MEAN layer)",
+           inputs=[Inp("x", (2, 4, 3, 5), -1.0, 2.0)], variants=("int8", "f32", "16x8"),
+           fn=lambda rng: lambda x: tf.reduce_mean(x, axis=[0, 2], keepdims=True))
+
     def mean_same_quant(model, variant):
         sg = model.subgraphs[0]
         (op,) = sg.operators
@@ -509,7 +514,7 @@ def build_families():
     family(name="mean_axis12_keep_samequant", desc="MEAN over axes [1,2] keepdims=True on [1,6,6,4] with "
            "output scale/zero point equal to the input's (hand-edited; the converter usually picks a new "
            "output scale, TFLM's int8 MEAN has a separate code path for equal quantization)",
-           inputs=[Inp("x", (1, 6, 6, 4), -1.0, 2.0)], variants=("int8",), edit=mean_same_quant,
+           inputs=[Inp("x", (1, 6, 6, 4), -1.0, 2.0)], variants=("int8", "16x8"), edit=mean_same_quant,
            fn=lambda rng: lambda x: tf.reduce_mean(x, axis=[1, 2], keepdims=True))
 
     # ---------------- unary activations ----------------
