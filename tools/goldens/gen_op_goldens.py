@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import hashlib
 import json
 import os
@@ -363,9 +364,9 @@ def build_families():
     # ---------------- pooling ----------------
     for kind, op in (("avg", "AVERAGE_POOL_2D"), ("max", "MAX_POOL_2D")):
         pool_family(kind, f"{kind}pool_3x3_s2_same_9x9", f"{op} 3x3 stride 2 SAME, 9x9x3 -> 5x5x3",
-                    (9, 9, 3), 3, 2, "SAME")
+                    (9, 9, 3), 3, 2, "SAME", variants=("int8", "f32", "16x8"))
         pool_family(kind, f"{kind}pool_3x3_s2_valid_9x9", f"{op} 3x3 stride 2 VALID, 9x9x3 -> 4x4x3",
-                    (9, 9, 3), 3, 2, "VALID")
+                    (9, 9, 3), 3, 2, "VALID", variants=("int8", "f32", "16x8"))
         pool_family(kind, f"{kind}pool_2x2_s2_same_7x7", f"{op} 2x2 stride 2 SAME on odd 7x7 "
                     "(last window half padded), 7x7x4 -> 4x4x4", (7, 7, 4), 2, 2, "SAME")
         pool_family(kind, f"{kind}pool_2x2_s2_valid_7x7", f"{op} 2x2 stride 2 VALID on odd 7x7 "
@@ -394,7 +395,7 @@ def build_families():
            inputs=[Inp("x", (1, 4, 4, 6), -3.0, 5.0)], fn=lambda rng: tf.nn.softmax, n=3)
 
     # ---------------- RESHAPE ----------------
-    family(name="reshape_4d_to_2d", desc="RESHAPE [1,4,4,3] -> [1,48]",
+    family(name="reshape_4d_to_2d", desc="RESHAPE [1,4,4,3] -> [1,48]", variants=("int8", "f32", "16x8"),
            inputs=[Inp("x", (1, 4, 4, 3), -1.0, 1.0)], fn=lambda rng: lambda x: tf.reshape(x, [1, 48]))
     family(name="reshape_2d_to_4d", desc="RESHAPE [1,48] -> [1,2,8,3]",
            inputs=[Inp("x", (1, 48), -3.0, 1.0)], fn=lambda rng: lambda x: tf.reshape(x, [1, 2, 8, 3]))
@@ -433,10 +434,10 @@ def build_families():
     family(name="concat_axis3_3in", desc="CONCATENATION of 3 inputs on axis 3: [1,4,4,2] ++ [1,4,4,3] "
            "++ [1,4,4,1] (int8: the converter gives all inputs and the output one shared scale)",
            inputs=[Inp("a", (1, 4, 4, 2), -1.0, 1.0), Inp("b", (1, 4, 4, 3), -4.0, 4.0),
-                   Inp("c", (1, 4, 4, 1), 0.0, 2.0)],
+                   Inp("c", (1, 4, 4, 1), 0.0, 2.0)], variants=("int8", "f32", "16x8"),
            fn=lambda rng: lambda a, b, c: tf.concat([a, b, c], axis=3))
     family(name="concat_axis1", desc="CONCATENATION on axis 1: [1,2,4,3] ++ [1,3,4,3]",
-           inputs=[Inp("a", (1, 2, 4, 3), -2.0, 2.0), Inp("b", (1, 3, 4, 3), -2.0, 2.0)],
+           inputs=[Inp("a", (1, 2, 4, 3), -2.0, 2.0), Inp("b", (1, 3, 4, 3), -2.0, 2.0)], variants=("int8", "f32", "16x8"),
            fn=lambda rng: lambda a, b: tf.concat([a, b], axis=1))
     family(name="concat_tanh_requant", desc="TANH feeding CONCATENATION with a wider-range input: "
            "the int8 converter inserts an int8->int8 QUANTIZE (requantization) after TANH",
@@ -446,11 +447,47 @@ def build_families():
     # ---------------- PAD ----------------
     family(name="pad_asym_4d", desc="PAD [1,5,6,3] with paddings [[0,0],[1,2],[0,3],[0,0]] "
            "(asymmetric, int8 pads with the zero point)",
-           inputs=[Inp("x", (1, 5, 6, 3), -1.0, 2.0)],
+           inputs=[Inp("x", (1, 5, 6, 3), -1.0, 2.0)], variants=("int8", "f32", "16x8"),
            fn=lambda rng: lambda x: tf.pad(x, [[0, 0], [1, 2], [0, 3], [0, 0]]))
     family(name="pad_hwc", desc="PAD [1,4,4,2] with paddings [[0,0],[2,1],[1,0],[1,2]] (also pads channels)",
            inputs=[Inp("x", (1, 4, 4, 2), 0.5, 3.0)],
            fn=lambda rng: lambda x: tf.pad(x, [[0, 0], [2, 1], [1, 0], [1, 2]]))
+
+    # ---------------- PADV2 / RESIZE_NEAREST_NEIGHBOR ----------------
+    def padv2_int16_value(model, variant):
+        # TF's 16x8 converter leaves PADV2's constant value in float32, which TFLM's
+        # PadPrepare refuses (input and constant types must match): quantize it to int16 with
+        # the output's parameters, as the int8 converter does for int8.
+        if variant != "16x8":
+            return None
+        sg = model.subgraphs[0]
+        (op,) = [o for o in sg.operators if op_name(model, o) == "PADV2"]
+        cv, out = sg.tensors[op.inputs[2]], sg.tensors[op.outputs[0]]
+        if cv.type != fb.TensorType.FLOAT32:
+            return None
+        value = float(np.frombuffer(bytes(bytearray(model.buffers[cv.buffer].data)), np.float32)[0])
+        q = int(np.clip(round(value / out.quantization.scale[0]), -32768, 32767))
+        model.buffers[cv.buffer].data = np.frombuffer(np.array([q], np.int16).tobytes(), np.uint8)
+        cv.type = fb.TensorType.INT16
+        cv.quantization = copy.deepcopy(out.quantization)
+        return (f"PADV2 constant value {value} re-typed from float32 to int16 ({q}, the output's "
+                "scale and zero point): TF's 16x8 converter leaves it float, which TFLM refuses")
+    family(name="padv2_const", desc="PADV2 [1,4,5,3] with paddings [[0,0],[1,2],[2,0],[0,1]] and "
+           "constant value 0.75 (quantized with the output's parameters)",
+           inputs=[Inp("x", (1, 4, 5, 3), -1.0, 2.0)], op="PADV2", variants=("int8", "f32", "16x8"),
+           edit=padv2_int16_value,
+           fn=lambda rng: lambda x: tf.pad(x, [[0, 0], [1, 2], [2, 0], [0, 1]], constant_values=0.75))
+    family(name="resize_nearest_up", desc="RESIZE_NEAREST_NEIGHBOR [1,3,4,2] -> size [7,6] "
+           "(constant size, no align_corners / half_pixel_centers)",
+           inputs=[Inp("x", (1, 3, 4, 2), -2.0, 2.0)], op="RESIZE_NEAREST_NEIGHBOR",
+           variants=("int8", "f32", "16x8"),
+           fn=lambda rng: lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [7, 6]))
+    family(name="resize_nearest_half_pixel", desc="RESIZE_NEAREST_NEIGHBOR [1,5,6,3] -> size [3,4] "
+           "(half_pixel_centers)",
+           inputs=[Inp("x", (1, 5, 6, 3), -2.0, 2.0)], op="RESIZE_NEAREST_NEIGHBOR",
+           variants=("int8", "f32", "16x8"),
+           fn=lambda rng: lambda x: tf.compat.v1.image.resize_nearest_neighbor(
+               x, [3, 4], half_pixel_centers=True))
 
     # ---------------- MEAN ----------------
     for axes, kd, shape in (([1, 2], True, (1, 6, 6, 4)), ([1, 2], False, (1, 6, 6, 4)),
@@ -459,7 +496,13 @@ def build_families():
         name = f"mean_axis{''.join(map(str, axes))}_{'keep' if kd else 'nokeep'}"
         family(name=name, desc=f"MEAN over axes {axes} keepdims={kd} on {list(shape)}",
                inputs=[Inp("x", shape, -1.0, 2.0)],
+               variants=("int8", "f32", "16x8") if shape == (1, 6, 6, 4) or axes == [1] else ("int8", "f32"),
                fn=lambda rng, a=axes, k=kd: lambda x: tf.reduce_mean(x, axis=a, keepdims=k))
+
+    family(name="mean_axis02_keep", desc="MEAN over the non-contiguous axes [0, 2] keepdims=True on "
+           "[2,4,3,5] (Ferrite's general reduction walk rather than the contiguous MEAN layer)",
+           inputs=[Inp("x", (2, 4, 3, 5), -1.0, 2.0)], variants=("int8", "f32", "16x8"),
+           fn=lambda rng: lambda x: tf.reduce_mean(x, axis=[0, 2], keepdims=True))
 
     def mean_same_quant(model, variant):
         sg = model.subgraphs[0]
@@ -471,7 +514,7 @@ def build_families():
     family(name="mean_axis12_keep_samequant", desc="MEAN over axes [1,2] keepdims=True on [1,6,6,4] with "
            "output scale/zero point equal to the input's (hand-edited; the converter usually picks a new "
            "output scale, TFLM's int8 MEAN has a separate code path for equal quantization)",
-           inputs=[Inp("x", (1, 6, 6, 4), -1.0, 2.0)], variants=("int8",), edit=mean_same_quant,
+           inputs=[Inp("x", (1, 6, 6, 4), -1.0, 2.0)], variants=("int8", "16x8"), edit=mean_same_quant,
            fn=lambda rng: lambda x: tf.reduce_mean(x, axis=[1, 2], keepdims=True))
 
     # ---------------- unary activations ----------------
@@ -536,6 +579,60 @@ def build_families():
            inputs=[Inp("x", (1, 8, 8, 4), -3.0, 5.0)], fn=lambda rng: tf.nn.relu,
            variants=("int8",), enumerate_int8=True, edit=to_requant(0.1173, -37),
            ref=lambda rng, x: np.clip(x, (-128 + 37) * 0.1173, (127 + 37) * 0.1173))
+
+    # ---------------- mixed int8 / int16 graph ----------------
+    def int16_island(model, variant):
+        # int8 CONV_2D -> AVERAGE_POOL_2D becomes CONV_2D -> QUANTIZE (int8 -> int16) ->
+        # AVERAGE_POOL_2D in int16 -> QUANTIZE (int16 -> int8): the int16 tensors get the int8
+        # scale / 128 and zero point 0 (16x8 style; / 128, not / 256, so that the int8 range
+        # with its zero point of -128 after RELU still fits in int16).
+        sg = model.subgraphs[0]
+        (k,) = [j for j, o in enumerate(sg.operators) if op_name(model, o) == "AVERAGE_POOL_2D"]
+        pool = sg.operators[k]
+        t_in, t_out = sg.tensors[pool.inputs[0]], sg.tensors[pool.outputs[0]]
+        qcodes = [j for j, c in enumerate(model.operatorCodes)
+                  if max(c.builtinCode, c.deprecatedBuiltinCode) == fb.BuiltinOperator.QUANTIZE]
+        if qcodes:
+            qcode = qcodes[0]
+        else:
+            c = fb.OperatorCodeT()
+            c.builtinCode = c.deprecatedBuiltinCode = fb.BuiltinOperator.QUANTIZE
+            c.version = 1
+            model.operatorCodes.append(c)
+            qcode = len(model.operatorCodes) - 1
+
+        def int16_twin(t, name):
+            u = copy.deepcopy(t)
+            u.name = name.encode()
+            u.type = fb.TensorType.INT16
+            u.quantization.scale = [t.quantization.scale[0] / 128.0]
+            u.quantization.zeroPoint = [0]
+            u.buffer = 0  # runtime tensor, no data
+            sg.tensors.append(u)
+            return len(sg.tensors) - 1
+        a16 = int16_twin(t_in, "pool_in_int16")
+        b16 = int16_twin(t_out, "pool_out_int16")
+
+        def quantize(src, dst):
+            q = fb.OperatorT()
+            q.opcodeIndex, q.inputs, q.outputs = qcode, [src], [dst]
+            return q
+        q_in, q_out = quantize(pool.inputs[0], a16), quantize(b16, pool.outputs[0])
+        pool.inputs, pool.outputs = [a16], [b16]
+        sg.operators[k:k + 1] = [q_in, pool, q_out]
+        return ("AVERAGE_POOL_2D moved to int16 between two QUANTIZE ops (int8 -> int16 -> int8, "
+                "int16 scales = int8 scales / 128, zero point 0)")
+    w_mix = lambda rng: conv_w(rng, 3, 3, 3, 6)  # noqa: E731
+
+    def mixed_fn(rng):
+        w, b = w_mix(rng), bias(rng, 6)
+        return lambda x: tf.nn.avg_pool2d(tf.nn.relu(tf.nn.conv2d(x, w, 1, "SAME") + b), 3, 2, "SAME")
+    family(name="mixed_conv_int16_avgpool", desc="Mixed int8/int16 graph: int8 CONV_2D 3x3 RELU on "
+           "[1,8,8,3] -> QUANTIZE to int16 -> AVERAGE_POOL_2D 3x3 stride 2 SAME in int16 -> QUANTIZE "
+           "back to int8 (hand-edited from the int8 model)",
+           inputs=[Inp("x", (1, 8, 8, 3), -1.0, 1.0)], variants=("int8",), edit=int16_island,
+           op="CONV_2D", expect_ops=("CONV_2D", "QUANTIZE", "AVERAGE_POOL_2D", "QUANTIZE"),
+           fn=mixed_fn)
 
     # ---------------- data movement, reductions, comparisons, casts, ... (typed variants) ----
     import op_cases_typed  # tools/goldens (the script's directory is on sys.path)
@@ -607,7 +704,9 @@ def quant_dict(t) -> dict | None:
 
 def tensor_desc(sg, idx) -> dict:
     t = sg.tensors[idx]
-    d = {"name": t.name.decode(), "shape": [int(s) for s in (t.shape if t.shape is not None else [])], "dtype": TYPE_NAMES[t.type]}
+    # A scalar (PADV2's constant value in 16x8 models, EXPAND_DIMS' axis) may carry no shape vector.
+    shape = [] if t.shape is None else [int(s) for s in t.shape]
+    d = {"name": t.name.decode(), "shape": shape, "dtype": TYPE_NAMES[t.type]}
     q = quant_dict(t)
     if q is not None:
         d["quant"] = q

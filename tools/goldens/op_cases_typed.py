@@ -36,7 +36,7 @@ def add(g):
     # ------------------------------------------------------------------ TRANSPOSE
     fam("transpose_0213", "TRANSPOSE [1,4,5,3] perm [0,2,1,3] (constant perm, runtime data)",
         [I("x", S4, -2.0, 2.0)], lambda x: tf.transpose(x, [0, 2, 1, 3]),
-        variants=ALL5, op="TRANSPOSE", irange64=WIDE64)
+        variants=ALL5 + ("16x8",), op="TRANSPOSE", irange64=WIDE64)
     fam("transpose_2d", "TRANSPOSE [6,5] perm [1,0]", [I("x", (6, 5), -2.0, 2.0)],
         lambda x: tf.transpose(x), op="TRANSPOSE")
     fam("transpose_3102", "TRANSPOSE [2,3,4,5] perm [3,1,0,2] (no unit dimension)",
@@ -49,10 +49,10 @@ def add(g):
     x56 = (1, 5, 6, 4)
     fam("strided_slice_begin_end_mask", "STRIDED_SLICE x[:, 1:4, :5:2, 1:] on [1,5,6,4] "
         "(begin_mask/end_mask from the open ends, stride 2)", [I("x", x56, -2.0, 2.0)],
-        lambda x: x[:, 1:4, :5:2, 1:], variants=ALL5, op="STRIDED_SLICE", irange64=WIDE64)
+        lambda x: x[:, 1:4, :5:2, 1:], variants=ALL5 + ("16x8",), op="STRIDED_SLICE", irange64=WIDE64)
     fam("strided_slice_neg_stride", "STRIDED_SLICE x[:, ::-1, 4:0:-2, :] on [1,5,6,4] "
         "(negative strides, reversed full axis)", [I("x", x56, -2.0, 2.0)],
-        lambda x: x[:, ::-1, 4:0:-2, :], variants=("f32", "int8", "int32"), op="STRIDED_SLICE")
+        lambda x: x[:, ::-1, 4:0:-2, :], variants=("f32", "int8", "int32", "16x8"), op="STRIDED_SLICE")
     fam("strided_slice_shrink", "STRIDED_SLICE x[0, 2, :, 1:3] on [1,5,6,4] -> [6,2] "
         "(shrink_axis_mask on axes 0 and 1)", [I("x", x56, -2.0, 2.0)],
         lambda x: x[0, 2, :, 1:3], variants=("f32", "int8", "int32", "bool"), op="STRIDED_SLICE")
@@ -162,7 +162,8 @@ def add(g):
                 f"{op} over axes {axes} keepdims={kd} on {list(shape)} (constant axes)",
                 [I("x", shape, -2.0, 2.0)],
                 (lambda a, kd_, f: lambda x: f(x, axis=a, keepdims=kd_))(axes, kd, tfop),
-                variants=("f32", "int8", "int32", "int64") if k == 0 else ("f32", "int8"), op=op,
+                variants=(("f32", "int8", "int32", "int64") if k == 0 else ("f32", "int8"))
+                + (("16x8",) if short == "sum" and k in (0, 1, 4) else ()), op=op,
                 irange=(-100, 100))
     for axes, kd in (([1], False), ([1, 2], True), ([3], True), ([0, 1, 2, 3], False)):
         tag = "".join(map(str, axes))

@@ -1172,6 +1172,15 @@ pub enum Op {
     ReduceF32(ReduceF32),
     /// Int8 SUM, MEAN, REDUCE_MAX, REDUCE_MIN over any axes.
     ReduceI8(ReduceI8),
+    /// Int16 (16x8) MAX_POOL_2D / AVERAGE_POOL_2D: [`PoolI8`]'s parameters (zero points 0,
+    /// clamps in int16) over int16 tensors; TFLM runs the same template for both types.
+    PoolI16(PoolI8),
+    /// Int16 (16x8) MEAN over a contiguous block of axes: [`MeanI8`]'s parameters, int16
+    /// tensors and an int16 output clamp.
+    MeanI16(MeanI8),
+    /// Int16 (16x8) SUM and MEAN over any axes: [`ReduceI8`]'s parameters (only
+    /// [`ReduceI8Fn::Requantize`]; TFLM has no int16 REDUCE_MAX / REDUCE_MIN), int16 tensors.
+    ReduceI16(ReduceI8),
     /// REDUCE_ALL (bool).
     ReduceAll(ReduceAll),
     /// ARG_MAX, ARG_MIN.

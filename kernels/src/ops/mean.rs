@@ -1,4 +1,4 @@
-//! MEAN over a contiguous block of axes, int8 and f32.
+//! MEAN over a contiguous block of axes, int8, int16 (16x8) and f32.
 //!
 //! The input is viewed as `[outer, reduced, inner]` and the output as `[outer, inner]`.
 //!
@@ -23,6 +23,7 @@
 //! 4-D `keep_dims` path for axes {1, 2} sums in the same order and divides by the same value,
 //! so both paths give the same bits.
 
+use crate::ops::pool::QuantInt;
 use crate::util::{check_len, expect_op};
 use ferrite_core::fixed::multiply_by_quantized_multiplier;
 use ferrite_core::model::cast_out;
@@ -81,9 +82,35 @@ pub fn prepare_mean_i8(
     qi: QParams,
     qo: QParams,
 ) -> Option<MeanI8> {
+    prepare_mean_int(input, output, shape, axes, qi, qo, -128..=127)
+}
+
+/// Int16 MEAN layer parameters: [`prepare_mean_i8`] with zero points in int16 (TFLM's
+/// `PrepareMeanOrSum` quantizes the multiplier the same way for both types).
+pub fn prepare_mean_i16(
+    input: TensorId,
+    output: TensorId,
+    shape: &[usize],
+    axes: &[usize],
+    qi: QParams,
+    qo: QParams,
+) -> Option<MeanI8> {
+    prepare_mean_int(input, output, shape, axes, qi, qo, -32768..=32767)
+}
+
+/// [`prepare_mean_i8`] and [`prepare_mean_i16`] with the element type's zero point range.
+fn prepare_mean_int(
+    input: TensorId,
+    output: TensorId,
+    shape: &[usize],
+    axes: &[usize],
+    qi: QParams,
+    qo: QParams,
+    zero_points: core::ops::RangeInclusive<i32>,
+) -> Option<MeanI8> {
     let (outer, reduced, inner) = mean_split(shape, axes)?;
     let valid =
-        |q: QParams| q.scale.is_finite() && q.scale > 0.0 && (-128..=127).contains(&q.zero_point);
+        |q: QParams| q.scale.is_finite() && q.scale > 0.0 && zero_points.contains(&q.zero_point);
     if !(valid(qi) && valid(qo)) {
         return None;
     }
@@ -153,9 +180,21 @@ fn reduce_rows<T, A, F>(
 /// `input` holds `outer * reduced * inner` values, `output` `outer * inner` (the kernel entry
 /// checks). `reduced == 0` gives zeros, as TFLM leaves its zero-initialised output.
 pub fn mean_i8(p: &MeanI8, input: &[i8], output: &mut [i8]) {
+    mean_int(p, input, output)
+}
+
+/// Reference int16 mean (TFLM instantiates `QuantizedMeanOrSum` for `int16_t` with the same
+/// arithmetic): [`mean_i8`]'s contract, clamped to int16.
+pub fn mean_i16(p: &MeanI8, input: &[i16], output: &mut [i16]) {
+    mean_int(p, input, output)
+}
+
+/// The integer mean shared by [`mean_i8`] and [`mean_i16`].
+#[inline(always)]
+fn mean_int<T: QuantInt>(p: &MeanI8, input: &[T], output: &mut [T]) {
     let reduced = p.reduced as usize;
     if reduced == 0 {
-        output.fill(0);
+        output.fill(T::narrow(0));
         return;
     }
     // TFLM subtracts `zero_point * num_elements` in 64 bits, then narrows to the i32 sum type.
@@ -165,13 +204,13 @@ pub fn mean_i8(p: &MeanI8, input: &[i8], output: &mut [i8]) {
         input,
         output,
         0i32,
-        |acc, x| acc.wrapping_add(x as i32),
+        |acc, x: T| acc.wrapping_add(x.into()),
         |sums, out| {
             for (o, &sum) in out.iter_mut().zip(sums) {
                 let shifted = (sum as i64).wrapping_sub(zp_total) as i32;
                 let v = multiply_by_quantized_multiplier(shifted, p.multiplier, p.shift)
                     .wrapping_add(p.output_zero_point);
-                *o = v.clamp(i8::MIN as i32, i8::MAX as i32) as i8;
+                *o = T::narrow(v.clamp(T::LOWEST.into(), T::HIGHEST.into()) as i64);
             }
         },
     );
@@ -239,6 +278,26 @@ pub fn run_mean_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         output.len(),
     )?;
     mean_i8(p, input, output);
+    Ok(())
+}
+
+/// Kernel entry for [`Op::MeanI16`].
+pub fn run_mean_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, MeanI16);
+    if !(-31..=31).contains(&p.shift) {
+        return Err(ctx.error("multiplier shift out of range"));
+    }
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check_mean_sizes(
+        layer,
+        (p.outer, p.reduced, p.inner),
+        input.len(),
+        output.len(),
+    )?;
+    mean_i16(p, input, output);
     Ok(())
 }
 
@@ -327,6 +386,40 @@ mod tests {
         let mut out = [0i8; 1];
         mean_i8(&p, &[-3, -3, -3, -2], &mut out);
         assert_eq!(out, [-3]);
+    }
+
+    #[test]
+    fn int16_spatial_mean_rescales_and_clamps() {
+        // Mean of four values with scales 0.5 -> 0.25 (x2): 2 * (1000 + 2001 + 3000 + 4000) / 4
+        // = 5000.5 -> 5001 (rounded half up by the fixed-point multiply).
+        let p = prepare_mean_i16(
+            TensorId(0),
+            TensorId(1),
+            &[1, 2, 2, 1],
+            &[1, 2],
+            q(0.5, 0),
+            q(0.25, 0),
+        )
+        .unwrap();
+        let mut out = [0i16; 1];
+        mean_i16(&p, &[1000, 2001, 3000, 4000], &mut out);
+        assert_eq!(out, [5001]);
+        // Twice a large mean clamps at int16's top; a negative tie (-3.5) goes up, as
+        // SaturatingRoundingDoublingHighMul's nudge makes it.
+        mean_i16(&p, &[30000, 30000, 30000, 30000], &mut out);
+        assert_eq!(out, [32767]);
+        mean_i16(&p, &[-1, -2, -2, -2], &mut out);
+        assert_eq!(out, [-3]);
+        // Zero points outside int16 are refused.
+        assert!(prepare_mean_i16(
+            TensorId(0),
+            TensorId(1),
+            &[1, 2, 2, 1],
+            &[1, 2],
+            q(0.5, 40000),
+            q(0.25, 0),
+        )
+        .is_none());
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! MAX_POOL_2D and AVERAGE_POOL_2D, int8 and f32.
+//! MAX_POOL_2D and AVERAGE_POOL_2D, int8, int16 (16x8) and f32.
 //!
 //! The reference functions follow TFLite Micro's `reference_integer_ops::{MaxPool,
 //! AveragePool}` and `reference_ops::{MaxPool, AveragePool}`: each window is clipped to the
 //! image, so padding contributes nothing and an average divides by the number of taps inside
 //! the image, not by the window size. Int8 averages round half away from zero through
-//! `(sum ± count / 2) / count` with truncating division.
+//! `(sum ± count / 2) / count` with truncating division. TFLM instantiates the same integer
+//! templates for int16, so [`pool_i16`] is the int8 arithmetic over wider elements.
 
 use crate::ops::conv::clamp_f32;
 use crate::util::{check_len, expect_op};
@@ -23,6 +24,21 @@ pub fn run_pool_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let output: &mut [i8] = cast_out(layer, out)?;
     check_activations(layer, &p.geom, input.len(), output.len())?;
     if !pool_i8(p, input, output) {
+        return Err(empty_window(layer));
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::PoolI16`].
+pub fn run_pool_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, PoolI16);
+    let layer = ctx.layer;
+    check_pool_geometry(ctx, &p.geom)?;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check_activations(layer, &p.geom, input.len(), output.len())?;
+    if !pool_i16(p, input, output) {
         return Err(empty_window(layer));
     }
     Ok(())
@@ -117,12 +133,54 @@ pub(crate) fn clip(
 /// `AveragePool` does, when an average window has no tap inside the image; output positions
 /// from that one on are then left unwritten. Max pooling of such a window yields the clamp of
 /// `-128`, as in TFLM.
+#[must_use]
+pub fn pool_i8(p: &PoolI8, input: &[i8], output: &mut [i8]) -> bool {
+    pool_int(p, input, output)
+}
+
+/// Reference int16 pooling (TFLM's `reference_integer_ops::MaxPool` / `AveragePool` for
+/// `int16_t`): [`pool_i8`]'s contract and arithmetic over int16 elements.
+#[must_use]
+pub fn pool_i16(p: &PoolI8, input: &[i16], output: &mut [i16]) -> bool {
+    pool_int(p, input, output)
+}
+
+/// A quantized element, int8 or int16, for the kernels TFLM templates over both (pooling,
+/// MEAN, SUM).
+pub(crate) trait QuantInt: core::marker::Copy + Ord + Into<i32> {
+    /// The type's smallest value (the start of a max).
+    const LOWEST: Self;
+    /// The type's largest value.
+    const HIGHEST: Self;
+    /// `v` narrowed with `as`, as TFLM's `std::max<T>` / `static_cast<T>` narrow.
+    fn narrow(v: i64) -> Self;
+}
+
+impl QuantInt for i8 {
+    const LOWEST: Self = i8::MIN;
+    const HIGHEST: Self = i8::MAX;
+    #[inline(always)]
+    fn narrow(v: i64) -> Self {
+        v as i8
+    }
+}
+
+impl QuantInt for i16 {
+    const LOWEST: Self = i16::MIN;
+    const HIGHEST: Self = i16::MAX;
+    #[inline(always)]
+    fn narrow(v: i64) -> Self {
+        v as i16
+    }
+}
+
+/// The integer pooling shared by [`pool_i8`] and [`pool_i16`].
 // Bounds: with the slices `run_pool_*` checks (input `batches*in_h*in_w*channels`, output
 // `batches*out_h*out_w*channels`), `clip` keeps `iy < in_h` and `ix < in_w`, and `c <
 // channels`, so every index is below its slice's length.
 #[allow(clippy::indexing_slicing)]
-#[must_use]
-pub fn pool_i8(p: &PoolI8, input: &[i8], output: &mut [i8]) -> bool {
+#[inline(always)]
+fn pool_int<T: QuantInt>(p: &PoolI8, input: &[T], output: &mut [T]) -> bool {
     let g = &p.geom;
     let (in_h, in_w, ch) = (g.in_h as usize, g.in_w as usize, g.channels as usize);
     let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
@@ -140,23 +198,25 @@ pub fn pool_i8(p: &PoolI8, input: &[i8], output: &mut [i8]) -> bool {
                 for c in 0..ch {
                     match p.kind {
                         PoolKind::Max => {
-                            let mut max = i8::MIN;
+                            let mut max = T::LOWEST;
                             for iy in rows.clone() {
                                 let row = ((b * in_h + iy) * in_w) * ch + c;
                                 for ix in cols.clone() {
                                     max = max.max(input[row + ix * ch]);
                                 }
                             }
-                            // TFLM clamps with `std::max<int8_t>`: the bounds are narrowed to
-                            // int8 first (a no-op for any valid range).
-                            output[out_base + c] = max.max(p.act_min as i8).min(p.act_max as i8);
+                            // TFLM clamps with `std::max<T>`: the bounds are narrowed to the
+                            // element type first (a no-op for any valid range).
+                            output[out_base + c] = max
+                                .max(T::narrow(p.act_min as i64))
+                                .min(T::narrow(p.act_max as i64));
                         }
                         PoolKind::Average => {
                             let mut acc: i32 = 0;
                             for iy in rows.clone() {
                                 let row = ((b * in_h + iy) * in_w) * ch + c;
                                 for ix in cols.clone() {
-                                    acc = acc.wrapping_add(input[row + ix * ch] as i32);
+                                    acc = acc.wrapping_add(input[row + ix * ch].into());
                                 }
                             }
                             // i64 keeps the rounding free of overflow; TFLM's int arithmetic
@@ -168,7 +228,7 @@ pub fn pool_i8(p: &PoolI8, input: &[i8], output: &mut [i8]) -> bool {
                                 (acc - count / 2) / count
                             };
                             output[out_base + c] =
-                                avg.max(p.act_min as i64).min(p.act_max as i64) as i8;
+                                T::narrow(avg.max(p.act_min as i64).min(p.act_max as i64));
                         }
                     }
                 }
@@ -334,6 +394,47 @@ mod tests {
     }
 
     #[test]
+    fn int16_average_and_max_use_the_int8_arithmetic_over_wide_values() {
+        // 3x3 SAME window on 3x3: corners see 4 taps, edges 6, the centre 9 (as in the int8
+        // test), with values far beyond int8 and a sum beyond int16.
+        let p = PoolI8 {
+            act_min: i16::MIN as i32,
+            act_max: i16::MAX as i32,
+            ..i8_op(PoolKind::Average, geom(3, 1, 3, 3, 1, 1))
+        };
+        let input: [i16; 9] = core::array::from_fn(|i| (i as i16 + 1) * 1000 + 1);
+        let mut out = [0i16; 9];
+        assert!(pool_i16(&p, &input, &mut out));
+        // 12004/4, 21006/6 = 3501, 16004/4, 27006/6 = 4501, 45009/9 = 5001, ...
+        assert_eq!(out, [3001, 3501, 4001, 4501, 5001, 5501, 6001, 6501, 7001]);
+        // Negative sums round half away from zero: -6/4 = -1.5 -> -2.
+        let p2 = PoolI8 {
+            act_min: i16::MIN as i32,
+            act_max: i16::MAX as i32,
+            ..i8_op(PoolKind::Average, geom(2, 1, 1, 2, 2, 0))
+        };
+        let mut one = [0i16; 1];
+        assert!(pool_i16(&p2, &[-1, -2, -1, -2], &mut one));
+        assert_eq!(one, [-2]);
+        // A sum that overflows int16 but not i32.
+        assert!(pool_i16(&p2, &[32767; 4], &mut one));
+        assert_eq!(one, [32767]);
+        // Max starts at i16::MIN and clamps to the activation range.
+        let mut m = PoolI8 {
+            act_min: -20000,
+            act_max: 30000,
+            ..i8_op(PoolKind::Max, geom(2, 1, 1, 2, 2, 0))
+        };
+        assert!(pool_i16(&m, &[-32768, -30000, -25000, -32768], &mut one));
+        assert_eq!(one, [-20000]);
+        assert!(pool_i16(&m, &[-300, 32767, 200, 0], &mut one));
+        assert_eq!(one, [30000]);
+        m.act_max = i16::MAX as i32;
+        assert!(pool_i16(&m, &[-300, 32767, 200, 0], &mut one));
+        assert_eq!(one, [32767]);
+    }
+
+    #[test]
     fn f32_average_and_max_with_padding() {
         // 3x3 input, 3x3 window, stride 2, pad 1: 2x2 outputs of 4 taps each.
         let input: [f32; 9] = core::array::from_fn(|i| i as f32);
@@ -420,6 +521,20 @@ mod tests {
         assert_eq!(
             run_model(avg, run_pool_i8, DType::I8, &[-1i8, -2, -3, -4]),
             Ok(-3)
+        );
+        let avg16 = Op::PoolI16(PoolI8 {
+            act_min: i16::MIN as i32,
+            act_max: i16::MAX as i32,
+            ..i8_op(PoolKind::Average, g)
+        });
+        assert_eq!(
+            run_model(
+                avg16,
+                run_pool_i16,
+                DType::I16,
+                &[-1000i16, -2000, -3000, -4001]
+            ),
+            Ok(-2500)
         );
         let max = Op::PoolF32(f32_op(PoolKind::Max, g));
         assert_eq!(

@@ -14,7 +14,8 @@
 //!   reduced elements; no element leaves 0); MAX starts from `f32::MIN` and takes `x` when
 //!   `x > current`, MIN from `f32::MAX` when `x < current` (so NaNs are skipped, as in TFLM);
 //! * int8 MAX/MIN likewise from -128 / 127; int8 SUM and MEAN requantize the wrapping `i32`
-//!   sum (see [`ReduceI8Fn::Requantize`]), TFLM giving zeros when nothing is reduced;
+//!   sum (see [`ReduceI8Fn::Requantize`]), TFLM giving zeros when nothing is reduced; int16
+//!   (16x8) SUM and MEAN are the same arithmetic clamped to int16 (TFLM's template);
 //! * REDUCE_ALL is a logical AND from `true`.
 //!
 //! **ARG_MAX / ARG_MIN** follow `reference_ops::ArgMinMax`: index 0 first, then a strictly
@@ -24,6 +25,7 @@
 //! its end when `reverse`); int8 uses the rescaling of [`CumSumI8`], including TFLM's start
 //! value.
 
+use crate::ops::pool::QuantInt;
 use crate::util::{check_len, expect_op, product};
 use ferrite_core::fixed::{
     multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_smaller_than_one_exp,
@@ -243,16 +245,29 @@ pub fn reduce_f32(p: &ReduceF32, input: &[f32], output: &mut [f32]) -> bool {
 /// Reference int8 reduction (see the module documentation). Slices as [`reduce_walk`]
 /// requires; returns `false` otherwise.
 pub fn reduce_i8(p: &ReduceI8, input: &[i8], output: &mut [i8]) -> bool {
+    reduce_int(p, input, output)
+}
+
+/// Reference int16 reduction: TFLM's `QuantizedMeanOrSum<int16_t>` is the int8 arithmetic
+/// with an int16 clamp, so this is [`reduce_i8`] over int16 elements (MAX / MIN included,
+/// though TFLM has no int16 REDUCE_MAX / REDUCE_MIN and the converter never emits them).
+pub fn reduce_i16(p: &ReduceI8, input: &[i16], output: &mut [i16]) -> bool {
+    reduce_int(p, input, output)
+}
+
+/// The integer reduction shared by [`reduce_i8`] and [`reduce_i16`].
+#[inline(always)]
+fn reduce_int<T: QuantInt>(p: &ReduceI8, input: &[T], output: &mut [T]) -> bool {
     let Some(w) = Walk::new(&p.axes) else {
         return false;
     };
-    let copy = |acc: &[i8], out: &mut [i8]| out.copy_from_slice(acc);
+    let copy = |acc: &[T], out: &mut [T]| out.copy_from_slice(acc);
     match p.func {
         ReduceI8Fn::Max => reduce_walk(
             &w,
             input,
             output,
-            i8::MIN,
+            T::LOWEST,
             |a, x| if x > a { x } else { a },
             copy,
         ),
@@ -260,7 +275,7 @@ pub fn reduce_i8(p: &ReduceI8, input: &[i8], output: &mut [i8]) -> bool {
             &w,
             input,
             output,
-            i8::MAX,
+            T::HIGHEST,
             |a, x| if x < a { x } else { a },
             copy,
         ),
@@ -278,17 +293,17 @@ pub fn reduce_i8(p: &ReduceI8, input: &[i8], output: &mut [i8]) -> bool {
                 input,
                 output,
                 0i32,
-                |a, x| a.wrapping_add(x as i32),
+                |a, x: T| a.wrapping_add(x.into()),
                 |acc, out| {
                     for (o, &sum) in out.iter_mut().zip(acc) {
                         if n == 0 {
-                            *o = 0;
+                            *o = T::narrow(0);
                             continue;
                         }
                         let shifted = (sum as i64).wrapping_sub(zp_total) as i32;
                         let v = multiply_by_quantized_multiplier(shifted, multiplier, shift)
                             .wrapping_add(output_zero_point);
-                        *o = v.clamp(i8::MIN as i32, i8::MAX as i32) as i8;
+                        *o = T::narrow(v.clamp(T::LOWEST.into(), T::HIGHEST.into()) as i64);
                     }
                 },
             )
@@ -371,6 +386,25 @@ pub fn run_reduce_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let output: &mut [i8] = cast_out(layer, out)?;
     check_reduce_sizes(layer, &p.axes, input.len(), output.len())?;
     if !reduce_i8(p, input, output) {
+        return Err(walk_error(layer));
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::ReduceI16`].
+pub fn run_reduce_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, ReduceI16);
+    if let ReduceI8Fn::Requantize { shift, .. } = p.func {
+        if !(-31..=31).contains(&shift) {
+            return Err(ctx.error("multiplier shift out of range"));
+        }
+    }
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check_reduce_sizes(layer, &p.axes, input.len(), output.len())?;
+    if !reduce_i16(p, input, output) {
         return Err(walk_error(layer));
     }
     Ok(())
@@ -764,6 +798,52 @@ mod tests {
         };
         assert!(reduce_i8(&p, &[1, 2, 3, 100, 100, -128], &mut out));
         assert_eq!(out, [1, -128]);
+    }
+
+    #[test]
+    fn int16_sum_requantizes_and_clamps_to_int16() {
+        // SUM of [2, 3] over axis 1, zero points 0 (16x8), multiplier 0.5 * 2^1 = 1.
+        let p = ReduceI8 {
+            input: TensorId(0),
+            output: TensorId(1),
+            axes: axes(&[2, 3], &[false, true], 1),
+            func: ReduceI8Fn::Requantize {
+                input_zero_point: 0,
+                output_zero_point: 0,
+                multiplier: 1 << 30,
+                shift: 1,
+            },
+        };
+        let mut out = [0i16; 2];
+        // 1000 + 2000 + 3000 = 6000; 20000 * 2 - 32768 = 7232 (beyond int16 midway, not at
+        // the end).
+        assert!(reduce_i16(
+            &p,
+            &[1000, 2000, 3000, 20000, 20000, -32768],
+            &mut out
+        ));
+        assert_eq!(out, [6000, 7232]);
+        // Sums past int16 clamp.
+        assert!(reduce_i16(
+            &p,
+            &[20000, 20000, 1, -20000, -20000, -1],
+            &mut out
+        ));
+        assert_eq!(out, [32767, -32768]);
+        // Halving (MEAN of 2 folded into the multiplier: 0.5 * 2^0): a negative tie (-1.5)
+        // goes up, as SaturatingRoundingDoublingHighMul's nudge makes it.
+        let p = ReduceI8 {
+            axes: axes(&[2, 2], &[false, true], 1),
+            func: ReduceI8Fn::Requantize {
+                input_zero_point: 0,
+                output_zero_point: 0,
+                multiplier: 1 << 30,
+                shift: 0,
+            },
+            ..p
+        };
+        assert!(reduce_i16(&p, &[30001, 30000, -3, 0], &mut out));
+        assert_eq!(out, [30001, -1]);
     }
 
     #[test]

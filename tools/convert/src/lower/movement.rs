@@ -48,7 +48,9 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         let axis = axis as usize;
         let dtype = cx.dtype(output, "output")?;
         let elem = dtype.size_bytes();
-        let out_q = if dtype == DType::I8 {
+        // TFLM copies int8 and int16 bytes without rescaling (its int16 Prepare does not even
+        // read the scales), so differing quantization would silently change values.
+        let out_q = if matches!(dtype, DType::I8 | DType::I16) {
             Some(cx.qparams(output, "output")?)
         } else {
             None

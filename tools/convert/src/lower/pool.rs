@@ -1,4 +1,4 @@
-//! Pooling: AVERAGE_POOL_2D, MAX_POOL_2D, L2_POOL_2D.
+//! Pooling: AVERAGE_POOL_2D, MAX_POOL_2D (int8, int16 16x8, float32), L2_POOL_2D.
 
 use super::*;
 
@@ -67,6 +67,44 @@ fn pool_geometry<'g, 'a>(
     Ok((input, output, geom, cx.activation(o.activation)?))
 }
 
+/// The quantization of the int16 tensor `t`, which must have zero point 0: Ferrite runs
+/// int16 activations only as TFLite's 16x8 scheme quantizes them (symmetric).
+pub(super) fn int16_zero_point_0(
+    cx: &OpCx<'_, '_, '_>,
+    t: &GTensor<'_>,
+    what: &str,
+) -> Result<QParams> {
+    let q = cx.qparams(t, what)?;
+    if q.zero_point != 0 {
+        return Err(cx.unsupported(format!(
+            "int16 {what} tensor #{} '{}' has zero point {}; int16 (16x8) activations must \
+             have zero point 0",
+            t.index, t.name, q.zero_point
+        )));
+    }
+    Ok(q)
+}
+
+/// TFLite's `CalculateActivationRangeQuantized` for an int16 output: the fused activation's
+/// bounds quantized with the output's parameters, within int16.
+pub(super) fn activation_range_i16(
+    cx: &OpCx<'_, '_, '_>,
+    act: FusedActivation,
+    out: QParams,
+) -> Result<(i32, i32)> {
+    let (qmin, qmax) = (i16::MIN as i32, i16::MAX as i32);
+    let q = |f: f32| {
+        ferrite_core::quant::quantize_f32(f, out.scale, out.zero_point)
+            .ok_or_else(|| cx.err("fused activation range overflows the output quantization"))
+    };
+    Ok(match act {
+        FusedActivation::None => (qmin, qmax),
+        FusedActivation::Relu => (qmin.max(q(0.0)?), qmax),
+        FusedActivation::Relu6 => (qmin.max(q(0.0)?), qmax.min(q(6.0)?)),
+        FusedActivation::ReluN1To1 => (qmin.max(q(-1.0)?), qmax.min(q(1.0)?)),
+    })
+}
+
 impl<'g, 'a> Lowerer<'g, 'a> {
     pub(super) fn pool(&mut self, cx: &OpCx<'_, 'g, 'a>, kind: PoolKind) -> Result<()> {
         let (input, output, geom, act) = pool_geometry(cx)?;
@@ -96,6 +134,30 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     0,
                 );
             }
+            (DType::I16, DType::I16) => {
+                let in_q = int16_zero_point_0(cx, input, "input")?;
+                let out_q = int16_zero_point_0(cx, output, "output")?;
+                if in_q != out_q {
+                    self.warnings.push(format!(
+                        "operator #{} ({}): input and output quantization differ; like TFLite Micro, values are not rescaled",
+                        cx.op.index, cx.op.name
+                    ));
+                }
+                let (act_min, act_max) = activation_range_i16(cx, act, out_q)?;
+                self.push(
+                    cx,
+                    Op::PoolI16(PoolI8 {
+                        input: ii,
+                        output: oi,
+                        kind,
+                        geom,
+                        act_min,
+                        act_max,
+                    }),
+                    0,
+                    0,
+                );
+            }
             (DType::F32, DType::F32) => {
                 let (act_min, act_max) = activation_range_f32(act);
                 self.push(
@@ -114,7 +176,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             }
             (a, b) => {
                 return Err(cx.unsupported(format!(
-                    "input/output types {a}/{b}; supported: int8 and float32"
+                    "input/output types {a}/{b}; supported: int8, int16 (16x8) and float32"
                 )))
             }
         }

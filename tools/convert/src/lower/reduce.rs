@@ -2,11 +2,13 @@
 //! ARG_MAX, ARG_MIN; CUMSUM.
 //!
 //! Types are TFLM's (checked against the `tflite_micro` runtime): MEAN, SUM, REDUCE_MAX,
-//! REDUCE_MIN, ARG_MAX, ARG_MIN and CUMSUM take float32 and int8, REDUCE_ALL bool; every axis
+//! REDUCE_MIN, ARG_MAX, ARG_MIN and CUMSUM take float32 and int8, MEAN and SUM also int16
+//! (16x8, zero point 0), REDUCE_ALL bool; every axis
 //! operand must be an int32 constant; ARG_MAX / ARG_MIN write int32 only. TFLM has no
 //! REDUCE_PROD or REDUCE_ANY kernel, so neither is registered.
 //!
-//! MEAN over one contiguous block of axes keeps its dedicated layer (`MeanI8` / `MeanF32`);
+//! MEAN over one contiguous block of axes keeps its dedicated layer (`MeanI8` / `MeanI16` /
+//! `MeanF32`);
 //! any other axis set, and every other reduction, becomes a `Reduce*` layer whose walk
 //! ([`ReduceAxes`]) is resolved here.
 
@@ -185,6 +187,40 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 };
                 self.push(cx, Op::ReduceI8(op), 0, 0);
             }
+            (DType::I16, DType::I16) if matches!(func, ReduceFn::Sum | ReduceFn::Mean) => {
+                // TFLM's `QuantizedMeanOrSum<int16_t>`: the int8 arithmetic, int16 clamp.
+                let qi = super::pool::int16_zero_point_0(cx, input, "input")?;
+                let qo = super::pool::int16_zero_point_0(cx, output, "output")?;
+                let bad_multiplier =
+                    || cx.err("quantization parameters give an unrepresentable multiplier");
+                if func == ReduceFn::Mean && contiguous {
+                    let op = k::mean::prepare_mean_i16(ii, oi, &input.shape, &axes, qi, qo)
+                        .ok_or_else(bad_multiplier)?;
+                    self.push(cx, Op::MeanI16(op), 0, 0);
+                    return Ok(());
+                }
+                let (m, s) = quantize_multiplier(qi.scale as f64 / qo.scale as f64)
+                    .ok_or_else(bad_multiplier)?;
+                let (multiplier, shift) = if func == ReduceFn::Mean {
+                    let dims = walk.dims.iter().zip(&walk.reduced);
+                    let n: u64 = dims.filter(|(_, &r)| r).map(|(&d, _)| d as u64).product();
+                    k::mean::fold_mean_multiplier(m, s, u32_of(n as usize))
+                } else {
+                    (m, s)
+                };
+                let op = ReduceI8 {
+                    input: ii,
+                    output: oi,
+                    axes: walk,
+                    func: ReduceI8Fn::Requantize {
+                        input_zero_point: 0,
+                        output_zero_point: 0,
+                        multiplier,
+                        shift,
+                    },
+                };
+                self.push(cx, Op::ReduceI16(op), 0, 0);
+            }
             (DType::F32, DType::F32) => {
                 if func == ReduceFn::Mean && contiguous {
                     let (outer, reduced, inner) = k::mean::mean_split(&input.shape, &axes)
@@ -208,13 +244,13 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 self.push(cx, Op::ReduceF32(op), 0, 0);
             }
             (a, b) => {
-                let also = if matches!(func, ReduceFn::Sum | ReduceFn::Mean) {
-                    " (TFLM's int16 variant is not supported yet)"
+                let supported = if matches!(func, ReduceFn::Sum | ReduceFn::Mean) {
+                    "int8, int16 (16x8) and float32"
                 } else {
-                    ""
+                    "int8 and float32 (TFLM has no int16 variant)"
                 };
                 return Err(cx.unsupported(format!(
-                    "input/output types {a}/{b}; supported: int8 and float32 as TFLM{also}"
+                    "input/output types {a}/{b}; supported: {supported} as TFLM"
                 )));
             }
         }
