@@ -308,6 +308,21 @@ def build_families():
                 "emits this for conv)", (8, 8, 3), 4, 3, use_bias=False, edit=drop_bias,
                 variants=("int8", "f32", "16x8"))
 
+    def bias_to_int32(model, variant):
+        sg = model.subgraphs[0]
+        for op in sg.operators:
+            if op_name(model, op) == "CONV_2D":
+                t = sg.tensors[op.inputs[2]]
+                buf = model.buffers[t.buffer]
+                b64 = np.frombuffer(bytes(bytearray(buf.data)), dtype="<i8")
+                buf.data = np.frombuffer(b64.astype("<i4").tobytes(), dtype=np.uint8)
+                t.type = 2  # INT32
+        return "16x8 CONV_2D bias rewritten from int64 to int32 (TFLM's int32-accumulator path)"
+    conv_family("conv2d_bias_int32", "16x8 CONV_2D 3x3 SAME whose int64 bias was hand-edited to "
+                "int32 (same values): TFLM then accumulates in int32 and requantizes with the "
+                "int32 MultiplyByQuantizedMultiplier", (8, 8, 3), 4, 3, variants=("16x8",),
+                edit=bias_to_int32)
+
     # ---------------- DEPTHWISE_CONV_2D ----------------
     dw_family("dwconv_3x3_s1_same_dm1_relu6", "DEPTHWISE_CONV_2D 3x3 stride 1 SAME, depth multiplier 1, "
               "fused RELU6, 8x8x4", (8, 8, 4), act="RELU6")
