@@ -273,9 +273,9 @@ def build_families():
     FAMILIES.clear()
     # ---------------- CONV_2D ----------------
     conv_family("conv2d_3x3_s1_same_relu", "CONV_2D 3x3 stride 1 SAME, fused RELU, 8x8x3 -> 8x8x4",
-                (8, 8, 3), 4, 3, act="RELU")
+                (8, 8, 3), 4, 3, act="RELU", variants=("int8", "f32", "16x8"))
     conv_family("conv2d_3x3_s2_valid", "CONV_2D 3x3 stride 2 VALID, no activation, 9x9x3 -> 4x4x4",
-                (9, 9, 3), 4, 3, stride=(2, 2), pad="VALID")
+                (9, 9, 3), 4, 3, stride=(2, 2), pad="VALID", variants=("int8", "f32", "16x8"))
     conv_family("conv2d_3x3_s2_same_even", "CONV_2D 3x3 stride 2 SAME on even 8x8 input "
                 "(asymmetric padding: 0 before, 1 after), 8x8x3 -> 4x4x5", (8, 8, 3), 5, 3,
                 stride=(2, 2), pad="SAME")
@@ -306,17 +306,34 @@ def build_families():
         return "bias input of CONV_2D replaced by -1 (optional input absent)"
     conv_family("conv2d_bias_absent", "CONV_2D 3x3 SAME whose optional bias input is absent "
                 "(index -1; hand-edited from the converter's zero-bias model, the converter never "
-                "emits this for conv)", (8, 8, 3), 4, 3, use_bias=False, edit=drop_bias)
+                "emits this for conv)", (8, 8, 3), 4, 3, use_bias=False, edit=drop_bias,
+                variants=("int8", "f32", "16x8"))
+
+    def bias_to_int32(model, variant):
+        sg = model.subgraphs[0]
+        for op in sg.operators:
+            if op_name(model, op) == "CONV_2D":
+                t = sg.tensors[op.inputs[2]]
+                buf = model.buffers[t.buffer]
+                b64 = np.frombuffer(bytes(bytearray(buf.data)), dtype="<i8")
+                buf.data = np.frombuffer(b64.astype("<i4").tobytes(), dtype=np.uint8)
+                t.type = 2  # INT32
+        return "16x8 CONV_2D bias rewritten from int64 to int32 (TFLM's int32-accumulator path)"
+    conv_family("conv2d_bias_int32", "16x8 CONV_2D 3x3 SAME whose int64 bias was hand-edited to "
+                "int32 (same values): TFLM then accumulates in int32 and requantizes with the "
+                "int32 MultiplyByQuantizedMultiplier", (8, 8, 3), 4, 3, variants=("16x8",),
+                edit=bias_to_int32)
 
     # ---------------- DEPTHWISE_CONV_2D ----------------
     dw_family("dwconv_3x3_s1_same_dm1_relu6", "DEPTHWISE_CONV_2D 3x3 stride 1 SAME, depth multiplier 1, "
               "fused RELU6, 8x8x4", (8, 8, 4), act="RELU6")
     dw_family("dwconv_3x3_s2_same_dm1_relu", "DEPTHWISE_CONV_2D 3x3 stride 2 SAME on even 8x8 input, "
-              "depth multiplier 1, fused RELU, 8x8x4 -> 4x4x4", (8, 8, 4), stride=2, act="RELU")
+              "depth multiplier 1, fused RELU, 8x8x4 -> 4x4x4", (8, 8, 4), stride=2, act="RELU",
+              variants=("int8", "f32", "16x8"))
     dw_family("dwconv_3x3_s2_valid_dm1", "DEPTHWISE_CONV_2D 3x3 stride 2 VALID, depth multiplier 1, "
               "9x9x3 -> 4x4x3", (9, 9, 3), stride=2, pad="VALID")
     dw_family("dwconv_3x3_dm2", "DEPTHWISE_CONV_2D 3x3 stride 1 SAME, depth multiplier 2, 8x8x3 -> 8x8x6",
-              (8, 8, 3), mult=2)
+              (8, 8, 3), mult=2, variants=("int8", "f32", "16x8"))
     dw_family("dwconv_3x3_dm8_1ch_relu6", "DEPTHWISE_CONV_2D 3x3 SAME, depth multiplier 8 on a "
               "1-channel input (like person_detect's first layer), fused RELU6, 8x8x1 -> 8x8x8",
               (8, 8, 1), mult=8, act="RELU6")
@@ -337,11 +354,13 @@ def build_families():
             return f
         return fn
     family(name="fc_bias_relu", hunt_litert_diff=2, desc="FULLY_CONNECTED [1,20] -> [1,8] with bias, fused RELU",
-           inputs=[Inp("x", (1, 20), -1.0, 1.0)], fn=fc_fn(20, 8, act="RELU"), n=6)
+           inputs=[Inp("x", (1, 20), -1.0, 1.0)], fn=fc_fn(20, 8, act="RELU"), n=6,
+           variants=("int8", "f32", "16x8"))
     family(name="fc_nobias", hunt_litert_diff=2, desc="FULLY_CONNECTED [1,20] -> [1,6] without bias (bias input is -1)",
            inputs=[Inp("x", (1, 20), -1.0, 1.0)], fn=fc_fn(20, 6, use_bias=False), n=6)
     family(name="fc_batch3", hunt_litert_diff=2, desc="FULLY_CONNECTED with batch 3: [3,20] -> [3,5], with bias",
-           inputs=[Inp("x", (3, 20), -1.0, 1.0)], fn=fc_fn(20, 5), n=6)
+           inputs=[Inp("x", (3, 20), -1.0, 1.0)], fn=fc_fn(20, 5), n=6,
+           variants=("int8", "f32", "16x8"))
     family(name="fc_keep_num_dims", hunt_litert_diff=2, desc="FULLY_CONNECTED on a 3-D input [1,4,20] -> [1,4,6] "
            "(keep_num_dims = true), with bias", inputs=[Inp("x", (1, 4, 20), -1.0, 1.0)],
            fn=fc_fn(20, 6, keep=True))
@@ -349,8 +368,25 @@ def build_families():
            "weights quantized per-tensor (converter flag "
            "_experimental_disable_per_channel_quantization_for_dense_layers, like older converters)",
            inputs=[Inp("x", (1, 24), -1.0, 1.0)], fn=fc_fn(24, 10, act="RELU6"),
-           variants=("int8",),
+           variants=("int8", "16x8"),
            converter_opts={"_experimental_disable_per_channel_quantization_for_dense_layers": True})
+
+    # ---------------- TRANSPOSE_CONV ----------------
+    def tconv_fn(cin, cout, k, stride, pad, out_hw):
+        def fn(rng):
+            w = conv_w(rng, k, k, cout, cin)  # conv2d_transpose filters are [kh, kw, out, in]
+
+            def f(x):
+                return tf.nn.conv2d_transpose(x, w, output_shape=[1, *out_hw, cout],
+                                              strides=[1, stride, stride, 1], padding=pad)
+            return f
+        return fn
+    family(name="tconv_3x3_s2_same", desc="TRANSPOSE_CONV 3x3 stride 2 SAME, no bias, "
+           "4x4x3 -> 8x8x4", inputs=[Inp("x", (1, 4, 4, 3), -1.0, 1.0)],
+           fn=tconv_fn(3, 4, 3, 2, "SAME", (8, 8)), variants=("16x8",))
+    family(name="tconv_2x2_s1_valid", desc="TRANSPOSE_CONV 2x2 stride 1 VALID, no bias, "
+           "5x5x2 -> 6x6x3", inputs=[Inp("x", (1, 5, 5, 2), -1.0, 1.0)],
+           fn=tconv_fn(2, 3, 2, 1, "VALID", (6, 6)), variants=("16x8",))
 
     def mlp(rng):
         w1, b1 = fc_w(rng, 16, 12), bias(rng, 12)

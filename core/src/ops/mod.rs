@@ -783,6 +783,101 @@ pub struct TransposeConv2dF32 {
     pub act_max: f32,
 }
 
+/// 16x8 CONV_2D: int16 activations (zero point 0), int8 per-channel weights (OHWI), as TFLM's
+/// int16 `ConvPerChannel`.
+///
+/// TFLM picks the accumulator from the bias tensor's type: an int64 bias (what the 16x8
+/// converter writes), or none, accumulates in int64 and requantizes with the int64
+/// `MultiplyByQuantizedMultiplier` (a 16-bit reduced multiplier, one rounding); an int32 bias
+/// accumulates in a wrapping int32 and requantizes as int8 layers do (two roundings). The
+/// bias is stored widened to int64 either way; `acc32` says which arithmetic applies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Conv2dI16 {
+    /// Input tensor (NHWC, int16).
+    pub input: TensorId,
+    /// Output tensor (NHWC, int16).
+    pub output: TensorId,
+    /// Shapes, strides, dilation and padding.
+    pub geom: ConvGeometry,
+    /// Number of groups (`in_c / groups` input channels per filter); 1 for a dense conv.
+    pub groups: u32,
+    /// Weights, `[out_c, k_h, k_w, in_c / groups]`.
+    pub weights: ConstRef<i8>,
+    /// Bias per output channel, widened to int64 (empty for none).
+    pub bias: ConstRef<i64>,
+    /// TFLM's int32-accumulator path (an int32 bias) instead of the int64 one.
+    pub acc32: bool,
+    /// Output stage (both offsets 0: 16x8 tensors are symmetric).
+    pub rq: Requant,
+}
+
+/// 16x8 DEPTHWISE_CONV_2D: int16 activations, int8 per-channel weights `[1, k_h, k_w, out_c]`,
+/// int64 accumulator and bias (TFLM's int16 `DepthwiseConvPerChannel`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct DepthwiseConv2dI16 {
+    /// Input tensor (NHWC, int16).
+    pub input: TensorId,
+    /// Output tensor (NHWC, int16).
+    pub output: TensorId,
+    /// Shapes, strides, dilation and padding.
+    pub geom: ConvGeometry,
+    /// Output channels per input channel.
+    pub depth_multiplier: u32,
+    /// Weights, `[1, k_h, k_w, out_c]`.
+    pub weights: ConstRef<i8>,
+    /// Bias per output channel (empty for none).
+    pub bias: ConstRef<i64>,
+    /// Output stage (both offsets 0).
+    pub rq: Requant,
+}
+
+/// 16x8 FULLY_CONNECTED: int16 activations, int8 weights, int64 accumulator and bias (TFLM's
+/// int16 `FullyConnected` / `FullyConnectedPerChannel`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct FullyConnectedI16 {
+    /// Input tensor, viewed as `[batches, in_depth]`.
+    pub input: TensorId,
+    /// Output tensor, `[batches, out_depth]`.
+    pub output: TensorId,
+    /// Rows of the input.
+    pub batches: u32,
+    /// Input features (accumulation depth).
+    pub in_depth: u32,
+    /// Output features.
+    pub out_depth: u32,
+    /// Weights, `[out_depth, in_depth]`.
+    pub weights: ConstRef<i8>,
+    /// Negated weight zero point (per-tensor weights only; 0 for symmetric weights).
+    pub weights_offset: i32,
+    /// Bias per output feature (empty for none).
+    pub bias: ConstRef<i64>,
+    /// Output stage (`multiplier` has 1 or `out_depth` entries; both offsets 0).
+    pub rq: Requant,
+}
+
+/// 16x8 TRANSPOSE_CONV: int16 activations, int8 per-channel weights `[out_c, k_h, k_w, in_c]`,
+/// int64 accumulator and bias (an int16 bias is widened at conversion, as TFLM widens it at
+/// run time). Geometry as in [`TransposeConv2dI8`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct TransposeConv2dI16 {
+    /// Input tensor (NHWC, int16).
+    pub input: TensorId,
+    /// Output tensor (NHWC, int16).
+    pub output: TensorId,
+    /// Shapes, strides and padding (dilations 1).
+    pub geom: ConvGeometry,
+    /// Weights, `[out_c, k_h, k_w, in_c]`.
+    pub weights: ConstRef<i8>,
+    /// Bias per output channel (empty for none).
+    pub bias: ConstRef<i64>,
+    /// Output stage (both offsets 0).
+    pub rq: Requant,
+}
+
 /// RESIZE_NEAREST_NEIGHBOR as row and column gathers (any element type, no requantization).
 ///
 /// The converter evaluates TFLM's `GetNearestNeighbor` (its float arithmetic, `align_corners`
@@ -1150,6 +1245,14 @@ pub enum Op {
     TransposeConv2dI8(TransposeConv2dI8),
     /// Float TRANSPOSE_CONV.
     TransposeConv2dF32(TransposeConv2dF32),
+    /// 16x8 CONV_2D (int16 activations, int8 weights).
+    Conv2dI16(Conv2dI16),
+    /// 16x8 DEPTHWISE_CONV_2D.
+    DepthwiseConv2dI16(DepthwiseConv2dI16),
+    /// 16x8 FULLY_CONNECTED.
+    FullyConnectedI16(FullyConnectedI16),
+    /// 16x8 TRANSPOSE_CONV.
+    TransposeConv2dI16(TransposeConv2dI16),
     /// RESIZE_NEAREST_NEIGHBOR (any type).
     ResizeNearest(ResizeNearest),
     /// TRANSPOSE and the axis shuffles other operators lower to.

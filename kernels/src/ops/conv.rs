@@ -9,7 +9,7 @@ use crate::util::{
 };
 use ferrite_core::fixed::multiply_by_quantized_multiplier;
 use ferrite_core::model::cast_out;
-use ferrite_core::ops::{Conv2dF32, Conv2dI8, ConvGeometry, Op};
+use ferrite_core::ops::{Conv2dF32, Conv2dI16, Conv2dI8, ConvGeometry, Op};
 use ferrite_core::{Ctx, Error, Result};
 
 /// Kernel entry for [`Op::Conv2dI8`] (portable reference path).
@@ -259,6 +259,160 @@ pub fn clamp_f32(x: f32, lo: f32, hi: f32) -> f32 {
     }
 }
 
+/// TFLM's `MultiplyByQuantizedMultiplier` for an int64 accumulator (the 16x8 kernels), in its
+/// default double-rounding build: the Q0.31 multiplier is first rounded to 16 bits (saturating
+/// at `0x7FFF`), then `x * reduced` is shifted right by `15 - shift` with one rounding (half
+/// up). The result is truncated to 32 bits as TFLM's cast does.
+///
+/// `shift` must lie in `-31..=7` (TFLM checks `shift < 8`); the kernel entries check it.
+#[inline(always)]
+pub fn multiply_by_quantized_multiplier_i64(x: i64, multiplier: i32, shift: i32) -> i32 {
+    let reduced: i64 = if multiplier < 0x7FFF_0000 {
+        (multiplier as i64 + (1 << 15)) >> 16
+    } else {
+        0x7FFF
+    };
+    // Clamped only so that a bad shift cannot make the shifts below panic; the entries
+    // reject such shifts before any kernel runs.
+    let total_shift = (15 - shift).clamp(1, 62) as u32;
+    let round = 1i64 << (total_shift - 1);
+    (x.wrapping_mul(reduced).wrapping_add(round) >> total_shift) as i32
+}
+
+/// The requantization of one 16x8 accumulator: `sum` is the exact sum of the products, `bias`
+/// the (widened) bias if any. With `acc32` it follows TFLM's int32-accumulator path: the sum
+/// and bias wrap to 32 bits and the int32 `MultiplyByQuantizedMultiplier` (two roundings)
+/// applies; otherwise the int64 one. The caller clamps.
+#[inline(always)]
+pub(crate) fn requant_i16(
+    sum: i64,
+    bias: Option<i64>,
+    acc32: bool,
+    multiplier: i32,
+    shift: i32,
+) -> i32 {
+    if acc32 {
+        // The exact sum truncated to 32 bits is TFLM's wrapping int32 sum.
+        let acc = (sum as i32).wrapping_add(bias.unwrap_or(0) as i32);
+        multiply_by_quantized_multiplier(acc, multiplier, shift)
+    } else {
+        multiply_by_quantized_multiplier_i64(sum.wrapping_add(bias.unwrap_or(0)), multiplier, shift)
+    }
+}
+
+/// Checks a 16x8 layer's per-channel requantization: one multiplier and shift per output
+/// channel, multipliers non-negative and shifts within TFLM's int64 range (`-31..=7`).
+pub(crate) fn check_requant_i16(
+    layer: u16,
+    channels: usize,
+    multiplier: &[i32],
+    shift: &[i32],
+) -> Result<()> {
+    check_requant(layer, channels, multiplier, shift)?;
+    if shift.iter().any(|s| !(-31..=7).contains(s)) || multiplier.iter().any(|&m| m < 0) {
+        return Err(Error::InvalidLayer {
+            layer,
+            reason: "16x8 requantization multiplier or shift out of range",
+        });
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::Conv2dI16`] (portable reference path).
+pub fn run_conv2d_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, Conv2dI16);
+    let g = &p.geom;
+    let weights = ctx.consts(p.weights)?;
+    let bias = ctx.consts(p.bias)?;
+    let multiplier = ctx.consts(p.rq.multiplier)?;
+    let shift = ctx.consts(p.rq.shift)?;
+    let layer = ctx.layer;
+    check_conv_shapes(layer, g, p.groups, weights.len(), bias.len())?;
+    check_requant_i16(layer, g.out_c as usize, multiplier, shift)?;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check_conv_activations(layer, g, input.len(), output.len())?;
+    conv2d_i16(p, input, weights, bias, multiplier, shift, output);
+    Ok(())
+}
+
+/// Reference 16x8 convolution (TFLM's int16 `reference_integer_ops::ConvPerChannel`): no input
+/// or output offsets, products summed exactly, then [`requant_i16`] and the clamp.
+///
+/// Slices must match `p.geom` as for [`conv2d_i8`] (the kernel entry checks).
+// Bounds: as in `conv2d_i8` (the same geometry checks, the same loops); the bias is read with
+// `get`.
+#[allow(clippy::indexing_slicing)]
+pub fn conv2d_i16(
+    p: &Conv2dI16,
+    input: &[i16],
+    weights: &[i8],
+    bias: &[i64],
+    multiplier: &[i32],
+    shift: &[i32],
+    output: &mut [i16],
+) {
+    let g = &p.geom;
+    let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+    let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
+    let filter_in_c = in_c / p.groups as usize;
+    let out_c_per_group = out_c / p.groups as usize;
+    let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
+    for b in 0..g.batches as usize {
+        for oy in 0..out_h {
+            for ox in 0..out_w {
+                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
+                for oc in 0..out_c {
+                    let group = oc / out_c_per_group;
+                    // |w * x| < 2^22, so an i64 sum is exact for any layer that fits memory.
+                    let mut sum: i64 = 0;
+                    for ky in 0..k_h {
+                        let Some(iy) = tap(
+                            oy as u32,
+                            g.stride_h,
+                            g.pad_top,
+                            ky as u32,
+                            g.dilation_h,
+                            g.in_h,
+                        ) else {
+                            continue;
+                        };
+                        for kx in 0..k_w {
+                            let Some(ix) = tap(
+                                ox as u32,
+                                g.stride_w,
+                                g.pad_left,
+                                kx as u32,
+                                g.dilation_w,
+                                g.in_w,
+                            ) else {
+                                continue;
+                            };
+                            let in_base =
+                                ((b * in_h + iy) * in_w + ix) * in_c + group * filter_in_c;
+                            let w_base = ((oc * k_h + ky) * k_w + kx) * filter_in_c;
+                            let x = &input[in_base..in_base + filter_in_c];
+                            let w = &weights[w_base..w_base + filter_in_c];
+                            for (&xv, &wv) in x.iter().zip(w) {
+                                sum = sum.wrapping_add(xv as i64 * wv as i64);
+                            }
+                        }
+                    }
+                    let v = requant_i16(
+                        sum,
+                        bias.get(oc).copied(),
+                        p.acc32,
+                        multiplier[oc],
+                        shift[oc],
+                    );
+                    output[out_base + oc] = v.max(p.rq.act_min).min(p.rq.act_max) as i16;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,3 +530,7 @@ mod tests {
         assert_eq!(out[3], 18.0 + 0.5);
     }
 }
+
+#[cfg(test)]
+#[path = "conv16_tests.rs"]
+mod tests_16x8;

@@ -7,13 +7,15 @@
 //! `(ky, kx)` order before the bias is added, and each int8 accumulator is requantized with
 //! [`multiply_by_quantized_multiplier`] before the output offset and the clamp.
 
-use crate::ops::conv::{clamp_f32, tap};
+use crate::ops::conv::{check_requant_i16, clamp_f32, requant_i16, tap};
 use crate::util::{
     check_conv_activations, check_conv_reach, check_len, check_requant, expect_op, product,
 };
 use ferrite_core::fixed::multiply_by_quantized_multiplier;
 use ferrite_core::model::cast_out;
-use ferrite_core::ops::{ConvGeometry, DepthwiseConv2dF32, DepthwiseConv2dI8, Op};
+use ferrite_core::ops::{
+    ConvGeometry, DepthwiseConv2dF32, DepthwiseConv2dI16, DepthwiseConv2dI8, Op,
+};
 use ferrite_core::{Ctx, Result};
 
 /// Kernel entry for [`Op::DepthwiseConv2dI8`] (portable reference path).
@@ -208,6 +210,94 @@ pub fn depthwise_conv2d_f32(
                         }
                         let bias_value = bias.get(oc).copied().unwrap_or(0.0);
                         output[out_base + oc] = clamp_f32(total + bias_value, p.act_min, p.act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Kernel entry for [`Op::DepthwiseConv2dI16`] (portable reference path).
+pub fn run_depthwise_conv2d_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, DepthwiseConv2dI16);
+    let g = &p.geom;
+    let weights = ctx.consts(p.weights)?;
+    let bias = ctx.consts(p.bias)?;
+    let multiplier = ctx.consts(p.rq.multiplier)?;
+    let shift = ctx.consts(p.rq.shift)?;
+    let layer = ctx.layer;
+    check_depthwise_shapes(ctx, g, p.depth_multiplier, weights.len(), bias.len())?;
+    check_requant_i16(layer, g.out_c as usize, multiplier, shift)?;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check_conv_activations(layer, g, input.len(), output.len())?;
+    depthwise_conv2d_i16(p, input, weights, bias, multiplier, shift, output);
+    Ok(())
+}
+
+/// Reference 16x8 depthwise convolution (TFLM's int16
+/// `reference_integer_ops::DepthwiseConvPerChannel`): int64 accumulator and bias, no offsets,
+/// the int64 `MultiplyByQuantizedMultiplier`, then the clamp.
+// Bounds: as in `depthwise_conv2d_i8` (the same checks and loops); the bias is read with `get`.
+#[allow(clippy::indexing_slicing)]
+pub fn depthwise_conv2d_i16(
+    p: &DepthwiseConv2dI16,
+    input: &[i16],
+    weights: &[i8],
+    bias: &[i64],
+    multiplier: &[i32],
+    shift: &[i32],
+    output: &mut [i16],
+) {
+    let g = &p.geom;
+    let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+    let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
+    let dm = p.depth_multiplier as usize;
+    let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
+    for b in 0..g.batches as usize {
+        for oy in 0..out_h {
+            for ox in 0..out_w {
+                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
+                for ic in 0..in_c {
+                    for m in 0..dm {
+                        let oc = ic * dm + m;
+                        let mut acc: i64 = 0;
+                        for ky in 0..k_h {
+                            let Some(iy) = tap(
+                                oy as u32,
+                                g.stride_h,
+                                g.pad_top,
+                                ky as u32,
+                                g.dilation_h,
+                                g.in_h,
+                            ) else {
+                                continue;
+                            };
+                            for kx in 0..k_w {
+                                let Some(ix) = tap(
+                                    ox as u32,
+                                    g.stride_w,
+                                    g.pad_left,
+                                    kx as u32,
+                                    g.dilation_w,
+                                    g.in_w,
+                                ) else {
+                                    continue;
+                                };
+                                let x = input[((b * in_h + iy) * in_w + ix) * in_c + ic] as i64;
+                                let w = weights[(ky * k_w + kx) * out_c + oc] as i64;
+                                acc = acc.wrapping_add(w * x);
+                            }
+                        }
+                        let v = requant_i16(
+                            acc,
+                            bias.get(oc).copied(),
+                            false,
+                            multiplier[oc],
+                            shift[oc],
+                        );
+                        output[out_base + oc] = v.max(p.rq.act_min).min(p.rq.act_max) as i16;
                     }
                 }
             }

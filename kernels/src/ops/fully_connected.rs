@@ -6,11 +6,11 @@
 //! not (the quantization spec makes per-channel weights symmetric). The f32 reference is
 //! `reference_ops::FullyConnected`: products summed in input order from 0, then bias, then clamp.
 
-use crate::ops::conv::clamp_f32;
+use crate::ops::conv::{check_requant_i16, clamp_f32, requant_i16};
 use crate::util::{check_len, expect_op};
 use ferrite_core::fixed::multiply_by_quantized_multiplier;
 use ferrite_core::model::cast_out;
-use ferrite_core::ops::{FullyConnectedF32, FullyConnectedI8, Op};
+use ferrite_core::ops::{FullyConnectedF32, FullyConnectedI16, FullyConnectedI8, Op};
 use ferrite_core::{Ctx, Result};
 
 /// Kernel entry for [`Op::FullyConnectedI8`] (portable reference path).
@@ -246,6 +246,73 @@ pub fn fully_connected_f32(
             }
             let bias_value = bias.get(oc).copied().unwrap_or(0.0);
             output[b * out_depth + oc] = clamp_f32(total + bias_value, p.act_min, p.act_max);
+        }
+    }
+}
+
+/// Kernel entry for [`Op::FullyConnectedI16`] (portable reference path).
+pub fn run_fully_connected_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, FullyConnectedI16);
+    let weights = ctx.consts(p.weights)?;
+    let bias = ctx.consts(p.bias)?;
+    let multiplier = ctx.consts(p.rq.multiplier)?;
+    let shift = ctx.consts(p.rq.shift)?;
+    let layer = ctx.layer;
+    check_fc_constants(ctx, p.in_depth, p.out_depth, weights.len(), bias.len())?;
+    let channels = if multiplier.len() == 1 {
+        1
+    } else {
+        p.out_depth as usize
+    };
+    check_requant_i16(layer, channels, multiplier, shift)?;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check_activations(
+        layer,
+        p.batches,
+        p.in_depth,
+        p.out_depth,
+        input.len(),
+        output.len(),
+    )?;
+    fully_connected_i16(p, input, weights, bias, multiplier, shift, output);
+    Ok(())
+}
+
+/// Reference 16x8 fully connected layer (TFLM's int16 `reference_integer_ops::FullyConnected`,
+/// or `FullyConnectedPerChannel` when `multiplier` has more than one entry, which ignores
+/// `weights_offset`): int64 accumulator and bias, the int64 `MultiplyByQuantizedMultiplier`,
+/// then the clamp.
+// Bounds: as in `fully_connected_i8` (the same checks and loops); the bias is read with `get`.
+#[allow(clippy::indexing_slicing)]
+pub fn fully_connected_i16(
+    p: &FullyConnectedI16,
+    input: &[i16],
+    weights: &[i8],
+    bias: &[i64],
+    multiplier: &[i32],
+    shift: &[i32],
+    output: &mut [i16],
+) {
+    let (in_depth, out_depth) = (p.in_depth as usize, p.out_depth as usize);
+    let per_channel = multiplier.len() > 1;
+    let weights_offset = if per_channel {
+        0
+    } else {
+        p.weights_offset as i64
+    };
+    for b in 0..p.batches as usize {
+        let x = &input[b * in_depth..(b + 1) * in_depth];
+        for oc in 0..out_depth {
+            let w = &weights[oc * in_depth..(oc + 1) * in_depth];
+            let mut acc: i64 = 0;
+            for (&xv, &wv) in x.iter().zip(w) {
+                acc = acc.wrapping_add((wv as i64 + weights_offset).wrapping_mul(xv as i64));
+            }
+            let q = if per_channel { oc } else { 0 };
+            let v = requant_i16(acc, bias.get(oc).copied(), false, multiplier[q], shift[q]);
+            output[b * out_depth + oc] = v.max(p.rq.act_min).min(p.rq.act_max) as i16;
         }
     }
 }

@@ -13,11 +13,13 @@
 //!   inputs in exactly that order (`in_y = (out_y + pad - k_y) / stride` grows as `k_y`
 //!   shrinks), so the float rounding is identical.
 
-use crate::ops::conv::clamp_f32;
+use crate::ops::conv::{check_requant_i16, clamp_f32, requant_i16};
 use crate::util::{check_conv_activations, check_len, check_requant, expect_op, product};
 use ferrite_core::fixed::multiply_by_quantized_multiplier;
 use ferrite_core::model::cast_out;
-use ferrite_core::ops::{ConvGeometry, Op, TransposeConv2dF32, TransposeConv2dI8};
+use ferrite_core::ops::{
+    ConvGeometry, Op, TransposeConv2dF32, TransposeConv2dI16, TransposeConv2dI8,
+};
 use ferrite_core::{Ctx, Error, Result};
 
 /// Kernel entry for [`Op::TransposeConv2dI8`] (portable reference path).
@@ -200,6 +202,75 @@ pub fn transpose_conv2d_f32(
                         total += bv;
                     }
                     output[out_base + oc] = clamp_f32(total, p.act_min, p.act_max);
+                }
+            }
+        }
+    }
+}
+
+/// Kernel entry for [`Op::TransposeConv2dI16`] (portable reference path).
+pub fn run_transpose_conv2d_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, TransposeConv2dI16);
+    let g = &p.geom;
+    let weights = ctx.consts(p.weights)?;
+    let bias = ctx.consts(p.bias)?;
+    let multiplier = ctx.consts(p.rq.multiplier)?;
+    let shift = ctx.consts(p.rq.shift)?;
+    let layer = ctx.layer;
+    check_transpose_shapes(layer, g, weights.len(), bias.len())?;
+    check_requant_i16(layer, g.out_c as usize, multiplier, shift)?;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check_conv_activations(layer, g, input.len(), output.len())?;
+    transpose_conv2d_i16(p, input, weights, bias, multiplier, shift, output);
+    Ok(())
+}
+
+/// Reference 16x8 transposed convolution (TFLM's int16 `reference_integer_ops::TransposeConv`
+/// with an int64 scratch, gathered; see the module docs): the int64 sum is exact, so the order
+/// does not matter; then the bias, the int64 `MultiplyByQuantizedMultiplier` and the clamp.
+// Bounds: as in `transpose_conv2d_i8` (the same checks and loops); the bias is read with `get`.
+#[allow(clippy::indexing_slicing)]
+pub fn transpose_conv2d_i16(
+    p: &TransposeConv2dI16,
+    input: &[i16],
+    weights: &[i8],
+    bias: &[i64],
+    multiplier: &[i32],
+    shift: &[i32],
+    output: &mut [i16],
+) {
+    let g = &p.geom;
+    let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+    let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
+    let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
+    for b in 0..g.batches as usize {
+        for oy in 0..out_h {
+            for ox in 0..out_w {
+                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
+                for oc in 0..out_c {
+                    let mut acc: i64 = 0;
+                    for ky in 0..k_h {
+                        let Some(iy) = source(oy, g.pad_top, ky, g.stride_h, g.in_h) else {
+                            continue;
+                        };
+                        for kx in 0..k_w {
+                            let Some(ix) = source(ox, g.pad_left, kx, g.stride_w, g.in_w) else {
+                                continue;
+                            };
+                            let in_base = ((b * in_h + iy) * in_w + ix) * in_c;
+                            let w_base = ((oc * k_h + ky) * k_w + kx) * in_c;
+                            let x = &input[in_base..in_base + in_c];
+                            let w = &weights[w_base..w_base + in_c];
+                            for (&xv, &wv) in x.iter().zip(w) {
+                                acc = acc.wrapping_add(xv as i64 * wv as i64);
+                            }
+                        }
+                    }
+                    let v =
+                        requant_i16(acc, bias.get(oc).copied(), false, multiplier[oc], shift[oc]);
+                    output[out_base + oc] = v.max(p.rq.act_min).min(p.rq.act_max) as i16;
                 }
             }
         }

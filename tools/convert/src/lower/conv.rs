@@ -88,6 +88,24 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 });
                 self.push(cx, op, macs, param_bytes);
             }
+            (DType::I16, DType::I8, DType::I16) => {
+                let rq = self.requant_16x8(cx, input, filter, output, out_c, 0, act)?;
+                let b = self.bias_16x8(cx, bias, out_c, Bias16::Conv)?;
+                let weights = self.pool.push_i8(&as_i8(filter.bytes()));
+                let param_bytes = filter.num_elements() + 8 * b.bias.len as usize;
+                let op = Op::Conv2dI16(Conv2dI16 {
+                    input: ii,
+                    output: oi,
+                    geom,
+                    groups: u32_of(groups),
+                    weights,
+                    bias: b.bias,
+                    acc32: b.acc32,
+                    rq,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (DType::I16, w, DType::I16) => return Err(int16_weights_error(cx, filter, w)),
             (DType::F32, DType::F32, DType::F32) => {
                 let weights = self.pool.push_f32(&as_f32(filter.bytes()));
                 let bias = self.f32_bias(cx, bias, out_c)?;
@@ -107,7 +125,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             }
             (a, b, c) => {
                 return Err(cx.unsupported(format!(
-                    "input/filter/output types {a}/{b}/{c}; supported: int8/int8/int8 and float32"
+                    "input/filter/output types {a}/{b}/{c}; supported: int8/int8/int8, int16/int8/int16 (16x8) and float32"
                 )))
             }
         }
@@ -478,6 +496,23 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 });
                 self.push(cx, op, macs, param_bytes);
             }
+            (DType::I16, DType::I8, DType::I16) => {
+                let rq = self.requant_16x8(cx, input, filter, output, out_c, 3, act)?;
+                let b = self.bias_16x8(cx, bias, out_c, Bias16::Int64)?;
+                let weights = self.pool.push_i8(&as_i8(filter.bytes()));
+                let param_bytes = filter.num_elements() + 8 * b.bias.len as usize;
+                let op = Op::DepthwiseConv2dI16(DepthwiseConv2dI16 {
+                    input: ii,
+                    output: oi,
+                    geom,
+                    depth_multiplier: u32_of(dm),
+                    weights,
+                    bias: b.bias,
+                    rq,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (DType::I16, w, DType::I16) => return Err(int16_weights_error(cx, filter, w)),
             (DType::F32, DType::F32, DType::F32) => {
                 let weights = self.pool.push_f32(&as_f32(filter.bytes()));
                 let bias = self.f32_bias(cx, bias, out_c)?;
@@ -497,7 +532,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             }
             (a, b, c) => {
                 return Err(cx.unsupported(format!(
-                    "input/filter/output types {a}/{b}/{c}; supported: int8/int8/int8 and float32"
+                    "input/filter/output types {a}/{b}/{c}; supported: int8/int8/int8, int16/int8/int16 (16x8) and float32"
                 )))
             }
         }
@@ -547,40 +582,8 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             (DType::I8, DType::I8, DType::I8) => {
                 let in_q = cx.qparams(input, "input")?;
                 let out_q = cx.qparams(output, "output")?;
-                let fq = filter.quant.as_ref().ok_or_else(|| {
-                    cx.tensor_msg(filter, "filter", "int8 weights without quantization")
-                })?;
-                let (mut mult, mut shift) = (Vec::new(), Vec::new());
-                let weights_offset;
-                if fq.per_channel() {
-                    if fq.axis != 0
-                        || fq.scales.len() != out_depth
-                        || fq.zero_points.iter().any(|&z| z != 0)
-                    {
-                        return Err(cx.tensor_msg(
-                            filter,
-                            "filter",
-                            "per-channel weights need one symmetric scale per output row",
-                        ));
-                    }
-                    weights_offset = 0;
-                    for &fs in &fq.scales {
-                        let real = in_q.scale as f64 * fs as f64 / out_q.scale as f64;
-                        let (m, s) = quantize_multiplier(real)
-                            .ok_or_else(|| cx.err(format!("multiplier {real} out of range")))?;
-                        mult.push(m);
-                        shift.push(s);
-                    }
-                } else {
-                    weights_offset = -fq.zero_points[0];
-                    // TFLM's GetQuantizedConvolutionMultipler multiplies the scales in single
-                    // precision before widening: keep that rounding.
-                    let real = (in_q.scale * fq.scales[0]) as f64 / out_q.scale as f64;
-                    let (m, s) = quantize_multiplier(real)
-                        .ok_or_else(|| cx.err(format!("multiplier {real} out of range")))?;
-                    mult.push(m);
-                    shift.push(s);
-                }
+                let (mult, shift, weights_offset) =
+                    fc_multipliers(cx, filter, in_q, out_q, out_depth)?;
                 let (act_min, act_max) = cx.act_i8(act, out_q)?;
                 // On the Cortex-M targets, a FULLY_CONNECTED with symmetric weights is a 1x1
                 // convolution over a row of `batches` pixels: the GEMM kernels run it. The DSP
@@ -654,6 +657,35 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 });
                 self.push(cx, op, macs, param_bytes);
             }
+            (DType::I16, DType::I8, DType::I16) => {
+                let (in_q, out_q) = self.qparams_16x8(cx, input, output)?;
+                let (mult, shift, weights_offset) = fc_multipliers(cx, filter, in_q, out_q, out_depth)?;
+                let (act_min, act_max) = self.act_i16(cx, act, out_q)?;
+                let bv = self.bias_16x8(cx, bias, out_depth, Bias16::Int64)?;
+                let weights = self.pool.push_i8(&as_i8(filter.bytes()));
+                let rq = Requant {
+                    multiplier: self.pool.push_i32(&mult),
+                    shift: self.pool.push_i32(&shift),
+                    input_offset: 0,
+                    output_offset: 0,
+                    act_min,
+                    act_max,
+                };
+                let param_bytes = filter.num_elements() + 8 * bv.bias.len as usize;
+                let op = Op::FullyConnectedI16(FullyConnectedI16 {
+                    input: ii,
+                    output: oi,
+                    batches: b,
+                    in_depth: ind,
+                    out_depth: outd,
+                    weights,
+                    weights_offset,
+                    bias: bv.bias,
+                    rq,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (DType::I16, w, DType::I16) => return Err(int16_weights_error(cx, filter, w)),
             (DType::F32, DType::F32, DType::F32) => {
                 let weights = self.pool.push_f32(&as_f32(filter.bytes()));
                 let bias = self.f32_bias(cx, bias, out_depth)?;
@@ -674,7 +706,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             }
             (a, b, c) => {
                 return Err(cx.unsupported(format!(
-                    "input/weights/output types {a}/{b}/{c}; supported: int8/int8/int8 and float32"
+                    "input/weights/output types {a}/{b}/{c}; supported: int8/int8/int8, int16/int8/int16 (16x8) and float32"
                 )))
             }
         }
@@ -822,6 +854,23 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 });
                 self.push(cx, op, macs, param_bytes);
             }
+            (DType::I16, DType::I8, DType::I16) => {
+                // TFLM quantizes TRANSPOSE_CONV filters along dimension 0 (output channels).
+                let rq = self.requant_16x8(cx, input, filter, output, out_c, 0, act)?;
+                let b = self.bias_16x8(cx, bias, out_c, Bias16::Transpose)?;
+                let weights = self.pool.push_i8(&as_i8(filter.bytes()));
+                let param_bytes = filter.num_elements() + 8 * b.bias.len as usize;
+                let op = Op::TransposeConv2dI16(TransposeConv2dI16 {
+                    input: ii,
+                    output: oi,
+                    geom,
+                    weights,
+                    bias: b.bias,
+                    rq,
+                });
+                self.push(cx, op, macs, param_bytes);
+            }
+            (DType::I16, w, DType::I16) => return Err(int16_weights_error(cx, filter, w)),
             (DType::F32, DType::F32, DType::F32) => {
                 let weights = self.pool.push_f32(&as_f32(filter.bytes()));
                 let bias = self.f32_bias(cx, bias, out_c)?;
@@ -840,10 +889,223 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             }
             (a, b, c) => {
                 return Err(cx.unsupported(format!(
-                    "input/filter/output types {a}/{b}/{c}; supported: int8/int8/int8 and float32"
+                    "input/filter/output types {a}/{b}/{c}; supported: int8/int8/int8, int16/int8/int16 (16x8) and float32"
                 )))
             }
         }
         Ok(())
     }
+}
+
+/// Which bias types a 16x8 layer's TFLM kernel reads, and how.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bias16 {
+    /// CONV_2D: an int64 bias (int64 accumulator) or an int32 one (int32 accumulator).
+    Conv,
+    /// DEPTHWISE_CONV_2D and FULLY_CONNECTED: int64 only.
+    Int64,
+    /// TRANSPOSE_CONV: int64, or int16 widened to int64 (TFLM widens it at run time).
+    Transpose,
+}
+
+/// A 16x8 layer's bias, widened to int64, and whether TFLM runs it with an int32 accumulator.
+struct Bias16Values {
+    bias: ConstRef<i64>,
+    acc32: bool,
+}
+
+impl<'g, 'a> Lowerer<'g, 'a> {
+    /// Input and output quantization of a 16x8 layer. TFLM's int16 conv/FC kernels have no
+    /// input or output offsets: they assume zero point 0 (the 16x8 quantization spec), so a
+    /// tensor with another zero point would silently give wrong results there; it is refused.
+    fn qparams_16x8(
+        &self,
+        cx: &OpCx<'_, '_, '_>,
+        input: &GTensor<'_>,
+        output: &GTensor<'_>,
+    ) -> Result<(QParams, QParams)> {
+        let in_q = cx.qparams(input, "input")?;
+        let out_q = cx.qparams(output, "output")?;
+        for (t, what, q) in [(input, "input", in_q), (output, "output", out_q)] {
+            if q.zero_point != 0 {
+                return Err(cx.tensor_msg(
+                    t,
+                    what,
+                    format!(
+                        "int16 activations with int8 weights (16x8) need zero point 0, found {}: \
+                         TFLM's int16 {} kernel has no zero-point offsets",
+                        q.zero_point, cx.op.name
+                    ),
+                ));
+            }
+        }
+        Ok((in_q, out_q))
+    }
+
+    /// TFLite's `CalculateActivationRangeQuantized` for an int16 output.
+    fn act_i16(
+        &self,
+        cx: &OpCx<'_, '_, '_>,
+        act: FusedActivation,
+        out: QParams,
+    ) -> Result<(i32, i32)> {
+        let (qmin, qmax) = (i16::MIN as i32, i16::MAX as i32);
+        let q = |f: f32| ferrite_core::quant::quantize_f32(f, out.scale, out.zero_point);
+        let range = match act {
+            FusedActivation::None => Some((qmin, qmax)),
+            FusedActivation::Relu => q(0.0).map(|z| (qmin.max(z), qmax)),
+            FusedActivation::Relu6 => q(0.0).zip(q(6.0)).map(|(z, s)| (qmin.max(z), qmax.min(s))),
+            FusedActivation::ReluN1To1 => {
+                q(-1.0).zip(q(1.0)).map(|(l, h)| (qmin.max(l), qmax.min(h)))
+            }
+        };
+        range.ok_or_else(|| cx.err("fused activation range overflows the output quantization"))
+    }
+
+    /// The bias of a 16x8 layer, widened to int64, checked against the types TFLM's kernel for
+    /// this operator reads (it reinterprets the bias buffer, so another type would be garbage).
+    fn bias_16x8(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        bias: Option<&GTensor<'_>>,
+        channels: usize,
+        kind: Bias16,
+    ) -> Result<Bias16Values> {
+        let Some(b) = bias else {
+            // No bias: the int64 path for every operator. (TFLM's published conv.cc sends a
+            // missing bias down its int32 path, but the TFLM the goldens come from gives the
+            // int64 rounding: conv2d_bias_absent_16x8 differs by one LSB otherwise.)
+            return Ok(Bias16Values {
+                bias: ConstRef::EMPTY,
+                acc32: false,
+            });
+        };
+        let data = b
+            .data
+            .as_deref()
+            .ok_or_else(|| cx.unsupported("non-constant bias"))?;
+        if b.num_elements() != channels {
+            return Err(cx.tensor_msg(b, "bias", format!("expected {channels} elements")));
+        }
+        let (values, acc32): (Vec<i64>, bool) = match (b.dtype, kind) {
+            (Some(DType::I64), _) => (
+                data.chunks_exact(8)
+                    .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                    .collect(),
+                false,
+            ),
+            (Some(DType::I32), Bias16::Conv) => {
+                (as_i32(data).into_iter().map(i64::from).collect(), true)
+            }
+            (Some(DType::I16), Bias16::Transpose) => (
+                data.chunks_exact(2)
+                    .map(|c| i16::from_le_bytes([c[0], c[1]]) as i64)
+                    .collect(),
+                false,
+            ),
+            _ => {
+                let allowed = match kind {
+                    Bias16::Conv => "int64 or int32",
+                    Bias16::Int64 => "int64",
+                    Bias16::Transpose => "int64 or int16",
+                };
+                return Err(cx.tensor_msg(
+                    b,
+                    "bias",
+                    format!(
+                        "with int16 activations and int8 weights (16x8) TFLM's {} kernel reads \
+                         an {allowed} bias",
+                        cx.op.name
+                    ),
+                ));
+            }
+        };
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let r = self.pool.push_bytes(&bytes, 8);
+        Ok(Bias16Values {
+            bias: ConstRef::new(r.offset, values.len() as u32),
+            acc32,
+        })
+    }
+
+    /// Per-channel multipliers and shifts of a 16x8 conv-like layer (as for int8, from the
+    /// scales in double precision), after the 16x8 checks on the activations.
+    #[allow(clippy::too_many_arguments)]
+    fn requant_16x8(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        input: &GTensor<'_>,
+        filter: &GTensor<'_>,
+        output: &GTensor<'_>,
+        channels: usize,
+        channel_axis: usize,
+        act: FusedActivation,
+    ) -> Result<Requant> {
+        let (_, out_q) = self.qparams_16x8(cx, input, output)?;
+        let q = self.conv_quant_values(cx, input, filter, None, output, channels, channel_axis)?;
+        let (act_min, act_max) = self.act_i16(cx, act, out_q)?;
+        Ok(Requant {
+            multiplier: self.pool.push_i32(&q.multiplier),
+            shift: self.pool.push_i32(&q.shift),
+            input_offset: 0,
+            output_offset: 0,
+            act_min,
+            act_max,
+        })
+    }
+}
+
+/// The error for int16 activations with weights other than int8: TFLM's 16x8 kernels take
+/// int8 weights only.
+fn int16_weights_error(cx: &OpCx<'_, '_, '_>, filter: &GTensor<'_>, w: DType) -> ConvertError {
+    cx.unsupported(format!(
+        "int16 activations need int8 weights (16x8 quantization); filter tensor #{} '{}' is {w}: \
+         TFLM has no {} kernel for int16 weights",
+        filter.index, filter.name, cx.op.name
+    ))
+}
+
+/// Multipliers, shifts and weights offset of a quantized FULLY_CONNECTED layer, as TFLM
+/// computes them: one per output row for per-channel (symmetric) weights, else one per tensor
+/// (with the weights' zero point as offset). Shared by the int8 and 16x8 layers.
+fn fc_multipliers(
+    cx: &OpCx<'_, '_, '_>,
+    filter: &GTensor<'_>,
+    in_q: QParams,
+    out_q: QParams,
+    out_depth: usize,
+) -> Result<(Vec<i32>, Vec<i32>, i32)> {
+    let fq = filter
+        .quant
+        .as_ref()
+        .ok_or_else(|| cx.tensor_msg(filter, "filter", "int8 weights without quantization"))?;
+    let (mut mult, mut shift) = (Vec::new(), Vec::new());
+    let weights_offset;
+    if fq.per_channel() {
+        if fq.axis != 0 || fq.scales.len() != out_depth || fq.zero_points.iter().any(|&z| z != 0) {
+            return Err(cx.tensor_msg(
+                filter,
+                "filter",
+                "per-channel weights need one symmetric scale per output row",
+            ));
+        }
+        weights_offset = 0;
+        for &fs in &fq.scales {
+            let real = in_q.scale as f64 * fs as f64 / out_q.scale as f64;
+            let (m, s) = quantize_multiplier(real)
+                .ok_or_else(|| cx.err(format!("multiplier {real} out of range")))?;
+            mult.push(m);
+            shift.push(s);
+        }
+    } else {
+        weights_offset = -fq.zero_points[0];
+        // TFLM's GetQuantizedConvolutionMultipler multiplies the scales in single
+        // precision before widening: keep that rounding.
+        let real = (in_q.scale * fq.scales[0]) as f64 / out_q.scale as f64;
+        let (m, s) = quantize_multiplier(real)
+            .ok_or_else(|| cx.err(format!("multiplier {real} out of range")))?;
+        mult.push(m);
+        shift.push(s);
+    }
+    Ok((mult, shift, weights_offset))
 }
