@@ -52,6 +52,7 @@ pub mod ops {
     pub mod l2_pool;
     pub mod load_const;
     pub mod lut;
+    pub mod lut16;
     pub mod lut_math;
     pub mod mean;
     pub mod movement;

@@ -295,3 +295,16 @@ pub struct Requantize {
     /// Output zero point.
     pub output_zero_point: i32,
 }
+
+/// An int16 → int16 elementwise function (16x8 RELU, RELU6, LEAKY_RELU) as a table the
+/// converter fills by evaluating TFLM's int16 arithmetic once per possible input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct LutI16 {
+    /// Input.
+    pub input: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// `table[(x as u16) as usize]` is the output for input `x` (65536 entries).
+    pub table: ConstRef<i16>,
+}

@@ -99,6 +99,54 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     256,
                 );
             }
+            (DType::I16, DType::I16) => {
+                let (qi, qo) = (cx.qparams(input, "input")?, cx.qparams(output, "output")?);
+                let mut table = vec![0i16; k::lut16::TABLE16_LEN];
+                let table_ref: &mut k::lut16::Table = table
+                    .as_mut_slice()
+                    .try_into()
+                    .map_err(|_| cx.err("int16 table size"))?;
+                let built = match cx.op.code {
+                    oc::RELU => {
+                        for (t, q, what) in [(input, qi, "input"), (output, qo, "output")] {
+                            if q.zero_point != 0 {
+                                return Err(cx.tensor_msg(t, what, format!(
+                                    "int16 RELU needs zero point 0 (TFLite Micro's requirement), found {}",
+                                    q.zero_point
+                                )));
+                            }
+                        }
+                        k::lut16::relu_table_i16(qi, qo, table_ref)
+                    }
+                    oc::RELU6 => k::lut16::relu6_table_i16(qi, table_ref),
+                    oc::LEAKY_RELU => k::lut16::leaky_relu_table_i16(
+                        options::leaky_relu_alpha(cx.op.options)?,
+                        qi,
+                        qo,
+                        table_ref,
+                    ),
+                    _ => {
+                        return Err(cx.unsupported(
+                            "int16 (16x8) input and output: Ferrite runs int16 RELU, RELU6 and LEAKY_RELU only",
+                        ))
+                    }
+                };
+                built.ok_or_else(|| cx.err(format!(
+                    "quantization (input scale {} zp {}, output scale {} zp {}) not accepted by the int16 kernel",
+                    qi.scale, qi.zero_point, qo.scale, qo.zero_point
+                )))?;
+                let table = self.pool.push_i16(&table);
+                self.push(
+                    cx,
+                    Op::LutI16(LutI16 {
+                        input: ii,
+                        output: oi,
+                        table,
+                    }),
+                    0,
+                    2 * k::lut16::TABLE16_LEN,
+                );
+            }
             (DType::F32, DType::F32) => {
                 let kind = match cx.op.code {
                     oc::LOGISTIC => UnaryKind::Logistic,
