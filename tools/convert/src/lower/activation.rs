@@ -55,6 +55,11 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 });
                 self.push(cx, op, 0, 0);
             }
+            (DType::I16, DType::I16) => {
+                return Err(cx.unsupported(
+                    "int16 (16x8) SOFTMAX: not supported by Ferrite yet (TFLite Micro's int16 LUT path is not reproduced)",
+                ))
+            }
             (a, b) => {
                 return Err(cx.unsupported(format!(
                     "input/output types {a}/{b}; supported: int8 and float32"
@@ -125,10 +130,18 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                         qo,
                         table_ref,
                     ),
-                    _ => {
+                    oc::HARD_SWISH | oc::RELU_N1_TO_1 => {
                         return Err(cx.unsupported(
-                            "int16 (16x8) input and output: Ferrite runs int16 RELU, RELU6 and LEAKY_RELU only",
+                            "int16 (16x8) input and output: TFLite Micro has no int16 kernel for it (float32 and int8 only)",
                         ))
+                    }
+                    _ => {
+                        // LOGISTIC and TANH: TFLM interpolates in a fixed 256-entry sigmoid
+                        // table whose entries are not the rounded formula, so they are not
+                        // reproduced here yet.
+                        return Err(cx.unsupported(
+                            "int16 (16x8) input and output: not supported by Ferrite yet (int16 RELU, RELU6 and LEAKY_RELU are)",
+                        ));
                     }
                 };
                 built.ok_or_else(|| cx.err(format!(
@@ -170,7 +183,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             }
             (a, b) => {
                 return Err(cx.unsupported(format!(
-                    "input/output types {a}/{b}; supported: int8 and float32"
+                    "input/output types {a}/{b}; supported: int8, float32 and (RELU, RELU6, LEAKY_RELU) int16"
                 )))
             }
         }

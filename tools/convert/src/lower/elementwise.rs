@@ -531,6 +531,11 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                         || cx.err("quantization parameters give an unrepresentable multiplier"),
                     )?)
                 }
+                // TFLite's converter has no 16x8 PRELU ("not yet supported"), so there is no
+                // TFLM golden to be exact against.
+                DType::I16 => return Err(cx.unsupported(
+                    "int16 (16x8) PRELU: not supported by Ferrite (TFLite's converter does not produce it, so there is no TFLite Micro reference to match)",
+                )),
                 t => return Err(self.type_error(cx, t, "float32, int8")),
             };
         self.push(cx, op, 0, 0);
