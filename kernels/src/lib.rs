@@ -63,6 +63,7 @@ pub mod ops {
     pub mod resize_bilinear;
     pub mod shape;
     pub mod softmax;
+    pub mod softmax16;
     pub mod space_batch;
     pub mod transpose_conv;
     pub mod unary_f32;

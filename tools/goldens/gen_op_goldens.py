@@ -379,7 +379,8 @@ def build_families():
     family(name="softmax_1x10", desc="SOFTMAX on [1,10], beta 1",
            inputs=[Inp("x", (1, 10), -4.0, 4.0)], fn=lambda rng: tf.nn.softmax, n=5)
     family(name="softmax_2x5", desc="SOFTMAX on [2,5] (two rows), beta 1",
-           inputs=[Inp("x", (2, 5), -6.0, 3.0)], fn=lambda rng: tf.nn.softmax, n=5)
+           inputs=[Inp("x", (2, 5), -6.0, 3.0)], fn=lambda rng: tf.nn.softmax, n=5,
+           variants=("int8", "f32", "16x8"))
 
     def set_beta(model, variant):
         for op in model.subgraphs[0].operators:
@@ -389,7 +390,7 @@ def build_families():
     family(name="softmax_beta0p5_1x10", desc="SOFTMAX on [1,10] with beta = 0.5 (hand-edited: "
            "the converter keeps softmax(x*b) as MUL + SOFTMAX(beta=1))",
            inputs=[Inp("x", (1, 10), -8.0, 8.0)], fn=lambda rng: tf.nn.softmax, n=5,
-           edit=set_beta, ref=lambda rng, x: tf.nn.softmax(0.5 * x).numpy())
+           variants=("int8", "f32", "16x8"), edit=set_beta, ref=lambda rng, x: tf.nn.softmax(0.5 * x).numpy())
     family(name="softmax_1x4x4x6", desc="SOFTMAX on a 4-D [1,4,4,6] tensor (over the last axis)",
            inputs=[Inp("x", (1, 4, 4, 6), -3.0, 5.0)], fn=lambda rng: tf.nn.softmax, n=3)
 
@@ -496,18 +497,18 @@ def build_families():
 
     # 16x8 (int16 activations): one range inside the op's interesting region, one that
     # saturates (RELU6 past 6, the int16 output range past the input's).
-    for op_name, f, ranges in (
+    for act_name, f, ranges in (
             ("relu", tf.nn.relu, [(-3.0, 5.0), (-12.0, 3.0)]),
             ("relu6", tf.nn.relu6, [(-2.0, 5.0), (-8.0, 10.0)]),
             ("leaky_relu", lambda x: tf.nn.leaky_relu(x, alpha=0.2), [(-3.0, 4.0), (-10.0, 2.0)])):
         for i, (lo, hi) in enumerate(ranges):
-            family(name=f"{op_name}16_r{i}_{_num_tag(lo)}_{_num_tag(hi)}",
-                   desc=f"{op_name.upper()} in 16x8 (int16 in/out), input range [{lo}, {hi}]",
+            family(name=f"{act_name}16_r{i}_{_num_tag(lo)}_{_num_tag(hi)}",
+                   desc=f"{act_name.upper()} in 16x8 (int16 in/out), input range [{lo}, {hi}]",
                    inputs=[Inp("x", (1, 8, 8, 4), lo, hi)], fn=lambda rng, f=f: f,
                    variants=("16x8",),
                    tflm_quirk=("TFLM's int16 RELU6 clamps the raw int16 values to [zp_in, "
                                "quantize_in(6)] and copies them WITHOUT requantizing to the "
-                               "output scale (as for int8)") if op_name == "relu6" else "")
+                               "output scale (as for int8)") if act_name == "relu6" else "")
 
     # ---------------- QUANTIZE / DEQUANTIZE ----------------
     def c1x1(rng):

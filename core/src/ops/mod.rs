@@ -1228,4 +1228,6 @@ pub enum Op {
     MulI16(MulI8),
     /// Int16 elementwise function by a 65536-entry table.
     LutI16(LutI16),
+    /// Int16 SOFTMAX (16x8), TFLM's LUT path.
+    SoftmaxI16(SoftmaxI16),
 }

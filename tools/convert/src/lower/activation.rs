@@ -56,9 +56,36 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 self.push(cx, op, 0, 0);
             }
             (DType::I16, DType::I16) => {
-                return Err(cx.unsupported(
-                    "int16 (16x8) SOFTMAX: not supported by Ferrite yet (TFLite Micro's int16 LUT path is not reproduced)",
-                ))
+                let in_q = cx.qparams(input, "input")?;
+                let out_q = cx.qparams(output, "output")?;
+                // TFLM's Prepare: output zero point 0 and scale 1/32768 (to 0.1%).
+                if out_q.zero_point != 0 || (out_q.scale - 1.0 / 32768.0).abs() > 0.001 / 32768.0 {
+                    return Err(cx.tensor_msg(output, "output", format!(
+                        "int16 softmax output must have scale 1/32768 and zero point 0 (TFLite Micro's requirement), found {} and {}",
+                        out_q.scale, out_q.zero_point
+                    )));
+                }
+                let (input_multiplier, input_left_shift) =
+                    k::softmax16::prepare_softmax_i16(beta, in_q.scale).ok_or_else(|| {
+                        cx.err(format!(
+                            "beta {beta} with input scale {} gives an unrepresentable multiplier",
+                            in_q.scale
+                        ))
+                    })?;
+                let (exp, recip) = k::softmax16::softmax_i16_luts();
+                let exp_lut = self.pool.push_i16(&exp);
+                let one_over_one_plus_x_lut = self.pool.push_i16(&recip);
+                let op = Op::SoftmaxI16(SoftmaxI16 {
+                    input: ii,
+                    output: oi,
+                    outer: u32_of(outer),
+                    depth: u32_of(depth),
+                    input_multiplier,
+                    input_left_shift,
+                    exp_lut,
+                    one_over_one_plus_x_lut,
+                });
+                self.push(cx, op, 0, 4 * k::softmax16::SOFTMAX16_LUT_LEN);
             }
             (a, b) => {
                 return Err(cx.unsupported(format!(
