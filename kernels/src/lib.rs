@@ -52,6 +52,7 @@ pub mod ops {
     pub mod l2_pool;
     pub mod load_const;
     pub mod lut;
+    pub mod lut16;
     pub mod lut_math;
     pub mod mean;
     pub mod movement;
@@ -62,6 +63,7 @@ pub mod ops {
     pub mod resize_bilinear;
     pub mod shape;
     pub mod softmax;
+    pub mod softmax16;
     pub mod space_batch;
     pub mod transpose_conv;
     pub mod unary_f32;

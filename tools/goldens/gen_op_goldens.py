@@ -416,7 +416,8 @@ def build_families():
     family(name="softmax_1x10", desc="SOFTMAX on [1,10], beta 1",
            inputs=[Inp("x", (1, 10), -4.0, 4.0)], fn=lambda rng: tf.nn.softmax, n=5)
     family(name="softmax_2x5", desc="SOFTMAX on [2,5] (two rows), beta 1",
-           inputs=[Inp("x", (2, 5), -6.0, 3.0)], fn=lambda rng: tf.nn.softmax, n=5)
+           inputs=[Inp("x", (2, 5), -6.0, 3.0)], fn=lambda rng: tf.nn.softmax, n=5,
+           variants=("int8", "f32", "16x8"))
 
     def set_beta(model, variant):
         for op in model.subgraphs[0].operators:
@@ -426,7 +427,7 @@ def build_families():
     family(name="softmax_beta0p5_1x10", desc="SOFTMAX on [1,10] with beta = 0.5 (hand-edited: "
            "the converter keeps softmax(x*b) as MUL + SOFTMAX(beta=1))",
            inputs=[Inp("x", (1, 10), -8.0, 8.0)], fn=lambda rng: tf.nn.softmax, n=5,
-           edit=set_beta, ref=lambda rng, x: tf.nn.softmax(0.5 * x).numpy())
+           variants=("int8", "f32", "16x8"), edit=set_beta, ref=lambda rng, x: tf.nn.softmax(0.5 * x).numpy())
     family(name="softmax_1x4x4x6", desc="SOFTMAX on a 4-D [1,4,4,6] tensor (over the last axis)",
            inputs=[Inp("x", (1, 4, 4, 6), -3.0, 5.0)], fn=lambda rng: tf.nn.softmax, n=3)
 
@@ -440,30 +441,30 @@ def build_families():
     two = lambda op: (lambda rng: op)  # noqa: E731
     family(name="add_same_shape", desc="ADD of two [1,8,8,4] tensors with different ranges",
            inputs=[Inp("a", (1, 8, 8, 4), -1.0, 1.0), Inp("b", (1, 8, 8, 4), -4.0, 3.0)],
-           op="ADD", variants=("int8", "f32", "int32", "int64"),
+           op="ADD", variants=("int8", "f32", "int32", "int64", "16x8"),
            fn=two(lambda a, b: a + b))
     family(name="add_broadcast_c", desc="ADD with broadcast [1,1,1,6] + [1,6,6,6]",
            inputs=[Inp("a", (1, 1, 1, 6), -2.0, 2.0), Inp("b", (1, 6, 6, 6), -1.0, 1.0)],
-           op="ADD", variants=("int8", "f32", "int32"),
+           op="ADD", variants=("int8", "f32", "int32", "16x8"),
            fn=two(lambda a, b: a + b))
     family(name="add_relu", desc="ADD of two [1,6,6,4] tensors with fused RELU",
            inputs=[Inp("a", (1, 6, 6, 4), -2.0, 2.0), Inp("b", (1, 6, 6, 4), -1.0, 3.0)],
-           fn=two(lambda a, b: tf.nn.relu(a + b)))
+           variants=("int8", "f32", "16x8"), fn=two(lambda a, b: tf.nn.relu(a + b)))
     family(name="mul_same_shape", desc="MUL of two [1,6,6,4] tensors",
            inputs=[Inp("a", (1, 6, 6, 4), -2.0, 2.0), Inp("b", (1, 6, 6, 4), -1.0, 3.0)],
-           op="MUL", variants=("int8", "f32", "int32", "int64"),
+           op="MUL", variants=("int8", "f32", "int32", "int64", "16x8"),
            fn=two(lambda a, b: a * b))
     family(name="mul_se_broadcast", desc="MUL SENet-style broadcast: [1,1,1,8] gate in [0,1] * [1,6,6,8]",
            inputs=[Inp("s", (1, 1, 1, 8), 0.0, 1.0), Inp("x", (1, 6, 6, 8), -3.0, 3.0)],
-           op="MUL", variants=("int8", "f32", "int32"),
+           op="MUL", variants=("int8", "f32", "int32", "16x8"),
            fn=two(lambda s, x: s * x))
     family(name="sub_same_shape", desc="SUB of two [1,6,6,4] tensors (a - b)",
            inputs=[Inp("a", (1, 6, 6, 4), -2.0, 2.0), Inp("b", (1, 6, 6, 4), -1.0, 3.0)],
-           op="SUB", variants=("int8", "f32", "int32", "int64"),
+           op="SUB", variants=("int8", "f32", "int32", "int64", "16x8"),
            fn=two(lambda a, b: a - b))
     family(name="sub_broadcast_c", desc="SUB with broadcast [1,5,5,3] - [1,1,1,3]",
            inputs=[Inp("a", (1, 5, 5, 3), -1.0, 1.0), Inp("b", (1, 1, 1, 3), -2.0, 0.5)],
-           op="SUB", variants=("int8", "f32", "int32"),
+           op="SUB", variants=("int8", "f32", "int32", "16x8"),
            fn=two(lambda a, b: a - b))
 
     # ---------------- CONCATENATION ----------------
@@ -572,6 +573,21 @@ def build_families():
     unary_family("leaky_relu", _num_tag, lambda x: tf.nn.leaky_relu(x, alpha=0.2),
                  [(-4.0, 4.0), (-1.0, 7.0), (-10.0, 2.0)], (-4.0, 4.0),
                  "LEAKY_RELU alpha 0.2 applied to the model input")
+
+    # 16x8 (int16 activations): one range inside the op's interesting region, one that
+    # saturates (RELU6 past 6, the int16 output range past the input's).
+    for act_name, f, ranges in (
+            ("relu", tf.nn.relu, [(-3.0, 5.0), (-12.0, 3.0)]),
+            ("relu6", tf.nn.relu6, [(-2.0, 5.0), (-8.0, 10.0)]),
+            ("leaky_relu", lambda x: tf.nn.leaky_relu(x, alpha=0.2), [(-3.0, 4.0), (-10.0, 2.0)])):
+        for i, (lo, hi) in enumerate(ranges):
+            family(name=f"{act_name}16_r{i}_{_num_tag(lo)}_{_num_tag(hi)}",
+                   desc=f"{act_name.upper()} in 16x8 (int16 in/out), input range [{lo}, {hi}]",
+                   inputs=[Inp("x", (1, 8, 8, 4), lo, hi)], fn=lambda rng, f=f: f,
+                   variants=("16x8",),
+                   tflm_quirk=("TFLM's int16 RELU6 clamps the raw int16 values to [zp_in, "
+                               "quantize_in(6)] and copies them WITHOUT requantizing to the "
+                               "output scale (as for int8)") if act_name == "relu6" else "")
 
     # ---------------- QUANTIZE / DEQUANTIZE ----------------
     def c1x1(rng):
@@ -1346,7 +1362,7 @@ def check_output(case: str, fam: Family, variant: str, model, d: dict, y: np.nda
             errs = errs / 256
         err = round(float(errs.max()), 2)
         check["max_err_vs_tf_float_lsb"] = max(err, check.get("max_err_vs_tf_float_lsb", 0.0))
-        if variant == "int8" and fam.tflm_quirk:
+        if variant in QUANTIZED_VARIANTS and fam.tflm_quirk:
             check["tflm_quirk"] = "expected: output is not the float result, see description"
             if fam.op is not None:  # typed families: how many elements the quirk hits
                 check["elements_over_lsb_tol"] = (check.get("elements_over_lsb_tol", 0)

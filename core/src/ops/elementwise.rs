@@ -295,3 +295,41 @@ pub struct Requantize {
     /// Output zero point.
     pub output_zero_point: i32,
 }
+
+/// An int16 → int16 elementwise function (16x8 RELU, RELU6, LEAKY_RELU) as a table the
+/// converter fills by evaluating TFLM's int16 arithmetic once per possible input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct LutI16 {
+    /// Input.
+    pub input: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// `table[(x as u16) as usize]` is the output for input `x` (65536 entries).
+    pub table: ConstRef<i16>,
+}
+
+/// Int16 SOFTMAX over the last axis (TFLM `SoftmaxInt16`): each difference to the row's
+/// maximum is rescaled so that `[-65535, 0]` spans `[-10, 0]`, looked up in an `exp` table,
+/// and the sum's reciprocal in a `1 / (1 + x)` table; both 513-entry tables are TFLM's
+/// `gen_lut`, computed by the converter. Output scale 1/32768, zero point 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SoftmaxI16 {
+    /// Input.
+    pub input: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// Number of rows.
+    pub outer: u32,
+    /// Length of the last axis.
+    pub depth: u32,
+    /// `input_scale * beta / (10 / 65535)` as a Q0.31 multiplier...
+    pub input_multiplier: i32,
+    /// ...and its shift.
+    pub input_left_shift: i32,
+    /// `exp(x)` on `[-10, 0]`, 513 entries in Q0.15.
+    pub exp_lut: ConstRef<i16>,
+    /// `1 / (1 + x)` on `[0, 1]`, 513 entries in Q0.15.
+    pub one_over_one_plus_x_lut: ConstRef<i16>,
+}

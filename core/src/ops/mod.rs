@@ -1334,4 +1334,12 @@ pub enum Op {
     QuantizeF32I16(QuantizeF32I16),
     /// DEQUANTIZE int16 → float32.
     DequantizeI16(DequantizeI16),
+    /// Int16 ADD / SUB (16x8): [`AddI8`]'s arithmetic on int16 values (`left_shift` 15).
+    AddI16(AddI8),
+    /// Int16 MUL (16x8): [`MulI8`]'s arithmetic on int16 values (zero points 0).
+    MulI16(MulI8),
+    /// Int16 elementwise function by a 65536-entry table.
+    LutI16(LutI16),
+    /// Int16 SOFTMAX (16x8), TFLM's LUT path.
+    SoftmaxI16(SoftmaxI16),
 }

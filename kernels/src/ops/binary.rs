@@ -664,6 +664,239 @@ pub(crate) fn run_mul_i8_with(
     Ok(())
 }
 
+/// Headroom TFLM gives int16 ADD/SUB inputs before rescaling (`left_shift = 15`): the
+/// widest int16 difference, 65535, shifted by 15 still fits an int32 accumulator.
+pub const ADD_I16_LEFT_SHIFT: i32 = 15;
+
+/// A valid int16 tensor quantization: positive finite scale, zero point inside int16.
+fn valid_i16(q: QParams) -> bool {
+    q.scale.is_finite()
+        && q.scale > 0.0
+        && (i16::MIN as i32..=i16::MAX as i32).contains(&q.zero_point)
+}
+
+/// TFLM `CalculateActivationRangeQuantized` for an int16 output: RELU clamps below at the
+/// zero point, RELU6 / RELU_N1_TO_1 at the quantized bounds (`zp + round(v / scale)`, the
+/// division in `f32`), all within the int16 range. `None` when a bound overflows `i32`.
+pub fn activation_range_i16(act: FusedActivation, out: QParams) -> Option<(i32, i32)> {
+    let q = |v: f32| -> Option<i32> {
+        let r = libm::roundf(v / out.scale);
+        (r >= i32::MIN as f32 && r < i32::MAX as f32)
+            .then(|| out.zero_point.saturating_add(r as i32))
+    };
+    let (lo, hi) = (i16::MIN as i32, i16::MAX as i32);
+    Some(match act {
+        FusedActivation::None => (lo, hi),
+        FusedActivation::Relu => (lo.max(q(0.0)?), hi),
+        FusedActivation::Relu6 => (lo.max(q(0.0)?), hi.min(q(6.0)?)),
+        FusedActivation::ReluN1To1 => (lo.max(q(-1.0)?), hi.min(q(1.0)?)),
+    })
+}
+
+/// Int16 ADD or SUB layer parameters (TFLM `CalculateOpDataAdd` / `CalculateOpDataSub` for an
+/// int16 output): as [`prepare_add_i8`] with `left_shift` [`ADD_I16_LEFT_SHIFT`], the
+/// multipliers in `f64` for both. (Some TFLM sources keep SUB's `twice_max_input_scale` a
+/// `float` and divide in `f32`; the TFLM the goldens come from does not: its int16 SUB matches
+/// the `f64` multipliers bit for bit and not the `f32` ones.) TFLM accepts any zero point here
+/// (it only `DCHECK`s that the offsets lie inside int16).
+///
+/// `None` when TFLM would reject the layer: a scale that is not positive and finite, a zero
+/// point outside int16, or a multiplier not below 1.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_add_i16(
+    subtract: bool,
+    a: TensorId,
+    b: TensorId,
+    output: TensorId,
+    len: u32,
+    broadcast: Option<Broadcast>,
+    qa: QParams,
+    qb: QParams,
+    qo: QParams,
+    act: FusedActivation,
+) -> Option<AddI8> {
+    if !(valid_i16(qa) && valid_i16(qb) && valid_i16(qo)) {
+        return None;
+    }
+    let twice_max_input_scale = 2.0 * (qa.scale.max(qb.scale) as f64);
+    let real_a = qa.scale as f64 / twice_max_input_scale;
+    let real_b = qb.scale as f64 / twice_max_input_scale;
+    let real_out = twice_max_input_scale / ((1i64 << ADD_I16_LEFT_SHIFT) as f64 * qo.scale as f64);
+    let (a_multiplier, a_shift) = quantize_multiplier_smaller_than_one(real_a)?;
+    let (b_multiplier, b_shift) = quantize_multiplier_smaller_than_one(real_b)?;
+    let (out_multiplier, out_shift) = quantize_multiplier_smaller_than_one(real_out)?;
+    let (act_min, act_max) = activation_range_i16(act, qo)?;
+    Some(AddI8 {
+        subtract,
+        a,
+        b,
+        output,
+        len,
+        broadcast,
+        a_offset: -qa.zero_point,
+        b_offset: -qb.zero_point,
+        left_shift: ADD_I16_LEFT_SHIFT,
+        a_multiplier,
+        a_shift,
+        b_multiplier,
+        b_shift,
+        out_multiplier,
+        out_shift,
+        output_offset: qo.zero_point,
+        act_min,
+        act_max,
+    })
+}
+
+/// Int16 MUL layer parameters (TFLM `CalculateOpDataMul`): as [`prepare_mul_i8`]. `None` for
+/// a bad scale, a multiplier too large to quantize, or a non-zero zero point (TFLM requires
+/// all three int16 zero points to be 0).
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_mul_i16(
+    a: TensorId,
+    b: TensorId,
+    output: TensorId,
+    len: u32,
+    broadcast: Option<Broadcast>,
+    qa: QParams,
+    qb: QParams,
+    qo: QParams,
+    act: FusedActivation,
+) -> Option<MulI8> {
+    if !(valid_i16(qa) && valid_i16(qb) && valid_i16(qo)) {
+        return None;
+    }
+    if qa.zero_point != 0 || qb.zero_point != 0 || qo.zero_point != 0 {
+        return None;
+    }
+    let real = qa.scale as f64 * qb.scale as f64 / qo.scale as f64;
+    let (out_multiplier, out_shift) = quantize_multiplier(real)?;
+    let (act_min, act_max) = activation_range_i16(act, qo)?;
+    Some(MulI8 {
+        a,
+        b,
+        output,
+        len,
+        broadcast,
+        a_offset: 0,
+        b_offset: 0,
+        out_multiplier,
+        out_shift,
+        output_offset: 0,
+        act_min,
+        act_max,
+    })
+}
+
+/// One int16 ADD/SUB element (TFLM `AddElementwise` / `SubElementwise` and their broadcast
+/// loops, templated on `int16_t`): [`add_element_i8`]'s arithmetic on wider values. The
+/// clamp is within int16 (the converter's range), so the narrowing keeps the value.
+#[inline(always)]
+pub fn add_element_i16(p: &AddI8, x: i16, y: i16) -> i16 {
+    let shift = p.left_shift as u32;
+    let a = p.a_offset.wrapping_add(x as i32).wrapping_shl(shift);
+    let b = p.b_offset.wrapping_add(y as i32).wrapping_shl(shift);
+    let a = multiply_by_quantized_multiplier_smaller_than_one_exp(a, p.a_multiplier, p.a_shift);
+    let b = multiply_by_quantized_multiplier_smaller_than_one_exp(b, p.b_multiplier, p.b_shift);
+    let sum = if p.subtract {
+        a.wrapping_sub(b)
+    } else {
+        a.wrapping_add(b)
+    };
+    let raw =
+        multiply_by_quantized_multiplier_smaller_than_one_exp(sum, p.out_multiplier, p.out_shift)
+            .wrapping_add(p.output_offset);
+    raw.max(p.act_min).min(p.act_max) as i16
+}
+
+/// One int16 MUL element (TFLM `reference_integer_ops::MulElementwise<int16_t>`): the
+/// product of two int16 values fits an int32 (at most `2^30`).
+#[inline(always)]
+pub fn mul_element_i16(p: &MulI8, x: i16, y: i16) -> i16 {
+    let a = p.a_offset.wrapping_add(x as i32);
+    let b = p.b_offset.wrapping_add(y as i32);
+    let raw = multiply_by_quantized_multiplier(a.wrapping_mul(b), p.out_multiplier, p.out_shift)
+        .wrapping_add(p.output_offset);
+    raw.max(p.act_min).min(p.act_max) as i16
+}
+
+/// Reference int16 ADD and SUB, same shape or broadcast; slices as for [`add_i8`].
+pub fn add_i16(p: &AddI8, a: &[i16], b: &[i16], output: &mut [i16]) {
+    apply_binary(p.broadcast.as_ref(), a, b, output, |x, y| {
+        add_element_i16(p, x, y)
+    });
+}
+
+/// Reference int16 MUL, same shape or broadcast; slices as for [`add_i8`].
+pub fn mul_i16(p: &MulI8, a: &[i16], b: &[i16], output: &mut [i16]) {
+    apply_binary(p.broadcast.as_ref(), a, b, output, |x, y| {
+        mul_element_i16(p, x, y)
+    });
+}
+
+/// Rejects an int16 clamp outside int16 (the narrowing in the element functions would then
+/// change values).
+fn check_i16_clamp(ctx: &Ctx<'_>, act_min: i32, act_max: i32) -> Result<()> {
+    let range = i16::MIN as i32..=i16::MAX as i32;
+    if !range.contains(&act_min) || !range.contains(&act_max) {
+        return Err(ctx.error("activation range outside int16"));
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::AddI16`].
+pub fn run_add_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, AddI16);
+    check_int_params(
+        ctx,
+        &[p.a_shift, p.b_shift, p.out_shift],
+        &[],
+        p.act_min,
+        p.act_max,
+    )?;
+    check_i16_clamp(ctx, p.act_min, p.act_max)?;
+    if !(0..=31).contains(&p.left_shift) {
+        return Err(ctx.error("left shift out of range"));
+    }
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let a: &[i16] = inputs.get(p.a)?;
+    let b: &[i16] = inputs.get(p.b)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check_operands(
+        layer,
+        p.len,
+        p.broadcast.as_ref(),
+        a.len(),
+        b.len(),
+        output.len(),
+    )?;
+    add_i16(p, a, b, output);
+    Ok(())
+}
+
+/// Kernel entry for [`Op::MulI16`].
+pub fn run_mul_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, MulI16);
+    check_int_params(ctx, &[], &[p.out_shift], p.act_min, p.act_max)?;
+    check_i16_clamp(ctx, p.act_min, p.act_max)?;
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let a: &[i16] = inputs.get(p.a)?;
+    let b: &[i16] = inputs.get(p.b)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check_operands(
+        layer,
+        p.len,
+        p.broadcast.as_ref(),
+        a.len(),
+        b.len(),
+        output.len(),
+    )?;
+    mul_i16(p, a, b, output);
+    Ok(())
+}
+
 /// Kernel entry for [`Op::BinaryF32`].
 pub fn run_binary_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let p = expect_op!(ctx, op, BinaryF32);
@@ -1522,5 +1755,148 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
+mod tests_i16 {
+    use super::*;
+
+    fn q(scale: f32, zero_point: i32) -> QParams {
+        QParams { scale, zero_point }
+    }
+
+    fn add(subtract: bool, qa: QParams, qb: QParams, qo: QParams, act: FusedActivation) -> AddI8 {
+        let id = TensorId;
+        prepare_add_i16(subtract, id(0), id(1), id(2), 4, None, qa, qb, qo, act).unwrap()
+    }
+
+    /// The real-number result of an int16 ADD/SUB, to compare with the fixed-point one.
+    fn real_add(p: &AddI8, qa: QParams, qb: QParams, qo: QParams, x: i16, y: i16) -> f64 {
+        let a = (x as f64 - qa.zero_point as f64) * qa.scale as f64;
+        let b = (y as f64 - qb.zero_point as f64) * qb.scale as f64;
+        let r = if p.subtract { a - b } else { a + b };
+        (r / qo.scale as f64 + qo.zero_point as f64).clamp(p.act_min as f64, p.act_max as f64)
+    }
+
+    #[test]
+    fn add_i16_params_follow_tflm_prepare() {
+        let p = add(
+            false,
+            q(1e-4, 0),
+            q(2e-4, 0),
+            q(3e-4, 0),
+            FusedActivation::None,
+        );
+        assert_eq!(p.left_shift, 15);
+        assert_eq!((p.act_min, p.act_max), (-32768, 32767));
+        // b has the larger scale: its multiplier is exactly 1/2.
+        assert_eq!((p.b_multiplier, p.b_shift), (1 << 30, 0));
+        let p = add(
+            true,
+            q(1e-4, 0),
+            q(1e-4, 0),
+            q(1e-3, 0),
+            FusedActivation::Relu6,
+        );
+        assert!(p.subtract);
+        assert_eq!((p.act_min, p.act_max), (0, 6000));
+        let p = add(
+            false,
+            q(1e-4, 0),
+            q(1e-4, 0),
+            q(1e-3, 0),
+            FusedActivation::Relu,
+        );
+        assert_eq!((p.act_min, p.act_max), (0, 32767));
+        // Unrepresentable: an output scale far below the inputs'.
+        let id = TensorId;
+        let none = FusedActivation::None;
+        let tiny = q(1e-12, 0);
+        let big = q(1.0, 0);
+        assert!(
+            prepare_add_i16(false, id(0), id(1), id(2), 4, None, big, big, tiny, none).is_none()
+        );
+        assert!(prepare_add_i16(
+            false,
+            id(0),
+            id(1),
+            id(2),
+            4,
+            None,
+            q(1.0, 40000),
+            big,
+            big,
+            none
+        )
+        .is_none());
+    }
+
+    /// Within one output step of the real result over the whole int16 range (the fixed-point
+    /// rounding can at most carry the last bit), and exact where it must be.
+    #[test]
+    fn add_and_sub_i16_are_close_to_the_real_result() {
+        let (qa, qb, qo) = (q(3.1e-4, 0), q(1.7e-4, 0), q(4.4e-4, 0));
+        for subtract in [false, true] {
+            let p = add(subtract, qa, qb, qo, FusedActivation::None);
+            for x in (i16::MIN..=i16::MAX).step_by(257) {
+                for y in (i16::MIN..=i16::MAX).step_by(263) {
+                    let got = add_element_i16(&p, x, y) as f64;
+                    let want = real_add(&p, qa, qb, qo, x, y);
+                    assert!(
+                        (got - want).abs() <= 1.0,
+                        "{x} {y} {subtract}: {got} vs {want}"
+                    );
+                }
+            }
+            assert_eq!(add_element_i16(&p, 0, 0), 0);
+        }
+    }
+
+    #[test]
+    fn add_i16_broadcast_matches_elementwise() {
+        let (qa, qb, qo) = (q(1e-3, 0), q(2e-3, 0), q(2.5e-3, 0));
+        let mut p = add(false, qa, qb, qo, FusedActivation::Relu);
+        p.len = 6;
+        p.broadcast = broadcast_for(&[2, 3], &[1, 3]).unwrap();
+        let a = [100i16, -200, 30000, -30000, 5, 32767];
+        let b = [-50i16, 7, 32767];
+        let mut out = [0i16; 6];
+        add_i16(&p, &a, &b, &mut out);
+        for (i, &o) in out.iter().enumerate() {
+            assert_eq!(o, add_element_i16(&p, a[i], b[i % 3]));
+            assert!(o >= 0, "fused RELU");
+        }
+    }
+
+    #[test]
+    fn mul_i16_follows_tflm_and_refuses_zero_points() {
+        let id = TensorId;
+        let (qa, qb, qo) = (q(1e-3, 0), q(2e-3, 0), q(1e-4, 0));
+        let p = prepare_mul_i16(
+            id(0),
+            id(1),
+            id(2),
+            4,
+            None,
+            qa,
+            qb,
+            qo,
+            FusedActivation::None,
+        )
+        .unwrap();
+        // 0.1 * 0.2 = 0.02 = 200 output steps.
+        assert_eq!(mul_element_i16(&p, 100, 100), 200);
+        assert_eq!(mul_element_i16(&p, -100, 100), -200);
+        // The extreme product (2^30) fits and saturates the output.
+        assert_eq!(mul_element_i16(&p, i16::MIN, i16::MIN), i16::MAX);
+        assert_eq!(mul_element_i16(&p, i16::MIN, i16::MAX), i16::MIN);
+        let mut out = [0i16; 4];
+        mul_i16(&p, &[1, 2, 3, 4], &[10, 10, 10, 10], &mut out);
+        assert_eq!(out, [0, 0, 1, 1]); // 0.2, 0.4, 0.6, 0.8 steps: rounded
+        let none = FusedActivation::None;
+        assert!(prepare_mul_i16(id(0), id(1), id(2), 4, None, q(1e-3, 1), qb, qo, none).is_none());
+        assert!(prepare_mul_i16(id(0), id(1), id(2), 4, None, qa, qb, q(1e-4, -2), none).is_none());
     }
 }

@@ -414,7 +414,7 @@ pub fn leaky_relu_table(alpha: f32, input: QParams, output: QParams) -> Option<[
 /// TFLite `QuantizeMultiplier` extended to negative multipliers, as LEAKY_RELU's `Prepare`
 /// calls it for a negative `alpha`: `frexp` keeps the sign in the mantissa, so the Q0.31
 /// multiplier comes out negative. `None` for non-finite values or a shift above 31.
-fn quantize_multiplier_signed(m: f64) -> Option<(i32, i32)> {
+pub(crate) fn quantize_multiplier_signed(m: f64) -> Option<(i32, i32)> {
     if m >= 0.0 {
         return quantize_multiplier(m);
     }

@@ -55,6 +55,38 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 });
                 self.push(cx, op, 0, 0);
             }
+            (DType::I16, DType::I16) => {
+                let in_q = cx.qparams(input, "input")?;
+                let out_q = cx.qparams(output, "output")?;
+                // TFLM's Prepare: output zero point 0 and scale 1/32768 (to 0.1%).
+                if out_q.zero_point != 0 || (out_q.scale - 1.0 / 32768.0).abs() > 0.001 / 32768.0 {
+                    return Err(cx.tensor_msg(output, "output", format!(
+                        "int16 softmax output must have scale 1/32768 and zero point 0 (TFLite Micro's requirement), found {} and {}",
+                        out_q.scale, out_q.zero_point
+                    )));
+                }
+                let (input_multiplier, input_left_shift) =
+                    k::softmax16::prepare_softmax_i16(beta, in_q.scale).ok_or_else(|| {
+                        cx.err(format!(
+                            "beta {beta} with input scale {} gives an unrepresentable multiplier",
+                            in_q.scale
+                        ))
+                    })?;
+                let (exp, recip) = k::softmax16::softmax_i16_luts();
+                let exp_lut = self.pool.push_i16(&exp);
+                let one_over_one_plus_x_lut = self.pool.push_i16(&recip);
+                let op = Op::SoftmaxI16(SoftmaxI16 {
+                    input: ii,
+                    output: oi,
+                    outer: u32_of(outer),
+                    depth: u32_of(depth),
+                    input_multiplier,
+                    input_left_shift,
+                    exp_lut,
+                    one_over_one_plus_x_lut,
+                });
+                self.push(cx, op, 0, 4 * k::softmax16::SOFTMAX16_LUT_LEN);
+            }
             (a, b) => {
                 return Err(cx.unsupported(format!(
                     "input/output types {a}/{b}; supported: int8 and float32"
@@ -99,6 +131,62 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     256,
                 );
             }
+            (DType::I16, DType::I16) => {
+                let (qi, qo) = (cx.qparams(input, "input")?, cx.qparams(output, "output")?);
+                let mut table = vec![0i16; k::lut16::TABLE16_LEN];
+                let table_ref: &mut k::lut16::Table = table
+                    .as_mut_slice()
+                    .try_into()
+                    .map_err(|_| cx.err("int16 table size"))?;
+                let built = match cx.op.code {
+                    oc::RELU => {
+                        for (t, q, what) in [(input, qi, "input"), (output, qo, "output")] {
+                            if q.zero_point != 0 {
+                                return Err(cx.tensor_msg(t, what, format!(
+                                    "int16 RELU needs zero point 0 (TFLite Micro's requirement), found {}",
+                                    q.zero_point
+                                )));
+                            }
+                        }
+                        k::lut16::relu_table_i16(qi, qo, table_ref)
+                    }
+                    oc::RELU6 => k::lut16::relu6_table_i16(qi, table_ref),
+                    oc::LEAKY_RELU => k::lut16::leaky_relu_table_i16(
+                        options::leaky_relu_alpha(cx.op.options)?,
+                        qi,
+                        qo,
+                        table_ref,
+                    ),
+                    oc::HARD_SWISH | oc::RELU_N1_TO_1 => {
+                        return Err(cx.unsupported(
+                            "int16 (16x8) input and output: TFLite Micro has no int16 kernel for it (float32 and int8 only)",
+                        ))
+                    }
+                    _ => {
+                        // LOGISTIC and TANH: TFLM interpolates in a fixed 256-entry sigmoid
+                        // table whose entries are not the rounded formula, so they are not
+                        // reproduced here yet.
+                        return Err(cx.unsupported(
+                            "int16 (16x8) input and output: not supported by Ferrite yet (int16 RELU, RELU6 and LEAKY_RELU are)",
+                        ));
+                    }
+                };
+                built.ok_or_else(|| cx.err(format!(
+                    "quantization (input scale {} zp {}, output scale {} zp {}) not accepted by the int16 kernel",
+                    qi.scale, qi.zero_point, qo.scale, qo.zero_point
+                )))?;
+                let table = self.pool.push_i16(&table);
+                self.push(
+                    cx,
+                    Op::LutI16(LutI16 {
+                        input: ii,
+                        output: oi,
+                        table,
+                    }),
+                    0,
+                    2 * k::lut16::TABLE16_LEN,
+                );
+            }
             (DType::F32, DType::F32) => {
                 let kind = match cx.op.code {
                     oc::LOGISTIC => UnaryKind::Logistic,
@@ -122,7 +210,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             }
             (a, b) => {
                 return Err(cx.unsupported(format!(
-                    "input/output types {a}/{b}; supported: int8 and float32"
+                    "input/output types {a}/{b}; supported: int8, float32 and (RELU, RELU6, LEAKY_RELU) int16"
                 )))
             }
         }

@@ -9,9 +9,9 @@ use super::*;
 use ferrite_core::ops::BROADCAST_RANK;
 
 /// Types TFLM's ADD computes.
-const ADD_TYPES: &str = "float32, int8, int32";
+const ADD_TYPES: &str = "float32, int8, int16, int32";
 /// Types TFLM's SUB and MUL compute.
-const SUB_MUL_TYPES: &str = "float32, int8, int32";
+const SUB_MUL_TYPES: &str = "float32, int8, int16, int32";
 /// Types TFLM's DIV computes.
 const DIV_TYPES: &str = "float32, int8, int32";
 /// Types TFLM's MAXIMUM and MINIMUM compute.
@@ -167,6 +167,48 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                         )
                         .ok_or_else(unrepresentable)?,
                     ),
+                }
+            }
+            DType::I16 if cx.op.code != oc::DIV => {
+                let (qa, qb, qo) = (
+                    cx.qparams(a, "first input")?,
+                    cx.qparams(b, "second input")?,
+                    cx.qparams(output, "output")?,
+                );
+                if cx.op.code == oc::MUL {
+                    // TFLM's `CalculateOpDataMul` requires every int16 zero point to be 0.
+                    for (t, q, what) in [
+                        (a, qa, "first input"),
+                        (b, qb, "second input"),
+                        (output, qo, "output"),
+                    ] {
+                        if q.zero_point != 0 {
+                            return Err(cx.tensor_msg(t, what, format!(
+                                "int16 MUL needs zero point 0 (TFLite Micro's requirement), found {}",
+                                q.zero_point
+                            )));
+                        }
+                    }
+                    Op::MulI16(
+                        k::binary::prepare_mul_i16(ai, bi, oi, len, broadcast, qa, qb, qo, act)
+                            .ok_or_else(unrepresentable)?,
+                    )
+                } else {
+                    Op::AddI16(
+                        k::binary::prepare_add_i16(
+                            cx.op.code == oc::SUB,
+                            ai,
+                            bi,
+                            oi,
+                            len,
+                            broadcast,
+                            qa,
+                            qb,
+                            qo,
+                            act,
+                        )
+                        .ok_or_else(unrepresentable)?,
+                    )
                 }
             }
             DType::F32 => {
@@ -489,6 +531,11 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                         || cx.err("quantization parameters give an unrepresentable multiplier"),
                     )?)
                 }
+                // TFLite's converter has no 16x8 PRELU ("not yet supported"), so there is no
+                // TFLM golden to be exact against.
+                DType::I16 => return Err(cx.unsupported(
+                    "int16 (16x8) PRELU: not supported by Ferrite (TFLite's converter does not produce it, so there is no TFLite Micro reference to match)",
+                )),
                 t => return Err(self.type_error(cx, t, "float32, int8")),
             };
         self.push(cx, op, 0, 0);
