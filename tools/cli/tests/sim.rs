@@ -126,6 +126,26 @@ fn bundled_model_on_m4_with_calibrated_counter() {
     assert!(report["stack_bytes"].as_u64().unwrap() > 0);
 }
 
+/// The 16x8 whole models (int16 activations, int8 weights; tests/data/models, TFLM goldens)
+/// run bit-exactly on the emulated Cortex-M4 (DSP kernels) and Cortex-M55 (Helium kernels).
+#[test]
+fn models_16x8_on_m4_and_m55() {
+    let d = root().join("tests/data/models");
+    for name in ["mobilenet_v2_small_16x8", "audio_conv1d_16x8"] {
+        for board in ["qemu-m4", "qemu-m55"] {
+            let Some(r) = sim(
+                &d.join(format!("{name}.tflite")),
+                board,
+                &d.join(format!("{name}.inputs.npy")),
+                &d.join(format!("{name}.outputs.npy")),
+            ) else {
+                return;
+            };
+            assert_eq!(r["samples"], 4, "{name} on {board}");
+        }
+    }
+}
+
 #[test]
 fn vww_96_int8_on_m4() {
     if let Some(r) = shared_sim("vww_96_int8", "qemu-m4") {
