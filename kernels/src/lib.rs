@@ -37,6 +37,7 @@ pub(crate) mod util;
 
 pub mod ops {
     //! One module per operator.
+    pub mod act16;
     pub mod batch_matmul;
     pub mod binary;
     pub mod cast;
@@ -52,7 +53,6 @@ pub mod ops {
     pub mod l2_pool;
     pub mod load_const;
     pub mod lut;
-    pub mod lut16;
     pub mod lut_math;
     pub mod mean;
     pub mod movement;

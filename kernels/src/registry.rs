@@ -122,7 +122,7 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::Requantize(_) => entry!(cast::run_requantize),
         Op::AddI16(_) => entry!(binary::run_add_i16),
         Op::MulI16(_) => entry!(binary::run_mul_i16),
-        Op::LutI16(_) => entry!(lut16::run_lut_i16),
+        Op::ActI16(_) => entry!(act16::run_act_i16),
         Op::SoftmaxI16(_) => entry!(softmax16::run_softmax_i16),
     }
 }

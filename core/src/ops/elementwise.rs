@@ -296,17 +296,59 @@ pub struct Requantize {
     pub output_zero_point: i32,
 }
 
-/// An int16 → int16 elementwise function (16x8 RELU, RELU6, LEAKY_RELU) as a table the
-/// converter fills by evaluating TFLM's int16 arithmetic once per possible input.
+/// An int16 → int16 activation (16x8 RELU, RELU6, LEAKY_RELU), computed per element with
+/// TFLM's int16 arithmetic from parameters the converter derives (no table: a 65536-entry one
+/// would cost 128 KiB of flash per layer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct LutI16 {
+pub struct ActI16 {
     /// Input.
     pub input: TensorId,
     /// Output.
     pub output: TensorId,
-    /// `table[(x as u16) as usize]` is the output for input `x` (65536 entries).
-    pub table: ConstRef<i16>,
+    /// The function and its fixed-point parameters.
+    pub kind: ActI16Kind,
+}
+
+/// The function of an [`ActI16`] layer, with TFLM's precomputed parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum ActI16Kind {
+    /// RELU (`ReluQuantized`, zero points 0): `clamp(MultiplyByQuantizedMultiplier(x,
+    /// multiplier, shift), act_min, 32767)`.
+    Relu {
+        /// Input-to-output rescale multiplier (Q31).
+        multiplier: i32,
+        /// Its power-of-two exponent.
+        shift: i32,
+        /// Lower clamp: `max(-32768, output zero point)`.
+        act_min: i32,
+    },
+    /// RELU6 (`Relu6Quantized`): input codes clamped to `low..=high`, no rescale (TFLM's).
+    Relu6 {
+        /// The input zero point.
+        low: i32,
+        /// Six in input codes, clamped to int16.
+        high: i32,
+    },
+    /// LEAKY_RELU (`QuantizeLeakyRelu`): `x - in_zp` rescaled by the identity multiplier where
+    /// non-negative, by `|alpha|`'s (negated for a negative alpha) elsewhere, plus `out_zp`.
+    LeakyRelu {
+        /// Input zero point.
+        input_zero_point: i32,
+        /// Output zero point.
+        output_zero_point: i32,
+        /// `input_scale / output_scale` as a Q31 multiplier.
+        identity_multiplier: i32,
+        /// Its exponent.
+        identity_shift: i32,
+        /// `|input_scale * alpha / output_scale|` as a Q31 multiplier.
+        alpha_multiplier: i32,
+        /// Its exponent.
+        alpha_shift: i32,
+        /// Alpha is negative: the scaled value is negated.
+        alpha_negative: bool,
+    },
 }
 
 /// Int16 SOFTMAX over the last axis (TFLM `SoftmaxInt16`): each difference to the row's

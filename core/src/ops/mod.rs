@@ -1338,8 +1338,8 @@ pub enum Op {
     AddI16(AddI8),
     /// Int16 MUL (16x8): [`MulI8`]'s arithmetic on int16 values (zero points 0).
     MulI16(MulI8),
-    /// Int16 elementwise function by a 65536-entry table.
-    LutI16(LutI16),
+    /// Int16 RELU, RELU6 or LEAKY_RELU (16x8), computed per element.
+    ActI16(ActI16),
     /// Int16 SOFTMAX (16x8), TFLM's LUT path.
     SoftmaxI16(SoftmaxI16),
 }

@@ -133,11 +133,6 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             }
             (DType::I16, DType::I16) => {
                 let (qi, qo) = (cx.qparams(input, "input")?, cx.qparams(output, "output")?);
-                let mut table = vec![0i16; k::lut16::TABLE16_LEN];
-                let table_ref: &mut k::lut16::Table = table
-                    .as_mut_slice()
-                    .try_into()
-                    .map_err(|_| cx.err("int16 table size"))?;
                 let built = match cx.op.code {
                     oc::RELU => {
                         for (t, q, what) in [(input, qi, "input"), (output, qo, "output")] {
@@ -148,14 +143,13 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                                 )));
                             }
                         }
-                        k::lut16::relu_table_i16(qi, qo, table_ref)
+                        k::act16::relu_params_i16(qi, qo)
                     }
-                    oc::RELU6 => k::lut16::relu6_table_i16(qi, table_ref),
-                    oc::LEAKY_RELU => k::lut16::leaky_relu_table_i16(
+                    oc::RELU6 => k::act16::relu6_params_i16(qi),
+                    oc::LEAKY_RELU => k::act16::leaky_relu_params_i16(
                         options::leaky_relu_alpha(cx.op.options)?,
                         qi,
                         qo,
-                        table_ref,
                     ),
                     oc::HARD_SWISH | oc::RELU_N1_TO_1 => {
                         return Err(cx.unsupported(
@@ -171,20 +165,19 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                         ));
                     }
                 };
-                built.ok_or_else(|| cx.err(format!(
+                let kind = built.ok_or_else(|| cx.err(format!(
                     "quantization (input scale {} zp {}, output scale {} zp {}) not accepted by the int16 kernel",
                     qi.scale, qi.zero_point, qo.scale, qo.zero_point
                 )))?;
-                let table = self.pool.push_i16(&table);
                 self.push(
                     cx,
-                    Op::LutI16(LutI16 {
+                    Op::ActI16(ActI16 {
                         input: ii,
                         output: oi,
-                        table,
+                        kind,
                     }),
                     0,
-                    2 * k::lut16::TABLE16_LEN,
+                    0,
                 );
             }
             (DType::F32, DType::F32) => {
