@@ -364,13 +364,15 @@ pub(crate) fn apply_binary<A: Copy, B: Copy, O, F: FnMut(A, B) -> O>(
     }
 }
 
-/// One int8 ADD element (TFLM `reference_integer_ops::AddFunc`): both inputs are shifted
-/// left by `left_shift`, rescaled to the common scale, summed, rescaled to the output.
+/// One quantized ADD/SUB element on values widened to `i32` (TFLM
+/// `reference_integer_ops::AddFunc`, the same for int8 and int16): both inputs are shifted left
+/// by `left_shift`, rescaled to the common scale, summed, rescaled to the output and clamped
+/// to the activation range (which lies within the output type).
 #[inline(always)]
-pub fn add_element_i8(p: &AddI8, x: i8, y: i8) -> i8 {
+fn add_element(p: &AddI8, x: i32, y: i32) -> i32 {
     let shift = p.left_shift as u32;
-    let a = p.a_offset.wrapping_add(x as i32).wrapping_shl(shift);
-    let b = p.b_offset.wrapping_add(y as i32).wrapping_shl(shift);
+    let a = p.a_offset.wrapping_add(x).wrapping_shl(shift);
+    let b = p.b_offset.wrapping_add(y).wrapping_shl(shift);
     let a = multiply_by_quantized_multiplier_smaller_than_one_exp(a, p.a_multiplier, p.a_shift);
     let b = multiply_by_quantized_multiplier_smaller_than_one_exp(b, p.b_multiplier, p.b_shift);
     let sum = if p.subtract {
@@ -381,17 +383,30 @@ pub fn add_element_i8(p: &AddI8, x: i8, y: i8) -> i8 {
     let raw =
         multiply_by_quantized_multiplier_smaller_than_one_exp(sum, p.out_multiplier, p.out_shift)
             .wrapping_add(p.output_offset);
-    raw.max(p.act_min).min(p.act_max) as i8
+    raw.max(p.act_min).min(p.act_max)
 }
 
-/// One int8 MUL element (TFLM `reference_integer_ops::MulElementwise`).
+/// One quantized MUL element on values widened to `i32` (TFLM
+/// `reference_integer_ops::MulElementwise`; an int16 product fits an int32, at most `2^30`).
 #[inline(always)]
-pub fn mul_element_i8(p: &MulI8, x: i8, y: i8) -> i8 {
-    let a = p.a_offset.wrapping_add(x as i32);
-    let b = p.b_offset.wrapping_add(y as i32);
+fn mul_element(p: &MulI8, x: i32, y: i32) -> i32 {
+    let a = p.a_offset.wrapping_add(x);
+    let b = p.b_offset.wrapping_add(y);
     let raw = multiply_by_quantized_multiplier(a.wrapping_mul(b), p.out_multiplier, p.out_shift)
         .wrapping_add(p.output_offset);
-    raw.max(p.act_min).min(p.act_max) as i8
+    raw.max(p.act_min).min(p.act_max)
+}
+
+/// One int8 ADD/SUB element ([`add_element`]; the clamp is within int8).
+#[inline(always)]
+pub fn add_element_i8(p: &AddI8, x: i8, y: i8) -> i8 {
+    add_element(p, x as i32, y as i32) as i8
+}
+
+/// One int8 MUL element ([`mul_element`]; the clamp is within int8).
+#[inline(always)]
+pub fn mul_element_i8(p: &MulI8, x: i8, y: i8) -> i8 {
+    mul_element(p, x as i32, y as i32) as i8
 }
 
 /// One rescaling step of [`AddRescale`]: `RoundingDivideByPOT(srdhm(x, multiplier), exp)` in
@@ -788,36 +803,17 @@ pub fn prepare_mul_i16(
     })
 }
 
-/// One int16 ADD/SUB element (TFLM `AddElementwise` / `SubElementwise` and their broadcast
-/// loops, templated on `int16_t`): [`add_element_i8`]'s arithmetic on wider values. The
-/// clamp is within int16 (the converter's range), so the narrowing keeps the value.
+/// One int16 ADD/SUB element (TFLM `AddElementwise` / `SubElementwise` templated on
+/// `int16_t`: [`add_element`]; the converter's clamp is within int16).
 #[inline(always)]
 pub fn add_element_i16(p: &AddI8, x: i16, y: i16) -> i16 {
-    let shift = p.left_shift as u32;
-    let a = p.a_offset.wrapping_add(x as i32).wrapping_shl(shift);
-    let b = p.b_offset.wrapping_add(y as i32).wrapping_shl(shift);
-    let a = multiply_by_quantized_multiplier_smaller_than_one_exp(a, p.a_multiplier, p.a_shift);
-    let b = multiply_by_quantized_multiplier_smaller_than_one_exp(b, p.b_multiplier, p.b_shift);
-    let sum = if p.subtract {
-        a.wrapping_sub(b)
-    } else {
-        a.wrapping_add(b)
-    };
-    let raw =
-        multiply_by_quantized_multiplier_smaller_than_one_exp(sum, p.out_multiplier, p.out_shift)
-            .wrapping_add(p.output_offset);
-    raw.max(p.act_min).min(p.act_max) as i16
+    add_element(p, x as i32, y as i32) as i16
 }
 
-/// One int16 MUL element (TFLM `reference_integer_ops::MulElementwise<int16_t>`): the
-/// product of two int16 values fits an int32 (at most `2^30`).
+/// One int16 MUL element (TFLM `MulElementwise<int16_t>`: [`mul_element`]).
 #[inline(always)]
 pub fn mul_element_i16(p: &MulI8, x: i16, y: i16) -> i16 {
-    let a = p.a_offset.wrapping_add(x as i32);
-    let b = p.b_offset.wrapping_add(y as i32);
-    let raw = multiply_by_quantized_multiplier(a.wrapping_mul(b), p.out_multiplier, p.out_shift)
-        .wrapping_add(p.output_offset);
-    raw.max(p.act_min).min(p.act_max) as i16
+    mul_element(p, x as i32, y as i32) as i16
 }
 
 /// Reference int16 ADD and SUB, same shape or broadcast; slices as for [`add_i8`].
