@@ -497,8 +497,10 @@ pub fn helium_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
 
 /// Rust source embedding `cases` for a QEMU kernel-check firmware: `ARENA_BYTES` (the largest
 /// case's arena) and `CASES: [Case; N]`, where the firmware defines `Case` with the fields
-/// `name, consts, input, tensors, reference, fast, arena_bytes`. With `data_section`, the
-/// constants and inputs go to that linker section (when they would not fit the chip's flash).
+/// `name, consts, input, tensors, reference, fast, arena_bytes`. With `data_section`, every
+/// case's data (constants, input, tensors, both operators and the case table) goes to that
+/// linker section, so the chip's flash holds only the program: the operator descriptors alone
+/// are ~150 B per operator, 90 KB for the Cortex-M55's 300 cases.
 pub fn cases_module(cases: &[KernelCase], data_section: Option<&str>) -> String {
     fn lit<T: serde::Serialize + ?Sized>(value: &T) -> String {
         crate::rustlit::to_rust(value).unwrap_or_else(|e| panic!("{e}"))
@@ -524,18 +526,22 @@ pub fn cases_module(cases: &[KernelCase], data_section: Option<&str>) -> String 
         );
         let _ = writeln!(
             s,
-            "static TENSORS_{i}: [ferrite_core::Tensor; 2] = [{}, {}];",
+            "{attr}static TENSORS_{i}: [ferrite_core::Tensor; 2] = [{}, {}];",
             lit(&c.tensors[0]),
             lit(&c.tensors[1])
         );
         let _ = writeln!(
             s,
-            "static REFERENCE_{i}: ferrite_core::Op = {};",
+            "{attr}static REFERENCE_{i}: ferrite_core::Op = {};",
             lit(&c.reference)
         );
-        let _ = writeln!(s, "static FAST_{i}: ferrite_core::Op = {};", lit(&c.fast));
+        let _ = writeln!(
+            s,
+            "{attr}static FAST_{i}: ferrite_core::Op = {};",
+            lit(&c.fast)
+        );
     }
-    let _ = writeln!(s, "pub static CASES: [Case; {}] = [", cases.len());
+    let _ = writeln!(s, "{attr}pub static CASES: [Case; {}] = [", cases.len());
     for (i, c) in cases.iter().enumerate() {
         let _ = writeln!(
             s,
