@@ -1,6 +1,7 @@
 //! 16x8 (int16) elementwise operators on hand-built one-op models: the combinations TFLite
-//! Micro rejects (a non-zero int16 zero point on MUL or RELU) and those Ferrite does not run
-//! are conversion errors that say why; valid ones convert.
+//! Micro rejects (a non-zero int16 zero point on MUL, RELU, LOGISTIC or TANH, a LOGISTIC or
+//! TANH output scale other than 1/32768) and those TFLM has no int16 kernel for are conversion
+//! errors that say why; valid ones convert.
 
 use ferrite_convert::{compile, ConvertError, Options};
 use ferrite_tests::tflite_build::{ModelSpec, OpSpec, TensorSpec};
@@ -10,6 +11,7 @@ const LOGISTIC: i32 = 14;
 const MUL: i32 = 18;
 const RELU: i32 = 19;
 const SUB: i32 = 41;
+const TANH: i32 = 28;
 const HARD_SWISH: i32 = 117;
 /// `TensorType::INT16`.
 const INT16: u8 = 7;
@@ -86,9 +88,38 @@ fn int16_relu_with_a_zero_point_is_a_conversion_error() {
 }
 
 #[test]
-fn int16_functions_ferrite_does_not_run_say_why() {
+fn int16_functions_without_a_tflm_kernel_say_why() {
     let e = error(&unary(HARD_SWISH, [0, 0]));
     assert!(e.contains("TFLite Micro has no int16 kernel"), "{e}");
-    let e = error(&unary(LOGISTIC, [0, 0]));
-    assert!(e.contains("not supported by Ferrite yet"), "{e}");
+}
+
+/// A one-op int16 LOGISTIC or TANH model with the given input and output quantization.
+fn sigmoid(code: i32, input: (f32, i64), output: (f32, i64)) -> ModelSpec {
+    let mut spec = unary(code, [input.1, output.1]);
+    spec.tensors[0].scale = vec![input.0];
+    spec.tensors[1].scale = vec![output.0];
+    spec
+}
+
+#[test]
+fn int16_logistic_and_tanh_check_tflm_quantization() {
+    let q15 = 1.0 / 32768.0;
+    for code in [LOGISTIC, TANH] {
+        let name = if code == LOGISTIC { "LOGISTIC" } else { "TANH" };
+        compile(
+            &sigmoid(code, (1e-3, 0), (q15, 0)).build(),
+            &Options::default(),
+        )
+        .unwrap();
+        let e = error(&sigmoid(code, (1e-3, 0), (1e-3, 0)));
+        assert!(e.contains(name), "{e}");
+        assert!(e.contains("output needs scale 1/32768"), "{e}");
+        assert!(e.contains("found 0.001"), "{e}");
+        let e = error(&sigmoid(code, (1e-3, 3), (q15, 0)));
+        assert!(e.contains("need zero point 0"), "{e}");
+        assert!(e.contains("found 3 and 0"), "{e}");
+        // So large a scale that TFLM's input rescale overflows int32.
+        let e = error(&sigmoid(code, (50.0, 0), (q15, 0)));
+        assert!(e.contains("input scale 50"), "{e}");
+    }
 }

@@ -119,6 +119,8 @@ class Family:
     variants: tuple = ("int8", "f32")
     n: int = 4
     enumerate_int8: bool = False  # int8: sample 0 holds all 256 int8 values
+    enumerate_int16: bool = False  # int16 (32768-element input): samples 0 and 1 hold every
+    #                                even and every odd int16 value
     float_io: bool = False  # int8 variant keeps float input/output (QUANTIZE/DEQUANTIZE)
     edit: Callable | None = None  # edit(model: fb.ModelT, variant) -> note str (or None: unedited)
     edit_note: str = ""  # note for models made by build (hand-built from a converted model)
@@ -588,6 +590,33 @@ def build_families():
                    tflm_quirk=("TFLM's int16 RELU6 clamps the raw int16 values to [zp_in, "
                                "quantize_in(6)] and copies them WITHOUT requantizing to the "
                                "output scale (as for int8)") if act_name == "relu6" else "")
+
+    # LOGISTIC and TANH in 16x8: every int16 input (even codes in sample 0, odd in sample 1),
+    # at the converter's own (non power-of-two) input scale over a range that saturates, and
+    # at the input scales TFLM treats as powers of two (2^-12; also 2^-11 for TANH), set by
+    # hand since the converter's max/32767 scales never are.
+    def input_scale(scale):
+        def edit(model, variant):
+            sg = model.subgraphs[0]
+            (op,) = sg.operators
+            t = sg.tensors[op.inputs[0]]
+            assert list(op.inputs) == list(sg.inputs), "the op must read the model input"
+            t.quantization.scale = [scale]
+            return f"input scale set to {scale!r} (TFLM's power-of-two path)"
+        return edit
+    for act_name, f, rng_range, pots in (("logistic", tf.nn.sigmoid, (-12.0, 12.0), (12,)),
+                                         ("tanh", tf.nn.tanh, (-6.0, 6.0), (12, 11))):
+        lo, hi = rng_range
+        common = dict(inputs=[Inp("x", (1, 128, 128, 2), lo, hi)], fn=lambda rng, f=f: f,
+                      variants=("16x8",), n=2, enumerate_int16=True)
+        family(name=f"{act_name}16_{_num_tag(lo)}_{_num_tag(hi)}",
+               desc=f"{act_name.upper()} in 16x8 (int16 in/out) at the converter's input scale for "
+                    f"[{lo}, {hi}]; samples 0 and 1 enumerate every int16 value", **common)
+        for k in pots:
+            family(name=f"{act_name}16_pot{k}",
+                   desc=f"{act_name.upper()} in 16x8 with input scale 2^-{k} (TFLM's power-of-two path); "
+                        f"samples 0 and 1 enumerate every int16 value", edit=input_scale(2.0 ** -k),
+                   **common)
 
     # ---------------- QUANTIZE / DEQUANTIZE ----------------
     def c1x1(rng):
@@ -1230,6 +1259,12 @@ def gen_case(fam: Family, variant: str, out_dir: Path, verbose: bool) -> dict:
             x[0] = np.arange(-128, 128, dtype=np.int8).reshape(1, -1).repeat(
                 x[0].size // 256, axis=0).reshape(x[0].shape)
             enumerated = True
+        if d["dtype"] == "INT16" and fam.enumerate_int16:
+            assert x[0].size == 32768 and len(x) >= 2, (case, x.shape)
+            every = np.arange(-32768, 32768, dtype=np.int64).astype(np.int16)
+            x[0] = every[0::2].reshape(x[0].shape)
+            x[1] = every[1::2].reshape(x[1].shape)
+            sample_names[0], sample_names[1] = "even_int16_values", "odd_int16_values"
         assert list(x.shape[1:]) == d["shape"], (case, x.shape, d["shape"])
         model_inputs.append(np.ascontiguousarray(x))
     if enumerated:

@@ -349,6 +349,24 @@ pub enum ActI16Kind {
         /// Alpha is negative: the scaled value is negated.
         alpha_negative: bool,
     },
+    /// LOGISTIC (TFLM's int16 `Logistic`): the input rescaled to steps of 1/(3·4096)
+    /// (`(x · multiplier + round) >> shift`), its magnitude interpolated linearly in a
+    /// 256-entry table of the sigmoid, mirrored for negative inputs. Output scale 1/32768,
+    /// zero point 0.
+    Logistic {
+        /// Input rescale multiplier (at most 65535, so the product cannot overflow `i32`).
+        multiplier: i32,
+        /// Right shift after the multiply, rounding half up (0..=31).
+        shift: i32,
+    },
+    /// TANH (TFLM's int16 `Tanh`): as [`ActI16Kind::Logistic`], through
+    /// `tanh(x) = 2·sigmoid(2x) − 1` in the same table.
+    Tanh {
+        /// Input rescale multiplier (at most 65535).
+        multiplier: i32,
+        /// Right shift after the multiply, rounding half up (0..=31).
+        shift: i32,
+    },
 }
 
 /// Int16 SOFTMAX over the last axis (TFLM `SoftmaxInt16`): each difference to the row's

@@ -1,4 +1,4 @@
-//! Activations and SOFTMAX: int8 lookup tables and float kinds.
+//! Activations and SOFTMAX: int8 lookup tables, int16 arithmetic and float kinds.
 
 use super::*;
 
@@ -157,28 +157,34 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                         ))
                     }
                     _ => {
-                        // LOGISTIC and TANH: TFLM interpolates in a fixed 256-entry sigmoid
-                        // table whose entries are not the rounded formula, so they are not
-                        // reproduced here yet.
-                        return Err(cx.unsupported(
-                            "int16 (16x8) input and output: not supported by Ferrite yet (int16 RELU, RELU6 and LEAKY_RELU are)",
-                        ));
+                        let params = if cx.op.code == oc::LOGISTIC {
+                            k::act16::logistic_params_i16(qi, qo)
+                        } else {
+                            k::act16::tanh_params_i16(qi, qo)
+                        };
+                        let why = match params {
+                            Ok(kind) => return self.push_act_i16(cx, ii, oi, kind),
+                            Err(k::act16::SigmoidParamsError::ZeroPoint) => format!(
+                                "int16 input and output need zero point 0 (TFLite Micro's requirement), found {} and {}",
+                                qi.zero_point, qo.zero_point
+                            ),
+                            Err(k::act16::SigmoidParamsError::OutputScale) => format!(
+                                "int16 output needs scale 1/32768 (TFLite Micro's requirement), found {}",
+                                qo.scale
+                            ),
+                            Err(k::act16::SigmoidParamsError::InputScale) => format!(
+                                "int16 input scale {} is not positive and finite, or so large that TFLite Micro's input rescale overflows",
+                                qi.scale
+                            ),
+                        };
+                        return Err(cx.err(why));
                     }
                 };
                 let kind = built.ok_or_else(|| cx.err(format!(
                     "quantization (input scale {} zp {}, output scale {} zp {}) not accepted by the int16 kernel",
                     qi.scale, qi.zero_point, qo.scale, qo.zero_point
                 )))?;
-                self.push(
-                    cx,
-                    Op::ActI16(ActI16 {
-                        input: ii,
-                        output: oi,
-                        kind,
-                    }),
-                    0,
-                    0,
-                );
+                self.push_act_i16(cx, ii, oi, kind)?;
             }
             (DType::F32, DType::F32) => {
                 let kind = match cx.op.code {
@@ -203,10 +209,32 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             }
             (a, b) => {
                 return Err(cx.unsupported(format!(
-                    "input/output types {a}/{b}; supported: int8, float32 and (RELU, RELU6, LEAKY_RELU) int16"
+                    "input/output types {a}/{b}; supported: int8, float32 and (RELU, RELU6, LEAKY_RELU, LOGISTIC, TANH) int16"
                 )))
             }
         }
+        Ok(())
+    }
+
+    /// Pushes an int16 activation layer (its parameters are a few words; LOGISTIC and TANH
+    /// share the kernel crate's 512-byte sigmoid table, counted with the code).
+    fn push_act_i16(
+        &mut self,
+        cx: &OpCx<'_, 'g, 'a>,
+        input: TensorId,
+        output: TensorId,
+        kind: ActI16Kind,
+    ) -> Result<()> {
+        self.push(
+            cx,
+            Op::ActI16(ActI16 {
+                input,
+                output,
+                kind,
+            }),
+            0,
+            0,
+        );
         Ok(())
     }
 }
