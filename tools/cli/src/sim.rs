@@ -11,7 +11,8 @@
 //! `docs/cycle-model.md`). The plugin takes a snapshot of its counts at every load from the
 //! board timer's counter register, which the firmware reads at exactly the points where it
 //! times (calibration, inference start, before and after each layer, inference end): the
-//! firmware is unchanged and the instruction counts stay those of the timer.
+//! firmware is unchanged and the instruction counts stay those of the timer. (SysTick's start
+//! also polls the register; see [`attribute`].)
 
 use ferrite_convert::npy::{self, Array, Data};
 use ferrite_convert::Compiled;
@@ -40,8 +41,8 @@ pub struct Board {
     /// Address of the timer counter register the firmware reads at every timing point: the
     /// plugin's marker.
     pub timer_read: u64,
-    /// Counter reads `Counter::start` makes (SysTick polls until its first tick): one marker
-    /// each time the counter starts, which the host skips.
+    /// Counter reads `Counter::start` leaves once its polling loop is collapsed (SysTick
+    /// polls until its first tick): skipped before the calibration and each sample.
     pub start_reads: usize,
 }
 
@@ -358,6 +359,7 @@ fn cycle_plugin(dir: &Path, quiet: bool) -> Result<PathBuf, String> {
 struct Mark {
     pc: u64,
     cycles: u64,
+    instructions: u64,
     flash_reads: u64,
     flash_bytes: u64,
 }
@@ -372,6 +374,7 @@ fn read_marks(text: &str) -> Result<Vec<Mark>, String> {
             Some(Mark {
                 pc: u64::from_str_radix(f.get(1)?, 16).ok()?,
                 cycles: num(2)?,
+                instructions: num(3)?,
                 flash_reads: num(4)?,
                 flash_bytes: num(5)?,
             })
@@ -384,40 +387,54 @@ fn read_marks(text: &str) -> Result<Vec<Mark>, String> {
 /// difference of two marks).
 type SampleMarks = (Mark, Vec<Mark>);
 
+/// Counter reads at most this many instructions apart belong to one polling loop (SysTick's
+/// start waits for its first tick in a loop of 2 to 3 instructions per read; the closest two
+/// timing reads, between layers, are 10 or more apart).
+const POLL_GAP: u64 = 4;
+
 /// Matches the marks to the firmware's timer reads (see `ferrite_firmware::qemu::run`):
 /// calibration start and end, then per sample the inference start, before and after each
 /// layer, and the inference end. On boards whose counter reads itself while starting
-/// (`start_reads`), reads at the PC of the very first one (the calibration's start) are
-/// skipped.
+/// (`start_reads` reads left once each polling loop is collapsed to its last read), those
+/// reads precede the calibration and each sample and are skipped.
 fn attribute(
     marks: &[Mark],
     start_reads: usize,
     samples: usize,
     layers: usize,
 ) -> Result<Vec<SampleMarks>, String> {
-    let marks: Vec<Mark> = match (start_reads, marks.first()) {
-        (0, _) | (_, None) => marks.to_vec(),
-        (_, Some(first)) => marks.iter().filter(|m| m.pc != first.pc).copied().collect(),
+    let marks: Vec<Mark> = if start_reads == 0 {
+        marks.to_vec()
+    } else {
+        marks
+            .iter()
+            .zip(marks.iter().skip(1).map(Some).chain([None]))
+            .filter(|(m, next)| next.is_none_or(|n| n.instructions - m.instructions > POLL_GAP))
+            .map(|(m, _)| *m)
+            .collect()
     };
-    let per_sample = 2 * layers + 2;
-    if marks.len() != 2 + samples * per_sample {
+    let per_sample = start_reads + 2 * layers + 2;
+    let expected = start_reads + 2 + samples * per_sample;
+    if marks.len() != expected {
         return Err(format!(
-            "the cycle plugin saw {} timer reads, expected {} (2 for calibration, {per_sample} \
-             per sample)",
+            "the cycle plugin saw {} timer reads, expected {expected} ({} for calibration, \
+             {per_sample} per sample)",
             marks.len(),
-            2 + samples * per_sample
+            start_reads + 2
         ));
     }
     let diff = |a: Mark, b: Mark| Mark {
         pc: 0,
         cycles: b.cycles - a.cycles,
+        instructions: b.instructions - a.instructions,
         flash_reads: b.flash_reads - a.flash_reads,
         flash_bytes: b.flash_bytes - a.flash_bytes,
     };
-    Ok(marks[2..]
+    Ok(marks[start_reads + 2..]
         .chunks(per_sample)
         .map(|m| {
-            let total = diff(m[0], m[per_sample - 1]);
+            let m = &m[start_reads..];
+            let total = diff(m[0], m[m.len() - 1]);
             let layers = (0..layers)
                 .map(|l| diff(m[1 + 2 * l], m[2 + 2 * l]))
                 .collect();
@@ -818,6 +835,7 @@ mod tests {
         Mark {
             pc,
             cycles,
+            instructions: cycles,
             flash_reads: cycles / 10,
             flash_bytes: cycles / 5,
         }
@@ -835,14 +853,19 @@ mod tests {
         assert_eq!(a[0].0.cycles, 330);
         assert_eq!(a[0].0.flash_reads, 53 - 20);
         let layers: Vec<u64> = a[0].1.iter().map(|m| m.cycles).collect();
-        assert_eq!(layers, [90, 30]);
+        assert_eq!(layers, [90, 180]);
         assert!(attribute(&marks[1..], 0, 1, 2).is_err());
-        // A counter that reads itself while starting: its reads (at the first mark's PC) go.
-        let mut polled = vec![mark(0x200, 0)];
-        polled.extend(marks[..2].iter().copied());
-        polled.push(mark(0x200, 150));
+        // A counter that polls itself while starting: each polling loop (reads a few
+        // instructions apart) collapses to one read, which is skipped.
+        let polls = |at: u64| [mark(0x200, at), mark(0x204, at + 2), mark(0x200, at + 5)];
+        let mut polled = polls(0).to_vec();
+        polled.extend(marks[..2].iter().map(|m| mark(m.pc, m.cycles + 20)));
+        polled.extend(polls(150));
         polled.extend(marks[2..].iter().copied());
-        assert_eq!(attribute(&polled, 1, 1, 2).unwrap()[0].0.cycles, 330);
+        let a = attribute(&polled, 1, 1, 2).unwrap();
+        assert_eq!(a[0].0.cycles, 330);
+        assert_eq!(a[0].1[1].cycles, 180);
+        assert!(attribute(&polled, 0, 1, 2).is_err());
     }
 
     #[test]
@@ -853,6 +876,7 @@ mod tests {
             [Mark {
                 pc: 0x1f2,
                 cycles: 10,
+                instructions: 3,
                 flash_reads: 4,
                 flash_bytes: 16
             }]
