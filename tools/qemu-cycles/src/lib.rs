@@ -13,7 +13,10 @@
 //!   the counts so far to `out` (`ferrite sim` uses the board timer's value register, which the
 //!   firmware reads at every layer boundary);
 //! - `flash`: `origin:length` of the flash region; loads from it count as flash reads;
-//! - `out`: the file to write.
+//! - `out`: the file to write;
+//! - `stats=1` (optional): also count instructions and base cycles per timing class, taken
+//!   branches and unaligned loads, and write the whole run's totals at exit (`class` and
+//!   `extra` lines).
 //!
 //! Each line of `out` is `mark <pc> <cycles> <instructions> <flash reads> <flash bytes>`
 //! (pc in hex, the rest decimal), and at exit one `end ...` line with the same fields (pc 0).

@@ -142,6 +142,79 @@ pub enum Class {
     Other,
 }
 
+/// Names of the classes, indexed by [`Class::index`] (for statistics).
+pub const CLASS_NAMES: [&str; 31] = [
+    "alu",
+    "alu-pc",
+    "nop",
+    "it",
+    "barrier",
+    "branch",
+    "load",
+    "load-pc",
+    "store",
+    "load-dual",
+    "store-dual",
+    "load-multiple",
+    "store-multiple",
+    "table-branch",
+    "mul",
+    "mul-acc",
+    "long-mul",
+    "long-mul-acc",
+    "dsp",
+    "div",
+    "fp-load",
+    "fp-store",
+    "fp-multiple",
+    "fp-alu",
+    "fp-mac",
+    "fp-div-sqrt",
+    "mve-mem",
+    "mve-alu",
+    "low-overhead-branch",
+    "other",
+    "unused",
+];
+
+impl Class {
+    /// Index of the class in [`CLASS_NAMES`].
+    pub fn index(&self) -> usize {
+        match self {
+            Class::Alu => 0,
+            Class::AluPc => 1,
+            Class::Nop => 2,
+            Class::It => 3,
+            Class::Barrier => 4,
+            Class::Branch => 5,
+            Class::Load { .. } => 6,
+            Class::LoadPc => 7,
+            Class::Store { .. } => 8,
+            Class::LoadDual => 9,
+            Class::StoreDual => 10,
+            Class::LoadMultiple { .. } => 11,
+            Class::StoreMultiple { .. } => 12,
+            Class::TableBranch => 13,
+            Class::Mul => 14,
+            Class::MulAcc => 15,
+            Class::LongMul => 16,
+            Class::LongMulAcc => 17,
+            Class::Dsp => 18,
+            Class::Div => 19,
+            Class::FpLoad { .. } => 20,
+            Class::FpStore { .. } => 21,
+            Class::FpMultiple { .. } => 22,
+            Class::FpAlu => 23,
+            Class::FpMac => 24,
+            Class::FpDivSqrt => 25,
+            Class::MveMem => 26,
+            Class::MveAlu => 27,
+            Class::LowOverheadBranch => 28,
+            Class::Other => 29,
+        }
+    }
+}
+
 /// A decoded instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Insn {
@@ -754,6 +827,13 @@ mod tests {
         assert_eq!(m55(vadd, Some(vldr)), 1);
         assert_eq!(m55(vadd, Some(vadd)), 2);
         assert_eq!(m55(vldr, Some(vadd)), 1);
+    }
+
+    #[test]
+    fn class_names_match_indices() {
+        assert_eq!(CLASS_NAMES[Class::Load { rt: 0, addr: 0 }.index()], "load");
+        assert_eq!(CLASS_NAMES[Class::Other.index()], "other");
+        assert_eq!(CLASS_NAMES[Class::MveAlu.index()], "mve-alu");
     }
 
     #[test]

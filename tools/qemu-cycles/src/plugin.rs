@@ -105,8 +105,16 @@ static FLASH_BYTES: AtomicU64 = AtomicU64::new(0);
 /// cycles if it is taken above them; 0 when no branch is pending.
 static PENDING: AtomicU64 = AtomicU64::new(0);
 
+/// Per class: instructions executed and their base cycles (only with `stats=1`).
+static CLASS_COUNT: [AtomicU64; 31] = [const { AtomicU64::new(0) }; 31];
+static CLASS_CYCLES: [AtomicU64; 31] = [const { AtomicU64::new(0) }; 31];
+/// Taken branches and their refill cycles; unaligned loads and their extra cycles.
+static TAKEN: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+static UNALIGNED: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+
 struct Config {
     core: Core,
+    stats: bool,
     marker: Option<u64>,
     flash: (u64, u64),
     out: Mutex<std::fs::File>,
@@ -129,7 +137,7 @@ fn parse_u64(s: &str) -> Option<u64> {
 }
 
 fn parse_args(args: &[&str]) -> Result<Config, String> {
-    let (mut core, mut marker, mut flash, mut out) = (None, None, (0, 0), None);
+    let (mut core, mut marker, mut flash, mut out, mut stats) = (None, None, (0, 0), None, false);
     for a in args {
         let (k, v) = a
             .split_once('=')
@@ -144,6 +152,7 @@ fn parse_args(args: &[&str]) -> Result<Config, String> {
                     parse_u64(l).ok_or("bad flash length")?,
                 );
             }
+            "stats" => stats = v == "1" || v == "on",
             "out" => {
                 out = Some(std::fs::File::create(v).map_err(|e| format!("{v}: {e}"))?);
             }
@@ -152,6 +161,7 @@ fn parse_args(args: &[&str]) -> Result<Config, String> {
     }
     Ok(Config {
         core: core.ok_or("core= is required")?,
+        stats,
         marker,
         flash,
         out: Mutex::new(out.ok_or("out= is required")?),
@@ -246,6 +256,17 @@ extern "C" fn on_translate(_id: PluginId, tb: *mut Tb) {
                 INSNS.as_ptr().cast(),
                 1,
             );
+            if cfg.stats {
+                let k = decoded.class.index();
+                for (counter, add) in [(&CLASS_COUNT[k], 1), (&CLASS_CYCLES[k], cost.base)] {
+                    qemu_plugin_register_vcpu_insn_exec_inline(
+                        insn,
+                        INLINE_ADD_U64,
+                        counter.as_ptr().cast(),
+                        u64::from(add),
+                    );
+                }
+            }
             if cost.taken > 0 {
                 let fall_through = (pc + size as u64) & 0xFFFF_FFFF;
                 let pending = fall_through | (u64::from(cost.taken) << 32);
@@ -273,6 +294,8 @@ extern "C" fn on_block(_vcpu: c_uint, udata: *mut c_void) {
     let pending = PENDING.swap(0, Relaxed);
     if pending != 0 && (udata as u64 & 0xFFFF_FFFF) != (pending & 0xFFFF_FFFF) {
         CYCLES.fetch_add(pending >> 32, Relaxed);
+        TAKEN[0].fetch_add(1, Relaxed);
+        TAKEN[1].fetch_add(pending >> 32, Relaxed);
     }
 }
 
@@ -292,6 +315,8 @@ extern "C" fn on_load(_vcpu: c_uint, info: u32, vaddr: u64, udata: *mut c_void) 
     let penalty = model::unaligned_penalty(vaddr, shift);
     if penalty > 0 {
         CYCLES.fetch_add(u64::from(penalty), Relaxed);
+        UNALIGNED[0].fetch_add(1, Relaxed);
+        UNALIGNED[1].fetch_add(u64::from(penalty), Relaxed);
     }
     if vaddr >= cfg.flash.0 && vaddr - cfg.flash.0 < cfg.flash.1 {
         FLASH_READS.fetch_add(1, Relaxed);
@@ -304,4 +329,26 @@ extern "C" fn on_load(_vcpu: c_uint, info: u32, vaddr: u64, udata: *mut c_void) 
 
 extern "C" fn on_exit(_id: PluginId, _udata: *mut c_void) {
     write_line("end", 0);
+    let Some(cfg) = CONFIG.get() else { return };
+    if !cfg.stats {
+        return;
+    }
+    // Whole-run totals: `class <name> <instructions> <base cycles>`, then the dynamic extras.
+    let mut text = String::new();
+    for (k, name) in model::CLASS_NAMES.iter().enumerate() {
+        let n = CLASS_COUNT[k].load(Relaxed);
+        if n > 0 {
+            text += &format!("class {name} {n} {}\n", CLASS_CYCLES[k].load(Relaxed));
+        }
+    }
+    for (name, c) in [("taken-branch", &TAKEN), ("unaligned-load", &UNALIGNED)] {
+        text += &format!(
+            "extra {name} {} {}\n",
+            c[0].load(Relaxed),
+            c[1].load(Relaxed)
+        );
+    }
+    if let Ok(mut f) = cfg.out.lock() {
+        let _ = f.write_all(text.as_bytes());
+    }
 }
