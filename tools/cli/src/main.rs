@@ -84,7 +84,7 @@ enum Command {
         threads: Option<usize>,
     },
     /// Build a board's firmware with the model and samples embedded, run it in QEMU, and
-    /// report outputs and instructions per layer.
+    /// report outputs, instructions, estimated cycles and flash reads per layer.
     Sim {
         /// The .tflite model.
         model: PathBuf,

@@ -5,6 +5,14 @@
 //! instruction), the firmware times each layer with a board timer and calibrates the timer
 //! against a loop of known length, so the counts are exact to the timer's resolution and
 //! identical from run to run.
+//!
+//! Cycles are estimated by a QEMU plugin (`tools/qemu-cycles`, loaded with `-plugin`) that
+//! prices every executed Thumb instruction with the core's documented timing (see
+//! `docs/cycle-model.md`). The plugin takes a snapshot of its counts at every load from the
+//! board timer's counter register, which the firmware reads at exactly the points where it
+//! times (calibration, inference start, before and after each layer, inference end): the
+//! firmware is unchanged and the instruction counts stay those of the timer. (SysTick's start
+//! also polls the register; see [`attribute`].)
 
 use ferrite_convert::npy::{self, Array, Data};
 use ferrite_convert::Compiled;
@@ -28,6 +36,14 @@ pub struct Board {
     /// Kernels its firmware links (the board's `build.rs` converts for the same target), so
     /// the host report shows the layers the firmware runs.
     pub target: ferrite_convert::Target,
+    /// The cycle plugin's `core=` (whose timing applies).
+    pub core: &'static str,
+    /// Address of the timer counter register the firmware reads at every timing point: the
+    /// plugin's marker.
+    pub timer_read: u64,
+    /// Counter reads `Counter::start` leaves once its polling loop is collapsed (SysTick
+    /// polls until its first tick): skipped before the calibration and each sample.
+    pub start_reads: usize,
 }
 
 /// The emulated boards.
@@ -39,6 +55,9 @@ pub const BOARDS: &[Board] = &[
         machine: "mps2-an386",
         description: "Cortex-M4F with DSP (MPS2 AN386), memory of an STM32L4R5ZI",
         target: ferrite_convert::Target::CortexMDsp,
+        core: "m4",
+        timer_read: 0x4000_0004, // CMSDK timer 0 VALUE
+        start_reads: 0,
     },
     Board {
         name: "qemu-m3",
@@ -47,6 +66,9 @@ pub const BOARDS: &[Board] = &[
         machine: "mps2-an385",
         description: "Cortex-M3 without DSP (MPS2 AN385), memory of an STM32F207ZG",
         target: ferrite_convert::Target::Portable,
+        core: "m3",
+        timer_read: 0x4000_0004, // CMSDK timer 0 VALUE
+        start_reads: 0,
     },
     Board {
         name: "qemu-m55",
@@ -55,6 +77,9 @@ pub const BOARDS: &[Board] = &[
         machine: "mps3-an547",
         description: "Cortex-M55 with Helium (MPS3 AN547, Corstone-300 TCMs)",
         target: ferrite_convert::Target::Helium,
+        core: "m55",
+        timer_read: 0xE000_E018, // SysTick current value (SYST_CVR)
+        start_reads: 1,
     },
 ];
 
@@ -73,6 +98,13 @@ pub struct LayerCost {
     pub instructions: u64,
     /// Instructions per MAC (0 for layers without MACs).
     pub instructions_per_mac: f64,
+    /// Estimated cycles per inference (mean over samples; the cycle plugin's timing model).
+    pub cycles: u64,
+    /// Estimated cycles per MAC (0 for layers without MACs).
+    pub cycles_per_mac: f64,
+    /// Data loads from the flash region per inference (mean over samples; one per access,
+    /// so an `LDRD` or `LDM` counts each word).
+    pub flash_reads: u64,
 }
 
 /// Everything a simulation measured.
@@ -92,6 +124,18 @@ pub struct SimReport {
     pub macs: u64,
     /// Instructions per MAC for the whole inference.
     pub instructions_per_mac: f64,
+    /// Estimated cycles per inference (mean over samples), from the cycle plugin.
+    pub cycles_per_inference: u64,
+    /// Estimated cycles of each sample.
+    pub cycles_per_sample: Vec<u64>,
+    /// Estimated cycles per MAC for the whole inference.
+    pub cycles_per_mac: f64,
+    /// The timing model the cycles come from (`docs/cycle-model.md`).
+    pub cycle_model: String,
+    /// Data loads from the flash region per inference (mean over samples).
+    pub flash_reads: u64,
+    /// Bytes those loads read.
+    pub flash_read_bytes: u64,
     /// Arena bytes.
     pub arena_bytes: usize,
     /// Flash: code, constants and initialised data (`.vector_table`, `.text`, `.rodata`, `.data`).
@@ -254,6 +298,151 @@ fn build(
         .ok_or_else(|| "cargo reported no firmware executable".to_string())
 }
 
+/// The cycle plugin: `FERRITE_QEMU_PLUGIN` if set, else built from `tools/qemu-cycles` next to
+/// the board crates (release, in its own target directory so it never waits on, or
+/// invalidates, another build).
+fn cycle_plugin(dir: &Path, quiet: bool) -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("FERRITE_QEMU_PLUGIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let root = dir.join("..");
+    let manifest = root.join("tools/qemu-cycles/Cargo.toml");
+    if !manifest.is_file() {
+        return Err(format!(
+            "the cycle plugin's source is not at {}; set FERRITE_QEMU_PLUGIN to a built \
+             libferrite_qemu_cycles.so",
+            manifest.display()
+        ));
+    }
+    if !quiet {
+        eprintln!("building the cycle plugin (tools/qemu-cycles) ...");
+    }
+    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--message-format=json-render-diagnostics",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(root.join("target/qemu-cycles"))
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("running cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building the cycle plugin failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"]["name"] == "ferrite_qemu_cycles")
+        .filter_map(|v| {
+            v["filenames"].as_array()?.iter().find_map(|f| {
+                let f = f.as_str()?;
+                f.ends_with(std::env::consts::DLL_SUFFIX)
+                    .then(|| PathBuf::from(f))
+            })
+        })
+        .next_back()
+        .ok_or_else(|| "cargo reported no cycle plugin library".to_string())
+}
+
+/// Counts the plugin wrote at one marker (a read of the board timer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark {
+    pc: u64,
+    cycles: u64,
+    instructions: u64,
+    flash_reads: u64,
+    flash_bytes: u64,
+}
+
+/// Parses the plugin's `mark` lines.
+fn read_marks(text: &str) -> Result<Vec<Mark>, String> {
+    text.lines()
+        .filter(|l| l.starts_with("mark "))
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let num = |i: usize| -> Option<u64> { f.get(i)?.parse().ok() };
+            Some(Mark {
+                pc: u64::from_str_radix(f.get(1)?, 16).ok()?,
+                cycles: num(2)?,
+                instructions: num(3)?,
+                flash_reads: num(4)?,
+                flash_bytes: num(5)?,
+            })
+        })
+        .map(|m| m.ok_or_else(|| "the cycle plugin's output is malformed".to_string()))
+        .collect()
+}
+
+/// One sample's counts between timer reads: the whole inference, then each layer (each the
+/// difference of two marks).
+type SampleMarks = (Mark, Vec<Mark>);
+
+/// Counter reads at most this many instructions apart belong to one polling loop (SysTick's
+/// start waits for its first tick in a loop of 2 to 3 instructions per read; the closest two
+/// timing reads, between layers, are 10 or more apart).
+const POLL_GAP: u64 = 4;
+
+/// Matches the marks to the firmware's timer reads (see `ferrite_firmware::qemu::run`):
+/// calibration start and end, then per sample the inference start, before and after each
+/// layer, and the inference end. On boards whose counter reads itself while starting
+/// (`start_reads` reads left once each polling loop is collapsed to its last read), those
+/// reads precede the calibration and each sample and are skipped.
+fn attribute(
+    marks: &[Mark],
+    start_reads: usize,
+    samples: usize,
+    layers: usize,
+) -> Result<Vec<SampleMarks>, String> {
+    let marks: Vec<Mark> = if start_reads == 0 {
+        marks.to_vec()
+    } else {
+        marks
+            .iter()
+            .zip(marks.iter().skip(1).map(Some).chain([None]))
+            .filter(|(m, next)| next.is_none_or(|n| n.instructions - m.instructions > POLL_GAP))
+            .map(|(m, _)| *m)
+            .collect()
+    };
+    let per_sample = start_reads + 2 * layers + 2;
+    let expected = start_reads + 2 + samples * per_sample;
+    if marks.len() != expected {
+        return Err(format!(
+            "the cycle plugin saw {} timer reads, expected {expected} ({} for calibration, \
+             {per_sample} per sample)",
+            marks.len(),
+            start_reads + 2
+        ));
+    }
+    let diff = |a: Mark, b: Mark| Mark {
+        pc: 0,
+        cycles: b.cycles - a.cycles,
+        instructions: b.instructions - a.instructions,
+        flash_reads: b.flash_reads - a.flash_reads,
+        flash_bytes: b.flash_bytes - a.flash_bytes,
+    };
+    Ok(marks[start_reads + 2..]
+        .chunks(per_sample)
+        .map(|m| {
+            let m = &m[start_reads..];
+            let total = diff(m[0], m[m.len() - 1]);
+            let layers = (0..layers)
+                .map(|l| diff(m[1 + 2 * l], m[2 + 2 * l]))
+                .collect();
+            (total, layers)
+        })
+        .collect())
+}
+
 /// Decodes the firmware's defmt log (semihosting stdout) into lines.
 fn decode_log(elf: &[u8], raw: &[u8]) -> Vec<String> {
     let Ok(Some(table)) = defmt_decoder::Table::parse(elf) else {
@@ -362,6 +551,11 @@ pub fn simulate(
     let results_path = work.join("ferrite-results.bin");
     let _ = std::fs::remove_file(&results_path);
     let qemu = which_qemu()?;
+    let plugin = cycle_plugin(dir, quiet)?;
+    let memory = std::fs::read_to_string(dir.join(board.crate_dir).join("memory.x"))
+        .map_err(|e| e.to_string())?;
+    let (flash, ram) = memory_regions(&memory).ok_or("cannot read FLASH/RAM from memory.x")?;
+    let marks_path = work.join("cycles.txt");
     if !quiet {
         eprintln!("running in QEMU ({} {}) ...", board.machine, board.cpu);
     }
@@ -378,6 +572,16 @@ pub fn simulate(
             "-kernel",
         ])
         .arg(&elf_copy)
+        .arg("-plugin")
+        .arg(format!(
+            "{},core={},marker={:#x},flash={:#x}:{:#x},out={}",
+            plugin.display(),
+            board.core,
+            board.timer_read,
+            flash.0,
+            flash.1,
+            marks_path.display()
+        ))
         .current_dir(&work)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -425,7 +629,11 @@ pub fn simulate(
 
     let raw = std::fs::read(&results_path)
         .map_err(|e| format!("reading {}: {e}", results_path.display()))?;
+    let marks = std::fs::read_to_string(&marks_path)
+        .map_err(|e| format!("reading {}: {e}", marks_path.display()))
+        .and_then(|t| read_marks(&t));
     let _ = std::fs::remove_dir_all(&work);
+    let marks = marks?;
     let mut r = Reader(&raw, 0);
     if r.bytes(4)? != b"FRST" || r.u32()? != 1 {
         return Err("the results file has an unknown format".into());
@@ -471,20 +679,35 @@ pub fn simulate(
         })
         .collect();
 
-    let memory = std::fs::read_to_string(dir.join(board.crate_dir).join("memory.x"))
-        .map_err(|e| e.to_string())?;
-    let (flash, ram) = memory_regions(&memory).ok_or("cannot read FLASH/RAM from memory.x")?;
     let (flash_bytes, static_ram) = elf_sizes(&elf, flash, ram)?;
     let per_inference = totals.iter().sum::<u64>() / count.max(1) as u64;
     let macs = c.report.macs;
+    let attributed = attribute(&marks, board.start_reads, count, layers)?;
+    let mean = |f: &dyn Fn(&SampleMarks) -> u64| {
+        attributed.iter().map(f).sum::<u64>() / count.max(1) as u64
+    };
+    let cycles_per_sample: Vec<u64> = attributed.iter().map(|(t, _)| t.cycles).collect();
+    let cycles_per_inference = mean(&|(t, _)| t.cycles);
+    let per_mac = |v: u64, macs: u64| {
+        if macs > 0 {
+            v as f64 / macs as f64
+        } else {
+            0.0
+        }
+    };
     let layers = c
         .report
         .layers
         .iter()
         .zip(&layer_sum)
-        .map(|(l, &sum)| {
+        .enumerate()
+        .map(|(k, (l, &sum))| {
             let instructions = sum / count.max(1) as u64;
+            let cycles = mean(&|(_, ls)| ls[k].cycles);
             LayerCost {
+                cycles,
+                cycles_per_mac: per_mac(cycles, l.macs),
+                flash_reads: mean(&|(_, ls)| ls[k].flash_reads),
                 index: l.index,
                 op: l.op.clone(),
                 kernel: l.kernel.rsplit("::").next().unwrap_or(l.kernel).to_string(),
@@ -506,6 +729,12 @@ pub fn simulate(
             samples: count,
             instructions_per_inference: per_inference,
             instructions_per_sample: totals,
+            cycles_per_inference,
+            cycles_per_sample,
+            cycles_per_mac: per_mac(cycles_per_inference, macs),
+            cycle_model: format!("cortex-{} (docs/cycle-model.md)", board.core),
+            flash_reads: mean(&|(t, _)| t.flash_reads),
+            flash_read_bytes: mean(&|(t, _)| t.flash_bytes),
             macs,
             instructions_per_mac: if macs > 0 {
                 per_inference as f64 / macs as f64
@@ -540,18 +769,36 @@ fn which_qemu() -> Result<PathBuf, String> {
 /// Prints the per-layer table and totals.
 pub fn print_table(r: &SimReport) {
     println!(
-        "{:>3}  {:<18} {:<28} {:>10} {:>13} {:>9}",
-        "#", "op", "kernel", "MACs", "instructions", "instr/MAC"
+        "{:>3}  {:<18} {:<28} {:>10} {:>13} {:>9} {:>12} {:>9} {:>11}",
+        "#",
+        "op",
+        "kernel",
+        "MACs",
+        "instructions",
+        "instr/MAC",
+        "cycles",
+        "cyc/MAC",
+        "flash reads"
     );
-    for l in &r.layers {
-        let per_mac = if l.macs > 0 {
-            format!("{:.2}", l.instructions_per_mac)
+    let per_mac = |macs: u64, v: f64| {
+        if macs > 0 {
+            format!("{v:.2}")
         } else {
             "-".into()
-        };
+        }
+    };
+    for l in &r.layers {
         println!(
-            "{:>3}  {:<18} {:<28} {:>10} {:>13} {:>9}",
-            l.index, l.op, l.kernel, l.macs, l.instructions, per_mac
+            "{:>3}  {:<18} {:<28} {:>10} {:>13} {:>9} {:>12} {:>9} {:>11}",
+            l.index,
+            l.op,
+            l.kernel,
+            l.macs,
+            l.instructions,
+            per_mac(l.macs, l.instructions_per_mac),
+            l.cycles,
+            per_mac(l.macs, l.cycles_per_mac),
+            l.flash_reads
         );
     }
     println!();
@@ -560,6 +807,15 @@ pub fn print_table(r: &SimReport) {
     println!("instructions/inference   {}", r.instructions_per_inference);
     println!("MACs                     {}", r.macs);
     println!("instructions/MAC         {:.3}", r.instructions_per_mac);
+    println!(
+        "cycles/inference         {} (estimated: {})",
+        r.cycles_per_inference, r.cycle_model
+    );
+    println!("cycles/MAC               {:.3}", r.cycles_per_mac);
+    println!(
+        "flash reads/inference    {} ({} bytes)",
+        r.flash_reads, r.flash_read_bytes
+    );
     println!("arena                    {} bytes", r.arena_bytes);
     println!(
         "flash                    {} bytes (code + constants)",
@@ -574,6 +830,59 @@ pub fn print_table(r: &SimReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mark(pc: u64, cycles: u64) -> Mark {
+        Mark {
+            pc,
+            cycles,
+            instructions: cycles,
+            flash_reads: cycles / 10,
+            flash_bytes: cycles / 5,
+        }
+    }
+
+    #[test]
+    fn attributes_marks_to_layers() {
+        // Calibration (2 reads), then one sample of two layers: start, 2 x (before, after), end.
+        let marks: Vec<Mark> = [0, 100, 200, 210, 300, 320, 500, 530]
+            .iter()
+            .map(|&c| mark(0x100, c))
+            .collect();
+        let a = attribute(&marks, 0, 1, 2).unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].0.cycles, 330);
+        assert_eq!(a[0].0.flash_reads, 53 - 20);
+        let layers: Vec<u64> = a[0].1.iter().map(|m| m.cycles).collect();
+        assert_eq!(layers, [90, 180]);
+        assert!(attribute(&marks[1..], 0, 1, 2).is_err());
+        // A counter that polls itself while starting: each polling loop (reads a few
+        // instructions apart) collapses to one read, which is skipped.
+        let polls = |at: u64| [mark(0x200, at), mark(0x204, at + 2), mark(0x200, at + 5)];
+        let mut polled = polls(0).to_vec();
+        polled.extend(marks[..2].iter().map(|m| mark(m.pc, m.cycles + 20)));
+        polled.extend(polls(150));
+        polled.extend(marks[2..].iter().copied());
+        let a = attribute(&polled, 1, 1, 2).unwrap();
+        assert_eq!(a[0].0.cycles, 330);
+        assert_eq!(a[0].1[1].cycles, 180);
+        assert!(attribute(&polled, 0, 1, 2).is_err());
+    }
+
+    #[test]
+    fn reads_plugin_marks() {
+        let m = read_marks("mark 1f2 10 3 4 16\nend 0 20 6 4 16\n").unwrap();
+        assert_eq!(
+            m,
+            [Mark {
+                pc: 0x1f2,
+                cycles: 10,
+                instructions: 3,
+                flash_reads: 4,
+                flash_bytes: 16
+            }]
+        );
+        assert!(read_marks("mark x\n").is_err());
+    }
 
     #[test]
     fn reads_memory_x() {

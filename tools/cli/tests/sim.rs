@@ -68,15 +68,52 @@ fn sim(model: &Path, board: &str, input: &Path, golden: &Path) -> Option<serde_j
     );
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     println!(
-        "{} on {board}: {} samples exact, {} instructions/inference ({:.2}/MAC), flash {} B, RAM {} B",
+        "{} on {board}: {} samples exact, {} instructions/inference ({:.2}/MAC), {} cycles ({:.2}/MAC), {} flash reads, flash {} B, RAM {} B",
         model.display(),
         report["samples"],
         report["instructions_per_inference"],
         report["instructions_per_mac"].as_f64().unwrap(),
+        report["cycles_per_inference"],
+        report["cycles_per_mac"].as_f64().unwrap(),
+        report["flash_reads"],
         report["flash_bytes"],
         report["ram_bytes"]
     );
     Some(report)
+}
+
+/// Checks the cycle plugin's figures: per-layer cycles and flash reads add up to (nearly) the
+/// inference's, every instruction costs at least a cycle on average (loads cost 2 unless
+/// pipelined, taken branches 3), and the weights come from flash.
+fn check_cycles(report: &serde_json::Value) {
+    let layers = report["layers"].as_array().unwrap();
+    let sum = |key: &str| -> u64 { layers.iter().map(|l| l[key].as_u64().unwrap()).sum() };
+    let cycles = report["cycles_per_inference"].as_u64().unwrap();
+    let instructions = report["instructions_per_inference"].as_u64().unwrap();
+    let flash = report["flash_reads"].as_u64().unwrap();
+    assert!(
+        sum("cycles") <= cycles && cycles - sum("cycles") < cycles / 50,
+        "layers {} vs total {cycles} cycles",
+        sum("cycles")
+    );
+    assert!(sum("flash_reads") <= flash);
+    assert!(
+        cycles > instructions && cycles < 3 * instructions,
+        "{cycles} cycles for {instructions} instructions"
+    );
+    let per_mac = report["cycles_per_mac"].as_f64().unwrap();
+    let macs = report["macs"].as_u64().unwrap();
+    assert!((per_mac - cycles as f64 / macs as f64).abs() < 1e-9);
+    // Every convolution reads its weights from flash.
+    for l in layers.iter().filter(|l| l["macs"].as_u64().unwrap() > 0) {
+        assert!(
+            l["flash_reads"].as_u64().unwrap() > 0,
+            "layer {}",
+            l["index"]
+        );
+    }
+    let per_sample = report["cycles_per_sample"].as_array().unwrap();
+    assert_eq!(per_sample.len() as u64, report["samples"].as_u64().unwrap());
 }
 
 fn shared_sim(name: &str, board: &str) -> Option<serde_json::Value> {
@@ -92,14 +129,26 @@ fn shared_sim(name: &str, board: &str) -> Option<serde_json::Value> {
 #[test]
 fn bundled_model_on_m4_with_calibrated_counter() {
     let r = root();
-    let Some(report) = sim(
-        &r.join("models/digits_mobilenet.tflite"),
-        "qemu-m4",
-        &r.join("models/samples/digits_samples.inputs.npy"),
-        &r.join("models/samples/digits_samples.outputs.npy"),
-    ) else {
+    let run = || {
+        sim(
+            &r.join("models/digits_mobilenet.tflite"),
+            "qemu-m4",
+            &r.join("models/samples/digits_samples.inputs.npy"),
+            &r.join("models/samples/digits_samples.outputs.npy"),
+        )
+    };
+    let Some(report) = run() else {
         return;
     };
+    // The cycle estimate is deterministic: a second run counts the same, sample by sample.
+    let again = run().unwrap();
+    for key in [
+        "cycles_per_sample",
+        "flash_reads",
+        "instructions_per_sample",
+    ] {
+        assert_eq!(report[key], again[key], "{key}");
+    }
     // The MPS2 timer runs at 25 MHz of virtual time and -icount shift=0 makes one instruction
     // 1 ns: 40 instructions per tick, exactly.
     assert_eq!(
@@ -119,6 +168,7 @@ fn bundled_model_on_m4_with_calibrated_counter() {
         per_layer <= total && total - per_layer < total / 50,
         "layers {per_layer} vs total {total}"
     );
+    check_cycles(&report);
     // Memory: the arena is part of static RAM, and the model fits the claimed chip.
     assert!(
         report["static_ram_bytes"].as_u64().unwrap() >= report["arena_bytes"].as_u64().unwrap()
@@ -150,6 +200,7 @@ fn models_16x8_on_m4_and_m55() {
 fn vww_96_int8_on_m4() {
     if let Some(r) = shared_sim("vww_96_int8", "qemu-m4") {
         assert!(r["arena_bytes"].as_u64().unwrap() <= 60_000);
+        check_cycles(&r);
     }
 }
 
@@ -173,6 +224,7 @@ fn vww_96_int8_on_m55_with_calibrated_systick() {
     if let Some(r) = shared_sim("vww_96_int8", "qemu-m55") {
         // SysTick on the MPS3 board runs at 32 MHz of virtual time: 31.25 instructions per tick.
         assert_eq!(r["calibration"], serde_json::json!([2_000_000, 64_000]));
+        check_cycles(&r);
     }
 }
 
