@@ -103,6 +103,7 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::CumSumI8(_) => entry!(reduce::run_cumsum_i8),
         Op::BatchMatMulF32(_) => entry!(batch_matmul::run_batch_matmul_f32),
         Op::BatchMatMulI8(_) => entry!(batch_matmul::run_batch_matmul_i8),
+        Op::BatchMatMulI16(_) => entry!(batch_matmul::run_batch_matmul_i16),
         Op::LogSoftmaxF32(_) => entry!(normalize::run_log_softmax_f32),
         Op::LogSoftmaxI8(_) => entry!(normalize::run_log_softmax_i8),
         Op::L2NormF32(_) => entry!(normalize::run_l2_norm_f32),

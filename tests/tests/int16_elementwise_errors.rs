@@ -12,6 +12,10 @@ const MUL: i32 = 18;
 const RELU: i32 = 19;
 const SUB: i32 = 41;
 const TANH: i32 = 28;
+const ABS: i32 = 101;
+const RSQRT: i32 = 76;
+const SQUARED_DIFFERENCE: i32 = 99;
+const MAXIMUM: i32 = 55;
 const HARD_SWISH: i32 = 117;
 /// `TensorType::INT16`.
 const INT16: u8 = 7;
@@ -122,4 +126,27 @@ fn int16_logistic_and_tanh_check_tflm_quantization() {
         let e = error(&sigmoid(code, (50.0, 0), (q15, 0)));
         assert!(e.contains("input scale 50"), "{e}");
     }
+}
+
+#[test]
+fn int16_abs_rsqrt_squared_difference_need_zero_points_0() {
+    for code in [ABS, RSQRT] {
+        compile(&unary(code, [0, 0]).build(), &Options::default()).unwrap();
+        let e = error(&unary(code, [0, 2]));
+        assert!(e.contains("need zero point 0"), "{e}");
+        assert!(e.contains("found 0 and 2"), "{e}");
+    }
+    compile(
+        &binary(SQUARED_DIFFERENCE, [0, 0, 0]).build(),
+        &Options::default(),
+    )
+    .unwrap();
+    let e = error(&binary(SQUARED_DIFFERENCE, [0, 4, 0]));
+    assert!(
+        e.contains("int16 SQUARED_DIFFERENCE needs zero point 0"),
+        "{e}"
+    );
+    assert!(e.contains("found 0, 4 and 0"), "{e}");
+    // MAXIMUM compares the stored values whatever the quantization, as TFLM does.
+    compile(&binary(MAXIMUM, [3, 0, 1]).build(), &Options::default()).unwrap();
 }

@@ -359,6 +359,25 @@ pub enum ActI16Kind {
         /// Right shift after the multiply, rounding half up (0..=31).
         shift: i32,
     },
+    /// ABS (TFLM's quantized int16 `AbsEvalQuantized`, zero points 0): `|x|`, rescaled by
+    /// `input_scale / output_scale` when the scales differ, clamped to int16.
+    Abs {
+        /// The scales differ: rescale by `multiplier`, `shift`.
+        rescale: bool,
+        /// `input_scale / output_scale` as a Q31 multiplier (unused without `rescale`).
+        multiplier: i32,
+        /// Its exponent.
+        shift: i32,
+    },
+    /// RSQRT (TFLM's int16 `RsqrtEvalQuantized`, zero points 0): `1/sqrt(x)` by TFLM's
+    /// fixed-point inverse square root, rescaled by `1 / (sqrt(input_scale) · output_scale)`;
+    /// 0 gives 32767.
+    Rsqrt {
+        /// The output rescale as a Q31 multiplier.
+        multiplier: i32,
+        /// Its exponent.
+        shift: i32,
+    },
     /// TANH (TFLM's int16 `Tanh`): as [`ActI16Kind::Logistic`], through
     /// `tanh(x) = 2·sigmoid(2x) − 1` in the same table.
     Tanh {

@@ -83,3 +83,23 @@ pub struct BatchMatMulI8 {
     /// ...and its shift (positive: left), in `-31..=31`.
     pub shift: i32,
 }
+
+/// Int16 (16x8) BATCH_MATMUL (TFLM's `BatchMatMul<int16_t, int64_t>`): zero points 0 (TFLM
+/// requires them), each output `clamp(MultiplyByQuantizedMultiplier(sum_k lhs * rhs,
+/// multiplier, shift), -32768, 32767)` with the sum in `i64` and TFLM's int64 requantization.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct BatchMatMulI16 {
+    /// Left operand.
+    pub lhs: MatrixSource<i16>,
+    /// Right operand.
+    pub rhs: MatrixSource<i16>,
+    /// Output tensor `[batch..., rows, cols]`.
+    pub output: TensorId,
+    /// Shapes and layouts.
+    pub geom: MatMulGeom,
+    /// `lhs_scale * rhs_scale / output_scale` as a Q0.31 multiplier...
+    pub multiplier: i32,
+    /// ...and its shift (positive: left), in `-31..=7` (TFLM's int64 requantization).
+    pub shift: i32,
+}

@@ -1296,6 +1296,8 @@ pub enum Op {
     BatchMatMulF32(BatchMatMulF32),
     /// Int8 BATCH_MATMUL.
     BatchMatMulI8(BatchMatMulI8),
+    /// Int16 (16x8) BATCH_MATMUL.
+    BatchMatMulI16(BatchMatMulI16),
     /// Float LOG_SOFTMAX.
     LogSoftmaxF32(LogSoftmaxF32),
     /// Int8 LOG_SOFTMAX.

@@ -1,5 +1,5 @@
-//! Int16 (16x8) RELU, RELU6, LEAKY_RELU, LOGISTIC and TANH, computed per element with
-//! TensorFlow Lite Micro's int16 arithmetic.
+//! Int16 (16x8) RELU, RELU6, LEAKY_RELU, LOGISTIC, TANH, ABS and RSQRT, computed per element
+//! with TensorFlow Lite Micro's int16 arithmetic.
 //!
 //! The converter derives the fixed-point parameters ([`ActI16Kind`]) with the `*_params_i16`
 //! functions below, which return `None` where TFLM's `Prepare` fails (a non-zero int16 RELU
@@ -10,6 +10,7 @@
 //! and TANH interpolate in one shared 512-byte sigmoid table, [`SIGMOID_TABLE`]).
 
 use crate::ops::lut::quantize_multiplier_signed;
+use crate::ops::lut_math::{abs_element, abs_rescale, rsqrt_element, rsqrt_multiplier};
 use crate::util::{check_len, expect_op};
 use ferrite_core::fixed::multiply_by_quantized_multiplier;
 use ferrite_core::model::cast_out;
@@ -88,6 +89,27 @@ pub fn act_i16(kind: &ActI16Kind, input: &[i16], output: &mut [i16]) {
                     .clamp(i16::MIN as i32, i16::MAX as i32) as i16;
             }
         }
+        ActI16Kind::Abs {
+            rescale,
+            multiplier,
+            shift,
+        } => {
+            let rescale = rescale.then_some((multiplier, shift));
+            for (o, &x) in pairs {
+                *o = clamp_i16(abs_element(x as i32, 0, rescale, 0));
+            }
+        }
+        ActI16Kind::Rsqrt { multiplier, shift } => {
+            for (o, &x) in pairs {
+                *o = clamp_i16(rsqrt_element(
+                    x as i32,
+                    multiplier,
+                    shift,
+                    0,
+                    i16::MAX as i32,
+                ));
+            }
+        }
         ActI16Kind::Logistic { multiplier, shift } => {
             for (o, &x) in pairs {
                 *o = logistic_i16(rescale(x, multiplier, shift));
@@ -99,6 +121,38 @@ pub fn act_i16(kind: &ActI16Kind, input: &[i16], output: &mut [i16]) {
             }
         }
     }
+}
+
+/// `v` clamped to the int16 range.
+#[inline(always)]
+fn clamp_i16(v: i32) -> i16 {
+    v.clamp(i16::MIN as i32, i16::MAX as i32) as i16
+}
+
+/// ABS parameters, as TFLM (`PrepareAbsRsqrt` for quantized int16): zero points must be 0;
+/// the rescale as for int8 ([`abs_rescale`]). `None` otherwise.
+pub fn abs_params_i16(input: QParams, output: QParams) -> Option<ActI16Kind> {
+    if input.zero_point != 0 || output.zero_point != 0 {
+        return None;
+    }
+    let rescale = abs_rescale(input, output)?;
+    let (multiplier, shift) = rescale.unwrap_or((0, 0));
+    Some(ActI16Kind::Abs {
+        rescale: rescale.is_some(),
+        multiplier,
+        shift,
+    })
+}
+
+/// RSQRT parameters, as TFLM (`PrepareAbsRsqrt` for int16): zero points must be 0; the
+/// multiplier as for int8 ([`rsqrt_multiplier`]). `None` otherwise. As for int8, a negative
+/// input (on which TFLM fails the invocation) gets what the arithmetic yields.
+pub fn rsqrt_params_i16(input: QParams, output: QParams) -> Option<ActI16Kind> {
+    if input.zero_point != 0 || output.zero_point != 0 {
+        return None;
+    }
+    let (multiplier, shift) = rsqrt_multiplier(input, output)?;
+    Some(ActI16Kind::Rsqrt { multiplier, shift })
 }
 
 /// `(x · multiplier + round) >> shift` in `i32`, rounding half up: TFLM's input rescale for

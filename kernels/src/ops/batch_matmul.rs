@@ -1,4 +1,4 @@
-//! BATCH_MATMUL, float32 and int8 (TFLM `reference_ops::BatchMatMul`).
+//! BATCH_MATMUL, float32, int8 and int16 (TFLM `reference_ops::BatchMatMul`).
 //!
 //! TFLM transposes the right operand (and, with `adj_x`, the left one) into persistent
 //! buffers so its loops read both along the dot product. Here the loops follow the stored
@@ -15,13 +15,14 @@
 //! `[i, k]` or (with `adj_x`) `[k, i]`.
 //!
 //! Int8 follows TFLM's `BatchMatMul<int8_t, int32_t>` with FULLY_CONNECTED's output stage
-//! (see [`BatchMatMulI8`]).
+//! (see [`BatchMatMulI8`]), int16 its `BatchMatMul<int16_t, int64_t>` (see [`BatchMatMulI16`]).
 
+use super::conv::multiply_by_quantized_multiplier_i64;
 use crate::util::{check_len, expect_op, product};
 use ferrite_core::fixed::multiply_by_quantized_multiplier;
 use ferrite_core::model::{cast_out, Inputs};
 use ferrite_core::ops::{
-    BatchMatMulF32, BatchMatMulI8, MatMulGeom, MatrixSource, Op, MATMUL_BATCH_AXES,
+    BatchMatMulF32, BatchMatMulI16, BatchMatMulI8, MatMulGeom, MatrixSource, Op, MATMUL_BATCH_AXES,
 };
 use ferrite_core::{Ctx, Error, Result, TensorId};
 
@@ -151,6 +152,23 @@ pub fn batch_matmul_i8(p: &BatchMatMulI8, lhs: &[i8], rhs: &[i8], output: &mut [
     )
 }
 
+/// Reference int16 BATCH_MATMUL (see [`BatchMatMulI16`]).
+pub fn batch_matmul_i16(p: &BatchMatMulI16, lhs: &[i16], rhs: &[i16], output: &mut [i16]) -> bool {
+    matmul(
+        &p.geom,
+        lhs,
+        rhs,
+        output,
+        0i64,
+        // |l * r| <= 2^30: an i64 sum of them cannot overflow for any realistic depth.
+        |a, l, r| a.wrapping_add(l as i64 * r as i64),
+        |a| {
+            multiply_by_quantized_multiplier_i64(a, p.multiplier, p.shift)
+                .clamp(i16::MIN as i32, i16::MAX as i32) as i16
+        },
+    )
+}
+
 /// An operand resolved before the arena is split: a constant is looked up right away.
 enum Operand<'r, T> {
     Const(&'r [T]),
@@ -243,6 +261,29 @@ pub fn run_batch_matmul_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let output: &mut [i8] = cast_out(layer, out)?;
     check_sizes(layer, &p.geom, lhs.len(), rhs.len(), output.len())?;
     if !batch_matmul_i8(p, lhs, rhs, output) {
+        return Err(Error::InvalidLayer {
+            layer,
+            reason: "matmul outside its operands",
+        });
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::BatchMatMulI16`].
+pub fn run_batch_matmul_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, BatchMatMulI16);
+    if !(-31..=7).contains(&p.shift) {
+        return Err(ctx.error("multiplier shift out of range"));
+    }
+    let lhs = Operand::resolve(ctx, p.lhs)?;
+    let rhs = Operand::resolve(ctx, p.rhs)?;
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let lhs = lhs.elements(&inputs)?;
+    let rhs = rhs.elements(&inputs)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check_sizes(layer, &p.geom, lhs.len(), rhs.len(), output.len())?;
+    if !batch_matmul_i16(p, lhs, rhs, output) {
         return Err(Error::InvalidLayer {
             layer,
             reason: "matmul outside its operands",

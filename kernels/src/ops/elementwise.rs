@@ -143,24 +143,52 @@ pub fn prepare_squared_difference_i8(
     qa: QParams,
     qb: QParams,
     qo: QParams,
-    mut p: QuantBinary,
+    p: QuantBinary,
 ) -> Option<QuantBinary> {
     if !(valid_i8(qa) && valid_i8(qb) && valid_i8(qo)) {
         return None;
     }
-    const LEFT_SHIFT: i32 = 7;
+    squared_difference_params(qa, qb, qo, 7, (i8::MIN as i32, i8::MAX as i32), p)
+}
+
+/// Int16 SQUARED_DIFFERENCE parameters: as [`prepare_squared_difference_i8`] with `left_shift
+/// = 0` (TFLM: the values are already 16-bit) and the int16 range; TFLM requires every zero
+/// point to be 0 (`None` otherwise, or for an invalid scale).
+pub fn prepare_squared_difference_i16(
+    qa: QParams,
+    qb: QParams,
+    qo: QParams,
+    mut p: QuantBinary,
+) -> Option<QuantBinary> {
+    let valid = |q: QParams| q.scale.is_finite() && q.scale > 0.0 && q.zero_point == 0;
+    if !(valid(qa) && valid(qb) && valid(qo)) {
+        return None;
+    }
+    p.elem = DType::I16;
+    squared_difference_params(qa, qb, qo, 0, (i16::MIN as i32, i16::MAX as i32), p)
+}
+
+/// The shared SQUARED_DIFFERENCE preparation for a `left_shift` and an output range.
+fn squared_difference_params(
+    qa: QParams,
+    qb: QParams,
+    qo: QParams,
+    left_shift: i32,
+    (act_min, act_max): (i32, i32),
+    mut p: QuantBinary,
+) -> Option<QuantBinary> {
     let twice_max_input_scale = 2.0 * (qa.scale.max(qb.scale) as f64);
     let (a_multiplier, a_shift) =
         quantize_multiplier_smaller_than_one(qa.scale as f64 / twice_max_input_scale)?;
     let (b_multiplier, b_shift) =
         quantize_multiplier_smaller_than_one(qb.scale as f64 / twice_max_input_scale)?;
-    let denominator = ((1i32 << (LEFT_SHIFT * 2)) as f32 * qo.scale) as f64;
+    let denominator = ((1i32 << (left_shift * 2)) as f32 * qo.scale) as f64;
     let real_out = twice_max_input_scale * twice_max_input_scale / denominator;
     let (out_multiplier, out_shift) = quantize_multiplier(real_out)?;
     p.kind = QuantBinaryKind::SquaredDifference;
     p.a_offset = -qa.zero_point;
     p.b_offset = -qb.zero_point;
-    p.left_shift = LEFT_SHIFT;
+    p.left_shift = left_shift;
     p.a_multiplier = a_multiplier;
     p.a_shift = a_shift;
     p.b_multiplier = b_multiplier;
@@ -168,8 +196,8 @@ pub fn prepare_squared_difference_i8(
     p.out_multiplier = out_multiplier;
     p.out_shift = out_shift;
     p.output_offset = qo.zero_point;
-    p.act_min = i8::MIN as i32;
-    p.act_max = i8::MAX as i32;
+    p.act_min = act_min;
+    p.act_max = act_max;
     Some(p)
 }
 
@@ -265,7 +293,7 @@ macro_rules! raw_int {
         }
     )*};
 }
-raw_int!(i8, i32, i64);
+raw_int!(i8, i16, i32, i64);
 
 /// `min(max(v, lo), hi)`: `clamp` would panic on an empty range (the entry rejects one).
 #[inline(always)]
@@ -366,6 +394,7 @@ pub fn run_int_binary(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     }
     match p.elem {
         DType::I8 => run!(i8),
+        DType::I16 => run!(i16),
         DType::I32 => run!(i32),
         DType::I64 => run!(i64),
         DType::Bool => with_operands(ctx, p.a, p.b, p.output, p.len, bc, |a, b, out| {

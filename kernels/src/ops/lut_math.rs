@@ -35,24 +35,41 @@ fn build(mut f: impl FnMut(i32) -> i32) -> [i8; TABLE_LEN] {
 /// the output zero point, rescaled by `input_scale / output_scale` (a double division) only
 /// when the two scales differ.
 pub fn abs_table(input: QParams, output: QParams) -> Option<[i8; TABLE_LEN]> {
+    let rescale = abs_rescale(input, output)?;
+    Some(build(|x| {
+        abs_element(x, input.zero_point, rescale, output.zero_point)
+    }))
+}
+
+/// ABS's rescale (TFLM `SetAbsOutputMultiplier`): `Some(None)` when the scales are equal
+/// (no rescale), `Some(Some((multiplier, shift)))` for `input_scale / output_scale` in double;
+/// `None` for an invalid scale.
+pub fn abs_rescale(input: QParams, output: QParams) -> Option<Option<(i32, i32)>> {
     if !valid_scale(input.scale) || !valid_scale(output.scale) {
         return None;
     }
-    let rescale = if input.scale != output.scale {
-        Some(quantize_multiplier(
-            input.scale as f64 / output.scale as f64,
-        )?)
-    } else {
-        None
+    if input.scale == output.scale {
+        return Some(None);
+    }
+    Some(Some(quantize_multiplier(
+        input.scale as f64 / output.scale as f64,
+    )?))
+}
+
+/// One quantized ABS value (TFLM `AbsEvalQuantized`) before the clamp to the output type.
+#[inline(always)]
+pub fn abs_element(
+    x: i32,
+    input_zero_point: i32,
+    rescale: Option<(i32, i32)>,
+    output_zero_point: i32,
+) -> i32 {
+    let value = x.wrapping_sub(input_zero_point).wrapping_abs();
+    let scaled = match rescale {
+        Some((m, s)) => multiply_by_quantized_multiplier(value, m, s),
+        None => value,
     };
-    Some(build(|x| {
-        let value = x.wrapping_sub(input.zero_point).wrapping_abs();
-        let scaled = match rescale {
-            Some((m, s)) => multiply_by_quantized_multiplier(value, m, s),
-            None => value,
-        };
-        scaled.wrapping_add(output.zero_point)
-    }))
+    scaled.wrapping_add(output_zero_point)
 }
 
 /// TFLite `GetInvSqrtQuantizedMultiplierExp(input, reverse_shift)`: `1 / sqrt(input)` as a
@@ -101,22 +118,47 @@ pub fn inv_sqrt_quantized_multiplier_exp(input: i32, reverse_shift: i32) -> (i32
 /// value); a table cannot fail, so those entries hold what TFLM's arithmetic yields without
 /// that check (`v <= 1` takes the `(i32::MAX, 0)` branch).
 pub fn rsqrt_table(input: QParams, output: QParams) -> Option<[i8; TABLE_LEN]> {
+    let (multiplier, shift) = rsqrt_multiplier(input, output)?;
+    Some(build(|x| {
+        rsqrt_element(
+            x.wrapping_sub(input.zero_point),
+            multiplier,
+            shift,
+            output.zero_point,
+            i8::MAX as i32,
+        )
+    }))
+}
+
+/// RSQRT's output multiplier (TFLM `SetRsqrtOutputMultiplier`): `1 / (sqrt(input_scale) *
+/// output_scale)` in double; `None` for an invalid scale or multiplier.
+pub fn rsqrt_multiplier(input: QParams, output: QParams) -> Option<(i32, i32)> {
     if !valid_scale(input.scale) || !valid_scale(output.scale) {
         return None;
     }
-    let real = 1.0 / (libm::sqrt(input.scale as f64) * output.scale as f64);
-    let (multiplier, shift) = quantize_multiplier(real)?;
+    quantize_multiplier(1.0 / (libm::sqrt(input.scale as f64) * output.scale as f64))
+}
+
+/// One quantized RSQRT value (TFLM `RsqrtEvalQuantized`) of `value = x - input_zero_point`
+/// (non-negative: TFLM fails on negative inputs), before the clamp to the output type: a zero
+/// input gives the type's `max` (TFLM's stand-in for infinity), others `1/sqrt` by
+/// `GetInvSqrtQuantizedMultiplierExp` with 20 guard bits, rescaled, plus the output zero point.
+#[inline(always)]
+pub fn rsqrt_element(
+    value: i32,
+    multiplier: i32,
+    shift: i32,
+    output_zero_point: i32,
+    max: i32,
+) -> i32 {
     const K_SHIFT: i32 = 20;
-    Some(build(|x| {
-        let value = x.wrapping_sub(input.zero_point);
-        if value == 0 {
-            return i8::MAX as i32;
-        }
-        let (inv, inv_shift) = inv_sqrt_quantized_multiplier_exp(value, -1);
-        let data = multiply_by_quantized_multiplier(1, inv, inv_shift.wrapping_add(K_SHIFT));
-        multiply_by_quantized_multiplier(data, multiplier, shift.wrapping_sub(K_SHIFT))
-            .wrapping_add(output.zero_point)
-    }))
+    if value == 0 {
+        return max;
+    }
+    let (inv, inv_shift) = inv_sqrt_quantized_multiplier_exp(value, -1);
+    let data = multiply_by_quantized_multiplier(1, inv, inv_shift.wrapping_add(K_SHIFT));
+    multiply_by_quantized_multiplier(data, multiplier, shift.wrapping_sub(K_SHIFT))
+        .wrapping_add(output_zero_point)
 }
 
 /// ELU, as TFLM's int8 kernel (`elu.cc` `PopulateLookupTable`, which builds the very same

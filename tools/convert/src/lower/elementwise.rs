@@ -15,9 +15,9 @@ const SUB_MUL_TYPES: &str = "float32, int8, int16, int32";
 /// Types TFLM's DIV computes.
 const DIV_TYPES: &str = "float32, int8, int32";
 /// Types TFLM's MAXIMUM and MINIMUM compute.
-const MIN_MAX_TYPES: &str = "float32, int8, int32, int64";
+const MIN_MAX_TYPES: &str = "float32, int8, int16, int32, int64";
 /// Types TFLM's SQUARED_DIFFERENCE computes.
-const SQUARED_DIFFERENCE_TYPES: &str = "float32, int8, int32";
+const SQUARED_DIFFERENCE_TYPES: &str = "float32, int8, int16, int32";
 /// Types TFLM's EQUAL and NOT_EQUAL compare.
 const EQUALITY_TYPES: &str = "bool, float32, int8, int32, int64";
 /// Types TFLM's LESS, LESS_EQUAL, GREATER and GREATER_EQUAL compare.
@@ -282,12 +282,12 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     act_max: NO_CLAMP.1,
                 })
             }
-            DType::I8 | DType::I32 | DType::I64 => {
-                if dtype == DType::I8 {
+            DType::I8 | DType::I16 | DType::I32 | DType::I64 => {
+                if matches!(dtype, DType::I8 | DType::I16) {
                     let (qa, qb, qo) = (a.qparams(), b.qparams(), output.qparams());
                     if qa != qo || qb != qo {
                         self.warnings.push(format!(
-                            "operator #{} {}: inputs and output are quantized differently; the result keeps the stored int8 values, as TFLite Micro does",
+                            "operator #{} {}: inputs and output are quantized differently; the result keeps the stored {dtype} values, as TFLite Micro does",
                             cx.op.index, cx.op.name
                         ));
                     }
@@ -333,6 +333,32 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 let oi = self.id(output.index)?;
                 Op::QuantBinary(
                     k::elementwise::prepare_squared_difference_i8(
+                        qa,
+                        qb,
+                        qo,
+                        quant_binary(ai, bi, oi, len, broadcast),
+                    )
+                    .ok_or_else(|| {
+                        cx.err("quantization parameters give an unrepresentable multiplier")
+                    })?,
+                )
+            }
+            DType::I16 => {
+                let (qa, qb, qo) = (
+                    cx.qparams(a, "first input")?,
+                    cx.qparams(b, "second input")?,
+                    cx.qparams(output, "output")?,
+                );
+                if [qa, qb, qo].iter().any(|q| q.zero_point != 0) {
+                    return Err(cx.err(format!(
+                        "int16 SQUARED_DIFFERENCE needs zero point 0 on both inputs and the output (TFLite Micro's requirement), found {}, {} and {}",
+                        qa.zero_point, qb.zero_point, qo.zero_point
+                    )));
+                }
+                let (ai, bi) = (self.operand(cx, a)?, self.operand(cx, b)?);
+                let oi = self.id(output.index)?;
+                Op::QuantBinary(
+                    k::elementwise::prepare_squared_difference_i16(
                         qa,
                         qb,
                         qo,

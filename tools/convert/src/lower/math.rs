@@ -1,11 +1,12 @@
 //! Unary elementwise math and type conversion: ABS, NEG, SQRT, RSQRT, SQUARE, EXP, LOG, SIN,
-//! COS, FLOOR, CEIL, ROUND, ELU (float kinds; int8 ABS, RSQRT and ELU as lookup tables),
+//! COS, FLOOR, CEIL, ROUND, ELU (float kinds; int8 ABS, RSQRT and ELU as lookup tables; int16
+//! ABS and RSQRT computed per element),
 //! LOGICAL_NOT (a table on bool bytes) and CAST.
 
 use super::*;
 
 /// Types TFLM's CAST converts between, among Ferrite's (TFLM has no int64 CAST).
-const CAST_TYPES: &str = "bool, float32, int8, int32";
+const CAST_TYPES: &str = "bool, float32, int8, int16, int32";
 
 impl<'g, 'a> Lowerer<'g, 'a> {
     /// An elementwise function of one tensor into another of the same type and size.
@@ -18,7 +19,11 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         let (ti, to) = (cx.dtype(input, "input")?, cx.dtype(output, "output")?);
         // TFLM's int8 kernels: ABS and RSQRT (`elementwise.cc`) and ELU (a table in `elu.cc`).
         let int8 = matches!(kind, UnaryKind::Abs | UnaryKind::Rsqrt | UnaryKind::Elu);
-        let supported = if int8 { "float32, int8" } else { "float32" };
+        let supported = match kind {
+            UnaryKind::Abs | UnaryKind::Rsqrt => "float32, int8, int16",
+            UnaryKind::Elu => "float32, int8",
+            _ => "float32",
+        };
         if ti != to {
             return Err(cx.unsupported(format!(
                 "types {ti}/{to}: input and output must share one type ({supported})"
@@ -46,6 +51,30 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     qi.scale, qi.zero_point, qo.scale, qo.zero_point
                 )))?;
                 self.push_table(cx, ii, oi, &table);
+            }
+            DType::I16 if matches!(kind, UnaryKind::Abs | UnaryKind::Rsqrt) => {
+                let (qi, qo) = (cx.qparams(input, "input")?, cx.qparams(output, "output")?);
+                if qi.zero_point != 0 || qo.zero_point != 0 {
+                    return Err(cx.err(format!(
+                        "int16 input and output need zero point 0 (TFLite Micro's requirement), found {} and {}",
+                        qi.zero_point, qo.zero_point
+                    )));
+                }
+                let built = if kind == UnaryKind::Abs {
+                    k::act16::abs_params_i16(qi, qo)
+                } else {
+                    k::act16::rsqrt_params_i16(qi, qo)
+                };
+                let kind = built.ok_or_else(|| cx.err(format!(
+                    "quantization (input scale {}, output scale {}) not accepted by the int16 kernel",
+                    qi.scale, qo.scale
+                )))?;
+                let op = Op::ActI16(ActI16 {
+                    input: ii,
+                    output: oi,
+                    kind,
+                });
+                self.push(cx, op, 0, 0);
             }
             t => {
                 return Err(cx.unsupported(format!(
@@ -92,7 +121,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         Ok(())
     }
 
-    /// CAST between bool, float32, int8 and int32 (raw values: quantization is ignored, as
+    /// CAST between bool, float32, int8, int16 and int32 (raw values: quantization is ignored, as
     /// TFLM ignores it).
     pub(super) fn cast(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
         cx.arity(1, 1, 1)?;
@@ -101,7 +130,12 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             return Err(cx.tensor_msg(output, "output", "must have as many elements as the input"));
         }
         let (from, to) = (cx.dtype(input, "input")?, cx.dtype(output, "output")?);
-        let castable = |t: DType| matches!(t, DType::Bool | DType::F32 | DType::I8 | DType::I32);
+        let castable = |t: DType| {
+            matches!(
+                t,
+                DType::Bool | DType::F32 | DType::I8 | DType::I16 | DType::I32
+            )
+        };
         if !castable(from) || !castable(to) {
             return Err(cx.unsupported(format!(
                 "{from} → {to}; TFLite Micro's CAST converts between {CAST_TYPES}"

@@ -1,4 +1,4 @@
-//! BATCH_MATMUL (float32 and int8, as TFLM's kernel accepts).
+//! BATCH_MATMUL (float32, int8 and int16, as TFLM's kernel accepts).
 //!
 //! TFLM's `BatchMatMulPrepare`, once: operand ranks 2 to 5, batch axes broadcast, the
 //! contracted dimensions agree, the output multiplier of `lhs_scale * rhs_scale /
@@ -136,10 +136,35 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 };
                 self.push(cx, Op::BatchMatMulI8(op), macs, lb + rb);
             }
+            (DType::I16, DType::I16, DType::I16) => {
+                let ql = cx.qparams(lhs, "lhs")?;
+                let qr = cx.qparams(rhs, "rhs")?;
+                let qo = cx.qparams(output, "output")?;
+                if [ql, qr, qo].iter().any(|q| q.zero_point != 0) {
+                    return Err(cx.err(format!(
+                        "int16 BATCH_MATMUL needs zero point 0 on lhs, rhs and output (TFLite Micro's requirement), found {}, {} and {}",
+                        ql.zero_point, qr.zero_point, qo.zero_point
+                    )));
+                }
+                let real = (ql.scale * qr.scale) as f64 / qo.scale as f64;
+                let (multiplier, shift) = quantize_multiplier(real)
+                    .filter(|&(_, s)| s <= 7)
+                    .ok_or_else(|| cx.err(format!("multiplier {real} out of range")))?;
+                let (l, lb) = self.matrix(lhs, |p, d| p.push_i16(&as_i16(d)))?;
+                let (r, rb) = self.matrix(rhs, |p, d| p.push_i16(&as_i16(d)))?;
+                let op = BatchMatMulI16 {
+                    lhs: l,
+                    rhs: r,
+                    output: self.id(output.index)?,
+                    geom,
+                    multiplier,
+                    shift,
+                };
+                self.push(cx, Op::BatchMatMulI16(op), macs, lb + rb);
+            }
             (a, b, c) => {
                 return Err(cx.unsupported(format!(
-                    "lhs/rhs/output types {a}/{b}/{c}; supported: float32 or int8 for all three, as TFLM \
-                     (its int16 variant is not supported yet)"
+                    "lhs/rhs/output types {a}/{b}/{c}; supported: float32, int8 or int16 for all three, as TFLM"
                 )))
             }
         }

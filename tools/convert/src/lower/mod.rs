@@ -452,6 +452,11 @@ fn u32_of(v: usize) -> u32 {
 fn as_i8(data: &[u8]) -> Vec<i8> {
     data.iter().map(|&b| b as i8).collect()
 }
+fn as_i16(data: &[u8]) -> Vec<i16> {
+    data.chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
 fn as_i32(data: &[u8]) -> Vec<i32> {
     data.chunks_exact(4)
         .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
