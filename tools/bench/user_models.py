@@ -5,7 +5,8 @@ Runs `ferrite sim --board qemu-m4 --json` (and `qemu-m55`) on the PyTorch-export
 SSD-style detectors (int8 and float32) and the 16x8 models beside their int8 twins, checks every output against the golden (TFLite Micro's outputs:
 integers byte for byte, floats within 1e-5 relative), and prints — or with
 `--write docs/performance.md` writes into that file's "## User models (emulated Cortex-M4 and Cortex-M55)"
-section — instructions per inference, the share of the slowest layer, arena and flash.
+section — instructions and estimated cycles per inference, the share of the slowest layer,
+arena and flash.
 Optional tooling, not part of CI:
 
     cargo build --release -p ferrite-cli
@@ -71,8 +72,11 @@ def main() -> None:
         "`ferrite sim MODEL --board BOARD` (" + "; ".join(f"`{b}`: {BOARDS[b]}" for b in boards)
         + ") on every sample of the model's golden; \"exact\" means every output equals "
         "TFLite Micro's (integers byte for byte, floats within 1e-5 relative).", "",
-        "| model | board | ops | instructions | MACs | instr/MAC | slowest layer | arena B | flash B | exact |",
-        "|---|---|---:|---:|---:|---:|---|---:|---:|---|",
+        "Estimated cycles come from the cycle model `ferrite sim` runs beside QEMU "
+        "(docs/cycle-model.md: the Cortex-M4 TRM's timings, no wait states; the Cortex-M55's "
+        "are assumptions).", "",
+        "| model | board | ops | instructions | MACs | instr/MAC | est. cycles | cycles/MAC | slowest layer | arena B | flash B | exact |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
     ]
     for name in CASES:
         case = index[name]
@@ -83,7 +87,8 @@ def main() -> None:
             share = slow["instructions"] / max(total, 1)
             lines.append(
                 f"| `{name}` | {board} | {len(case['ops'])} | {total:,} | {r['macs']:,} | "
-                f"{total / max(r['macs'], 1):.2f} | {slow['op']} ({share:.0%}) | "
+                f"{total / max(r['macs'], 1):.2f} | {r['cycles_per_inference']:,} | "
+                f"{r['cycles_per_mac']:.2f} | {slow['op']} ({share:.0%}) | "
                 f"{r['arena_bytes']:,} | {r['flash_bytes']:,} | {'yes' if r['exact'] else 'NO'} |")
             print(lines[-1], file=sys.stderr)
     text = "\n".join(lines) + "\n"
