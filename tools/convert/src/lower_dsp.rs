@@ -10,6 +10,15 @@
 //! [`depthwise_helium`]) come first: their output stage is TFLite's own, so they take layers
 //! with any zero points and activation; what they do not take falls back to the DSP lowerings,
 //! then to the portable kernels.
+//!
+//! 16x8 layers (int16 activations, int8 weights) take the 16x8 DSP kernels ([`conv_gemm_i16`],
+//! [`depthwise_dsp_i16`]) on both Cortex-M targets: they keep TFLM's requantization and only
+//! change the accumulator to 32 bits, which the lowering allows per layer only when every
+//! output channel's `sum |w| * 32768` is below `2^31` (then no partial sum can overflow, and
+//! the sum equals TFLM's int64 one). A layer that fails the bound keeps the portable int64
+//! kernel rather than a 64-bit `SMLALD` variant (which would need twice the accumulator
+//! registers): the bound is `sum |w| < 65,536` per channel, which only filters of more than
+//! 516 taps can exceed (a 3x3x64 filter whose weights are nearly all full scale, say).
 
 use crate::consts::ConstPool;
 use crate::lower::ConvQuant;
