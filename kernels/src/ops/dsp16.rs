@@ -20,16 +20,102 @@ use ferrite_core::{Ctx, Error, Result};
 /// Output pixels per GEMM block.
 pub const BLOCK: usize = 4;
 
-/// Bytes of arena scratch [`run_conv_gemm_i16`] needs for `k2` pairs of taps: the interleaved
-/// block (`k2` groups of [`BLOCK`] words) and four int16 im2col rows.
-pub const fn gemm_scratch_bytes(k2: usize) -> usize {
-    k2 * BLOCK * 4 + BLOCK * k2 * 4
+/// Bytes of arena scratch [`run_conv_gemm_i16`] needs for `k2` pairs of taps and `out_c`
+/// output channels: the channels' output stages ([`Stage::WORDS`] words each), the
+/// interleaved block (`k2` groups of [`BLOCK`] words) and four int16 im2col rows.
+pub const fn gemm_scratch_bytes(k2: usize, out_c: usize) -> usize {
+    out_c * Stage::WORDS * 4 + k2 * BLOCK * 4 + BLOCK * k2 * 4
 }
 
-/// Bytes of arena scratch [`run_depthwise_dsp_i16`] needs for a `k_h x k_w` filter: one
-/// pixel's list of taps, two words each.
-pub const fn depthwise_scratch_bytes(taps: usize) -> usize {
-    taps * 8
+/// Bytes of arena scratch [`run_depthwise_dsp_i16`] needs for a filter of `taps` taps over
+/// `channels` channels: the channels' output stages and one pixel's list of taps (two words
+/// each).
+pub const fn depthwise_scratch_bytes(taps: usize, channels: usize) -> usize {
+    channels * Stage::WORDS * 4 + taps * 8
+}
+
+/// One output channel's int64 requantization with its constants worked out once per layer
+/// run (in the arena scratch): `((acc + bias) * reduced + round) >> shift`, truncated to 32
+/// bits and clamped — [`requant_i16`]'s int64 path (TFLM's int64
+/// `MultiplyByQuantizedMultiplier`) term for term, which the tests check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stage {
+    /// The bias (0 for none).
+    pub bias: i64,
+    /// The multiplier rounded to 16 bits.
+    pub reduced: i64,
+    /// `1 << (shift - 1)`.
+    pub round: i64,
+    /// The total right shift, `15 - shift` (in `1..=62`).
+    pub shift: u32,
+}
+
+impl Stage {
+    /// Words per channel in the scratch.
+    pub const WORDS: usize = 7;
+
+    /// The stage of a channel with this bias, multiplier and shift (as in
+    /// [`crate::ops::conv::multiply_by_quantized_multiplier_i64`]).
+    pub fn new(bias: Option<i64>, multiplier: i32, shift: i32) -> Self {
+        let reduced: i64 = if multiplier < 0x7FFF_0000 {
+            (multiplier as i64 + (1 << 15)) >> 16
+        } else {
+            0x7FFF
+        };
+        let total_shift = (15 - shift).clamp(1, 62) as u32;
+        Stage {
+            bias: bias.unwrap_or(0),
+            reduced,
+            round: 1i64 << (total_shift - 1),
+            shift: total_shift,
+        }
+    }
+
+    /// The output for the exact sum `acc`, clamped to `act`.
+    #[inline(always)]
+    pub fn apply(&self, acc: i32, act: (i32, i32)) -> i16 {
+        let x = (acc as i64).wrapping_add(self.bias);
+        let v = (x.wrapping_mul(self.reduced).wrapping_add(self.round) >> (self.shift & 63)) as i32;
+        v.max(act.0).min(act.1) as i16
+    }
+
+    /// The stage as scratch words.
+    fn to_words(self) -> [u32; Self::WORDS] {
+        [
+            self.bias as u32,
+            (self.bias >> 32) as u32,
+            self.reduced as u32,
+            (self.reduced >> 32) as u32,
+            self.round as u32,
+            (self.round >> 32) as u32,
+            self.shift,
+        ]
+    }
+
+    /// The stage back from scratch words.
+    #[inline(always)]
+    fn from_words(w: &[u32]) -> Option<Self> {
+        let wide = |lo: u32, hi: u32| ((hi as u64) << 32 | lo as u64) as i64;
+        match w {
+            [b0, b1, m0, m1, r0, r1, shift, ..] => Some(Stage {
+                bias: wide(*b0, *b1),
+                reduced: wide(*m0, *m1),
+                round: wide(*r0, *r1),
+                shift: *shift,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Writes every channel's [`Stage`] into `words` (`Stage::WORDS` per channel).
+// Bounds: the entries check one multiplier and shift per channel.
+#[allow(clippy::indexing_slicing)]
+fn write_stages(q: &Quant<'_>, words: &mut [u32]) {
+    for (c, w) in words.chunks_exact_mut(Stage::WORDS).enumerate() {
+        let st = Stage::new(q.bias.get(c).copied(), q.multiplier[c], q.shift[c]);
+        w.copy_from_slice(&st.to_words());
+    }
 }
 
 /// Two int16 values as one `SMLAD` operand word (`lo` in the bottom half).
@@ -62,7 +148,7 @@ pub fn run_conv_gemm_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         return Err(err("bias does not match the output channels"));
     }
     check_requant_i16(layer, g.out_c as usize, multiplier, shift)?;
-    if (p.scratch_bytes as usize) < gemm_scratch_bytes(p.k2 as usize) {
+    if (p.scratch_bytes as usize) < gemm_scratch_bytes(p.k2 as usize, g.out_c as usize) {
         return Err(err("scratch buffer too small"));
     }
     let (inputs, out, scratch) =
@@ -132,6 +218,9 @@ pub fn conv_gemm_i16(
     let k2 = p.k2 as usize;
     let k = (g.k_h * g.k_w * g.in_c) as usize;
     let out_c = g.out_c as usize;
+    let (stages, scratch) = scratch.split_at_mut(out_c * Stage::WORDS * 4);
+    let stages: &mut [u32] = bytemuck::try_cast_slice_mut(stages).ok()?;
+    write_stages(q, stages);
     let (wide, rest) = scratch.split_at_mut(k2 * BLOCK * 4);
     let wide: &mut [u32] = bytemuck::try_cast_slice_mut(wide).ok()?;
     let rows: &mut [i16] = bytemuck::try_cast_slice_mut(&mut rest[..BLOCK * k * 2]).ok()?;
@@ -162,7 +251,7 @@ pub fn conv_gemm_i16(
                 }
             }
             let out = &mut output[(b * pixels + first) * out_c..(b * pixels + first + n) * out_c];
-            gemm_block(wide, weights, k2, q, out, n);
+            gemm_block(wide, weights, k2, q, stages, out, n);
             first += n;
         }
     }
@@ -222,14 +311,32 @@ fn im2col(g: &ConvGeometry, input: &[i16], b: usize, pixel: usize, row: &mut [i1
 }
 
 /// One block of `n <= 4` pixels (interleaved in `wide`) against every output channel.
-// Bounds: `out` holds `n * out_c` outputs, `weights` `out_c` rows of `k2` words.
+// Bounds: `out` holds `n * out_c` outputs, `weights` `out_c` rows of `k2` words, `stages`
+// `out_c` stages.
 #[allow(clippy::indexing_slicing)]
-fn gemm_block(wide: &[u32], weights: &[u32], k2: usize, q: &Quant<'_>, out: &mut [i16], n: usize) {
+fn gemm_block(
+    wide: &[u32],
+    weights: &[u32],
+    k2: usize,
+    q: &Quant<'_>,
+    stages: &[u32],
+    out: &mut [i16],
+    n: usize,
+) {
     let out_c = weights.len() / k2;
-    for (c, w) in weights.chunks_exact(k2).enumerate() {
+    let rows = weights
+        .chunks_exact(k2)
+        .zip(stages.chunks_exact(Stage::WORDS));
+    for (c, (w, st)) in rows.enumerate() {
         let acc = dot4(wide, w);
-        for (slot, &a) in acc.iter().enumerate().take(n) {
-            out[slot * out_c + c] = q.finish(c, a);
+        if q.acc32 {
+            for (slot, &a) in acc.iter().enumerate().take(n) {
+                out[slot * out_c + c] = q.finish(c, a);
+            }
+        } else if let Some(st) = Stage::from_words(st) {
+            for (slot, &a) in acc.iter().enumerate().take(n) {
+                out[slot * out_c + c] = st.apply(a, q.act);
+            }
         }
     }
 }
@@ -289,7 +396,7 @@ pub fn run_depthwise_dsp_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         return Err(err("bias does not match the output channels"));
     }
     check_requant_i16(layer, g.out_c as usize, multiplier, shift)?;
-    if (p.scratch_bytes as u64) < taps * 8 {
+    if (p.scratch_bytes as u64) < taps * 8 + g.in_c as u64 * Stage::WORDS as u64 * 4 {
         return Err(err("scratch buffer too small"));
     }
     let (inputs, out, scratch) =
@@ -328,6 +435,9 @@ pub fn depthwise_dsp_i16(
 ) -> Option<()> {
     let g = &p.geom;
     let taps = (g.k_h * g.k_w) as usize;
+    let (stages, scratch) = scratch.split_at_mut(g.in_c as usize * Stage::WORDS * 4);
+    let stages: &mut [u32] = bytemuck::try_cast_slice_mut(stages).ok()?;
+    write_stages(q, stages);
     let list: &mut [u32] = bytemuck::try_cast_slice_mut(&mut scratch[..taps * 8]).ok()?;
     let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
     let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
@@ -367,7 +477,7 @@ pub fn depthwise_dsp_i16(
                 }
                 let out_base = ((b * out_h + oy) * out_w + ox) * pairs * 2;
                 let out = &mut output[out_base..out_base + pairs * 2];
-                depthwise_pixel(&list[..2 * n], input, weights, q, out);
+                depthwise_pixel(&list[..2 * n], input, weights, q, stages, out);
             }
         }
     }
@@ -378,21 +488,37 @@ pub fn depthwise_dsp_i16(
 // Bounds: see `depthwise_dsp_i16`; `out` holds `2 * pairs` values.
 #[allow(clippy::indexing_slicing)]
 #[inline(always)]
-fn depthwise_pixel(list: &[u32], input: &[u32], weights: &[u32], q: &Quant<'_>, out: &mut [i16]) {
+fn depthwise_pixel(
+    list: &[u32],
+    input: &[u32],
+    weights: &[u32],
+    q: &Quant<'_>,
+    stages: &[u32],
+    out: &mut [i16],
+) {
     #[cfg(all(target_arch = "arm", feature = "dsp"))]
     let checked = {
         let pairs = out.len() / 2;
         list.chunks_exact(2)
             .all(|t| t[0] as usize + pairs <= input.len() && t[1] as usize + pairs <= weights.len())
     };
-    for (c2, o) in out.chunks_exact_mut(2).enumerate() {
+    let pairs = out
+        .chunks_exact_mut(2)
+        .zip(stages.chunks_exact(2 * Stage::WORDS));
+    for (c2, (o, st)) in pairs.enumerate() {
         #[cfg(all(target_arch = "arm", feature = "dsp"))]
         let (a0, a1) =
             crate::arch::cortex_m_dsp::dsp16::dot_pair(list, input, weights, c2, checked);
         #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
         let (a0, a1) = portable_dot_pair(list, input, weights, c2);
-        o[0] = q.finish(2 * c2, a0);
-        o[1] = q.finish(2 * c2 + 1, a1);
+        let (Some(s0), Some(s1)) = (
+            Stage::from_words(st),
+            Stage::from_words(&st[Stage::WORDS..]),
+        ) else {
+            return;
+        };
+        o[0] = s0.apply(a0, q.act);
+        o[1] = s1.apply(a1, q.act);
     }
 }
 
@@ -409,4 +535,44 @@ pub fn portable_dot_pair(list: &[u32], input: &[u32], weights: &[u32], c2: usize
         a1 = a1.wrapping_add(((x >> 16) as i16 as i32).wrapping_mul((w >> 16) as i16 as i32));
     }
     (a0, a1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The precomputed stage is the reference requantization, for sums and biases across the
+    /// range and every shift TFLM allows.
+    #[test]
+    fn stage_equals_the_reference_requantization() {
+        let mut x = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..200_000 {
+            let acc = next() as i32 >> (next() % 32);
+            let bias = match i % 3 {
+                0 => None,
+                1 => Some(next() as i64 >> (next() % 64)),
+                _ => Some((next() as i32) as i64),
+            };
+            let multiplier = match i % 5 {
+                0 => 0x7FFF_8000 + (next() % 0x8000) as i32,
+                _ => (next() >> 33) as i32,
+            };
+            let shift = (next() % 39) as i32 - 31;
+            let act = (-32768, 32767);
+            let want = requant_i16(acc as i64, bias, false, multiplier, shift).clamp(act.0, act.1);
+            let st = Stage::new(bias, multiplier, shift);
+            assert_eq!(Stage::from_words(&st.to_words()), Some(st));
+            assert_eq!(
+                st.apply(acc, act) as i32,
+                want,
+                "{acc} {bias:?} {multiplier} {shift}"
+            );
+        }
+    }
 }

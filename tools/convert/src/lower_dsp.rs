@@ -374,7 +374,7 @@ pub fn conv_gemm_i16(
             *d = v as i16;
         }
     }
-    let scratch = ferrite_kernels::ops::dsp16::gemm_scratch_bytes(k2);
+    let scratch = ferrite_kernels::ops::dsp16::gemm_scratch_bytes(k2, out_c);
     let op = Op::ConvGemmI16(ConvGemmI16 {
         input,
         output,
@@ -419,7 +419,7 @@ pub fn depthwise_dsp_i16(
         return None;
     }
     let wide: Vec<i16> = weights.iter().map(|&w| w as i16).collect();
-    let scratch = ferrite_kernels::ops::dsp16::depthwise_scratch_bytes(taps);
+    let scratch = ferrite_kernels::ops::dsp16::depthwise_scratch_bytes(taps, c);
     let op = Op::DepthwiseDspI16(DepthwiseDspI16 {
         input,
         output,
