@@ -28,10 +28,10 @@ pub const fn gemm_scratch_bytes(k2: usize, out_c: usize) -> usize {
 }
 
 /// Bytes of arena scratch [`run_depthwise_dsp_i16`] needs for a filter of `taps` taps over
-/// `channels` channels: the channels' output stages and one pixel's list of taps (two words
-/// each).
+/// `channels` channels: the channels' output stages and two lists of taps (two words each):
+/// a border pixel's and the one every window inside the input shares.
 pub const fn depthwise_scratch_bytes(taps: usize, channels: usize) -> usize {
-    channels * Stage::WORDS * 4 + taps * 8
+    channels * Stage::WORDS * 4 + taps * 16
 }
 
 /// One output channel's int64 requantization with its constants worked out once per layer
@@ -396,7 +396,7 @@ pub fn run_depthwise_dsp_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         return Err(err("bias does not match the output channels"));
     }
     check_requant_i16(layer, g.out_c as usize, multiplier, shift)?;
-    if (p.scratch_bytes as u64) < taps * 8 + g.in_c as u64 * Stage::WORDS as u64 * 4 {
+    if (p.scratch_bytes as u64) < taps * 16 + g.in_c as u64 * Stage::WORDS as u64 * 4 {
         return Err(err("scratch buffer too small"));
     }
     let (inputs, out, scratch) =
@@ -421,9 +421,10 @@ pub fn run_depthwise_dsp_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 /// The depthwise convolution. `input` and `weights` are the int16 tensors as words (pairs of
 /// channels); slices must match `p` (the kernel entry checks); `scratch` holds
 /// [`depthwise_scratch_bytes`] bytes. `None` if the scratch is not 4-byte aligned.
-// Bounds: every listed tap is a pixel inside the input (`tap`) and a filter position, so
-// `x + c2 < input.len()` and `w + c2 < weights.len()` for every channel pair `c2 < in_c / 2`;
-// the output has `in_c` values per pixel.
+// Bounds: every listed tap is a pixel inside the input (`tap`, or for a window inside the
+// input, its first tap plus the relative offsets) and a filter position, so `x + c2` is inside
+// the input and `w + c2` inside the weights for every channel pair `c2 < in_c / 2`; the output
+// has `in_c` values per pixel.
 #[allow(clippy::indexing_slicing)]
 pub fn depthwise_dsp_i16(
     p: &DepthwiseDspI16,
@@ -438,15 +439,37 @@ pub fn depthwise_dsp_i16(
     let (stages, scratch) = scratch.split_at_mut(g.in_c as usize * Stage::WORDS * 4);
     let stages: &mut [u32] = bytemuck::try_cast_slice_mut(stages).ok()?;
     write_stages(q, stages);
-    let list: &mut [u32] = bytemuck::try_cast_slice_mut(&mut scratch[..taps * 8]).ok()?;
+    let (list, interior) = scratch[..taps * 16].split_at_mut(taps * 8);
+    let list: &mut [u32] = bytemuck::try_cast_slice_mut(list).ok()?;
+    let interior: &mut [u32] = bytemuck::try_cast_slice_mut(interior).ok()?;
     let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
     let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
     let pairs = g.in_c as usize / 2;
+    // The taps of a window inside the input, relative to its first tap: the same list for
+    // every such pixel (most of a layer), so it is made once.
+    let (dil_h, dil_w) = (g.dilation_h as usize, g.dilation_w as usize);
+    for (t, e) in interior.chunks_exact_mut(2).enumerate() {
+        let (ky, kx) = (t / g.k_w as usize, t % g.k_w as usize);
+        e[0] = ((ky * dil_h * in_w + kx * dil_w) * pairs) as u32;
+        e[1] = (t * pairs) as u32;
+    }
+    let reach_h = (g.k_h as i64 - 1) * dil_h as i64;
+    let reach_w = (g.k_w as i64 - 1) * dil_w as i64;
     for b in 0..g.batches as usize {
         for oy in 0..out_h {
+            let y0 = (oy * g.stride_h as usize) as i64 - g.pad_top as i64;
+            let rows_inside = y0 >= 0 && y0 + reach_h < in_h as i64;
             for ox in 0..out_w {
-                // The taps inside the input, as word offsets of the first channel pair of the
-                // input pixel and of the filter position.
+                let out_base = ((b * out_h + oy) * out_w + ox) * pairs * 2;
+                let out = &mut output[out_base..out_base + pairs * 2];
+                let x0 = (ox * g.stride_w as usize) as i64 - g.pad_left as i64;
+                if rows_inside && x0 >= 0 && x0 + reach_w < in_w as i64 {
+                    let base = ((b * in_h + y0 as usize) * in_w + x0 as usize) * pairs;
+                    depthwise_pixel(interior, &input[base..], weights, q, stages, out);
+                    continue;
+                }
+                // A window across the border: the taps inside the input, as word offsets of
+                // the first channel pair of the input pixel and of the filter position.
                 let mut n = 0;
                 for ky in 0..g.k_h {
                     let Some(iy) = crate::ops::conv::tap(
@@ -475,8 +498,6 @@ pub fn depthwise_dsp_i16(
                         n += 1;
                     }
                 }
-                let out_base = ((b * out_h + oy) * out_w + ox) * pairs * 2;
-                let out = &mut output[out_base..out_base + pairs * 2];
                 depthwise_pixel(&list[..2 * n], input, weights, q, stages, out);
             }
         }

@@ -227,11 +227,16 @@ pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
 /// beyond 32 bits; the fused activation is random, and a few dense cases take TFLM's int32
 /// bias path (`acc32`), whose sums wrap.
 pub fn dsp16_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
-    let mut g = geometry(rng, depthwise);
-    if depthwise && g.in_c % 2 != 0 {
-        g.in_c += 1;
-        g.out_c = g.in_c;
-    }
+    let g = if depthwise {
+        // Any filter size, stride and dilation; an even number of channels.
+        let k = (rng.range(1, 5) as u32, rng.range(1, 5) as u32);
+        let stride = (rng.range(1, 2) as u32, rng.range(1, 2) as u32);
+        let dilation = rng.range(1, 2) as u32;
+        let c = 2 * rng.range(1, 20) as u32;
+        sized(rng, k, stride, dilation, c, c, 13)
+    } else {
+        geometry(rng, false)
+    };
     let taps = (g.k_h * g.k_w) as usize;
     let n_weights = if depthwise {
         taps * g.out_c as usize
