@@ -47,6 +47,7 @@ pub mod ops {
     pub mod depthwise_dsp;
     pub mod depthwise_helium;
     pub mod detection;
+    pub mod dsp16;
     pub mod elementwise;
     pub mod fully_connected;
     pub mod gemm;

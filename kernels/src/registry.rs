@@ -55,6 +55,8 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::ConvGemmI8(_) => entry!(gemm::run_conv_gemm_i8),
         Op::DepthwiseDspI8(_) => entry!(depthwise_dsp::run_depthwise_dsp_i8),
         Op::ConvHeliumI8(_) => entry!(conv_helium::run_conv_helium_i8),
+        Op::ConvGemmI16(_) => entry!(dsp16::run_conv_gemm_i16),
+        Op::DepthwiseDspI16(_) => entry!(dsp16::run_depthwise_dsp_i16),
         Op::DepthwiseHeliumI8(_) => entry!(depthwise_helium::run_depthwise_helium_i8),
         Op::FullyConnectedI8(_) => entry!(fully_connected::run_fully_connected_i8),
         Op::FullyConnectedF32(_) => entry!(fully_connected::run_fully_connected_f32),

@@ -1,5 +1,6 @@
 //! Generates random convolution layers on the host (`ferrite_convert::kernel_cases`), each as
-//! the reference operator and the DSP operator over the same constants, and embeds them.
+//! the reference operator and the DSP operator over the same constants, and embeds them:
+//! `FERRITE_KERNEL_CASES` int8 cases (default 120) and a third as many 16x8 ones.
 
 fn main() {
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
@@ -12,6 +13,14 @@ fn main() {
     let mut cases = Vec::new();
     while cases.len() < cases_wanted {
         if let Some(c) = ferrite_convert::kernel_cases::dsp_case(&mut rng, cases.len() % 2 == 1) {
+            cases.push(c);
+        }
+    }
+    // 16x8 cases: a third as many again (half dense, half depthwise).
+    let mut rng = ferrite_convert::kernel_cases::Rng(0x16_08_17e5);
+    let wanted16 = cases_wanted + cases_wanted / 3;
+    while cases.len() < wanted16 {
+        if let Some(c) = ferrite_convert::kernel_cases::dsp16_case(&mut rng, cases.len() % 2 == 1) {
             cases.push(c);
         }
     }

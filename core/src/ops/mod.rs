@@ -1175,6 +1175,71 @@ pub struct DepthwiseHeliumI8 {
     pub scratch_bytes: u32,
 }
 
+/// 16x8 CONV_2D (dense) or FULLY_CONNECTED (as a 1x1 convolution over a row of `batches`
+/// pixels) lowered for the DSP kernels: a GEMM of int16 im2col rows, four output pixels per
+/// block, two taps per `SMLAD` with a 32-bit accumulator.
+///
+/// The int16 activations need no widening, and padding taps read 0 (16x8 tensors are
+/// symmetric), so nothing is folded into the bias. The 32-bit sum is TFLM's int64 sum only
+/// when it cannot overflow: the converter emits this operator only when
+/// `sum_k |w[c, k]| * 32768 < 2^31` for every output channel `c` (or when `acc32` is set,
+/// where TFLM's own sum wraps at 32 bits). The bias and the requantization are then exactly
+/// [`Conv2dI16`]'s.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ConvGemmI16 {
+    /// Input tensor (NHWC, int16).
+    pub input: TensorId,
+    /// Output tensor (NHWC, int16).
+    pub output: TensorId,
+    /// Shapes, strides, dilation and padding.
+    pub geom: ConvGeometry,
+    /// Weights widened to 16 bits, `[out_c][k2 * 2]`: each output channel's taps in
+    /// `(ky, kx, ic)` order, zero padded.
+    pub weights: ConstRef<i16>,
+    /// Taps per output pixel rounded up to a multiple of 4, divided by 2 (pairs of taps; even).
+    pub k2: u32,
+    /// Bias per output channel, widened to int64 (empty for none).
+    pub bias: ConstRef<i64>,
+    /// TFLM's int32-accumulator path (see [`Conv2dI16`]).
+    pub acc32: bool,
+    /// Output stage (per output channel multiplier and shift; both offsets 0).
+    pub rq: Requant,
+    /// Arena offset of the kernel's scratch buffer.
+    pub scratch_offset: u32,
+    /// Its size in bytes.
+    pub scratch_bytes: u32,
+}
+
+/// 16x8 DEPTHWISE_CONV_2D (depth multiplier 1, an even number of channels) lowered for the
+/// DSP kernels: per output pixel, the taps inside the input are listed once in the arena
+/// scratch, then each pair of channels accumulates over them with `SMLABB`/`SMLATT` (one word
+/// of input, two channels, against one word of weights) in 32-bit accumulators.
+///
+/// As for [`ConvGemmI16`], the converter emits it only when `sum_k |w[k, c]| * 32768 < 2^31`
+/// for every channel, so the 32-bit sum equals TFLM's int64 one; bias and requantization are
+/// [`DepthwiseConv2dI16`]'s.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct DepthwiseDspI16 {
+    /// Input tensor (NHWC, int16).
+    pub input: TensorId,
+    /// Output tensor (NHWC, int16).
+    pub output: TensorId,
+    /// Shapes, strides, dilation and padding (`in_c == out_c`, even).
+    pub geom: ConvGeometry,
+    /// Weights widened to 16 bits, `[k_h * k_w][out_c]` (TFLite's order).
+    pub weights: ConstRef<i16>,
+    /// Bias per output channel, widened to int64 (empty for none).
+    pub bias: ConstRef<i64>,
+    /// Output stage (per channel multiplier and shift; both offsets 0).
+    pub rq: Requant,
+    /// Arena offset of the kernel's scratch: one pixel's list of taps.
+    pub scratch_offset: u32,
+    /// Its size in bytes.
+    pub scratch_bytes: u32,
+}
+
 /// A layer's operator and parameters.
 ///
 /// Deliberately exhaustive: `ferrite_kernels::registry` matches on every variant, so adding
@@ -1198,6 +1263,10 @@ pub enum Op {
     DepthwiseDspI8(DepthwiseDspI8),
     /// Int8 CONV_2D as a GEMM for the Helium kernels.
     ConvHeliumI8(ConvHeliumI8),
+    /// 16x8 CONV_2D / FULLY_CONNECTED as a GEMM for the DSP kernels.
+    ConvGemmI16(ConvGemmI16),
+    /// 16x8 DEPTHWISE_CONV_2D for the DSP kernels.
+    DepthwiseDspI16(DepthwiseDspI16),
     /// Int8 DEPTHWISE_CONV_2D for the Helium kernels.
     DepthwiseHeliumI8(DepthwiseHeliumI8),
     /// Float DEPTHWISE_CONV_2D.

@@ -313,6 +313,8 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
             ferrite_core::Op::ConvGemmI8(g) => g.scratch_offset = offset,
             ferrite_core::Op::DepthwiseDspI8(d) => d.scratch_offset = offset,
             ferrite_core::Op::ConvHeliumI8(c) => c.scratch_offset = offset,
+            ferrite_core::Op::ConvGemmI16(c) => c.scratch_offset = offset,
+            ferrite_core::Op::DepthwiseDspI16(d) => d.scratch_offset = offset,
             ferrite_core::Op::DepthwiseHeliumI8(d) => d.scratch_offset = offset,
             ferrite_core::Op::DetectionPostprocess(d) => d.scratch_offset = offset,
             _ => {}

@@ -62,6 +62,11 @@ impl ConstPool {
         let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
         ConstRef::new(self.push_raw(&bytes, 4), v.len() as u32)
     }
+    /// Appends `i64` values (8-byte aligned).
+    pub fn push_i64(&mut self, v: &[i64]) -> ConstRef<i64> {
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        ConstRef::new(self.push_raw(&bytes, 8), v.len() as u32)
+    }
     /// Appends `f32` values.
     pub fn push_f32(&mut self, v: &[f32]) -> ConstRef<f32> {
         let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();

@@ -9,7 +9,9 @@
 use crate::consts::ConstPool;
 use crate::lower::ConvQuant;
 use crate::lower_dsp;
-use ferrite_core::ops::{Conv2dI8, ConvGeometry, DepthwiseConv2dI8, Op, Requant};
+use ferrite_core::ops::{
+    Conv2dI16, Conv2dI8, ConvGeometry, DepthwiseConv2dI16, DepthwiseConv2dI8, Op, Requant,
+};
 use ferrite_core::quant::{quantize_multiplier, QParams};
 use ferrite_core::{DType, Shape, Tensor, TensorId};
 
@@ -18,7 +20,8 @@ use ferrite_core::{DType, Shape, Tensor, TensorId};
 pub struct KernelCase {
     /// What the case is (kind and geometry).
     pub name: String,
-    /// Tensors: 0 input, 1 output, both int8; offsets leave room for scratch at the end.
+    /// Tensors: 0 input, 1 output, both int8 or both int16; offsets leave room for scratch
+    /// at the end.
     pub tensors: [Tensor; 2],
     /// The reference operator.
     pub reference: Op,
@@ -26,8 +29,8 @@ pub struct KernelCase {
     pub fast: Op,
     /// The constant blob both operators reference.
     pub consts: Vec<u8>,
-    /// The input tensor's bytes.
-    pub input: Vec<i8>,
+    /// The input tensor's bytes (little-endian values).
+    pub input: Vec<u8>,
     /// Arena bytes the case needs (input, output and scratch).
     pub arena_bytes: usize,
 }
@@ -216,6 +219,160 @@ pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
     ))
 }
 
+/// A random 16x8 convolution (`depthwise` or dense) that the 16x8 DSP lowering
+/// (`lower_dsp::conv_gemm_i16`, `lower_dsp::depthwise_dsp_i16`) takes, or `None` when it does
+/// not (the caller draws again). Inputs span the whole int16 range; weights are now and then
+/// large enough that the 32-bit accumulator bound fails and the lowering declines (those draws
+/// return `None`, so the accepted cases include layers close to the bound); biases reach far
+/// beyond 32 bits; the fused activation is random, and a few dense cases take TFLM's int32
+/// bias path (`acc32`), whose sums wrap.
+pub fn dsp16_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
+    let g = if depthwise {
+        // Any filter size, stride and dilation; an even number of channels.
+        let k = (rng.range(1, 5) as u32, rng.range(1, 5) as u32);
+        let stride = (rng.range(1, 2) as u32, rng.range(1, 2) as u32);
+        let dilation = rng.range(1, 2) as u32;
+        let c = 2 * rng.range(1, 20) as u32;
+        sized(rng, k, stride, dilation, c, c, 13)
+    } else {
+        geometry(rng, false)
+    };
+    let taps = (g.k_h * g.k_w) as usize;
+    let n_weights = if depthwise {
+        taps * g.out_c as usize
+    } else {
+        g.out_c as usize * taps * g.in_c as usize
+    };
+    // Mode 0: weights of magnitude 127 or 128 only, which puts layers of about 512 taps
+    // right at the accumulator bound (some just inside, some declined).
+    let w_max = [0, 127, 127, 60, 8][rng.range(0, 4) as usize];
+    let weights: Vec<i8> = (0..n_weights)
+        .map(|_| match w_max {
+            0 => [-128, -127, 127][rng.range(0, 2) as usize],
+            m => rng.range(-m, m) as i8,
+        })
+        .collect();
+    let acc32 = !depthwise && rng.range(0, 5) == 0;
+    let b_max: i64 = if acc32 { 1 << 31 } else { 1 << 40 };
+    let bias: Vec<i64> = (0..g.out_c).map(|_| rng.range(-b_max, b_max - 1)).collect();
+    let (mut multiplier, mut shift) = (Vec::new(), Vec::new());
+    for _ in 0..g.out_c {
+        // Effective scales from far below to above 1 (shifts -31..=7 as TFLM allows).
+        let effective = 2f64.powf(rng.float(-24.0, 2.0));
+        let (m, s) = quantize_multiplier(effective)?;
+        if !(-31..=7).contains(&s) {
+            return None;
+        }
+        multiplier.push(m);
+        shift.push(s);
+    }
+    let act = if rng.range(0, 2) == 0 {
+        (-32768, 32767)
+    } else {
+        (rng.range(-32768, 0) as i32, rng.range(0, 32767) as i32)
+    };
+    let mut pool = ConstPool::default();
+    let rq = Requant {
+        multiplier: pool.push_i32(&multiplier),
+        shift: pool.push_i32(&shift),
+        input_offset: 0,
+        output_offset: 0,
+        act_min: act.0,
+        act_max: act.1,
+    };
+    let b = if rng.range(0, 7) == 0 {
+        ferrite_core::ConstRef::EMPTY
+    } else {
+        pool.push_i64(&bias)
+    };
+    let (input_id, output_id) = (TensorId(0), TensorId(1));
+    let (mut fast, scratch) = if depthwise {
+        lower_dsp::depthwise_dsp_i16(&mut pool, input_id, output_id, g, 1, &weights, b, rq)?
+    } else {
+        lower_dsp::conv_gemm_i16(&mut pool, input_id, output_id, g, 1, &weights, b, acc32, rq)?
+    };
+    let w = pool.push_i8(&weights);
+    let reference = if depthwise {
+        Op::DepthwiseConv2dI16(DepthwiseConv2dI16 {
+            input: input_id,
+            output: output_id,
+            geom: g,
+            depth_multiplier: 1,
+            weights: w,
+            bias: b,
+            rq,
+        })
+    } else {
+        Op::Conv2dI16(Conv2dI16 {
+            input: input_id,
+            output: output_id,
+            geom: g,
+            groups: 1,
+            weights: w,
+            bias: b,
+            acc32,
+            rq,
+        })
+    };
+    let name = format!(
+        "16x8 {} {}x{}x{} -> {}x{}x{}, {}x{} kernel, stride {}, dilation {}, pad {}/{}, weights to {}{}",
+        if depthwise { "depthwise" } else { "conv" },
+        g.in_h,
+        g.in_w,
+        g.in_c,
+        g.out_h,
+        g.out_w,
+        g.out_c,
+        g.k_h,
+        g.k_w,
+        g.stride_h,
+        g.dilation_h,
+        g.pad_top,
+        g.pad_left,
+        if w_max == 0 { 128 } else { w_max },
+        if acc32 { ", int32 bias path" } else { "" },
+    );
+    let in_len = g.input_elements() as usize;
+    let out_len = g.output_elements() as usize;
+    // Extreme values now and then, the rest anywhere in the int16 range.
+    let input: Vec<u8> = (0..in_len)
+        .flat_map(|_| {
+            let v = match rng.range(0, 9) {
+                0 => -32768,
+                1 => 32767,
+                _ => rng.range(-32768, 32767) as i16,
+            };
+            v.to_le_bytes()
+        })
+        .collect();
+    let out_at = align16(in_len * 2);
+    let scratch_at = align16(out_at + out_len * 2);
+    match &mut fast {
+        Op::ConvGemmI16(c) => c.scratch_offset = scratch_at as u32,
+        Op::DepthwiseDspI16(d) => d.scratch_offset = scratch_at as u32,
+        _ => {}
+    }
+    let t = |offset: usize, dims: [u32; 4]| Tensor {
+        offset: offset as u32,
+        dtype: DType::I16,
+        shape: Shape::new(&dims),
+        scale: 1.0,
+        zero_point: 0,
+    };
+    Some(KernelCase {
+        name,
+        tensors: [
+            t(0, [1, g.in_h, g.in_w, g.in_c]),
+            t(out_at, [1, g.out_h, g.out_w, g.out_c]),
+        ],
+        reference,
+        fast,
+        consts: pool.bytes().to_vec(),
+        input,
+        arena_bytes: align16(scratch_at + scratch),
+    })
+}
+
 /// The rest of a kernel case once the fast operator is lowered: the reference operator
 /// (`DEPTHWISE_CONV_2D` with `depth_multiplier`, else `CONV_2D`) over the same weights and
 /// requantization, a random input, and the arena layout (input, output, then the fast
@@ -265,7 +422,7 @@ fn finish_case(
     };
     let in_len = g.input_elements() as usize;
     let out_len = g.output_elements() as usize;
-    let input: Vec<i8> = (0..in_len).map(|_| rng.range(-128, 127) as i8).collect();
+    let input: Vec<u8> = (0..in_len).map(|_| rng.range(-128, 127) as u8).collect();
     let out_at = align16(in_len);
     let scratch_at = align16(out_at + out_len);
     match &mut fast {
@@ -273,6 +430,8 @@ fn finish_case(
         Op::DepthwiseDspI8(d) => d.scratch_offset = scratch_at as u32,
         Op::ConvHeliumI8(c) => c.scratch_offset = scratch_at as u32,
         Op::DepthwiseHeliumI8(d) => d.scratch_offset = scratch_at as u32,
+        Op::ConvGemmI16(c) => c.scratch_offset = scratch_at as u32,
+        Op::DepthwiseDspI16(d) => d.scratch_offset = scratch_at as u32,
         _ => {}
     }
     let t = |offset: usize, dims: [u32; 4]| Tensor {
@@ -512,7 +671,7 @@ pub fn cases_module(cases: &[KernelCase], data_section: Option<&str>) -> String 
     let _ = writeln!(s, "pub const ARENA_BYTES: usize = {max_arena};");
     for (i, c) in cases.iter().enumerate() {
         let consts = crate::emit::byte_string(&c.consts);
-        let input: Vec<u8> = c.input.iter().map(|&v| v as u8).collect();
+        let input = &c.input;
         let _ = writeln!(
             s,
             "{attr}static CONSTS_{i}: ferrite_core::arena::Aligned<[u8; {}]> = ferrite_core::arena::Aligned(*b\"{consts}\");",
@@ -522,7 +681,7 @@ pub fn cases_module(cases: &[KernelCase], data_section: Option<&str>) -> String 
             s,
             "{attr}static INPUT_{i}: [u8; {}] = *b\"{}\";",
             input.len(),
-            crate::emit::byte_string(&input)
+            crate::emit::byte_string(input)
         );
         let _ = writeln!(
             s,
@@ -553,8 +712,8 @@ pub fn cases_module(cases: &[KernelCase], data_section: Option<&str>) -> String 
     s
 }
 
-/// Runs `op` of `case` on the host through the portable kernels; returns the output.
-pub fn run(case: &KernelCase, op: &Op) -> Result<Vec<i8>, ferrite_core::Error> {
+/// Runs `op` of `case` on the host through the portable kernels; returns the output's bytes.
+pub fn run(case: &KernelCase, op: &Op) -> Result<Vec<u8>, ferrite_core::Error> {
     use crate::consts::AlignedBytes;
     let consts = AlignedBytes::new(&case.consts);
     let layer = ferrite_core::Layer {
@@ -571,8 +730,10 @@ pub fn run(case: &KernelCase, op: &Op) -> Result<Vec<i8>, ferrite_core::Error> {
         arena_bytes: case.arena_bytes,
     };
     let mut arena = AlignedBytes::new(&vec![0u8; case.arena_bytes]);
-    let out: &[i8] = model.run(arena.as_mut_slice(), &case.input)?;
-    Ok(out.to_vec())
+    let arena = arena.as_mut_slice();
+    model.set_input_bytes(arena, 0, &case.input)?;
+    model.invoke(arena)?;
+    Ok(model.output_bytes(arena, 0)?.to_vec())
 }
 
 #[cfg(test)]
@@ -601,6 +762,34 @@ mod tests {
         assert!(
             conv > 300 && dw > 300,
             "{conv} conv and {dw} depthwise cases"
+        );
+    }
+
+    #[test]
+    fn dsp16_operators_match_the_reference_on_random_layers() {
+        let mut rng = Rng(0x16_0008);
+        let (mut conv, mut dw, mut acc32, mut declined) = (0, 0, 0, 0);
+        for i in 0..1200 {
+            let depthwise = i % 2 == 1;
+            let Some(case) = dsp16_case(&mut rng, depthwise) else {
+                declined += 1;
+                continue;
+            };
+            let want = run(&case, &case.reference).unwrap();
+            let got = run(&case, &case.fast).unwrap();
+            assert_eq!(got, want, "{}", case.name);
+            match &case.fast {
+                Op::ConvGemmI16(p) => {
+                    conv += 1;
+                    acc32 += p.acc32 as u32;
+                }
+                Op::DepthwiseDspI16(_) => dw += 1,
+                other => panic!("unexpected fast operator {other:?}"),
+            }
+        }
+        assert!(
+            conv > 300 && dw > 300 && acc32 > 30 && declined > 3,
+            "{conv} conv and {dw} depthwise cases, {acc32} on the int32 path, {declined} declined"
         );
     }
 

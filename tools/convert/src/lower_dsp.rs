@@ -10,13 +10,23 @@
 //! [`depthwise_helium`]) come first: their output stage is TFLite's own, so they take layers
 //! with any zero points and activation; what they do not take falls back to the DSP lowerings,
 //! then to the portable kernels.
+//!
+//! 16x8 layers (int16 activations, int8 weights) take the 16x8 DSP kernels ([`conv_gemm_i16`],
+//! [`depthwise_dsp_i16`]) on both Cortex-M targets: they keep TFLM's requantization and only
+//! change the accumulator to 32 bits, which the lowering allows per layer only when every
+//! output channel's `sum |w| * 32768` is below `2^31` (then no partial sum can overflow, and
+//! the sum equals TFLM's int64 one). A layer that fails the bound keeps the portable int64
+//! kernel rather than a 64-bit `SMLALD` variant (which would need twice the accumulator
+//! registers): the bound is `sum |w| < 65,536` per channel, which only filters of more than
+//! 516 taps can exceed (a 3x3x64 filter whose weights are nearly all full scale, say).
 
 use crate::consts::ConstPool;
 use crate::lower::ConvQuant;
 use ferrite_core::ops::{
-    ChannelQuant, ConvGemmI8, ConvGeometry, ConvHeliumI8, DepthwiseDspI8, DepthwiseHeliumI8, Op,
+    ChannelQuant, ConvGemmI16, ConvGemmI8, ConvGeometry, ConvHeliumI8, DepthwiseDspI16,
+    DepthwiseDspI8, DepthwiseHeliumI8, Op, Requant,
 };
-use ferrite_core::TensorId;
+use ferrite_core::{ConstRef, TensorId};
 use ferrite_kernels::ops::conv_helium::GROUP_WORDS;
 use ferrite_kernels::ops::gemm::scratch_bytes;
 
@@ -318,6 +328,109 @@ pub fn depthwise(
         scratch_bytes: u32::try_from(scratch).ok()?,
     });
     Some((op, usize::try_from(scratch).ok()?))
+}
+
+/// Whether a 32-bit accumulator is exact for a 16x8 filter whose taps are `taps`: every
+/// partial sum of `x * w` over int16 inputs stays within `sum |w| * 32768`, which must be
+/// below `2^31` (the bias is added in int64 by the output stage, not to the accumulator).
+fn sum_fits_i32(taps: impl Iterator<Item = i8>) -> bool {
+    taps.map(|w| (w as i64).abs()).sum::<i64>() * 32768 < 1 << 31
+}
+
+/// A dense 16x8 convolution (or FULLY_CONNECTED as a 1x1 convolution) as [`ConvGemmI16`], with
+/// the arena scratch it needs, or `None` when it is grouped or a 32-bit accumulator could
+/// overflow for some output channel (the reference [`ferrite_core::ops::Conv2dI16`] then
+/// runs: it accumulates in int64 as TFLM does). With `acc32` (TFLM's int32 path, whose sums
+/// wrap at 32 bits themselves) the wrapping `SMLAD` sum is exact for any weights.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_gemm_i16(
+    pool: &mut ConstPool,
+    input: TensorId,
+    output: TensorId,
+    geom: ConvGeometry,
+    groups: usize,
+    weights: &[i8],
+    bias: ConstRef<i64>,
+    acc32: bool,
+    rq: Requant,
+) -> Option<(Op, usize)> {
+    let out_c = geom.out_c as usize;
+    let k = (geom.k_h * geom.k_w * geom.in_c) as usize;
+    if groups != 1 || k == 0 || weights.len() != out_c * k {
+        return None;
+    }
+    if !acc32
+        && !weights
+            .chunks_exact(k)
+            .all(|w| sum_fits_i32(w.iter().copied()))
+    {
+        return None;
+    }
+    // The kernel's inner loop takes two pairs of taps at a time.
+    let k2 = k.div_ceil(4) * 2;
+    let mut wide = vec![0i16; out_c * k2 * 2];
+    for (dst, w) in wide.chunks_exact_mut(k2 * 2).zip(weights.chunks_exact(k)) {
+        for (d, &v) in dst.iter_mut().zip(w) {
+            *d = v as i16;
+        }
+    }
+    let scratch = ferrite_kernels::ops::dsp16::gemm_scratch_bytes(k2, out_c);
+    let op = Op::ConvGemmI16(ConvGemmI16 {
+        input,
+        output,
+        geom,
+        weights: pool.push_i16(&wide),
+        k2: u32::try_from(k2).ok()?,
+        bias,
+        acc32,
+        rq,
+        scratch_offset: 0,
+        scratch_bytes: u32::try_from(scratch).ok()?,
+    });
+    Some((op, scratch))
+}
+
+/// A 16x8 depthwise convolution as [`DepthwiseDspI16`] with the arena scratch it needs, or
+/// `None` when the kernel does not take it: a depth multiplier other than 1, an odd number of
+/// channels, or a channel whose 32-bit accumulator could overflow (see [`sum_fits_i32`]).
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_dsp_i16(
+    pool: &mut ConstPool,
+    input: TensorId,
+    output: TensorId,
+    geom: ConvGeometry,
+    depth_multiplier: usize,
+    weights: &[i8],
+    bias: ConstRef<i64>,
+    rq: Requant,
+) -> Option<(Op, usize)> {
+    let c = geom.out_c as usize;
+    let taps = (geom.k_h * geom.k_w) as usize;
+    if depth_multiplier != 1
+        || c == 0
+        || c % 2 != 0
+        || geom.in_c as usize != c
+        || weights.len() != taps * c
+    {
+        return None;
+    }
+    // Weights [1, k_h, k_w, c]: channel ch's taps are every c-th value from ch.
+    if !(0..c).all(|ch| sum_fits_i32(weights.iter().skip(ch).step_by(c).copied())) {
+        return None;
+    }
+    let wide: Vec<i16> = weights.iter().map(|&w| w as i16).collect();
+    let scratch = ferrite_kernels::ops::dsp16::depthwise_scratch_bytes(taps, c);
+    let op = Op::DepthwiseDspI16(DepthwiseDspI16 {
+        input,
+        output,
+        geom,
+        weights: pool.push_i16(&wide),
+        bias,
+        rq,
+        scratch_offset: 0,
+        scratch_bytes: u32::try_from(scratch).ok()?,
+    });
+    Some((op, scratch))
 }
 
 /// A dense int8 convolution as [`ConvHeliumI8`], with the arena scratch it needs, or `None`

@@ -7,6 +7,7 @@
 //! saved and restored inside the blocks that need fourteen registers.
 
 pub mod depthwise;
+pub mod dsp16;
 pub mod gemm;
 
 /// `SMMULR`: the rounded high word of `a * b` (see [`ferrite_core::fixed::smmulr`], which it

@@ -91,6 +91,24 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             (DType::I16, DType::I8, DType::I16) => {
                 let rq = self.requant_16x8(cx, input, filter, output, out_c, 0, act)?;
                 let b = self.bias_16x8(cx, bias, out_c, Bias16::Conv)?;
+                if self.target != Target::Portable {
+                    let w = as_i8(filter.bytes());
+                    if let Some((op, scratch)) = lower_dsp::conv_gemm_i16(
+                        &mut self.pool,
+                        ii,
+                        oi,
+                        geom,
+                        groups,
+                        &w,
+                        b.bias,
+                        b.acc32,
+                        rq,
+                    ) {
+                        let param_bytes = 2 * filter.num_elements() + 8 * b.bias.len as usize;
+                        self.push_with_scratch(cx, op, macs, param_bytes, scratch);
+                        return Ok(());
+                    }
+                }
                 let weights = self.pool.push_i8(&as_i8(filter.bytes()));
                 let param_bytes = filter.num_elements() + 8 * b.bias.len as usize;
                 let op = Op::Conv2dI16(Conv2dI16 {
@@ -499,6 +517,23 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             (DType::I16, DType::I8, DType::I16) => {
                 let rq = self.requant_16x8(cx, input, filter, output, out_c, 3, act)?;
                 let b = self.bias_16x8(cx, bias, out_c, Bias16::Int64)?;
+                if self.target != Target::Portable {
+                    let w = as_i8(filter.bytes());
+                    if let Some((op, scratch)) = lower_dsp::depthwise_dsp_i16(
+                        &mut self.pool,
+                        ii,
+                        oi,
+                        geom,
+                        dm,
+                        &w,
+                        b.bias,
+                        rq,
+                    ) {
+                        let param_bytes = 2 * filter.num_elements() + 8 * b.bias.len as usize;
+                        self.push_with_scratch(cx, op, macs, param_bytes, scratch);
+                        return Ok(());
+                    }
+                }
                 let weights = self.pool.push_i8(&as_i8(filter.bytes()));
                 let param_bytes = filter.num_elements() + 8 * b.bias.len as usize;
                 let op = Op::DepthwiseConv2dI16(DepthwiseConv2dI16 {
@@ -662,6 +697,56 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 let (mult, shift, weights_offset) = fc_multipliers(cx, filter, in_q, out_q, out_depth)?;
                 let (act_min, act_max) = self.act_i16(cx, act, out_q)?;
                 let bv = self.bias_16x8(cx, bias, out_depth, Bias16::Int64)?;
+                // On the Cortex-M targets, with symmetric weights: a 1x1 convolution over a
+                // row of `batches` pixels, on the 16x8 DSP GEMM (as the int8 layers above).
+                if self.target != Target::Portable && weights_offset == 0 {
+                    let per_row = |v: &[i32]| -> Vec<i32> {
+                        (0..out_depth)
+                            .map(|r| v.get(r).or(v.first()).copied().unwrap_or(0))
+                            .collect()
+                    };
+                    let rq = Requant {
+                        multiplier: self.pool.push_i32(&per_row(&mult)),
+                        shift: self.pool.push_i32(&per_row(&shift)),
+                        input_offset: 0,
+                        output_offset: 0,
+                        act_min,
+                        act_max,
+                    };
+                    let geom = ConvGeometry {
+                        batches: 1,
+                        in_h: 1,
+                        in_w: b,
+                        in_c: ind,
+                        out_h: 1,
+                        out_w: b,
+                        out_c: outd,
+                        k_h: 1,
+                        k_w: 1,
+                        stride_h: 1,
+                        stride_w: 1,
+                        dilation_h: 1,
+                        dilation_w: 1,
+                        pad_top: 0,
+                        pad_left: 0,
+                    };
+                    let w = as_i8(filter.bytes());
+                    if let Some((op, scratch)) = lower_dsp::conv_gemm_i16(
+                        &mut self.pool,
+                        ii,
+                        oi,
+                        geom,
+                        1,
+                        &w,
+                        bv.bias,
+                        false,
+                        rq,
+                    ) {
+                        let param_bytes = 2 * filter.num_elements() + 8 * bv.bias.len as usize;
+                        self.push_with_scratch(cx, op, macs, param_bytes, scratch);
+                        return Ok(());
+                    }
+                }
                 let weights = self.pool.push_i8(&as_i8(filter.bytes()));
                 let rq = Requant {
                     multiplier: self.pool.push_i32(&mult),

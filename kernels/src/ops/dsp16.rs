@@ -1,0 +1,599 @@
+//! 16x8 CONV_2D / FULLY_CONNECTED ([`Op::ConvGemmI16`]) and DEPTHWISE_CONV_2D
+//! ([`Op::DepthwiseDspI16`]) for the Cortex-M DSP extension.
+//!
+//! Int16 activations are already `SMLAD`'s operand width: two taps of one pixel are one word,
+//! two taps of one filter (weights widened to 16 bits by the converter) another. The sums are
+//! 32-bit, which the converter only allows where they provably cannot overflow (see the
+//! operators' documentation); each 32-bit sum is then TFLM's exact int64 sum, and the bias and
+//! requantization are the portable kernels' own ([`requant_i16`]).
+//!
+//! On a Cortex-M with the DSP extension the inner loops run in assembly
+//! ([`crate::arch::cortex_m_dsp::dsp16`]); elsewhere the portable code below computes the same
+//! wrapping 32-bit sums, and it is what the host tests compare against the reference kernels.
+
+use crate::ops::conv::{check_requant_i16, requant_i16};
+use crate::util::{check_conv_activations, check_conv_reach, expect_op, product};
+use ferrite_core::model::cast_out;
+use ferrite_core::ops::{ConvGemmI16, ConvGeometry, DepthwiseDspI16, Op};
+use ferrite_core::{Ctx, Error, Result};
+
+/// Output pixels per GEMM block.
+pub const BLOCK: usize = 4;
+
+/// Bytes of arena scratch [`run_conv_gemm_i16`] needs for `k2` pairs of taps and `out_c`
+/// output channels: the channels' output stages ([`Stage::WORDS`] words each), the
+/// interleaved block (`k2` groups of [`BLOCK`] words) and four int16 im2col rows.
+pub const fn gemm_scratch_bytes(k2: usize, out_c: usize) -> usize {
+    out_c * Stage::WORDS * 4 + k2 * BLOCK * 4 + BLOCK * k2 * 4
+}
+
+/// Bytes of arena scratch [`run_depthwise_dsp_i16`] needs for a filter of `taps` taps over
+/// `channels` channels: the channels' output stages and two lists of taps (two words each):
+/// a border pixel's and the one every window inside the input shares.
+pub const fn depthwise_scratch_bytes(taps: usize, channels: usize) -> usize {
+    channels * Stage::WORDS * 4 + taps * 16
+}
+
+/// One output channel's int64 requantization with its constants worked out once per layer
+/// run (in the arena scratch): `((acc + bias) * reduced + round) >> shift`, truncated to 32
+/// bits and clamped — [`requant_i16`]'s int64 path (TFLM's int64
+/// `MultiplyByQuantizedMultiplier`) term for term, which the tests check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stage {
+    /// The bias (0 for none).
+    pub bias: i64,
+    /// The multiplier rounded to 16 bits.
+    pub reduced: i64,
+    /// `1 << (shift - 1)`.
+    pub round: i64,
+    /// The total right shift, `15 - shift` (in `1..=62`).
+    pub shift: u32,
+}
+
+impl Stage {
+    /// Words per channel in the scratch.
+    pub const WORDS: usize = 7;
+
+    /// The stage of a channel with this bias, multiplier and shift (as in
+    /// [`crate::ops::conv::multiply_by_quantized_multiplier_i64`]).
+    pub fn new(bias: Option<i64>, multiplier: i32, shift: i32) -> Self {
+        let reduced: i64 = if multiplier < 0x7FFF_0000 {
+            (multiplier as i64 + (1 << 15)) >> 16
+        } else {
+            0x7FFF
+        };
+        let total_shift = (15 - shift).clamp(1, 62) as u32;
+        Stage {
+            bias: bias.unwrap_or(0),
+            reduced,
+            round: 1i64 << (total_shift - 1),
+            shift: total_shift,
+        }
+    }
+
+    /// The output for the exact sum `acc`, clamped to `act`.
+    #[inline(always)]
+    pub fn apply(&self, acc: i32, act: (i32, i32)) -> i16 {
+        let x = (acc as i64).wrapping_add(self.bias);
+        let v = (x.wrapping_mul(self.reduced).wrapping_add(self.round) >> (self.shift & 63)) as i32;
+        v.max(act.0).min(act.1) as i16
+    }
+
+    /// The stage as scratch words.
+    fn to_words(self) -> [u32; Self::WORDS] {
+        [
+            self.bias as u32,
+            (self.bias >> 32) as u32,
+            self.reduced as u32,
+            (self.reduced >> 32) as u32,
+            self.round as u32,
+            (self.round >> 32) as u32,
+            self.shift,
+        ]
+    }
+
+    /// The stage back from scratch words.
+    #[inline(always)]
+    fn from_words(w: &[u32]) -> Option<Self> {
+        let wide = |lo: u32, hi: u32| ((hi as u64) << 32 | lo as u64) as i64;
+        match w {
+            [b0, b1, m0, m1, r0, r1, shift, ..] => Some(Stage {
+                bias: wide(*b0, *b1),
+                reduced: wide(*m0, *m1),
+                round: wide(*r0, *r1),
+                shift: *shift,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Writes every channel's [`Stage`] into `words` (`Stage::WORDS` per channel).
+// Bounds: the entries check one multiplier and shift per channel.
+#[allow(clippy::indexing_slicing)]
+fn write_stages(q: &Quant<'_>, words: &mut [u32]) {
+    for (c, w) in words.chunks_exact_mut(Stage::WORDS).enumerate() {
+        let st = Stage::new(q.bias.get(c).copied(), q.multiplier[c], q.shift[c]);
+        w.copy_from_slice(&st.to_words());
+    }
+}
+
+/// Two int16 values as one `SMLAD` operand word (`lo` in the bottom half).
+#[inline(always)]
+fn pack(lo: i16, hi: i16) -> u32 {
+    (lo as u16 as u32) | ((hi as u16 as u32) << 16)
+}
+
+/// Kernel entry for [`Op::ConvGemmI16`].
+pub fn run_conv_gemm_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, ConvGemmI16);
+    let layer = ctx.layer;
+    let err = |reason| Error::InvalidLayer { layer, reason };
+    let g = &p.geom;
+    let weights = ctx.consts(p.weights)?;
+    let bias = ctx.consts(p.bias)?;
+    let multiplier = ctx.consts(p.rq.multiplier)?;
+    let shift = ctx.consts(p.rq.shift)?;
+    check_conv_reach(layer, g)?;
+    let k = product(&[g.k_h, g.k_w, g.in_c]);
+    let k2 = p.k2 as u64;
+    // k2: the taps in pairs, rounded up to an even number of pairs (the loop takes two).
+    if k == 0 || k2 * 2 < k || k2 * 2 >= k + 4 || !k2.is_multiple_of(2) {
+        return Err(err("k2 does not match the filter size"));
+    }
+    if weights.len() as u64 != k2 * 2 * g.out_c as u64 {
+        return Err(err("weights do not match the geometry"));
+    }
+    if !bias.is_empty() && bias.len() != g.out_c as usize {
+        return Err(err("bias does not match the output channels"));
+    }
+    check_requant_i16(layer, g.out_c as usize, multiplier, shift)?;
+    if (p.scratch_bytes as usize) < gemm_scratch_bytes(p.k2 as usize, g.out_c as usize) {
+        return Err(err("scratch buffer too small"));
+    }
+    let (inputs, out, scratch) =
+        ctx.split_with_scratch(p.output, p.scratch_offset, p.scratch_bytes)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check_conv_activations(layer, g, input.len(), output.len())?;
+    let weights: &[u32] =
+        bytemuck::try_cast_slice(weights).map_err(|_| err("misaligned weights"))?;
+    let q = Quant {
+        bias,
+        multiplier,
+        shift,
+        acc32: p.acc32,
+        act: (p.rq.act_min, p.rq.act_max),
+    };
+    conv_gemm_i16(p, input, weights, &q, output, scratch).ok_or(err("misaligned scratch buffer"))
+}
+
+/// A 16x8 layer's output stage, as the reference kernels apply it.
+pub struct Quant<'a> {
+    /// Bias per output channel (empty for none).
+    pub bias: &'a [i64],
+    /// Multiplier per output channel.
+    pub multiplier: &'a [i32],
+    /// Shift per output channel.
+    pub shift: &'a [i32],
+    /// TFLM's int32-accumulator path.
+    pub acc32: bool,
+    /// The fused activation's clamp.
+    pub act: (i32, i32),
+}
+
+impl Quant<'_> {
+    /// Channel `c`'s output for the (exact, or with `acc32` TFLM's wrapping) 32-bit sum `acc`.
+    // Bounds: the entries check one multiplier and shift per channel.
+    #[allow(clippy::indexing_slicing)]
+    #[inline(always)]
+    fn finish(&self, c: usize, acc: i32) -> i16 {
+        let v = requant_i16(
+            acc as i64,
+            self.bias.get(c).copied(),
+            self.acc32,
+            self.multiplier[c],
+            self.shift[c],
+        );
+        v.max(self.act.0).min(self.act.1) as i16
+    }
+}
+
+/// The GEMM convolution. Slices must match `p` (the kernel entry checks); `weights` are the
+/// int16 weights as words (pairs of taps); `scratch` holds [`gemm_scratch_bytes`] bytes.
+/// `None` if the scratch is not 4-byte aligned.
+// Bounds: the entry checked input `batches*in_h*in_w*in_c`, output `batches*out_h*out_w*out_c`,
+// weights `out_c * k2` words and the scratch size; block rows stay below `pixels`
+// (`slot.min(n - 1)`), and a direct block reads `in_c == k` values of an existing pixel.
+#[allow(clippy::indexing_slicing)]
+pub fn conv_gemm_i16(
+    p: &ConvGemmI16,
+    input: &[i16],
+    weights: &[u32],
+    q: &Quant<'_>,
+    output: &mut [i16],
+    scratch: &mut [u8],
+) -> Option<()> {
+    let g = &p.geom;
+    let k2 = p.k2 as usize;
+    let k = (g.k_h * g.k_w * g.in_c) as usize;
+    let out_c = g.out_c as usize;
+    let (stages, scratch) = scratch.split_at_mut(out_c * Stage::WORDS * 4);
+    let stages: &mut [u32] = bytemuck::try_cast_slice_mut(stages).ok()?;
+    write_stages(q, stages);
+    let (wide, rest) = scratch.split_at_mut(k2 * BLOCK * 4);
+    let wide: &mut [u32] = bytemuck::try_cast_slice_mut(wide).ok()?;
+    let rows: &mut [i16] = bytemuck::try_cast_slice_mut(&mut rest[..BLOCK * k * 2]).ok()?;
+    let pixels = (g.out_h * g.out_w) as usize;
+    // A pointwise convolution over every input pixel in order needs no gathering: output pixel
+    // p's taps are input pixel p's channels.
+    let direct = g.k_h == 1
+        && g.k_w == 1
+        && g.stride_h == 1
+        && g.stride_w == 1
+        && g.pad_top == 0
+        && g.pad_left == 0;
+    for b in 0..g.batches as usize {
+        let mut first = 0;
+        while first < pixels {
+            let n = (pixels - first).min(BLOCK);
+            let slot_pixel = |slot: usize| b * pixels + first + slot.min(n - 1);
+            if direct {
+                // Past the last pixel, repeat it (its outputs are not stored).
+                for slot in 0..BLOCK {
+                    let at = slot_pixel(slot) * k;
+                    interleave(&input[at..at + k], slot, k2, wide);
+                }
+            } else {
+                for (slot, row) in rows.chunks_exact_mut(k).enumerate() {
+                    im2col(g, input, b, first + slot.min(n - 1), row);
+                    interleave(row, slot, k2, wide);
+                }
+            }
+            let out = &mut output[(b * pixels + first) * out_c..(b * pixels + first + n) * out_c];
+            gemm_block(wide, weights, k2, q, stages, out, n);
+            first += n;
+        }
+    }
+    Some(())
+}
+
+/// Writes `row`'s taps as pairs into slot `slot` of the interleaved block: word `t * 4 + slot`
+/// holds taps `2t` and `2t + 1`, zero past the row's end.
+// Bounds: `wide` holds `k2 * 4` words and `row.len() <= 2 * k2`.
+#[allow(clippy::indexing_slicing)]
+fn interleave(row: &[i16], slot: usize, k2: usize, wide: &mut [u32]) {
+    let mut pairs = row.chunks_exact(2);
+    let mut t = 0;
+    for pair in &mut pairs {
+        wide[t * BLOCK + slot] = pack(pair[0], pair[1]);
+        t += 1;
+    }
+    if let [last] = pairs.remainder() {
+        wide[t * BLOCK + slot] = pack(*last, 0);
+        t += 1;
+    }
+    for t in t..k2 {
+        wide[t * BLOCK + slot] = 0;
+    }
+}
+
+/// Gathers the taps of output pixel `pixel` of batch `b` into `row` (`(ky, kx, ic)` order),
+/// padding taps 0 (the int16 zero point).
+// Bounds: `tap` returns only rows/columns inside the input, and `row` holds `k_h*k_w*in_c`
+// values.
+#[allow(clippy::indexing_slicing)]
+fn im2col(g: &ConvGeometry, input: &[i16], b: usize, pixel: usize, row: &mut [i16]) {
+    let (oy, ox) = (
+        (pixel / g.out_w as usize) as u32,
+        (pixel % g.out_w as usize) as u32,
+    );
+    let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+    let span = g.k_w as usize * in_c;
+    for (ky, dst) in row.chunks_exact_mut(span).enumerate() {
+        let Some(iy) =
+            crate::ops::conv::tap(oy, g.stride_h, g.pad_top, ky as u32, g.dilation_h, g.in_h)
+        else {
+            dst.fill(0);
+            continue;
+        };
+        for (kx, d) in dst.chunks_exact_mut(in_c).enumerate() {
+            match crate::ops::conv::tap(ox, g.stride_w, g.pad_left, kx as u32, g.dilation_w, g.in_w)
+            {
+                Some(ix) => {
+                    let base = ((b * in_h + iy) * in_w + ix) * in_c;
+                    d.copy_from_slice(&input[base..base + in_c]);
+                }
+                None => d.fill(0),
+            }
+        }
+    }
+}
+
+/// One block of `n <= 4` pixels (interleaved in `wide`) against every output channel.
+// Bounds: `out` holds `n * out_c` outputs, `weights` `out_c` rows of `k2` words, `stages`
+// `out_c` stages.
+#[allow(clippy::indexing_slicing)]
+fn gemm_block(
+    wide: &[u32],
+    weights: &[u32],
+    k2: usize,
+    q: &Quant<'_>,
+    stages: &[u32],
+    out: &mut [i16],
+    n: usize,
+) {
+    let out_c = weights.len() / k2;
+    let rows = weights
+        .chunks_exact(k2)
+        .zip(stages.chunks_exact(Stage::WORDS));
+    for (c, (w, st)) in rows.enumerate() {
+        let acc = dot4(wide, w);
+        if q.acc32 {
+            for (slot, &a) in acc.iter().enumerate().take(n) {
+                out[slot * out_c + c] = q.finish(c, a);
+            }
+        } else if let Some(st) = Stage::from_words(st) {
+            for (slot, &a) in acc.iter().enumerate().take(n) {
+                out[slot * out_c + c] = st.apply(a, q.act);
+            }
+        }
+    }
+}
+
+/// The four pixels' 32-bit sums of `wide` (`k2` groups of four words) against one channel's
+/// `k2` weight words.
+#[inline(always)]
+fn dot4(wide: &[u32], w: &[u32]) -> [i32; 4] {
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    {
+        crate::arch::cortex_m_dsp::dsp16::dot4(wide, w)
+    }
+    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+    {
+        portable_dot4(wide, w)
+    }
+}
+
+/// The portable definition of [`dot4`]: what `SMLAD` computes, wrapping at 32 bits.
+pub fn portable_dot4(wide: &[u32], w: &[u32]) -> [i32; 4] {
+    let mut acc = [0i32; 4];
+    for (x, &w) in wide.chunks_exact(BLOCK).zip(w) {
+        for (a, &x) in acc.iter_mut().zip(x) {
+            *a = smlad(x, w, *a);
+        }
+    }
+    acc
+}
+
+/// `SMLAD` in portable code: `acc + lo(x) * lo(w) + hi(x) * hi(w)`, wrapping.
+#[inline(always)]
+pub fn smlad(x: u32, w: u32, acc: i32) -> i32 {
+    let lo = (x as i16 as i32).wrapping_mul(w as i16 as i32);
+    let hi = ((x >> 16) as i16 as i32).wrapping_mul((w >> 16) as i16 as i32);
+    acc.wrapping_add(lo).wrapping_add(hi)
+}
+
+/// Kernel entry for [`Op::DepthwiseDspI16`].
+pub fn run_depthwise_dsp_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, DepthwiseDspI16);
+    let layer = ctx.layer;
+    let err = |reason| Error::InvalidLayer { layer, reason };
+    let g = &p.geom;
+    let weights = ctx.consts(p.weights)?;
+    let bias = ctx.consts(p.bias)?;
+    let multiplier = ctx.consts(p.rq.multiplier)?;
+    let shift = ctx.consts(p.rq.shift)?;
+    check_conv_reach(layer, g)?;
+    if g.in_c != g.out_c || g.in_c == 0 || !g.in_c.is_multiple_of(2) {
+        return Err(err("channels must match and be even"));
+    }
+    let taps = product(&[g.k_h, g.k_w]);
+    if weights.len() as u64 != taps * g.in_c as u64 {
+        return Err(err("weights do not match the geometry"));
+    }
+    if !bias.is_empty() && bias.len() != g.out_c as usize {
+        return Err(err("bias does not match the output channels"));
+    }
+    check_requant_i16(layer, g.out_c as usize, multiplier, shift)?;
+    if (p.scratch_bytes as u64) < taps * 16 + g.in_c as u64 * Stage::WORDS as u64 * 4 {
+        return Err(err("scratch buffer too small"));
+    }
+    let (inputs, out, scratch) =
+        ctx.split_with_scratch(p.output, p.scratch_offset, p.scratch_bytes)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check_conv_activations(layer, g, input.len(), output.len())?;
+    let input: &[u32] = bytemuck::try_cast_slice(input).map_err(|_| err("misaligned input"))?;
+    let weights: &[u32] =
+        bytemuck::try_cast_slice(weights).map_err(|_| err("misaligned weights"))?;
+    let q = Quant {
+        bias,
+        multiplier,
+        shift,
+        acc32: false,
+        act: (p.rq.act_min, p.rq.act_max),
+    };
+    depthwise_dsp_i16(p, input, weights, &q, output, scratch)
+        .ok_or(err("misaligned scratch buffer"))
+}
+
+/// The depthwise convolution. `input` and `weights` are the int16 tensors as words (pairs of
+/// channels); slices must match `p` (the kernel entry checks); `scratch` holds
+/// [`depthwise_scratch_bytes`] bytes. `None` if the scratch is not 4-byte aligned.
+// Bounds: every listed tap is a pixel inside the input (`tap`, or for a window inside the
+// input, its first tap plus the relative offsets) and a filter position, so `x + c2` is inside
+// the input and `w + c2` inside the weights for every channel pair `c2 < in_c / 2`; the output
+// has `in_c` values per pixel.
+#[allow(clippy::indexing_slicing)]
+pub fn depthwise_dsp_i16(
+    p: &DepthwiseDspI16,
+    input: &[u32],
+    weights: &[u32],
+    q: &Quant<'_>,
+    output: &mut [i16],
+    scratch: &mut [u8],
+) -> Option<()> {
+    let g = &p.geom;
+    let taps = (g.k_h * g.k_w) as usize;
+    let (stages, scratch) = scratch.split_at_mut(g.in_c as usize * Stage::WORDS * 4);
+    let stages: &mut [u32] = bytemuck::try_cast_slice_mut(stages).ok()?;
+    write_stages(q, stages);
+    let (list, interior) = scratch[..taps * 16].split_at_mut(taps * 8);
+    let list: &mut [u32] = bytemuck::try_cast_slice_mut(list).ok()?;
+    let interior: &mut [u32] = bytemuck::try_cast_slice_mut(interior).ok()?;
+    let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
+    let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
+    let pairs = g.in_c as usize / 2;
+    // The taps of a window inside the input, relative to its first tap: the same list for
+    // every such pixel (most of a layer), so it is made once.
+    let (dil_h, dil_w) = (g.dilation_h as usize, g.dilation_w as usize);
+    for (t, e) in interior.chunks_exact_mut(2).enumerate() {
+        let (ky, kx) = (t / g.k_w as usize, t % g.k_w as usize);
+        e[0] = ((ky * dil_h * in_w + kx * dil_w) * pairs) as u32;
+        e[1] = (t * pairs) as u32;
+    }
+    let reach_h = (g.k_h as i64 - 1) * dil_h as i64;
+    let reach_w = (g.k_w as i64 - 1) * dil_w as i64;
+    for b in 0..g.batches as usize {
+        for oy in 0..out_h {
+            let y0 = (oy * g.stride_h as usize) as i64 - g.pad_top as i64;
+            let rows_inside = y0 >= 0 && y0 + reach_h < in_h as i64;
+            for ox in 0..out_w {
+                let out_base = ((b * out_h + oy) * out_w + ox) * pairs * 2;
+                let out = &mut output[out_base..out_base + pairs * 2];
+                let x0 = (ox * g.stride_w as usize) as i64 - g.pad_left as i64;
+                if rows_inside && x0 >= 0 && x0 + reach_w < in_w as i64 {
+                    let base = ((b * in_h + y0 as usize) * in_w + x0 as usize) * pairs;
+                    depthwise_pixel(interior, &input[base..], weights, q, stages, out);
+                    continue;
+                }
+                // A window across the border: the taps inside the input, as word offsets of
+                // the first channel pair of the input pixel and of the filter position.
+                let mut n = 0;
+                for ky in 0..g.k_h {
+                    let Some(iy) = crate::ops::conv::tap(
+                        oy as u32,
+                        g.stride_h,
+                        g.pad_top,
+                        ky,
+                        g.dilation_h,
+                        g.in_h,
+                    ) else {
+                        continue;
+                    };
+                    for kx in 0..g.k_w {
+                        let Some(ix) = crate::ops::conv::tap(
+                            ox as u32,
+                            g.stride_w,
+                            g.pad_left,
+                            kx,
+                            g.dilation_w,
+                            g.in_w,
+                        ) else {
+                            continue;
+                        };
+                        list[2 * n] = (((b * in_h + iy) * in_w + ix) * pairs) as u32;
+                        list[2 * n + 1] = ((ky * g.k_w + kx) as usize * pairs) as u32;
+                        n += 1;
+                    }
+                }
+                depthwise_pixel(&list[..2 * n], input, weights, q, stages, out);
+            }
+        }
+    }
+    Some(())
+}
+
+/// One output pixel: every channel pair's sums over the listed taps, requantized.
+// Bounds: see `depthwise_dsp_i16`; `out` holds `2 * pairs` values.
+#[allow(clippy::indexing_slicing)]
+#[inline(always)]
+fn depthwise_pixel(
+    list: &[u32],
+    input: &[u32],
+    weights: &[u32],
+    q: &Quant<'_>,
+    stages: &[u32],
+    out: &mut [i16],
+) {
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    let checked = {
+        let pairs = out.len() / 2;
+        list.chunks_exact(2)
+            .all(|t| t[0] as usize + pairs <= input.len() && t[1] as usize + pairs <= weights.len())
+    };
+    let pairs = out
+        .chunks_exact_mut(2)
+        .zip(stages.chunks_exact(2 * Stage::WORDS));
+    for (c2, (o, st)) in pairs.enumerate() {
+        #[cfg(all(target_arch = "arm", feature = "dsp"))]
+        let (a0, a1) =
+            crate::arch::cortex_m_dsp::dsp16::dot_pair(list, input, weights, c2, checked);
+        #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+        let (a0, a1) = portable_dot_pair(list, input, weights, c2);
+        let (Some(s0), Some(s1)) = (
+            Stage::from_words(st),
+            Stage::from_words(&st[Stage::WORDS..]),
+        ) else {
+            return;
+        };
+        o[0] = s0.apply(a0, q.act);
+        o[1] = s1.apply(a1, q.act);
+    }
+}
+
+/// The portable definition of the depthwise inner loop: channel pair `c2`'s two 32-bit sums
+/// (`SMLABB`, `SMLATT`) over the taps of `list` (pairs of input and weight word offsets).
+// Bounds: the caller's taps lie inside `input` and `weights` (see `depthwise_dsp_i16`).
+#[allow(clippy::indexing_slicing)]
+pub fn portable_dot_pair(list: &[u32], input: &[u32], weights: &[u32], c2: usize) -> (i32, i32) {
+    let (mut a0, mut a1) = (0i32, 0i32);
+    for t in list.chunks_exact(2) {
+        let x = input[t[0] as usize + c2];
+        let w = weights[t[1] as usize + c2];
+        a0 = a0.wrapping_add((x as i16 as i32).wrapping_mul(w as i16 as i32));
+        a1 = a1.wrapping_add(((x >> 16) as i16 as i32).wrapping_mul((w >> 16) as i16 as i32));
+    }
+    (a0, a1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The precomputed stage is the reference requantization, for sums and biases across the
+    /// range and every shift TFLM allows.
+    #[test]
+    fn stage_equals_the_reference_requantization() {
+        let mut x = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..200_000 {
+            let acc = next() as i32 >> (next() % 32);
+            let bias = match i % 3 {
+                0 => None,
+                1 => Some(next() as i64 >> (next() % 64)),
+                _ => Some((next() as i32) as i64),
+            };
+            let multiplier = match i % 5 {
+                0 => 0x7FFF_8000 + (next() % 0x8000) as i32,
+                _ => (next() >> 33) as i32,
+            };
+            let shift = (next() % 39) as i32 - 31;
+            let act = (-32768, 32767);
+            let want = requant_i16(acc as i64, bias, false, multiplier, shift).clamp(act.0, act.1);
+            let st = Stage::new(bias, multiplier, shift);
+            assert_eq!(Stage::from_words(&st.to_words()), Some(st));
+            assert_eq!(
+                st.apply(acc, act) as i32,
+                want,
+                "{acc} {bias:?} {multiplier} {shift}"
+            );
+        }
+    }
+}
