@@ -165,6 +165,69 @@ fn conv_segs(
     Some(n)
 }
 
+/// The most int16 lanes a vector load reads (AVX2).
+const PAD: usize = 16;
+
+/// The operands of the dot products, with zero-padded copies of the last values of each
+/// slice: a run's last, partial vector reads the copy when a full-width load would cross the
+/// slice's end (the lanes past the run are then zeroed in the activations, so whatever
+/// weights they meet contribute nothing).
+struct Src<'a> {
+    input: &'a [i16],
+    weights: &'a [i8],
+    /// `input[x_base..]`, then zeros.
+    xpad: [i16; 2 * PAD],
+    x_base: usize,
+    /// `weights[w_base..]`, then zeros.
+    wpad: [i8; 2 * PAD],
+    w_base: usize,
+}
+
+impl<'a> Src<'a> {
+    fn new(input: &'a [i16], weights: &'a [i8]) -> Self {
+        let x_base = input.len().saturating_sub(PAD);
+        let w_base = weights.len().saturating_sub(PAD);
+        let mut xpad = [0; 2 * PAD];
+        let mut wpad = [0; 2 * PAD];
+        for (d, &v) in xpad.iter_mut().zip(input.get(x_base..).unwrap_or(&[])) {
+            *d = v;
+        }
+        for (d, &v) in wpad.iter_mut().zip(weights.get(w_base..).unwrap_or(&[])) {
+            *d = v;
+        }
+        Src {
+            input,
+            weights,
+            xpad,
+            x_base,
+            wpad,
+            w_base,
+        }
+    }
+
+    /// Where to read `n <= PAD` activations from index `i < input.len()`: the input itself
+    /// if they all lie in it, else the padded copy (then `i > input.len() - n >= x_base`,
+    /// so the copy holds `input[i..]` and at least `n` values from `i - x_base`).
+    #[inline(always)]
+    fn x_ptr(&self, i: usize, n: usize) -> *const i16 {
+        if i + n <= self.input.len() {
+            self.input.as_ptr().wrapping_add(i)
+        } else {
+            self.xpad.as_ptr().wrapping_add(i - self.x_base)
+        }
+    }
+
+    /// As [`Src::x_ptr`], for weights.
+    #[inline(always)]
+    fn w_ptr(&self, i: usize, n: usize) -> *const i8 {
+        if i + n <= self.weights.len() {
+            self.weights.as_ptr().wrapping_add(i)
+        } else {
+            self.wpad.as_ptr().wrapping_add(i - self.w_base)
+        }
+    }
+}
+
 /// Writes one requantized, clamped output, as the reference does.
 #[inline(always)]
 fn store(
@@ -228,21 +291,19 @@ macro_rules! kernels {
         /// (starting at `w_rows`), as exact int64 sums.
         ///
         /// # Safety
-        /// The CPU has the module's target feature; every run lies within `input` and, for
-        /// every row, within `weights`.
+        /// The CPU has the module's target feature; every run lies within the input and, for
+        /// every row, within the weights.
         #[target_feature(enable = $feature)]
         #[inline]
         unsafe fn dots<const NB: usize>(
-            input: &[i16],
-            weights: &[i8],
+            src: &Src<'_>,
             segs: &[Seg],
             w_rows: [usize; NB],
         ) -> [i64; NB] {
+            let (input, weights) = (src.input, src.weights);
             let mut acc = [zero(); NB];
             let mut wide = [0i64; NB];
             let mut steps = 0;
-            let x_end = input.len();
-            let w_end = weights.len();
             for s in segs {
                 let x = input.as_ptr().add(s.x);
                 let mut k = 0;
@@ -265,28 +326,19 @@ macro_rules! kernels {
                 if r == 0 {
                     continue;
                 }
-                let w_last = w_rows[NB - 1].max(w_rows[0]) + s.w + k + L;
-                if s.x + k + L <= x_end && w_last <= w_end {
-                    // The last `L` lanes would reach past the run but stay inside both
-                    // slices: load them and zero the inputs beyond the run, whose products
-                    // (with whatever weights follow) are then 0.
-                    // SAFETY: just checked that both full-width loads stay in bounds.
-                    let xv = and(load_x(x.add(k)), lane_mask(r));
-                    for j in 0..NB {
-                        let wv = load_w(weights.as_ptr().add(w_rows[j] + s.w + k));
-                        acc[j] = madd(acc[j], xv, wv);
-                    }
-                    steps += 1;
-                    if steps == FLUSH {
-                        flush_dots(&mut acc, &mut wide);
-                        steps = 0;
-                    }
-                } else {
-                    for j in 0..NB {
-                        for i in k..s.len {
-                            wide[j] += input[s.x + i] as i64 * weights[w_rows[j] + s.w + i] as i64;
-                        }
-                    }
+                // The last `r < L` values: a full-width load, from the padded copies where
+                // it would cross a slice's end, with the activations past the run zeroed.
+                // SAFETY: `Src` returns `L` readable values for an index inside the slice,
+                // which `s.x + k` and `w_rows[j] + s.w + k` are (the run has `r > 0` more).
+                let xv = and(load_x(src.x_ptr(s.x + k, L)), lane_mask(r));
+                for j in 0..NB {
+                    let wv = load_w(src.w_ptr(w_rows[j] + s.w + k, L));
+                    acc[j] = madd(acc[j], xv, wv);
+                }
+                steps += 1;
+                if steps == FLUSH {
+                    flush_dots(&mut acc, &mut wide);
+                    steps = 0;
                 }
             }
             flush_dots(&mut acc, &mut wide);
@@ -314,6 +366,7 @@ macro_rules! kernels {
             let per_oc = (g.k_h * g.k_w * g.in_c) as usize;
             let act = (p.rq.act_min, p.rq.act_max);
             let mut segs = [Seg::default(); MAX_SEGS];
+            let src = Src::new(input, weights);
             let runs = if g.dilation_w == 1 {
                 g.k_h
             } else {
@@ -335,7 +388,7 @@ macro_rules! kernels {
                             let rows = [0, 1, 2, 3].map(|j| (oc + j) * per_oc);
                             // SAFETY: `conv_segs` keeps every run inside the input and inside
                             // one output channel's weights, and `oc + 3 < out_c`.
-                            let sums = dots::<4>(input, weights, segs, rows);
+                            let sums = dots::<4>(&src, segs, rows);
                             for (j, sum) in sums.into_iter().enumerate() {
                                 let c = oc + j;
                                 let o = &mut out[c];
@@ -353,7 +406,7 @@ macro_rules! kernels {
                         }
                         for c in oc..out_c {
                             // SAFETY: as above, for the single channel `c < out_c`.
-                            let [sum] = dots::<1>(input, weights, segs, [c * per_oc]);
+                            let [sum] = dots::<1>(&src, segs, [c * per_oc]);
                             store(
                                 &mut out[c],
                                 sum,
@@ -391,6 +444,7 @@ macro_rules! kernels {
             let (depth, out_depth) = (p.in_depth as usize, p.out_depth as usize);
             let act = (p.rq.act_min, p.rq.act_max);
             let q = |oc: usize| if per_channel { oc } else { 0 };
+            let src = Src::new(input, weights);
             for b in 0..p.batches as usize {
                 let seg = [Seg {
                     x: b * depth,
@@ -403,7 +457,7 @@ macro_rules! kernels {
                     let rows = [0, 1, 2, 3].map(|j| (oc + j) * depth);
                     // SAFETY: row `b` of the input and rows `oc..oc + 4` of the weights exist
                     // (the entry checked both sizes).
-                    let sums = dots::<4>(input, weights, &seg, rows);
+                    let sums = dots::<4>(&src, &seg, rows);
                     for (j, sum) in sums.into_iter().enumerate() {
                         let c = oc + j;
                         store(
@@ -420,7 +474,7 @@ macro_rules! kernels {
                 }
                 for c in oc..out_depth {
                     // SAFETY: as above, for row `c < out_depth`.
-                    let [sum] = dots::<1>(input, weights, &seg, [c * depth]);
+                    let [sum] = dots::<1>(&src, &seg, [c * depth]);
                     store(
                         &mut out[c],
                         sum,
@@ -459,6 +513,7 @@ macro_rules! kernels {
             let act = (p.rq.act_min, p.rq.act_max);
             // (input offset of the pixel, weight offset of the tap), channel 0.
             let mut taps = [(0usize, 0usize); MAX_SEGS];
+            let src = Src::new(input, weights);
             for b in 0..g.batches as usize {
                 for oy in 0..out_h {
                     for ox in 0..out_w {
@@ -495,44 +550,20 @@ macro_rules! kernels {
                             // A block past the last channel may read whole vectors if they stay
                             // inside both slices (the extra lanes are computed, not stored);
                             // the last tap reads furthest in both.
-                            let fits = c + L <= c_n
-                                || taps.last().is_none_or(|&(x, w)| {
-                                    x + c + L <= input.len() && w + c + L <= weights.len()
-                                });
-                            if !fits {
-                                for (ch, o) in out.iter_mut().enumerate().skip(c) {
-                                    let sum: i64 = taps
-                                        .iter()
-                                        .map(|&(x, w)| {
-                                            input[x + ch] as i64 * weights[w + ch] as i64
-                                        })
-                                        .sum();
-                                    store(
-                                        o,
-                                        sum,
-                                        bias.get(ch).copied(),
-                                        false,
-                                        multiplier[ch],
-                                        shift[ch],
-                                        act,
-                                    );
-                                }
-                                break;
-                            }
                             let mut acc = [zero(); 2];
                             let mut wide = [0i64; L];
                             let mut steps = 0;
                             for pair in taps.chunks(2) {
-                                // SAFETY: `fits` (or a full block) keeps every load inside
-                                // the slices: tap offsets come from valid positions.
+                                // SAFETY: a tap's channel `c < c_n` lies inside both slices,
+                                // and `Src` returns `L` readable values from there (the lanes
+                                // past the last channel are computed, never stored).
                                 let (x0, w0) = pair[0];
-                                let xa = load_x(input.as_ptr().add(x0 + c));
-                                let wa = load_w(weights.as_ptr().add(w0 + c));
+                                let xa = load_x(src.x_ptr(x0 + c, L));
+                                let wa = load_w(src.w_ptr(w0 + c, L));
                                 let (xb, wb) = match pair.get(1) {
-                                    Some(&(x1, w1)) => (
-                                        load_x(input.as_ptr().add(x1 + c)),
-                                        load_w(weights.as_ptr().add(w1 + c)),
-                                    ),
+                                    Some(&(x1, w1)) => {
+                                        (load_x(src.x_ptr(x1 + c, L)), load_w(src.w_ptr(w1 + c, L)))
+                                    }
                                     None => (zero(), zero()),
                                 };
                                 let (xl, xh) = unpack(xa, xb);
