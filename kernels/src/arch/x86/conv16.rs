@@ -165,6 +165,27 @@ fn conv_segs(
     Some(n)
 }
 
+/// Int16 weights the channel-across-lanes convolution ([`lanes_fit`]) may hold on the stack:
+/// the whole layer's, widened and interleaved by pairs of inputs (16 KB).
+const LANES_BUDGET: usize = 8192;
+
+/// The longest filter (`k_h * k_w * in_c`, padded to even) whose gathered inputs the
+/// channel-across-lanes convolution holds on the stack (4 KB).
+const LANES_K: usize = LANES_BUDGET / 4;
+
+/// Multiply-add steps a 32-bit lane takes, with no horizontal sum after it, before it is
+/// flushed to int64: `255 * 2^23 < 2^31`.
+const FLUSH_LANES: u32 = 255;
+
+/// Whether a dense convolution's weights fit the channel-across-lanes layout for `lanes`
+/// 32-bit lanes: `k` (the filter length, rounded up to pairs) times the output channels
+/// (rounded up to whole vectors); returns the pair count and the padded channel count.
+fn lanes_fit(k: usize, out_c: usize, lanes: usize) -> Option<(usize, usize)> {
+    let kp = k.div_ceil(2);
+    let ocp = out_c.div_ceil(lanes) * lanes;
+    (2 * kp <= LANES_K && 2 * kp * ocp <= LANES_BUDGET).then_some((kp, ocp))
+}
+
 /// The most int16 lanes a vector load reads (AVX2).
 const PAD: usize = 16;
 
@@ -287,6 +308,18 @@ macro_rules! kernels {
             *acc = [zero(); 2];
         }
 
+        /// Sums the channel-lane accumulators lane by lane (exact: together they took at
+        /// most `FLUSH_LANES` steps) into the channels' int64 sums, and clears them.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        unsafe fn flush_lanes(a: &mut [V; 4], wide: &mut [i64; L / 2]) {
+            let s = add32(add32(a[0], a[1]), add32(a[2], a[3]));
+            for (d, v) in wide.iter_mut().zip(lanes32(s)) {
+                *d += v as i64;
+            }
+            *a = [zero(); 4];
+        }
+
         /// Dot products of the runs `segs` of the input against `NB` output channels' weights
         /// (starting at `w_rows`), as exact int64 sums.
         ///
@@ -345,14 +378,176 @@ macro_rules! kernels {
             wide
         }
 
-        /// Dense 16x8 convolution; grouped layers and layers with more than `MAX_SEGS`
-        /// runs per output position go to [`conv2d_i16`].
+        /// Dense 16x8 convolution with output channels across the lanes, for layers whose
+        /// weights fit [`LANES_BUDGET`] (see [`lanes_fit`]): the weights are widened once per
+        /// call into pairs `(w[oc][2i], w[oc][2i + 1])` for consecutive `oc`, each output
+        /// position gathers its filter window (zeros in the padding, whose products are 0 as
+        /// the reference's skipped taps), and each `pmaddwd` of a broadcast input pair adds
+        /// two products to `L / 2` output channels. Lanes go to int64 every
+        /// [`FLUSH_LANES`] steps.
+        ///
+        /// # Safety
+        /// As [`conv`], with `(kp, ocp)` from `lanes_fit(k_h * k_w * in_c, out_c, L / 2)`.
+        #[target_feature(enable = $feature)]
+        // The reference kernel's arguments and the layout that fits.
+        #[allow(clippy::too_many_arguments)]
+        pub(super) unsafe fn conv_lanes(
+            p: &Conv2dI16,
+            input: &[i16],
+            weights: &[i8],
+            bias: &[i64],
+            multiplier: &[i32],
+            shift: &[i32],
+            output: &mut [i16],
+            (kp, ocp): (usize, usize),
+        ) {
+            const LW: usize = L / 2;
+            let g = &p.geom;
+            let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+            let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
+            let k = (g.k_h * g.k_w) as usize * in_c;
+            let act = (p.rq.act_min, p.rq.act_max);
+            // Bounds: `lanes_fit` keeps `2 * kp * ocp` within `LANES_BUDGET` and `2 * kp`
+            // within `LANES_K`; weights hold `out_c * k` values (the entry checked).
+            let mut wt = [0i16; LANES_BUDGET];
+            for oc in 0..out_c {
+                for (i, &w) in weights[oc * k..(oc + 1) * k].iter().enumerate() {
+                    wt[((i / 2) * ocp + oc) * 2 + i % 2] = w as i16;
+                }
+            }
+            let mut col = [0i16; LANES_K];
+            for b in 0..g.batches as usize {
+                for oy in 0..out_h {
+                    for ox in 0..out_w {
+                        let mut at = 0;
+                        for ky in 0..g.k_h {
+                            let iy =
+                                tap(oy as u32, g.stride_h, g.pad_top, ky, g.dilation_h, g.in_h);
+                            for kx in 0..g.k_w {
+                                let ix = tap(
+                                    ox as u32,
+                                    g.stride_w,
+                                    g.pad_left,
+                                    kx,
+                                    g.dilation_w,
+                                    g.in_w,
+                                );
+                                let dst = &mut col[at..at + in_c];
+                                match (iy, ix) {
+                                    (Some(iy), Some(ix)) => {
+                                        let base = ((b * in_h + iy) * in_w + ix) * in_c;
+                                        dst.copy_from_slice(&input[base..base + in_c]);
+                                    }
+                                    _ => dst.fill(0),
+                                }
+                                at += in_c;
+                            }
+                        }
+                        // An odd filter's last pair reads `col[k]`, never written (0), against
+                        // a weight never written (0).
+                        let out = &mut output[((b * out_h + oy) * out_w + ox) * out_c..][..out_c];
+                        let pairs = col.as_ptr() as *const i32;
+                        let mut oc = 0;
+                        while oc < out_c {
+                            // Four independent accumulators hide `pmaddwd`'s latency. Together
+                            // they take at most `FLUSH_LANES` steps before they are summed
+                            // lane by lane and flushed, so the sum is within 32 bits too.
+                            let mut a = [zero(); 4];
+                            let mut wide = [0i64; LW];
+                            let mut steps = 0;
+                            let w = wt.as_ptr().add(oc * 2);
+                            let row = ocp * 2;
+                            let mut i = 0;
+                            // SAFETY (every load below): pair `i < kp` of `col` and the `LW`
+                            // channel pairs at `(i * ocp + oc) * 2` (`oc + LW <= ocp`) lie
+                            // inside the buffers (`lanes_fit`).
+                            while i < kp {
+                                if i + 4 <= kp {
+                                    for (j, a) in a.iter_mut().enumerate() {
+                                        let x = bcast32(pairs.add(i + j));
+                                        *a = madd(*a, x, load_x(w.add((i + j) * row)));
+                                    }
+                                    i += 4;
+                                    steps += 4;
+                                } else {
+                                    let x = bcast32(pairs.add(i));
+                                    a[0] = madd(a[0], x, load_x(w.add(i * row)));
+                                    i += 1;
+                                    steps += 1;
+                                }
+                                if steps + 4 > FLUSH_LANES {
+                                    flush_lanes(&mut a, &mut wide);
+                                    steps = 0;
+                                }
+                            }
+                            flush_lanes(&mut a, &mut wide);
+                            let m = LW.min(out_c - oc);
+                            for (j, (o, &sum)) in out[oc..oc + m].iter_mut().zip(&wide).enumerate()
+                            {
+                                let c = oc + j;
+                                store(
+                                    o,
+                                    sum,
+                                    bias.get(c).copied(),
+                                    p.acc32,
+                                    multiplier[c],
+                                    shift[c],
+                                    act,
+                                );
+                            }
+                            oc += LW;
+                        }
+                    }
+                }
+            }
+        }
+
+        /// 16x8 convolution: grouped layers run [`conv2d_i16`]; layers with short input runs
+        /// whose weights fit [`LANES_BUDGET`] [`conv_lanes`]; others [`conv_runs`].
         ///
         /// # Safety
         /// The CPU has the module's target feature; the slices passed the reference entry's
         /// checks.
         #[target_feature(enable = $feature)]
         pub(super) unsafe fn conv(
+            p: &Conv2dI16,
+            input: &[i16],
+            weights: &[i8],
+            bias: &[i64],
+            multiplier: &[i32],
+            shift: &[i32],
+            output: &mut [i16],
+        ) {
+            let g = &p.geom;
+            if p.groups != 1 {
+                return conv2d_i16(p, input, weights, bias, multiplier, shift, output);
+            }
+            let k = (g.k_h * g.k_w * g.in_c) as usize;
+            // Runs of at least two vectors keep `conv_runs` busy; shorter ones (few input
+            // channels) leave most of its lanes idle, where `conv_lanes` fills them with
+            // output channels (measured on the 16x8 test models).
+            let run = if g.dilation_w == 1 {
+                g.k_w * g.in_c
+            } else {
+                g.in_c
+            } as usize;
+            if run < 2 * L {
+                if let Some(fit) = lanes_fit(k, g.out_c as usize, L / 2) {
+                    // SAFETY: the caller's promise, and `fit` from `lanes_fit`.
+                    return conv_lanes(p, input, weights, bias, multiplier, shift, output, fit);
+                }
+            }
+            conv_runs(p, input, weights, bias, multiplier, shift, output)
+        }
+
+        /// Dense 16x8 convolution as dot products along contiguous runs of the input (one
+        /// per filter row, see [`conv_segs`]); layers with more than `MAX_SEGS` runs per
+        /// output position (or grouped ones) go to [`conv2d_i16`].
+        ///
+        /// # Safety
+        /// As [`conv`].
+        #[target_feature(enable = $feature)]
+        pub(super) unsafe fn conv_runs(
             p: &Conv2dI16,
             input: &[i16],
             weights: &[i8],
@@ -695,6 +890,20 @@ mod avx2 {
         out
     }
 
+    /// One 32-bit value (an int16 pair) from `p` in every lane.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn bcast32(p: *const i32) -> V {
+        _mm256_set1_epi32(p.read_unaligned())
+    }
+
+    /// Lane-wise 32-bit addition.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn add32(a: V, b: V) -> V {
+        _mm256_add_epi32(a, b)
+    }
+
     kernels!("avx2");
 }
 
@@ -781,6 +990,20 @@ mod sse41 {
         let mut out = [0i32; 4];
         _mm_storeu_si128(out.as_mut_ptr() as *mut V, a);
         out
+    }
+
+    /// One 32-bit value (an int16 pair) from `p` in every lane.
+    #[target_feature(enable = "sse4.1")]
+    #[inline]
+    unsafe fn bcast32(p: *const i32) -> V {
+        _mm_set1_epi32(p.read_unaligned())
+    }
+
+    /// Lane-wise 32-bit addition.
+    #[target_feature(enable = "sse4.1")]
+    #[inline]
+    unsafe fn add32(a: V, b: V) -> V {
+        _mm_add_epi32(a, b)
     }
 
     kernels!("sse4.1");
@@ -891,25 +1114,53 @@ mod tests {
         (g.batches * g.out_h * g.out_w * g.out_c) as usize
     }
 
+    /// Which convolution path a test runs.
+    #[derive(Debug, Clone, Copy)]
+    enum Path {
+        /// What the entry picks.
+        Dispatch,
+        /// Dot products along runs, whatever the shape.
+        Runs,
+        /// Channels across lanes, whatever the run length (if the weights fit).
+        Lanes,
+    }
+
+    /// The convolution on `isa` through `path` (`None` if the weights do not fit `Lanes`).
+    #[allow(clippy::too_many_arguments)]
     fn conv_fast(
         isa: Isa,
+        path: Path,
         p: &Conv2dI16,
         x: &[i16],
         w: &[i8],
         b: &[i64],
         m: &[i32],
         s: &[i32],
-    ) -> Vec<i16> {
+    ) -> Option<Vec<i16>> {
         let mut out = std::vec![0i16; n_out(&p.geom)];
-        // SAFETY: `isas()` lists only instruction sets this CPU has.
+        let g = &p.geom;
+        let k = (g.k_h * g.k_w * g.in_c) as usize;
+        let lanes = if isa == Isa::Sse41 { 4 } else { 8 };
+        let fit = if p.groups == 1 {
+            lanes_fit(k, g.out_c as usize, lanes)
+        } else {
+            None
+        };
+        // SAFETY: `isas()` lists only instruction sets this CPU has; `fit` is `lanes_fit`'s.
         unsafe {
-            match isa {
-                Isa::Sse41 => sse41::conv(p, x, w, b, m, s, &mut out),
-                Isa::Avx2 | Isa::Avx512Vnni => avx2::conv(p, x, w, b, m, s, &mut out),
-                _ => unreachable!(),
+            match (isa, path, fit) {
+                (Isa::Sse41, Path::Dispatch, _) => sse41::conv(p, x, w, b, m, s, &mut out),
+                (Isa::Sse41, Path::Runs, _) => sse41::conv_runs(p, x, w, b, m, s, &mut out),
+                (Isa::Sse41, Path::Lanes, Some(f)) => {
+                    sse41::conv_lanes(p, x, w, b, m, s, &mut out, f)
+                }
+                (_, Path::Dispatch, _) => avx2::conv(p, x, w, b, m, s, &mut out),
+                (_, Path::Runs, _) => avx2::conv_runs(p, x, w, b, m, s, &mut out),
+                (_, Path::Lanes, Some(f)) => avx2::conv_lanes(p, x, w, b, m, s, &mut out, f),
+                (_, Path::Lanes, None) => return None,
             }
         }
-        out
+        Some(out)
     }
 
     fn dw_fast(
@@ -1010,7 +1261,12 @@ mod tests {
             let mut want = std::vec![0i16; n_out(&g)];
             conv2d_i16(&p, &x, &w, &b, &m, &s, &mut want);
             for isa in isas() {
-                prop_assert_eq!(&conv_fast(isa, &p, &x, &w, &b, &m, &s), &want, "{}", isa);
+                for path in [Path::Dispatch, Path::Runs, Path::Lanes] {
+                    // Grouped layers run the reference whichever path is asked for.
+                    if let Some(got) = conv_fast(isa, path, &p, &x, &w, &b, &m, &s) {
+                        prop_assert_eq!(&got, &want, "{} {:?}", isa, path);
+                    }
+                }
             }
         }
 
@@ -1137,11 +1393,43 @@ mod tests {
             }
             for isa in isas() {
                 assert_eq!(
-                    conv_fast(isa, &p, &x, &w, &b, &m, &s),
-                    want,
+                    conv_fast(isa, Path::Dispatch, &p, &x, &w, &b, &m, &s),
+                    Some(want.clone()),
                     "{isa} acc32={acc32}"
                 );
             }
+        }
+
+        // CONV with channels across lanes: 1x1 over 1000 channels into 8 (the weights fit
+        // the stack layout; 500 steps per lane, past `FLUSH_LANES`).
+        let in_c = 1000u32;
+        let g = geom((1, 1, 1, 1, 1, 1), (2, 2, 2, 2, 0, 0), 1, in_c, 8);
+        assert!(
+            lanes_fit(in_c as usize, 8, 4).is_some() && lanes_fit(in_c as usize, 8, 8).is_some()
+        );
+        let x: Vec<i16> = (0..n_in(&g))
+            .map(|i| if i % 31 == 0 { i16::MAX } else { i16::MIN })
+            .collect();
+        let w: Vec<i8> = (0..(8 * in_c) as usize)
+            .map(|i| if i % 7 == 0 { i8::MAX } else { i8::MIN })
+            .collect();
+        let (m, s) = (std::vec![BIG_M; 8], std::vec![BIG_S; 8]);
+        let p = conv_layer(g, 1, false, (-32768, 32767));
+        let mut want = std::vec![0i16; n_out(&g)];
+        conv2d_i16(&p, &x, &w, &[], &m, &s, &mut want);
+        let sum: i64 = (0..in_c as usize).map(|i| x[i] as i64 * w[i] as i64).sum();
+        assert!(sum.abs() > i32::MAX as i64);
+        assert_eq!(want[0] as i32, requant_i16(sum, None, false, BIG_M, BIG_S));
+        assert_ne!(
+            want[0] as i32,
+            requant_i16((sum as i32) as i64, None, false, BIG_M, BIG_S)
+        );
+        for isa in isas() {
+            assert_eq!(
+                conv_fast(isa, Path::Lanes, &p, &x, &w, &[], &m, &s),
+                Some(want.clone()),
+                "{isa} lanes"
+            );
         }
 
         // DEPTHWISE: an 8x8 filter (64 taps, 32 pairs: past `FLUSH`) of extremes.
