@@ -6,12 +6,17 @@
 //! receives `x0 * w0 + x1 * w1`, exact, with `|x * w| <= 32768 * 128 = 2^22` so `|pair| <=
 //! 2^23`. The sums are then exact by construction, never by luck:
 //!
-//! * Convolution and fully connected layers run dot products along the (contiguous) input
-//!   depth. After at most [`FLUSH`] = 31 multiply-add steps a lane holds at most `31 * 2^23`
+//! * Fully connected layers, and convolutions whose filter rows are long contiguous runs of
+//!   the input, run dot products along those runs. After at most [`FLUSH`] = 31 multiply-add
+//!   steps a lane holds at most `31 * 2^23`
 //!   in magnitude, and the sum of all 8 lanes of a 256-bit accumulator at most `248 * 2^23 <
 //!   2^31`: both the lanes and their horizontal sum fit in 32 bits. So every `FLUSH` steps
 //!   (and at the end) the accumulators are summed horizontally in 32 bits and added to int64
 //!   sums, which are exact for any layer (`|x * w| < 2^22`).
+//! * Convolutions with short runs (few input channels) put output channels across the lanes
+//!   instead: a broadcast input pair times the pairs of `L / 2` channels' weights (widened once
+//!   per call into a stack buffer). Lanes are never summed with each other, so they are
+//!   flushed to int64 before [`FLUSH_LANES`] = 255 steps: `255 * 2^23 < 2^31`.
 //! * Depthwise layers put channels across the lanes and pair consecutive filter taps
 //!   (`x_t * w_t + x_t+1 * w_t+1` per channel); each lane is flushed to int64 every `FLUSH`
 //!   tap pairs, so it holds at most `31 * 2^23 < 2^31`.
@@ -21,8 +26,8 @@
 //! scalar step per output against a dot product of many products.
 //!
 //! Parameters the fast paths were not written for run the reference function: grouped
-//! convolutions, depth multipliers above 1, more filter taps (or tap rows) than
-//! [`MAX_SEGS`], and fully connected layers with a per-tensor weight offset (asymmetric
+//! convolutions, depth multipliers above 1, filters with more taps (depthwise) or tap rows
+//! (convolutions too large for the channel-across-lanes layout) than [`MAX_SEGS`], and fully connected layers with a per-tensor weight offset (asymmetric
 //! weights, which the 16x8 converter does not write).
 //!
 //! AVX-512 CPUs run the AVX2 kernels.
