@@ -320,6 +320,19 @@ pub(crate) fn check_requant_i16(
 
 /// Kernel entry for [`Op::Conv2dI16`] (portable reference path).
 pub fn run_conv2d_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    run_conv2d_i16_with(ctx, op, conv2d_i16)
+}
+
+/// The signature of the 16x8 convolution kernels ([`conv2d_i16`] and the fast paths).
+pub(crate) type Conv2dI16Kernel = fn(&Conv2dI16, &[i16], &[i8], &[i64], &[i32], &[i32], &mut [i16]);
+
+/// Checks a [`Op::Conv2dI16`] layer's constants and activations, then runs `kernel` on them:
+/// the fast paths share the reference entry's checks.
+pub(crate) fn run_conv2d_i16_with(
+    ctx: &mut Ctx<'_>,
+    op: &Op,
+    kernel: Conv2dI16Kernel,
+) -> Result<()> {
     let p = expect_op!(ctx, op, Conv2dI16);
     let g = &p.geom;
     let weights = ctx.consts(p.weights)?;
@@ -333,7 +346,7 @@ pub fn run_conv2d_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let input: &[i16] = inputs.get(p.input)?;
     let output: &mut [i16] = cast_out(layer, out)?;
     check_conv_activations(layer, g, input.len(), output.len())?;
-    conv2d_i16(p, input, weights, bias, multiplier, shift, output);
+    kernel(p, input, weights, bias, multiplier, shift, output);
     Ok(())
 }
 

@@ -219,6 +219,20 @@ pub fn depthwise_conv2d_f32(
 
 /// Kernel entry for [`Op::DepthwiseConv2dI16`] (portable reference path).
 pub fn run_depthwise_conv2d_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    run_depthwise_conv2d_i16_with(ctx, op, depthwise_conv2d_i16)
+}
+
+/// The signature of the 16x8 depthwise kernels ([`depthwise_conv2d_i16`] and the fast paths).
+pub(crate) type DepthwiseConv2dI16Kernel =
+    fn(&DepthwiseConv2dI16, &[i16], &[i8], &[i64], &[i32], &[i32], &mut [i16]);
+
+/// Checks a [`Op::DepthwiseConv2dI16`] layer's constants and activations, then runs `kernel`
+/// on them: the fast paths share the reference entry's checks.
+pub(crate) fn run_depthwise_conv2d_i16_with(
+    ctx: &mut Ctx<'_>,
+    op: &Op,
+    kernel: DepthwiseConv2dI16Kernel,
+) -> Result<()> {
     let p = expect_op!(ctx, op, DepthwiseConv2dI16);
     let g = &p.geom;
     let weights = ctx.consts(p.weights)?;
@@ -232,7 +246,7 @@ pub fn run_depthwise_conv2d_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let input: &[i16] = inputs.get(p.input)?;
     let output: &mut [i16] = cast_out(layer, out)?;
     check_conv_activations(layer, g, input.len(), output.len())?;
-    depthwise_conv2d_i16(p, input, weights, bias, multiplier, shift, output);
+    kernel(p, input, weights, bias, multiplier, shift, output);
     Ok(())
 }
 

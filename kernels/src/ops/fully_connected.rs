@@ -252,6 +252,21 @@ pub fn fully_connected_f32(
 
 /// Kernel entry for [`Op::FullyConnectedI16`] (portable reference path).
 pub fn run_fully_connected_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    run_fully_connected_i16_with(ctx, op, fully_connected_i16)
+}
+
+/// The signature of the 16x8 fully connected kernels ([`fully_connected_i16`] and the fast
+/// paths).
+pub(crate) type FullyConnectedI16Kernel =
+    fn(&FullyConnectedI16, &[i16], &[i8], &[i64], &[i32], &[i32], &mut [i16]);
+
+/// Checks a [`Op::FullyConnectedI16`] layer's constants and activations, then runs `kernel`
+/// on them: the fast paths share the reference entry's checks.
+pub(crate) fn run_fully_connected_i16_with(
+    ctx: &mut Ctx<'_>,
+    op: &Op,
+    kernel: FullyConnectedI16Kernel,
+) -> Result<()> {
     let p = expect_op!(ctx, op, FullyConnectedI16);
     let weights = ctx.consts(p.weights)?;
     let bias = ctx.consts(p.bias)?;
@@ -276,7 +291,7 @@ pub fn run_fully_connected_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         input.len(),
         output.len(),
     )?;
-    fully_connected_i16(p, input, weights, bias, multiplier, shift, output);
+    kernel(p, input, weights, bias, multiplier, shift, output);
     Ok(())
 }
 

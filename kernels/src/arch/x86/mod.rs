@@ -13,6 +13,7 @@
 
 pub(crate) mod binary;
 pub(crate) mod conv;
+pub(crate) mod conv16;
 pub(crate) mod depthwise;
 pub(crate) mod float;
 pub(crate) mod fully_connected;
@@ -58,6 +59,19 @@ pub(crate) fn entry(op: &Op, isa: Isa) -> Option<KernelEntry> {
         (Op::FullyConnectedI8(_), Isa::Avx2) => e!(fully_connected::run_fully_connected_i8_avx2),
         (Op::FullyConnectedI8(_), Isa::Sse41) => {
             e!(fully_connected::run_fully_connected_i8_sse41)
+        }
+        // The 16x8 kernels have no AVX-512 version: AVX-512 CPUs run the AVX2 one.
+        (Op::Conv2dI16(_), Isa::Avx512Vnni | Isa::Avx2) => e!(conv16::run_conv2d_i16_avx2),
+        (Op::Conv2dI16(_), Isa::Sse41) => e!(conv16::run_conv2d_i16_sse41),
+        (Op::DepthwiseConv2dI16(_), Isa::Avx512Vnni | Isa::Avx2) => {
+            e!(conv16::run_depthwise_conv2d_i16_avx2)
+        }
+        (Op::DepthwiseConv2dI16(_), Isa::Sse41) => e!(conv16::run_depthwise_conv2d_i16_sse41),
+        (Op::FullyConnectedI16(_), Isa::Avx512Vnni | Isa::Avx2) => {
+            e!(conv16::run_fully_connected_i16_avx2)
+        }
+        (Op::FullyConnectedI16(_), Isa::Sse41) => {
+            e!(conv16::run_fully_connected_i16_sse41)
         }
         (Op::PoolI8(_), Isa::Avx512Vnni) => e!(pool::run_pool_i8_avx512),
         (Op::PoolI8(_), Isa::Avx2) => e!(pool::run_pool_i8_avx2),
