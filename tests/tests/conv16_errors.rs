@@ -151,3 +151,19 @@ fn a_bias_type_the_kernel_does_not_read_is_refused() {
     )
     .unwrap();
 }
+
+#[test]
+fn a_requantization_scale_of_128_or_more_is_refused() {
+    // TFLM's int64 requantization takes shifts below 8, i.e. input_scale * filter_scale /
+    // output_scale below 2^7 (found by the converter fuzzer: the kernel refused at run time).
+    for code in [CONV_2D, DEPTHWISE_CONV_2D] {
+        let mut spec = conv(code, 0, 0, INT8, INT64);
+        spec.tensors[1].scale = vec![1.0 / 1024.0 / 300.0]; // 0.5 / (1/300) = 150
+        let e = error(&spec);
+        assert!(e.contains("needs it below 2^7"), "{e}");
+        assert!(e.contains("channel 0"), "{e}");
+        // Just below the bound still converts.
+        spec.tensors[1].scale = vec![1.0 / 1024.0 / 250.0]; // 125
+        compile(&spec.build(), &Options::default()).unwrap();
+    }
+}

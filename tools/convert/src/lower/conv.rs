@@ -695,6 +695,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             (DType::I16, DType::I8, DType::I16) => {
                 let (in_q, out_q) = self.qparams_16x8(cx, input, output)?;
                 let (mult, shift, weights_offset) = fc_multipliers(cx, filter, in_q, out_q, out_depth)?;
+                check_16x8_shifts(cx, &shift)?;
                 let (act_min, act_max) = self.act_i16(cx, act, out_q)?;
                 let bv = self.bias_16x8(cx, bias, out_depth, Bias16::Int64)?;
                 // On the Cortex-M targets, with symmetric weights: a 1x1 convolution over a
@@ -1128,6 +1129,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
     ) -> Result<Requant> {
         let (_, out_q) = self.qparams_16x8(cx, input, output)?;
         let q = self.conv_quant_values(cx, input, filter, None, output, channels, channel_axis)?;
+        check_16x8_shifts(cx, &q.shift)?;
         let (act_min, act_max) = self.act_i16(cx, act, out_q)?;
         Ok(Requant {
             multiplier: self.pool.push_i32(&q.multiplier),
@@ -1137,6 +1139,20 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             act_min,
             act_max,
         })
+    }
+}
+
+/// TFLM's int64 requantization (`MultiplyByQuantizedMultiplier(int64_t, ...)`, every 16x8
+/// convolution and FULLY_CONNECTED) takes shifts in `-31..8`; a larger one means
+/// `input_scale * filter_scale / output_scale` of 128 or more, which TFLM does not compute
+/// (it asserts in debug builds, overflows in release ones): a conversion error here.
+fn check_16x8_shifts(cx: &OpCx<'_, '_, '_>, shift: &[i32]) -> Result<()> {
+    match shift.iter().position(|&s| s > 7) {
+        Some(c) => Err(cx.err(format!(
+            "channel {c}: requantization scale input_scale * filter_scale / output_scale is 2^{} or more; TFLite Micro's 16x8 requantization needs it below 2^7",
+            shift[c] - 1
+        ))),
+        None => Ok(()),
     }
 }
 
