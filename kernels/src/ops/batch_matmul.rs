@@ -226,24 +226,37 @@ fn check_sizes(layer: u16, g: &MatMulGeom, lhs: usize, rhs: usize, output: usize
     Ok(())
 }
 
-/// Kernel entry for [`Op::BatchMatMulF32`].
-pub fn run_batch_matmul_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
-    let p = expect_op!(ctx, op, BatchMatMulF32);
-    let lhs = Operand::resolve(ctx, p.lhs)?;
-    let rhs = Operand::resolve(ctx, p.rhs)?;
+/// The body every BATCH_MATMUL entry shares: resolves both operands, checks the sizes and
+/// runs `product`, which returns `false` if a matrix lies outside its operand.
+fn run_matmul<T: bytemuck::Pod>(
+    ctx: &mut Ctx<'_>,
+    (lhs, rhs, output): (MatrixSource<T>, MatrixSource<T>, TensorId),
+    geom: &MatMulGeom,
+    product: impl FnOnce(&[T], &[T], &mut [T]) -> bool,
+) -> Result<()> {
+    let lhs = Operand::resolve(ctx, lhs)?;
+    let rhs = Operand::resolve(ctx, rhs)?;
     let layer = ctx.layer;
-    let (inputs, out) = ctx.split(p.output)?;
+    let (inputs, out) = ctx.split(output)?;
     let lhs = lhs.elements(&inputs)?;
     let rhs = rhs.elements(&inputs)?;
-    let output: &mut [f32] = cast_out(layer, out)?;
-    check_sizes(layer, &p.geom, lhs.len(), rhs.len(), output.len())?;
-    if !batch_matmul_f32(p, lhs, rhs, output) {
+    let output: &mut [T] = cast_out(layer, out)?;
+    check_sizes(layer, geom, lhs.len(), rhs.len(), output.len())?;
+    if !product(lhs, rhs, output) {
         return Err(Error::InvalidLayer {
             layer,
             reason: "matmul outside its operands",
         });
     }
     Ok(())
+}
+
+/// Kernel entry for [`Op::BatchMatMulF32`].
+pub fn run_batch_matmul_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, BatchMatMulF32);
+    run_matmul(ctx, (p.lhs, p.rhs, p.output), &p.geom, |l, r, o| {
+        batch_matmul_f32(p, l, r, o)
+    })
 }
 
 /// Kernel entry for [`Op::BatchMatMulI8`].
@@ -252,21 +265,9 @@ pub fn run_batch_matmul_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     if !(-31..=31).contains(&p.shift) {
         return Err(ctx.error("multiplier shift out of range"));
     }
-    let lhs = Operand::resolve(ctx, p.lhs)?;
-    let rhs = Operand::resolve(ctx, p.rhs)?;
-    let layer = ctx.layer;
-    let (inputs, out) = ctx.split(p.output)?;
-    let lhs = lhs.elements(&inputs)?;
-    let rhs = rhs.elements(&inputs)?;
-    let output: &mut [i8] = cast_out(layer, out)?;
-    check_sizes(layer, &p.geom, lhs.len(), rhs.len(), output.len())?;
-    if !batch_matmul_i8(p, lhs, rhs, output) {
-        return Err(Error::InvalidLayer {
-            layer,
-            reason: "matmul outside its operands",
-        });
-    }
-    Ok(())
+    run_matmul(ctx, (p.lhs, p.rhs, p.output), &p.geom, |l, r, o| {
+        batch_matmul_i8(p, l, r, o)
+    })
 }
 
 /// Kernel entry for [`Op::BatchMatMulI16`].
@@ -275,21 +276,9 @@ pub fn run_batch_matmul_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     if !(-31..=7).contains(&p.shift) {
         return Err(ctx.error("multiplier shift out of range"));
     }
-    let lhs = Operand::resolve(ctx, p.lhs)?;
-    let rhs = Operand::resolve(ctx, p.rhs)?;
-    let layer = ctx.layer;
-    let (inputs, out) = ctx.split(p.output)?;
-    let lhs = lhs.elements(&inputs)?;
-    let rhs = rhs.elements(&inputs)?;
-    let output: &mut [i16] = cast_out(layer, out)?;
-    check_sizes(layer, &p.geom, lhs.len(), rhs.len(), output.len())?;
-    if !batch_matmul_i16(p, lhs, rhs, output) {
-        return Err(Error::InvalidLayer {
-            layer,
-            reason: "matmul outside its operands",
-        });
-    }
-    Ok(())
+    run_matmul(ctx, (p.lhs, p.rhs, p.output), &p.geom, |l, r, o| {
+        batch_matmul_i16(p, l, r, o)
+    })
 }
 
 #[cfg(test)]
