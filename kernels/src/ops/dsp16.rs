@@ -38,45 +38,110 @@ pub const fn depthwise_scratch_bytes(taps: usize, channels: usize) -> usize {
 /// run (in the arena scratch): `((acc + bias) * reduced + round) >> shift`, truncated to 32
 /// bits and clamped — [`requant_i16`]'s int64 path (TFLM's int64
 /// `MultiplyByQuantizedMultiplier`) term for term, which the tests check.
+///
+/// Most channels also have a fast form that needs no 64-bit shift: when the bias fits in 32
+/// bits and `acc + bias` does not overflow (checked per output, one flag-setting add), the
+/// product `x * reduced` is at most 47 bits, so scaling it by `2^(32 - shift)` (for a total
+/// shift up to 32; the scaled multiplier must fit in 32 bits) puts the result in the high
+/// word of one `SMLAL` with the constant rounding term `2^31`; above 32 the high word is
+/// shifted right by the rest. Both forms compute the same integer (the floor of the same
+/// rational), which the tests check over the whole range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stage {
     /// The bias (0 for none).
     pub bias: i64,
     /// The multiplier rounded to 16 bits.
-    pub reduced: i64,
-    /// `1 << (shift - 1)`.
-    pub round: i64,
+    pub reduced: i32,
     /// The total right shift, `15 - shift` (in `1..=62`).
     pub shift: u32,
+    /// The fast form's 32-bit multiplier (`reduced` shifted left by `32 - shift` when the
+    /// total shift is at most 32, else `reduced`).
+    pub fast_mul: i32,
+    /// The fast form's shift of the high word (`shift - 32`, or 0), or [`Stage::NO_FAST`]
+    /// when the channel has no fast form.
+    pub fast_post: u32,
 }
 
 impl Stage {
     /// Words per channel in the scratch.
-    pub const WORDS: usize = 7;
+    pub const WORDS: usize = 6;
+
+    /// [`Stage::fast_post`] of a channel without the fast form.
+    pub const NO_FAST: u32 = u32::MAX;
 
     /// The stage of a channel with this bias, multiplier and shift (as in
     /// [`crate::ops::conv::multiply_by_quantized_multiplier_i64`]).
     pub fn new(bias: Option<i64>, multiplier: i32, shift: i32) -> Self {
-        let reduced: i64 = if multiplier < 0x7FFF_0000 {
-            (multiplier as i64 + (1 << 15)) >> 16
+        let reduced = if multiplier < 0x7FFF_0000 {
+            ((multiplier as i64 + (1 << 15)) >> 16) as i32
         } else {
             0x7FFF
         };
         let total_shift = (15 - shift).clamp(1, 62) as u32;
+        let bias = bias.unwrap_or(0);
+        let (fast_mul, fast_post) = if total_shift <= 32 {
+            let scaled = (reduced as i64) << (32 - total_shift);
+            match i32::try_from(scaled) {
+                Ok(m) => (m, 0),
+                Err(_) => (0, Self::NO_FAST),
+            }
+        } else {
+            (reduced, total_shift - 32)
+        };
+        let fast_post = if i32::try_from(bias).is_ok() {
+            fast_post
+        } else {
+            Self::NO_FAST
+        };
         Stage {
-            bias: bias.unwrap_or(0),
+            bias,
             reduced,
-            round: 1i64 << (total_shift - 1),
             shift: total_shift,
+            fast_mul,
+            fast_post,
         }
     }
 
     /// The output for the exact sum `acc`, clamped to `act`.
     #[inline(always)]
     pub fn apply(&self, acc: i32, act: (i32, i32)) -> i16 {
-        let x = (acc as i64).wrapping_add(self.bias);
-        let v = (x.wrapping_mul(self.reduced).wrapping_add(self.round) >> (self.shift & 63)) as i32;
+        let v = match acc.checked_add(self.bias as i32) {
+            Some(x) if self.fast_post != Self::NO_FAST => {
+                let post = self.fast_post & 15;
+                let wide = (x as i64) * (self.fast_mul as i64) + (0x8000_0000i64 << post);
+                ((wide >> 32) as i32) >> post
+            }
+            _ => self.apply_i64(acc),
+        };
         v.max(act.0).min(act.1) as i16
+    }
+
+    /// [`Stage::apply`] of four sums, with the fast form's choice and constants worked out
+    /// once.
+    #[inline(always)]
+    pub fn apply4(&self, acc: [i32; 4], act: (i32, i32)) -> [i16; 4] {
+        if self.fast_post == Self::NO_FAST {
+            return acc.map(|a| self.apply_i64(a).max(act.0).min(act.1) as i16);
+        }
+        let (bias, mul, post) = (self.bias as i32, self.fast_mul as i64, self.fast_post & 15);
+        let round = 0x8000_0000i64 << post;
+        acc.map(|a| {
+            let v = match a.checked_add(bias) {
+                Some(x) => ((((x as i64) * mul + round) >> 32) as i32) >> post,
+                None => self.apply_i64(a),
+            };
+            v.max(act.0).min(act.1) as i16
+        })
+    }
+
+    /// The int64 form, out of line: the fast form covers the common channels, and keeping
+    /// this one out of the loops leaves their registers to the fast form.
+    #[cold]
+    #[inline(never)]
+    fn apply_i64(&self, acc: i32) -> i32 {
+        let x = (acc as i64).wrapping_add(self.bias);
+        let round = 1i64 << ((self.shift - 1) & 63);
+        (x.wrapping_mul(self.reduced as i64).wrapping_add(round) >> (self.shift & 63)) as i32
     }
 
     /// The stage as scratch words.
@@ -85,23 +150,22 @@ impl Stage {
             self.bias as u32,
             (self.bias >> 32) as u32,
             self.reduced as u32,
-            (self.reduced >> 32) as u32,
-            self.round as u32,
-            (self.round >> 32) as u32,
             self.shift,
+            self.fast_mul as u32,
+            self.fast_post,
         ]
     }
 
     /// The stage back from scratch words.
     #[inline(always)]
     fn from_words(w: &[u32]) -> Option<Self> {
-        let wide = |lo: u32, hi: u32| ((hi as u64) << 32 | lo as u64) as i64;
         match w {
-            [b0, b1, m0, m1, r0, r1, shift, ..] => Some(Stage {
-                bias: wide(*b0, *b1),
-                reduced: wide(*m0, *m1),
-                round: wide(*r0, *r1),
+            [b0, b1, reduced, shift, fast_mul, fast_post, ..] => Some(Stage {
+                bias: ((*b1 as u64) << 32 | *b0 as u64) as i64,
+                reduced: *reduced as i32,
                 shift: *shift,
+                fast_mul: *fast_mul as i32,
+                fast_post: *fast_post,
             }),
             _ => None,
         }
@@ -116,12 +180,6 @@ fn write_stages(q: &Quant<'_>, words: &mut [u32]) {
         let st = Stage::new(q.bias.get(c).copied(), q.multiplier[c], q.shift[c]);
         w.copy_from_slice(&st.to_words());
     }
-}
-
-/// Two int16 values as one `SMLAD` operand word (`lo` in the bottom half).
-#[inline(always)]
-fn pack(lo: i16, hi: i16) -> u32 {
-    (lo as u16 as u32) | ((hi as u16 as u32) << 16)
 }
 
 /// Kernel entry for [`Op::ConvGemmI16`].
@@ -223,31 +281,46 @@ pub fn conv_gemm_i16(
     write_stages(q, stages);
     let (wide, rest) = scratch.split_at_mut(k2 * BLOCK * 4);
     let wide: &mut [u32] = bytemuck::try_cast_slice_mut(wide).ok()?;
-    let rows: &mut [i16] = bytemuck::try_cast_slice_mut(&mut rest[..BLOCK * k * 2]).ok()?;
+    // Four im2col rows of `k2` words each (the taps as pairs, zero past the filter's end).
+    let rows: &mut [u32] = bytemuck::try_cast_slice_mut(&mut rest[..BLOCK * k2 * 4]).ok()?;
     let pixels = (g.out_h * g.out_w) as usize;
     // A pointwise convolution over every input pixel in order needs no gathering: output pixel
-    // p's taps are input pixel p's channels.
+    // p's taps are input pixel p's channels, and with an even channel count (and the
+    // arena's alignment) every pixel starts on a word.
     let direct = g.k_h == 1
         && g.k_w == 1
         && g.stride_h == 1
         && g.stride_w == 1
         && g.pad_top == 0
         && g.pad_left == 0;
+    let input_words: Option<&[u32]> = match k % 2 {
+        0 if direct => bytemuck::try_cast_slice(input).ok(),
+        _ => None,
+    };
+    rows.fill(0);
     for b in 0..g.batches as usize {
         let mut first = 0;
         while first < pixels {
             let n = (pixels - first).min(BLOCK);
             let slot_pixel = |slot: usize| b * pixels + first + slot.min(n - 1);
-            if direct {
-                // Past the last pixel, repeat it (its outputs are not stored).
-                for slot in 0..BLOCK {
-                    let at = slot_pixel(slot) * k;
-                    interleave(&input[at..at + k], slot, k2, wide);
+            // Past the last pixel, repeat it (its outputs are not stored).
+            match input_words {
+                Some(words) => {
+                    let row = |slot: usize| {
+                        let at = slot_pixel(slot) * (k / 2);
+                        &words[at..at + k / 2]
+                    };
+                    interleave4([row(0), row(1), row(2), row(3)], wide);
                 }
-            } else {
-                for (slot, row) in rows.chunks_exact_mut(k).enumerate() {
-                    im2col(g, input, b, first + slot.min(n - 1), row);
-                    interleave(row, slot, k2, wide);
+                None => {
+                    for (slot, row) in rows.chunks_exact_mut(k2).enumerate() {
+                        let row: &mut [i16] = bytemuck::cast_slice_mut(row);
+                        im2col(g, input, b, first + slot.min(n - 1), &mut row[..k]);
+                    }
+                    let (r0, rest) = rows.split_at(k2);
+                    let (r1, rest) = rest.split_at(k2);
+                    let (r2, r3) = rest.split_at(k2);
+                    interleave4([r0, r1, r2, r3], wide);
                 }
             }
             let out = &mut output[(b * pixels + first) * out_c..(b * pixels + first + n) * out_c];
@@ -258,23 +331,19 @@ pub fn conv_gemm_i16(
     Some(())
 }
 
-/// Writes `row`'s taps as pairs into slot `slot` of the interleaved block: word `t * 4 + slot`
-/// holds taps `2t` and `2t + 1`, zero past the row's end.
-// Bounds: `wide` holds `k2 * 4` words and `row.len() <= 2 * k2`.
-#[allow(clippy::indexing_slicing)]
-fn interleave(row: &[i16], slot: usize, k2: usize, wide: &mut [u32]) {
-    let mut pairs = row.chunks_exact(2);
-    let mut t = 0;
-    for pair in &mut pairs {
-        wide[t * BLOCK + slot] = pack(pair[0], pair[1]);
-        t += 1;
+/// Interleaves four rows of words (pairs of taps) into the block: word `4t + s` is row `s`'s
+/// word `t`, and the words past the shortest row are zero (the filter's padding to `k2`).
+fn interleave4(rows: [&[u32]; 4], wide: &mut [u32]) {
+    let [r0, r1, r2, r3] = rows;
+    let words = r0.iter().zip(r1).zip(r2.iter().zip(r3));
+    let mut groups = wide.chunks_exact_mut(BLOCK);
+    for (((a, b), (c, d)), w) in words.zip(&mut groups) {
+        if let [w0, w1, w2, w3] = w {
+            (*w0, *w1, *w2, *w3) = (*a, *b, *c, *d);
+        }
     }
-    if let [last] = pairs.remainder() {
-        wide[t * BLOCK + slot] = pack(*last, 0);
-        t += 1;
-    }
-    for t in t..k2 {
-        wide[t * BLOCK + slot] = 0;
+    for w in groups {
+        w.fill(0);
     }
 }
 
@@ -327,6 +396,21 @@ fn gemm_block(
     let rows = weights
         .chunks_exact(k2)
         .zip(stages.chunks_exact(Stage::WORDS));
+    if !q.acc32 && n == BLOCK && out.len() == BLOCK * out_c {
+        // A full block: the four pixels' output rows walked alongside the channels, so the
+        // stores need no index arithmetic or checks.
+        let (o0, rest) = out.split_at_mut(out_c);
+        let (o1, rest) = rest.split_at_mut(out_c);
+        let (o2, o3) = rest.split_at_mut(out_c);
+        let outs = o0.iter_mut().zip(o1).zip(o2.iter_mut().zip(o3));
+        for ((w, st), ((y0, y1), (y2, y3))) in rows.zip(outs) {
+            let Some(st) = Stage::from_words(st) else {
+                return;
+            };
+            [*y0, *y1, *y2, *y3] = st.apply4(dot4(wide, w), q.act);
+        }
+        return;
+    }
     for (c, (w, st)) in rows.enumerate() {
         let acc = dot4(wide, w);
         if q.acc32 {
@@ -562,8 +646,8 @@ pub fn portable_dot_pair(list: &[u32], input: &[u32], weights: &[u32], c2: usize
 mod tests {
     use super::*;
 
-    /// The precomputed stage is the reference requantization, for sums and biases across the
-    /// range and every shift TFLM allows.
+    /// The precomputed stage, in its fast and its int64 form, is the reference requantization,
+    /// for sums and biases across the range and every shift TFLM allows.
     #[test]
     fn stage_equals_the_reference_requantization() {
         let mut x = 0x1234_5678_9abc_def0u64;
@@ -573,6 +657,7 @@ mod tests {
             x ^= x << 17;
             x
         };
+        let mut fast = 0;
         for i in 0..200_000 {
             let acc = next() as i32 >> (next() % 32);
             let bias = match i % 3 {
@@ -589,11 +674,18 @@ mod tests {
             let want = requant_i16(acc as i64, bias, false, multiplier, shift).clamp(act.0, act.1);
             let st = Stage::new(bias, multiplier, shift);
             assert_eq!(Stage::from_words(&st.to_words()), Some(st));
+            let four = [acc, acc ^ 1, acc.wrapping_neg(), acc >> 3];
+            assert_eq!(st.apply4(four, act), four.map(|a| st.apply(a, act)));
+            if st.fast_post != Stage::NO_FAST && acc.checked_add(st.bias as i32).is_some() {
+                fast += 1;
+            }
             assert_eq!(
                 st.apply(acc, act) as i32,
                 want,
                 "{acc} {bias:?} {multiplier} {shift}"
             );
         }
+        // Both forms are exercised: about half the draws take the fast one.
+        assert!((60_000..140_000).contains(&fast), "{fast} fast draws");
     }
 }
