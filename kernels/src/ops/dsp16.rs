@@ -134,6 +134,32 @@ impl Stage {
         })
     }
 
+    /// [`Stage::apply`] straight from a channel's scratch words: the fast form reads three of
+    /// them, and only a channel or sum without it decodes the whole stage.
+    #[inline(always)]
+    fn apply_words(words: &[u32], acc: i32, act: (i32, i32)) -> i16 {
+        let fast = match words {
+            [bias, _, _, _, mul, post, ..] if *post != Self::NO_FAST => acc
+                .checked_add(*bias as i32)
+                .map(|x| (x, *mul as i32 as i64, *post & 15)),
+            _ => None,
+        };
+        let v = match fast {
+            Some((x, mul, post)) => {
+                ((((x as i64) * mul + (0x8000_0000i64 << post)) >> 32) as i32) >> post
+            }
+            None => Self::apply_words_i64(words, acc),
+        };
+        v.max(act.0).min(act.1) as i16
+    }
+
+    /// The int64 form of [`Stage::apply_words`], out of line.
+    #[cold]
+    #[inline(never)]
+    fn apply_words_i64(words: &[u32], acc: i32) -> i32 {
+        Self::from_words(words).map_or(0, |st| st.apply_i64(acc))
+    }
+
     /// The int64 form, out of line: the fast form covers the common channels, and keeping
     /// this one out of the loops leaves their registers to the fast form.
     #[cold]
@@ -607,23 +633,37 @@ fn depthwise_pixel(
         list.chunks_exact(2)
             .all(|t| t[0] as usize + pairs <= input.len() && t[1] as usize + pairs <= weights.len())
     };
-    let pairs = out
-        .chunks_exact_mut(2)
-        .zip(stages.chunks_exact(2 * Stage::WORDS));
-    for (c2, (o, st)) in pairs.enumerate() {
+    // Two channel pairs at a time, then the odd one out.
+    let mut quads = out
+        .chunks_exact_mut(4)
+        .zip(stages.chunks_exact(4 * Stage::WORDS));
+    let mut c2 = 0;
+    for (o, st) in &mut quads {
+        #[cfg(all(target_arch = "arm", feature = "dsp"))]
+        let acc = crate::arch::cortex_m_dsp::dsp16::dot_quad(list, input, weights, c2, checked);
+        #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+        let acc = {
+            let (a0, a1) = portable_dot_pair(list, input, weights, c2);
+            let (a2, a3) = portable_dot_pair(list, input, weights, c2 + 1);
+            [a0, a1, a2, a3]
+        };
+        for ((o, st), a) in o.iter_mut().zip(st.chunks_exact(Stage::WORDS)).zip(acc) {
+            *o = Stage::apply_words(st, a, q.act);
+        }
+        c2 += 2;
+    }
+    let rest = out.chunks_exact_mut(4).into_remainder();
+    let stage_pair = stages
+        .get(c2 * 2 * Stage::WORDS..)
+        .and_then(|st| st.split_at_checked(Stage::WORDS));
+    if let ([o0, o1], Some((s0, s1))) = (rest, stage_pair) {
         #[cfg(all(target_arch = "arm", feature = "dsp"))]
         let (a0, a1) =
             crate::arch::cortex_m_dsp::dsp16::dot_pair(list, input, weights, c2, checked);
         #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
         let (a0, a1) = portable_dot_pair(list, input, weights, c2);
-        let (Some(s0), Some(s1)) = (
-            Stage::from_words(st),
-            Stage::from_words(&st[Stage::WORDS..]),
-        ) else {
-            return;
-        };
-        o[0] = s0.apply(a0, q.act);
-        o[1] = s1.apply(a1, q.act);
+        *o0 = Stage::apply_words(s0, a0, q.act);
+        *o1 = Stage::apply_words(s1, a1, q.act);
     }
 }
 
@@ -674,6 +714,10 @@ mod tests {
             let want = requant_i16(acc as i64, bias, false, multiplier, shift).clamp(act.0, act.1);
             let st = Stage::new(bias, multiplier, shift);
             assert_eq!(Stage::from_words(&st.to_words()), Some(st));
+            assert_eq!(
+                Stage::apply_words(&st.to_words(), acc, act),
+                st.apply(acc, act)
+            );
             let four = [acc, acc ^ 1, acc.wrapping_neg(), acc >> 3];
             assert_eq!(st.apply4(four, act), four.map(|a| st.apply(a, act)));
             if st.fast_post != Stage::NO_FAST && acc.checked_add(st.bias as i32).is_some() {
