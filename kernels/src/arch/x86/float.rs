@@ -371,16 +371,30 @@ unsafe fn conv_avx2(a: &mut PackedF32<'_>) -> bool {
         // One vector of channels (the block's upper half would be idle) by eight pixels.
         conv::<__m256, 8, 1>(a) || conv::<__m256, 1, 1>(a)
     } else {
-        // One block (two vectors) by four pixels: 8 of the 16 registers accumulate.
-        conv::<__m256, 4, 2>(a) || conv::<__m256, 1, 2>(a)
+        // Six pixels by one block: 12 of the 16 registers accumulate, leaving fewer loads
+        // and broadcasts per product than four pixels (tiles run across rows, so no row
+        // length wastes a partial tile).
+        conv::<__m256, 6, 2>(a) || conv::<__m256, 1, 2>(a)
     }
 }
 
+/// Whether output pixel `m` reads exactly input pixel `m` (a 1x1 window, stride 1, no
+/// padding).
+fn pointwise(g: &ConvGeometry) -> bool {
+    g.k_h == 1
+        && g.k_w == 1
+        && g.stride_h == 1
+        && g.stride_w == 1
+        && g.pad_top == 0
+        && g.pad_left == 0
+        && g.in_h == g.out_h
+        && g.in_w == g.out_w
+}
+
 /// Where a micro-tile's activations are: pixel `i`'s kernel row `r` (of `kernel_rows`) is
-/// the `run` floats at `base + i * pixel + r * row_stride`.
-struct Src {
-    base: *const f32,
-    pixel: usize,
+/// the `run` floats at `base[i] + r * row_stride`.
+struct Src<const MR: usize> {
+    base: [*const f32; MR],
     kernel_rows: usize,
     run: usize,
     row_stride: usize,
@@ -388,9 +402,10 @@ struct Src {
 
 /// The convolution in micro-tiles of `MR` pixels × `NV` vectors of output channels (`NV *
 /// V::LANES` divides 16, or is a multiple of 16 dividing `16 * blocks`: a tile never straddles
-/// the end of the packed weights). Tiles start below `out_c` only. Returns
-/// `false`, writing nothing, when the layer does not suit the tiles (rows much shorter than a
-/// tile, a column dilation, rows too long for the band).
+/// the end of the packed weights). Tiles start below `out_c` only, and run across output
+/// rows (pointwise layers: across the whole output; others: across a band's rows). Returns
+/// `false`, writing nothing, when the layer does not suit the tiles (a column dilation, rows
+/// too long for the band).
 ///
 /// # Safety
 /// `V`'s instruction set.
@@ -407,17 +422,9 @@ unsafe fn conv<V: Vf, const MR: usize, const NV: usize>(a: &mut PackedF32<'_>) -
     if g.k_h == 0 || g.k_w == 0 || in_c == 0 {
         return false;
     }
-    let pointwise = g.k_h == 1
-        && g.k_w == 1
-        && sh == 1
-        && sw == 1
-        && g.pad_top == 0
-        && g.pad_left == 0
-        && g.in_h == g.out_h
-        && g.in_w == g.out_w;
     let mut band = BandBuf([const { MaybeUninit::uninit() }; BAND_FLOATS]);
     let buf = band.0.as_mut_ptr() as *mut f32;
-    if pointwise {
+    if pointwise(&g) {
         // Output pixel m reads input pixel m: tiles run across rows, in place; the last
         // partial tile reads a zero-padded copy. The tile's pixels stay in L1 while every
         // block of weights passes.
@@ -439,9 +446,8 @@ unsafe fn conv<V: Vf, const MR: usize, const NV: usize>(a: &mut PackedF32<'_>) -
             } else {
                 a.input.as_ptr().add(m * in_c)
             };
-            let src = Src {
-                base,
-                pixel: in_c,
+            let src = Src::<MR> {
+                base: core::array::from_fn(|i| base.add(i * in_c)),
                 kernel_rows: 1,
                 run: in_c,
                 row_stride: 0,
@@ -456,8 +462,10 @@ unsafe fn conv<V: Vf, const MR: usize, const NV: usize>(a: &mut PackedF32<'_>) -
         return true;
     }
     let span = ((g.k_w as usize - 1) * g.dilation_w as usize + 1) * in_c;
+    // Tiles run across the band's output rows (pixel by pixel, the idle ones of the last tile
+    // repeating the band's last pixel), so the band needs the reach of single pixels.
     let plan = if g.k_w == 1 || g.dilation_w == 1 {
-        Band::plan(&g, MR, span)
+        Band::plan(&g, 1, span)
     } else {
         None
     };
@@ -469,23 +477,37 @@ unsafe fn conv<V: Vf, const MR: usize, const NV: usize>(a: &mut PackedF32<'_>) -
         while oy0 < out_h {
             let rows = d.band_rows.min(out_h - oy0);
             d.fill(&g, a.input, buf, b, oy0, rows);
+            let band_pixels = rows * out_w;
+            let m0 = (b * out_h + oy0) * out_w;
             let mut c0 = 0;
             while c0 < out_c {
-                for r in 0..rows {
-                    let m_row = (b * out_h + oy0 + r) * out_w;
-                    let mut x0 = 0;
-                    while x0 < out_w {
-                        // Within the band's reach (`Band::plan`, `Band::fill`).
-                        let src = Src {
-                            base: buf.add(r * sh * d.row + x0 * sw * in_c),
-                            pixel: sw * in_c,
-                            kernel_rows: g.k_h as usize,
-                            run: g.k_w as usize * in_c,
-                            row_stride: g.dilation_h as usize * d.row,
+                // Row and column of the tile's first pixel.
+                let (mut r0, mut x0) = (0, 0);
+                let mut q = 0;
+                while q < band_pixels {
+                    let (mut r, mut x) = (r0, x0);
+                    let base = core::array::from_fn(|i| {
+                        let p = if q + i < band_pixels {
+                            (r, x)
+                        } else {
+                            (rows - 1, out_w - 1)
                         };
-                        micro::<V, MR, NV>(a, &src, m_row + x0, (out_w - x0).min(MR), c0);
-                        x0 += MR;
-                    }
+                        x += 1;
+                        if x == out_w {
+                            (r, x) = (r + 1, 0);
+                        }
+                        // Within the band's reach (`Band::plan`, `Band::fill`).
+                        buf.add(p.0 * sh * d.row + p.1 * sw * in_c) as *const f32
+                    });
+                    (r0, x0) = (r, x);
+                    let src = Src::<MR> {
+                        base,
+                        kernel_rows: g.k_h as usize,
+                        run: g.k_w as usize * in_c,
+                        row_stride: g.dilation_h as usize * d.row,
+                    };
+                    micro::<V, MR, NV>(a, &src, m0 + q, (band_pixels - q).min(MR), c0);
+                    q += MR;
                 }
                 c0 += channels;
             }
@@ -504,7 +526,7 @@ unsafe fn conv<V: Vf, const MR: usize, const NV: usize>(a: &mut PackedF32<'_>) -
 #[inline(always)]
 unsafe fn micro<V: Vf, const MR: usize, const NV: usize>(
     a: &mut PackedF32<'_>,
-    src: &Src,
+    src: &Src<MR>,
     m: usize,
     rows: usize,
     c0: usize,
@@ -519,9 +541,8 @@ unsafe fn micro<V: Vf, const MR: usize, const NV: usize>(
         let c = c0 + v * V::LANES;
         *wp = a.weights.as_ptr().add((c / BLOCK) * k * BLOCK + c % BLOCK);
     }
-    let pixel = src.pixel;
     for r in 0..src.kernel_rows {
-        let t = src.base.add(r * src.row_stride);
+        let t: [*const f32; MR] = core::array::from_fn(|i| src.base[i].add(r * src.row_stride));
         for j in 0..src.run {
             let mut wv = [V::zero(); NV];
             for (v, wp) in wv.iter_mut().zip(&mut w) {
@@ -529,7 +550,7 @@ unsafe fn micro<V: Vf, const MR: usize, const NV: usize>(
                 *wp = wp.add(BLOCK);
             }
             for (i, row) in acc.iter_mut().enumerate() {
-                let x = V::splat(t.add(i * pixel + j));
+                let x = V::splat(t[i].add(j));
                 for (s, &wn) in row.iter_mut().zip(&wv) {
                     *s = V::mul_add(wn, x, *s);
                 }
