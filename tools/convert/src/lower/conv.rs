@@ -490,6 +490,42 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                         return Ok(());
                     }
                 }
+                // One input channel: the dense convolution computes the same sums, and the
+                // host's dense kernels (a GEMM over all channels) run it several times faster
+                // than the depthwise ones (micro_speech's first layer, depth multiplier 8).
+                let dense = match self.target {
+                    Target::Portable => {
+                        lower_dsp::single_channel_as_dense(&geom, dm, &as_i8(filter.bytes()))
+                    }
+                    _ => None,
+                };
+                if let Some(dense) = dense {
+                    let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 3)?;
+                    if dense_offset_add_cannot_overflow(&q, &dense, k_h * k_w) {
+                        let (bias, mult, shift, in_q, out_q) =
+                            self.conv_requant(cx, input, filter, bias, output, out_c, 3)?;
+                        let (act_min, act_max) = cx.act_i8(act, out_q)?;
+                        let param_bytes = dense.len() + 4 * bias.len as usize;
+                        let op = Op::Conv2dI8(Conv2dI8 {
+                            input: ii,
+                            output: oi,
+                            geom,
+                            groups: 1,
+                            weights: self.pool.push_i8(&dense),
+                            bias,
+                            rq: Requant {
+                                multiplier: mult,
+                                shift,
+                                input_offset: -in_q.zero_point,
+                                output_offset: out_q.zero_point,
+                                act_min,
+                                act_max,
+                            },
+                        });
+                        self.push(cx, op, macs, param_bytes);
+                        return Ok(());
+                    }
+                }
                 let (bias, mult, shift, in_q, out_q) =
                     self.conv_requant(cx, input, filter, bias, output, out_c, 3)?;
                 let (act_min, act_max) = cx.act_i8(act, out_q)?;
@@ -1209,4 +1245,61 @@ fn fc_multipliers(
         shift.push(s);
     }
     Ok((mult, shift, weights_offset))
+}
+
+/// Whether a single-channel depthwise convolution may run as the dense one: TFLite Micro's
+/// depthwise kernel adds the output offset to the requantized sum with 32-bit wrap-around and
+/// its convolution saturates, so the two agree unless that sum can come within 256 of the int32
+/// range. Every channel's sum is bounded by `sum |w| * 255 + |bias|`, scaled by the left shift
+/// (a Q0.31 multiplier never grows it).
+fn dense_offset_add_cannot_overflow(q: &ConvQuant, dense: &[i8], taps: usize) -> bool {
+    let channels = q.multiplier.len();
+    if taps == 0 || dense.len() != channels * taps || q.shift.len() != channels {
+        return false;
+    }
+    dense.chunks_exact(taps).enumerate().all(|(c, w)| {
+        let weights: i64 = w.iter().map(|&v| (v as i64).abs()).sum();
+        let bias = q
+            .bias
+            .as_ref()
+            .and_then(|b| b.get(c))
+            .map_or(0, |&b| b as i64);
+        let shift = q.shift.get(c).map_or(31, |&s| s.clamp(0, 31));
+        weights * 255 + bias.abs() < ((1i64 << 31) - 256) >> shift
+    })
+}
+
+#[cfg(test)]
+mod single_channel_tests {
+    use super::*;
+
+    fn quant(bias: i32, shift: i32) -> ConvQuant {
+        let q = QParams {
+            scale: 1.0,
+            zero_point: 0,
+        };
+        ConvQuant {
+            bias: Some(vec![bias; 2]),
+            multiplier: vec![1 << 30; 2],
+            shift: vec![shift; 2],
+            in_q: q,
+            out_q: q,
+        }
+    }
+
+    /// The dense form is taken for ordinary layers and refused where the requantized sum could
+    /// reach the int32 edge (huge bias, or a left shift that scales the bound past it).
+    #[test]
+    fn dense_rewrite_bound() {
+        let w = [127i8, -128, 5, 7, 1, 1];
+        assert!(dense_offset_add_cannot_overflow(&quant(1000, -3), &w, 3));
+        assert!(!dense_offset_add_cannot_overflow(
+            &quant(i32::MAX, 0),
+            &w,
+            3
+        ));
+        assert!(!dense_offset_add_cannot_overflow(&quant(1000, 31), &w, 3));
+        assert!(dense_offset_add_cannot_overflow(&quant(1000, 10), &w, 3));
+        assert!(!dense_offset_add_cannot_overflow(&quant(0, 0), &w, 4));
+    }
 }
