@@ -462,23 +462,46 @@ pub struct AddRescale {
 }
 
 impl AddRescale {
-    /// The 32-bit form of `p`, or `None` when some value could overflow it: every doubled
-    /// intermediate must stay below `2^31` in magnitude, and multipliers must be
-    /// non-negative (so no high multiply saturates and none grows its input).
+    /// The 32-bit form of int8 `p`, or `None` when some value could overflow it (see
+    /// [`AddRescale::for_inputs`]).
     pub fn new(p: &AddI8) -> Option<Self> {
-        let span = |offset: i32| -> i64 {
-            let offset = offset as i64;
-            (offset - 128).abs().max((offset + 127).abs())
-        };
+        Self::for_inputs(p, i8::MIN as i32, i8::MAX as i32)
+    }
+
+    /// The 32-bit form of `p` for inputs in `lo..=hi`, or `None` when some value could
+    /// overflow it: every doubled intermediate must fit in 32 bits, and multipliers must be
+    /// non-negative (so no high multiply saturates). Each rescale is monotonic in its input,
+    /// so the extremes of the scaled inputs and of their sum come from the inputs' extremes,
+    /// worked out exactly with TFLite's arithmetic.
+    pub fn for_inputs(p: &AddI8, lo: i32, hi: i32) -> Option<Self> {
         let shift = u32::try_from(p.left_shift).ok().filter(|&s| s <= 30)?;
-        // |scaled a| <= |a| and |scaled b| <= |b|, so the doubled sum bounds every doubled
-        // intermediate.
-        let bound = (span(p.a_offset) << shift) + (span(p.b_offset) << shift);
-        if 2 * bound >= 1i64 << 31
-            || p.a_multiplier < 0
-            || p.b_multiplier < 0
-            || p.out_multiplier < 0
-        {
+        if p.a_multiplier < 0 || p.b_multiplier < 0 || p.out_multiplier < 0 || lo > hi {
+            return None;
+        }
+        let fits = |v: i64| i32::try_from(v).is_ok();
+        // One input's scaled extremes, after checking its doubled shifted values fit.
+        let scaled = |offset: i32, multiplier: i32, exponent: i32| -> Option<(i64, i64)> {
+            let ends = [lo as i64 + offset as i64, hi as i64 + offset as i64];
+            if !ends.iter().all(|&v| fits(v << (shift + 1))) {
+                return None;
+            }
+            let [min, max] = ends.map(|v| {
+                multiply_by_quantized_multiplier_smaller_than_one_exp(
+                    (v << shift) as i32,
+                    multiplier,
+                    exponent,
+                ) as i64
+            });
+            Some((min, max))
+        };
+        let (a_min, a_max) = scaled(p.a_offset, p.a_multiplier, p.a_shift)?;
+        let (b_min, b_max) = scaled(p.b_offset, p.b_multiplier, p.b_shift)?;
+        let (sum_min, sum_max) = if p.subtract {
+            (a_min - b_max, a_max - b_min)
+        } else {
+            (a_min + b_min, a_max + b_max)
+        };
+        if !fits(2 * sum_min) || !fits(2 * sum_max) {
             return None;
         }
         Some(AddRescale {
@@ -495,15 +518,29 @@ impl AddRescale {
         })
     }
 
+    /// One element of inputs widened to `i32` (within the range the form was made for).
+    #[inline(always)]
+    fn element_i32(&self, x: i32, y: i32) -> i32 {
+        // No overflow below: `for_inputs` bounded every value (debug builds would catch a
+        // slip).
+        let a = self.a.apply((x + self.a_offset) << self.input_shift);
+        let b = self.b.apply((y + self.b_offset) << self.input_shift);
+        let sum = if self.subtract { a - b } else { a + b };
+        let raw = self.out.apply(sum << 1) + self.output_offset;
+        raw.max(self.act_min).min(self.act_max)
+    }
+
     /// One element; equal to [`add_element_i8`] with the parameters it was made from.
     #[inline(always)]
     pub fn element(&self, x: i8, y: i8) -> i8 {
-        // No overflow below: `new` bounded every value (debug builds would catch a slip).
-        let a = self.a.apply((x as i32 + self.a_offset) << self.input_shift);
-        let b = self.b.apply((y as i32 + self.b_offset) << self.input_shift);
-        let sum = if self.subtract { a - b } else { a + b };
-        let raw = self.out.apply(sum << 1) + self.output_offset;
-        raw.max(self.act_min).min(self.act_max) as i8
+        self.element_i32(x as i32, y as i32) as i8
+    }
+
+    /// One int16 element; equal to [`add_element_i16`] when made by
+    /// [`AddRescale::for_inputs`] over the int16 range.
+    #[inline(always)]
+    pub fn element_i16(&self, x: i16, y: i16) -> i16 {
+        self.element_i32(x as i32, y as i32) as i16
     }
 }
 
@@ -816,11 +853,17 @@ pub fn mul_element_i16(p: &MulI8, x: i16, y: i16) -> i16 {
     mul_element(p, x as i32, y as i32) as i16
 }
 
-/// Reference int16 ADD and SUB, same shape or broadcast; slices as for [`add_i8`].
+/// Reference int16 ADD and SUB, same shape or broadcast, through [`AddRescale`] when it
+/// applies; slices as for [`add_i8`].
 pub fn add_i16(p: &AddI8, a: &[i16], b: &[i16], output: &mut [i16]) {
-    apply_binary(p.broadcast.as_ref(), a, b, output, |x, y| {
-        add_element_i16(p, x, y)
-    });
+    match AddRescale::for_inputs(p, i16::MIN as i32, i16::MAX as i32) {
+        Some(fast) => apply_binary(p.broadcast.as_ref(), a, b, output, |x, y| {
+            fast.element_i16(x, y)
+        }),
+        None => apply_binary(p.broadcast.as_ref(), a, b, output, |x, y| {
+            add_element_i16(p, x, y)
+        }),
+    }
 }
 
 /// Reference int16 MUL, same shape or broadcast; slices as for [`add_i8`].
@@ -1328,7 +1371,15 @@ mod tests {
             None,
         )
         .unwrap();
+        // Left shift 23: the doubled inputs reach exactly -2^31, still 32-bit.
         p.left_shift = 23;
+        let fast = AddRescale::new(&p).expect("inputs still fit");
+        for x in i8::MIN..=i8::MAX {
+            for y in i8::MIN..=i8::MAX {
+                assert_eq!(fast.element(x, y), add_element_i8(&p, x, y), "x {x} y {y}");
+            }
+        }
+        p.left_shift = 24;
         assert!(AddRescale::new(&p).is_none());
     }
 
@@ -1827,6 +1878,58 @@ mod tests_i16 {
             none
         )
         .is_none());
+    }
+
+    /// The 32-bit form equals TFLM's arithmetic for int16 ADD and SUB layers over a spread of
+    /// scales (equal, 1:2, 1:100; the larger input's multiplier exactly 1/2, which takes
+    /// the doubled sum to the edge of 32 bits) and the clamps TFLite fuses: every input
+    /// against the extremes and neighbours of zero, and random pairs.
+    #[test]
+    fn add_rescale_equals_the_reference_on_int16_layers() {
+        let scales = [3.1e-4, 1.7e-4, 3.1e-6, 1e-3, 6.2e-4];
+        let acts = [
+            FusedActivation::None,
+            FusedActivation::Relu,
+            FusedActivation::Relu6,
+        ];
+        let edges = [i16::MIN, i16::MIN + 1, -1, 0, 1, i16::MAX - 1, i16::MAX];
+        let mut rng = 0x0add_1600_u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng as i16
+        };
+        let mut layers = 0;
+        for (i, &sa) in scales.iter().enumerate() {
+            for (j, &sb) in scales.iter().enumerate() {
+                let so = scales[(i + 2 * j) % scales.len()] * 1.3;
+                let act = acts[(i + j) % acts.len()];
+                for subtract in [false, true] {
+                    let p = add(subtract, q(sa, 0), q(sb, 0), q(so, 0), act);
+                    let fast = AddRescale::for_inputs(&p, -32768, 32767)
+                        .expect("TFLite-style int16 ADD parameters");
+                    let check = |x: i16, y: i16| {
+                        assert_eq!(
+                            fast.element_i16(x, y),
+                            add_element_i16(&p, x, y),
+                            "x {x} y {y} {p:?}"
+                        );
+                    };
+                    for x in i16::MIN..=i16::MAX {
+                        for &e in &edges {
+                            check(x, e);
+                            check(e, x);
+                        }
+                    }
+                    for _ in 0..20_000 {
+                        check(next(), next());
+                    }
+                    layers += 1;
+                }
+            }
+        }
+        assert_eq!(layers, 50);
     }
 
     /// Within one output step of the real result over the whole int16 range (the fixed-point
