@@ -375,8 +375,8 @@ fn interleave4(rows: [&[u32]; 4], wide: &mut [u32]) {
 
 /// Gathers the taps of output pixel `pixel` of batch `b` into `row` (`(ky, kx, ic)` order),
 /// padding taps 0 (the int16 zero point).
-// Bounds: `tap` returns only rows/columns inside the input, and `row` holds `k_h*k_w*in_c`
-// values.
+// Bounds: `tap` returns only rows/columns inside the input, a window inside the input reads
+// only its own rows' runs, and `row` holds `k_h*k_w*in_c` values.
 #[allow(clippy::indexing_slicing)]
 fn im2col(g: &ConvGeometry, input: &[i16], b: usize, pixel: usize, row: &mut [i16]) {
     let (oy, ox) = (
@@ -385,6 +385,25 @@ fn im2col(g: &ConvGeometry, input: &[i16], b: usize, pixel: usize, row: &mut [i1
     );
     let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
     let span = g.k_w as usize * in_c;
+    // A window inside the input (most pixels): with dilation 1 along the row, each filter
+    // row is one contiguous run of `k_w * in_c` values.
+    let x0 = (ox * g.stride_w) as i64 - g.pad_left as i64;
+    let y0 = (oy * g.stride_h) as i64 - g.pad_top as i64;
+    let y_last = y0 + ((g.k_h - 1) * g.dilation_h) as i64;
+    if g.dilation_w == 1
+        && x0 >= 0
+        && y0 >= 0
+        && x0 + g.k_w as i64 <= in_w as i64
+        && y_last < in_h as i64
+    {
+        let step = g.dilation_h as usize * in_w * in_c;
+        let first = ((b * in_h + y0 as usize) * in_w + x0 as usize) * in_c;
+        for (ky, dst) in row.chunks_exact_mut(span).enumerate() {
+            let at = first + ky * step;
+            dst.copy_from_slice(&input[at..at + span]);
+        }
+        return;
+    }
     for (ky, dst) in row.chunks_exact_mut(span).enumerate() {
         let Some(iy) =
             crate::ops::conv::tap(oy, g.stride_h, g.pad_top, ky as u32, g.dilation_h, g.in_h)
