@@ -594,7 +594,17 @@ pub fn depthwise_dsp_i16(
                 let x0 = (ox * g.stride_w as usize) as i64 - g.pad_left as i64;
                 if rows_inside && x0 >= 0 && x0 + reach_w < in_w as i64 {
                     let base = ((b * in_h + y0 as usize) * in_w + x0 as usize) * pairs;
-                    depthwise_pixel(interior, &input[base..], weights, q, stages, out);
+                    // The interior list's last tap has the largest offsets: checking it
+                    // checks them all.
+                    let input = &input[base..];
+                    let checked = match interior {
+                        [.., x, w] => {
+                            *x as usize + pairs <= input.len()
+                                && *w as usize + pairs <= weights.len()
+                        }
+                        _ => false,
+                    };
+                    depthwise_pixel(interior, input, weights, q, stages, out, checked);
                     continue;
                 }
                 // A window across the border: the taps inside the input, as word offsets of
@@ -627,14 +637,20 @@ pub fn depthwise_dsp_i16(
                         n += 1;
                     }
                 }
-                depthwise_pixel(&list[..2 * n], input, weights, q, stages, out);
+                let list = &list[..2 * n];
+                let checked = list.chunks_exact(2).all(|t| {
+                    t[0] as usize + pairs <= input.len() && t[1] as usize + pairs <= weights.len()
+                });
+                depthwise_pixel(list, input, weights, q, stages, out, checked);
             }
         }
     }
     Some(())
 }
 
-/// One output pixel: every channel pair's sums over the listed taps, requantized.
+/// One output pixel: every channel pair's sums over the listed taps, requantized. `checked`
+/// is the caller's word that every listed tap's input and weight offsets plus the channel
+/// pairs lie inside the slices (the assembly loops rely on it; without it they fall back).
 // Bounds: see `depthwise_dsp_i16`; `out` holds `2 * pairs` values.
 #[allow(clippy::indexing_slicing)]
 #[inline(always)]
@@ -645,13 +661,10 @@ fn depthwise_pixel(
     q: &Quant<'_>,
     stages: &[u32],
     out: &mut [i16],
+    checked: bool,
 ) {
-    #[cfg(all(target_arch = "arm", feature = "dsp"))]
-    let checked = {
-        let pairs = out.len() / 2;
-        list.chunks_exact(2)
-            .all(|t| t[0] as usize + pairs <= input.len() && t[1] as usize + pairs <= weights.len())
-    };
+    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+    let _ = checked;
     // Two channel pairs at a time, then the odd one out.
     let mut quads = out
         .chunks_exact_mut(4)
