@@ -183,7 +183,7 @@ fn main() -> ExitCode {
                 let _ = TARGET.set(t);
             }
             None => {
-                eprintln!("error: unknown target {name}; targets: portable, cortex-m-dsp (cortex-m4, cortex-m7, cortex-m33), helium (cortex-m55)");
+                eprintln!("error: unknown target {name}; targets: portable, cortex-m-nodsp (cortex-m3, cortex-m0, cortex-m0+), cortex-m-dsp (cortex-m4, cortex-m7, cortex-m33), helium (cortex-m55)");
                 return ExitCode::FAILURE;
             }
         }
