@@ -869,8 +869,8 @@ mod tests {
     #[test]
     fn m0plus_follows_its_table() {
         let m0 = |i: Insn, p: Option<Insn>| cost(Core::M0Plus, &i, p.as_ref());
+        // No pipelining: a load after a load is still 2.
         let ldr = d16(0x6828); // ldr r0, [r5]
-                               // No pipelining: a load after a load is still 2.
         assert_eq!(m0(ldr, Some(ldr)), Cost { base: 2, taken: 0 });
         assert_eq!(m0(d16(0x6158), None).base, 2); // str r0, [r3, #20]
         assert_eq!(m0(d16(0x5C88), None).base, 2); // ldrb r0, [r1, r2]
