@@ -448,6 +448,8 @@ fn blocked_block(
 /// than ARMv7-M's 12 free registers (r7 holds the frame pointer), and the spills cost more
 /// than the second pass over the weights. Not inlined, so that the loop gets the registers
 /// to itself.
+// Bounds: `steps` is at most both slices' chunk counts; `x` and `u` hold 8 values (t < 4).
+#[allow(clippy::indexing_slicing)]
 #[inline(never)]
 fn block_2x2(x: &[i8], w: &[i8]) -> [i32; 4] {
     let mut a = [0i32; 4];
@@ -474,6 +476,8 @@ fn block_2x2(x: &[i8], w: &[i8]) -> [i32; 4] {
 
 /// One pixel's taps `x` against two pairs of channels (`u`, `v`, each `[t][2]`):
 /// accumulators for the four channels in order, without the bias.
+// Bounds: `chunks_exact(2)` gives two values.
+#[allow(clippy::indexing_slicing)]
 #[inline(never)]
 fn pixel_2x2(x: &[i8], u: &[i8], v: &[i8]) -> [i32; 4] {
     let mut a = [0i32; 4];

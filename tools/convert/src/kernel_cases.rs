@@ -820,7 +820,7 @@ mod tests {
                 Op::ConvGemmI8(p) => {
                     assert!(p.paired && p.weights16.len == 0, "{}", case.name);
                     conv += 1;
-                    odd_channels += (p.geom.out_c % 2) as u32;
+                    odd_channels += p.geom.out_c % 2;
                     partial += ((p.geom.out_h * p.geom.out_w) % 4 != 0) as u32;
                 }
                 Op::DepthwiseDspI8(_) => dw += 1,
