@@ -28,12 +28,16 @@ for board in nrf52840-dk stm32f746g-disco rp-pico; do
   (cd "targets/$board" && cargo build --release --locked -q)
 done
 (cd targets/qemu-mps2-an386 && cargo clippy --release --locked -q -- -D warnings)
+(cd targets/qemu-mps2-an385 && cargo clippy --release --locked -q -- -D warnings)
 
 step "DSP kernels equal the reference on random layers, in QEMU (Cortex-M4)"
 (cd targets/qemu-kernel-check && timeout 600 cargo run --release --locked -q)
 
 step "Helium and DSP kernels equal the reference on random layers, in QEMU (Cortex-M55)"
 (cd targets/qemu-kernel-check-m55 && timeout 600 cargo run --release --locked -q)
+
+step "no-DSP kernels built for ARMv6-M equal the reference on random layers, in QEMU (mps2-an385)"
+(cd targets/qemu-kernel-check-m0 && timeout 600 cargo run --release --locked -q)
 
 step "cargo test (unit, property, conformance against ${FERRITE_SHARED_MODELS:-../shared/models}, QEMU firmware runs)"
 cargo test --workspace --locked

@@ -4,6 +4,6 @@ fn main() {
     ferrite_board_build::generate(&ferrite_board_build::Board {
         samples_section: None,
         max_samples: 1,
-        target: ferrite_board_build::Target::Portable,
+        target: ferrite_board_build::Target::CortexMNoDsp,
     });
 }

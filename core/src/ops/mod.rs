@@ -984,7 +984,15 @@ impl ChannelQuant {
     /// The output stage as the DSP kernels compute it (see the type's documentation).
     #[inline]
     pub fn finish(&self, acc: i32) -> i8 {
-        let v = crate::fixed::smmulr(acc.wrapping_shl(self.left_shift() as u32), self.multiplier);
+        self.finish_with(acc, crate::fixed::smmulr)
+    }
+
+    /// [`ChannelQuant::finish`] with the rounded high multiply given: a kernel passes one
+    /// equal to [`crate::fixed::smmulr`] that is cheaper on its core (ARMv6-M has no 64-bit
+    /// multiply instruction).
+    #[inline(always)]
+    pub fn finish_with(&self, acc: i32, smmulr: impl Fn(i32, i32) -> i32) -> i8 {
+        let v = smmulr(acc.wrapping_shl(self.left_shift() as u32), self.multiplier);
         let v = if self.rounds_ties_away() {
             v.wrapping_add(v >> 31)
         } else {
@@ -1046,6 +1054,10 @@ pub struct ConvGemmI8 {
     pub weights16: ConstRef<i16>,
     /// Taps per output pixel, rounded up to a multiple of 4, divided by 4.
     pub k4: u32,
+    /// `weights` pre-arranged for the no-DSP kernels: each pair of output channels `(2j,
+    /// 2j + 1)` interleaved tap by tap (`w[2j][t], w[2j + 1][t]` at `2j * k4 * 4 + 2t`), so
+    /// one pointer feeds both channels; an odd last channel keeps its plain row.
+    pub paired: bool,
     /// Output stage per output channel: [`ChannelQuant::WORDS`] words each.
     pub channels: ConstRef<i32>,
     /// Input zero point (the value of padding taps).

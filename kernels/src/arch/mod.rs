@@ -21,13 +21,48 @@ pub mod cortex_m_dsp;
 #[cfg(all(target_arch = "arm", feature = "helium"))]
 pub mod helium;
 /// Arm's `SMMULR` (the rounded high word of `a * b`): one instruction with the DSP extension,
-/// the portable 64-bit expression elsewhere; equal either way.
+/// [`smmulr_halves`] on ARMv6-M (no 64-bit multiply), the portable 64-bit expression
+/// elsewhere; equal either way.
 #[inline(always)]
 pub fn smmulr(a: i32, b: i32) -> i32 {
     #[cfg(all(target_arch = "arm", feature = "dsp"))]
     return cortex_m_dsp::smmulr(a, b);
-    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+    #[cfg(all(ferrite_armv6m, not(feature = "dsp")))]
+    return smmulr_halves(a, b);
+    #[cfg(not(any(all(target_arch = "arm", feature = "dsp"), ferrite_armv6m)))]
     return ferrite_core::fixed::smmulr(a, b);
+}
+
+/// Keeps LLVM from unrolling the loop this is called in, at no run-time cost (an empty
+/// `asm!` block emits no instruction). LLVM unrolls every small loop four times on M-class
+/// cores; in a register-blocked inner loop that multiplies the live pointers beyond the 13
+/// registers and spills accumulators. A loop holding a call (an `asm!` block counts as one)
+/// is left as written.
+#[inline(always)]
+pub fn no_unroll() {
+    #[cfg(target_arch = "arm")]
+    // SAFETY: the block is empty: it reads, writes and changes nothing (`nomem`, `nostack`,
+    // `preserves_flags`).
+    unsafe {
+        core::arch::asm!("", options(nomem, nostack, preserves_flags))
+    };
+}
+
+/// [`ferrite_core::fixed::smmulr`] from 32-bit multiplies of 16-bit halves (four `MULS`):
+/// on ARMv6-M the 64-bit expression becomes a call to the runtime's 64x64-bit multiply.
+///
+/// With `a = a1 2^16 + a0` and `b = b1 2^16 + b0` (`a0`, `b0` unsigned), the 64-bit product's
+/// high word is `a1 b1` plus the carries of the middle terms, and its low word's top bit (the
+/// rounding carry of `+ 2^31`) is bit 15 of the second middle sum. No step overflows: each
+/// mixed product is within `±32768 * 65535`, and the added low halves keep it below `2^31`.
+#[inline(always)]
+pub fn smmulr_halves(a: i32, b: i32) -> i32 {
+    let (a0, a1) = (a & 0xffff, a >> 16);
+    let (b0, b1) = (b & 0xffff, b >> 16);
+    let low = (a0 as u32 * b0 as u32) >> 16;
+    let mid = a1 * b0 + low as i32;
+    let mid2 = a0 * b1 + (mid & 0xffff);
+    a1 * b1 + (mid >> 16) + (mid2 >> 16) + ((mid2 >> 15) & 1)
 }
 pub mod pack;
 #[cfg(target_arch = "x86_64")]
@@ -175,5 +210,21 @@ pub(crate) fn fast_entry(op: &Op, set: KernelSet) -> Option<crate::registry::Ker
         Isa::Neon => aarch64::entry(op),
         #[allow(unreachable_patterns)]
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The 16-bit-halves `SMMULR` equals the 64-bit one on random and extreme operands.
+        #[test]
+        fn smmulr_halves_is_smmulr(
+            a in prop_oneof![any::<i32>(), Just(i32::MIN), Just(i32::MAX), -70_000i32..70_000],
+            b in prop_oneof![any::<i32>(), Just(i32::MIN), Just(i32::MAX), -70_000i32..70_000],
+        ) {
+            prop_assert_eq!(super::smmulr_halves(a, b), ferrite_core::fixed::smmulr(a, b));
+        }
     }
 }

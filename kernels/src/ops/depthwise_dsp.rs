@@ -253,9 +253,11 @@ fn widen_row(src: &[i8], c: usize, in_w: usize, wp: usize, pad_left: usize, dst:
         };
         return;
     }
-    for x in 0..in_w {
-        for ch in 0..c {
-            dst[ch * wp + pad_left + x] = src[x * c + ch] as i16;
+    // Channel by channel: one strided read and one sequential write per value.
+    for (ch, plane) in dst.chunks_exact_mut(wp).take(c).enumerate() {
+        let values = src[ch..].iter().step_by(c);
+        for (d, &v) in plane[pad_left..pad_left + in_w].iter_mut().zip(values) {
+            *d = v as i16;
         }
     }
 }
@@ -339,6 +341,25 @@ fn compute_band(
             return;
         }
     }
+    // Without the DSP extension: the 3x3 filter two output pixels at a time.
+    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+    if paired(g) && g.dilation_w == 1 && (s_w == 1 || s_w == 2) {
+        for ch in 0..c {
+            let w = &weights[ch * per..(ch + 1) * per];
+            let q = &params[ch * 4..ch * 4 + 4];
+            for oy in 0..rows.n {
+                let row = |ky: u32| &band[(slot_of(oy, ky) * c + ch) * wp..][..wp];
+                let band_rows = [row(0), row(1), row(2)];
+                let out = &mut out[oy * out_w * c + ch..];
+                if s_w == 1 {
+                    row3x3::<1>(band_rows, w, q, out, out_w, c);
+                } else {
+                    row3x3::<2>(band_rows, w, q, out, out_w, c);
+                }
+            }
+        }
+        return;
+    }
     for ch in 0..c {
         let w = &weights[ch * per..(ch + 1) * per];
         let q = &params[ch * 4..ch * 4 + 4];
@@ -356,5 +377,51 @@ fn compute_band(
                 out[(oy * out_w + ox) * c + ch] = output_stage(acc, q[1], q[3], q[2]);
             }
         }
+    }
+}
+
+/// One output row of one channel of a 3x3 filter (horizontal stride `S`, dilation 1) without
+/// the DSP extension, two output pixels per step: the `S + 3` band values of each of the
+/// three rows cover both windows, each loaded once, against the nine weights (the paired
+/// layout's slots, see [`weight_slot`]). `out[ox * c]` is output pixel `ox`. The output
+/// stage adds the round without saturation as the DSP assembly does, exact under the
+/// entry's checks (`multiplier >= 0`, `|round| <= 2^30`).
+///
+/// The weights are read through [`core::hint::black_box`] each step: otherwise LLVM hoists
+/// all nine out of the loop, and with the accumulators, row pointers and count they exceed
+/// ARMv7-M's registers and spill with worse code than a load per use.
+// Bounds: every band row holds `band_width >= (out_w - 1) * S + 4` values (the rows are cut
+// to `(out_w - 1) * S + 3`, and the loop keeps `x + S + 2 < len`); `w` holds 10 weights,
+// `q` 4 words; `out` holds `(out_w - 1) * c + 1` bytes or more.
+#[allow(clippy::indexing_slicing)]
+#[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+#[inline(never)]
+fn row3x3<const S: usize>(
+    rows: [&[i16]; 3],
+    w: &[i16],
+    q: &[i32],
+    out: &mut [i8],
+    out_w: usize,
+    c: usize,
+) {
+    let k: [i32; 9] = [w[0], w[1], w[6], w[2], w[3], w[7], w[4], w[5], w[8]].map(i32::from);
+    let (bias, multiplier, round, rshift) = (q[0], q[1], q[2], q[3]);
+    let stage = |acc: i32| {
+        let v = crate::arch::smmulr(acc, multiplier).wrapping_add(round);
+        (v >> (rshift & 31)).clamp(-128, 127) as i8
+    };
+    let len = (out_w - 1) * S + 3;
+    let (r0, r1, r2) = (&rows[0][..len], &rows[1][..len], &rows[2][..len]);
+    let mut o = 0;
+    for x in (0..len.saturating_sub(2)).step_by(S) {
+        crate::arch::no_unroll();
+        let mut a = bias;
+        for (r, kr) in [r0, r1, r2].into_iter().zip(k.chunks_exact(3)) {
+            for (kx, &wt) in kr.iter().enumerate() {
+                a = a.wrapping_add((r[x + kx] as i32).wrapping_mul(wt));
+            }
+        }
+        out[o] = stage(a);
+        o += c;
     }
 }

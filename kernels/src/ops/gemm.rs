@@ -32,7 +32,7 @@ pub fn run_conv_gemm_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let layer = ctx.layer;
     let err = |reason| Error::InvalidLayer { layer, reason };
     let g = &p.geom;
-    let weights = Weights::new(ctx.consts(p.weights)?, ctx.consts(p.weights16)?);
+    let weights = Weights::new(ctx.consts(p.weights)?, ctx.consts(p.weights16)?, p.paired);
     let quant = ctx.consts(p.channels)?;
     check_conv_reach(layer, g)?;
     let k = product(&[g.k_h, g.k_w, g.in_c]);
@@ -291,7 +291,7 @@ fn gemm_block(
     n: usize,
 ) {
     #[cfg(all(target_arch = "arm", feature = "dsp"))]
-    {
+    if !matches!(weights, Weights::I8Pairs(_)) {
         let out_c = p.geom.out_c as usize;
         use crate::arch::cortex_m_dsp::gemm;
         gemm::widen4_rows(rows, wide);
@@ -301,7 +301,7 @@ fn gemm_block(
             buf: wide.as_ptr(),
             buf_end: wide.as_ptr_range().end,
             weights: match weights {
-                Weights::I8(w) => w.as_ptr().cast(),
+                Weights::I8(w) | Weights::I8Pairs(w) => w.as_ptr().cast(),
                 Weights::I16(w) => w.as_ptr().cast(),
             },
             quant: quant.as_ptr(),
@@ -314,17 +314,188 @@ fn gemm_block(
         // range (checked by the entry), and `dst` four rows of `out_c` outputs.
         unsafe {
             match weights {
-                Weights::I8(_) => gemm::gemm4_relu(&args),
+                Weights::I8(_) | Weights::I8Pairs(_) => gemm::gemm4_relu(&args),
                 Weights::I16(_) => gemm::gemm4_relu_w16(&args),
             }
         };
         if !full {
             out.copy_from_slice(&tail[..n * out_c]);
         }
+        return;
     }
-    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
-    portable_block(p, rows, weights, quant, out, n);
-    let _ = (&wide, &tail);
+    blocked_block(p, rows, wide, weights, quant, out, n);
+    let _ = &tail;
+}
+
+/// The GEMM of one block without the DSP extension (Cortex-M0/M0+/M3, and the host), in
+/// plain Rust register-blocked for the cores' 13 (ARMv7-M) or 8 low (ARMv6-M) registers.
+///
+/// It takes the paired weights (`ConvGemmI8::paired`); other layouts go to
+/// [`portable_block`]. A full block is interleaved first, two pixels at a time tap by tap
+/// (in `wide`), so that two pointers walk two pixels and a pair of channels: each step
+/// loads two taps of two activations and two weights for eight multiply-adds into four
+/// accumulators (see [`block_2x2`]). A partial block (fewer than four pixels, e.g. a
+/// FULLY_CONNECTED's single row) goes pixel by pixel on the rows as they are, two pairs of
+/// channels at a time. Equal to [`portable_block`] (the property tests compare them).
+// Bounds: `wide` holds `k4 * 32 >= 4 * row` bytes, every row `row = k4 * 4` taps, the
+// weights `out_c` rows of `row` and `quant` `out_c` stages (entry checks); `out` holds
+// `n * out_c` outputs.
+#[allow(clippy::indexing_slicing)]
+fn blocked_block(
+    p: &ConvGemmI8,
+    rows: [&[i8]; 4],
+    wide: &mut [u32],
+    weights: Weights<'_>,
+    quant: &[i32],
+    out: &mut [i8],
+    n: usize,
+) {
+    let Weights::I8Pairs(w) = weights else {
+        return portable_block(p, rows, weights, quant, out, n);
+    };
+    let out_c = p.geom.out_c as usize;
+    let row = p.k4 as usize * 4;
+    let pairs = out_c / 2;
+    let stage = |c: usize| ChannelQuant::from_words(&quant[c * ChannelQuant::WORDS..]);
+    let finish = |c: usize, acc: i32| {
+        stage(c).map(|q| q.finish_with(q.bias.wrapping_add(acc), crate::arch::smmulr))
+    };
+    // An odd last channel: its plain row, one pixel at a time.
+    let last = |x: &[i8]| dot(&x[..row], &w[pairs * 2 * row..(pairs * 2 + 1) * row]);
+    if n < BLOCK {
+        for (px, x) in rows.iter().take(n).enumerate() {
+            let x = &x[..row];
+            let out = &mut out[px * out_c..(px + 1) * out_c];
+            let mut j = 0;
+            while j + 2 <= pairs {
+                let (u, v) = w[2 * j * row..2 * (j + 2) * row].split_at(2 * row);
+                let a = pixel_2x2(x, u, v);
+                for (i, acc) in a.into_iter().enumerate() {
+                    let Some(o) = finish(2 * j + i, acc) else {
+                        return;
+                    };
+                    out[2 * j + i] = o;
+                }
+                j += 2;
+            }
+            if j < pairs {
+                let u = &w[2 * j * row..2 * (j + 1) * row];
+                let a = x
+                    .iter()
+                    .zip(u.chunks_exact(2))
+                    .fold([0i32; 2], |a, (&x, u)| {
+                        let x = x as i32;
+                        [
+                            a[0].wrapping_add(x.wrapping_mul(u[0] as i32)),
+                            a[1].wrapping_add(x.wrapping_mul(u[1] as i32)),
+                        ]
+                    });
+                for (i, acc) in a.into_iter().enumerate() {
+                    let Some(o) = finish(2 * j + i, acc) else {
+                        return;
+                    };
+                    out[2 * j + i] = o;
+                }
+            }
+            if out_c % 2 == 1 {
+                let Some(o) = finish(out_c - 1, last(x)) else {
+                    return;
+                };
+                out[out_c - 1] = o;
+            }
+        }
+        return;
+    }
+    // Pixels 0 and 1, then 2 and 3, each pair interleaved tap by tap.
+    let xt: &mut [i8] = bytemuck::cast_slice_mut(wide);
+    let (x01, x23) = xt[..4 * row].split_at_mut(2 * row);
+    for (t, (d01, d23)) in x01
+        .chunks_exact_mut(2)
+        .zip(x23.chunks_exact_mut(2))
+        .enumerate()
+    {
+        d01.copy_from_slice(&[rows[0][t], rows[1][t]]);
+        d23.copy_from_slice(&[rows[2][t], rows[3][t]]);
+    }
+    for j in 0..pairs {
+        let wj = &w[2 * j * row..2 * (j + 1) * row];
+        // The pair's output stages, read once for its four pixels.
+        let (Some(q0), Some(q1)) = (stage(2 * j), stage(2 * j + 1)) else {
+            return;
+        };
+        for (half, x) in [&*x01, &*x23].into_iter().enumerate() {
+            let a = block_2x2(x, wj);
+            for (i, acc) in a.into_iter().enumerate() {
+                let q = if i < 2 { &q0 } else { &q1 };
+                let o = q.finish_with(q.bias.wrapping_add(acc), crate::arch::smmulr);
+                out[(2 * half + i % 2) * out_c + 2 * j + i / 2] = o;
+            }
+        }
+    }
+    if out_c % 2 == 1 {
+        for (px, x) in rows.iter().enumerate() {
+            let Some(o) = finish(out_c - 1, last(x)) else {
+                return;
+            };
+            out[px * out_c + out_c - 1] = o;
+        }
+    }
+}
+
+/// Two pixels (`x[2t + px]`) against a pair of channels (`w[2t + ch]`), four taps per
+/// step (`row` is a multiple of 8): accumulators `[ch * 2 + px]`, without the bias. Two pixels rather than four: four
+/// pixels' eight accumulators, the two pointers, the count and three loaded values are more
+/// than ARMv7-M's 12 free registers (r7 holds the frame pointer), and the spills cost more
+/// than the second pass over the weights. Not inlined, so that the loop gets the registers
+/// to itself.
+// Bounds: `steps` is at most both slices' chunk counts; `x` and `u` hold 8 values (t < 4).
+#[allow(clippy::indexing_slicing)]
+#[inline(never)]
+fn block_2x2(x: &[i8], w: &[i8]) -> [i32; 4] {
+    let mut a = [0i32; 4];
+    let steps = (x.len() / 8).min(w.len() / 8);
+    let (mut xs, mut ws) = (
+        &x.as_chunks::<8>().0[..steps],
+        &w.as_chunks::<8>().0[..steps],
+    );
+    // Slice patterns over equal lengths: one pointer per stream and one count.
+    while let ([x, xr @ ..], [u, wr @ ..]) = (xs, ws) {
+        crate::arch::no_unroll();
+        for t in 0..4 {
+            let (x0, x1) = (x[2 * t] as i32, x[2 * t + 1] as i32);
+            let (u0, u1) = (u[2 * t] as i32, u[2 * t + 1] as i32);
+            a[0] = a[0].wrapping_add(x0.wrapping_mul(u0));
+            a[1] = a[1].wrapping_add(x1.wrapping_mul(u0));
+            a[2] = a[2].wrapping_add(x0.wrapping_mul(u1));
+            a[3] = a[3].wrapping_add(x1.wrapping_mul(u1));
+        }
+        (xs, ws) = (xr, wr);
+    }
+    a
+}
+
+/// One pixel's taps `x` against two pairs of channels (`u`, `v`, each `[t][2]`):
+/// accumulators for the four channels in order, without the bias.
+// Bounds: `chunks_exact(2)` gives two values.
+#[allow(clippy::indexing_slicing)]
+#[inline(never)]
+fn pixel_2x2(x: &[i8], u: &[i8], v: &[i8]) -> [i32; 4] {
+    let mut a = [0i32; 4];
+    for ((&x, u), v) in x.iter().zip(u.chunks_exact(2)).zip(v.chunks_exact(2)) {
+        let x = x as i32;
+        a[0] = a[0].wrapping_add(x.wrapping_mul(u[0] as i32));
+        a[1] = a[1].wrapping_add(x.wrapping_mul(u[1] as i32));
+        a[2] = a[2].wrapping_add(x.wrapping_mul(v[0] as i32));
+        a[3] = a[3].wrapping_add(x.wrapping_mul(v[1] as i32));
+    }
+    a
+}
+
+/// `x . w` with wrapping sums.
+fn dot(x: &[i8], w: &[i8]) -> i32 {
+    x.iter().zip(w).fold(0i32, |acc, (&x, &w)| {
+        acc.wrapping_add((x as i32).wrapping_mul(w as i32))
+    })
 }
 
 /// The portable GEMM of one block (`n` pixels' int8 rows of `k4 * 4` taps against every
@@ -347,7 +518,16 @@ pub fn portable_block(
         };
         for (px, x) in rows.iter().take(n).enumerate() {
             let acc = match weights {
-                Weights::I8(w) => x
+                // Channel c of a pair: every other weight from the pair's start.
+                Weights::I8Pairs(w) if c / 2 < out_c / 2 => {
+                    let pair = &w[(c & !1) * row..((c & !1) + 2) * row];
+                    x.iter()
+                        .zip(pair.iter().skip(c % 2).step_by(2))
+                        .fold(q.bias, |acc, (&x, &w)| {
+                            acc.wrapping_add((x as i32).wrapping_mul(w as i32))
+                        })
+                }
+                Weights::I8(w) | Weights::I8Pairs(w) => x
                     .iter()
                     .zip(&w[c * row..(c + 1) * row])
                     .fold(q.bias, |acc, (&x, &w)| {
@@ -370,29 +550,34 @@ pub fn portable_block(
     }
 }
 
-/// A GEMM convolution's weights: int8 rows, or the 16-bit pre-shifted interleaved layout.
+/// A GEMM convolution's weights: int8 rows, int8 pairs of channels, or the 16-bit
+/// pre-shifted interleaved layout.
 #[derive(Clone, Copy)]
 pub enum Weights<'a> {
     /// `[out_c][k4 * 4]` int8.
     I8(&'a [i8]),
+    /// int8, pairs of channels interleaved tap by tap (see `ConvGemmI8::paired`).
+    I8Pairs(&'a [i8]),
     /// `[out_c][k4 * 4]` int16, groups of four taps stored `t0, t2, t1, t3`.
     I16(&'a [i16]),
 }
 
 impl<'a> Weights<'a> {
-    /// The layout in use: `weights16` when it is non-empty.
-    pub fn new(w8: &'a [i8], w16: &'a [i16]) -> Self {
-        if w16.is_empty() {
-            Weights::I8(w8)
-        } else {
+    /// The layout in use: `weights16` when it is non-empty, else `w8` (`paired` or not).
+    pub fn new(w8: &'a [i8], w16: &'a [i16], paired: bool) -> Self {
+        if !w16.is_empty() {
             Weights::I16(w16)
+        } else if paired {
+            Weights::I8Pairs(w8)
+        } else {
+            Weights::I8(w8)
         }
     }
 
     /// Number of weights.
     pub fn len(&self) -> u64 {
         match self {
-            Weights::I8(w) => w.len() as u64,
+            Weights::I8(w) | Weights::I8Pairs(w) => w.len() as u64,
             Weights::I16(w) => w.len() as u64,
         }
     }

@@ -15,9 +15,9 @@ mod sim;
     about = "Ferrite: TFLite models as static Rust for microcontrollers"
 )]
 struct Cli {
-    /// Kernels to convert for: portable (any CPU, the host), cortex-m-dsp (M4/M7/M33 with the
-    /// DSP extension), or helium (M55 with MVE); the layouts those kernels read, run here by
-    /// their portable twins.
+    /// Kernels to convert for: portable (any CPU, the host), cortex-m-nodsp (M0/M0+/M3),
+    /// cortex-m-dsp (M4/M7/M33 with the DSP extension), or helium (M55 with MVE); the layouts
+    /// those kernels read, run here by their portable twins.
     /// (Default: portable; `sim` uses the board's.)
     #[arg(long, global = true)]
     target: Option<String>,
@@ -88,7 +88,7 @@ enum Command {
     Sim {
         /// The .tflite model.
         model: PathBuf,
-        /// Emulated board: qemu-m4 (Cortex-M4F, DSP), qemu-m3 (Cortex-M3), qemu-m55 (Cortex-M55, Helium).
+        /// Emulated board: qemu-m4 (Cortex-M4F, DSP), qemu-m3 (Cortex-M3, no DSP), qemu-m0 (Cortex-M0+ code, ARMv6-M), qemu-m55 (Cortex-M55, Helium).
         #[arg(long, default_value = "qemu-m4")]
         board: String,
         /// Inputs: N samples stacked on a leading axis (once per model input).
@@ -183,7 +183,7 @@ fn main() -> ExitCode {
                 let _ = TARGET.set(t);
             }
             None => {
-                eprintln!("error: unknown target {name}; targets: portable, cortex-m-dsp (cortex-m4, cortex-m7, cortex-m33), helium (cortex-m55)");
+                eprintln!("error: unknown target {name}; targets: portable, cortex-m-nodsp (cortex-m3, cortex-m0, cortex-m0+), cortex-m-dsp (cortex-m4, cortex-m7, cortex-m33), helium (cortex-m55)");
                 return ExitCode::FAILURE;
             }
         }

@@ -65,8 +65,20 @@ pub const BOARDS: &[Board] = &[
         cpu: "cortex-m3",
         machine: "mps2-an385",
         description: "Cortex-M3 without DSP (MPS2 AN385), memory of an STM32F207ZG",
-        target: ferrite_convert::Target::Portable,
+        target: ferrite_convert::Target::CortexMNoDsp,
         core: "m3",
+        timer_read: 0x4000_0004, // CMSDK timer 0 VALUE
+        start_reads: 0,
+    },
+    Board {
+        name: "qemu-m0",
+        crate_dir: "qemu-mps2-an385-m0",
+        cpu: "cortex-m3",
+        machine: "mps2-an385",
+        description:
+            "Cortex-M0+ code (ARMv6-M, thumbv6m) on the MPS2 AN385's Cortex-M3, memory of an RP2040",
+        target: ferrite_convert::Target::CortexMNoDsp,
+        core: "m0+",
         timer_read: 0x4000_0004, // CMSDK timer 0 VALUE
         start_reads: 0,
     },

@@ -196,6 +196,27 @@ fn models_16x8_on_m4_and_m55() {
     }
 }
 
+/// The bundled model built for ARMv6-M (thumbv6m, the no-DSP kernels with the 16-bit-halves
+/// high multiply) on qemu-m0: exact, and priced with the Cortex-M0+ timing.
+#[test]
+fn bundled_model_on_m0() {
+    let r = root();
+    let Some(report) = sim(
+        &r.join("models/digits_mobilenet.tflite"),
+        "qemu-m0",
+        &r.join("models/samples/digits_samples.inputs.npy"),
+        &r.join("models/samples/digits_samples.outputs.npy"),
+    ) else {
+        return;
+    };
+    assert_eq!(report["samples"], 10);
+    assert_eq!(
+        report["cycle_model"], "cortex-m0+ (docs/cycle-model.md)",
+        "the M0+ timing prices the run"
+    );
+    check_cycles(&report);
+}
+
 #[test]
 fn vww_96_int8_on_m4() {
     if let Some(r) = shared_sim("vww_96_int8", "qemu-m4") {

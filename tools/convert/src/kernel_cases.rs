@@ -125,6 +125,17 @@ fn geometry(rng: &mut Rng, depthwise: bool) -> ConvGeometry {
 /// A random convolution (`depthwise` or dense) that the DSP lowering accepts, or `None` when
 /// the random parameters fall outside what it takes (the caller draws again).
 pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
+    gemm_case(rng, depthwise, false)
+}
+
+/// A random convolution as the no-DSP lowering gives it (`Target::CortexMNoDsp`: the same
+/// operators as [`dsp_case`], the dense one with channel pairs of int8 weights), or `None`
+/// when the lowering does not take it.
+pub fn nodsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
+    gemm_case(rng, depthwise, true)
+}
+
+fn gemm_case(rng: &mut Rng, depthwise: bool, nodsp: bool) -> Option<KernelCase> {
     let g = geometry(rng, depthwise);
     let taps = (g.k_h * g.k_w) as usize;
     let n_weights = if depthwise {
@@ -186,7 +197,7 @@ pub fn dsp_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
         )?
     } else {
         lower_dsp::conv_gemm(
-            &mut pool, input_id, output_id, g, 1, &weights, &q, -128, 127,
+            &mut pool, input_id, output_id, g, 1, &weights, &q, -128, 127, nodsp,
         )?
     };
     let name = format!(
@@ -795,6 +806,36 @@ mod tests {
         assert!(
             conv > 300 && dw > 300 && acc32 > 30 && declined > 3,
             "{conv} conv and {dw} depthwise cases, {acc32} on the int32 path, {declined} declined"
+        );
+    }
+
+    #[test]
+    fn nodsp_operators_match_the_reference_on_random_layers() {
+        let mut rng = Rng(0x0d5b_0e0f);
+        let (mut conv, mut dw, mut odd_channels, mut partial) = (0, 0, 0, 0);
+        for i in 0..600 {
+            let depthwise = i % 2 == 1;
+            let Some(case) = nodsp_case(&mut rng, depthwise) else {
+                continue;
+            };
+            let want = run(&case, &case.reference).unwrap();
+            let got = run(&case, &case.fast).unwrap();
+            assert_eq!(got, want, "{}", case.name);
+            match &case.fast {
+                Op::ConvGemmI8(p) => {
+                    assert!(p.paired && p.weights16.len == 0, "{}", case.name);
+                    conv += 1;
+                    odd_channels += p.geom.out_c % 2;
+                    partial += ((p.geom.out_h * p.geom.out_w) % 4 != 0) as u32;
+                }
+                Op::DepthwiseDspI8(_) => dw += 1,
+                other => panic!("unexpected fast operator {other:?}"),
+            }
+        }
+        assert!(
+            conv > 200 && dw > 200 && odd_channels > 50 && partial > 100,
+            "{conv} conv and {dw} depthwise cases, {odd_channels} with an odd channel count, \
+             {partial} with a partial last block"
         );
     }
 

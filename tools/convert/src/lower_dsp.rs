@@ -39,6 +39,12 @@ pub enum Target {
     /// Cortex-M with the DSP extension (M4, M7, M33, M55): GEMM convolutions and DSP
     /// depthwise convolutions where they are exact.
     CortexMDsp,
+    /// Cortex-M without the DSP extension (M0, M0+: ARMv6-M; M3: ARMv7-M): the same GEMM
+    /// convolution and depthwise operators as [`Target::CortexMDsp`] (int8 weights, input
+    /// offset folded into the bias), run by register-blocked pure Rust kernels instead of
+    /// `SMLAD` assembly. 16x8 layers keep the portable kernels (their DSP kernels' portable
+    /// branch is no faster there).
+    CortexMNoDsp,
     /// Cortex-M55 with Helium (MVE): the Helium GEMM convolution and 3x3 depthwise
     /// convolution (exact for any zero points and activation), then the DSP kernels for the
     /// layers those do not take (the M55 has the DSP extension too).
@@ -47,14 +53,23 @@ pub enum Target {
 
 impl Target {
     /// Parses `portable`, `cortex-m-dsp` (aliases `cortex-m4`, `cortex-m7`, `cortex-m33`),
+    /// `cortex-m-nodsp` (aliases `cortex-m3`, `cortex-m0`, `cortex-m0+`, `cortex-m0plus`),
     /// `helium` (alias `cortex-m55`).
     pub fn from_name(name: &str) -> Option<Target> {
         match name {
-            "portable" | "cortex-m3" | "cortex-m0" => Some(Target::Portable),
+            "portable" => Some(Target::Portable),
+            "cortex-m-nodsp" | "cortex-m3" | "cortex-m0" | "cortex-m0+" | "cortex-m0plus" => {
+                Some(Target::CortexMNoDsp)
+            }
             "cortex-m-dsp" | "cortex-m4" | "cortex-m7" | "cortex-m33" => Some(Target::CortexMDsp),
             "helium" | "cortex-m55" => Some(Target::Helium),
             _ => None,
         }
+    }
+
+    /// Whether the target's cores have the DSP extension (the 16x8 kernels need it).
+    pub fn has_dsp(self) -> bool {
+        matches!(self, Target::CortexMDsp | Target::Helium)
     }
 }
 
@@ -143,7 +158,9 @@ fn plain_stage(q: &ConvQuant, act_min: i32, act_max: i32) -> bool {
 }
 
 /// A dense int8 convolution as [`ConvGemmI8`], with the arena scratch it needs, or `None`
-/// when the DSP kernel would not be exact for it.
+/// when the DSP kernel would not be exact for it. With `nodsp` the weights are int8 pairs of
+/// channels interleaved tap by tap (`ConvGemmI8::paired`, for the no-DSP kernels); else the
+/// lowering prefers the 16-bit pre-shifted weights when they fit (for `SMLAD`).
 #[allow(clippy::too_many_arguments)]
 pub fn conv_gemm(
     pool: &mut ConstPool,
@@ -155,6 +172,7 @@ pub fn conv_gemm(
     q: &ConvQuant,
     act_min: i32,
     act_max: i32,
+    nodsp: bool,
 ) -> Option<(Op, usize)> {
     let ties = !relu_stage(q, act_min, act_max);
     if groups != 1 || (ties && !plain_stage(q, act_min, act_max)) {
@@ -194,9 +212,10 @@ pub fn conv_gemm(
     }
     // Prefer 16-bit weights pre-shifted by the left shift (no widening and no shift in the
     // kernel) when every shifted weight and bias fits.
-    let fits16 = quants.iter().all(|cq| {
-        cq.left_shift() <= 8 && i32::try_from((cq.bias as i64) << cq.left_shift()).is_ok()
-    });
+    let fits16 = !nodsp
+        && quants.iter().all(|cq| {
+            cq.left_shift() <= 8 && i32::try_from((cq.bias as i64) << cq.left_shift()).is_ok()
+        });
     let (weights8, weights16) = if fits16 {
         let mut wide = Vec::with_capacity(packed.len());
         for (c, row) in packed.chunks_exact(k4 * 4).enumerate() {
@@ -209,6 +228,19 @@ pub fn conv_gemm(
             quants[c].lshift &= ChannelQuant::FLAGS;
         }
         (ferrite_core::ConstRef::EMPTY, pool.push_i16(&wide))
+    } else if nodsp {
+        let row = k4 * 4;
+        let mut pairs = packed.clone();
+        for (dst, src) in pairs
+            .chunks_exact_mut(2 * row)
+            .zip(packed.chunks_exact(2 * row))
+        {
+            let (w0, w1) = src.split_at(row);
+            for (d, (&a, &b)) in dst.chunks_exact_mut(2).zip(w0.iter().zip(w1)) {
+                d.copy_from_slice(&[a, b]);
+            }
+        }
+        (pool.push_i8(&pairs), ferrite_core::ConstRef::EMPTY)
     } else {
         (pool.push_i8(&packed), ferrite_core::ConstRef::EMPTY)
     };
@@ -221,6 +253,7 @@ pub fn conv_gemm(
         weights: weights8,
         weights16,
         k4: k4 as u32,
+        paired: nodsp,
         channels: pool.push_i32(&words),
         input_zero_point: q.in_q.zero_point,
         scratch_offset: 0,

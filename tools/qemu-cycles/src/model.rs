@@ -3,7 +3,8 @@
 //!
 //! Sources: the Cortex-M4 TRM (ARM DDI 0439B, Table 3-1 "Processor instruction set summary",
 //! §3.3 "Load/store timings", Table 7-1 for the FPU), the Cortex-M3 TRM (ARM DDI 0337, Table
-//! 3-1) and, for the Cortex-M55, Arm's public description of Helium's beat-wise execution
+//! 3-1), the Cortex-M0+ TRM (ARM DDI 0484C, Table 3-2 "Cortex-M0+ instruction summary", with
+//! the single-cycle multiplier) and, for the Cortex-M55, Arm's public description of Helium's beat-wise execution
 //! (the M55 is a dual-beat implementation). All figures assume zero wait states.
 //!
 //! What is static (known when QEMU translates a block) is decided here: the class, the base
@@ -31,12 +32,16 @@ pub enum Core {
     /// Cortex-M55 (ARMv8.1-M with Helium): scalar code timed as on the Cortex-M4, Helium
     /// instructions by beats (see [`cost`]).
     M55,
+    /// Cortex-M0+ (ARMv6-M) with the fast (single-cycle) multiplier: its two-stage pipeline
+    /// does not overlap loads, and a taken branch refills one stage (see [`cost`]).
+    M0Plus,
 }
 
 impl Core {
-    /// Parses `m3`, `m4` or `m55`.
+    /// Parses `m0+`, `m3`, `m4` or `m55`.
     pub fn parse(s: &str) -> Option<Core> {
         match s {
+            "m0+" | "m0plus" | "cortex-m0+" | "cortex-m0plus" => Some(Core::M0Plus),
             "m3" | "cortex-m3" => Some(Core::M3),
             "m4" | "cortex-m4" => Some(Core::M4),
             "m55" | "cortex-m55" => Some(Core::M55),
@@ -548,6 +553,9 @@ fn coprocessor(hw1: u16, hw2: u16) -> Class {
 /// known (the one before it in the same translation block; `None` at a block's start, which
 /// follows a branch or a block split: no pipelining is assumed there).
 pub fn cost(core: Core, insn: &Insn, prev: Option<&Insn>) -> Cost {
+    if core == Core::M0Plus {
+        return cost_m0plus(insn);
+    }
     let p = PIPELINE_REFILL;
     let m3 = core == Core::M3;
     // A single load before this one, and the register it wrote (none for VLDR).
@@ -606,6 +614,46 @@ pub fn cost(core: Core, insn: &Insn, prev: Option<&Insn>) -> Cost {
             (if overlaps { 1 } else { 2 }, 0)
         }
         Class::LowOverheadBranch => (1, 0),
+    };
+    Cost { base, taken }
+}
+
+/// The Cortex-M0+ TRM's Table 3-2 (ARMv6-M; zero wait states, the single-cycle multiplier):
+/// data processing and `MULS` 1; every load and store 2 (no pipelining between loads);
+/// `LDM`/`STM`/`PUSH`/`POP` 1 + N, `POP` with PC 3 + N; a branch 1 not taken and 2 taken
+/// (one refill cycle), `BL` 3 (the only 32-bit branch in ARMv6-M), `BX`/`BLX` 2; `MOV PC`
+/// and `ADD PC` 2; barriers (`DMB`, `DSB`, `ISB`) 3. ARMv6-M has none of the other classes
+/// (long multiplies, `IT`, `LDRD`, table branches, division, FPU, DSP); should a decoder
+/// class without an ARMv6-M encoding occur it is priced as on the Cortex-M3 with a refill of
+/// one cycle.
+fn cost_m0plus(insn: &Insn) -> Cost {
+    let (base, taken) = match insn.class {
+        Class::Alu | Class::Nop | Class::Other | Class::Mul | Class::It => (1, 0),
+        Class::Barrier => (3, 0),
+        // BL (32-bit) always branches: 3 cycles, priced in full whether or not the plugin sees
+        // a jump (a BL to the next instruction does not look taken).
+        Class::Branch if insn.size == 4 => (3, 0),
+        Class::Branch | Class::AluPc => (1, 1),
+        Class::Load { .. } | Class::Store { .. } => (2, 0),
+        Class::LoadPc => (2, 1),
+        Class::LoadMultiple { n, pc } => (1 + u32::from(n), if pc { 2 } else { 0 }),
+        Class::StoreMultiple { n } => (1 + u32::from(n), 0),
+        Class::LoadDual | Class::StoreDual => (3, 0),
+        Class::TableBranch => (2, 1),
+        Class::MulAcc => (2, 0),
+        Class::LongMul => (4, 0),
+        Class::LongMulAcc => (5, 0),
+        Class::Div => (DIVIDE_CYCLES, 0),
+        Class::Dsp
+        | Class::FpLoad { .. }
+        | Class::FpStore { .. }
+        | Class::FpMultiple { .. }
+        | Class::FpAlu
+        | Class::FpMac
+        | Class::FpDivSqrt
+        | Class::MveMem
+        | Class::MveAlu
+        | Class::LowOverheadBranch => (1, 0),
     };
     Cost { base, taken }
 }
@@ -816,6 +864,23 @@ mod tests {
         assert_eq!(m3(d32(0xFB81, 0x0102)), 4); // smull
         assert_eq!(m3(d32(0xFBC2, 0x0103)), 5); // smlal
         assert_eq!(m3(d16(0x4348)), 1); // muls
+    }
+
+    #[test]
+    fn m0plus_follows_its_table() {
+        let m0 = |i: Insn, p: Option<Insn>| cost(Core::M0Plus, &i, p.as_ref());
+        // No pipelining: a load after a load is still 2.
+        let ldr = d16(0x6828); // ldr r0, [r5]
+        assert_eq!(m0(ldr, Some(ldr)), Cost { base: 2, taken: 0 });
+        assert_eq!(m0(d16(0x6158), None).base, 2); // str r0, [r3, #20]
+        assert_eq!(m0(d16(0x5C88), None).base, 2); // ldrb r0, [r1, r2]
+        assert_eq!(m0(d16(0x4348), None).base, 1); // muls (single-cycle multiplier)
+        assert_eq!(m0(d16(0xD1FD), None), Cost { base: 1, taken: 1 }); // bne: 1 or 2
+        assert_eq!(m0(d32(0xF000, 0xF800), None), Cost { base: 3, taken: 0 }); // bl: 3
+        assert_eq!(m0(d16(0x4770), None), Cost { base: 1, taken: 1 }); // bx lr: 2
+        assert_eq!(m0(d16(0xCD0F), None).base, 5); // ldm {r0-r3}: 1+N
+        assert_eq!(m0(d16(0xBDF0), None), Cost { base: 6, taken: 2 }); // pop {.., pc}: 3+N
+        assert_eq!(m0(d16(0xB5F0), None).base, 6); // push 5 regs: 1+N
     }
 
     #[test]

@@ -304,6 +304,42 @@ fn cortex_m3_multiplies_cost_what_its_trm_says() {
     check(&p, &run(&p, &m3));
 }
 
+/// The Cortex-M0+ timing (qemu-m0's board: ARMv6-M code on QEMU's Cortex-M3), from the
+/// Cortex-M0+ TRM's Table 3-2 with the single-cycle multiplier. Only ARMv6-M encodings.
+#[test]
+fn cortex_m0plus_sequences_cost_what_its_trm_says() {
+    if !qemu_available() {
+        return;
+    }
+    let mut p = Prog::default();
+    p.mov32(6, MARKER_ADDR);
+    // MULS 1 each.
+    p.bench("4 muls", &[0x4348, 0x4348, 0x4348, 0x4348], 4, 4, 0);
+    // Loads do not pipeline: 2 each (from the stack, in RAM).
+    p.bench("4 ldr", &[0x9800, 0x9901, 0x9A02, 0x9B03], 4, 8, 0);
+    // Stores 2 each.
+    p.bench("4 str", &[0x9000, 0x9101, 0x9202, 0x9303], 4, 8, 0);
+    // PUSH/POP 1 + N.
+    p.bench("push pop", &[0xB40F, 0xBC0F], 2, 10, 0);
+    // MOVS; 10 x (SUBS; BNE): taken branches cost 2, the last (not taken) 1.
+    p.bench(
+        "10-iteration loop",
+        &[0x200A, 0x3801, 0xD1FD],
+        21,
+        1 + 10 + 9 * 2 + 1,
+        0,
+    );
+    // BL to the next instruction: 3.
+    p.bench("bl", &[0xF000, 0xF800], 1, 3, 0);
+    let m0 = Board {
+        cpu: "cortex-m3",
+        machine: "mps2-an385",
+        core: "m0+",
+        ..M4
+    };
+    check(&p, &run(&p, &m0));
+}
+
 /// Helium on the Cortex-M55 (qemu-m55's board): checks the model's stated assumptions (no TRM
 /// table exists), and that QEMU's Helium loads reach the plugin element by element.
 #[test]

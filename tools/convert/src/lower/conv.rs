@@ -51,7 +51,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             cx.dtype(output, "output")?,
         ) {
             (DType::I8, DType::I8, DType::I8) => {
-                if matches!(self.target, Target::CortexMDsp | Target::Helium) {
+                if self.target != Target::Portable {
                     let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 0)?;
                     let (act_min, act_max) = cx.act_i8(act, q.out_q)?;
                     let w = as_i8(filter.bytes());
@@ -91,7 +91,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             (DType::I16, DType::I8, DType::I16) => {
                 let rq = self.requant_16x8(cx, input, filter, output, out_c, 0, act)?;
                 let b = self.bias_16x8(cx, bias, out_c, Bias16::Conv)?;
-                if self.target != Target::Portable {
+                if self.target.has_dsp() {
                     let w = as_i8(filter.bytes());
                     if let Some((op, scratch)) = lower_dsp::conv_gemm_i16(
                         &mut self.pool,
@@ -448,17 +448,20 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             cx.dtype(output, "output")?,
         ) {
             (DType::I8, DType::I8, DType::I8) => {
-                if matches!(self.target, Target::CortexMDsp | Target::Helium) {
+                if self.target != Target::Portable {
                     let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 3)?;
                     let (act_min, act_max) = cx.act_i8(act, q.out_q)?;
                     let w = as_i8(filter.bytes());
                     // Kernels for particular shapes first, then the general DSP depthwise.
                     let special = match self.target {
                         // One input channel: a dense convolution, all channels at once.
-                        Target::CortexMDsp => lower_dsp::single_channel_as_dense(&geom, dm, &w)
-                            .and_then(|dense| {
-                                self.cortex_m_gemm(ii, oi, geom, 1, &dense, &q, (act_min, act_max))
-                            }),
+                        Target::CortexMDsp | Target::CortexMNoDsp => {
+                            lower_dsp::single_channel_as_dense(&geom, dm, &w)
+                                .and_then(|dense| {
+                                    let act = (act_min, act_max);
+                                    self.cortex_m_gemm(ii, oi, geom, 1, &dense, &q, act)
+                                })
+                        }
                         Target::Helium => lower_dsp::depthwise_helium(
                             &mut self.pool,
                             ii,
@@ -553,7 +556,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             (DType::I16, DType::I8, DType::I16) => {
                 let rq = self.requant_16x8(cx, input, filter, output, out_c, 3, act)?;
                 let b = self.bias_16x8(cx, bias, out_c, Bias16::Int64)?;
-                if self.target != Target::Portable {
+                if self.target.has_dsp() {
                     let w = as_i8(filter.bytes());
                     if let Some((op, scratch)) = lower_dsp::depthwise_dsp_i16(
                         &mut self.pool,
@@ -662,7 +665,9 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 // for fewer than four output rows (measured: vww_96_int8's 256 -> 2 layer).
                 let gemm_pays = match self.target {
                     Target::CortexMDsp => out_depth >= 4,
-                    Target::Helium => true,
+                    // The no-DSP GEMM takes a short block pixel by pixel, four output
+                    // channels at a time: no widening to amortize.
+                    Target::Helium | Target::CortexMNoDsp => true,
                     Target::Portable => false,
                 };
                 if gemm_pays && weights_offset == 0 {
@@ -736,7 +741,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 let bv = self.bias_16x8(cx, bias, out_depth, Bias16::Int64)?;
                 // On the Cortex-M targets, with symmetric weights: a 1x1 convolution over a
                 // row of `batches` pixels, on the 16x8 DSP GEMM (as the int8 layers above).
-                if self.target != Target::Portable && weights_offset == 0 {
+                if self.target.has_dsp() && weights_offset == 0 {
                     let per_row = |v: &[i32]| -> Vec<i32> {
                         (0..out_depth)
                             .map(|r| v.get(r).or(v.first()).copied().unwrap_or(0))

@@ -565,7 +565,8 @@ impl<'g, 'a> Lowerer<'g, 'a> {
 
     /// A dense int8 convolution on the target's GEMM kernels, with the arena scratch it needs:
     /// on Helium its GEMM, else (the M55 has the DSP extension too) the DSP GEMM; on the DSP
-    /// target the DSP GEMM; `None` on the portable target or when no kernel is exact for it.
+    /// and no-DSP targets the GEMM operator (int8 weights for the no-DSP kernels); `None` on
+    /// the portable target or when no kernel is exact for it.
     #[allow(clippy::too_many_arguments)]
     fn cortex_m_gemm(
         &mut self,
@@ -583,11 +584,12 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             Target::Helium => lower_dsp::conv_helium(
                 pool, input, output, geom, groups, weights, q, act_min, act_max,
             ),
-            Target::CortexMDsp => None,
+            Target::CortexMDsp | Target::CortexMNoDsp => None,
         };
+        let nodsp = self.target == Target::CortexMNoDsp;
         helium.or_else(|| {
             lower_dsp::conv_gemm(
-                pool, input, output, geom, groups, weights, q, act_min, act_max,
+                pool, input, output, geom, groups, weights, q, act_min, act_max, nodsp,
             )
         })
     }
