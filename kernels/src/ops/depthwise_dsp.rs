@@ -381,18 +381,18 @@ fn compute_band(
 }
 
 /// One output row of one channel of a 3x3 filter (horizontal stride `S`, dilation 1) without
-/// the DSP extension, two output pixels per step: the `S + 3` band values of each of the
-/// three rows cover both windows, each loaded once, against the nine weights (the paired
-/// layout's slots, see [`weight_slot`]). `out[ox * c]` is output pixel `ox`. The output
-/// stage adds the round without saturation as the DSP assembly does, exact under the
-/// entry's checks (`multiplier >= 0`, `|round| <= 2^30`).
+/// the DSP extension, one output pixel per step: its nine band values against the nine
+/// weights (the paired layout's slots, see [`weight_slot`]). `out[ox * c]` is output pixel
+/// `ox`. The output stage adds the round without saturation as the DSP assembly does, exact
+/// under the entry's checks (`multiplier >= 0`, `|round| <= 2^30`).
 ///
-/// The weights are read through [`core::hint::black_box`] each step: otherwise LLVM hoists
-/// all nine out of the loop, and with the accumulators, row pointers and count they exceed
-/// ARMv7-M's registers and spill with worse code than a load per use.
+/// One pixel per step because that measured fastest of the plain-Rust shapes tried (two
+/// pixels sharing loaded values, a sliding window per filter row): LLVM keeps too few of the
+/// nine weights in ARMv7-M's registers for the larger steps, and their spills cost more
+/// than the loads they save.
 // Bounds: every band row holds `band_width >= (out_w - 1) * S + 4` values (the rows are cut
-// to `(out_w - 1) * S + 3`, and the loop keeps `x + S + 2 < len`); `w` holds 10 weights,
-// `q` 4 words; `out` holds `(out_w - 1) * c + 1` bytes or more.
+// to `len = (out_w - 1) * S + 3`, and window `x` reads `x..x + 3` with `x + 2 < len`); `w`
+// holds 10 weights, `q` 4 words; `out` holds `(out_w - 1) * c + 1` bytes or more.
 #[allow(clippy::indexing_slicing)]
 #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
 #[inline(never)]
@@ -410,7 +410,9 @@ fn row3x3<const S: usize>(
         let v = crate::arch::smmulr(acc, multiplier).wrapping_add(round);
         (v >> (rshift & 31)).clamp(-128, 127) as i8
     };
-    let len = (out_w - 1) * S + 3;
+    let Some(len) = out_w.checked_sub(1).map(|w| w * S + 3) else {
+        return;
+    };
     let (r0, r1, r2) = (&rows[0][..len], &rows[1][..len], &rows[2][..len]);
     let mut o = 0;
     for x in (0..len.saturating_sub(2)).step_by(S) {
