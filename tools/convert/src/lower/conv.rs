@@ -64,29 +64,15 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                         return Ok(());
                     }
                 }
-                let (bias, mult, shift, in_q, out_q) =
-                    self.conv_requant(cx, input, filter, bias, output, out_c, 0)?;
-                let (act_min, act_max) = cx.act_i8(act, out_q)?;
-                let weights = self.pool.push_i8(&as_i8(filter.bytes()));
-                let param_bytes = filter.num_elements() + 4 * bias.len as usize;
-                let rq = Requant {
-                    multiplier: mult,
-                    shift,
-                    input_offset: -in_q.zero_point,
-                    output_offset: out_q.zero_point,
-                    act_min,
-                    act_max,
-                };
-                let op = Op::Conv2dI8(Conv2dI8 {
-                    input: ii,
-                    output: oi,
+                let layer = ConvLayer {
+                    ids: (ii, oi),
                     geom,
-                    groups: u32_of(groups),
-                    weights,
-                    bias,
-                    rq,
-                });
-                self.push(cx, op, macs, param_bytes);
+                    groups,
+                    macs,
+                    act,
+                };
+                let tensors = (input, filter, bias, output);
+                self.push_conv2d_i8(cx, &layer, tensors, &as_i8(filter.bytes()), 0)?;
             }
             (DType::I16, DType::I8, DType::I16) => {
                 let rq = self.requant_16x8(cx, input, filter, output, out_c, 0, act)?;
@@ -305,6 +291,42 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         })
     }
 
+    /// Pushes the portable int8 CONV_2D of `weights` (`[out_c][k_h][k_w][in_c / groups]`),
+    /// requantized from the layer's tensors (per-channel scales along `channel_axis` of the
+    /// filter).
+    fn push_conv2d_i8(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        layer: &ConvLayer,
+        (input, filter, bias, output): ConvTensors<'_, '_>,
+        weights: &[i8],
+        channel_axis: usize,
+    ) -> Result<()> {
+        let out_c = layer.geom.out_c as usize;
+        let (bias, multiplier, shift, in_q, out_q) =
+            self.conv_requant(cx, input, filter, bias, output, out_c, channel_axis)?;
+        let (act_min, act_max) = cx.act_i8(layer.act, out_q)?;
+        let param_bytes = weights.len() + 4 * bias.len as usize;
+        let op = Op::Conv2dI8(Conv2dI8 {
+            input: layer.ids.0,
+            output: layer.ids.1,
+            geom: layer.geom,
+            groups: u32_of(layer.groups),
+            weights: self.pool.push_i8(weights),
+            bias,
+            rq: Requant {
+                multiplier,
+                shift,
+                input_offset: -in_q.zero_point,
+                output_offset: out_q.zero_point,
+                act_min,
+                act_max,
+            },
+        });
+        self.push(cx, op, layer.macs, param_bytes);
+        Ok(())
+    }
+
     /// [`Lowerer::conv_quant_values`], with bias, multipliers and shifts in the constant pool.
     #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     pub(super) fn conv_requant(
@@ -505,28 +527,16 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 if let Some(dense) = dense {
                     let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 3)?;
                     if dense_offset_add_cannot_overflow(&q, &dense, k_h * k_w) {
-                        let (bias, mult, shift, in_q, out_q) =
-                            self.conv_requant(cx, input, filter, bias, output, out_c, 3)?;
-                        let (act_min, act_max) = cx.act_i8(act, out_q)?;
-                        let param_bytes = dense.len() + 4 * bias.len as usize;
-                        let op = Op::Conv2dI8(Conv2dI8 {
-                            input: ii,
-                            output: oi,
+                        let layer = ConvLayer {
+                            ids: (ii, oi),
                             geom,
                             groups: 1,
-                            weights: self.pool.push_i8(&dense),
-                            bias,
-                            rq: Requant {
-                                multiplier: mult,
-                                shift,
-                                input_offset: -in_q.zero_point,
-                                output_offset: out_q.zero_point,
-                                act_min,
-                                act_max,
-                            },
-                        });
-                        self.push(cx, op, macs, param_bytes);
-                        return Ok(());
+                            macs,
+                            act,
+                        };
+                        let tensors = (input, filter, bias, output);
+                        // The filter's channels stay along its last axis (depthwise layout).
+                        return self.push_conv2d_i8(cx, &layer, tensors, &dense, 3);
                     }
                 }
                 let (bias, mult, shift, in_q, out_q) =
@@ -1251,6 +1261,24 @@ fn fc_multipliers(
     }
     Ok((mult, shift, weights_offset))
 }
+
+/// A convolution layer's identity and shape, as the lowering pushes it.
+struct ConvLayer {
+    /// Input and output tensors.
+    ids: (TensorId, TensorId),
+    geom: ConvGeometry,
+    groups: usize,
+    macs: u64,
+    act: FusedActivation,
+}
+
+/// A convolution's TFLite tensors: input, filter, bias (if any), output.
+type ConvTensors<'t, 'g> = (
+    &'t GTensor<'g>,
+    &'t GTensor<'g>,
+    Option<&'t GTensor<'g>>,
+    &'t GTensor<'g>,
+);
 
 /// Whether a single-channel depthwise convolution may run as the dense one: TFLite Micro's
 /// depthwise kernel adds the output offset to the requantized sum with 32-bit wrap-around and
