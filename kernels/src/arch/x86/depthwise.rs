@@ -550,6 +550,9 @@ unsafe fn dw_avx2(a: &mut Dw<'_>) {
     if square3 && c_all.is_multiple_of(8) && (16..=16 * PM256_BLOCKS).contains(&c_all) {
         return dw256_pixel_major(a);
     }
+    if square3 && c_all == 8 && g.stride_w == 1 {
+        return dw256_c8_pairs(a);
+    }
     let mut c0 = 0;
     while c0 + 16 <= c_all {
         // A fixed window lets the compiler unroll the taps and keep the weights in registers.
@@ -818,6 +821,105 @@ unsafe fn dw_spread_avx2(a: &mut Dw<'_>) {
                     let r = v256::requant(_mm256_add_epi32(even, odd), &lanes[b], &o);
                     (out.add(pixel * out_c + 8 * b) as *mut i64).write_unaligned(v256::narrow(r));
                 }
+            }
+        }
+    }
+}
+
+/// 3x3 windows over 8 channels with stride 1 along the width: two neighbouring output pixels
+/// per step, since their taps are 16 contiguous input bytes (and their outputs 16 contiguous
+/// output bytes), taps in pairs as in [`dw256_block`] with each tap's 8 weights repeated for
+/// the second pixel.
+///
+/// # Safety
+/// AVX2; a 3x3 window, 8 channels, `stride_w == 1`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dw256_c8_pairs(a: &mut Dw<'_>) {
+    const TAPS: usize = 9;
+    const PAIRS: usize = TAPS.div_ceil(2);
+    let g = &a.p.geom;
+    let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
+    let win = window(g);
+    let rq = &a.p.rq;
+    let o = v256::out(rq.output_offset, false, rq.act_min, rq.act_max);
+    let pad = pad_row(a);
+    let offset = _mm256_set1_epi32(rq.input_offset);
+    // Each tap's weights twice (one copy per pixel), and zeros for the lone tenth tap.
+    let mut wd = [[0i8; 16]; 2 * PAIRS];
+    for (t, w) in wd.iter_mut().enumerate().take(TAPS) {
+        w[..8].copy_from_slice(&a.weights[t * 8..t * 8 + 8]);
+        w[8..].copy_from_slice(&a.weights[t * 8..t * 8 + 8]);
+    }
+    // SAFETY (all loads and stores): 8 channels of taps and pixels the geometry check proved
+    // inside the slices (16 bytes only where the neighbouring pixel is inside too); `pad`
+    // has 64 bytes, each `wd` row 16; the constants have 8 entries.
+    let mut bias = if a.bias.is_empty() {
+        _mm256_setzero_si256()
+    } else {
+        _mm256_loadu_si256(a.bias.as_ptr() as *const _)
+    };
+    for w in &wd[..TAPS] {
+        let w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(w.as_ptr() as *const _));
+        bias = _mm256_add_epi32(bias, _mm256_mullo_epi32(w, offset));
+    }
+    let lanes = v256::rq(
+        _mm256_loadu_si256(a.multiplier.as_ptr() as *const _),
+        _mm256_loadu_si256(a.shift.as_ptr() as *const _),
+    );
+    let mut wv = [[_mm256_setzero_si256(); 2]; PAIRS];
+    for (p, v) in wv.iter_mut().enumerate() {
+        *v = tap_pair::<2>(wd[2 * p].as_ptr(), wd[2 * p + 1].as_ptr());
+    }
+    let (input, out) = (a.input.as_ptr(), a.output.as_mut_ptr());
+    let reach_h = 2 * g.dilation_h as usize;
+    let reach_w = 2 * g.dilation_w as usize;
+    let mut pixel = 0;
+    for b in 0..g.batches as usize {
+        for oy in 0..g.out_h {
+            let y0 = oy as isize * g.stride_h as isize - g.pad_top as isize;
+            let rows_inside = y0 >= 0 && y0 as usize + reach_h < in_h;
+            let mut ox = 0;
+            while ox < g.out_w {
+                let x0 = ox as isize - g.pad_left as isize;
+                let mut src = [pad.as_ptr(); 2 * PAIRS];
+                if rows_inside && ox + 1 < g.out_w && x0 >= 0 && x0 as usize + 1 + reach_w < in_w {
+                    let base = ((b * in_h + y0 as usize) * in_w + x0 as usize) * 8;
+                    for (s, &w) in src.iter_mut().zip(&win).take(TAPS) {
+                        *s = input.add(base + w);
+                    }
+                    let mut acc = [bias; 2];
+                    for (p, w) in wv.iter().enumerate() {
+                        let x = tap_pair::<2>(src[2 * p], src[2 * p + 1]);
+                        acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(x[0], w[0]));
+                        acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(x[1], w[1]));
+                    }
+                    let r0 = v256::requant(acc[0], &lanes, &o);
+                    let r1 = v256::requant(acc[1], &lanes, &o);
+                    store16(out.add(pixel * 8), r0, r1);
+                    ox += 2;
+                    pixel += 2;
+                    continue;
+                }
+                for ky in 0..3 {
+                    let iy = tap(oy, g.stride_h, g.pad_top, ky, g.dilation_h, g.in_h);
+                    for kx in 0..3 {
+                        let ix = tap(ox, 1, g.pad_left, kx, g.dilation_w, g.in_w);
+                        if let (Some(iy), Some(ix)) = (iy, ix) {
+                            src[(ky * 3 + kx) as usize] =
+                                input.add(((b * in_h + iy) * in_w + ix) * 8);
+                        }
+                    }
+                }
+                // One pixel: the first vector of each weight pair is its 8 channels.
+                let mut acc = bias;
+                for (p, w) in wv.iter().enumerate() {
+                    let x = tap_pair::<1>(src[2 * p], src[2 * p + 1]);
+                    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x[0], w[0]));
+                }
+                let r = v256::requant(acc, &lanes, &o);
+                (out.add(pixel * 8) as *mut i64).write_unaligned(v256::narrow(r));
+                ox += 1;
+                pixel += 1;
             }
         }
     }
