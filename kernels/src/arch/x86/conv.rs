@@ -162,6 +162,15 @@ unsafe trait Elem: Copy {
             *dst.add(i) = v;
         }
     }
+    /// Converts 16 elements at once if the type has a way to (returning whether it did):
+    /// `dst[i] = from_i8(src[i])` for `i < 16`.
+    ///
+    /// # Safety
+    /// `dst` valid for 16 elements, `src` for 16 bytes; the CPU features of the type.
+    #[inline(always)]
+    unsafe fn convert16(_dst: *mut Self, _src: *const i8) -> bool {
+        false
+    }
 }
 
 // SAFETY: only the AVX-512 kernel builds `u8` tiles.
@@ -189,6 +198,11 @@ unsafe impl Elem for u16 {
     #[inline(always)]
     unsafe fn convert(dst: *mut u16, src: *const i8, n: usize) {
         widen128(dst, src, n)
+    }
+    #[inline(always)]
+    unsafe fn convert16(dst: *mut u16, src: *const i8) -> bool {
+        widen16(dst, src);
+        true
     }
 }
 
@@ -242,6 +256,21 @@ unsafe fn fill512(dst: *mut u8, v: u8, n: usize) {
     }
 }
 
+/// `dst[i] = (src[i] ^ 0x80) as u16` for `i < 16`.
+///
+/// # Safety
+/// SSE4.1; `dst` valid for 16 elements, `src` for 16 bytes.
+#[target_feature(enable = "sse4.1")]
+#[inline]
+unsafe fn widen16(dst: *mut u16, src: *const i8) {
+    let v = _mm_xor_si128(_mm_loadu_si128(src as *const _), _mm_set1_epi8(-128));
+    _mm_storeu_si128(dst as *mut _, _mm_cvtepu8_epi16(v));
+    _mm_storeu_si128(
+        dst.add(8) as *mut _,
+        _mm_unpackhi_epi8(v, _mm_setzero_si128()),
+    );
+}
+
 /// `dst[i] = (src[i] ^ 0x80) as u16` for `i < n`, 8 per step.
 ///
 /// # Safety
@@ -289,6 +318,7 @@ unsafe fn im2col<T: Elem>(
     let pad = T::from_i8(p.rq.input_offset.wrapping_neg() as i8);
     let zero = T::from_i8(0);
     let input = a.input.as_ptr();
+    let input_end = input.add(a.input.len());
     let pointwise = k_h == 1
         && k_w == 1
         && g.stride_h == 1
@@ -340,6 +370,23 @@ unsafe fn im2col<T: Elem>(
                 let x0 = (ox * g.stride_w as usize) as isize - g.pad_left as isize;
                 let cols_inside = g.dilation_w == 1 && x0 >= 0 && x0 as usize + k_w <= in_w;
                 for row in rows_of.iter().take(k_h) {
+                    // A short kernel row inside the input (a first layer's few channels):
+                    // one 16-element conversion, when 16 bytes can be read, covers the
+                    // row and its zero-weight padding taps (any value times a zero weight
+                    // adds nothing); what it writes past the row is overwritten by the
+                    // next writes, or lands in the rows zero-filled below or in
+                    // [`TILE_SLACK`].
+                    if let Some(row) = row {
+                        let src = row.add((x0.max(0) as usize) * in_c);
+                        if cols_inside
+                            && row_len <= 16
+                            && input_end.offset_from(src) >= 16
+                            && T::convert16(dst, src)
+                        {
+                            dst = dst.add(row_len);
+                            continue;
+                        }
+                    }
                     match row {
                         None => T::fill(dst, pad, run),
                         // The whole kernel row is inside: one contiguous run.
@@ -792,19 +839,29 @@ unsafe fn micro512<const MR: usize, const NR: usize>(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn conv_avx2(a: &mut Packed<'_>) {
     let o = v256::out(a.p.rq.output_offset, true, a.p.rq.act_min, a.p.rq.act_max);
-    drive::<u16>(a, 2, 1, |a, tile, m, rows, nb| {
-        // SAFETY: as in `conv512`.
-        unsafe { micro256::<2>(a, tile, m, rows, nb, &o) }
-    });
+    if a.p.geom.out_c <= 8 {
+        // Few output channels (a first layer): the block's upper half is zero weights, so
+        // skip it, and use the registers it frees for more pixels per step.
+        drive::<u16>(a, 4, 1, |a, tile, m, rows, nb| {
+            // SAFETY: as in `conv512`; `out_c <= 8` is all `J = 2` computes.
+            unsafe { micro256::<4, 2>(a, tile, m, rows, nb, &o) }
+        });
+    } else {
+        drive::<u16>(a, 2, 1, |a, tile, m, rows, nb| {
+            // SAFETY: as in `conv512`.
+            unsafe { micro256::<2, 4>(a, tile, m, rows, nb, &o) }
+        });
+    }
 }
 
-/// `MR` pixels × one block of 16 channels.
+/// `MR` pixels × the first `4 * J` channels of one block of 16 (`J` is 4, or 2 when the
+/// layer has at most 8 output channels).
 ///
 /// # Safety
-/// AVX2; as [`micro512`] with `u16` tile rows.
+/// AVX2; as [`micro512`] with `u16` tile rows; `J == 4`, or `J == 2` and `out_c <= 8`.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn micro256<const MR: usize>(
+unsafe fn micro256<const MR: usize, const J: usize>(
     a: &mut Packed<'_>,
     tile: *const u16,
     m: usize,
@@ -815,11 +872,11 @@ unsafe fn micro256<const MR: usize>(
     let k4 = a.k4;
     let kp = 4 * k4;
     let out_c = a.p.geom.out_c as usize;
-    let mut acc = [[_mm256_setzero_si256(); 4]; MR];
+    let mut acc = [[_mm256_setzero_si256(); J]; MR];
     let mut w = a.weights.as_ptr().add(nb * k4 * BLOCK * 4);
     let mut t = tile;
     for _ in 0..k4 {
-        let mut wv = [_mm256_setzero_si256(); 4];
+        let mut wv = [_mm256_setzero_si256(); J];
         for (j, v) in wv.iter_mut().enumerate() {
             *v = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(16 * j) as *const _));
         }
@@ -856,7 +913,7 @@ unsafe fn micro256<const MR: usize>(
             break;
         }
         let mut bytes = [0i64; 2];
-        for h in 0..2 {
+        for h in 0..J / 2 {
             // Lanes: [c0, c0, c1, c1 | c2, c2, c3, c3] and the same for c4..c7: the pairwise
             // sums come out as [c0, c1, c4, c5 | c2, c3, c6, c7].
             let s = _mm256_hadd_epi32(row[2 * h], row[2 * h + 1]);
@@ -866,7 +923,12 @@ unsafe fn micro256<const MR: usize>(
         }
         let src: [i8; 16] = core::mem::transmute(bytes);
         let dst = &mut a.output[(m + i) * out_c + c0..][..valid];
-        dst.copy_from_slice(&src[..valid]);
+        // Whole blocks and halves as fixed-size copies (plain stores, not a `memmove` call).
+        match valid {
+            16 => dst.copy_from_slice(&src),
+            8 => dst.copy_from_slice(&src[..8]),
+            _ => dst.copy_from_slice(&src[..valid]),
+        }
     }
 }
 
@@ -1114,6 +1176,19 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(200))]
         #[test]
         fn packed_conv_is_bit_exact(c in case(), with_bias in any::<bool>()) {
+            for isa in isas() {
+                let (got, want) = run(&c, isa, with_bias);
+                prop_assert_eq!(got, want, "{}", isa);
+            }
+        }
+
+        /// First layers: few input channels (kernel rows of at most 16 taps, gathered 16 at
+        /// a time) and at most 8 output channels (the AVX2 half-block kernel).
+        #[test]
+        fn few_channel_packed_conv_is_bit_exact(
+            c in case_with(1..12, 1..12, 1..6, 1..9),
+            with_bias in any::<bool>(),
+        ) {
             for isa in isas() {
                 let (got, want) = run(&c, isa, with_bias);
                 prop_assert_eq!(got, want, "{}", isa);

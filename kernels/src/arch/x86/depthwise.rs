@@ -5,7 +5,7 @@
 //! (its low 16 bits; the high 16 bits zero, so the `pmaddwd` pair's second product vanishes);
 //! taps in the padding read the input zero point, which the folded bias cancels.
 
-use super::{v256, v512};
+use super::{v256, v512, RqLanes};
 use crate::ops::conv::tap;
 use crate::ops::depthwise::{check_depthwise_shapes, depthwise_conv2d_i8};
 use crate::util::{check_conv_activations, check_requant, expect_op};
@@ -32,22 +32,25 @@ pub(crate) struct Dw<'a> {
 /// Kernel entry for [`Op::DepthwiseConv2dI8`] on AVX-512.
 pub(crate) fn run_depthwise_conv2d_i8_avx512(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     // SAFETY: this entry is handed out only for `Isa::Avx512Vnni` (see the module docs).
-    run(ctx, op, |a| unsafe { dw_avx512(a) })
+    run(ctx, op, |a| unsafe { dw_avx512(a) }, true)
 }
 
 /// Kernel entry for [`Op::DepthwiseConv2dI8`] on AVX2.
 pub(crate) fn run_depthwise_conv2d_i8_avx2(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     // SAFETY: this entry is handed out only for `Isa::Avx2` (see the module docs).
-    run(ctx, op, |a| unsafe { dw_avx2(a) })
+    run(ctx, op, |a| unsafe { dw_avx2(a) }, true)
 }
 
 /// Kernel entry for [`Op::DepthwiseConv2dI8`] on SSE4.1.
 pub(crate) fn run_depthwise_conv2d_i8_sse41(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     // SAFETY: this entry is handed out only for `Isa::Sse41` (see the module docs).
-    run(ctx, op, |a| unsafe { dw_sse41(a) })
+    run(ctx, op, |a| unsafe { dw_sse41(a) }, false)
 }
 
-fn run(ctx: &mut Ctx<'_>, op: &Op, fast: impl FnOnce(&mut Dw<'_>)) -> Result<()> {
+/// Runs `fast` on depth-multiplier-1 layers it handles, [`dw_spread_avx2`] on the one-input-
+/// channel layers it handles when `avx2` (the CPU has AVX2: the AVX2 and AVX-512 entries), and
+/// the reference otherwise.
+fn run(ctx: &mut Ctx<'_>, op: &Op, fast: impl FnOnce(&mut Dw<'_>), avx2: bool) -> Result<()> {
     let p = expect_op!(ctx, op, DepthwiseConv2dI8);
     let g = &p.geom;
     let weights = ctx.consts(p.weights)?;
@@ -74,10 +77,40 @@ fn run(ctx: &mut Ctx<'_>, op: &Op, fast: impl FnOnce(&mut Dw<'_>)) -> Result<()>
             shift,
             output,
         });
+    } else if avx2 && spread_fits(p) {
+        let mut a = Dw {
+            p,
+            input,
+            weights,
+            bias,
+            multiplier,
+            shift,
+            output,
+        };
+        // SAFETY: `avx2` is true only in the entries handed out for AVX2 or AVX-512 CPUs.
+        unsafe { dw_spread_avx2(&mut a) };
     } else {
         depthwise_conv2d_i8(p, input, weights, bias, multiplier, shift, output);
     }
     Ok(())
+}
+
+/// Most taps [`dw_spread_avx2`] handles (micro_speech's first layer has 10x8).
+const SPREAD_TAPS: usize = 128;
+
+/// Most 8-channel output blocks [`dw_spread_avx2`] handles.
+const SPREAD_BLOCKS: usize = 4;
+
+/// Whether [`dw_spread_avx2`] handles `p`: one input channel spread over a multiple of 8
+/// output channels (at most `8 * SPREAD_BLOCKS`), at most `SPREAD_TAPS` taps, and an input
+/// zero point that is an int8 value (padding taps read it).
+fn spread_fits(p: &DepthwiseConv2dI8) -> bool {
+    let g = &p.geom;
+    g.in_c == 1
+        && g.out_c.is_multiple_of(8)
+        && (8..=8 * SPREAD_BLOCKS as u32).contains(&g.out_c)
+        && g.k_h as usize * g.k_w as usize <= SPREAD_TAPS
+        && (-128..=127).contains(&p.rq.input_offset.wrapping_neg())
 }
 
 /// The taps of one output pixel.
@@ -506,71 +539,540 @@ unsafe fn dw512_block<const TAPS: usize, const LANES: usize>(a: &mut Dw<'_>, c0:
     });
 }
 
+/// Most tap pairs the AVX2 path keeps (a 5x5 window: 12 pairs and a lone tap).
+const MAX_PAIRS: usize = MAX_TAPS.div_ceil(2);
+
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dw_avx2(a: &mut Dw<'_>) {
     let g = &a.p.geom;
     let c_all = g.in_c as usize;
-    let taps_n = g.k_h as usize * g.k_w as usize;
-    let win = window(g);
-    let rq = &a.p.rq;
-    let o = v256::out(rq.output_offset, false, rq.act_min, rq.act_max);
-    let pad = pad_row(a);
-    let low16 = _mm256_set1_epi32(0xFFFF);
-    let offset = _mm256_set1_epi32(rq.input_offset);
+    let square3 = g.k_h == 3 && g.k_w == 3;
+    if square3 && c_all.is_multiple_of(8) && (16..=16 * PM256_BLOCKS).contains(&c_all) {
+        return dw256_pixel_major(a);
+    }
+    if square3 && c_all == 8 && g.stride_w == 1 {
+        return dw256_c8_pairs(a);
+    }
     let mut c0 = 0;
-    while c0 + 8 <= c_all {
-        // SAFETY (loads and stores below): channels c0..c0 + 8 exist in every tap, pixel,
-        // bias, multiplier and shift the geometry check covers; `pad` has 64 bytes.
-        let mut bias = if a.bias.is_empty() {
-            _mm256_setzero_si256()
+    while c0 + 16 <= c_all {
+        // A fixed window lets the compiler unroll the taps and keep the weights in registers.
+        if square3 {
+            dw256_block::<2, 9>(a, c0);
         } else {
-            _mm256_loadu_si256(a.bias.as_ptr().add(c0) as *const _)
-        };
-        let mut wv = [_mm256_setzero_si256(); MAX_TAPS];
-        for (t, v) in wv.iter_mut().enumerate().take(taps_n) {
-            let w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(
-                a.weights.as_ptr().add(t * c_all + c0) as *const _
-            ));
-            bias = _mm256_add_epi32(bias, _mm256_mullo_epi32(w, offset));
-            *v = _mm256_and_si256(w, low16);
+            dw256_block::<2, 0>(a, c0);
         }
-        let lanes = v256::rq(
-            _mm256_loadu_si256(a.multiplier.as_ptr().add(c0) as *const _),
-            _mm256_loadu_si256(a.shift.as_ptr().add(c0) as *const _),
-        );
-        let input = a.input.as_ptr().add(c0);
-        let out = a.output.as_mut_ptr().add(c0);
-        for_each_pixel(&a.p.geom, |pixel, taps| {
-            let mut acc = bias;
-            match taps {
-                Taps::Inside(base) => {
-                    for (o, &w) in win.iter().zip(&wv).take(taps_n) {
-                        // SAFETY: see above.
-                        let x = unsafe { _mm_loadl_epi64(input.add(base + o) as *const _) };
-                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_cvtepi8_epi32(x), w));
-                    }
-                }
-                Taps::Edge(offs) => {
-                    for (off, &w) in offs.iter().zip(&wv) {
-                        // SAFETY: see above.
-                        let src = match off {
-                            Some(off) => unsafe { input.add(*off) },
-                            None => pad.as_ptr(),
-                        };
-                        let x = unsafe { _mm_loadl_epi64(src as *const _) };
-                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_cvtepi8_epi32(x), w));
-                    }
-                }
-            }
-            let v = unsafe { v256::narrow(v256::requant(acc, &lanes, &o)) };
-            // SAFETY: see above.
-            unsafe { (out.add(pixel * c_all) as *mut i64).write_unaligned(v) };
-        });
+        c0 += 16;
+    }
+    if c0 + 8 <= c_all {
+        if square3 {
+            dw256_block::<1, 9>(a, c0);
+        } else {
+            dw256_block::<1, 0>(a, c0);
+        }
         c0 += 8;
     }
     for c in c0..c_all {
         channel_scalar(a, c);
     }
+}
+
+/// Most 16-channel blocks [`dw256_pixel_major`] keeps weights for (on the stack).
+const PM256_BLOCKS: usize = 32;
+
+/// 3x3 windows over a multiple of 8 channels (at most `16 * PM256_BLOCKS`), pixel by pixel,
+/// taps in pairs as in [`dw256_block`]: each pixel's taps (and, at the edges, which of them
+/// are padding) are found once for all its channel blocks, rather than once per block
+/// (small images with many channels are mostly edge pixels). The blocks have 16 channels,
+/// the last one 8 when `in_c` is an odd multiple of 8.
+///
+/// # Safety
+/// AVX2; a 3x3 window; `in_c` a multiple of 8, at most `16 * PM256_BLOCKS`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dw256_pixel_major(a: &mut Dw<'_>) {
+    const TAPS: usize = 9;
+    const PAIRS: usize = TAPS.div_ceil(2);
+    let g = &a.p.geom;
+    let c_all = g.in_c as usize;
+    let full = c_all / 16;
+    let half = c_all % 16 == 8;
+    let blocks = full + half as usize;
+    let win = window(g);
+    let rq = &a.p.rq;
+    let o = v256::out(rq.output_offset, false, rq.act_min, rq.act_max);
+    // Padding taps (and the lone tenth tap, whose weights are zero) read the zero point: a
+    // row of it as long as the channels.
+    let pad = [rq.input_offset.wrapping_neg() as i8; 16 * PM256_BLOCKS];
+    let zeros = [0i8; 16];
+    let offset = _mm256_set1_epi32(rq.input_offset);
+    let zero = _mm256_setzero_si256();
+    let mut wv = [[[zero; 2]; PAIRS]; PM256_BLOCKS];
+    let mut bias = [[zero; 2]; PM256_BLOCKS];
+    let mut lanes = [[v256::rq(zero, zero); 2]; PM256_BLOCKS];
+    let mut common = None::<RqLanes<__m256i>>;
+    // SAFETY (all loads and stores): channels below c_all of taps and pixels the geometry
+    // check proved inside the slices; `pad` covers every channel, `zeros` one block.
+    for b in 0..blocks {
+        let c0 = 16 * b;
+        let hs = if b < full { 2 } else { 1 };
+        let w_at = |t: usize| {
+            if t < TAPS {
+                unsafe { a.weights.as_ptr().add(t * c_all + c0) }
+            } else {
+                zeros.as_ptr()
+            }
+        };
+        for h in 0..hs {
+            let c = c0 + 8 * h;
+            if !a.bias.is_empty() {
+                bias[b][h] = _mm256_loadu_si256(a.bias.as_ptr().add(c) as *const _);
+            }
+            // The input offset folded into the bias: `offset * sum of the taps' weights`.
+            for t in 0..TAPS {
+                let w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(w_at(t).add(8 * h) as *const _));
+                bias[b][h] = _mm256_add_epi32(bias[b][h], _mm256_mullo_epi32(w, offset));
+            }
+            let l = v256::rq(
+                _mm256_loadu_si256(a.multiplier.as_ptr().add(c) as *const _),
+                _mm256_loadu_si256(a.shift.as_ptr().add(c) as *const _),
+            );
+            lanes[b][h] = l;
+            // One set of flags for all blocks keeps the requantization branch-free per block.
+            let c = common.get_or_insert(l);
+            c.no_lsh &= l.no_lsh;
+            c.no_min &= l.no_min;
+            c.rsh_pos &= l.rsh_pos;
+        }
+        for (p, v) in wv[b].iter_mut().enumerate() {
+            *v = if hs == 2 {
+                tap_pair::<2>(w_at(2 * p), w_at(2 * p + 1))
+            } else {
+                tap_pair::<1>(w_at(2 * p), w_at(2 * p + 1))
+            };
+        }
+    }
+    if let Some(c) = common {
+        for l in lanes.iter_mut().flatten() {
+            l.no_lsh = c.no_lsh;
+            l.no_min = c.no_min;
+            l.rsh_pos = c.rsh_pos;
+        }
+    }
+    let input = a.input.as_ptr();
+    let out = a.output.as_mut_ptr();
+    for_each_pixel(g, |pixel, taps| {
+        let mut src = [pad.as_ptr(); 2 * PAIRS];
+        match taps {
+            Taps::Inside(base) => {
+                for (s, &o) in src.iter_mut().zip(&win).take(TAPS) {
+                    *s = unsafe { input.add(base + o) };
+                }
+            }
+            Taps::Edge(offs) => {
+                for (s, off) in src.iter_mut().zip(offs) {
+                    if let Some(off) = off {
+                        *s = unsafe { input.add(*off) };
+                    }
+                }
+            }
+        }
+        let dst = unsafe { out.add(pixel * c_all) };
+        for b in 0..full {
+            let c0 = 16 * b;
+            let w = &wv[b];
+            let mut acc = bias[b];
+            for p in 0..PAIRS {
+                let x = unsafe { tap_pair::<2>(src[2 * p].add(c0), src[2 * p + 1].add(c0)) };
+                acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(x[0], w[p][0]));
+                acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(x[1], w[p][1]));
+            }
+            unsafe {
+                let r0 = v256::requant(acc[0], &lanes[b][0], &o);
+                let r1 = v256::requant(acc[1], &lanes[b][1], &o);
+                store16(dst.add(c0), r0, r1);
+            }
+        }
+        if half {
+            let c0 = 16 * full;
+            let w = &wv[full];
+            let mut acc = bias[full][0];
+            for p in 0..PAIRS {
+                let x = unsafe { tap_pair::<1>(src[2 * p].add(c0), src[2 * p + 1].add(c0)) };
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x[0], w[p][0]));
+            }
+            unsafe {
+                let r = v256::requant(acc, &lanes[full][0], &o);
+                (dst.add(c0) as *mut i64).write_unaligned(v256::narrow(r));
+            }
+        }
+    });
+}
+
+/// One input channel with a depth multiplier of 8, 16, 24 or 32 (all output channels read
+/// the same input value per tap): each pixel's taps are gathered once as 16-bit pairs, and
+/// each pair, broadcast, meets 8 channels' interleaved weights in one `pmaddwd`; padding taps
+/// read the zero point, which the folded bias cancels, as in the other paths.
+///
+/// # Safety
+/// AVX2; [`spread_fits`] holds for the layer.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dw_spread_avx2(a: &mut Dw<'_>) {
+    const PAIRS: usize = SPREAD_TAPS / 2;
+    let g = &a.p.geom;
+    let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
+    let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
+    let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
+    let blocks = out_c / 8;
+    let taps_n = k_h * k_w;
+    let pairs = taps_n.div_ceil(2);
+    let rq = &a.p.rq;
+    let o = v256::out(rq.output_offset, false, rq.act_min, rq.act_max);
+    let pad = rq.input_offset.wrapping_neg() as i8 as i16 as u16;
+    let zeros = [0i8; 8];
+    let offset = _mm256_set1_epi32(rq.input_offset);
+    let zero = _mm256_setzero_si256();
+    let mut wv = [[zero; PAIRS]; SPREAD_BLOCKS];
+    let mut bias = [zero; SPREAD_BLOCKS];
+    let mut lanes = [v256::rq(zero, zero); SPREAD_BLOCKS];
+    // SAFETY (loads and stores): output channels c0..c0 + 8 < out_c of weights, bias,
+    // multipliers, shifts and of output pixels the geometry check covers; `zeros` has 8 bytes.
+    for b in 0..blocks {
+        let c0 = 8 * b;
+        let w_at = |t: usize| {
+            if t < taps_n {
+                unsafe { a.weights.as_ptr().add(t * out_c + c0) }
+            } else {
+                zeros.as_ptr()
+            }
+        };
+        if !a.bias.is_empty() {
+            bias[b] = _mm256_loadu_si256(a.bias.as_ptr().add(c0) as *const _);
+        }
+        // The input offset folded into the bias: `offset * sum of the taps' weights`.
+        for t in 0..taps_n {
+            let w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(w_at(t) as *const _));
+            bias[b] = _mm256_add_epi32(bias[b], _mm256_mullo_epi32(w, offset));
+        }
+        lanes[b] = v256::rq(
+            _mm256_loadu_si256(a.multiplier.as_ptr().add(c0) as *const _),
+            _mm256_loadu_si256(a.shift.as_ptr().add(c0) as *const _),
+        );
+        for (p, v) in wv[b].iter_mut().enumerate().take(pairs) {
+            *v = tap_pair::<1>(w_at(2 * p), w_at(2 * p + 1))[0];
+        }
+    }
+    // The taps of one pixel as 16-bit values; the lone last tap of an odd window stays 0
+    // (its weights are zero).
+    let mut xs = [0u16; 2 * PAIRS];
+    let mut rows = [None; SPREAD_TAPS];
+    let mut cols = [None; SPREAD_TAPS];
+    let out = a.output.as_mut_ptr();
+    let input = a.input;
+    for bt in 0..g.batches as usize {
+        for oy in 0..out_h {
+            for (ky, r) in rows.iter_mut().enumerate().take(k_h) {
+                *r = tap(
+                    oy as u32,
+                    g.stride_h,
+                    g.pad_top,
+                    ky as u32,
+                    g.dilation_h,
+                    g.in_h,
+                )
+                .map(|iy| (bt * in_h + iy) * in_w);
+            }
+            for ox in 0..out_w {
+                for (kx, c) in cols.iter_mut().enumerate().take(k_w) {
+                    *c = tap(
+                        ox as u32,
+                        g.stride_w,
+                        g.pad_left,
+                        kx as u32,
+                        g.dilation_w,
+                        g.in_w,
+                    );
+                }
+                for (ky, r) in rows.iter().enumerate().take(k_h) {
+                    let dst = &mut xs[ky * k_w..ky * k_w + k_w];
+                    for (x, c) in dst.iter_mut().zip(&cols) {
+                        *x = match (r, c) {
+                            (Some(r), Some(c)) => input[r + c] as i16 as u16,
+                            _ => pad,
+                        };
+                    }
+                }
+                let pixel = (bt * out_h + oy) * out_w + ox;
+                for b in 0..blocks {
+                    // Two chains halve the dependency on the add latency.
+                    let (mut even, mut odd) = (bias[b], zero);
+                    let w = &wv[b];
+                    let mut p = 0;
+                    while p < pairs {
+                        let x = |p: usize| {
+                            _mm256_set1_epi32(
+                                (xs[2 * p] as u32 | (xs[2 * p + 1] as u32) << 16) as i32,
+                            )
+                        };
+                        even = _mm256_add_epi32(even, _mm256_madd_epi16(x(p), w[p]));
+                        if p + 1 < pairs {
+                            odd = _mm256_add_epi32(odd, _mm256_madd_epi16(x(p + 1), w[p + 1]));
+                        }
+                        p += 2;
+                    }
+                    let r = v256::requant(_mm256_add_epi32(even, odd), &lanes[b], &o);
+                    (out.add(pixel * out_c + 8 * b) as *mut i64).write_unaligned(v256::narrow(r));
+                }
+            }
+        }
+    }
+}
+
+/// 3x3 windows over 8 channels with stride 1 along the width: two neighbouring output pixels
+/// per step, since their taps are 16 contiguous input bytes (and their outputs 16 contiguous
+/// output bytes), taps in pairs as in [`dw256_block`] with each tap's 8 weights repeated for
+/// the second pixel.
+///
+/// # Safety
+/// AVX2; a 3x3 window, 8 channels, `stride_w == 1`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dw256_c8_pairs(a: &mut Dw<'_>) {
+    const TAPS: usize = 9;
+    const PAIRS: usize = TAPS.div_ceil(2);
+    let g = &a.p.geom;
+    let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
+    let win = window(g);
+    let rq = &a.p.rq;
+    let o = v256::out(rq.output_offset, false, rq.act_min, rq.act_max);
+    let pad = pad_row(a);
+    let offset = _mm256_set1_epi32(rq.input_offset);
+    // Each tap's weights twice (one copy per pixel), and zeros for the lone tenth tap.
+    let mut wd = [[0i8; 16]; 2 * PAIRS];
+    for (t, w) in wd.iter_mut().enumerate().take(TAPS) {
+        w[..8].copy_from_slice(&a.weights[t * 8..t * 8 + 8]);
+        w[8..].copy_from_slice(&a.weights[t * 8..t * 8 + 8]);
+    }
+    // SAFETY (all loads and stores): 8 channels of taps and pixels the geometry check proved
+    // inside the slices (16 bytes only where the neighbouring pixel is inside too); `pad`
+    // has 64 bytes, each `wd` row 16; the constants have 8 entries.
+    let mut bias = if a.bias.is_empty() {
+        _mm256_setzero_si256()
+    } else {
+        _mm256_loadu_si256(a.bias.as_ptr() as *const _)
+    };
+    for w in &wd[..TAPS] {
+        let w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(w.as_ptr() as *const _));
+        bias = _mm256_add_epi32(bias, _mm256_mullo_epi32(w, offset));
+    }
+    let lanes = v256::rq(
+        _mm256_loadu_si256(a.multiplier.as_ptr() as *const _),
+        _mm256_loadu_si256(a.shift.as_ptr() as *const _),
+    );
+    let mut wv = [[_mm256_setzero_si256(); 2]; PAIRS];
+    for (p, v) in wv.iter_mut().enumerate() {
+        *v = tap_pair::<2>(wd[2 * p].as_ptr(), wd[2 * p + 1].as_ptr());
+    }
+    let (input, out) = (a.input.as_ptr(), a.output.as_mut_ptr());
+    let reach_h = 2 * g.dilation_h as usize;
+    let reach_w = 2 * g.dilation_w as usize;
+    let mut pixel = 0;
+    for b in 0..g.batches as usize {
+        for oy in 0..g.out_h {
+            let y0 = oy as isize * g.stride_h as isize - g.pad_top as isize;
+            let rows_inside = y0 >= 0 && y0 as usize + reach_h < in_h;
+            let mut ox = 0;
+            while ox < g.out_w {
+                let x0 = ox as isize - g.pad_left as isize;
+                let mut src = [pad.as_ptr(); 2 * PAIRS];
+                if rows_inside && ox + 1 < g.out_w && x0 >= 0 && x0 as usize + 1 + reach_w < in_w {
+                    let base = ((b * in_h + y0 as usize) * in_w + x0 as usize) * 8;
+                    for (s, &w) in src.iter_mut().zip(&win).take(TAPS) {
+                        *s = input.add(base + w);
+                    }
+                    let mut acc = [bias; 2];
+                    for (p, w) in wv.iter().enumerate() {
+                        let x = tap_pair::<2>(src[2 * p], src[2 * p + 1]);
+                        acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(x[0], w[0]));
+                        acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(x[1], w[1]));
+                    }
+                    let r0 = v256::requant(acc[0], &lanes, &o);
+                    let r1 = v256::requant(acc[1], &lanes, &o);
+                    store16(out.add(pixel * 8), r0, r1);
+                    ox += 2;
+                    pixel += 2;
+                    continue;
+                }
+                for ky in 0..3 {
+                    let iy = tap(oy, g.stride_h, g.pad_top, ky, g.dilation_h, g.in_h);
+                    for kx in 0..3 {
+                        let ix = tap(ox, 1, g.pad_left, kx, g.dilation_w, g.in_w);
+                        if let (Some(iy), Some(ix)) = (iy, ix) {
+                            src[(ky * 3 + kx) as usize] =
+                                input.add(((b * in_h + iy) * in_w + ix) * 8);
+                        }
+                    }
+                }
+                // One pixel: the first vector of each weight pair is its 8 channels.
+                let mut acc = bias;
+                for (p, w) in wv.iter().enumerate() {
+                    let x = tap_pair::<1>(src[2 * p], src[2 * p + 1]);
+                    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x[0], w[0]));
+                }
+                let r = v256::requant(acc, &lanes, &o);
+                (out.add(pixel * 8) as *mut i64).write_unaligned(v256::narrow(r));
+                ox += 1;
+                pixel += 1;
+            }
+        }
+    }
+}
+
+/// Stores the low byte of each lane of `r0` then `r1` (a truncating cast, as the reference's
+/// `as i8`) as 16 bytes at `dst`: masked to 0..=255 the unsigned packs are exact; they
+/// interleave the two vectors' 128-bit halves, which the permutation puts back in order.
+///
+/// # Safety
+/// AVX2; 16 bytes writable at `dst`.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn store16(dst: *mut i8, r0: __m256i, r1: __m256i) {
+    let ff = _mm256_set1_epi32(0xFF);
+    let w = _mm256_packus_epi32(_mm256_and_si256(r0, ff), _mm256_and_si256(r1, ff));
+    let b = _mm256_packus_epi16(w, w);
+    let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 0, 0, 0, 0));
+    _mm_storeu_si128(dst as *mut _, _mm256_castsi256_si128(b));
+}
+
+/// Two taps of `8 * H` channels (`H` is 1 or 2) at `p0` and `p1`, interleaved channel by
+/// channel and sign-extended to 16 bits: `[x0[c], x1[c]]` in each 32-bit lane, channels
+/// `8 * h..8 * h + 8` in vector `h`, so one `pmaddwd` with weights laid out alike sums two
+/// taps of 8 channels.
+///
+/// # Safety
+/// AVX2; `8 * H` bytes readable at `p0` and at `p1`.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn tap_pair<const H: usize>(p0: *const i8, p1: *const i8) -> [__m256i; 2] {
+    let (x0, x1) = if H == 2 {
+        (
+            _mm_loadu_si128(p0 as *const _),
+            _mm_loadu_si128(p1 as *const _),
+        )
+    } else {
+        (
+            _mm_loadl_epi64(p0 as *const _),
+            _mm_loadl_epi64(p1 as *const _),
+        )
+    };
+    // For H == 1 the second vector is never used, and the compiler drops it.
+    [
+        _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x0, x1)),
+        _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(x0, x1)),
+    ]
+}
+
+/// Channels `c0..c0 + 8 * H` of the whole output, taps two at a time: each `pmaddwd` does
+/// 16 multiply-adds (two taps of 8 channels) into 32-bit sums, exact since a pair of int8
+/// products never leaves int32. `TAPS` is the window size, or 0 for "read it from the
+/// geometry"; an odd window's last tap is paired with a zero weight (reading the padding row).
+///
+/// # Safety
+/// AVX2; `H` is 1 or 2 and `c0 + 8 * H <= in_c`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn dw256_block<const H: usize, const TAPS: usize>(a: &mut Dw<'_>, c0: usize) {
+    let g = &a.p.geom;
+    let c_all = g.in_c as usize;
+    let taps_n = if TAPS == 0 {
+        g.k_h as usize * g.k_w as usize
+    } else {
+        TAPS
+    };
+    let pairs = taps_n.div_ceil(2);
+    let win = window(g);
+    let rq = &a.p.rq;
+    let o = v256::out(rq.output_offset, false, rq.act_min, rq.act_max);
+    let pad = pad_row(a);
+    let zeros = [0i8; 16];
+    let offset = _mm256_set1_epi32(rq.input_offset);
+    // SAFETY (loads and stores below): channels c0..c0 + 8 * H exist in every tap, pixel,
+    // bias, multiplier and shift the geometry check covers; `pad` has 64 bytes and `zeros`
+    // 16, at least the 8 * H read from them.
+    let w_at = |t: usize| {
+        if t < taps_n {
+            unsafe { a.weights.as_ptr().add(t * c_all + c0) }
+        } else {
+            zeros.as_ptr()
+        }
+    };
+    let mut bias = [_mm256_setzero_si256(); 2];
+    let mut lanes = [v256::rq(_mm256_setzero_si256(), _mm256_setzero_si256()); 2];
+    for h in 0..H {
+        let c = c0 + 8 * h;
+        if !a.bias.is_empty() {
+            bias[h] = _mm256_loadu_si256(a.bias.as_ptr().add(c) as *const _);
+        }
+        // The input offset folded into the bias: `offset * sum of the taps' weights`.
+        for t in 0..taps_n {
+            let w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(w_at(t).add(8 * h) as *const _));
+            bias[h] = _mm256_add_epi32(bias[h], _mm256_mullo_epi32(w, offset));
+        }
+        lanes[h] = v256::rq(
+            _mm256_loadu_si256(a.multiplier.as_ptr().add(c) as *const _),
+            _mm256_loadu_si256(a.shift.as_ptr().add(c) as *const _),
+        );
+    }
+    let mut wv = [[_mm256_setzero_si256(); 2]; MAX_PAIRS];
+    for (p, v) in wv.iter_mut().enumerate().take(pairs) {
+        *v = tap_pair::<H>(w_at(2 * p), w_at(2 * p + 1));
+    }
+    let input = a.input.as_ptr().add(c0);
+    let out = a.output.as_mut_ptr().add(c0);
+    let lone = pad.as_ptr();
+    for_each_pixel(g, |pixel, taps| {
+        let mut acc = bias;
+        let mut add_pair = |p: usize, p0: *const i8, p1: *const i8| {
+            // SAFETY: see above.
+            let x = unsafe { tap_pair::<H>(p0, p1) };
+            for h in 0..H {
+                acc[h] = _mm256_add_epi32(acc[h], _mm256_madd_epi16(x[h], wv[p][h]));
+            }
+        };
+        match taps {
+            Taps::Inside(base) => {
+                // SAFETY: see above.
+                let src = unsafe { input.add(base) };
+                let at = |t: usize| {
+                    if t < taps_n {
+                        unsafe { src.add(win[t]) }
+                    } else {
+                        lone
+                    }
+                };
+                for p in 0..pairs {
+                    add_pair(p, at(2 * p), at(2 * p + 1));
+                }
+            }
+            Taps::Edge(offs) => {
+                let at = |t: usize| match offs.get(t) {
+                    // SAFETY: see above.
+                    Some(Some(off)) => unsafe { input.add(*off) },
+                    _ => lone,
+                };
+                for p in 0..pairs {
+                    add_pair(p, at(2 * p), at(2 * p + 1));
+                }
+            }
+        }
+        // SAFETY: see above.
+        unsafe {
+            let r0 = v256::requant(acc[0], &lanes[0], &o);
+            let dst = out.add(pixel * c_all);
+            if H == 2 {
+                store16(dst, r0, v256::requant(acc[1], &lanes[1], &o));
+            } else {
+                (dst as *mut i64).write_unaligned(v256::narrow(r0));
+            }
+        }
+    });
 }
 
 #[target_feature(enable = "sse4.1")]
@@ -657,17 +1159,30 @@ mod tests {
             check(batches, in_h, in_w, c, (k_h, k_w, sh, sw, dh, dw, pt, pl), (zp, out_off, amin, amax), seed, with_bias)?;
         }
 
-        /// The specialised 3x3 paths: 8 channels in pairs of pixels, multiples of 16 pixel
-        /// by pixel.
+        /// The specialised 3x3 paths: 8 channels in pairs of pixels, multiples of 16 (AVX-512)
+        /// or of 8 up to 512 (AVX2) pixel by pixel, channel blocks for the rest.
         #[test]
         fn depthwise_3x3_special_cases_are_bit_exact(
-            (batches, in_h, in_w, c) in (1u32..3, 1u32..9, 1u32..12, prop::sample::select(std::vec![8u32, 16, 32, 48, 64, 24])),
+            (batches, in_h, in_w, c) in (1u32..3, 1u32..9, 1u32..12, prop::sample::select(std::vec![8u32, 16, 32, 48, 64, 24, 19, 40, 512, 520])),
             (sh, sw, dh, dw, pt, pl) in (1u32..3, 1u32..3, 1u32..3, 1u32..3, 0u32..3, 0u32..3),
             (zp, out_off, amin, amax) in (-128i32..128, -128i32..128, -128i32..0, 0i32..128),
             seed in any::<u64>(),
             with_bias in any::<bool>(),
         ) {
             check(batches, in_h, in_w, c, (3, 3, sh, sw, dh, dw, pt, pl), (zp, out_off, amin, amax), seed, with_bias)?;
+        }
+
+        /// One input channel spread over 8 to 32 output channels, windows up to 11x10 (the
+        /// AVX2 spread path; micro_speech's first layer is 10x8 with 8 channels).
+        #[test]
+        fn one_channel_spread_is_bit_exact(
+            (batches, in_h, in_w, dm) in (1u32..3, 1u32..20, 1u32..20, prop::sample::select(std::vec![8u32, 16, 24, 32])),
+            (k_h, k_w, sh, sw, dh, dw, pt, pl) in (1u32..12, 1u32..11, 1u32..3, 1u32..3, 1u32..3, 1u32..3, 0u32..5, 0u32..5),
+            (zp, out_off, amin, amax) in (-128i32..128, -128i32..128, -128i32..0, 0i32..128),
+            seed in any::<u64>(),
+            with_bias in any::<bool>(),
+        ) {
+            check_dm(batches, in_h, in_w, 1, dm, (k_h, k_w, sh, sw, dh, dw, pt, pl), (zp, out_off, amin, amax), seed, with_bias)?;
         }
     }
 
@@ -677,6 +1192,23 @@ mod tests {
         in_h: u32,
         in_w: u32,
         c: u32,
+        geom: (u32, u32, u32, u32, u32, u32, u32, u32),
+        q: (i32, i32, i32, i32),
+        seed: u64,
+        with_bias: bool,
+    ) -> core::result::Result<(), TestCaseError> {
+        check_dm(batches, in_h, in_w, c, 1, geom, q, seed, with_bias)
+    }
+
+    /// Compares the fast paths for a depth multiplier `dm` (1: every ISA's kernel; more: the
+    /// AVX2 spread path on CPUs with AVX2) with the reference.
+    #[allow(clippy::too_many_arguments)]
+    fn check_dm(
+        batches: u32,
+        in_h: u32,
+        in_w: u32,
+        c: u32,
+        dm: u32,
         (k_h, k_w, sh, sw, dh, dw, pt, pl): (u32, u32, u32, u32, u32, u32, u32, u32),
         (zp, out_off, amin, amax): (i32, i32, i32, i32),
         seed: u64,
@@ -692,7 +1224,7 @@ mod tests {
                 in_c: c,
                 out_h,
                 out_w,
-                out_c: c,
+                out_c: c * dm,
                 k_h,
                 k_w,
                 stride_h: sh,
@@ -706,7 +1238,7 @@ mod tests {
                 input: TensorId(0),
                 output: TensorId(1),
                 geom,
-                depth_multiplier: 1,
+                depth_multiplier: dm,
                 weights: ConstRef::EMPTY,
                 bias: ConstRef::EMPTY,
                 rq: Requant {
@@ -722,17 +1254,18 @@ mod tests {
             let input: Vec<i8> = (0..batches * in_h * in_w * c)
                 .map(|_| rng.next() as i8)
                 .collect();
-            let weights: Vec<i8> = (0..k_h * k_w * c).map(|_| rng.next() as i8).collect();
+            let oc = c * dm;
+            let weights: Vec<i8> = (0..k_h * k_w * oc).map(|_| rng.next() as i8).collect();
             let bias: Vec<i32> = if with_bias {
-                (0..c).map(|_| (rng.next() as i32) >> 10).collect()
+                (0..oc).map(|_| (rng.next() as i32) >> 10).collect()
             } else {
                 Vec::new()
             };
-            let multiplier: Vec<i32> = (0..c)
+            let multiplier: Vec<i32> = (0..oc)
                 .map(|_| (1 << 30) + ((rng.next() as u32) >> 2) as i32)
                 .collect();
-            let shift: Vec<i32> = (0..c).map(|_| (rng.next() % 14) as i32 - 11).collect();
-            let n_out = (batches * out_h * out_w * c) as usize;
+            let shift: Vec<i32> = (0..oc).map(|_| (rng.next() % 14) as i32 - 11).collect();
+            let n_out = (batches * out_h * out_w * oc) as usize;
             let mut want = std::vec![0i8; n_out];
             depthwise_conv2d_i8(&p, &input, &weights, &bias, &multiplier, &shift, &mut want);
             for isa in isas() {
@@ -746,6 +1279,16 @@ mod tests {
                     shift: &shift,
                     output: &mut got,
                 };
+                if dm != 1 {
+                    prop_assert!(spread_fits(&p));
+                    if matches!(isa, Isa::Avx512Vnni | Isa::Avx2) {
+                        // SAFETY: `isas()` lists only instruction sets this CPU has, and
+                        // AVX-512 CPUs have AVX2.
+                        unsafe { dw_spread_avx2(&mut a) };
+                        prop_assert_eq!(&got, &want, "{} spread", isa);
+                    }
+                    continue;
+                }
                 // SAFETY: `isas()` lists only instruction sets this CPU has.
                 unsafe {
                     match isa {

@@ -326,15 +326,22 @@ pub(crate) mod v256 {
     #[target_feature(enable = "avx2")]
     #[inline]
     pub(crate) unsafe fn srdhm(a: __m256i, b: __m256i) -> __m256i {
+        let r = srdhm_unsaturated(a, b);
+        // MIN (only from MIN * MIN) becomes MAX: xor with all ones.
+        _mm256_xor_si256(r, _mm256_cmpeq_epi32(r, _mm256_set1_epi32(i32::MIN)))
+    }
+
+    /// See [`super::v512::srdhm_unsaturated`].
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) unsafe fn srdhm_unsaturated(a: __m256i, b: __m256i) -> __m256i {
         let round = _mm256_set1_epi64x(1 << 30);
         let even = _mm256_add_epi64(_mm256_mul_epi32(a, b), round);
         let odd = _mm256_add_epi64(
             _mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32)),
             round,
         );
-        let r = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
-        // MIN (only from MIN * MIN) becomes MAX: xor with all ones.
-        _mm256_xor_si256(r, _mm256_cmpeq_epi32(r, _mm256_set1_epi32(i32::MIN)))
+        _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA)
     }
 
     /// See [`super::v512::rdbpot`].
@@ -358,15 +365,18 @@ pub(crate) mod v256 {
             _mm256_sllv_epi32(_mm256_set1_epi32(1), rsh),
             _mm256_set1_epi32(1),
         );
+        let lsh = _mm256_max_epi32(shift, zero);
+        // The flags let `mbqm` and `requant` skip steps that cannot change any lane.
         RqLanes {
             mult,
-            lsh: _mm256_max_epi32(shift, zero),
+            lsh,
             rsh,
             mask,
             thr: _mm256_srli_epi32(mask, 1),
-            no_lsh: false,
-            no_min: false,
-            rsh_pos: false,
+            no_lsh: _mm256_testz_si256(lsh, lsh) != 0,
+            no_min: _mm256_movemask_epi8(_mm256_cmpeq_epi32(mult, _mm256_set1_epi32(i32::MIN)))
+                == 0,
+            rsh_pos: _mm256_movemask_epi8(_mm256_cmpeq_epi32(rsh, zero)) == 0,
         }
     }
 
@@ -380,13 +390,19 @@ pub(crate) mod v256 {
         act_max: i32,
     ) -> OutLanes<__m256i> {
         let (lo, hi) = super::offset_bounds(offset, saturating);
+        let pre = match (act_min.checked_sub(offset), act_max.checked_sub(offset)) {
+            (Some(l), Some(h)) if offset.unsigned_abs() < 1 << 30 => {
+                Some((_mm256_set1_epi32(l), _mm256_set1_epi32(h)))
+            }
+            _ => None,
+        };
         OutLanes {
             sat_lo: _mm256_set1_epi32(lo),
             sat_hi: _mm256_set1_epi32(hi),
             offset: _mm256_set1_epi32(offset),
             act_min: _mm256_set1_epi32(act_min),
             act_max: _mm256_set1_epi32(act_max),
-            pre: None,
+            pre,
             saturating,
         }
     }
@@ -395,8 +411,17 @@ pub(crate) mod v256 {
     #[target_feature(enable = "avx2")]
     #[inline]
     pub(crate) unsafe fn mbqm(x: __m256i, rq: &RqLanes<__m256i>) -> __m256i {
-        let x = _mm256_sllv_epi32(x, rq.lsh);
-        rdbpot(srdhm(x, rq.mult), rq.rsh, rq.mask, rq.thr)
+        let x = if rq.no_lsh {
+            x
+        } else {
+            _mm256_sllv_epi32(x, rq.lsh)
+        };
+        let h = if rq.no_min {
+            srdhm_unsaturated(x, rq.mult)
+        } else {
+            srdhm(x, rq.mult)
+        };
+        rdbpot(h, rq.rsh, rq.mask, rq.thr)
     }
 
     /// See [`super::v512::requant`].
@@ -408,6 +433,10 @@ pub(crate) mod v256 {
         o: &OutLanes<__m256i>,
     ) -> __m256i {
         let x = mbqm(acc, rq);
+        if let (Some((lo, hi)), true) = (o.pre, o.saturating || rq.rsh_pos) {
+            // As in `v512::requant`: clamp first, then add the offset (no wrap possible).
+            return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, lo), hi), o.offset);
+        }
         let x = _mm256_min_epi32(_mm256_max_epi32(x, o.sat_lo), o.sat_hi);
         let x = _mm256_add_epi32(x, o.offset);
         _mm256_min_epi32(_mm256_max_epi32(x, o.act_min), o.act_max)
