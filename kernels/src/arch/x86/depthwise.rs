@@ -32,25 +32,22 @@ pub(crate) struct Dw<'a> {
 /// Kernel entry for [`Op::DepthwiseConv2dI8`] on AVX-512.
 pub(crate) fn run_depthwise_conv2d_i8_avx512(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     // SAFETY: this entry is handed out only for `Isa::Avx512Vnni` (see the module docs).
-    run(ctx, op, |a| unsafe { dw_avx512(a) }, true)
+    run(ctx, op, |a| unsafe { dw_avx512(a) })
 }
 
 /// Kernel entry for [`Op::DepthwiseConv2dI8`] on AVX2.
 pub(crate) fn run_depthwise_conv2d_i8_avx2(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     // SAFETY: this entry is handed out only for `Isa::Avx2` (see the module docs).
-    run(ctx, op, |a| unsafe { dw_avx2(a) }, true)
+    run(ctx, op, |a| unsafe { dw_avx2(a) })
 }
 
 /// Kernel entry for [`Op::DepthwiseConv2dI8`] on SSE4.1.
 pub(crate) fn run_depthwise_conv2d_i8_sse41(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     // SAFETY: this entry is handed out only for `Isa::Sse41` (see the module docs).
-    run(ctx, op, |a| unsafe { dw_sse41(a) }, false)
+    run(ctx, op, |a| unsafe { dw_sse41(a) })
 }
 
-/// Runs `fast` on depth-multiplier-1 layers it handles, [`dw_spread_avx2`] on the one-input-
-/// channel layers it handles when `avx2` (the CPU has AVX2: the AVX2 and AVX-512 entries), and
-/// the reference otherwise.
-fn run(ctx: &mut Ctx<'_>, op: &Op, fast: impl FnOnce(&mut Dw<'_>), avx2: bool) -> Result<()> {
+fn run(ctx: &mut Ctx<'_>, op: &Op, fast: impl FnOnce(&mut Dw<'_>)) -> Result<()> {
     let p = expect_op!(ctx, op, DepthwiseConv2dI8);
     let g = &p.geom;
     let weights = ctx.consts(p.weights)?;
@@ -77,40 +74,10 @@ fn run(ctx: &mut Ctx<'_>, op: &Op, fast: impl FnOnce(&mut Dw<'_>), avx2: bool) -
             shift,
             output,
         });
-    } else if avx2 && spread_fits(p) {
-        let mut a = Dw {
-            p,
-            input,
-            weights,
-            bias,
-            multiplier,
-            shift,
-            output,
-        };
-        // SAFETY: `avx2` is true only in the entries handed out for AVX2 or AVX-512 CPUs.
-        unsafe { dw_spread_avx2(&mut a) };
     } else {
         depthwise_conv2d_i8(p, input, weights, bias, multiplier, shift, output);
     }
     Ok(())
-}
-
-/// Most taps [`dw_spread_avx2`] handles (micro_speech's first layer has 10x8).
-const SPREAD_TAPS: usize = 128;
-
-/// Most 8-channel output blocks [`dw_spread_avx2`] handles.
-const SPREAD_BLOCKS: usize = 4;
-
-/// Whether [`dw_spread_avx2`] handles `p`: one input channel spread over a multiple of 8
-/// output channels (at most `8 * SPREAD_BLOCKS`), at most `SPREAD_TAPS` taps, and an input
-/// zero point that is an int8 value (padding taps read it).
-fn spread_fits(p: &DepthwiseConv2dI8) -> bool {
-    let g = &p.geom;
-    g.in_c == 1
-        && g.out_c.is_multiple_of(8)
-        && (8..=8 * SPREAD_BLOCKS as u32).contains(&g.out_c)
-        && g.k_h as usize * g.k_w as usize <= SPREAD_TAPS
-        && (-128..=127).contains(&p.rq.input_offset.wrapping_neg())
 }
 
 /// The taps of one output pixel.
@@ -707,125 +674,6 @@ unsafe fn dw256_pixel_major(a: &mut Dw<'_>) {
     });
 }
 
-/// One input channel with a depth multiplier of 8, 16, 24 or 32 (all output channels read
-/// the same input value per tap): each pixel's taps are gathered once as 16-bit pairs, and
-/// each pair, broadcast, meets 8 channels' interleaved weights in one `pmaddwd`; padding taps
-/// read the zero point, which the folded bias cancels, as in the other paths.
-///
-/// # Safety
-/// AVX2; [`spread_fits`] holds for the layer.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dw_spread_avx2(a: &mut Dw<'_>) {
-    const PAIRS: usize = SPREAD_TAPS / 2;
-    let g = &a.p.geom;
-    let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
-    let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
-    let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
-    let blocks = out_c / 8;
-    let taps_n = k_h * k_w;
-    let pairs = taps_n.div_ceil(2);
-    let rq = &a.p.rq;
-    let o = v256::out(rq.output_offset, false, rq.act_min, rq.act_max);
-    let pad = rq.input_offset.wrapping_neg() as i8 as i16 as u16;
-    let zeros = [0i8; 8];
-    let offset = _mm256_set1_epi32(rq.input_offset);
-    let zero = _mm256_setzero_si256();
-    let mut wv = [[zero; PAIRS]; SPREAD_BLOCKS];
-    let mut bias = [zero; SPREAD_BLOCKS];
-    let mut lanes = [v256::rq(zero, zero); SPREAD_BLOCKS];
-    // SAFETY (loads and stores): output channels c0..c0 + 8 < out_c of weights, bias,
-    // multipliers, shifts and of output pixels the geometry check covers; `zeros` has 8 bytes.
-    for b in 0..blocks {
-        let c0 = 8 * b;
-        let w_at = |t: usize| {
-            if t < taps_n {
-                unsafe { a.weights.as_ptr().add(t * out_c + c0) }
-            } else {
-                zeros.as_ptr()
-            }
-        };
-        if !a.bias.is_empty() {
-            bias[b] = _mm256_loadu_si256(a.bias.as_ptr().add(c0) as *const _);
-        }
-        // The input offset folded into the bias: `offset * sum of the taps' weights`.
-        for t in 0..taps_n {
-            let w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(w_at(t) as *const _));
-            bias[b] = _mm256_add_epi32(bias[b], _mm256_mullo_epi32(w, offset));
-        }
-        lanes[b] = v256::rq(
-            _mm256_loadu_si256(a.multiplier.as_ptr().add(c0) as *const _),
-            _mm256_loadu_si256(a.shift.as_ptr().add(c0) as *const _),
-        );
-        for (p, v) in wv[b].iter_mut().enumerate().take(pairs) {
-            *v = tap_pair::<1>(w_at(2 * p), w_at(2 * p + 1))[0];
-        }
-    }
-    // The taps of one pixel as 16-bit values; the lone last tap of an odd window stays 0
-    // (its weights are zero).
-    let mut xs = [0u16; 2 * PAIRS];
-    let mut rows = [None; SPREAD_TAPS];
-    let mut cols = [None; SPREAD_TAPS];
-    let out = a.output.as_mut_ptr();
-    let input = a.input;
-    for bt in 0..g.batches as usize {
-        for oy in 0..out_h {
-            for (ky, r) in rows.iter_mut().enumerate().take(k_h) {
-                *r = tap(
-                    oy as u32,
-                    g.stride_h,
-                    g.pad_top,
-                    ky as u32,
-                    g.dilation_h,
-                    g.in_h,
-                )
-                .map(|iy| (bt * in_h + iy) * in_w);
-            }
-            for ox in 0..out_w {
-                for (kx, c) in cols.iter_mut().enumerate().take(k_w) {
-                    *c = tap(
-                        ox as u32,
-                        g.stride_w,
-                        g.pad_left,
-                        kx as u32,
-                        g.dilation_w,
-                        g.in_w,
-                    );
-                }
-                for (ky, r) in rows.iter().enumerate().take(k_h) {
-                    let dst = &mut xs[ky * k_w..ky * k_w + k_w];
-                    for (x, c) in dst.iter_mut().zip(&cols) {
-                        *x = match (r, c) {
-                            (Some(r), Some(c)) => input[r + c] as i16 as u16,
-                            _ => pad,
-                        };
-                    }
-                }
-                let pixel = (bt * out_h + oy) * out_w + ox;
-                for b in 0..blocks {
-                    // Two chains halve the dependency on the add latency.
-                    let (mut even, mut odd) = (bias[b], zero);
-                    let w = &wv[b];
-                    let mut p = 0;
-                    while p < pairs {
-                        let x = |p: usize| {
-                            _mm256_set1_epi32(
-                                (xs[2 * p] as u32 | (xs[2 * p + 1] as u32) << 16) as i32,
-                            )
-                        };
-                        even = _mm256_add_epi32(even, _mm256_madd_epi16(x(p), w[p]));
-                        if p + 1 < pairs {
-                            odd = _mm256_add_epi32(odd, _mm256_madd_epi16(x(p + 1), w[p + 1]));
-                        }
-                        p += 2;
-                    }
-                    let r = v256::requant(_mm256_add_epi32(even, odd), &lanes[b], &o);
-                    (out.add(pixel * out_c + 8 * b) as *mut i64).write_unaligned(v256::narrow(r));
-                }
-            }
-        }
-    }
-}
-
 /// 3x3 windows over 8 channels with stride 1 along the width: two neighbouring output pixels
 /// per step, since their taps are 16 contiguous input bytes (and their outputs 16 contiguous
 /// output bytes), taps in pairs as in [`dw256_block`] with each tap's 8 weights repeated for
@@ -1171,19 +1019,6 @@ mod tests {
         ) {
             check(batches, in_h, in_w, c, (3, 3, sh, sw, dh, dw, pt, pl), (zp, out_off, amin, amax), seed, with_bias)?;
         }
-
-        /// One input channel spread over 8 to 32 output channels, windows up to 11x10 (the
-        /// AVX2 spread path; micro_speech's first layer is 10x8 with 8 channels).
-        #[test]
-        fn one_channel_spread_is_bit_exact(
-            (batches, in_h, in_w, dm) in (1u32..3, 1u32..20, 1u32..20, prop::sample::select(std::vec![8u32, 16, 24, 32])),
-            (k_h, k_w, sh, sw, dh, dw, pt, pl) in (1u32..12, 1u32..11, 1u32..3, 1u32..3, 1u32..3, 1u32..3, 0u32..5, 0u32..5),
-            (zp, out_off, amin, amax) in (-128i32..128, -128i32..128, -128i32..0, 0i32..128),
-            seed in any::<u64>(),
-            with_bias in any::<bool>(),
-        ) {
-            check_dm(batches, in_h, in_w, 1, dm, (k_h, k_w, sh, sw, dh, dw, pt, pl), (zp, out_off, amin, amax), seed, with_bias)?;
-        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1192,23 +1027,6 @@ mod tests {
         in_h: u32,
         in_w: u32,
         c: u32,
-        geom: (u32, u32, u32, u32, u32, u32, u32, u32),
-        q: (i32, i32, i32, i32),
-        seed: u64,
-        with_bias: bool,
-    ) -> core::result::Result<(), TestCaseError> {
-        check_dm(batches, in_h, in_w, c, 1, geom, q, seed, with_bias)
-    }
-
-    /// Compares the fast paths for a depth multiplier `dm` (1: every ISA's kernel; more: the
-    /// AVX2 spread path on CPUs with AVX2) with the reference.
-    #[allow(clippy::too_many_arguments)]
-    fn check_dm(
-        batches: u32,
-        in_h: u32,
-        in_w: u32,
-        c: u32,
-        dm: u32,
         (k_h, k_w, sh, sw, dh, dw, pt, pl): (u32, u32, u32, u32, u32, u32, u32, u32),
         (zp, out_off, amin, amax): (i32, i32, i32, i32),
         seed: u64,
@@ -1224,7 +1042,7 @@ mod tests {
                 in_c: c,
                 out_h,
                 out_w,
-                out_c: c * dm,
+                out_c: c,
                 k_h,
                 k_w,
                 stride_h: sh,
@@ -1238,7 +1056,7 @@ mod tests {
                 input: TensorId(0),
                 output: TensorId(1),
                 geom,
-                depth_multiplier: dm,
+                depth_multiplier: 1,
                 weights: ConstRef::EMPTY,
                 bias: ConstRef::EMPTY,
                 rq: Requant {
@@ -1254,18 +1072,17 @@ mod tests {
             let input: Vec<i8> = (0..batches * in_h * in_w * c)
                 .map(|_| rng.next() as i8)
                 .collect();
-            let oc = c * dm;
-            let weights: Vec<i8> = (0..k_h * k_w * oc).map(|_| rng.next() as i8).collect();
+            let weights: Vec<i8> = (0..k_h * k_w * c).map(|_| rng.next() as i8).collect();
             let bias: Vec<i32> = if with_bias {
-                (0..oc).map(|_| (rng.next() as i32) >> 10).collect()
+                (0..c).map(|_| (rng.next() as i32) >> 10).collect()
             } else {
                 Vec::new()
             };
-            let multiplier: Vec<i32> = (0..oc)
+            let multiplier: Vec<i32> = (0..c)
                 .map(|_| (1 << 30) + ((rng.next() as u32) >> 2) as i32)
                 .collect();
-            let shift: Vec<i32> = (0..oc).map(|_| (rng.next() % 14) as i32 - 11).collect();
-            let n_out = (batches * out_h * out_w * oc) as usize;
+            let shift: Vec<i32> = (0..c).map(|_| (rng.next() % 14) as i32 - 11).collect();
+            let n_out = (batches * out_h * out_w * c) as usize;
             let mut want = std::vec![0i8; n_out];
             depthwise_conv2d_i8(&p, &input, &weights, &bias, &multiplier, &shift, &mut want);
             for isa in isas() {
@@ -1279,16 +1096,6 @@ mod tests {
                     shift: &shift,
                     output: &mut got,
                 };
-                if dm != 1 {
-                    prop_assert!(spread_fits(&p));
-                    if matches!(isa, Isa::Avx512Vnni | Isa::Avx2) {
-                        // SAFETY: `isas()` lists only instruction sets this CPU has, and
-                        // AVX-512 CPUs have AVX2.
-                        unsafe { dw_spread_avx2(&mut a) };
-                        prop_assert_eq!(&got, &want, "{} spread", isa);
-                    }
-                    continue;
-                }
                 // SAFETY: `isas()` lists only instruction sets this CPU has.
                 unsafe {
                     match isa {
