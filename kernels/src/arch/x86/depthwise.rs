@@ -88,6 +88,40 @@ enum Taps<'t> {
     Edge(&'t [Option<usize>]),
 }
 
+/// The input address of each tap of one pixel: `window` (a window's offsets from its first
+/// tap) for a window inside the input, the listed elements at the edge, and `pad` for taps in
+/// the padding and for the slots past the taps.
+///
+/// # Safety
+/// `taps` must come from [`for_each_pixel`] over `input`'s geometry and `window` from
+/// [`window`] of it, so that every address is inside `input`.
+#[inline(always)]
+unsafe fn tap_sources<const N: usize>(
+    taps: Taps<'_>,
+    window: &[usize],
+    input: *const i8,
+    pad: *const i8,
+) -> [*const i8; N] {
+    let mut src = [pad; N];
+    match taps {
+        Taps::Inside(base) => {
+            for (s, &o) in src.iter_mut().zip(window) {
+                // SAFETY: the window lies inside the input (the caller's contract).
+                *s = unsafe { input.add(base + o) };
+            }
+        }
+        Taps::Edge(offs) => {
+            for (s, off) in src.iter_mut().zip(offs) {
+                if let Some(off) = off {
+                    // SAFETY: an edge tap's element is inside the input.
+                    *s = unsafe { input.add(*off) };
+                }
+            }
+        }
+    }
+    src
+}
+
 /// Offsets of a window's taps from its first tap, for windows inside the input.
 fn window(g: &ConvGeometry) -> [usize; MAX_TAPS] {
     let (in_w, c) = (g.in_w as usize, g.in_c as usize);
@@ -384,21 +418,9 @@ unsafe fn dw512_pixel_major(a: &mut Dw<'_>) {
     let input = a.input.as_ptr();
     let out = a.output.as_mut_ptr();
     for_each_pixel(g, |pixel, taps| {
-        let mut src = [pad.as_ptr(); TAPS];
-        match taps {
-            Taps::Inside(base) => {
-                for (s, &o) in src.iter_mut().zip(&win) {
-                    *s = unsafe { input.add(base + o) };
-                }
-            }
-            Taps::Edge(offs) => {
-                for (s, off) in src.iter_mut().zip(offs) {
-                    if let Some(off) = off {
-                        *s = unsafe { input.add(*off) };
-                    }
-                }
-            }
-        }
+        // SAFETY: `taps` come from `for_each_pixel` and `win` from `window` of this layer.
+        let src: [*const i8; TAPS] =
+            unsafe { tap_sources(taps, &win[..TAPS], input, pad.as_ptr()) };
         let dst = unsafe { out.add(pixel * c_all) };
         for b in 0..blocks {
             let c0 = 16 * b;
@@ -627,21 +649,9 @@ unsafe fn dw256_pixel_major(a: &mut Dw<'_>) {
     let input = a.input.as_ptr();
     let out = a.output.as_mut_ptr();
     for_each_pixel(g, |pixel, taps| {
-        let mut src = [pad.as_ptr(); 2 * PAIRS];
-        match taps {
-            Taps::Inside(base) => {
-                for (s, &o) in src.iter_mut().zip(&win).take(TAPS) {
-                    *s = unsafe { input.add(base + o) };
-                }
-            }
-            Taps::Edge(offs) => {
-                for (s, off) in src.iter_mut().zip(offs) {
-                    if let Some(off) = off {
-                        *s = unsafe { input.add(*off) };
-                    }
-                }
-            }
-        }
+        // SAFETY: `taps` come from `for_each_pixel` and `win` from `window` of this layer.
+        let src: [*const i8; 2 * PAIRS] =
+            unsafe { tap_sources(taps, &win[..TAPS], input, pad.as_ptr()) };
         let dst = unsafe { out.add(pixel * c_all) };
         for b in 0..full {
             let c0 = 16 * b;
