@@ -323,8 +323,13 @@ fn gemm_block(
         }
         return;
     }
+    // Only no-DSP conversions make the paired layout: a DSP build keeps the register-blocked
+    // loops out of its flash and runs the definition should it ever meet one.
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    portable_block(p, rows, weights, quant, out, n);
+    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
     blocked_block(p, rows, wide, weights, quant, out, n);
-    let _ = &tail;
+    let _ = (&tail, &wide);
 }
 
 /// The GEMM of one block without the DSP extension (Cortex-M0/M0+/M3, and the host), in
@@ -341,6 +346,7 @@ fn gemm_block(
 // weights `out_c` rows of `row` and `quant` `out_c` stages (entry checks); `out` holds
 // `n * out_c` outputs.
 #[allow(clippy::indexing_slicing)]
+#[cfg_attr(all(target_arch = "arm", feature = "dsp"), allow(dead_code))]
 fn blocked_block(
     p: &ConvGemmI8,
     rows: [&[i8]; 4],
@@ -450,6 +456,7 @@ fn blocked_block(
 /// to itself.
 // Bounds: `steps` is at most both slices' chunk counts; `x` and `u` hold 8 values (t < 4).
 #[allow(clippy::indexing_slicing)]
+#[cfg_attr(all(target_arch = "arm", feature = "dsp"), allow(dead_code))]
 #[inline(never)]
 fn block_2x2(x: &[i8], w: &[i8]) -> [i32; 4] {
     let mut a = [0i32; 4];
@@ -478,6 +485,7 @@ fn block_2x2(x: &[i8], w: &[i8]) -> [i32; 4] {
 /// accumulators for the four channels in order, without the bias.
 // Bounds: `chunks_exact(2)` gives two values.
 #[allow(clippy::indexing_slicing)]
+#[cfg_attr(all(target_arch = "arm", feature = "dsp"), allow(dead_code))]
 #[inline(never)]
 fn pixel_2x2(x: &[i8], u: &[i8], v: &[i8]) -> [i32; 4] {
     let mut a = [0i32; 4];
@@ -492,6 +500,7 @@ fn pixel_2x2(x: &[i8], u: &[i8], v: &[i8]) -> [i32; 4] {
 }
 
 /// `x . w` with wrapping sums.
+#[cfg_attr(all(target_arch = "arm", feature = "dsp"), allow(dead_code))]
 fn dot(x: &[i8], w: &[i8]) -> i32 {
     x.iter().zip(w).fold(0i32, |acc, (&x, &w)| {
         acc.wrapping_add((x as i32).wrapping_mul(w as i32))
