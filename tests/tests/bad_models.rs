@@ -127,3 +127,19 @@ fn bad_indices_and_shapes_name_the_operator_or_tensor() {
     let e = convert_err(&m.build()).to_string();
     assert!(e.contains("read before any operator writes it"), "{e}");
 }
+
+#[test]
+fn a_constant_larger_than_any_flash_is_refused_before_it_is_computed() {
+    // ZEROS_LIKE (code 93) folds from its input's shape alone; a 512 MiB int8 shape (below the
+    // 1 GiB tensor limit) once made the folder allocate 4 GiB (found by the fuzz smoke test).
+    let mut m = ModelSpec::unary(93);
+    for t in &mut m.tensors {
+        t.shape = vec![1 << 29];
+    }
+    let e = convert_err(&m.build()).to_string();
+    assert!(
+        e.starts_with("operator #0 (ZEROS_LIKE): while evaluating it at conversion time")
+            && e.contains("536870912-byte constant"),
+        "{e}"
+    );
+}

@@ -270,6 +270,19 @@ fn floats(g: &Graph<'_>, i: usize) -> Option<Vec<f32>> {
     )
 }
 
+/// Largest constant the folder computes: beyond the flash of any microcontroller.
+const MAX_FOLDED_BYTES: usize = 16 << 20;
+
+/// Bytes per element of a stored tensor type (1 for the byte-sized and unknown ones).
+fn elem_bytes(code: u8) -> usize {
+    match code {
+        tensor_type::INT64 => 8,
+        tensor_type::INT32 | tensor_type::FLOAT32 => 4,
+        tensor_type::INT16 | tensor_type::FLOAT16 => 2,
+        _ => 1,
+    }
+}
+
 /// The result of folding `op`: one byte buffer per output, `None` if it does not fold,
 /// `Err` for an operator whose constant evaluation is impossible (a broken model).
 fn try_fold(g: &Graph<'_>, op: &GOp<'_>) -> std::result::Result<Option<Vec<Vec<u8>>>, String> {
@@ -311,16 +324,25 @@ fn try_fold(g: &Graph<'_>, op: &GOp<'_>) -> std::result::Result<Option<Vec<Vec<u
     {
         return Ok(None);
     }
+    // A folded result becomes flash: refuse sizes no microcontroller has before allocating them
+    // (hostile shapes would otherwise make the host allocate gigabytes).
+    for &o in &op.outputs {
+        let bytes = g.tensors[o]
+            .num_elements()
+            .saturating_mul(elem_bytes(g.tensors[o].type_code));
+        if bytes > MAX_FOLDED_BYTES {
+            return Err(format!(
+                "its output {} would be a {bytes}-byte constant, more than the \
+                 {MAX_FOLDED_BYTES} bytes of flash any microcontroller has",
+                g.tensors[o].describe(),
+            ));
+        }
+    }
     let out0 = *op.outputs.first().ok_or("no output")?;
     let out = &g.tensors[out0];
     let in0 = inputs[0];
     let input = &g.tensors[in0];
-    let elem = |code: u8| match code {
-        tensor_type::INT64 => 8,
-        tensor_type::INT32 | tensor_type::FLOAT32 => 4,
-        tensor_type::INT16 | tensor_type::FLOAT16 => 2,
-        _ => 1,
-    };
+    let elem = elem_bytes;
     let check_len = |data: Vec<u8>, t: usize| -> std::result::Result<Vec<u8>, String> {
         let want = g.tensors[t].num_elements() * elem(g.tensors[t].type_code);
         if data.len() != want {
@@ -338,16 +360,8 @@ fn try_fold(g: &Graph<'_>, op: &GOp<'_>) -> std::result::Result<Option<Vec<Vec<u
             let dims: Vec<i64> = input.shape.iter().map(|&d| d as i64).collect();
             vec![int_bytes(out.type_code, &dims).ok_or("SHAPE output must be int32 or int64")?]
         }
-        oc::ZEROS_LIKE => {
-            let one = 0i64;
-            let n = out.num_elements();
-            let bytes = if out.type_code == tensor_type::FLOAT32 {
-                (0..n).flat_map(|_| (one as f32).to_le_bytes()).collect()
-            } else {
-                int_bytes(out.type_code, &vec![one; n]).ok_or("unsupported type")?
-            };
-            vec![bytes]
-        }
+        // Zero is all-zero bytes in every type Ferrite stores (0.0f32 included).
+        oc::ZEROS_LIKE => vec![vec![0u8; out.num_elements() * elem(out.type_code)]],
         oc::RESHAPE | oc::SQUEEZE | oc::EXPAND_DIMS => vec![input.bytes().to_vec()],
         oc::CAST => vec![cast(g, in0, out.type_code).ok_or("unsupported CAST types")?],
         oc::DEQUANTIZE => vec![dequantize(g, in0).ok_or("unsupported DEQUANTIZE input")?],
@@ -434,6 +448,13 @@ fn try_fold(g: &Graph<'_>, op: &GOp<'_>) -> std::result::Result<Option<Vec<Vec<u
         }
         oc::FILL => {
             let value = g.tensors[inputs[1]].bytes();
+            if value.len() != elem(out.type_code) {
+                return Err(format!(
+                    "FILL's value has {} bytes where one {}-byte element is needed",
+                    value.len(),
+                    elem(out.type_code)
+                ));
+            }
             vec![value.repeat(out.num_elements())]
         }
         oc::BROADCAST_TO => {
