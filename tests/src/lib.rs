@@ -2,7 +2,9 @@
 //!
 //! The real third-party models live outside the repository (`../shared/models`, or the
 //! directory in `FERRITE_SHARED_MODELS`); when they are absent, tests that need them print one
-//! `SKIPPED` line and pass, so the rest of the suite still runs on a bare checkout.
+//! `SKIPPED` line and pass, so the rest of the suite still runs on a bare checkout. Under CI
+//! (`CI=true`) a missing prerequisite fails instead (see [`skip`]): a green CI always means the
+//! real models and the emulator were checked.
 
 pub mod tflite_build;
 
@@ -30,7 +32,20 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// The shared models directory, or `None` (after printing why) when it is absent.
+/// Whether this is a CI run (`CI` set to `true` or `1`, as CI services do), where every
+/// prerequisite of the suite must be present.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Reports a test that cannot run here: prints `SKIPPED: why` on a developer's machine, and
+/// panics under CI ([`under_ci`]), where a skipped check would make a green run a lie.
+pub fn skip(why: &str) {
+    assert!(!under_ci(), "CI=true but {why}: refusing to skip");
+    println!("SKIPPED: {why}");
+}
+
+/// The shared models directory, or `None` (after [`skip`]) when it is absent.
 pub fn shared_models_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("FERRITE_SHARED_MODELS")
         .map(PathBuf::from)
@@ -38,12 +53,24 @@ pub fn shared_models_dir() -> Option<PathBuf> {
     if dir.join("index.json").is_file() {
         Some(dir)
     } else {
-        println!(
-            "SKIPPED: shared models not found at {} (set FERRITE_SHARED_MODELS)",
+        skip(&format!(
+            "shared models not found at {} (set FERRITE_SHARED_MODELS)",
             dir.display()
-        );
+        ));
         None
     }
+}
+
+/// Whether `qemu-system-arm` runs here; [`skip`]s when it does not.
+pub fn qemu_available() -> bool {
+    let found = std::process::Command::new("qemu-system-arm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        skip("qemu-system-arm not found (scripts/test.sh installs it)");
+    }
+    found
 }
 
 /// Paths of a shared model's files.

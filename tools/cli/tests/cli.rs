@@ -112,7 +112,7 @@ fn inspect_vww_arena_is_under_60k() {
         .unwrap_or_else(|| root().join("../shared/models"));
     let m = shared.join("vww_96_int8/vww_96_int8.tflite");
     if !m.is_file() {
-        println!("SKIPPED: {} not found", m.display());
+        ferrite_tests::skip(&format!("{} not found", m.display()));
         return;
     }
     let o = ferrite(&["inspect", m.to_str().unwrap(), "--json"]);

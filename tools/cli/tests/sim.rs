@@ -9,28 +9,7 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("FERRITE_SHARED_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/models"));
-    if dir.join("index.json").is_file() {
-        Some(dir)
-    } else {
-        println!("SKIPPED: shared models not found at {}", dir.display());
-        None
-    }
-}
-
-fn qemu_available() -> bool {
-    let found = Command::new("qemu-system-arm")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        println!("SKIPPED: qemu-system-arm not found (scripts/test.sh installs it)");
-    }
-    found
-}
+use ferrite_tests::{qemu_available, shared_models_dir as shared};
 
 /// Runs `ferrite sim` and returns its JSON report; checks the outputs against `golden`.
 fn sim(model: &Path, board: &str, input: &Path, golden: &Path) -> Option<serde_json::Value> {

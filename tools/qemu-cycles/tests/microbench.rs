@@ -23,16 +23,7 @@ const NOP: u16 = 0xBF00;
 /// Cycles the frame around a sequence adds: nop, nop, marker load.
 const FRAME: u64 = 1 + 1 + 2;
 
-fn qemu_available() -> bool {
-    let found = Command::new("qemu-system-arm")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        println!("SKIPPED: qemu-system-arm not found (scripts/test.sh installs it)");
-    }
-    found
-}
+use ferrite_tests::qemu_available;
 
 /// Builds the plugin (release, its own target directory so it never waits on the build that
 /// runs these tests) and returns the shared object.
