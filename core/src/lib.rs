@@ -48,6 +48,7 @@ pub mod error;
 pub mod fixed;
 pub mod model;
 pub mod ops;
+pub mod output;
 pub mod quant;
 
 pub use arena::Arena;
@@ -57,6 +58,7 @@ pub use model::{
     ConstRef, Ctx, KernelFn, Layer, LayerHook, Model, NoHook, Shape, Tensor, TensorId, MAX_RANK,
 };
 pub use ops::Op;
+pub use output::top_k;
 
 /// Result type of every fallible operation in Ferrite's runtime.
 pub type Result<T> = core::result::Result<T, Error>;

@@ -277,7 +277,7 @@ impl<'a> Model<'a> {
                 actual: arena.len(),
             });
         }
-        if arena.as_ptr() as usize % ARENA_ALIGN != 0 {
+        if !(arena.as_ptr() as usize).is_multiple_of(ARENA_ALIGN) {
             return Err(Error::ArenaMisaligned {
                 required: ARENA_ALIGN,
             });

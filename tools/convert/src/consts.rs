@@ -25,7 +25,7 @@ impl ConstPool {
         if let Some(&off) = self.seen.get(&key) {
             return off;
         }
-        while self.bytes.len() % align != 0 {
+        while !self.bytes.len().is_multiple_of(align) {
             self.bytes.push(0);
         }
         let off = self.bytes.len() as u32;

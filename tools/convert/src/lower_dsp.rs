@@ -281,7 +281,7 @@ pub fn depthwise(
     let c = geom.out_c as usize;
     let taps = (geom.k_h * geom.k_w) as usize;
     if depth_multiplier != 1
-        || c % 4 != 0
+        || !c.is_multiple_of(4)
         || taps > dw::MAX_TAPS
         || geom.in_w >= 1 << 14
         || !(-128..=127).contains(&q.in_q.zero_point)
@@ -441,7 +441,7 @@ pub fn depthwise_dsp_i16(
     let taps = (geom.k_h * geom.k_w) as usize;
     if depth_multiplier != 1
         || c == 0
-        || c % 2 != 0
+        || !c.is_multiple_of(2)
         || geom.in_c as usize != c
         || weights.len() != taps * c
     {
