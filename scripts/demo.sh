@@ -9,7 +9,7 @@ source scripts/lib.sh
 ensure_rust_targets thumbv7em-none-eabihf
 ensure_qemu
 step "building the ferrite CLI"
-cargo build --release --locked -q -p ferrite-cli
+cargo build --release --locked -q -p ferrite-mcu-cli
 step "ferrite sim models/digits_mobilenet.tflite --board qemu-m4"
 ./target/release/ferrite sim models/digits_mobilenet.tflite --board qemu-m4 \
   --input models/samples/digits_samples.inputs.npy \

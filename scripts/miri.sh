@@ -20,8 +20,8 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 
 step "miri: ferrite-core and ferrite-kernels unit tests"
 CARGO_TARGET_DIR="$target/miri-base" timeout 20m \
-  cargo +nightly miri test -p ferrite-core -p ferrite-kernels
+  cargo +nightly miri test -p ferrite-mcu-core -p ferrite-mcu-kernels
 
 step "miri: x86 fast paths with SSE4.1, AVX2 and FMA"
 CARGO_TARGET_DIR="$target/miri-avx2" RUSTFLAGS="-C target-feature=+sse4.1,+avx2,+fma" \
-  timeout 20m cargo +nightly miri test -p ferrite-kernels arch::
+  timeout 20m cargo +nightly miri test -p ferrite-mcu-kernels arch::

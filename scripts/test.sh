@@ -17,11 +17,11 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "no_std core and kernels build for Cortex-M4 (thumbv7em-none-eabihf) and Cortex-M0 (thumbv6m-none-eabi)"
-cargo build --locked -p ferrite-core -p ferrite-kernels --target thumbv7em-none-eabihf
-cargo build --locked -p ferrite-core -p ferrite-kernels --target thumbv6m-none-eabi
+cargo build --locked -p ferrite-mcu-core -p ferrite-mcu-kernels --target thumbv7em-none-eabihf
+cargo build --locked -p ferrite-mcu-core -p ferrite-mcu-kernels --target thumbv6m-none-eabi
 
 step "aarch64 (NEON) fast paths compile (cargo check --target aarch64-unknown-linux-gnu)"
-cargo check --locked -p ferrite-core -p ferrite-kernels --target aarch64-unknown-linux-gnu
+cargo check --locked -p ferrite-mcu-core -p ferrite-mcu-kernels --target aarch64-unknown-linux-gnu
 
 step "real-board firmware cross-compiles (nRF52840-DK, STM32F746G-DISCO, Raspberry Pi Pico)"
 for board in nrf52840-dk stm32f746g-disco rp-pico; do
@@ -41,6 +41,9 @@ step "no-DSP kernels built for ARMv6-M equal the reference on random layers, in 
 
 step "cargo test (unit, property, conformance against ${FERRITE_SHARED_MODELS:-../shared/models}, QEMU firmware runs)"
 cargo test --workspace --locked
+
+step "crates package as they would publish (cargo package: each crate built from its .crate file)"
+cargo package --locked --allow-dirty -p ferrite-mcu-core -p ferrite-mcu-kernels -p ferrite-mcu-convert -p ferrite-mcu-cli
 
 step "fuzz smoke: the converter on mutated models for at most 60 s (cargo fuzz, nightly)"
 ./scripts/fuzz-smoke.sh

@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the int8 kernels on layer shapes from the shared models, for every
-//! kernel set this CPU runs (`cargo bench -p ferrite-kernels`).
+//! kernel set this CPU runs (`cargo bench -p ferrite-mcu-kernels`).
 //!
 //! Each benchmark runs one layer through the same executor a model uses (a one-layer
 //! [`Model`]), so the entry's checks are included, as they are in a real inference.

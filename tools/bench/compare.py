@@ -6,7 +6,7 @@ engines round by round so that machine noise hits them alike, and prints the med
 of one inference per engine and the ratios. Optional tooling, not part of CI:
 
     pip install ai-edge-litert numpy          # LiteRT (its default XNNPACK delegate)
-    cargo build --release -p ferrite-cli      # Ferrite (`ferrite bench --json`)
+    cargo build --release -p ferrite-mcu-cli      # Ferrite (`ferrite bench --json`)
     python3 tools/bench/compare.py            # tract is built on first use, outside the repo
     python3 tools/bench/compare.py --write docs/performance.md
 
@@ -174,7 +174,7 @@ def main() -> int:
     ap.add_argument("models", nargs="*", default=DEFAULT_MODELS, help="model names under --models-dir")
     ap.add_argument("--models-dir", type=Path, default=ROOT.parent / "shared" / "models")
     ap.add_argument("--ferrite", type=Path, default=ROOT / "target" / "release" / "ferrite",
-                    help="the ferrite binary (cargo build --release -p ferrite-cli)")
+                    help="the ferrite binary (cargo build --release -p ferrite-mcu-cli)")
     ap.add_argument("--kernels", default=None, help="Ferrite kernel set (default: the best)")
     ap.add_argument("--rounds", type=int, default=5, help="rounds of alternating engines")
     ap.add_argument("--seconds", type=float, default=1.0, help="measuring time per engine per round")
@@ -186,7 +186,7 @@ def main() -> int:
     import numpy as np
 
     if not args.ferrite.exists():
-        print(f"{args.ferrite} not found: cargo build --release -p ferrite-cli (or pass --ferrite)", file=sys.stderr)
+        print(f"{args.ferrite} not found: cargo build --release -p ferrite-mcu-cli (or pass --ferrite)", file=sys.stderr)
         return 2
     tract = None if args.no_tract else build_tract(args.tract_dir)
     rows = []
@@ -291,7 +291,7 @@ def render(rows, args) -> str:
         "are the portable kernels'; the other float operators run the portable kernels. "
         "Per-layer Ferrite times: "
         "`ferrite bench MODEL --layers`; per-kernel and per-model criterion benchmarks: "
-        "`cargo bench -p ferrite-kernels`, `cargo bench -p ferrite-convert --bench models`.",
+        "`cargo bench -p ferrite-mcu-kernels`, `cargo bench -p ferrite-mcu-convert --bench models`.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -8,7 +8,7 @@ or with `--write docs/performance.md` writes into that file's "## Cortex-M (emul
 section — a summary table, the comparison with the published numbers in
 ../shared/baselines.md, and one per-layer table per model. Optional tooling, not part of CI:
 
-    cargo build --release -p ferrite-cli
+    cargo build --release -p ferrite-mcu-cli
     python3 tools/bench/cortex_m.py --write docs/performance.md
 
 Needs numpy. Models come from $FERRITE_SHARED_MODELS (default ../shared/models).

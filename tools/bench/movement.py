@@ -10,7 +10,7 @@ counts, see ../shared/emu/README.md), checks the outputs byte for byte, and prin
 section — the instructions the operator's layer takes per output byte. Optional tooling, not
 part of CI; needs the generator environment (tools/goldens/requirements.txt):
 
-    cargo build --release -p ferrite-cli
+    cargo build --release -p ferrite-mcu-cli
     python tools/bench/movement.py --write docs/performance.md
 
 The bar: a straightforward byte copy loop (`ldrb`, `strb`, an address increment, `subs`,

@@ -9,7 +9,7 @@ section — instructions and estimated cycles per inference, the share of the sl
 arena and flash.
 Optional tooling, not part of CI:
 
-    cargo build --release -p ferrite-cli
+    cargo build --release -p ferrite-mcu-cli
     python3 tools/bench/user_models.py --write docs/performance.md
 """
 

@@ -1,5 +1,5 @@
 //! Criterion benchmarks of whole models, one inference on one thread, for every kernel set
-//! this CPU runs (`cargo bench -p ferrite-convert --bench models`).
+//! this CPU runs (`cargo bench -p ferrite-mcu-convert --bench models`).
 //!
 //! Uses the shared models (`../shared/models`, or `FERRITE_SHARED_MODELS`) that are present;
 //! `ferrite bench` measures the same thing from the command line, and
