@@ -10,6 +10,20 @@
 //!
 //! [`registry::kernel_for`] tells the converter which entry runs an operator and the Rust path
 //! to emit for it.
+//!
+//! The reference functions can be called on plain slices, e.g. TFLite's float softmax:
+//! ```
+//! use ferrite_core::{ops::SoftmaxF32, TensorId};
+//! use ferrite_kernels::ops::softmax::softmax_f32;
+//! let p = SoftmaxF32 { input: TensorId(0), output: TensorId(1), outer: 1, depth: 3, beta: 1.0 };
+//! let mut probabilities = [0f32; 3];
+//! softmax_f32(&p, &[1.0, 2.0, 3.0], &mut probabilities);
+//! assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+//! assert!(probabilities[2] > probabilities[1] && probabilities[1] > probabilities[0]);
+//! ```
+//!
+//! A firmware never calls them directly: the model that `ferrite-convert` generates names the
+//! kernel entry of each layer, and `ferrite_core::Model::run` calls it.
 #![no_std]
 #![deny(missing_docs)]
 // No panic path in the inference path: kernel entries check every slice against the layer's

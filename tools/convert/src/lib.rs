@@ -14,6 +14,14 @@
 //! ferrite_convert::Builder::new("model.tflite").emit_to_out_dir().unwrap();
 //! ```
 //! and in its source: `mod model { include!(concat!(env!("OUT_DIR"), "/model.rs")); }`.
+//!
+//! Model files are untrusted input: anything malformed is an error naming where it is wrong.
+//! ```
+//! use ferrite_convert::{compile, ConvertError, Options};
+//! let e = compile(b"TFL3 but not a model", &Options::default()).unwrap_err();
+//! assert!(matches!(e, ConvertError::Read(_)));
+//! assert!(e.to_string().contains("byte offset"), "{e}");
+//! ```
 
 pub mod compile;
 pub mod consts;
