@@ -45,6 +45,14 @@ cargo test --workspace --locked
 step "crates package as they would publish (cargo package: each crate built from its .crate file)"
 cargo package --locked --allow-dirty -p ferrite-mcu-core -p ferrite-mcu-kernels -p ferrite-mcu-convert -p ferrite-mcu-cli
 
+step "the gesture example (examples/gesture): lints for the nRF52840-DK, tests on the host"
+(
+  cd examples/gesture
+  cargo fmt --check
+  cargo clippy --release --locked -q -- -D warnings
+  cargo test --release --locked -q --target "$(rustc -vV | sed -n 's/^host: //p')"
+)
+
 step "fuzz smoke: the converter on mutated models for at most 60 s (cargo fuzz, nightly)"
 ./scripts/fuzz-smoke.sh
 
