@@ -581,11 +581,12 @@ pub fn eval(req: &EvalRequest<'_>) -> Result<ExitCode, String> {
     if let Some((a, path)) = &expected_agreement {
         println!();
         println!(
-            "expected {}: {} of {} outputs match exactly; argmax agrees on {}",
+            "expected {}: {} of {} outputs match exactly; argmax agrees on {}; max abs difference of dequantized outputs {:.6}",
             path.display(),
             a.exact_matches,
             a.samples,
-            percent(a.argmax_agree, a.samples)
+            percent(a.argmax_agree, a.samples),
+            a.max_abs_diff
         );
     }
     if let Some(path) = req.confusion_svg {

@@ -144,72 +144,91 @@ fn eval_on_digits_agrees_with_run_outputs_and_labels() {
     let (n, classes) = (labels.len(), 10);
     assert_eq!(scores.len(), n * classes);
 
-    // What the reported numbers must be, from the outputs and labels alone.
-    let mut confusion = vec![vec![0u64; classes]; classes];
-    let (mut top1, mut top3, mut exact, mut golden_argmax) = (0, 0, 0, 0);
-    for (s, &label) in labels.iter().enumerate() {
-        let row = &scores[s * classes..(s + 1) * classes];
-        let golden = &goldens[s * classes..(s + 1) * classes];
-        let order = ranking(row);
-        confusion[label][order[0]] += 1;
-        top1 += usize::from(order[0] == label);
-        top3 += usize::from(order[..3].contains(&label));
-        exact += usize::from(row == golden);
-        golden_argmax += usize::from(ranking(golden)[0] == order[0]);
-    }
+    // The true labels, then labels moved off by one or two classes on most samples so that
+    // the matrix has cells off the diagonal and top-1 and top-3 differ.
+    let moved: Vec<usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(s, &l)| (l + s % 3) % classes)
+        .collect();
+    let moved_file = tmp("digits.moved-labels.npy");
+    npy::write(
+        Path::new(&moved_file),
+        &Array {
+            shape: vec![n],
+            data: Data::I64(moved.iter().map(|&l| l as i64).collect()),
+        },
+    )
+    .unwrap();
+    for (set, labels, label_file) in [("true", &labels, &d.labels), ("moved", &moved, &moved_file)]
+    {
+        // What the reported numbers must be, from the outputs and labels alone.
+        let mut confusion = vec![vec![0u64; classes]; classes];
+        let (mut top1, mut top3, mut exact, mut golden_argmax) = (0, 0, 0, 0);
+        for (s, &label) in labels.iter().enumerate() {
+            let row = &scores[s * classes..(s + 1) * classes];
+            let golden = &goldens[s * classes..(s + 1) * classes];
+            let order = ranking(row);
+            confusion[label][order[0]] += 1;
+            top1 += usize::from(order[0] == label);
+            top3 += usize::from(order[..3].contains(&label));
+            exact += usize::from(row == golden);
+            golden_argmax += usize::from(ranking(golden)[0] == order[0]);
+        }
 
-    let svg_path = tmp("digits.confusion.svg");
-    let v = json(&ferrite(&[
-        "eval",
-        &d.model,
-        "--input",
-        &d.inputs,
-        "--labels",
-        &d.labels,
-        "--top",
-        "3",
-        "--expected",
-        &d.goldens,
-        "--json",
-        "--confusion-svg",
-        &svg_path,
-        "--threads",
-        "2",
-    ]));
-    assert_eq!(v["samples"], n);
-    assert_eq!(v["classes"], classes);
-    assert_eq!(v["correct"], top1);
-    assert_eq!(v["accuracy"].as_f64().unwrap(), top1 as f64 / n as f64);
-    assert_eq!(v["top_k"]["k"], 3);
-    assert_eq!(v["top_k"]["correct"], top3);
-    assert_eq!(
-        v["top_k"]["accuracy"].as_f64().unwrap(),
-        top3 as f64 / n as f64
-    );
-    let reported: Vec<Vec<u64>> = serde_json::from_value(v["confusion"].clone()).unwrap();
-    assert_eq!(reported, confusion);
-    assert_eq!(reported.iter().flatten().sum::<u64>(), n as u64);
-    let per_class = v["per_class"].as_array().unwrap();
-    assert_eq!(per_class.len(), classes);
-    for (c, p) in per_class.iter().enumerate() {
-        assert_eq!(p["class"], c);
-        assert_eq!(p["samples"], confusion[c].iter().sum::<u64>());
-        assert_eq!(p["correct"], confusion[c][c]);
-        assert_eq!(p["predicted"], confusion.iter().map(|r| r[c]).sum::<u64>());
-    }
-    assert_eq!(v["expected"]["exact_matches"], exact);
-    assert_eq!(v["expected"]["argmax_agree"], golden_argmax);
-    // Ferrite is bit-exact with TFLM on the bundled samples, so these are all ten.
-    assert_eq!(exact, n);
+        let svg_path = tmp(&format!("digits.{set}.confusion.svg"));
+        let v = json(&ferrite(&[
+            "eval",
+            &d.model,
+            "--input",
+            &d.inputs,
+            "--labels",
+            label_file,
+            "--top",
+            "3",
+            "--expected",
+            &d.goldens,
+            "--json",
+            "--confusion-svg",
+            &svg_path,
+            "--threads",
+            "2",
+        ]));
+        assert_eq!(v["samples"], n);
+        assert_eq!(v["classes"], classes);
+        assert_eq!(v["correct"], top1);
+        assert_eq!(v["accuracy"].as_f64().unwrap(), top1 as f64 / n as f64);
+        assert_eq!(v["top_k"]["k"], 3);
+        assert_eq!(v["top_k"]["correct"], top3);
+        assert_eq!(
+            v["top_k"]["accuracy"].as_f64().unwrap(),
+            top3 as f64 / n as f64
+        );
+        let reported: Vec<Vec<u64>> = serde_json::from_value(v["confusion"].clone()).unwrap();
+        assert_eq!(reported, confusion);
+        assert_eq!(reported.iter().flatten().sum::<u64>(), n as u64);
+        let per_class = v["per_class"].as_array().unwrap();
+        assert_eq!(per_class.len(), classes);
+        for (c, p) in per_class.iter().enumerate() {
+            assert_eq!(p["class"], c);
+            assert_eq!(p["samples"], confusion[c].iter().sum::<u64>());
+            assert_eq!(p["correct"], confusion[c][c]);
+            assert_eq!(p["predicted"], confusion.iter().map(|r| r[c]).sum::<u64>());
+        }
+        assert_eq!(v["expected"]["exact_matches"], exact);
+        assert_eq!(v["expected"]["argmax_agree"], golden_argmax);
+        // Ferrite is bit-exact with TFLM on the bundled samples, so these are all ten.
+        assert_eq!(exact, n);
 
-    let svg = std::fs::read_to_string(&svg_path).unwrap();
-    assert_eq!(rects(well_formed(&svg)).len(), classes * classes);
-    for (label, row) in confusion.iter().enumerate() {
-        for (predicted, count) in row.iter().enumerate() {
-            assert!(
-                svg.contains(&format!("label {label}, predicted {predicted}: {count}<")),
-                "cell ({label}, {predicted}) should say {count}"
-            );
+        let svg = std::fs::read_to_string(&svg_path).unwrap();
+        assert_eq!(rects(well_formed(&svg)).len(), classes * classes);
+        for (label, row) in confusion.iter().enumerate() {
+            for (predicted, count) in row.iter().enumerate() {
+                assert!(
+                    svg.contains(&format!("label {label}, predicted {predicted}: {count}<")),
+                    "cell ({label}, {predicted}) should say {count}"
+                );
+            }
         }
     }
 }
@@ -411,9 +430,11 @@ fn int8_model_against_its_float_reference() {
 
 /// `inspect --plot` draws each planned buffer once, where the plan put it, and boxes whose
 /// lifetimes overlap never overlap.
-fn check_plan_plot(model: &str, name: &str) {
+fn check_plan_plot(model: &str, name: &str, target: &str) {
     let svg_path = tmp(name);
-    let v = json(&ferrite(&["inspect", model, "--json", "--plot", &svg_path]));
+    let v = json(&ferrite(&[
+        "inspect", model, "--target", target, "--json", "--plot", &svg_path,
+    ]));
     let svg = std::fs::read_to_string(&svg_path).unwrap();
     let boxes = rects(well_formed(&svg));
     let buffers = v["buffers"].as_array().unwrap();
@@ -426,6 +447,16 @@ fn check_plan_plot(model: &str, name: &str) {
     let tensors = v["tensors"].as_array().unwrap();
     let mut seen = vec![0; tensors.len()];
     for b in buffers {
+        if let Some(layer) = b["scratch_of_layer"].as_u64() {
+            assert!(b["tensors"].as_array().unwrap().is_empty());
+            assert_eq!(b["first_layer"], layer);
+            assert_eq!(b["last_layer"], layer);
+            let title = format!(
+                "<title>scratch of layer {layer}: {} bytes at {},",
+                b["bytes"], b["offset"]
+            );
+            assert!(svg.contains(&title), "no {title}");
+        }
         for t in b["tensors"].as_array().unwrap() {
             let t = t.as_u64().unwrap() as usize;
             seen[t] += 1;
@@ -485,12 +516,20 @@ fn check_plan_plot(model: &str, name: &str) {
 
 #[test]
 fn inspect_plot_draws_the_plan_without_overlaps() {
-    check_plan_plot(&digits().model, "digits.plan.svg");
+    // The DSP target's kernels take scratch buffers, drawn as boxes of their own.
+    for target in ["portable", "cortex-m-dsp"] {
+        check_plan_plot(
+            &digits().model,
+            &format!("digits.{target}.plan.svg"),
+            target,
+        );
+    }
     for name in ["vww_96_int8", "resnet8_int8"] {
         if let Some(dir) = shared_model(name) {
             check_plan_plot(
                 &path(dir.join(format!("{name}.tflite"))),
                 &format!("{name}.plan.svg"),
+                "cortex-m-dsp",
             );
         }
     }
