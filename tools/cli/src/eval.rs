@@ -196,50 +196,64 @@ fn quantized_range(dtype: DType) -> Option<(f32, f32)> {
     }
 }
 
-/// `x` converted to what `target` (a model input) takes. Float samples are quantized with
-/// `target`'s scale and zero point (round half to even, as numpy and the TFLite converter's
-/// tooling do, then saturate); quantized samples for a float input are dequantized with
-/// `source`'s, the quantized input of the other model these samples were made for.
+/// Real values quantized for `target`: round half to even (as numpy and the TFLite
+/// converter's tooling do), then saturate to the type's range.
+fn quantize(real: &[f32], target: &Tensor) -> Result<Data, String> {
+    let Some((lo, hi)) = quantized_range(target.dtype).filter(|_| target.scale != 0.0) else {
+        return Err(format!(
+            "the model takes {} input without a scale: cannot quantize samples for it",
+            target.dtype
+        ));
+    };
+    let q = real
+        .iter()
+        .map(|&f| ((f / target.scale).round_ties_even() + target.zero_point as f32).clamp(lo, hi));
+    Ok(match target.dtype {
+        DType::I8 => Data::I8(q.map(|f| f as i8).collect()),
+        DType::U8 => Data::U8(q.map(|f| f as u8).collect()),
+        _ => Data::I16(q.map(|f| f as i16).collect()),
+    })
+}
+
+/// `x` converted to what `target` (a model input) takes; `source` is the input of the other
+/// model, whose quantization quantized samples carry when `target` cannot tell.
+///
+/// - samples of `target`'s type are taken as they are, unless `source` has that type too
+///   with another scale or zero point (two quantized models compared): then they are
+///   dequantized with `source`'s parameters and quantized again with `target`'s;
+/// - float samples are quantized with `target`'s scale and zero point;
+/// - quantized samples for a float input are dequantized with `source`'s.
 pub fn adapt_input(x: &Array, target: &Tensor, source: Option<&Tensor>) -> Result<Array, String> {
     let have = x.data.dtype();
-    if have == target.dtype {
-        return Ok(x.clone());
-    }
-    let data = match (&x.data, quantized_range(target.dtype)) {
-        (Data::F32(v), Some((lo, hi))) => {
-            if target.scale == 0.0 {
-                return Err(format!(
-                    "the model takes {} input without a scale: cannot quantize float samples for it",
-                    target.dtype
-                ));
+    // The source's quantization, when the samples are in its type and it has one.
+    let source =
+        source.filter(|s| s.dtype == have && s.scale != 0.0 && quantized_range(have).is_some());
+    let dequantized = |src: &Tensor| -> Vec<f32> {
+        (0..x.data.len())
+            .map(|i| dequantize(x.data.get_f64(i), src) as f32)
+            .collect()
+    };
+    let data = if have == target.dtype {
+        match source {
+            Some(src) if (src.scale, src.zero_point) != (target.scale, target.zero_point) => {
+                quantize(&dequantized(src), target)?
             }
-            let q = v.iter().map(|&f| {
-                ((f / target.scale).round_ties_even() + target.zero_point as f32).clamp(lo, hi)
-            });
-            match target.dtype {
-                DType::I8 => Data::I8(q.map(|f| f as i8).collect()),
-                DType::U8 => Data::U8(q.map(|f| f as u8).collect()),
-                _ => Data::I16(q.map(|f| f as i16).collect()),
-            }
+            _ => return Ok(x.clone()),
         }
-        (_, None) if target.dtype == DType::F32 => {
-            let Some(src) = source.filter(|s| s.dtype == have && s.scale != 0.0) else {
-                return Err(format!(
-                    "the samples are {have} but the model takes float32, and no {have} model input gives the scale and zero point to dequantize them"
-                ));
-            };
-            Data::F32(
-                (0..x.data.len())
-                    .map(|i| dequantize(x.data.get_f64(i), src) as f32)
-                    .collect(),
-            )
-        }
-        _ => {
+    } else if let (Data::F32(v), Some(_)) = (&x.data, quantized_range(target.dtype)) {
+        quantize(v, target)?
+    } else if target.dtype == DType::F32 {
+        let Some(src) = source else {
             return Err(format!(
-                "the samples are {have} but the model takes {}",
-                target.dtype
-            ))
-        }
+                "the samples are {have} but the model takes float32, and no {have} model input gives the scale and zero point to dequantize them"
+            ));
+        };
+        Data::F32(dequantized(src))
+    } else {
+        return Err(format!(
+            "the samples are {have} but the model takes {}",
+            target.dtype
+        ));
     };
     Ok(Array {
         shape: x.shape.clone(),
@@ -427,10 +441,15 @@ pub fn eval(req: &EvalRequest<'_>) -> Result<ExitCode, String> {
     let samples_in = npy::read(req.input)?;
     // The samples may be made for either model: each side converts from the other's
     // quantization when its own input type differs.
+    // Samples in the model's own type are the model's: the reference's quantization is only
+    // for samples the model cannot read as they are.
     let input = adapt_input(
         &samples_in,
         &in_t,
-        reference.as_ref().map(|(_, r_in, _, _)| r_in),
+        reference
+            .as_ref()
+            .map(|(_, r_in, _, _)| r_in)
+            .filter(|r_in| r_in.dtype != in_t.dtype),
     )?;
     let n = host::samples(&model, std::slice::from_ref(&input))?;
     let ref_input = match &reference {
@@ -724,5 +743,21 @@ mod tests {
         );
         let same = adapt_input(&q, &int8, Some(&float)).unwrap();
         assert_eq!(same, q);
+        assert_eq!(adapt_input(&q, &int8, Some(&int8)).unwrap(), q);
+    }
+
+    #[test]
+    fn samples_for_one_quantization_are_requantized_for_another() {
+        let (from, to) = (tensor(DType::I8, 0.5, -10), tensor(DType::I8, 0.25, 0));
+        let x = Array {
+            shape: vec![1, 4],
+            data: Data::I8(vec![-10, -9, 20, 127]),
+        };
+        // Real values 0, 0.5, 15, 68.5; at scale 0.25: 0, 2, 60, 274 -> saturates at 127.
+        let y = adapt_input(&x, &to, Some(&from)).unwrap();
+        assert_eq!(y.data, Data::I8(vec![0, 2, 60, 127]));
+        let u8_input = tensor(DType::U8, 0.5, 118);
+        let z = adapt_input(&x, &u8_input, Some(&from)).unwrap_err();
+        assert!(z.contains("int8 but the model takes uint8"), "{z}");
     }
 }

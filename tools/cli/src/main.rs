@@ -78,8 +78,9 @@ enum Command {
     /// matrix, and agreement with a reference model or with outputs computed elsewhere.
     ///
     /// The first model output holds the class scores; the prediction is its argmax. Float
-    /// samples are quantized for a quantized model with its input scale and zero point, and
-    /// quantized samples are dequantized for a float reference with the other model's.
+    /// samples are quantized for a quantized model with its input scale and zero point;
+    /// quantized samples are dequantized for a float reference with the other model's, and
+    /// requantized for a reference quantized differently.
     Eval {
         /// The .tflite model (one input).
         model: PathBuf,
