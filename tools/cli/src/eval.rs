@@ -13,14 +13,26 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
+/// Where the labelled samples come from.
+pub enum Samples<'a> {
+    /// Samples stacked on a leading axis and one integer label per sample (`.npy` files).
+    Arrays {
+        /// The samples.
+        input: &'a Path,
+        /// The labels.
+        labels: &'a Path,
+    },
+    /// A folder of PNG images, one subfolder per class named by its index (see
+    /// [`read_image_folder`]).
+    Images(&'a Path),
+}
+
 /// What `ferrite eval` was asked to do.
 pub struct EvalRequest<'a> {
     /// The model to evaluate.
     pub model: &'a Path,
-    /// Samples stacked on a leading axis (`.npy`).
-    pub input: &'a Path,
-    /// One integer label per sample (`.npy`).
-    pub labels: &'a Path,
+    /// The labelled samples.
+    pub samples: Samples<'a>,
     /// Also report top-k accuracy for this k.
     pub top: Option<usize>,
     /// A model to compare predictions with (typically the float model the int8 one was
@@ -270,16 +282,29 @@ fn read_labels(path: &Path, samples: usize, classes: usize) -> Result<Vec<usize>
             path.display()
         ));
     }
-    if a.data.len() != samples {
+    let values: Vec<f64> = (0..a.data.len()).map(|i| a.data.get_f64(i)).collect();
+    checked_labels(&values, samples, classes, path)
+}
+
+/// `values` as class indices, one per sample, each below `classes`; `path` names their
+/// source in errors.
+fn checked_labels(
+    values: &[f64],
+    samples: usize,
+    classes: usize,
+    path: &Path,
+) -> Result<Vec<usize>, String> {
+    if values.len() != samples {
         return Err(format!(
             "{}: {} labels for {samples} samples",
             path.display(),
-            a.data.len()
+            values.len()
         ));
     }
-    (0..samples)
-        .map(|i| {
-            let v = a.data.get_f64(i);
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
             if v < 0.0 || v >= classes as f64 {
                 Err(format!(
                     "{}: label {v} of sample {i} is not a class of the model's {classes} outputs",
@@ -290,6 +315,103 @@ fn read_labels(path: &Path, samples: usize, classes: usize) -> Result<Vec<usize>
             }
         })
         .collect()
+}
+
+/// Samples and labels from a folder of PNG images: `dir/<class index>/*.png`, each folder
+/// named by the class index of its images (`0`, `1`, ...), files in name order within
+/// it, folders in class order. Other files are ignored.
+///
+/// Each image must already have the model input's height and width: resizing methods
+/// differ (TensorFlow's bilinear resize uses half-pixel centres, others do not), and a
+/// silently different resize would show up as lost accuracy. A pixel `p` stands for the real
+/// value `p / 255` (the usual `[0, 1]` image input; quantized per model input later);
+/// images are read as grey when the input has one channel and as RGB when it has three.
+pub fn read_image_folder(dir: &Path, input: &Tensor) -> Result<(Array, Vec<f64>), String> {
+    let dims: Vec<usize> = input.shape.dims().iter().map(|&d| d as usize).collect();
+    let [.., height, width, channels] = dims[..] else {
+        return Err(format!(
+            "--images needs a model input of [height, width, channels]; this one is {dims:?}"
+        ));
+    };
+    if dims[..dims.len() - 3].iter().product::<usize>() != 1 || !matches!(channels, 1 | 3) {
+        return Err(format!(
+            "--images needs a model input of one image with 1 or 3 channels; this one is {dims:?}"
+        ));
+    }
+    let read_dir = |d: &Path| -> Result<Vec<std::path::PathBuf>, String> {
+        let mut entries = std::fs::read_dir(d)
+            .and_then(|it| {
+                it.map(|e| e.map(|e| e.path()))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| format!("reading {}: {e}", d.display()))?;
+        entries.sort();
+        Ok(entries)
+    };
+    let mut classes: Vec<(usize, std::path::PathBuf)> = Vec::new();
+    for path in read_dir(dir)?.into_iter().filter(|p| p.is_dir()) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        match name.as_deref().map(str::parse::<usize>) {
+            Some(Ok(class)) => classes.push((class, path)),
+            _ => {
+                return Err(format!(
+                    "{}: image folders are named by class index (0, 1, ...)",
+                    path.display()
+                ))
+            }
+        }
+    }
+    classes.sort();
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    for (class, folder) in &classes {
+        for file in read_dir(folder)? {
+            let is_png = file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+            if !is_png || !file.is_file() {
+                continue;
+            }
+            let image =
+                image::open(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+            if (image.width() as usize, image.height() as usize) != (width, height) {
+                return Err(format!(
+                    "{}: {}x{} pixels, but the model takes {width}x{height}; resize the images as the model's training did",
+                    file.display(),
+                    image.width(),
+                    image.height()
+                ));
+            }
+            let bytes = if channels == 1 {
+                image.into_luma8().into_raw()
+            } else {
+                image.into_rgb8().into_raw()
+            };
+            pixels.extend(bytes.iter().map(|&p| f32::from(p) / 255.0));
+            labels.push(*class as f64);
+        }
+    }
+    if labels.is_empty() {
+        return Err(format!(
+            "{}: no PNG images in class folders (expected {}/<class index>/*.png)",
+            dir.display(),
+            dir.display()
+        ));
+    }
+    let mut shape = vec![labels.len()];
+    shape.extend(&dims);
+    Ok((
+        Array {
+            shape,
+            data: Data::F32(pixels),
+        },
+        labels,
+    ))
+}
+
+/// Where the labels are: a `.npy` file still to read, or the class folders' names.
+enum LabelSource<'a> {
+    File(&'a Path),
+    Folders(Vec<f64>, &'a Path),
 }
 
 /// The first output of every sample, raw and dequantized, as rows of `classes` values.
@@ -438,7 +560,13 @@ pub fn eval(req: &EvalRequest<'_>) -> Result<ExitCode, String> {
         }
         None => None,
     };
-    let samples_in = npy::read(req.input)?;
+    let (samples_in, labels_from) = match req.samples {
+        Samples::Arrays { input, labels } => (npy::read(input)?, LabelSource::File(labels)),
+        Samples::Images(dir) => {
+            let (a, labels) = read_image_folder(dir, &in_t)?;
+            (a, LabelSource::Folders(labels, dir))
+        }
+    };
     // The samples may be made for either model: each side converts from the other's
     // quantization when its own input type differs.
     // Samples in the model's own type are the model's: the reference's quantization is only
@@ -462,7 +590,10 @@ pub fn eval(req: &EvalRequest<'_>) -> Result<ExitCode, String> {
         }
         None => None,
     };
-    let labels = read_labels(req.labels, n, classes)?;
+    let labels = match labels_from {
+        LabelSource::File(path) => read_labels(path, n, classes)?,
+        LabelSource::Folders(values, dir) => checked_labels(&values, n, classes, dir)?,
+    };
     let expected = match req.expected {
         Some(path) => {
             let e = npy::read(path)?;

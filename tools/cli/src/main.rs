@@ -85,11 +85,17 @@ enum Command {
         /// The .tflite model (one input).
         model: PathBuf,
         /// Samples: N stacked on a leading axis (.npy), in the model's input type or float32.
-        #[arg(long)]
-        input: PathBuf,
+        #[arg(long, required_unless_present = "images", requires = "labels")]
+        input: Option<PathBuf>,
         /// Integer labels, one per sample (.npy), each a class index of the first output.
-        #[arg(long)]
-        labels: PathBuf,
+        #[arg(long, requires = "input")]
+        labels: Option<PathBuf>,
+        /// Instead of --input and --labels: a folder of PNG images in one subfolder per class,
+        /// named by the class index (DIR/0/*.png, DIR/1/*.png, ...). Images must have the
+        /// model's input height and width (no resizing); pixel p stands for p/255, read as
+        /// grey for a 1-channel input and RGB for 3 channels.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["input", "labels"])]
+        images: Option<PathBuf>,
         /// Also report top-K accuracy (the label among the K highest scores).
         #[arg(long, value_name = "K")]
         top: Option<usize>,
@@ -253,22 +259,29 @@ fn main() -> ExitCode {
             model,
             input,
             labels,
+            images,
             top,
             reference,
             expected,
             json,
             confusion_svg,
             threads: t,
-        } => eval::eval(&eval::EvalRequest {
-            model: &model,
-            input: &input,
-            labels: &labels,
-            top,
-            reference: reference.as_deref(),
-            expected: expected.as_deref(),
-            json,
-            confusion_svg: confusion_svg.as_deref(),
-            threads: threads(t),
+        } => match (&images, &input, &labels) {
+            (Some(dir), _, _) => Ok(eval::Samples::Images(dir)),
+            (None, Some(input), Some(labels)) => Ok(eval::Samples::Arrays { input, labels }),
+            _ => Err("give --input and --labels, or --images".to_string()),
+        }
+        .and_then(|samples| {
+            eval::eval(&eval::EvalRequest {
+                model: &model,
+                samples,
+                top,
+                reference: reference.as_deref(),
+                expected: expected.as_deref(),
+                json,
+                confusion_svg: confusion_svg.as_deref(),
+                threads: threads(t),
+            })
         }),
         Command::Run {
             model,

@@ -534,3 +534,82 @@ fn inspect_plot_draws_the_plan_without_overlaps() {
         }
     }
 }
+
+#[test]
+fn eval_reads_a_folder_of_images() {
+    let d = digits();
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("models/samples/digits_samples.json")).unwrap(),
+    )
+    .unwrap();
+    let quant = &summary["inputs"][0]["quant"];
+    let scale = quant["scale"][0].as_f64().unwrap();
+    let zero_point = quant["zero_point"][0].as_f64().unwrap();
+    let q = npy::read(Path::new(&d.inputs)).unwrap();
+    let labels = values(&npy::read(Path::new(&d.labels)).unwrap());
+    let n = labels.len();
+    // Folders are read in class order: with one sample per class in class order, that is
+    // the samples' order, so the outputs line up with the goldens.
+    assert!(labels.windows(2).all(|w| w[0] < w[1]), "{labels:?}");
+
+    let dir = PathBuf::from(tmp("digits-images"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let per = 32 * 32;
+    for (s, &label) in labels.iter().enumerate() {
+        // The pixel whose p / 255 is the sample's real value.
+        let pixels: Vec<u8> = values(&q)[s * per..(s + 1) * per]
+            .iter()
+            .map(|&v| ((v - zero_point) * scale * 255.0).round() as u8)
+            .collect();
+        let folder = dir.join(format!("{label}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        image::GrayImage::from_raw(32, 32, pixels)
+            .unwrap()
+            .save(folder.join(format!("sample_{s}.png")))
+            .unwrap();
+    }
+    std::fs::write(dir.join("README.txt"), "not an image folder").unwrap();
+    let dir_arg = path(dir.clone());
+    let from_images = json(&ferrite(&[
+        "eval",
+        &d.model,
+        "--images",
+        &dir_arg,
+        "--expected",
+        &d.goldens,
+        "--json",
+    ]));
+    let from_arrays = json(&ferrite(&[
+        "eval", &d.model, "--input", &d.inputs, "--labels", &d.labels, "--json",
+    ]));
+    assert_eq!(from_images["samples"], n);
+    assert_eq!(from_images["expected"]["exact_matches"], n);
+    assert_eq!(from_images["confusion"], from_arrays["confusion"]);
+
+    // An image of another size, and a folder that is not a class index, are errors.
+    let small = PathBuf::from(tmp("digits-images-small"));
+    std::fs::create_dir_all(small.join("3")).unwrap();
+    image::GrayImage::new(8, 8)
+        .save(small.join("3/a.png"))
+        .unwrap();
+    let o = ferrite(&["eval", &d.model, "--images", &path(small)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("8x8 pixels, but the model takes 32x32"),
+        "{}",
+        text(&o)
+    );
+    let named = PathBuf::from(tmp("digits-images-named"));
+    std::fs::create_dir_all(named.join("seven")).unwrap();
+    let o = ferrite(&["eval", &d.model, "--images", &path(named)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("named by class index"), "{}", text(&o));
+    let o = ferrite(&[
+        "eval", &d.model, "--images", &dir_arg, "--labels", &d.labels,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--images with --labels is a usage error"
+    );
+}
