@@ -319,7 +319,7 @@ fn checked_labels(
 
 /// Samples and labels from a folder of PNG images: `dir/<class index>/*.png`, each folder
 /// named by the class index of its images (`0`, `1`, ...), files in name order within
-/// it, folders in class order. Other files are ignored.
+/// it, folders in class order. Other files and hidden folders are ignored.
 ///
 /// Each image must already have the model input's height and width: resizing methods
 /// differ (TensorFlow's bilinear resize uses half-pixel centres, others do not), and a
@@ -351,6 +351,10 @@ pub fn read_image_folder(dir: &Path, input: &Tensor) -> Result<(Array, Vec<f64>)
     let mut classes: Vec<(usize, std::path::PathBuf)> = Vec::new();
     for path in read_dir(dir)?.into_iter().filter(|p| p.is_dir()) {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        // Hidden folders are tools' own (.git, .ipynb_checkpoints), not classes.
+        if name.as_deref().is_some_and(|n| n.starts_with('.')) {
+            continue;
+        }
         match name.as_deref().map(str::parse::<usize>) {
             Some(Ok(class)) => classes.push((class, path)),
             _ => {

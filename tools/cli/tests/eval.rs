@@ -568,7 +568,8 @@ fn eval_reads_a_folder_of_images() {
             .save(folder.join(format!("sample_{s}.png")))
             .unwrap();
     }
-    std::fs::write(dir.join("README.txt"), "not an image folder").unwrap();
+    std::fs::write(dir.join("README.txt"), "not a class folder").unwrap();
+    std::fs::create_dir_all(dir.join(".thumbnails")).unwrap();
     let dir_arg = path(dir.clone());
     let from_images = json(&ferrite(&[
         "eval",
