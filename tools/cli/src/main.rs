@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod bench;
+mod eval;
+mod plot;
 mod sim;
 
 #[derive(Parser)]
@@ -67,6 +69,55 @@ enum Command {
         /// Print one JSON object instead of tables.
         #[arg(long)]
         json: bool,
+        /// Also draw the arena plan as SVG to this file: a box per buffer spanning the layers
+        /// it is alive (x) and its bytes (y), with the arena size marked.
+        #[arg(long, value_name = "SVG")]
+        plot: Option<PathBuf>,
+    },
+    /// Measure a classifier on labelled samples: top-1 (and top-k) accuracy, a confusion
+    /// matrix, and agreement with a reference model or with outputs computed elsewhere.
+    ///
+    /// The first model output holds the class scores; the prediction is its argmax. Float
+    /// samples are quantized for a quantized model with its input scale and zero point;
+    /// quantized samples are dequantized for a float reference with the other model's, and
+    /// requantized for a reference quantized differently.
+    Eval {
+        /// The .tflite model (one input).
+        model: PathBuf,
+        /// Samples: N stacked on a leading axis (.npy), in the model's input type or float32.
+        #[arg(long, required_unless_present = "images", requires = "labels")]
+        input: Option<PathBuf>,
+        /// Integer labels, one per sample (.npy), each a class index of the first output.
+        #[arg(long, requires = "input")]
+        labels: Option<PathBuf>,
+        /// Instead of --input and --labels: a folder of PNG images in one subfolder per class,
+        /// named by the class index (DIR/0/*.png, DIR/1/*.png, ...). Images must have the
+        /// model's input height and width (no resizing); pixel p stands for p/255, read as
+        /// grey for a 1-channel input and RGB for 3 channels.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["input", "labels"])]
+        images: Option<PathBuf>,
+        /// Also report top-K accuracy (the label among the K highest scores).
+        #[arg(long, value_name = "K")]
+        top: Option<usize>,
+        /// A reference model on the same samples (e.g. the float model an int8 one came from):
+        /// report how often the argmax agrees and the largest difference of the dequantized
+        /// outputs.
+        #[arg(long, value_name = "TFLITE")]
+        reference: Option<PathBuf>,
+        /// The model's outputs computed elsewhere (TFLM, LiteRT), stacked like `run` writes
+        /// them: report exact matches and argmax agreement.
+        #[arg(long, value_name = "NPY")]
+        expected: Option<PathBuf>,
+        /// Print one JSON object (accuracy, per-class counts, confusion matrix, agreement)
+        /// and no progress bar.
+        #[arg(long)]
+        json: bool,
+        /// Draw the confusion matrix as SVG to this file.
+        #[arg(long, value_name = "SVG")]
+        confusion_svg: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Run samples through the model on this machine (the same kernels the device runs).
     Run {
@@ -203,7 +254,35 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Convert { model, output } => convert(&model, &output),
-        Command::Inspect { model, json } => inspect(&model, json),
+        Command::Inspect { model, json, plot } => inspect(&model, json, plot.as_deref()),
+        Command::Eval {
+            model,
+            input,
+            labels,
+            images,
+            top,
+            reference,
+            expected,
+            json,
+            confusion_svg,
+            threads: t,
+        } => match (&images, &input, &labels) {
+            (Some(dir), _, _) => Ok(eval::Samples::Images(dir)),
+            (None, Some(input), Some(labels)) => Ok(eval::Samples::Arrays { input, labels }),
+            _ => Err("give --input and --labels, or --images".to_string()),
+        }
+        .and_then(|samples| {
+            eval::eval(&eval::EvalRequest {
+                model: &model,
+                samples,
+                top,
+                reference: reference.as_deref(),
+                expected: expected.as_deref(),
+                json,
+                confusion_svg: confusion_svg.as_deref(),
+                threads: threads(t),
+            })
+        }),
         Command::Run {
             model,
             input,
@@ -281,9 +360,20 @@ fn shapes(v: &[Vec<usize>]) -> String {
         .join(" ")
 }
 
-fn inspect(model: &Path, json: bool) -> Result<ExitCode, String> {
+fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, String> {
     let c = load(model)?;
     let r = &c.report;
+    if let Some(path) = plot {
+        let name = model.file_name().map_or_else(
+            || model.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        std::fs::write(path, plot::plan_svg(r, &name))
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        if !json {
+            println!("wrote {}", path.display());
+        }
+    }
     if json {
         let v = serde_json::json!({
             "model": model.display().to_string(),
@@ -294,6 +384,7 @@ fn inspect(model: &Path, json: bool) -> Result<ExitCode, String> {
             "weight_bytes": r.weight_bytes,
             "layers": r.layers,
             "tensors": r.tensors,
+            "buffers": r.buffers,
             "warnings": r.warnings,
             "folded": r.folded,
         });

@@ -79,6 +79,25 @@ pub struct TensorReport {
     pub zero_point: i32,
 }
 
+/// One buffer of the arena plan: a tensor (with the tensors that alias it, such as a
+/// reshape's output sharing its input's bytes) or one layer's kernel scratch.
+#[derive(Debug, Clone, Serialize)]
+pub struct BufferReport {
+    /// The tensors (runtime ids) stored in it; empty for kernel scratch.
+    pub tensors: Vec<u16>,
+    /// The layer whose kernel scratch it is, if it is scratch.
+    pub scratch_of_layer: Option<usize>,
+    /// Arena offset.
+    pub offset: usize,
+    /// Size in bytes (its largest tensor's).
+    pub bytes: usize,
+    /// First layer step at which it is alive (0 for model inputs).
+    pub first_layer: usize,
+    /// Last layer step at which it is alive, inclusive; model outputs stay alive until the
+    /// step after the last layer (the number of layers), when the caller reads them.
+    pub last_layer: usize,
+}
+
 /// One layer, as the tools report it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerReport {
@@ -113,6 +132,8 @@ pub struct Report {
     pub layers: Vec<LayerReport>,
     /// Activation tensors.
     pub tensors: Vec<TensorReport>,
+    /// The arena plan: every buffer with its bytes and lifetime, as the planner placed it.
+    pub buffers: Vec<BufferReport>,
     /// Total multiply-accumulates per inference.
     pub macs: u64,
     /// Bytes of the constant blob (weights, biases, multipliers, tables).
@@ -399,7 +420,28 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         .map(|&i| TensorId(id_of[i] as u16))
         .collect();
     let naive = act.iter().map(|&t| size_of(t)).sum();
+    // The planner's buffers in its order: alias groups (by root), then kernel scratch.
+    // Members are gathered in one pass, as the group sizes are.
+    let mut members: Vec<Vec<u16>> = vec![Vec::new(); act.len()];
+    for (i, &g) in group.iter().enumerate() {
+        members[g].push(i as u16);
+    }
+    let buffer_reports = roots
+        .iter()
+        .map(|&r| (std::mem::take(&mut members[r]), None))
+        .chain(scratch_layers.iter().map(|&l| (Vec::new(), Some(l))))
+        .zip(buffers.iter().zip(&p.offsets))
+        .map(|((tensors, scratch_of_layer), (b, &offset))| BufferReport {
+            tensors,
+            scratch_of_layer,
+            offset,
+            bytes: b.size,
+            first_layer: b.first,
+            last_layer: b.last,
+        })
+        .collect();
     let report = Report {
+        buffers: buffer_reports,
         macs: layer_reports.iter().map(|l| l.macs).sum(),
         layers: layer_reports,
         tensors: tensor_reports,
