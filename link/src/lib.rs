@@ -13,8 +13,9 @@
 //! | message kind ([`kind`]) | 1 |
 //! | sequence number (a reply echoes its request's) | 1 |
 //! | payload length, little-endian, at most [`MAX_PAYLOAD`] | 2 |
+//! | the length's bits inverted: a corrupted length is caught before it swallows bytes | 2 |
 //! | payload | length |
-//! | CRC-32 (IEEE) of version, kind, sequence, length and payload, little-endian | 4 |
+//! | CRC-32 (IEEE) of everything after the sync, little-endian | 4 |
 //!
 //! A receiver that meets a corrupted frame drops it and looks for the next sync; the host
 //! resends a request whose reply does not arrive or arrives corrupted (every request is
@@ -61,8 +62,8 @@ use core::fmt;
 pub const VERSION: u8 = 1;
 /// The two bytes every frame starts with.
 pub const SYNC: [u8; 2] = [0xF3, 0x7E];
-/// Sync, version, kind, sequence number and payload length.
-pub const HEADER_BYTES: usize = 7;
+/// Sync, version, kind, sequence number, payload length and its inverse.
+pub const HEADER_BYTES: usize = 9;
 /// The CRC-32 at the end of a frame.
 pub const CRC_BYTES: usize = 4;
 /// Largest payload of one frame: inputs and outputs larger than this travel in chunks.
@@ -106,6 +107,8 @@ pub enum Error {
         /// CRC of the bytes received.
         computed: u32,
     },
+    /// The header's length and its inverted copy disagree (a corrupted header).
+    BadHeader,
     /// The header announces a payload longer than [`MAX_PAYLOAD`] (a corrupted length).
     TooLong {
         /// Announced payload bytes.
@@ -141,6 +144,7 @@ impl fmt::Display for Error {
                 f,
                 "corrupted frame: CRC {carried:#010x} carried, {computed:#010x} computed"
             ),
+            Error::BadHeader => write!(f, "corrupted frame header"),
             Error::TooLong { len } => write!(
                 f,
                 "corrupted frame: payload of {len} bytes announced, at most {MAX_PAYLOAD} allowed"
@@ -228,7 +232,7 @@ pub fn encode_frame(kind: u8, seq: u8, parts: &[&[u8]], out: &mut [u8]) -> Resul
     // `len <= MAX_PAYLOAD` fits 16 bits.
     let [l0, l1] = (len as u16).to_le_bytes();
     let mut at = 0;
-    for b in [s0, s1, VERSION, kind, seq, l0, l1] {
+    for b in [s0, s1, VERSION, kind, seq, l0, l1, !l0, !l1] {
         put(out, &mut at, &[b])?;
     }
     for p in parts {
@@ -296,6 +300,10 @@ impl Decoder {
         let Some(len) = self.payload_len() else {
             return Ok(None);
         };
+        let Some(len) = len else {
+            self.reset();
+            return Err(Error::BadHeader);
+        };
         if len > MAX_PAYLOAD {
             self.reset();
             return Err(Error::TooLong { len });
@@ -339,9 +347,12 @@ impl Decoder {
         })
     }
 
-    fn payload_len(&self) -> Option<usize> {
-        match self.buf.get(5..7) {
-            Some(&[a, b]) => Some(usize::from(u16::from_le_bytes([a, b]))),
+    /// The payload length once the header is complete: `Some(None)` if its copies disagree.
+    fn payload_len(&self) -> Option<Option<usize>> {
+        match self.buf.get(5..HEADER_BYTES) {
+            Some(&[a, b, na, nb]) => {
+                Some((a == !na && b == !nb).then(|| usize::from(u16::from_le_bytes([a, b]))))
+            }
             _ => None,
         }
     }

@@ -78,7 +78,11 @@ pub fn generate(board: &Board<'_>) {
 
     // Samples: per sample, every input's bytes in order. None wanted (the serial runner):
     // none read, so the default samples need not match the model.
-    let samples = if max_samples == 0 { Vec::new() } else { samples };
+    let samples = if max_samples == 0 {
+        Vec::new()
+    } else {
+        samples
+    };
     let arrays: Vec<npy::Array> = samples
         .iter()
         .map(|p| {

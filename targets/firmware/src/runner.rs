@@ -52,6 +52,7 @@ where
     );
     let mut decoder = Decoder::new();
     let mut reply = [0u8; MAX_FRAME];
+    let mut last_inference = None;
     let mut byte = [0u8; 1];
     loop {
         match port.read(&mut byte) {
@@ -64,18 +65,25 @@ where
             Ok(Some(frame)) => {
                 let seq = frame.seq;
                 match Request::decode(&frame) {
-                    Ok(request) => answer(request, seq, model, arena, counter, &info, &mut reply),
+                    Ok(request) => {
+                        let mut state = State {
+                            model,
+                            arena: &mut *arena,
+                            counter: &mut *counter,
+                            info: &info,
+                            last_inference: &mut last_inference,
+                        };
+                        answer(request, seq, &mut state, &mut reply)
+                    }
                     Err(_) => Response::Error(DeviceError::UnknownRequest(frame.kind))
                         .encode(seq, &mut reply),
                 }
             }
-            Err(LinkError::Version { got, seq }) => {
-                Response::Error(DeviceError::Version {
-                    device: VERSION,
-                    host: got,
-                })
-                .encode(seq, &mut reply)
-            }
+            Err(LinkError::Version { got, seq }) => Response::Error(DeviceError::Version {
+                device: VERSION,
+                host: got,
+            })
+            .encode(seq, &mut reply),
             // The sequence number of a corrupted frame is unknown; the host resends on this
             // error whatever its number.
             Err(_) => Response::Error(DeviceError::CorruptedFrame).encode(0, &mut reply),
@@ -94,18 +102,33 @@ where
     }
 }
 
+/// What answering a request works with.
+struct State<'s, 'm, C> {
+    model: &'s Model<'m>,
+    arena: &'s mut [u8],
+    counter: &'s mut C,
+    info: &'s Info,
+    /// Sequence number and ticks of the last inference, until new input arrives: a resent
+    /// `Infer` (its reply lost, or the host tired of waiting) is answered again, not rerun.
+    last_inference: &'s mut Option<(u8, u32)>,
+}
+
 /// Carries out `request` and encodes the reply into `reply`.
 fn answer<C: Counter>(
     request: Request<'_>,
     seq: u8,
-    model: &Model<'_>,
-    arena: &mut [u8],
-    counter: &mut C,
-    info: &Info,
+    state: &mut State<'_, '_, C>,
     reply: &mut [u8],
 ) -> Result<usize, LinkError> {
+    let State {
+        model,
+        arena,
+        counter,
+        info,
+        last_inference,
+    } = state;
     let response = match request {
-        Request::Hello => Response::Info(*info),
+        Request::Hello => Response::Info(**info),
         Request::Input { offset, data } => {
             let end = offset as usize + data.len();
             if end > info.input_bytes as usize {
@@ -116,6 +139,7 @@ fn answer<C: Counter>(
             } else if copy_input(model, arena, offset as usize, data).is_err() {
                 Response::Error(DeviceError::Model)
             } else {
+                **last_inference = None;
                 Response::InputStored {
                     offset,
                     len: data.len() as u32,
@@ -136,13 +160,18 @@ fn answer<C: Counter>(
                     expected: info.input_bytes,
                     got: input_bytes,
                 })
+            } else if let Some((_, ticks)) = last_inference.filter(|&(s, _)| s == seq) {
+                Response::Done { ticks }
             } else {
                 counter.start();
                 let started = counter.elapsed();
                 let result = model.invoke(arena);
                 let ticks = counter.elapsed().wrapping_sub(started);
                 match result {
-                    Ok(()) => Response::Done { ticks },
+                    Ok(()) => {
+                        **last_inference = Some((seq, ticks));
+                        Response::Done { ticks }
+                    }
                     Err(e) => {
                         defmt::error!("inference failed: {}", e);
                         Response::Error(DeviceError::Model)

@@ -91,7 +91,7 @@ pub struct Client<P: Port> {
     seq: u8,
     /// Time to wait for a reply before resending.
     pub reply_timeout: Duration,
-    /// Time to wait for an inference's reply (the inference runs meanwhile).
+    /// Time an inference may take (its request is resent meanwhile, see `request`).
     pub infer_timeout: Duration,
     /// `Ok(0)` from the port means "nothing yet" (a tty's read timeout) rather than "closed".
     pub zero_read_is_timeout: bool,
@@ -99,6 +99,10 @@ pub struct Client<P: Port> {
     pub resends: usize,
     /// Corrupted frames received so far (and dropped).
     pub corrupted_replies: usize,
+    /// Print why each request is resent (`FERRITE_LINK_TRACE=1`).
+    pub trace: bool,
+    /// The longest an inference has taken, request to reply.
+    slowest_inference: Duration,
 }
 
 impl<P: Port> Client<P> {
@@ -108,11 +112,13 @@ impl<P: Port> Client<P> {
             port: BufReader::new(port),
             decoder: Decoder::new(),
             seq: 0,
-            reply_timeout: Duration::from_secs(2),
+            reply_timeout: Duration::from_secs(1),
             infer_timeout: Duration::from_secs(120),
             zero_read_is_timeout: false,
             resends: 0,
             corrupted_replies: 0,
+            trace: std::env::var_os("FERRITE_LINK_TRACE").is_some(),
+            slowest_inference: Duration::ZERO,
         }
     }
 
@@ -127,38 +133,54 @@ impl<P: Port> Client<P> {
         let seq = self.seq;
         let mut frame = [0u8; MAX_FRAME];
         let n = request.encode(seq, &mut frame).map_err(|e| e.to_string())?;
-        let timeout = if matches!(request, Request::Infer { .. }) {
-            self.infer_timeout
+        // An inference may take long: its request is resent whenever a reply is overdue (the
+        // firmware answers a repeated `Infer` without rerunning it) until `infer_timeout`.
+        // Overdue is `reply_timeout` at first, then half again the slowest inference seen.
+        let is_infer = matches!(request, Request::Infer { .. });
+        let (patience, wait) = if is_infer {
+            (
+                self.infer_timeout,
+                self.reply_timeout.max(self.slowest_inference.mul_f32(1.5)),
+            )
         } else {
-            self.reply_timeout
+            (Duration::ZERO, self.reply_timeout)
         };
+        let started = Instant::now();
         let mut last_problem = String::from("no reply");
-        for attempt in 0..MAX_ATTEMPTS {
+        let mut attempt = 0;
+        while attempt < MAX_ATTEMPTS || started.elapsed() < patience {
             if attempt > 0 {
                 self.resends += 1;
             }
+            attempt += 1;
             let port = self.port.get_mut();
             port.write_all(&frame[..n])
                 .and_then(|()| port.flush())
                 .map_err(|e| format!("writing to the device: {e}"))?;
-            match self.await_reply(seq, timeout)? {
-                Ok(reply) => return Ok(reply),
-                Err(problem) => last_problem = problem,
+            match self.await_reply(seq, wait)? {
+                Ok(reply) => {
+                    if is_infer {
+                        self.slowest_inference = self.slowest_inference.max(started.elapsed());
+                    }
+                    return Ok(reply);
+                }
+                Err(problem) => {
+                    if self.trace {
+                        eprintln!("link: request {seq} attempt {attempt}: {problem}; resending");
+                    }
+                    last_problem = problem;
+                }
             }
         }
         Err(format!(
-            "no intact reply from the device after {MAX_ATTEMPTS} attempts (last: {last_problem})"
+            "no intact reply from the device after {attempt} attempts (last: {last_problem})"
         ))
     }
 
     /// Reads until a reply numbered `seq` arrives (`Ok(Ok(reply))`), or a reason to resend:
     /// a corrupted frame in either direction, or the timeout (`Ok(Err(why))`). `Err` for a
     /// failed or closed port.
-    fn await_reply(
-        &mut self,
-        seq: u8,
-        timeout: Duration,
-    ) -> Result<Result<Reply, String>, String> {
+    fn await_reply(&mut self, seq: u8, timeout: Duration) -> Result<Result<Reply, String>, String> {
         let deadline = Instant::now() + timeout;
         loop {
             let available = match self.port.fill_buf() {
@@ -174,6 +196,8 @@ impl<P: Port> Client<P> {
             };
             if available.is_empty() {
                 if Instant::now() > deadline {
+                    // Whatever part of a frame arrived is not going to be completed.
+                    self.decoder.reset();
                     return Ok(Err(format!("no reply within {} ms", timeout.as_millis())));
                 }
                 continue;
@@ -235,7 +259,8 @@ impl<P: Port> Client<P> {
                 offset,
                 data: chunk,
             })? {
-                Reply::InputStored { offset: o, len } if o == offset && len as usize == chunk.len() => {}
+                Reply::InputStored { offset: o, len }
+                    if o == offset && len as usize == chunk.len() => {}
                 other => return Err(unexpected(&other)),
             }
         }
@@ -744,11 +769,18 @@ mod tests {
     #[test]
     fn corrupted_frames_both_ways_are_resent_never_used() {
         let s = sample(3000);
-        for (w, r) in [(1500, 0), (0, 1100), (2999, 1301)] {
+        // Periods above the largest frame, so that some attempt of every request gets through.
+        for (w, r) in [(1500, 0), (0, 2500), (2999, 3001)] {
             let port = FaultyPort::new(FakeDevice::new(s.len()), w, r);
             let mut c = fast(Client::new(port));
-            let (out, _) = c.infer(ID, &s, s.len()).unwrap();
-            assert_eq!(out, expected(&s), "faults every {w} written / {r} read bytes");
+            let (out, _) = c
+                .infer(ID, &s, s.len())
+                .unwrap_or_else(|e| panic!("faults every {w}/{r}: {e}"));
+            assert_eq!(
+                out,
+                expected(&s),
+                "faults every {w} written / {r} read bytes"
+            );
             assert!(c.port_mut().flipped > 0);
             assert!(c.resends > 0, "faults every {w}/{r}: no resend");
         }

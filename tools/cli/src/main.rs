@@ -263,14 +263,9 @@ fn main() -> ExitCode {
             threads: t,
             device,
         } => match device.device {
-            Some(name) => verify_on_device(
-                &model,
-                &name,
-                &input,
-                &expected,
-                rtol,
-                device.targets_dir,
-            ),
+            Some(name) => {
+                verify_on_device(&model, &name, &input, &expected, rtol, device.targets_dir)
+            }
             None => verify(&model, &input, &expected, rtol, threads(t)),
         },
         Command::Bench {
@@ -505,7 +500,7 @@ fn on_device(
     let run = device::run(&device, &c, model, &arrays, &dir, false)?;
     if run.resends > 0 || run.injected_faults > 0 {
         eprintln!(
-            "link: {} requests resent after corrupted or lost frames ({} bits flipped by FERRITE_LINK_FAULTS)",
+            "link: {} requests resent (corrupted or lost frames, or slow replies); {} bits flipped by FERRITE_LINK_FAULTS",
             run.resends, run.injected_faults
         );
     }
@@ -544,7 +539,11 @@ fn run_on_device(
                 let shown: Vec<String> = (s * per..s * per + per.min(10))
                     .map(|i| format!("{}", o.data.get_f64(i)))
                     .collect();
-                format!("[{}{}]", shown.join(", "), if per > 10 { ", ..." } else { "" })
+                format!(
+                    "[{}{}]",
+                    shown.join(", "),
+                    if per > 10 { ", ..." } else { "" }
+                )
             })
             .collect();
         println!("sample {s}: {cost} {u}, outputs {}", values.join(" "));

@@ -301,16 +301,16 @@ fn build(
         cmd.env("FERRITE_SAMPLES", samples);
     }
     cmd.current_dir(&crate_dir)
-    .env("FERRITE_MODEL", abs(model)?)
-    .env("FERRITE_BATCH", crate::batch().to_string())
-    // The board's .cargo/config.toml picks target and linker flags; a caller's flags must
-    // not override them.
-    .env_remove("RUSTFLAGS")
-    .env_remove("CARGO_ENCODED_RUSTFLAGS")
-    .env_remove("CARGO_BUILD_TARGET")
-    .env_remove("CARGO_TARGET_DIR")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+        .env("FERRITE_MODEL", abs(model)?)
+        .env("FERRITE_BATCH", crate::batch().to_string())
+        // The board's .cargo/config.toml picks target and linker flags; a caller's flags must
+        // not override them.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let out = cmd.output().map_err(|e| format!("running cargo: {e}"))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
