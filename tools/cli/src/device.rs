@@ -324,7 +324,7 @@ impl<P: Read> Read for FaultyPort<P> {
         let n = self.inner.read(buf)?;
         for b in &mut buf[..n] {
             self.read += 1;
-            if self.read_period > 0 && self.read % self.read_period == 0 {
+            if self.read_period > 0 && self.read.is_multiple_of(self.read_period) {
                 *b ^= 1 << (self.read % 8);
                 self.flipped += 1;
             }
@@ -338,7 +338,7 @@ impl<P: Write> Write for FaultyPort<P> {
         let mut copy = buf.to_vec();
         for b in &mut copy {
             self.written += 1;
-            if self.write_period > 0 && self.written % self.write_period == 0 {
+            if self.write_period > 0 && self.written.is_multiple_of(self.write_period) {
                 *b ^= 1 << (self.written % 8);
                 self.flipped += 1;
             }

@@ -130,7 +130,8 @@ enum Command {
         #[arg(long)]
         targets_dir: Option<PathBuf>,
     },
-    /// Run samples and compare with expected outputs (int8 exact, float within 1e-5 relative).
+    /// Run samples and compare with expected outputs (int8 exact, float within 1e-5 relative),
+    /// here or with --device on a board (each sample's instructions or cycles reported too).
     Verify {
         /// The .tflite model.
         model: PathBuf,
