@@ -130,10 +130,11 @@ fn answer<C: Counter>(
     let response = match request {
         Request::Hello => Response::Info(**info),
         Request::Input { offset, data } => {
-            let end = offset as usize + data.len();
+            // Saturating: an offset near the top of the range is refused, not wrapped around.
+            let end = (offset as usize).saturating_add(data.len());
             if end > info.input_bytes as usize {
                 Response::Error(DeviceError::InputRange {
-                    end: end as u32,
+                    end: u32::try_from(end).unwrap_or(u32::MAX),
                     size: info.input_bytes,
                 })
             } else if copy_input(model, arena, offset as usize, data).is_err() {
@@ -180,11 +181,11 @@ fn answer<C: Counter>(
             }
         }
         Request::ReadOutput { offset, len } => {
-            let end = offset as usize + usize::from(len);
+            let end = (offset as usize).saturating_add(usize::from(len));
             let mut chunk = heapless::Vec::<u8, MAX_CHUNK>::new();
             if end > info.output_bytes as usize || usize::from(len) > MAX_CHUNK {
                 Response::Error(DeviceError::OutputRange {
-                    end: end as u32,
+                    end: u32::try_from(end).unwrap_or(u32::MAX),
                     size: info.output_bytes,
                 })
             } else if copy_output(model, arena, offset as usize, end, &mut chunk).is_err() {
