@@ -1,8 +1,8 @@
 //! `ferrite run|verify --device`: stream samples through the runner firmware on a board (or a
 //! board emulated by QEMU) over a serial link, speaking the `ferrite-link` protocol.
 //!
-//! `--device qemu-m4` builds the board's runner firmware (`targets/qemu-mps2-an386`, binary
-//! `ferrite-runner`) with the model baked in, boots it in QEMU with UART0 connected to a Unix
+//! `--device qemu-m4` (or `qemu-m3`) builds the board's runner firmware
+//! (`targets/qemu-mps2-an386` or `-an385`, binary `ferrite-runner`) with the model baked in, boots it in QEMU with UART0 connected to a Unix
 //! socket, and talks through that. `--device /dev/ttyACM0` (any path) talks to a board already
 //! flashed with a runner built for the model, through its serial port (set to raw mode at
 //! 115200 baud with `stty`).
@@ -35,7 +35,7 @@ pub enum Device {
 }
 
 /// Emulated boards with a runner firmware (their crate has a `ferrite-runner` binary).
-const RUNNER_BOARDS: &[&str] = &["qemu-m4"];
+const RUNNER_BOARDS: &[&str] = &["qemu-m4", "qemu-m3"];
 
 /// Reads `--device`: an emulated board's name or a serial port's path.
 pub fn parse(name: &str) -> Result<Device, String> {

@@ -37,9 +37,9 @@ struct Cli {
 /// Where `run` and `verify` run the model: here, or on a board through its runner firmware.
 #[derive(clap::Args)]
 struct DeviceArgs {
-    /// Run on a board instead of here: `qemu-m4` builds the runner firmware
-    /// (targets/qemu-mps2-an386, binary ferrite-runner) with the model baked in and boots it
-    /// in QEMU; a serial port path (/dev/ttyACM0) talks to a board flashed with a runner built
+    /// Run on a board instead of here: `qemu-m4` (or `qemu-m3`) builds the runner firmware
+    /// (targets/qemu-mps2-an386 or -an385, binary ferrite-runner) with the model baked in and
+    /// boots it in QEMU; a serial port path (/dev/ttyACM0) talks to a board flashed with a runner built
     /// for this model. Samples stream over the link (framed, CRC-checked, corrupted frames
     /// resent); outputs and each inference's instructions (QEMU) or cycles come back.
     #[arg(long)]

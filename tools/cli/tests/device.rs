@@ -1,8 +1,8 @@
-//! `ferrite run|verify --device qemu-m4` end to end: the runner firmware built with each model,
-//! booted in QEMU, every sample streamed over the emulated UART and the outputs compared with
-//! TFLite Micro's goldens; and a link that corrupts bytes in both directions, whose frames are
-//! caught and resent. Needs `qemu-system-arm` and the thumb targets; prints SKIPPED without
-//! them or without `../shared/models`.
+//! `ferrite run|verify --device qemu-m4` (and `qemu-m3`) end to end: the runner firmware built
+//! with each model, booted in QEMU, every sample streamed over the emulated UART and the outputs
+//! compared with TFLite Micro's goldens; and a link that corrupts bytes in both directions, whose
+//! frames are caught and resent. Needs `qemu-system-arm` and the thumb targets; prints SKIPPED
+//! without them or without `../shared/models`.
 
 use ferrite_tests::{shared_model, shared_models_dir, SHARED_MODELS};
 use std::path::{Path, PathBuf};
@@ -207,4 +207,27 @@ fn run_on_qemu_m4_reports_outputs_and_instructions() {
         stdout.contains(&format!("{n} samples on qemu-m4")),
         "{stdout}"
     );
+}
+
+#[test]
+fn verify_on_qemu_m3_runs_the_no_dsp_runner() {
+    if !qemu_available() {
+        return;
+    }
+    let r = root();
+    let inputs = r.join("models/samples/digits_samples.inputs.npy");
+    let o = ferrite(
+        &["verify", "--device", "qemu-m3"],
+        &[
+            ("", &r.join("models/digits_mobilenet.tflite")),
+            ("--input", &inputs),
+            (
+                "--expected",
+                &r.join("models/samples/digits_samples.outputs.npy"),
+            ),
+        ],
+        &[],
+    );
+    let mean = check_verified("digits on qemu-m3", &o, samples_in(&inputs));
+    println!("digits on qemu-m3: {mean} instructions/inference");
 }

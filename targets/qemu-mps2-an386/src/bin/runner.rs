@@ -1,6 +1,7 @@
-//! The serial runner for QEMU's mps2-an386: the model is baked in, the samples arrive over
-//! UART0 (`-serial`), one inference per request, timed with the CMSDK timer (instructions
-//! under `-icount shift=0`). See `ferrite_firmware::runner`.
+//! The serial runner for QEMU's MPS2 boards (mps2-an386, and mps2-an385 whose crate builds
+//! this file too): the model is baked in, the samples arrive over UART0 (`-serial`), one
+//! inference per request, timed with the CMSDK timer (instructions under `-icount shift=0`).
+//! See `ferrite_firmware::runner`.
 #![no_std]
 #![no_main]
 
