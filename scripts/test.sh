@@ -43,7 +43,7 @@ step "cargo test (unit, property, conformance against ${FERRITE_SHARED_MODELS:-.
 cargo test --workspace --locked
 
 step "crates package as they would publish (cargo package: each crate built from its .crate file)"
-cargo package --locked --allow-dirty -p ferrite-mcu-core -p ferrite-mcu-kernels -p ferrite-mcu-convert -p ferrite-mcu-cli
+cargo package --locked --allow-dirty -p ferrite-mcu-core -p ferrite-mcu-kernels -p ferrite-mcu-convert -p ferrite-mcu-link -p ferrite-mcu-cli
 
 step "the gesture example (examples/gesture): lints for the nRF52840-DK, tests on the host"
 (

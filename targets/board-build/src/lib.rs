@@ -4,7 +4,9 @@
 //! (default: the bundled digits classifier) into `$OUT_DIR/model.rs`, embeds the input samples
 //! named by `FERRITE_SAMPLES` (one `.npy` per model input, separated like `PATH`; default: the
 //! bundled digit samples) as `$OUT_DIR/samples.rs`, and puts the board's `memory.x` on the
-//! linker's search path. `ferrite sim` drives it through those variables.
+//! linker's search path. It also writes `$OUT_DIR/model_id.rs`, the model's identity for the
+//! serial runner. `ferrite sim` and `ferrite run/verify --device` drive it through those
+//! variables.
 
 use ferrite_convert::npy;
 pub use ferrite_convert::Target;
@@ -62,8 +64,25 @@ pub fn generate(board: &Board<'_>) {
         .emit_to(&out.join("model.rs"))
         .unwrap_or_else(|e| panic!("converting {}: {e}", model.display()));
     println!("cargo:rerun-if-changed={}", model.display());
+    // The identity the runner firmware reports, so a host holding another model is refused.
+    let tflite = std::fs::read(&model).unwrap_or_else(|e| panic!("{}: {e}", model.display()));
+    std::fs::write(
+        out.join("model_id.rs"),
+        format!(
+            "/// `ferrite_link::model_id` of {}.\n#[allow(dead_code)]\npub const MODEL_ID: u32 = {:#010x};\n",
+            model.file_name().unwrap_or_default().to_string_lossy(),
+            ferrite_link::model_id(&tflite)
+        ),
+    )
+    .expect("writing model_id.rs");
 
-    // Samples: per sample, every input's bytes in order.
+    // Samples: per sample, every input's bytes in order. None wanted (the serial runner):
+    // none read, so the default samples need not match the model.
+    let samples = if max_samples == 0 {
+        Vec::new()
+    } else {
+        samples
+    };
     let arrays: Vec<npy::Array> = samples
         .iter()
         .map(|p| {
@@ -71,9 +90,13 @@ pub fn generate(board: &Board<'_>) {
             npy::read(p).unwrap_or_else(|e| panic!("{e}"))
         })
         .collect();
-    let n = ferrite_convert::host::samples(&compiled, &arrays)
-        .unwrap_or_else(|e| panic!("samples: {e}"))
-        .min(max_samples);
+    let n = if arrays.is_empty() {
+        0
+    } else {
+        ferrite_convert::host::samples(&compiled, &arrays)
+            .unwrap_or_else(|e| panic!("samples: {e}"))
+            .min(max_samples)
+    };
     let mut bytes = Vec::new();
     for k in 0..n {
         for (i, a) in arrays.iter().enumerate() {

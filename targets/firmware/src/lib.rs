@@ -3,7 +3,8 @@
 //! The board-independent half of Ferrite's firmware: run a converted model over inputs
 //! embedded in flash, time every layer with the board's counter, measure the stack, and hand
 //! the results to the host — through a semihosting file in QEMU ([`qemu`]), through `defmt`
-//! logs on real boards.
+//! logs on real boards — or serve inferences over a serial link ([`runner`]), the inputs
+//! streamed from the host.
 //!
 //! A board crate supplies the [`counter::Counter`] it has (the MPS2 CMSDK timer, SysTick, or
 //! the DWT cycle counter), its memory map and its logging transport.
@@ -13,7 +14,9 @@
 pub mod counter;
 pub mod profile;
 pub mod report;
+pub mod runner;
 pub mod stack;
+pub mod uart;
 
 #[cfg(feature = "qemu")]
 pub mod qemu;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod bench;
+mod device;
 mod eval;
 mod plot;
 mod sim;
@@ -33,6 +34,21 @@ struct Cli {
     /// model's shape signature) is fixed to; shape arithmetic is folded for it. Default 1.
     #[arg(long, global = true)]
     batch: Option<usize>,
+}
+
+/// Where `run` and `verify` run the model: here, or on a board through its runner firmware.
+#[derive(clap::Args)]
+struct DeviceArgs {
+    /// Run on a board instead of here: `qemu-m4` (or `qemu-m3`) builds the runner firmware
+    /// (targets/qemu-mps2-an386 or -an385, binary ferrite-runner) with the model baked in and
+    /// boots it in QEMU; a serial port path (/dev/ttyACM0) talks to a board flashed with a runner built
+    /// for this model. Samples stream over the link (framed, CRC-checked, corrupted frames
+    /// resent); outputs and each inference's instructions (QEMU) or cycles come back.
+    #[arg(long)]
+    device: Option<String>,
+    /// Directory of the board crates, for --device (default: the source tree's `targets/`).
+    #[arg(long)]
+    targets_dir: Option<PathBuf>,
 }
 
 /// The kernels `load` converts for (set once from the command line).
@@ -119,7 +135,9 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
-    /// Run samples through the model on this machine (the same kernels the device runs).
+    /// Run samples through the model on this machine (the same kernels the device runs), or
+    /// with --device on a board: each sample streamed to its runner firmware over a serial
+    /// link, outputs and instructions (QEMU) or cycles per sample reported.
     Run {
         /// The .tflite model.
         model: PathBuf,
@@ -128,11 +146,13 @@ enum Command {
         #[arg(long, required = true)]
         input: Vec<PathBuf>,
         /// Where to write the N outputs, stacked the same way (one per model output).
-        #[arg(long, required = true)]
+        #[arg(long, required_unless_present = "device")]
         output: Vec<PathBuf>,
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        #[command(flatten)]
+        device: DeviceArgs,
     },
     /// Build a board's firmware with the model and samples embedded, run it in QEMU, and
     /// report outputs, instructions, estimated cycles and flash reads per layer.
@@ -161,7 +181,8 @@ enum Command {
         #[arg(long)]
         targets_dir: Option<PathBuf>,
     },
-    /// Run samples and compare with expected outputs (int8 exact, float within 1e-5 relative).
+    /// Run samples and compare with expected outputs (int8 exact, float within 1e-5 relative),
+    /// here or with --device on a board (each sample's instructions or cycles reported too).
     Verify {
         /// The .tflite model.
         model: PathBuf,
@@ -177,6 +198,8 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        #[command(flatten)]
+        device: DeviceArgs,
     },
     /// Time one inference on one thread: the median over enough runs to be stable.
     Bench {
@@ -288,7 +311,11 @@ fn main() -> ExitCode {
             input,
             output,
             threads: t,
-        } => run(&model, &input, &output, threads(t)),
+            device,
+        } => match device.device {
+            Some(name) => run_on_device(&model, &name, &input, &output, device.targets_dir),
+            None => run(&model, &input, &output, threads(t)),
+        },
         Command::Sim {
             model,
             board,
@@ -314,7 +341,13 @@ fn main() -> ExitCode {
             expected,
             rtol,
             threads: t,
-        } => verify(&model, &input, &expected, rtol, threads(t)),
+            device,
+        } => match device.device {
+            Some(name) => {
+                verify_on_device(&model, &name, &input, &expected, rtol, device.targets_dir)
+            }
+            None => verify(&model, &input, &expected, rtol, threads(t)),
+        },
         Command::Bench {
             model,
             input,
@@ -478,8 +511,19 @@ fn verify(
     let inp = read_all(inputs)?;
     let exp = read_all(expected)?;
     let out = host::run_all(&c, &inp, threads)?;
+    compare(&out, &exp, rtol, |_| String::new())
+}
+
+/// Compares outputs with the expected ones sample by sample (int8 exact, float within `rtol`
+/// relative), printing a line per sample (with `note(sample)` appended); fails on any mismatch.
+fn compare(
+    out: &[npy::Array],
+    exp: &[npy::Array],
+    rtol: f64,
+    note: impl Fn(usize) -> String,
+) -> Result<ExitCode, String> {
     let n = out.first().map_or(0, |a| a.shape[0]);
-    for (k, (o, e)) in out.iter().zip(&exp).enumerate() {
+    for (k, (o, e)) in out.iter().zip(exp).enumerate() {
         if e.data.dtype() != o.data.dtype() || e.data.len() != o.data.len() {
             return Err(format!(
                 "expected array {k} is {} {:?} but the model produces {} {:?}",
@@ -493,7 +537,7 @@ fn verify(
     let mut failed = 0;
     for s in 0..n {
         let mut mismatch = None;
-        for (k, (o, e)) in out.iter().zip(&exp).enumerate() {
+        for (k, (o, e)) in out.iter().zip(exp).enumerate() {
             let per = o.data.len() / n.max(1);
             if let Some(m) = host::first_mismatch(&o.data, &e.data, s * per, per, rtol) {
                 mismatch = Some((k, m));
@@ -501,11 +545,12 @@ fn verify(
             }
         }
         match mismatch {
-            None => println!("sample {s}: ok"),
+            None => println!("sample {s}: ok{}", note(s)),
             Some((k, (i, got, want))) => {
                 failed += 1;
                 println!(
-                    "sample {s}: MISMATCH in output {k} at index {i}: got {got}, expected {want}"
+                    "sample {s}: MISMATCH in output {k} at index {i}: got {got}, expected {want}{}",
+                    note(s)
                 );
             }
         }
@@ -515,6 +560,123 @@ fn verify(
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// Converts `model` as the device's firmware does and streams `inputs` through its runner.
+fn on_device(
+    model: &Path,
+    device_name: &str,
+    inputs: &[PathBuf],
+    targets_dir: Option<PathBuf>,
+) -> Result<(Compiled, device::DeviceRun), String> {
+    let device = device::parse(device_name)?;
+    // For an emulated board, convert for its kernels (the sizes are those of any target).
+    let target = match &device {
+        device::Device::Qemu(board) => board.target,
+        device::Device::Serial(_) => target(),
+    };
+    let bytes = std::fs::read(model).map_err(|e| format!("reading {}: {e}", model.display()))?;
+    let options = Options {
+        kernels: ferrite_convert::kernels::KernelSet::PORTABLE,
+        target,
+        batch: batch(),
+        ..Options::default()
+    };
+    let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;
+    for w in &c.report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let arrays = read_all(inputs)?;
+    let dir = sim::targets_dir(targets_dir);
+    let run = device::run(&device, &c, model, &arrays, &dir, false)?;
+    if run.resends > 0 || run.injected_faults > 0 {
+        eprintln!(
+            "link: {} requests resent (corrupted or lost frames, or slow replies); {} bits flipped by FERRITE_LINK_FAULTS",
+            run.resends, run.injected_faults
+        );
+    }
+    Ok((c, run))
+}
+
+fn run_on_device(
+    model: &Path,
+    device_name: &str,
+    inputs: &[PathBuf],
+    outputs: &[PathBuf],
+    targets_dir: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let (c, run) = on_device(model, device_name, inputs, targets_dir)?;
+    if !outputs.is_empty() && outputs.len() != c.outputs.len() {
+        return Err(format!(
+            "the model has {} outputs; give --output once for each",
+            c.outputs.len()
+        ));
+    }
+    for (a, path) in run.outputs.iter().zip(outputs) {
+        npy::write(path, a)?;
+    }
+    let n = run.ticks.len();
+    let mut total = 0;
+    let mut unit = "ticks";
+    for (s, &t) in run.ticks.iter().enumerate() {
+        let (cost, u) = run.cost(t);
+        total += cost;
+        unit = u;
+        let values: Vec<String> = run
+            .outputs
+            .iter()
+            .map(|o| {
+                let per = o.data.len() / n.max(1);
+                let shown: Vec<String> = (s * per..s * per + per.min(10))
+                    .map(|i| format!("{}", o.data.get_f64(i)))
+                    .collect();
+                format!(
+                    "[{}{}]",
+                    shown.join(", "),
+                    if per > 10 { ", ..." } else { "" }
+                )
+            })
+            .collect();
+        println!("sample {s}: {cost} {u}, outputs {}", values.join(" "));
+    }
+    println!(
+        "{n} samples on {device_name}, {} {unit}/inference (mean)",
+        total / n.max(1) as u64
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify_on_device(
+    model: &Path,
+    device_name: &str,
+    inputs: &[PathBuf],
+    expected: &[PathBuf],
+    rtol: f64,
+    targets_dir: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let exp = read_all(expected)?;
+    let (c, run) = on_device(model, device_name, inputs, targets_dir)?;
+    if expected.len() != c.outputs.len() {
+        return Err(format!(
+            "the model has {} outputs; give --expected once for each",
+            c.outputs.len()
+        ));
+    }
+    for (k, (o, e)) in run.outputs.iter().zip(&exp).enumerate() {
+        if e.data.dtype() != o.data.dtype() || e.data.len() != o.data.len() {
+            return Err(format!(
+                "expected array {k} is {} {:?} but the device produces {} {:?}",
+                e.data.dtype(),
+                e.shape,
+                o.data.dtype(),
+                o.shape
+            ));
+        }
+    }
+    compare(&run.outputs, &exp, rtol, |s| {
+        let (cost, unit) = run.cost(run.ticks[s]);
+        format!(" ({cost} {unit})")
     })
 }
 

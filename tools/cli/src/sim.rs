@@ -228,12 +228,44 @@ fn human(bytes: u64) -> String {
     }
 }
 
-/// Builds the board firmware for `model` with `inputs` embedded; returns the ELF path.
+/// The binary of a board crate that serves inferences over a serial link (`ferrite run|verify
+/// --device`).
+pub const RUNNER_BIN: &str = "ferrite-runner";
+
+/// Builds the board's serial runner for `model` (no samples embedded: they arrive over the
+/// link) and returns a copy of its ELF, taken under the board's build lock.
+pub fn build_runner(
+    board: &Board,
+    dir: &Path,
+    model: &Path,
+    quiet: bool,
+) -> Result<Vec<u8>, String> {
+    let lock = lock_board(board)?;
+    let elf_path = build(board, dir, model, &[], Some(RUNNER_BIN), quiet)?;
+    let elf = std::fs::read(&elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
+    drop(lock);
+    Ok(elf)
+}
+
+/// Builds of one board share an output path: a lock held from building the firmware to
+/// reading it keeps concurrent runs from running each other's model.
+fn lock_board(board: &Board) -> Result<std::fs::File, String> {
+    let lock_path = std::env::temp_dir().join(format!("ferrite-sim-{}.lock", board.crate_dir));
+    let lock =
+        std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+    Ok(lock)
+}
+
+/// Builds the board firmware for `model` with `inputs` embedded (binary `bin`, default the
+/// one named like the board's crate; no inputs: none embedded); returns the ELF path.
 fn build(
     board: &Board,
     dir: &Path,
     model: &Path,
     inputs: &[PathBuf],
+    bin: Option<&str>,
     quiet: bool,
 ) -> Result<PathBuf, String> {
     let crate_dir = dir.join(board.crate_dir);
@@ -247,26 +279,38 @@ fn build(
     )
     .map_err(|e| e.to_string())?;
     if !quiet {
-        eprintln!("building {} firmware ({}) ...", board.name, board.crate_dir);
+        eprintln!(
+            "building {} firmware ({} {}) ...",
+            board.name,
+            board.crate_dir,
+            bin.unwrap_or("")
+        );
     }
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.args([
         "build",
         "--release",
         "--message-format=json-render-diagnostics",
-    ])
-    .current_dir(&crate_dir)
-    .env("FERRITE_MODEL", abs(model)?)
-    .env("FERRITE_BATCH", crate::batch().to_string())
-    .env("FERRITE_SAMPLES", samples)
-    // The board's .cargo/config.toml picks target and linker flags; a caller's flags must
-    // not override them.
-    .env_remove("RUSTFLAGS")
-    .env_remove("CARGO_ENCODED_RUSTFLAGS")
-    .env_remove("CARGO_BUILD_TARGET")
-    .env_remove("CARGO_TARGET_DIR")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    ]);
+    // Only the binary wanted: each binary compiles the whole model.
+    cmd.args(["--bin", bin.unwrap_or(board.crate_dir)]);
+    if inputs.is_empty() {
+        cmd.env("FERRITE_MAX_SAMPLES", "0")
+            .env_remove("FERRITE_SAMPLES");
+    } else {
+        cmd.env("FERRITE_SAMPLES", samples);
+    }
+    cmd.current_dir(&crate_dir)
+        .env("FERRITE_MODEL", abs(model)?)
+        .env("FERRITE_BATCH", crate::batch().to_string())
+        // The board's .cargo/config.toml picks target and linker flags; a caller's flags must
+        // not override them.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let out = cmd.output().map_err(|e| format!("running cargo: {e}"))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
@@ -456,7 +500,7 @@ fn attribute(
 }
 
 /// Decodes the firmware's defmt log (semihosting stdout) into lines.
-fn decode_log(elf: &[u8], raw: &[u8]) -> Vec<String> {
+pub(crate) fn decode_log(elf: &[u8], raw: &[u8]) -> Vec<String> {
     let Ok(Some(table)) = defmt_decoder::Table::parse(elf) else {
         return vec![format!("({} bytes of undecodable log)", raw.len())];
     };
@@ -546,14 +590,8 @@ pub fn simulate(
         .map(|p| npy::read(p))
         .collect::<Result<_, _>>()?;
     let n = ferrite_convert::host::samples(c, &arrays)?;
-    // Builds of one board share an output path: hold a lock from building the firmware to
-    // reading it, so concurrent simulations cannot run each other's model.
-    let lock_path = std::env::temp_dir().join(format!("ferrite-sim-{}.lock", board.crate_dir));
-    let lock =
-        std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
-    lock.lock()
-        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
-    let elf_path = build(board, dir, model, inputs, quiet)?;
+    let lock = lock_board(board)?;
+    let elf_path = build(board, dir, model, inputs, None, quiet)?;
     let elf = std::fs::read(&elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
     drop(lock);
 
@@ -765,7 +803,7 @@ pub fn simulate(
     })
 }
 
-fn which_qemu() -> Result<PathBuf, String> {
+pub(crate) fn which_qemu() -> Result<PathBuf, String> {
     let name = "qemu-system-arm";
     std::env::var_os("PATH")
         .and_then(|paths| {

@@ -26,7 +26,7 @@ fn shared_model(name: &str) -> Option<PathBuf> {
     if dir.join(format!("{name}.tflite")).is_file() {
         Some(dir)
     } else {
-        println!("SKIPPED: {} not found", dir.display());
+        ferrite_tests::skip(&format!("{} not found", dir.display()));
         None
     }
 }
