@@ -1,6 +1,6 @@
 # Shared helpers for Ferrite's scripts (sourced, not run).
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+step() { printf '\n\033[1m== [%ss] %s\033[0m\n' "$SECONDS" "$*"; }
 
 # Installs rustup targets that are missing (rust-toolchain.toml pins the toolchain).
 ensure_rust_targets() {
