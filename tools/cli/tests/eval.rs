@@ -337,17 +337,47 @@ fn eval_rejects_labels_that_do_not_fit() {
 /// dequantized with the int8 model's input scale and zero point.
 #[test]
 fn int8_model_against_its_float_reference() {
+    // The bundled digits classifier and the float twin rebuilt from its weights
+    // (models/train/float_twin.py), then VWW's int8 and float models when ../shared is here.
+    let models = root().join("models");
+    check_against_float(
+        "digits",
+        &models.join("digits_mobilenet.tflite"),
+        &models.join("digits_mobilenet_float.tflite"),
+        &models.join("samples/digits_samples.inputs.npy"),
+        &models.join("samples/digits_samples.json"),
+        10,
+    );
     let (Some(int8_dir), Some(float_dir)) =
         (shared_model("vww_96_int8"), shared_model("vww_96_float"))
     else {
         return;
     };
-    let int8_model = path(int8_dir.join("vww_96_int8.tflite"));
-    let float_model = path(float_dir.join("vww_96_float.tflite"));
-    let inputs = path(int8_dir.join("vww_96_int8.inputs.npy"));
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(int8_dir.join("vww_96_int8.json")).unwrap())
-            .unwrap();
+    check_against_float(
+        "vww",
+        &int8_dir.join("vww_96_int8.tflite"),
+        &float_dir.join("vww_96_float.tflite"),
+        &int8_dir.join("vww_96_int8.inputs.npy"),
+        &int8_dir.join("vww_96_int8.json"),
+        2,
+    );
+}
+
+/// `eval`'s agreement between an int8 model and its float twin, in both directions, equals
+/// the agreement computed here from `ferrite run` outputs (dequantized with the quantization
+/// recorded in `summary`).
+fn check_against_float(
+    name: &str,
+    int8_model: &Path,
+    float_model: &Path,
+    inputs: &Path,
+    summary: &Path,
+    classes: usize,
+) {
+    let int8_model = path(int8_model.to_path_buf());
+    let float_model = path(float_model.to_path_buf());
+    let inputs = path(inputs.to_path_buf());
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
     let q = |v: &Value| {
         (
             v["quant"]["scale"][0].as_f64().unwrap(),
@@ -367,14 +397,17 @@ fn int8_model_against_its_float_reference() {
                 .collect(),
         ),
     };
-    let float_inputs = tmp("vww.float-inputs.npy");
+    let float_inputs = tmp(&format!("{name}.float-inputs.npy"));
     npy::write(Path::new(&float_inputs), &real_inputs).unwrap();
-    let int8_out: Vec<f64> = values(&run(&int8_model, &inputs, "vww.int8.out.npy"))
+    let int8_out: Vec<f64> = values(&run(&int8_model, &inputs, &format!("{name}.int8.out.npy")))
         .iter()
         .map(|&v| (v - out_zero) * out_scale)
         .collect();
-    let float_out = values(&run(&float_model, &float_inputs, "vww.float.out.npy"));
-    let classes = 2;
+    let float_out = values(&run(
+        &float_model,
+        &float_inputs,
+        &format!("{name}.float.out.npy"),
+    ));
     let n = int8_out.len() / classes;
     let (mut agree, mut max_diff) = (0, 0.0f64);
     let mut float_argmax = Vec::new();
@@ -390,7 +423,7 @@ fn int8_model_against_its_float_reference() {
         }
     }
     // The float model's predictions as labels: accuracy is then the agreement too.
-    let labels = tmp("vww.labels.npy");
+    let labels = tmp(&format!("{name}.labels.npy"));
     npy::write(
         Path::new(&labels),
         &Array {
