@@ -45,6 +45,22 @@ pub fn skip(why: &str) {
     println!("SKIPPED: {why}");
 }
 
+/// A path for a test's output file `name`, in a per-process folder named after `suite`.
+pub fn temp_file(suite: &str, name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("ferrite-{suite}-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name).display().to_string()
+}
+
+/// A finished command's stdout and stderr together, for assertion messages.
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// The shared models directory, or `None` (after [`skip`]) when it is absent.
 pub fn shared_models_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("FERRITE_SHARED_MODELS")

@@ -32,17 +32,11 @@ fn shared_model(name: &str) -> Option<PathBuf> {
 }
 
 fn tmp(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("ferrite-eval-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name).display().to_string()
+    ferrite_tests::temp_file("eval", name)
 }
 
 fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    ferrite_tests::output_text(o)
 }
 
 fn path(p: PathBuf) -> String {
@@ -64,6 +58,19 @@ fn digits() -> Digits {
         labels: path(r.join("models/samples/digits_samples.labels.npy")),
         goldens: path(r.join("models/samples/digits_samples.outputs.npy")),
     }
+}
+
+/// The digits model's input scale and zero point, as its training script recorded them.
+fn digits_input_quant() -> (f64, f64) {
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("models/samples/digits_samples.json")).unwrap(),
+    )
+    .unwrap();
+    let quant = &summary["inputs"][0]["quant"];
+    (
+        quant["scale"][0].as_f64().unwrap(),
+        quant["zero_point"][0].as_f64().unwrap(),
+    )
 }
 
 fn values(a: &Array) -> Vec<f64> {
@@ -272,13 +279,7 @@ fn eval_prints_accuracy_confusion_and_agreement() {
 #[test]
 fn float_samples_are_quantized_with_the_input_scale() {
     let d = digits();
-    let summary: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("models/samples/digits_samples.json")).unwrap(),
-    )
-    .unwrap();
-    let quant = &summary["inputs"][0]["quant"];
-    let scale = quant["scale"][0].as_f64().unwrap();
-    let zero_point = quant["zero_point"][0].as_f64().unwrap();
+    let (scale, zero_point) = digits_input_quant();
     let q = npy::read(Path::new(&d.inputs)).unwrap();
     let real = Array {
         shape: q.shape.clone(),
@@ -571,13 +572,7 @@ fn inspect_plot_draws_the_plan_without_overlaps() {
 #[test]
 fn eval_reads_a_folder_of_images() {
     let d = digits();
-    let summary: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("models/samples/digits_samples.json")).unwrap(),
-    )
-    .unwrap();
-    let quant = &summary["inputs"][0]["quant"];
-    let scale = quant["scale"][0].as_f64().unwrap();
-    let zero_point = quant["zero_point"][0].as_f64().unwrap();
+    let (scale, zero_point) = digits_input_quant();
     let q = npy::read(Path::new(&d.inputs)).unwrap();
     let labels = values(&npy::read(Path::new(&d.labels)).unwrap());
     let n = labels.len();
