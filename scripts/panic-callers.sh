@@ -13,7 +13,7 @@ sysroot="$(cd "$root" && rustc --print sysroot)"
   awk '/^[0-9a-f]+ <.*>:$/ { fn = $0; sub(/^[0-9a-f]+ /, "", fn) }
        /\t(bl|b|b\.w|blx)\t/ {
          t = $0; sub(/^[^<]*</, "", t); sub(/>.*$/, "", t); sub(/\+0x[0-9a-f]+$/, "", t)
-         if (t ~ /^core::(panicking|slice::index::slice_index_fail|slice::copy_from_slice_impl|option::(unwrap|expect)_failed|result::unwrap_failed)/ && fn !~ /^<core::/) {
+         if (t ~ /^core::(panicking|slice::index::slice_index_fail|slice::copy_from_slice_impl|option::(unwrap|expect)_failed|result::unwrap_failed)/ && fn !~ /^<core::(panicking|slice::index::slice_index_fail|slice::copy_from_slice_impl|option::|result::)/) {
            addr = $1; sub(":", "", addr); print addr "\t" t "\t" fn
          }
        }' |
