@@ -30,6 +30,13 @@ done
 (cd targets/qemu-mps2-an386 && cargo clippy --release --locked -q -- -D warnings)
 (cd targets/qemu-mps2-an385 && cargo clippy --release --locked -q -- -D warnings)
 
+step "no panic path on the device: Model::run and every kernel link with a panic handler that does not exist (targets/panic-free-check)"
+for set in "thumbv7em-none-eabihf --features dsp" "thumbv8m.main-none-eabihf --features dsp,helium" \
+  "thumbv7m-none-eabi" "thumbv6m-none-eabi"; do
+  # shellcheck disable=SC2086 # the target and its features are two words
+  (cd targets/panic-free-check && cargo build --release --locked -q --target $set)
+done
+
 step "DSP kernels equal the reference on random layers, in QEMU (Cortex-M4)"
 (cd targets/qemu-kernel-check && timeout 600 cargo run --release --locked -q)
 

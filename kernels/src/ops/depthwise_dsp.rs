@@ -389,7 +389,7 @@ fn compute_band(
     }
     for ch in 0..c {
         let w = weights.get(ch * per..(ch + 1) * per)?;
-        let &[bias, multiplier, shift, round] = params.get(ch * 4..ch * 4 + 4)? else {
+        let &[bias, multiplier, round, rshift] = params.get(ch * 4..ch * 4 + 4)? else {
             return None;
         };
         for oy in 0..rows.n {
@@ -405,7 +405,7 @@ fn compute_band(
                     }
                 }
                 *out.get_mut((oy * out_w + ox) * c + ch)? =
-                    output_stage(acc, multiplier, round, shift);
+                    output_stage(acc, multiplier, rshift, round);
             }
         }
     }
@@ -424,8 +424,9 @@ fn compute_band(
 /// than the loads they save.
 // Bounds: every band row holds `band_width >= (out_w - 1) * S + 4` values (the rows are cut
 // to `len = (out_w - 1) * S + 3`, and window `x` reads `x..x + 3` with `x + 2 < len`); `w`
-// holds 10 weights, `q` 4 words; `out` holds `(out_w - 1) * c + 1` bytes or more.
-#[allow(clippy::indexing_slicing)]
+// holds 10 weights, `q` 4 words; `out` holds `(out_w - 1) * c + 1` bytes or more. Every
+// access is checked all the same (the row stops should one fail), so that no panic path is
+// linked; the checks are the ones indexing made, their failure marked cold.
 #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
 #[inline(never)]
 fn row3x3<const S: usize>(
@@ -436,8 +437,12 @@ fn row3x3<const S: usize>(
     out_w: usize,
     c: usize,
 ) {
-    let k: [i32; 9] = [w[0], w[1], w[6], w[2], w[3], w[7], w[4], w[5], w[8]].map(i32::from);
-    let (bias, multiplier, round, rshift) = (q[0], q[1], q[2], q[3]);
+    let (&[w0, w1, w2, w3, w4, w5, w6, w7, w8, ..], &[bias, multiplier, round, rshift, ..]) =
+        (w, q)
+    else {
+        return;
+    };
+    let k: [i32; 9] = [w0, w1, w6, w2, w3, w7, w4, w5, w8].map(i32::from);
     let stage = |acc: i32| {
         let v = crate::arch::smmulr(acc, multiplier).wrapping_add(round);
         (v >> (rshift & 31)).clamp(-128, 127) as i8
@@ -445,17 +450,26 @@ fn row3x3<const S: usize>(
     let Some(len) = out_w.checked_sub(1).map(|w| w * S + 3) else {
         return;
     };
-    let (r0, r1, r2) = (&rows[0][..len], &rows[1][..len], &rows[2][..len]);
+    let [r0, r1, r2] = rows;
+    let (Some(r0), Some(r1), Some(r2)) = (r0.get(..len), r1.get(..len), r2.get(..len)) else {
+        return;
+    };
     let mut o = 0;
     for x in (0..len.saturating_sub(2)).step_by(S) {
         crate::arch::no_unroll();
         let mut a = bias;
         for (r, kr) in [r0, r1, r2].into_iter().zip(k.chunks_exact(3)) {
             for (kx, &wt) in kr.iter().enumerate() {
-                a = a.wrapping_add((r[x + kx] as i32).wrapping_mul(wt));
+                let Some(&v) = crate::util::likely(r.get(x + kx)) else {
+                    return;
+                };
+                a = a.wrapping_add((v as i32).wrapping_mul(wt));
             }
         }
-        out[o] = stage(a);
+        let Some(d) = crate::util::likely(out.get_mut(o)) else {
+            return;
+        };
+        *d = stage(a);
         o += c;
     }
 }

@@ -370,10 +370,11 @@ fn gemm_block(
 /// accumulators (see [`block_2x2`]). A partial block (fewer than four pixels, e.g. a
 /// FULLY_CONNECTED's single row) goes pixel by pixel on the rows as they are, two pairs of
 /// channels at a time. Equal to [`portable_block`] (the property tests compare them).
-// Bounds: `wide` holds `k4 * 32 >= 4 * row` bytes, every row `row = k4 * 4` taps, the
-// weights `out_c` rows of `row` and `quant` `out_c` stages (entry checks); `out` holds
-// `n * out_c` outputs.
-#[allow(clippy::indexing_slicing)]
+//
+// `wide` holds `k4 * 32 >= 4 * row` bytes, every row `row = k4 * 4` taps, the weights `out_c`
+// rows of `row` and `quant` `out_c` stages (entry checks); `out` holds `n * out_c` outputs.
+// Every slice is taken checked all the same (the block stops should one not match), so that
+// no panic path is linked.
 #[cfg_attr(all(target_arch = "arm", feature = "dsp"), allow(dead_code))]
 fn blocked_block(
     p: &ConvGemmI8,
@@ -387,93 +388,114 @@ fn blocked_block(
     let Weights::I8Pairs(w) = weights else {
         return portable_block(p, rows, weights, quant, out, n);
     };
+    let _ = blocked_pairs(p, rows, wide, w, quant, out, n);
+}
+
+/// [`blocked_block`] on the paired weights `w`; `None` if a slice does not match.
+#[cfg_attr(all(target_arch = "arm", feature = "dsp"), allow(dead_code))]
+fn blocked_pairs(
+    p: &ConvGemmI8,
+    rows: [&[i8]; 4],
+    wide: &mut [u32],
+    w: &[i8],
+    quant: &[i32],
+    out: &mut [i8],
+    n: usize,
+) -> Option<()> {
     let out_c = p.geom.out_c as usize;
     let row = p.k4 as usize * 4;
     let pairs = out_c / 2;
-    let stage = |c: usize| ChannelQuant::from_words(&quant[c * ChannelQuant::WORDS..]);
+    let stage = |c: usize| {
+        quant
+            .get(c * ChannelQuant::WORDS..)
+            .and_then(ChannelQuant::from_words)
+    };
     let finish = |c: usize, acc: i32| {
         stage(c).map(|q| q.finish_with(q.bias.wrapping_add(acc), crate::arch::smmulr))
     };
     // An odd last channel: its plain row, one pixel at a time.
-    let last = |x: &[i8]| dot(&x[..row], &w[pairs * 2 * row..(pairs * 2 + 1) * row]);
+    let last = |x: &[i8]| {
+        Some(dot(
+            x.get(..row)?,
+            w.get(pairs * 2 * row..(pairs * 2 + 1) * row)?,
+        ))
+    };
     if n < BLOCK {
         for (px, x) in rows.iter().take(n).enumerate() {
-            let x = &x[..row];
-            let out = &mut out[px * out_c..(px + 1) * out_c];
+            let x = x.get(..row)?;
+            let out = out.get_mut(px * out_c..(px + 1) * out_c)?;
             let mut j = 0;
             while j + 2 <= pairs {
-                let (u, v) = w[2 * j * row..2 * (j + 2) * row].split_at(2 * row);
+                let (u, v) = w
+                    .get(2 * j * row..2 * (j + 2) * row)?
+                    .split_at_checked(2 * row)?;
                 let a = pixel_2x2(x, u, v);
                 for (i, acc) in a.into_iter().enumerate() {
-                    let Some(o) = finish(2 * j + i, acc) else {
-                        return;
-                    };
-                    out[2 * j + i] = o;
+                    *out.get_mut(2 * j + i)? = finish(2 * j + i, acc)?;
                 }
                 j += 2;
             }
             if j < pairs {
-                let u = &w[2 * j * row..2 * (j + 1) * row];
+                let u = w.get(2 * j * row..2 * (j + 1) * row)?;
                 let a = x
                     .iter()
                     .zip(u.chunks_exact(2))
-                    .fold([0i32; 2], |a, (&x, u)| {
+                    .fold([0i32; 2], |[a0, a1], (&x, u)| {
                         let x = x as i32;
+                        let (u0, u1) = match *u {
+                            [u0, u1] => (u0 as i32, u1 as i32),
+                            _ => (0, 0),
+                        };
                         [
-                            a[0].wrapping_add(x.wrapping_mul(u[0] as i32)),
-                            a[1].wrapping_add(x.wrapping_mul(u[1] as i32)),
+                            a0.wrapping_add(x.wrapping_mul(u0)),
+                            a1.wrapping_add(x.wrapping_mul(u1)),
                         ]
                     });
                 for (i, acc) in a.into_iter().enumerate() {
-                    let Some(o) = finish(2 * j + i, acc) else {
-                        return;
-                    };
-                    out[2 * j + i] = o;
+                    *out.get_mut(2 * j + i)? = finish(2 * j + i, acc)?;
                 }
             }
             if out_c % 2 == 1 {
-                let Some(o) = finish(out_c - 1, last(x)) else {
-                    return;
-                };
-                out[out_c - 1] = o;
+                *out.get_mut(out_c - 1)? = finish(out_c - 1, last(x)?)?;
             }
         }
-        return;
+        return Some(());
     }
     // Pixels 0 and 1, then 2 and 3, each pair interleaved tap by tap.
     let xt: &mut [i8] = bytemuck::cast_slice_mut(wide);
-    let (x01, x23) = xt[..4 * row].split_at_mut(2 * row);
-    for (t, (d01, d23)) in x01
-        .chunks_exact_mut(2)
-        .zip(x23.chunks_exact_mut(2))
-        .enumerate()
-    {
-        d01.copy_from_slice(&[rows[0][t], rows[1][t]]);
-        d23.copy_from_slice(&[rows[2][t], rows[3][t]]);
+    let (x01, x23) = xt.get_mut(..4 * row)?.split_at_mut_checked(2 * row)?;
+    let [r0, r1, r2, r3] = rows;
+    let taps = r0
+        .get(..row)?
+        .iter()
+        .zip(r1.get(..row)?)
+        .zip(r2.get(..row)?.iter().zip(r3.get(..row)?));
+    // Fixed-size chunks: no chunk-size division (nor its zero check) in the zip.
+    let (x01c, _) = x01.as_chunks_mut::<2>();
+    let (x23c, _) = x23.as_chunks_mut::<2>();
+    for ((d01, d23), ((&a, &b), (&c, &d))) in x01c.iter_mut().zip(x23c.iter_mut()).zip(taps) {
+        *d01 = [a, b];
+        *d23 = [c, d];
     }
     for j in 0..pairs {
-        let wj = &w[2 * j * row..2 * (j + 1) * row];
+        let wj = w.get(2 * j * row..2 * (j + 1) * row)?;
         // The pair's output stages, read once for its four pixels.
-        let (Some(q0), Some(q1)) = (stage(2 * j), stage(2 * j + 1)) else {
-            return;
-        };
+        let (q0, q1) = (stage(2 * j)?, stage(2 * j + 1)?);
         for (half, x) in [&*x01, &*x23].into_iter().enumerate() {
             let a = block_2x2(x, wj);
             for (i, acc) in a.into_iter().enumerate() {
                 let q = if i < 2 { &q0 } else { &q1 };
                 let o = q.finish_with(q.bias.wrapping_add(acc), crate::arch::smmulr);
-                out[(2 * half + i % 2) * out_c + 2 * j + i / 2] = o;
+                *out.get_mut((2 * half + i % 2) * out_c + 2 * j + i / 2)? = o;
             }
         }
     }
     if out_c % 2 == 1 {
         for (px, x) in rows.iter().enumerate() {
-            let Some(o) = finish(out_c - 1, last(x)) else {
-                return;
-            };
-            out[px * out_c + out_c - 1] = o;
+            *out.get_mut(px * out_c + out_c - 1)? = finish(out_c - 1, last(x)?)?;
         }
     }
+    Some(())
 }
 
 /// Two pixels (`x[2t + px]`) against a pair of channels (`w[2t + ch]`), four taps per
