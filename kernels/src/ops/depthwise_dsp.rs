@@ -459,12 +459,14 @@ fn row3x3<const S: usize>(
         crate::arch::no_unroll();
         let mut a = bias;
         for (r, kr) in [r0, r1, r2].into_iter().zip(k.chunks_exact(3)) {
-            for (kx, &wt) in kr.iter().enumerate() {
-                let Some(&v) = crate::util::likely(r.get(x + kx)) else {
-                    return;
-                };
-                a = a.wrapping_add((v as i32).wrapping_mul(wt));
-            }
+            // One checked window of three per row (its values then need no check).
+            let (Some(&[v0, v1, v2]), &[k0, k1, k2]) = (crate::util::likely(r.get(x..x + 3)), kr)
+            else {
+                return;
+            };
+            a = a.wrapping_add((v0 as i32).wrapping_mul(k0));
+            a = a.wrapping_add((v1 as i32).wrapping_mul(k1));
+            a = a.wrapping_add((v2 as i32).wrapping_mul(k2));
         }
         let Some(d) = crate::util::likely(out.get_mut(o)) else {
             return;
