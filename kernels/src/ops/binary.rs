@@ -306,6 +306,9 @@ pub(crate) fn check_operands(
 /// below its extent, so `a0 + i * sa[last]` and `b0 + i * sb[last]` never exceed that sum.
 /// The reads are checked all the same, so that no panic path is linked: should one fall
 /// outside its input (it cannot, past `check_operands`), the walk stops there.
+// Bounds: the odometer's indices `k < LAST` index `[_; BROADCAST_RANK]` arrays (the optimiser
+// proves it: `targets/panic-free-check` links).
+#[allow(clippy::indexing_slicing)]
 #[inline(always)]
 pub(crate) fn apply_binary<A: Copy, B: Copy, O, F: FnMut(A, B) -> O>(
     broadcast: Option<&Broadcast>,

@@ -233,7 +233,7 @@ pub fn conv_helium_i8(
                 }
                 #[cfg(all(target_arch = "arm", feature = "helium"))]
                 let sources: [*const i8; MAX_K_H] =
-                    core::array::from_fn(|ky| padded.as_ptr().wrapping_add(slot[ky] * row_bytes));
+                    slot.map(|s| padded.as_ptr().wrapping_add(s * row_bytes));
                 let base = (b * out_h + oy as usize) * out_w;
                 // Runs of `run_px` pixels: their GEMM rows, then one GEMM call.
                 for first in (0..out_w).step_by(run_px) {
@@ -467,7 +467,11 @@ pub fn portable_block(
                         acc = acc.wrapping_add((xv as i32).wrapping_mul(wv as i32));
                     }
                 }
-                *out.get_mut(o[px] + c)? = output_stage(
+                let at = match px {
+                    0 => o[0],
+                    _ => o[1],
+                };
+                *out.get_mut(at + c)? = output_stage(
                     acc,
                     *q.get(4 + j)?,
                     *q.get(8 + j)?,

@@ -175,14 +175,17 @@ pub fn depthwise_helium_i8(
                         continue;
                     };
                     *s = iy % 3;
-                    if held[*s] != Some((b, iy)) {
+                    let Some(h) = held.get_mut(*s) else {
+                        continue;
+                    };
+                    if *h != Some((b, iy)) {
                         let at = (b * in_h + iy) * in_w * c;
                         let src = input.get(at..at + in_w * c)?;
                         copy(
                             rows.get_mut(*s * row_bytes + left..)?.get_mut(..in_w * c)?,
                             src,
                         );
-                        held[*s] = Some((b, iy));
+                        *h = Some((b, iy));
                     }
                 }
                 let band = |s: usize| rows.get(s * row_bytes..(s + 1) * row_bytes);
@@ -237,8 +240,11 @@ fn row(
             (false, false) => dw::row3x3_no_shift_no_fixup,
         };
         let zp = p.output_offset as i16;
+        // Bounds: `t < 9`, so `t / 3 < 3` indexes the three rows.
+        #[allow(clippy::indexing_slicing)]
+        let taps = core::array::from_fn(|t| rows[t / 3].as_ptr().wrapping_add(tap_at(0, t)));
         let mut args = dw::Row3x3Args {
-            taps: core::array::from_fn(|t| rows[t / 3].as_ptr().wrapping_add(tap_at(0, t))),
+            taps,
             weights: weights.as_ptr(),
             params: params.as_ptr(),
             out: out.as_mut_ptr(),
@@ -260,8 +266,10 @@ fn row(
             for t in 0..9 {
                 rows.get(t / 3)?.get(tap_at(full, t)..)?;
             }
-            args.taps =
-                core::array::from_fn(|t| rows[t / 3].as_ptr().wrapping_add(tap_at(full, t)));
+            // Bounds: `t < 9`, so `t / 3 < 3` indexes the three rows.
+            #[allow(clippy::indexing_slicing)]
+            let taps = core::array::from_fn(|t| rows[t / 3].as_ptr().wrapping_add(tap_at(full, t)));
+            args.taps = taps;
             args.weights = weights.get(q * PHASE_WEIGHTS..)?.as_ptr();
             args.params = params.get(q * PHASE_WORDS..)?.as_ptr();
             args.out = tail.as_mut_ptr();

@@ -602,7 +602,10 @@ pub fn portable_block(
                             .chunks_exact(4),
                     )
                     .fold(q.bias, |acc, (x, w)| {
-                        [(x[0], w[0]), (x[2], w[1]), (x[1], w[2]), (x[3], w[3])]
+                        let (&[x0, x1, x2, x3], &[w0, w1, w2, w3]) = (x, w) else {
+                            return acc;
+                        };
+                        [(x0, w0), (x2, w1), (x1, w2), (x3, w3)]
                             .iter()
                             .fold(acc, |acc, &(x, w)| {
                                 acc.wrapping_add((x as i32).wrapping_mul(w as i32))
