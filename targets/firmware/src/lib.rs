@@ -16,7 +16,11 @@ pub mod report;
 pub mod stack;
 
 #[cfg(feature = "qemu")]
+pub mod logger;
+#[cfg(feature = "qemu")]
 pub mod qemu;
+#[cfg(feature = "qemu")]
+pub mod semihost;
 
 pub use static_cell::ConstStaticCell;
 

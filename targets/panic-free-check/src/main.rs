@@ -71,8 +71,13 @@ fn outcome<T>(r: ferrite_core::Result<&[T]>) -> u32 {
 fn main() -> ! {
     // SAFETY: plain reads of initialised statics; nothing else runs (one core, no interrupts
     // touch them). Volatile only so the optimiser cannot fold their values in.
-    let (op, mut model, choice) =
-        unsafe { (read_volatile(&OP), read_volatile(&MODEL), read_volatile(&raw const CHOICE)) };
+    let (op, mut model, choice) = unsafe {
+        (
+            read_volatile(&OP),
+            read_volatile(&MODEL),
+            read_volatile(&raw const CHOICE),
+        )
+    };
     let set = if choice & 0x100 != 0 {
         KernelSet::STATIC
     } else {
