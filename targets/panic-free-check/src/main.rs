@@ -52,14 +52,6 @@ struct Buffers {
     f32s: [f32; 64],
 }
 
-static mut BUFFERS: Buffers = Buffers {
-    arena: [0; 1024],
-    bytes: [0; 64],
-    i8s: [0; 64],
-    i16s: [0; 64],
-    f32s: [0.0; 64],
-};
-
 fn outcome<T>(r: ferrite_core::Result<&[T]>) -> u32 {
     match r {
         Ok(s) => s.len() as u32,
@@ -94,8 +86,13 @@ fn main() -> ! {
         name: "",
     }];
     model.layers = &layers;
-    // SAFETY: the only reference to BUFFERS, taken once.
-    let b = unsafe { &mut *(&raw mut BUFFERS) };
+    let b = &mut Buffers {
+        arena: [0; 1024],
+        bytes: [0; 64],
+        i8s: [0; 64],
+        i16s: [0; 64],
+        f32s: [0.0; 64],
+    };
     let n = (choice >> 16) as usize & 63;
     let result: u32 = match choice & 0xff {
         0 => outcome(model.run(&mut b.arena, b.i8s.get(..n).unwrap_or(&[]))),
