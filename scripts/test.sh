@@ -30,6 +30,24 @@ done
 (cd targets/qemu-mps2-an386 && cargo clippy --release --locked -q -- -D warnings)
 (cd targets/qemu-mps2-an385 && cargo clippy --release --locked -q -- -D warnings)
 
+step "no panic path on the device: Model::run and every kernel link with a panic handler that does not exist (targets/panic-free-check)"
+for set in "thumbv7em-none-eabihf --features dsp" "thumbv8m.main-none-eabihf --features dsp,helium" \
+  "thumbv7m-none-eabi" "thumbv6m-none-eabi"; do
+  # shellcheck disable=SC2086 # the target and its features are two words
+  (cd targets/panic-free-check && cargo build --release --locked -q --target $set)
+done
+
+step "the qemu-m4 firmware and its serial runner link no core::panicking symbol (llvm-nm)"
+rustup component add llvm-tools >/dev/null 2>&1 || true
+(cd targets/qemu-mps2-an386 && cargo build --release --locked -q)
+llvm_nm=$(ls "$(rustc --print sysroot)"/lib/rustlib/*/bin/llvm-nm | head -1)
+for elf in qemu-mps2-an386 ferrite-runner; do
+  if "$llvm_nm" -C "targets/target/thumbv7em-none-eabihf/release/$elf" | grep -E 'core::panicking|_fail$'; then
+    echo "$elf links a panic path (above)" >&2
+    exit 1
+  fi
+done
+
 step "DSP kernels equal the reference on random layers, in QEMU (Cortex-M4)"
 (cd targets/qemu-kernel-check && timeout 600 cargo run --release --locked -q)
 

@@ -299,8 +299,15 @@ impl<'a> Model<'a> {
         let dst = t.bytes_mut(arena).ok_or(Error::InvalidModel {
             reason: "input tensor outside the arena",
         })?;
-        // Same length: `data` has `num_elements` elements of the tensor's type (checked above).
-        dst.copy_from_slice(bytemuck::cast_slice(data));
+        // Same length: `data` has `num_elements` elements of the tensor's type (checked above);
+        // checked again where the optimiser sees it, so no length-mismatch panic is linked.
+        let src: &[u8] = bytemuck::cast_slice(data);
+        if dst.len() != src.len() {
+            return Err(Error::InvalidModel {
+                reason: "input tensor size overflows",
+            });
+        }
+        dst.copy_from_slice(src);
         Ok(())
     }
 
@@ -318,7 +325,14 @@ impl<'a> Model<'a> {
         let dst = t.bytes_mut(arena).ok_or(Error::InvalidModel {
             reason: "input tensor outside the arena",
         })?;
-        // Same length: checked against `size_bytes` above.
+        // Same length: checked against `size_bytes` above, and again where the optimiser
+        // sees it (`bytes_mut` returns the tensor's range), so no panic path is linked.
+        if dst.len() != data.len() {
+            return Err(Error::InputLength {
+                expected: dst.len(),
+                actual: data.len(),
+            });
+        }
         dst.copy_from_slice(data);
         Ok(())
     }
@@ -427,9 +441,14 @@ impl<'r> Ctx<'r> {
         let range = t
             .range(self.arena.len())
             .ok_or(self.error("output tensor outside the arena"))?;
-        // Cannot panic: `range` lies within the arena (`Tensor::range` checked it).
-        let (before, rest) = self.arena.split_at_mut(range.start);
-        let (out, after) = rest.split_at_mut(range.end - range.start);
+        // `range` lies within the arena (`Tensor::range` checked it): the checked splits never
+        // fail, and leave no panic path in the firmware.
+        let outside = self.error("output tensor outside the arena");
+        let (before, rest) = self
+            .arena
+            .split_at_mut_checked(range.start)
+            .ok_or(outside)?;
+        let (out, after) = rest.split_at_mut_checked(range.len()).ok_or(outside)?;
         let inputs = Inputs {
             tensors: self.model.tensors,
             parts: [(0, &*before), (range.end, &*after), (0, &[])],
@@ -483,10 +502,16 @@ impl<'r> Ctx<'r> {
             .start
             .checked_sub(first.end)
             .ok_or(err("scratch overlaps the output"))?;
-        let (p0, rest) = self.arena.split_at_mut(first.start);
-        let (w0, rest) = rest.split_at_mut(first.end - first.start);
-        let (p1, rest) = rest.split_at_mut(gap);
-        let (w1, p2) = rest.split_at_mut(second.end - second.start);
+        let outside = || err("scratch or output outside the arena");
+        let (p0, rest) = self
+            .arena
+            .split_at_mut_checked(first.start)
+            .ok_or_else(outside)?;
+        let (w0, rest) = rest.split_at_mut_checked(first.len()).ok_or_else(outside)?;
+        let (p1, rest) = rest.split_at_mut_checked(gap).ok_or_else(outside)?;
+        let (w1, p2) = rest
+            .split_at_mut_checked(second.len())
+            .ok_or_else(outside)?;
         let inputs = Inputs {
             tensors,
             parts: [(0, &*p0), (first.end, &*p1), (second.end, &*p2)],
@@ -556,7 +581,17 @@ impl<'r> Ctx<'r> {
         }
         add(s_start, s_end, N);
         let regions = regions.get_mut(..count).unwrap_or_default();
-        regions.sort_unstable_by_key(|r| r.0);
+        // Selection sort by start (at most `MAX_LAYER_OUTPUTS + 1` regions): core's sorts keep
+        // panic paths (inconsistent orders), which a firmware must not link.
+        let mut unsorted = &mut *regions;
+        while let Some((first, tail)) = unsorted.split_first_mut() {
+            for r in tail.iter_mut() {
+                if r.0 < first.0 {
+                    core::mem::swap(first, r);
+                }
+            }
+            unsorted = tail;
+        }
         if regions.windows(2).any(|w| matches!(w, [a, b] if b.0 < a.1)) {
             return Err(err("layer outputs or scratch overlap"));
         }

@@ -134,3 +134,20 @@ pub(crate) fn check_requant(
     }
     Ok(())
 }
+
+/// `o` unchanged, with its `None` marked unlikely for the optimiser: a checked slice in a hot
+/// loop fails no more often than the panicking index it replaces (never, past the entry's
+/// checks), and the panic's `#[cold]` path is what kept LLVM's block layout and registers for
+/// the loop. Use as `likely(s.get(r))?`.
+#[inline(always)]
+pub(crate) fn likely<T>(o: Option<T>) -> Option<T> {
+    if o.is_none() {
+        cold();
+    }
+    o
+}
+
+/// The branch that calls this is unlikely.
+#[cold]
+#[inline(never)]
+fn cold() {}

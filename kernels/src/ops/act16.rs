@@ -47,7 +47,8 @@ pub fn act_i16(kind: &ActI16Kind, input: &[i16], output: &mut [i16]) {
         } => {
             for (o, &x) in pairs {
                 let v = multiply_by_quantized_multiplier(x as i32, multiplier, shift);
-                *o = v.clamp(act_min, i16::MAX as i32) as i16;
+                // max then min rather than `clamp`, which panics on an empty range.
+                *o = v.max(act_min).min(i16::MAX as i32) as i16;
             }
         }
         ActI16Kind::Relu6 { low, high } => {

@@ -34,10 +34,11 @@ const CHUNK: usize = 32;
 ///
 /// Returns `false` (having written a prefix) if a matrix lies outside its operand or the
 /// output does not hold `product(batch) * rows * cols` elements; the entries check both.
-// Bounds: `lm` holds `rows * depth` and `rm` `cols * depth` elements (taken with `get`
-// below); every index is `i * depth + k` or `k * rows + i` with `i < rows`, `k < depth`, or
-// `j * depth + k` / `k * cols + j` with `j < cols`, so it is below those lengths.
-#[allow(clippy::indexing_slicing)]
+///
+/// `lm` holds `rows * depth` and `rm` `cols * depth` elements; every index is `i * depth + k`
+/// or `k * rows + i` with `i < rows`, `k < depth`, or `j * depth + k` / `k * cols + j` with
+/// `j < cols`, so it is below those lengths. They are read with `get` all the same (`false`
+/// should one not be), so that no panic path is linked.
 fn matmul<T: Copy, A: Copy>(
     g: &MatMulGeom,
     lhs: &[T],
@@ -47,6 +48,19 @@ fn matmul<T: Copy, A: Copy>(
     mac: impl Fn(A, T, T) -> A,
     finish: impl Fn(A) -> T,
 ) -> bool {
+    matmul_checked(g, lhs, rhs, output, zero, mac, finish).is_some()
+}
+
+/// [`matmul`], `None` for `false`.
+fn matmul_checked<T: Copy, A: Copy>(
+    g: &MatMulGeom,
+    lhs: &[T],
+    rhs: &[T],
+    output: &mut [T],
+    zero: A,
+    mac: impl Fn(A, T, T) -> A,
+    finish: impl Fn(A) -> T,
+) -> Option<()> {
     let (rows, cols, depth) = (g.rows as usize, g.cols as usize, g.depth as usize);
     // Saturating: on 32-bit targets a corrupted geometry must fail the `get`s below, not
     // overflow.
@@ -55,7 +69,10 @@ fn matmul<T: Copy, A: Copy>(
     let out_size = rows.saturating_mul(cols);
     let batches = product(&g.batch);
     if out_size == 0 || batches == 0 {
-        return output.is_empty();
+        return output.is_empty().then_some(());
+    }
+    if cols == 0 {
+        return None;
     }
     let mut outs = output.chunks_exact_mut(out_size);
     let mut idx = [0usize; MATMUL_BATCH_AXES];
@@ -71,22 +88,22 @@ fn matmul<T: Copy, A: Copy>(
             rhs.get(ro..ro.saturating_add(rhs_size)),
             outs.next(),
         ) else {
-            return false;
+            return None;
         };
         let l_at = |i: usize, k: usize| {
             if g.adj_x {
-                lm[k * rows + i]
+                lm.get(k * rows + i).copied()
             } else {
-                lm[i * depth + k]
+                lm.get(i * depth + k).copied()
             }
         };
         for (i, out_row) in om.chunks_exact_mut(cols).enumerate() {
             if g.adj_y {
                 for (j, o) in out_row.iter_mut().enumerate() {
-                    let r_row = &rm[j * depth..(j + 1) * depth];
+                    let r_row = rm.get(j * depth..(j + 1) * depth)?;
                     let mut acc = zero;
                     for (k, &r) in r_row.iter().enumerate() {
-                        acc = mac(acc, l_at(i, k), r);
+                        acc = mac(acc, l_at(i, k)?, r);
                     }
                     *o = finish(acc);
                 }
@@ -95,10 +112,10 @@ fn matmul<T: Copy, A: Copy>(
                     let j0 = c * CHUNK;
                     let width = out_run.len();
                     let mut acc = [zero; CHUNK];
-                    let acc = &mut acc[..width];
+                    let acc = acc.get_mut(..width)?;
                     for k in 0..depth {
-                        let l = l_at(i, k);
-                        let r_run = &rm[k * cols + j0..k * cols + j0 + width];
+                        let l = l_at(i, k)?;
+                        let r_run = rm.get(k * cols + j0..k * cols + j0 + width)?;
                         for (a, &r) in acc.iter_mut().zip(r_run) {
                             *a = mac(*a, l, r);
                         }
@@ -118,7 +135,7 @@ fn matmul<T: Copy, A: Copy>(
             *i = 0;
         }
     }
-    true
+    Some(())
 }
 
 /// Reference float BATCH_MATMUL.

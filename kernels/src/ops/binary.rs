@@ -300,10 +300,14 @@ pub(crate) fn check_operands(
 /// The broadcast walk goes over the output in order, one innermost row at a time, with an
 /// odometer over the outer axes that moves both input offsets by their strides (no
 /// multiplication per element).
-// Bounds: `check_operands` verified that the largest index each input is read at, the sum
-// of `(extent - 1) * stride` over the axes, lies inside it; the odometer keeps every axis
-// index below its extent, so `a0 + i * sa[last]` and `b0 + i * sb[last]` never exceed that
-// sum; the output rows come from `chunks_exact_mut`; axis indices are below `BROADCAST_RANK`.
+///
+/// `check_operands` verified that the largest index each input is read at, the sum of
+/// `(extent - 1) * stride` over the axes, lies inside it; the odometer keeps every axis index
+/// below its extent, so `a0 + i * sa[last]` and `b0 + i * sb[last]` never exceed that sum.
+/// The reads are checked all the same, so that no panic path is linked: should one fall
+/// outside its input (it cannot, past `check_operands`), the walk stops there.
+// Bounds: the odometer's indices `k < LAST` index `[_; BROADCAST_RANK]` arrays (the optimiser
+// proves it: `targets/panic-free-check` links).
 #[allow(clippy::indexing_slicing)]
 #[inline(always)]
 pub(crate) fn apply_binary<A: Copy, B: Copy, O, F: FnMut(A, B) -> O>(
@@ -330,20 +334,27 @@ pub(crate) fn apply_binary<A: Copy, B: Copy, O, F: FnMut(A, B) -> O>(
         match (ia, ib) {
             // The common shapes get loops the compiler can vectorise.
             (1, 0) => {
-                let y = b[b0];
-                for (o, &x) in row.iter_mut().zip(&a[a0..]) {
+                let (Some(&y), Some(a)) = (b.get(b0), a.get(a0..)) else {
+                    return;
+                };
+                for (o, &x) in row.iter_mut().zip(a) {
                     *o = f(x, y);
                 }
             }
             (0, 1) => {
-                let x = a[a0];
-                for (o, &y) in row.iter_mut().zip(&b[b0..]) {
+                let (Some(&x), Some(b)) = (a.get(a0), b.get(b0..)) else {
+                    return;
+                };
+                for (o, &y) in row.iter_mut().zip(b) {
                     *o = f(x, y);
                 }
             }
             _ => {
                 for (i, o) in row.iter_mut().enumerate() {
-                    *o = f(a[a0 + i * ia], b[b0 + i * ib]);
+                    let (Some(&x), Some(&y)) = (a.get(a0 + i * ia), b.get(b0 + i * ib)) else {
+                        return;
+                    };
+                    *o = f(x, y);
                 }
             }
         }
@@ -605,12 +616,47 @@ pub fn binary_f32(p: &BinaryF32, a: &[f32], b: &[f32], output: &mut [f32]) {
 /// TFLM's float `FloorMod`: `fmod`'s remainder, moved by `b` when its sign differs from `b`'s.
 #[inline(always)]
 fn floor_mod_f32(x: f32, y: f32) -> f32 {
-    let r = libm::fmodf(x, y);
+    let r = fmod_f32(x, y);
     if r != 0.0 && ((y < 0.0) != (r < 0.0)) {
         r + y
     } else {
         r
     }
+}
+
+/// C's `fmodf`: `x - n * y` for the integer `n` of `x / y` rounded toward zero, computed
+/// exactly (as `fmod` is defined), with `x`'s sign; NaN for a zero `y`, an infinite `x` or a
+/// NaN, `x` for an infinite `y`. Equal to `libm::fmodf` (a property test compares them), which
+/// it replaces because `libm`'s keeps panic paths the device firmware must not link.
+///
+/// Subtracts `|y| * 2^k` for `k` from the largest that fits down to 0. Each subtraction is
+/// exact: the remainder `r` satisfies `t <= r < 2t` for the multiple `t` it subtracts
+/// (Sterbenz), and `t` itself, `|y|` doubled or halved, is exact. At most 277 steps.
+pub(crate) fn fmod_f32(x: f32, y: f32) -> f32 {
+    let (ax, ay) = (x.abs(), y.abs());
+    if y == 0.0 || x.is_nan() || y.is_nan() || x.is_infinite() {
+        return f32::NAN;
+    }
+    if ax < ay || ay.is_infinite() {
+        return x;
+    }
+    // The largest `|y| * 2^k <= |x|` (doubling to infinity ends the loop too).
+    let mut t = ay;
+    while t * 2.0 <= ax {
+        t *= 2.0;
+    }
+    let mut r = ax;
+    loop {
+        // Invariant: `r < 2t`.
+        if r >= t {
+            r -= t;
+        }
+        if t == ay {
+            break;
+        }
+        t *= 0.5;
+    }
+    r.copysign(x)
 }
 
 /// Rejects shifts the fixed-point helpers cannot take and an empty clamp range (which would
@@ -1734,7 +1780,47 @@ mod tests {
         );
     }
 
+    /// `fmod_f32` is `libm::fmodf` bit for bit on the edge cases.
+    #[test]
+    fn fmod_edges_match_libm() {
+        let v = [
+            0.0f32,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            3.0,
+            -7.25,
+            1e-45,
+            -1e-45,
+            1.17e-38,
+            3.4e38,
+            -3.4e38,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+        ];
+        for &x in &v {
+            for &y in &v {
+                let (a, b) = (super::fmod_f32(x, y), libm::fmodf(x, y));
+                assert!(
+                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                    "fmod({x:e}, {y:e}) = {a:e}, libm {b:e}"
+                );
+            }
+        }
+    }
+
     proptest::proptest! {
+        /// `fmod_f32` is `libm::fmodf` bit for bit (NaNs as NaNs).
+        #[test]
+        fn fmod_matches_libm(x in proptest::num::f32::ANY, y in proptest::num::f32::ANY) {
+            let (a, b) = (super::fmod_f32(x, y), libm::fmodf(x, y));
+            proptest::prop_assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+        }
+
         /// Arbitrary (hostile) parameters never panic: the entry either runs or reports an
         /// invalid layer.
         #[test]

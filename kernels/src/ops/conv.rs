@@ -113,9 +113,7 @@ pub(crate) fn tap(
 // `batches*out_h*out_w*out_c`, weights `out_c*k_h*k_w*(in_c/groups)`, one multiplier and
 // shift per output channel, `groups` dividing both channel counts), `tap` keeps `iy < in_h`
 // and `ix < in_w`, `group < groups` and `oc < out_c`, so every range below ends at most at its
-// slice's length. Indexing, not `get`, keeps the definition readable; the checks compile to
-// the same compare either way.
-#[allow(clippy::indexing_slicing)]
+// slice's length.
 pub fn conv2d_i8(
     p: &Conv2dI8,
     input: &[i8],
@@ -125,64 +123,73 @@ pub fn conv2d_i8(
     shift: &[i32],
     output: &mut [i8],
 ) {
-    let g = &p.geom;
-    let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
-    let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
-    let filter_in_c = in_c / p.groups as usize;
-    let out_c_per_group = out_c / p.groups as usize;
-    let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
-    let rq = &p.rq;
-    for b in 0..g.batches as usize {
-        for oy in 0..out_h {
-            for ox in 0..out_w {
-                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
-                for oc in 0..out_c {
-                    let group = oc / out_c_per_group;
-                    let mut acc: i32 = 0;
-                    for ky in 0..k_h {
-                        let Some(iy) = tap(
-                            oy as u32,
-                            g.stride_h,
-                            g.pad_top,
-                            ky as u32,
-                            g.dilation_h,
-                            g.in_h,
-                        ) else {
-                            continue;
-                        };
-                        for kx in 0..k_w {
-                            let Some(ix) = tap(
-                                ox as u32,
-                                g.stride_w,
-                                g.pad_left,
-                                kx as u32,
-                                g.dilation_w,
-                                g.in_w,
+    // Every slice and index is checked (a failed one stops the loops: past the entry's
+    // checks none can fail), so that no panic path is linked.
+    let _ = (|| -> Option<()> {
+        let g = &p.geom;
+        let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+        let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
+        let filter_in_c = in_c.checked_div(p.groups as usize)?;
+        let out_c_per_group = out_c.checked_div(p.groups as usize)?;
+        let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
+        let rq = &p.rq;
+        for b in 0..g.batches as usize {
+            for oy in 0..out_h {
+                for ox in 0..out_w {
+                    let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
+                    for oc in 0..out_c {
+                        let group = oc.checked_div(out_c_per_group)?;
+                        let mut acc: i32 = 0;
+                        for ky in 0..k_h {
+                            let Some(iy) = tap(
+                                oy as u32,
+                                g.stride_h,
+                                g.pad_top,
+                                ky as u32,
+                                g.dilation_h,
+                                g.in_h,
                             ) else {
                                 continue;
                             };
-                            let in_base =
-                                ((b * in_h + iy) * in_w + ix) * in_c + group * filter_in_c;
-                            let w_base = ((oc * k_h + ky) * k_w + kx) * filter_in_c;
-                            let x = &input[in_base..in_base + filter_in_c];
-                            let w = &weights[w_base..w_base + filter_in_c];
-                            for (&xv, &wv) in x.iter().zip(w) {
-                                acc = acc.wrapping_add(
-                                    (wv as i32).wrapping_mul(xv as i32 + rq.input_offset),
-                                );
+                            for kx in 0..k_w {
+                                let Some(ix) = tap(
+                                    ox as u32,
+                                    g.stride_w,
+                                    g.pad_left,
+                                    kx as u32,
+                                    g.dilation_w,
+                                    g.in_w,
+                                ) else {
+                                    continue;
+                                };
+                                let in_base =
+                                    ((b * in_h + iy) * in_w + ix) * in_c + group * filter_in_c;
+                                let w_base = ((oc * k_h + ky) * k_w + kx) * filter_in_c;
+                                let x = input.get(in_base..in_base + filter_in_c)?;
+                                let w = weights.get(w_base..w_base + filter_in_c)?;
+                                for (&xv, &wv) in x.iter().zip(w) {
+                                    acc = acc.wrapping_add(
+                                        (wv as i32).wrapping_mul(xv as i32 + rq.input_offset),
+                                    );
+                                }
                             }
                         }
-                    }
-                    if let Some(&bv) = bias.get(oc) {
-                        acc = acc.wrapping_add(bv);
-                    }
-                    let v = multiply_by_quantized_multiplier(acc, multiplier[oc], shift[oc])
+                        if let Some(&bv) = bias.get(oc) {
+                            acc = acc.wrapping_add(bv);
+                        }
+                        let v = multiply_by_quantized_multiplier(
+                            acc,
+                            *multiplier.get(oc)?,
+                            *shift.get(oc)?,
+                        )
                         .saturating_add(rq.output_offset);
-                    output[out_base + oc] = v.max(rq.act_min).min(rq.act_max) as i8;
+                        *output.get_mut(out_base + oc)? = v.max(rq.act_min).min(rq.act_max) as i8;
+                    }
                 }
             }
         }
-    }
+        Some(())
+    })();
 }
 
 /// Reference f32 convolution (TFLM `reference_ops::Conv`): sums taps in (ky, kx, ic)
@@ -191,61 +198,65 @@ pub fn conv2d_i8(
 // `batches*out_h*out_w*out_c`, weights `out_c*k_h*k_w*(in_c/groups)`, one multiplier and
 // shift per output channel, `groups` dividing both channel counts), `tap` keeps `iy < in_h`
 // and `ix < in_w`, `group < groups` and `oc < out_c`, so every range below ends at most at its
-// slice's length. Indexing, not `get`, keeps the definition readable; the checks compile to
-// the same compare either way.
-#[allow(clippy::indexing_slicing)]
+// slice's length.
 pub fn conv2d_f32(p: &Conv2dF32, input: &[f32], weights: &[f32], bias: &[f32], output: &mut [f32]) {
-    let g = &p.geom;
-    let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
-    let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
-    let filter_in_c = in_c / p.groups as usize;
-    let out_c_per_group = out_c / p.groups as usize;
-    let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
-    for b in 0..g.batches as usize {
-        for oy in 0..out_h {
-            for ox in 0..out_w {
-                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
-                for oc in 0..out_c {
-                    let group = oc / out_c_per_group;
-                    let mut total = 0.0f32;
-                    for ky in 0..k_h {
-                        let Some(iy) = tap(
-                            oy as u32,
-                            g.stride_h,
-                            g.pad_top,
-                            ky as u32,
-                            g.dilation_h,
-                            g.in_h,
-                        ) else {
-                            continue;
-                        };
-                        for kx in 0..k_w {
-                            let Some(ix) = tap(
-                                ox as u32,
-                                g.stride_w,
-                                g.pad_left,
-                                kx as u32,
-                                g.dilation_w,
-                                g.in_w,
+    // Every slice and index is checked (a failed one stops the loops: past the entry's
+    // checks none can fail), so that no panic path is linked.
+    let _ = (|| -> Option<()> {
+        let g = &p.geom;
+        let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+        let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
+        let filter_in_c = in_c.checked_div(p.groups as usize)?;
+        let out_c_per_group = out_c.checked_div(p.groups as usize)?;
+        let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
+        for b in 0..g.batches as usize {
+            for oy in 0..out_h {
+                for ox in 0..out_w {
+                    let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
+                    for oc in 0..out_c {
+                        let group = oc.checked_div(out_c_per_group)?;
+                        let mut total = 0.0f32;
+                        for ky in 0..k_h {
+                            let Some(iy) = tap(
+                                oy as u32,
+                                g.stride_h,
+                                g.pad_top,
+                                ky as u32,
+                                g.dilation_h,
+                                g.in_h,
                             ) else {
                                 continue;
                             };
-                            let in_base =
-                                ((b * in_h + iy) * in_w + ix) * in_c + group * filter_in_c;
-                            let w_base = ((oc * k_h + ky) * k_w + kx) * filter_in_c;
-                            let x = &input[in_base..in_base + filter_in_c];
-                            let w = &weights[w_base..w_base + filter_in_c];
-                            for (&xv, &wv) in x.iter().zip(w) {
-                                total += xv * wv;
+                            for kx in 0..k_w {
+                                let Some(ix) = tap(
+                                    ox as u32,
+                                    g.stride_w,
+                                    g.pad_left,
+                                    kx as u32,
+                                    g.dilation_w,
+                                    g.in_w,
+                                ) else {
+                                    continue;
+                                };
+                                let in_base =
+                                    ((b * in_h + iy) * in_w + ix) * in_c + group * filter_in_c;
+                                let w_base = ((oc * k_h + ky) * k_w + kx) * filter_in_c;
+                                let x = input.get(in_base..in_base + filter_in_c)?;
+                                let w = weights.get(w_base..w_base + filter_in_c)?;
+                                for (&xv, &wv) in x.iter().zip(w) {
+                                    total += xv * wv;
+                                }
                             }
                         }
+                        let bias_value = bias.get(oc).copied().unwrap_or(0.0);
+                        *output.get_mut(out_base + oc)? =
+                            clamp_f32(total + bias_value, p.act_min, p.act_max);
                     }
-                    let bias_value = bias.get(oc).copied().unwrap_or(0.0);
-                    output[out_base + oc] = clamp_f32(total + bias_value, p.act_min, p.act_max);
                 }
             }
         }
-    }
+        Some(())
+    })();
 }
 
 /// TFLite's `ActivationFunctionWithMinMax`: `min(max(x, lo), hi)`.
@@ -354,9 +365,6 @@ pub(crate) fn run_conv2d_i16_with(
 /// or output offsets, products summed exactly, then [`requant_i16`] and the clamp.
 ///
 /// Slices must match `p.geom` as for [`conv2d_i8`] (the kernel entry checks).
-// Bounds: as in `conv2d_i8` (the same geometry checks, the same loops); the bias is read with
-// `get`.
-#[allow(clippy::indexing_slicing)]
 pub fn conv2d_i16(
     p: &Conv2dI16,
     input: &[i16],
@@ -366,64 +374,70 @@ pub fn conv2d_i16(
     shift: &[i32],
     output: &mut [i16],
 ) {
-    let g = &p.geom;
-    let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
-    let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
-    let filter_in_c = in_c / p.groups as usize;
-    let out_c_per_group = out_c / p.groups as usize;
-    let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
-    for b in 0..g.batches as usize {
-        for oy in 0..out_h {
-            for ox in 0..out_w {
-                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
-                for oc in 0..out_c {
-                    let group = oc / out_c_per_group;
-                    // |w * x| < 2^22, so an i64 sum is exact for any layer that fits memory.
-                    let mut sum: i64 = 0;
-                    for ky in 0..k_h {
-                        let Some(iy) = tap(
-                            oy as u32,
-                            g.stride_h,
-                            g.pad_top,
-                            ky as u32,
-                            g.dilation_h,
-                            g.in_h,
-                        ) else {
-                            continue;
-                        };
-                        for kx in 0..k_w {
-                            let Some(ix) = tap(
-                                ox as u32,
-                                g.stride_w,
-                                g.pad_left,
-                                kx as u32,
-                                g.dilation_w,
-                                g.in_w,
+    // Every slice and index is checked (a failed one stops the loops: past the entry's
+    // checks none can fail), so that no panic path is linked.
+    let _ = (|| -> Option<()> {
+        let g = &p.geom;
+        let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+        let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
+        let filter_in_c = in_c.checked_div(p.groups as usize)?;
+        let out_c_per_group = out_c.checked_div(p.groups as usize)?;
+        let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
+        for b in 0..g.batches as usize {
+            for oy in 0..out_h {
+                for ox in 0..out_w {
+                    let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
+                    for oc in 0..out_c {
+                        let group = oc.checked_div(out_c_per_group)?;
+                        // |w * x| < 2^22, so an i64 sum is exact for any layer that fits memory.
+                        let mut sum: i64 = 0;
+                        for ky in 0..k_h {
+                            let Some(iy) = tap(
+                                oy as u32,
+                                g.stride_h,
+                                g.pad_top,
+                                ky as u32,
+                                g.dilation_h,
+                                g.in_h,
                             ) else {
                                 continue;
                             };
-                            let in_base =
-                                ((b * in_h + iy) * in_w + ix) * in_c + group * filter_in_c;
-                            let w_base = ((oc * k_h + ky) * k_w + kx) * filter_in_c;
-                            let x = &input[in_base..in_base + filter_in_c];
-                            let w = &weights[w_base..w_base + filter_in_c];
-                            for (&xv, &wv) in x.iter().zip(w) {
-                                sum = sum.wrapping_add(xv as i64 * wv as i64);
+                            for kx in 0..k_w {
+                                let Some(ix) = tap(
+                                    ox as u32,
+                                    g.stride_w,
+                                    g.pad_left,
+                                    kx as u32,
+                                    g.dilation_w,
+                                    g.in_w,
+                                ) else {
+                                    continue;
+                                };
+                                let in_base =
+                                    ((b * in_h + iy) * in_w + ix) * in_c + group * filter_in_c;
+                                let w_base = ((oc * k_h + ky) * k_w + kx) * filter_in_c;
+                                let x = input.get(in_base..in_base + filter_in_c)?;
+                                let w = weights.get(w_base..w_base + filter_in_c)?;
+                                for (&xv, &wv) in x.iter().zip(w) {
+                                    sum = sum.wrapping_add(xv as i64 * wv as i64);
+                                }
                             }
                         }
+                        let v = requant_i16(
+                            sum,
+                            bias.get(oc).copied(),
+                            p.acc32,
+                            *multiplier.get(oc)?,
+                            *shift.get(oc)?,
+                        );
+                        *output.get_mut(out_base + oc)? =
+                            v.max(p.rq.act_min).min(p.rq.act_max) as i16;
                     }
-                    let v = requant_i16(
-                        sum,
-                        bias.get(oc).copied(),
-                        p.acc32,
-                        multiplier[oc],
-                        shift[oc],
-                    );
-                    output[out_base + oc] = v.max(p.rq.act_min).min(p.rq.act_max) as i16;
                 }
             }
         }
-    }
+        Some(())
+    })();
 }
 
 #[cfg(test)]

@@ -149,12 +149,6 @@ pub fn run_conv_helium_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 
 /// The convolution. Slices must match `p` (the kernel entry checks them); `scratch` holds
 /// [`scratch_bytes`] bytes.
-// Bounds: `run_conv_helium_i8` checked input `batches*in_h*in_w*in_c`, output
-// `batches*out_h*out_w*out_c`, weights `groups*k16*64`, params `groups*16` and the scratch
-// size; an in-place row is taken only when its `k16*16` bytes are inside the input, padded
-// rows hold `cols*in_c` bytes with the input row at `pad_left*in_c`, and `tap` returns rows
-// inside the input.
-#[allow(clippy::indexing_slicing)]
 pub fn conv_helium_i8(
     p: &ConvHeliumI8,
     input: &[i8],
@@ -163,108 +157,126 @@ pub fn conv_helium_i8(
     output: &mut [i8],
     scratch: &mut [i8],
 ) {
-    let g = &p.geom;
-    let row = p.k16 as usize * 16;
-    let out_c = g.out_c as usize;
-    let in_c = g.in_c as usize;
-    let (tail, scratch) = scratch.split_at_mut(8);
-    let zp = p.input_zero_point as i8;
-    if reads_in_place(g) {
-        let pixels = (g.batches * g.out_h * g.out_w) as usize;
-        // Pixel `i`'s row starts at its channels (its bytes past `in_c` meet zero weights);
-        // the last few, whose rows would run past the input, are copied.
-        let inside = match input.len().checked_sub(row) {
-            Some(room) => (room / in_c + 1).min(pixels),
-            None => 0,
-        };
-        let gemm = Gemm::new(p, weights, params);
-        gemm.run(input, in_c, inside, output, 0, tail);
-        let r = &mut scratch[..row];
-        for i in inside..pixels {
-            copy(r, &input[i * in_c..(i + 1) * in_c]);
-            gemm.run(r, 0, 1, output, i * out_c, tail);
+    // Every slice and index is checked (a failed one stops the loops: past the
+    // entry's checks none can fail), so that no panic path is linked.
+    let _ = (|| -> Option<()> {
+        let g = &p.geom;
+        let row = p.k16 as usize * 16;
+        let out_c = g.out_c as usize;
+        let in_c = g.in_c as usize;
+        if row == 0 || in_c == 0 {
+            return None;
         }
-        return;
-    }
-    let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
-    let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
-    let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
-    if out_w == 0 {
-        return;
-    }
-    let run_px = run_pixels(g, p.k16 as usize);
-    let gemm = Gemm::new(p, weights, params);
-    let (rows, padded) = scratch.split_at_mut(run_px * row);
-    let row_bytes = padded_columns(g) as usize * in_c;
-    let padded = &mut padded[..(k_h + 1) * row_bytes];
-    // Padding everywhere; input rows overwrite their part of slots 0..k_h, slot k_h stays
-    // padding.
-    fill(padded, zp);
-    let left = g.pad_left as usize * in_c;
-    let span = k_w * in_c;
-    for b in 0..g.batches as usize {
-        for oy in 0..g.out_h {
-            // The window's rows: slot `ky` holds input row `iy(ky)`, or the padding slot.
-            let mut slot = [k_h; MAX_K_H];
-            for (ky, s) in slot.iter_mut().enumerate().take(k_h) {
-                if let Some(iy) = crate::ops::conv::tap(
-                    oy,
-                    g.stride_h,
-                    g.pad_top,
-                    ky as u32,
-                    g.dilation_h,
-                    g.in_h,
-                ) {
-                    let src = &input[(b * in_h + iy) * in_w * in_c..][..in_w * in_c];
-                    copy(&mut padded[ky * row_bytes + left..][..in_w * in_c], src);
-                    *s = ky;
-                }
+        let (tail, scratch) = scratch.split_at_mut_checked(8)?;
+        let zp = p.input_zero_point as i8;
+        if reads_in_place(g) {
+            let pixels = (g.batches * g.out_h * g.out_w) as usize;
+            // Pixel `i`'s row starts at its channels (its bytes past `in_c` meet zero weights);
+            // the last few, whose rows would run past the input, are copied.
+            let inside = match input.len().checked_sub(row) {
+                Some(room) => (room / in_c + 1).min(pixels),
+                None => 0,
+            };
+            let gemm = Gemm::new(p, weights, params);
+            gemm.run(input, in_c, inside, output, 0, tail)?;
+            let r = scratch.get_mut(..row)?;
+            for i in inside..pixels {
+                copy(r, input.get(i * in_c..(i + 1) * in_c)?);
+                gemm.run(r, 0, 1, output, i * out_c, tail)?;
             }
-            let padded: &[i8] = padded;
-            #[cfg(all(target_arch = "arm", feature = "helium"))]
-            let sources: [*const i8; MAX_K_H] =
-                core::array::from_fn(|ky| padded[slot[ky] * row_bytes..].as_ptr());
-            let base = (b * out_h + oy as usize) * out_w;
-            // Runs of `run_px` pixels: their GEMM rows, then one GEMM call.
-            for first in (0..out_w).step_by(run_px) {
-                let n = (out_w - first).min(run_px);
-                for (i, dst) in rows.chunks_exact_mut(row).take(n).enumerate() {
-                    let x0 = (first + i) * g.stride_w as usize * in_c;
-                    #[cfg(all(target_arch = "arm", feature = "helium"))]
-                    if g.dilation_w == 1 {
-                        // SAFETY: each source is a padded row of `row_bytes` bytes, and
-                        // `x0 + span = (ox * stride_w + k_w) * in_c <= cols * in_c = row_bytes`
-                        // for `ox < out_w` (`padded_columns`); `dst` holds `k16 * 16 >=
-                        // k_h * span` bytes of scratch apart from the padded rows;
-                        // `span >= 1`.
-                        unsafe {
-                            crate::arch::helium::copy::gather(
-                                dst.as_mut_ptr(),
-                                &sources[..k_h],
-                                x0,
-                                span,
-                            )
-                        };
-                        continue;
+            return Some(());
+        }
+        let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
+        let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
+        let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
+        if out_w == 0 {
+            return Some(());
+        }
+        let run_px = run_pixels(g, p.k16 as usize);
+        if run_px == 0 {
+            return None;
+        }
+        let gemm = Gemm::new(p, weights, params);
+        let (rows, padded) = scratch.split_at_mut_checked(run_px * row)?;
+        let row_bytes = padded_columns(g) as usize * in_c;
+        let padded = padded.get_mut(..(k_h + 1) * row_bytes)?;
+        // Padding everywhere; input rows overwrite their part of slots 0..k_h, slot k_h stays
+        // padding.
+        fill(padded, zp);
+        let left = g.pad_left as usize * in_c;
+        let span = k_w * in_c;
+        for b in 0..g.batches as usize {
+            for oy in 0..g.out_h {
+                // The window's rows: slot `ky` holds input row `iy(ky)`, or the padding slot.
+                let mut slot = [k_h; MAX_K_H];
+                for (ky, s) in slot.iter_mut().enumerate().take(k_h) {
+                    if let Some(iy) = crate::ops::conv::tap(
+                        oy,
+                        g.stride_h,
+                        g.pad_top,
+                        ky as u32,
+                        g.dilation_h,
+                        g.in_h,
+                    ) {
+                        let at = (b * in_h + iy) * in_w * in_c;
+                        let src = input.get(at..at + in_w * in_c)?;
+                        let at = ky * row_bytes + left;
+                        copy(padded.get_mut(at..at + in_w * in_c)?, src);
+                        *s = ky;
                     }
-                    for (ky, &s) in slot.iter().enumerate().take(k_h) {
-                        let src = &padded[s * row_bytes..(s + 1) * row_bytes];
-                        let d = &mut dst[ky * span..(ky + 1) * span];
+                }
+                let padded: &[i8] = padded;
+                // Checked here once (each slot is at most `k_h`, and `padded` holds `k_h + 1`
+                // rows), so that the pointers below need no check.
+                if slot.iter().any(|&s| s * row_bytes > padded.len()) {
+                    return None;
+                }
+                #[cfg(all(target_arch = "arm", feature = "helium"))]
+                let sources: [*const i8; MAX_K_H] =
+                    slot.map(|s| padded.as_ptr().wrapping_add(s * row_bytes));
+                let base = (b * out_h + oy as usize) * out_w;
+                // Runs of `run_px` pixels: their GEMM rows, then one GEMM call.
+                for first in (0..out_w).step_by(run_px) {
+                    let n = (out_w - first).min(run_px);
+                    for (i, dst) in rows.chunks_exact_mut(row).take(n).enumerate() {
+                        let x0 = (first + i) * g.stride_w as usize * in_c;
+                        #[cfg(all(target_arch = "arm", feature = "helium"))]
                         if g.dilation_w == 1 {
-                            copy(d, &src[x0..x0 + span]);
-                        } else {
-                            for (kx, d) in d.chunks_exact_mut(in_c).enumerate() {
-                                let at = x0 + kx * g.dilation_w as usize * in_c;
-                                copy(d, &src[at..at + in_c]);
+                            // SAFETY: each source is a padded row of `row_bytes` bytes, and
+                            // `x0 + span = (ox * stride_w + k_w) * in_c <= cols * in_c = row_bytes`
+                            // for `ox < out_w` (`padded_columns`); `dst` holds `k16 * 16 >=
+                            // k_h * span` bytes of scratch apart from the padded rows;
+                            // `span >= 1`.
+                            unsafe {
+                                crate::arch::helium::copy::gather(
+                                    dst.as_mut_ptr(),
+                                    sources.get(..k_h)?,
+                                    x0,
+                                    span,
+                                )
+                            };
+                            continue;
+                        }
+                        for (ky, &s) in slot.iter().enumerate().take(k_h) {
+                            let src = padded.get(s * row_bytes..(s + 1) * row_bytes)?;
+                            let d = dst.get_mut(ky * span..(ky + 1) * span)?;
+                            if g.dilation_w == 1 {
+                                copy(d, src.get(x0..x0 + span)?);
+                            } else {
+                                for (kx, d) in d.chunks_exact_mut(in_c).enumerate() {
+                                    let at = x0 + kx * g.dilation_w as usize * in_c;
+                                    copy(d, src.get(at..at + in_c)?);
+                                }
                             }
                         }
                     }
+                    let o = (base + first) * out_c;
+                    gemm.run(rows, row, n, output, o, tail)?;
                 }
-                let o = (base + first) * out_c;
-                gemm.run(rows, row, n, output, o, tail);
             }
         }
-    }
+        Some(())
+    })();
 }
 
 /// `dst[..src.len()] = src`, with vector copies where the kernels have them.
@@ -327,13 +339,22 @@ impl<'a> Gemm<'a> {
     /// `n` pixels whose GEMM rows start every `stride` bytes of `x` against every output
     /// channel, outputs every `out_c` bytes from `out[o..]`; a last, partial group of channels
     /// goes through `tail` (8 bytes).
-    // Bounds: the caller passes `n` rows of `k16*16` bytes inside `x` and room for `n` pixels'
-    // outputs at `out[o..]`; weights and params hold `groups` blocks (entry checks), and
-    // `full * 4 <= out_c`.
-    #[allow(clippy::indexing_slicing)]
-    fn run(&self, x: &[i8], stride: usize, n: usize, out: &mut [i8], o: usize, tail: &mut [i8]) {
+    ///
+    /// The caller passes `n` rows of `k16*16` bytes inside `x` and room for `n` pixels'
+    /// outputs at `out[o..]`; weights and params hold `groups` blocks (entry checks), and
+    /// `full * 4 <= out_c`. The slices are taken checked all the same (`None` should one not
+    /// match), so that no panic path is linked.
+    fn run(
+        &self,
+        x: &[i8],
+        stride: usize,
+        n: usize,
+        out: &mut [i8],
+        o: usize,
+        tail: &mut [i8],
+    ) -> Option<()> {
         if n == 0 {
-            return;
+            return Some(());
         }
         let (p, weights, params) = (self.p, self.weights, self.params);
         let out_c = p.geom.out_c as usize;
@@ -343,8 +364,8 @@ impl<'a> Gemm<'a> {
             let kernel = self.kernel;
             let k16 = p.k16 as usize;
             let (full, rest) = (out_c / 4, out_c % 4);
-            let out = &mut out[o..o + n * out_c];
-            let x_at = |i: usize| x[i * stride..].as_ptr();
+            let out = out.get_mut(o..o + n * out_c)?;
+            let x_at = |i: usize| x.get(i * stride..).map(<[i8]>::as_ptr);
             let mut args = gemm::Gemm2x4Args {
                 x: x.as_ptr(),
                 x_stride: stride,
@@ -368,9 +389,9 @@ impl<'a> Gemm<'a> {
                     unsafe { kernel(&args) };
                 }
                 if n % 2 == 1 {
-                    args.x = x_at(n - 1);
+                    args.x = x_at(n - 1)?;
                     args.x_stride = 0;
-                    args.out = out[(n - 1) * out_c..].as_mut_ptr();
+                    args.out = out.get_mut((n - 1) * out_c..)?.as_mut_ptr();
                     args.out_stride = 0;
                     args.pairs = 1;
                     // SAFETY: as above, for the last pixel twice (both halves read and write
@@ -379,22 +400,25 @@ impl<'a> Gemm<'a> {
                 }
             }
             if rest > 0 {
-                args.weights = weights[full * k16 * 64..].as_ptr();
-                args.params = params[full * GROUP_WORDS..].as_ptr();
+                args.weights = weights.get(full * k16 * 64..)?.as_ptr();
+                args.params = params.get(full * GROUP_WORDS..)?.as_ptr();
                 args.groups = 1;
                 args.pairs = 1;
                 args.out = tail.as_mut_ptr();
                 args.out_stride = 4;
                 for i in (0..n).step_by(2) {
                     let second = (i + 1).min(n - 1);
-                    args.x = x_at(i);
+                    args.x = x_at(i)?;
                     args.x_stride = (second - i) * stride;
                     // SAFETY: one pair of rows inside `x`, the last group's weights and
                     // params, 2 x 4 outputs in `tail`.
                     unsafe { kernel(&args) };
-                    out[i * out_c + full * 4..(i + 1) * out_c].copy_from_slice(&tail[..rest]);
-                    out[second * out_c + full * 4..(second + 1) * out_c]
-                        .copy_from_slice(&tail[4..4 + rest]);
+                    out.get_mut(i * out_c + full * 4..)?
+                        .get_mut(..rest)?
+                        .copy_from_slice(tail.get(..rest)?);
+                    out.get_mut(second * out_c + full * 4..)?
+                        .get_mut(..rest)?
+                        .copy_from_slice(tail.get(4..4 + rest)?);
                 }
             }
         }
@@ -404,20 +428,21 @@ impl<'a> Gemm<'a> {
             let row = p.k16 as usize * 16;
             for i in (0..n).step_by(2) {
                 let second = (i + 1).min(n - 1);
-                let rows = [&x[i * stride..][..row], &x[second * stride..][..row]];
+                let rows = [
+                    x.get(i * stride..)?.get(..row)?,
+                    x.get(second * stride..)?.get(..row)?,
+                ];
                 let at = [o + i * out_c, o + second * out_c];
                 portable_block(p, rows, weights, params, out, at);
             }
         }
+        Some(())
     }
 }
 
 /// The portable GEMM of two pixels (int8 rows of `k16 * 16` taps) against every output
 /// channel, outputs at `out[o[0]..]` and `out[o[1]..]`: the definition the Helium assembly
 /// reproduces.
-// Bounds: weights hold `groups*k16*64` bytes, params `groups*16` words, and `out` each pixel's
-// `out_c` outputs (entry checks).
-#[allow(clippy::indexing_slicing)]
 pub fn portable_block(
     p: &ConvHeliumI8,
     x: [&[i8]; 2],
@@ -426,28 +451,37 @@ pub fn portable_block(
     out: &mut [i8],
     o: [usize; 2],
 ) {
-    let k16 = p.k16 as usize;
-    for c in 0..p.geom.out_c as usize {
-        let (grp, j) = (c / 4, c % 4);
-        let q = &params[grp * GROUP_WORDS..(grp + 1) * GROUP_WORDS];
-        let w = &weights[grp * k16 * 64..(grp + 1) * k16 * 64];
-        for (px, row) in x.iter().enumerate() {
-            let mut acc = q[j];
-            for run in 0..k16 {
-                let wr = &w[(run * 4 + j) * 16..(run * 4 + j + 1) * 16];
-                for (&xv, &wv) in row[run * 16..(run + 1) * 16].iter().zip(wr) {
-                    acc = acc.wrapping_add((xv as i32).wrapping_mul(wv as i32));
+    // Every slice and index is checked (a failed one stops the loops: past the
+    // entry's checks none can fail), so that no panic path is linked.
+    let _ = (|| -> Option<()> {
+        let k16 = p.k16 as usize;
+        for c in 0..p.geom.out_c as usize {
+            let (grp, j) = (c / 4, c % 4);
+            let q = params.get(grp * GROUP_WORDS..(grp + 1) * GROUP_WORDS)?;
+            let w = weights.get(grp * k16 * 64..(grp + 1) * k16 * 64)?;
+            for (px, row) in x.iter().enumerate() {
+                let mut acc = *q.get(j)?;
+                for run in 0..k16 {
+                    let wr = w.get((run * 4 + j) * 16..(run * 4 + j + 1) * 16)?;
+                    for (&xv, &wv) in row.get(run * 16..(run + 1) * 16)?.iter().zip(wr) {
+                        acc = acc.wrapping_add((xv as i32).wrapping_mul(wv as i32));
+                    }
                 }
+                let at = match px {
+                    0 => o[0],
+                    _ => o[1],
+                };
+                *out.get_mut(at + c)? = output_stage(
+                    acc,
+                    *q.get(4 + j)?,
+                    *q.get(8 + j)?,
+                    *q.get(12 + j)?,
+                    p.output_offset,
+                    p.act_min,
+                    p.act_max,
+                );
             }
-            out[o[px] + c] = output_stage(
-                acc,
-                q[4 + j],
-                q[8 + j],
-                q[12 + j],
-                p.output_offset,
-                p.act_min,
-                p.act_max,
-            );
         }
-    }
+        Some(())
+    })();
 }

@@ -84,11 +84,6 @@ pub(crate) fn check_depthwise_shapes(
 /// Slices must match `p.geom` (the kernel entry checks): `weights` is `[1, k_h, k_w, out_c]`,
 /// `multiplier`/`shift` hold one entry per output channel and `bias` is empty or per output
 /// channel. The accumulator wraps on overflow as TFLM's does on its targets.
-// Bounds: with the slices `run_depthwise_conv2d_*` checks (input `batches*in_h*in_w*in_c`,
-// output `batches*out_h*out_w*out_c`, weights `k_h*k_w*out_c`, `out_c == in_c *
-// depth_multiplier`, one multiplier and shift per output channel), `tap` keeps `iy < in_h` and
-// `ix < in_w` and `oc = ic * dm + m < out_c`, so every index is below its slice's length.
-#[allow(clippy::indexing_slicing)]
 pub fn depthwise_conv2d_i8(
     p: &DepthwiseConv2dI8,
     input: &[i8],
@@ -98,69 +93,77 @@ pub fn depthwise_conv2d_i8(
     shift: &[i32],
     output: &mut [i8],
 ) {
-    let g = &p.geom;
-    let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
-    let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
-    let dm = p.depth_multiplier as usize;
-    let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
-    let rq = &p.rq;
-    for b in 0..g.batches as usize {
-        for oy in 0..out_h {
-            for ox in 0..out_w {
-                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
-                for ic in 0..in_c {
-                    for m in 0..dm {
-                        let oc = ic * dm + m;
-                        let mut acc: i32 = 0;
-                        for ky in 0..k_h {
-                            let Some(iy) = tap(
-                                oy as u32,
-                                g.stride_h,
-                                g.pad_top,
-                                ky as u32,
-                                g.dilation_h,
-                                g.in_h,
-                            ) else {
-                                continue;
-                            };
-                            for kx in 0..k_w {
-                                let Some(ix) = tap(
-                                    ox as u32,
-                                    g.stride_w,
-                                    g.pad_left,
-                                    kx as u32,
-                                    g.dilation_w,
-                                    g.in_w,
+    // Every slice and index is checked (a failed one stops the loops: past the
+    // entry's checks none can fail), so that no panic path is linked.
+    let _ = (|| -> Option<()> {
+        let g = &p.geom;
+        let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+        let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
+        let dm = p.depth_multiplier as usize;
+        let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
+        let rq = &p.rq;
+        for b in 0..g.batches as usize {
+            for oy in 0..out_h {
+                for ox in 0..out_w {
+                    let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
+                    for ic in 0..in_c {
+                        for m in 0..dm {
+                            let oc = ic * dm + m;
+                            let mut acc: i32 = 0;
+                            for ky in 0..k_h {
+                                let Some(iy) = tap(
+                                    oy as u32,
+                                    g.stride_h,
+                                    g.pad_top,
+                                    ky as u32,
+                                    g.dilation_h,
+                                    g.in_h,
                                 ) else {
                                     continue;
                                 };
-                                let x = input[((b * in_h + iy) * in_w + ix) * in_c + ic] as i32;
-                                let w = weights[(ky * k_w + kx) * out_c + oc] as i32;
-                                acc = acc
-                                    .wrapping_add(w.wrapping_mul(x.wrapping_add(rq.input_offset)));
+                                for kx in 0..k_w {
+                                    let Some(ix) = tap(
+                                        ox as u32,
+                                        g.stride_w,
+                                        g.pad_left,
+                                        kx as u32,
+                                        g.dilation_w,
+                                        g.in_w,
+                                    ) else {
+                                        continue;
+                                    };
+                                    let x = (*input
+                                        .get(((b * in_h + iy) * in_w + ix) * in_c + ic)?)
+                                        as i32;
+                                    let w = (*weights.get((ky * k_w + kx) * out_c + oc)?) as i32;
+                                    acc = acc.wrapping_add(
+                                        w.wrapping_mul(x.wrapping_add(rq.input_offset)),
+                                    );
+                                }
                             }
-                        }
-                        if let Some(&bv) = bias.get(oc) {
-                            acc = acc.wrapping_add(bv);
-                        }
-                        let v = multiply_by_quantized_multiplier(acc, multiplier[oc], shift[oc])
+                            if let Some(&bv) = bias.get(oc) {
+                                acc = acc.wrapping_add(bv);
+                            }
+                            let v = multiply_by_quantized_multiplier(
+                                acc,
+                                *multiplier.get(oc)?,
+                                *shift.get(oc)?,
+                            )
                             .wrapping_add(rq.output_offset);
-                        // max then min, as TFLM: never panics, even if act_min > act_max.
-                        output[out_base + oc] = v.max(rq.act_min).min(rq.act_max) as i8;
+                            // max then min, as TFLM: never panics, even if act_min > act_max.
+                            *output.get_mut(out_base + oc)? =
+                                v.max(rq.act_min).min(rq.act_max) as i8;
+                        }
                     }
                 }
             }
         }
-    }
+        Some(())
+    })();
 }
 
 /// Reference f32 depthwise convolution (TFLM `reference_ops::DepthwiseConv`): sums the taps
 /// inside the image in `(ky, kx)` order starting from 0, then adds the bias and clamps.
-// Bounds: with the slices `run_depthwise_conv2d_*` checks (input `batches*in_h*in_w*in_c`,
-// output `batches*out_h*out_w*out_c`, weights `k_h*k_w*out_c`, `out_c == in_c *
-// depth_multiplier`, one multiplier and shift per output channel), `tap` keeps `iy < in_h` and
-// `ix < in_w` and `oc = ic * dm + m < out_c`, so every index is below its slice's length.
-#[allow(clippy::indexing_slicing)]
 pub fn depthwise_conv2d_f32(
     p: &DepthwiseConv2dF32,
     input: &[f32],
@@ -168,53 +171,60 @@ pub fn depthwise_conv2d_f32(
     bias: &[f32],
     output: &mut [f32],
 ) {
-    let g = &p.geom;
-    let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
-    let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
-    let dm = p.depth_multiplier as usize;
-    let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
-    for b in 0..g.batches as usize {
-        for oy in 0..out_h {
-            for ox in 0..out_w {
-                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
-                for ic in 0..in_c {
-                    for m in 0..dm {
-                        let oc = ic * dm + m;
-                        let mut total = 0.0f32;
-                        for ky in 0..k_h {
-                            let Some(iy) = tap(
-                                oy as u32,
-                                g.stride_h,
-                                g.pad_top,
-                                ky as u32,
-                                g.dilation_h,
-                                g.in_h,
-                            ) else {
-                                continue;
-                            };
-                            for kx in 0..k_w {
-                                let Some(ix) = tap(
-                                    ox as u32,
-                                    g.stride_w,
-                                    g.pad_left,
-                                    kx as u32,
-                                    g.dilation_w,
-                                    g.in_w,
+    // Every slice and index is checked (a failed one stops the loops: past the
+    // entry's checks none can fail), so that no panic path is linked.
+    let _ = (|| -> Option<()> {
+        let g = &p.geom;
+        let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+        let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
+        let dm = p.depth_multiplier as usize;
+        let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
+        for b in 0..g.batches as usize {
+            for oy in 0..out_h {
+                for ox in 0..out_w {
+                    let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
+                    for ic in 0..in_c {
+                        for m in 0..dm {
+                            let oc = ic * dm + m;
+                            let mut total = 0.0f32;
+                            for ky in 0..k_h {
+                                let Some(iy) = tap(
+                                    oy as u32,
+                                    g.stride_h,
+                                    g.pad_top,
+                                    ky as u32,
+                                    g.dilation_h,
+                                    g.in_h,
                                 ) else {
                                     continue;
                                 };
-                                let x = input[((b * in_h + iy) * in_w + ix) * in_c + ic];
-                                let w = weights[(ky * k_w + kx) * out_c + oc];
-                                total += x * w;
+                                for kx in 0..k_w {
+                                    let Some(ix) = tap(
+                                        ox as u32,
+                                        g.stride_w,
+                                        g.pad_left,
+                                        kx as u32,
+                                        g.dilation_w,
+                                        g.in_w,
+                                    ) else {
+                                        continue;
+                                    };
+                                    let x =
+                                        *input.get(((b * in_h + iy) * in_w + ix) * in_c + ic)?;
+                                    let w = *weights.get((ky * k_w + kx) * out_c + oc)?;
+                                    total += x * w;
+                                }
                             }
+                            let bias_value = bias.get(oc).copied().unwrap_or(0.0);
+                            *output.get_mut(out_base + oc)? =
+                                clamp_f32(total + bias_value, p.act_min, p.act_max);
                         }
-                        let bias_value = bias.get(oc).copied().unwrap_or(0.0);
-                        output[out_base + oc] = clamp_f32(total + bias_value, p.act_min, p.act_max);
                     }
                 }
             }
         }
-    }
+        Some(())
+    })();
 }
 
 /// Kernel entry for [`Op::DepthwiseConv2dI16`] (portable reference path).
@@ -253,8 +263,6 @@ pub(crate) fn run_depthwise_conv2d_i16_with(
 /// Reference 16x8 depthwise convolution (TFLM's int16
 /// `reference_integer_ops::DepthwiseConvPerChannel`): int64 accumulator and bias, no offsets,
 /// the int64 `MultiplyByQuantizedMultiplier`, then the clamp.
-// Bounds: as in `depthwise_conv2d_i8` (the same checks and loops); the bias is read with `get`.
-#[allow(clippy::indexing_slicing)]
 pub fn depthwise_conv2d_i16(
     p: &DepthwiseConv2dI16,
     input: &[i16],
@@ -264,59 +272,67 @@ pub fn depthwise_conv2d_i16(
     shift: &[i32],
     output: &mut [i16],
 ) {
-    let g = &p.geom;
-    let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
-    let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
-    let dm = p.depth_multiplier as usize;
-    let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
-    for b in 0..g.batches as usize {
-        for oy in 0..out_h {
-            for ox in 0..out_w {
-                let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
-                for ic in 0..in_c {
-                    for m in 0..dm {
-                        let oc = ic * dm + m;
-                        let mut acc: i64 = 0;
-                        for ky in 0..k_h {
-                            let Some(iy) = tap(
-                                oy as u32,
-                                g.stride_h,
-                                g.pad_top,
-                                ky as u32,
-                                g.dilation_h,
-                                g.in_h,
-                            ) else {
-                                continue;
-                            };
-                            for kx in 0..k_w {
-                                let Some(ix) = tap(
-                                    ox as u32,
-                                    g.stride_w,
-                                    g.pad_left,
-                                    kx as u32,
-                                    g.dilation_w,
-                                    g.in_w,
+    // Every slice and index is checked (a failed one stops the loops: past the
+    // entry's checks none can fail), so that no panic path is linked.
+    let _ = (|| -> Option<()> {
+        let g = &p.geom;
+        let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
+        let (out_h, out_w, out_c) = (g.out_h as usize, g.out_w as usize, g.out_c as usize);
+        let dm = p.depth_multiplier as usize;
+        let (k_h, k_w) = (g.k_h as usize, g.k_w as usize);
+        for b in 0..g.batches as usize {
+            for oy in 0..out_h {
+                for ox in 0..out_w {
+                    let out_base = ((b * out_h + oy) * out_w + ox) * out_c;
+                    for ic in 0..in_c {
+                        for m in 0..dm {
+                            let oc = ic * dm + m;
+                            let mut acc: i64 = 0;
+                            for ky in 0..k_h {
+                                let Some(iy) = tap(
+                                    oy as u32,
+                                    g.stride_h,
+                                    g.pad_top,
+                                    ky as u32,
+                                    g.dilation_h,
+                                    g.in_h,
                                 ) else {
                                     continue;
                                 };
-                                let x = input[((b * in_h + iy) * in_w + ix) * in_c + ic] as i64;
-                                let w = weights[(ky * k_w + kx) * out_c + oc] as i64;
-                                acc = acc.wrapping_add(w * x);
+                                for kx in 0..k_w {
+                                    let Some(ix) = tap(
+                                        ox as u32,
+                                        g.stride_w,
+                                        g.pad_left,
+                                        kx as u32,
+                                        g.dilation_w,
+                                        g.in_w,
+                                    ) else {
+                                        continue;
+                                    };
+                                    let x = (*input
+                                        .get(((b * in_h + iy) * in_w + ix) * in_c + ic)?)
+                                        as i64;
+                                    let w = (*weights.get((ky * k_w + kx) * out_c + oc)?) as i64;
+                                    acc = acc.wrapping_add(w * x);
+                                }
                             }
+                            let v = requant_i16(
+                                acc,
+                                bias.get(oc).copied(),
+                                false,
+                                *multiplier.get(oc)?,
+                                *shift.get(oc)?,
+                            );
+                            *output.get_mut(out_base + oc)? =
+                                v.max(p.rq.act_min).min(p.rq.act_max) as i16;
                         }
-                        let v = requant_i16(
-                            acc,
-                            bias.get(oc).copied(),
-                            false,
-                            multiplier[oc],
-                            shift[oc],
-                        );
-                        output[out_base + oc] = v.max(p.rq.act_min).min(p.rq.act_max) as i16;
                     }
                 }
             }
         }
-    }
+        Some(())
+    })();
 }
 
 #[cfg(test)]

@@ -115,8 +115,8 @@ pub fn run_depthwise_dsp_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         .ok()
         .and_then(|s: &mut [i16]| s.get_mut(..band_len))
         .ok_or(err("scratch buffer misaligned"))?;
-    depthwise_dsp_i8(p, input, weights, params, output, band);
-    Ok(())
+    depthwise_dsp_i8(p, input, weights, params, output, band)
+        .ok_or(err("slices do not match the layer"))
 }
 
 /// The depthwise convolution. Slices must match `p` (the kernel entry checks); `band` holds
@@ -125,10 +125,11 @@ pub fn run_depthwise_dsp_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 /// The band is a ring of `band_input_rows` slots of `c * band_width` values: padded input row
 /// `py` (input row `py - pad_top`) lives in slot `py % slots`. Each band of output rows widens
 /// the input rows it needs that are not in the ring yet, then computes.
-// Bounds: `run_depthwise_dsp_i8` checked input `batches*in_h*in_w*c`, output
-// `batches*out_h*out_w*c` and the band size; slots are below `band_input_rows`, and padded
-// input row `py` is read from the input only when inside it.
-#[allow(clippy::indexing_slicing)]
+///
+/// `run_depthwise_dsp_i8` checked input `batches*in_h*in_w*c`, output `batches*out_h*out_w*c`
+/// and the band size; slots are below `band_input_rows`, and padded input row `py` is read
+/// from the input only when inside it. Every slice is still taken checked (once per row), so
+/// no panic path is linked: `None` if one does not match.
 pub fn depthwise_dsp_i8(
     p: &DepthwiseDspI8,
     input: &[i8],
@@ -136,7 +137,7 @@ pub fn depthwise_dsp_i8(
     params: &[i32],
     output: &mut [i8],
     band: &mut [i16],
-) {
+) -> Option<()> {
     let g = &p.geom;
     let c = g.in_c as usize;
     let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
@@ -148,6 +149,9 @@ pub fn depthwise_dsp_i8(
     let slots = band_input_rows(g, band_rows as u32) as usize;
     let s_h = g.stride_h as usize;
     let reach_h = (g.k_h as usize - 1) * g.dilation_h as usize + 1;
+    if slots == 0 {
+        return None;
+    }
     // Padding columns hold the zero point for good; slots are overwritten row by row.
     fill_zero_point(band, zp);
     for b in 0..g.batches as usize {
@@ -160,11 +164,12 @@ pub fn depthwise_dsp_i8(
             let end = top + (n - 1) * s_h + reach_h;
             for py in next.max(top)..end {
                 let slot = py % slots;
-                let dst = &mut band[slot * row_len..(slot + 1) * row_len];
+                let dst = band.get_mut(slot * row_len..(slot + 1) * row_len)?;
                 match py.checked_sub(g.pad_top as usize).filter(|&iy| iy < in_h) {
                     Some(iy) => {
-                        let src = &input[(b * in_h + iy) * in_w * c..][..in_w * c];
-                        widen_row(src, c, in_w, wp, g.pad_left as usize, dst);
+                        let at = (b * in_h + iy) * in_w * c;
+                        let src = input.get(at..at + in_w * c)?;
+                        widen_row(src, c, in_w, wp, g.pad_left as usize, dst)?;
                     }
                     None => fill_zero_point(dst, zp),
                 }
@@ -183,11 +188,12 @@ pub fn depthwise_dsp_i8(
                 &rows,
                 weights,
                 params,
-                &mut output[o..o + n * out_w * c],
-            );
+                output.get_mut(o..o + n * out_w * c)?,
+            )?;
             oy0 += n;
         }
     }
+    Some(())
 }
 
 /// Most output rows in a band.
@@ -222,10 +228,16 @@ fn fill_zero_point(band: &mut [i16], zp: i16) {
 }
 
 /// One input row (`in_w` pixels of `c` channels) into a band row: channel `ch`'s values at
-/// `dst[ch * wp + pad_left..][..in_w]`.
-// Bounds: `dst` holds `c * wp` values with `pad_left + in_w <= wp`, `src` holds `in_w * c`.
-#[allow(clippy::indexing_slicing)]
-fn widen_row(src: &[i8], c: usize, in_w: usize, wp: usize, pad_left: usize, dst: &mut [i16]) {
+/// `dst[ch * wp + pad_left..][..in_w]`. `dst` holds `c * wp` values with
+/// `pad_left + in_w <= wp`, `src` holds `in_w * c` (`None` if not).
+fn widen_row(
+    src: &[i8],
+    c: usize,
+    in_w: usize,
+    wp: usize,
+    pad_left: usize,
+    dst: &mut [i16],
+) -> Option<()> {
     #[cfg(all(target_arch = "arm", feature = "dsp"))]
     if in_w >= 2 {
         use crate::arch::cortex_m_dsp::depthwise as dsp;
@@ -234,7 +246,7 @@ fn widen_row(src: &[i8], c: usize, in_w: usize, wp: usize, pad_left: usize, dst:
             channels: c,
             pairs: in_w / 2,
             odd: in_w % 2,
-            dst: dst[pad_left..].as_mut_ptr(),
+            dst: dst.get_mut(pad_left..)?.as_mut_ptr(),
             plane_bytes: wp * 2,
             groups: c / 4,
         };
@@ -251,22 +263,31 @@ fn widen_row(src: &[i8], c: usize, in_w: usize, wp: usize, pad_left: usize, dst:
                 _ => dsp::widen_row(&args),
             }
         };
-        return;
+        return Some(());
+    }
+    if wp == 0 || c == 0 {
+        return None;
     }
     // Channel by channel: one strided read and one sequential write per value.
     for (ch, plane) in dst.chunks_exact_mut(wp).take(c).enumerate() {
-        let values = src[ch..].iter().step_by(c);
-        for (d, &v) in plane[pad_left..pad_left + in_w].iter_mut().zip(values) {
+        let values = src.get(ch..)?.iter().step_by(c);
+        for (d, &v) in plane
+            .get_mut(pad_left..pad_left + in_w)?
+            .iter_mut()
+            .zip(values)
+        {
             *d = v as i16;
         }
     }
+    Some(())
 }
 
 /// The output rows of a band, channel by channel.
-// Bounds: the ring holds `rows.slots` slots of `c * wp` values, and every window
-// (`ox * s_w + kx * d_w < wp`) stays inside a slot row; weights hold
-// `weights_per_channel * c`, params `4 * c`, `out` `rows.n * out_w * c` values.
-#[allow(clippy::indexing_slicing)]
+///
+/// The ring holds `rows.slots` slots of `c * wp` values, and every window
+/// (`ox * s_w + kx * d_w < wp`) stays inside a slot row; weights hold
+/// `weights_per_channel * c`, params `4 * c`, `out` `rows.n * out_w * c` values. The
+/// portable loops take every slice checked all the same (`None` if one does not match).
 fn compute_band(
     g: &ConvGeometry,
     band: &[i16],
@@ -275,12 +296,15 @@ fn compute_band(
     weights: &[i16],
     params: &[i32],
     out: &mut [i8],
-) {
+) -> Option<()> {
     let c = g.in_c as usize;
     let out_w = g.out_w as usize;
     let per = weights_per_channel(g);
     let (s_h, s_w) = (g.stride_h as usize, g.stride_w as usize);
     let (d_h, d_w) = (g.dilation_h as usize, g.dilation_w as usize);
+    if rows.slots == 0 {
+        return None;
+    }
     let slot_of = |oy: usize, ky: u32| ((rows.first + oy) * s_h + ky as usize * d_h) % rows.slots;
     #[cfg(all(target_arch = "arm", feature = "dsp"))]
     {
@@ -338,19 +362,22 @@ fn compute_band(
                     _ => dsp::band3x3(&args),
                 }
             };
-            return;
+            return Some(());
         }
     }
     // Without the DSP extension: the 3x3 filter two output pixels at a time.
     #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
     if paired(g) && g.dilation_w == 1 && (s_w == 1 || s_w == 2) {
         for ch in 0..c {
-            let w = &weights[ch * per..(ch + 1) * per];
-            let q = &params[ch * 4..ch * 4 + 4];
+            let w = weights.get(ch * per..(ch + 1) * per)?;
+            let q = params.get(ch * 4..ch * 4 + 4)?;
             for oy in 0..rows.n {
-                let row = |ky: u32| &band[(slot_of(oy, ky) * c + ch) * wp..][..wp];
-                let band_rows = [row(0), row(1), row(2)];
-                let out = &mut out[oy * out_w * c + ch..];
+                let row = |ky: u32| {
+                    let at = (slot_of(oy, ky) * c + ch) * wp;
+                    band.get(at..at + wp)
+                };
+                let band_rows = [row(0)?, row(1)?, row(2)?];
+                let out = out.get_mut(oy * out_w * c + ch..)?;
                 if s_w == 1 {
                     row3x3::<1>(band_rows, w, q, out, out_w, c);
                 } else {
@@ -358,26 +385,31 @@ fn compute_band(
                 }
             }
         }
-        return;
+        return Some(());
     }
     for ch in 0..c {
-        let w = &weights[ch * per..(ch + 1) * per];
-        let q = &params[ch * 4..ch * 4 + 4];
+        let w = weights.get(ch * per..(ch + 1) * per)?;
+        let &[bias, multiplier, round, rshift] = params.get(ch * 4..ch * 4 + 4)? else {
+            return None;
+        };
         for oy in 0..rows.n {
             for ox in 0..out_w {
-                let mut acc = q[0];
+                let mut acc = bias;
                 for ky in 0..g.k_h {
-                    let row = &band[(slot_of(oy, ky) * c + ch) * wp..][..wp];
+                    let at = (slot_of(oy, ky) * c + ch) * wp;
+                    let row = band.get(at..at + wp)?;
                     for kx in 0..g.k_w {
-                        let x = row[ox * s_w + kx as usize * d_w] as i32;
-                        let wt = w[weight_slot(g, ky, kx)] as i32;
+                        let x = *row.get(ox * s_w + kx as usize * d_w)? as i32;
+                        let wt = *w.get(weight_slot(g, ky, kx))? as i32;
                         acc = acc.wrapping_add(x.wrapping_mul(wt));
                     }
                 }
-                out[(oy * out_w + ox) * c + ch] = output_stage(acc, q[1], q[3], q[2]);
+                *out.get_mut((oy * out_w + ox) * c + ch)? =
+                    output_stage(acc, multiplier, rshift, round);
             }
         }
     }
+    Some(())
 }
 
 /// One output row of one channel of a 3x3 filter (horizontal stride `S`, dilation 1) without
@@ -392,8 +424,9 @@ fn compute_band(
 /// than the loads they save.
 // Bounds: every band row holds `band_width >= (out_w - 1) * S + 4` values (the rows are cut
 // to `len = (out_w - 1) * S + 3`, and window `x` reads `x..x + 3` with `x + 2 < len`); `w`
-// holds 10 weights, `q` 4 words; `out` holds `(out_w - 1) * c + 1` bytes or more.
-#[allow(clippy::indexing_slicing)]
+// holds 10 weights, `q` 4 words; `out` holds `(out_w - 1) * c + 1` bytes or more. Every
+// access is checked all the same (the row stops should one fail), so that no panic path is
+// linked; the checks are the ones indexing made, their failure marked cold.
 #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
 #[inline(never)]
 fn row3x3<const S: usize>(
@@ -404,8 +437,12 @@ fn row3x3<const S: usize>(
     out_w: usize,
     c: usize,
 ) {
-    let k: [i32; 9] = [w[0], w[1], w[6], w[2], w[3], w[7], w[4], w[5], w[8]].map(i32::from);
-    let (bias, multiplier, round, rshift) = (q[0], q[1], q[2], q[3]);
+    let (&[w0, w1, w2, w3, w4, w5, w6, w7, w8, ..], &[bias, multiplier, round, rshift, ..]) =
+        (w, q)
+    else {
+        return;
+    };
+    let k: [i32; 9] = [w0, w1, w6, w2, w3, w7, w4, w5, w8].map(i32::from);
     let stage = |acc: i32| {
         let v = crate::arch::smmulr(acc, multiplier).wrapping_add(round);
         (v >> (rshift & 31)).clamp(-128, 127) as i8
@@ -413,17 +450,28 @@ fn row3x3<const S: usize>(
     let Some(len) = out_w.checked_sub(1).map(|w| w * S + 3) else {
         return;
     };
-    let (r0, r1, r2) = (&rows[0][..len], &rows[1][..len], &rows[2][..len]);
+    let [r0, r1, r2] = rows;
+    let (Some(r0), Some(r1), Some(r2)) = (r0.get(..len), r1.get(..len), r2.get(..len)) else {
+        return;
+    };
     let mut o = 0;
     for x in (0..len.saturating_sub(2)).step_by(S) {
         crate::arch::no_unroll();
         let mut a = bias;
         for (r, kr) in [r0, r1, r2].into_iter().zip(k.chunks_exact(3)) {
-            for (kx, &wt) in kr.iter().enumerate() {
-                a = a.wrapping_add((r[x + kx] as i32).wrapping_mul(wt));
-            }
+            // One checked window of three per row (its values then need no check).
+            let (Some(&[v0, v1, v2]), &[k0, k1, k2]) = (crate::util::likely(r.get(x..x + 3)), kr)
+            else {
+                return;
+            };
+            a = a.wrapping_add((v0 as i32).wrapping_mul(k0));
+            a = a.wrapping_add((v1 as i32).wrapping_mul(k1));
+            a = a.wrapping_add((v2 as i32).wrapping_mul(k2));
         }
-        out[o] = stage(a);
+        let Some(d) = crate::util::likely(out.get_mut(o)) else {
+            return;
+        };
+        *d = stage(a);
         o += c;
     }
 }

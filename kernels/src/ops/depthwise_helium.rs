@@ -136,10 +136,6 @@ pub fn run_depthwise_helium_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 
 /// The depthwise convolution. Slices must match `p` (the kernel entry checks them); `scratch`
 /// holds [`scratch_bytes`] bytes.
-// Bounds: `run_depthwise_helium_i8` checked input `batches*in_h*in_w*c`, output
-// `batches*out_h*out_w*c`, the scratch size (4 padded rows of `cols*c + 16 >= (pad_left +
-// in_w)*c` bytes and 16 more) and the constants; `tap` returns rows inside the input.
-#[allow(clippy::indexing_slicing)]
 pub fn depthwise_helium_i8(
     p: &DepthwiseHeliumI8,
     input: &[i8],
@@ -148,44 +144,59 @@ pub fn depthwise_helium_i8(
     output: &mut [i8],
     scratch: &mut [i8],
 ) {
-    let g = &p.geom;
-    let c = g.in_c as usize;
-    let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
-    let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
-    let row_bytes = row_bytes(g) as usize;
-    let left = g.pad_left as usize * c;
-    let (rows, tail) = scratch[..4 * row_bytes + 16].split_at_mut(4 * row_bytes);
-    // Padding everywhere; the input rows overwrite their part of slots 0-2, slot 3 stays
-    // padding.
-    fill(rows, p.input_zero_point as i8);
-    // Which (batch, input row) each of the three row slots holds: row `iy` lives in slot
-    // `iy % 3`, so the three consecutive rows a window reads never share one.
-    let mut held: [Option<(usize, usize)>; 3] = [None; 3];
-    let shifts = params
-        .chunks_exact(PHASE_WORDS)
-        .any(|q| q.get(16..32).is_some_and(|l| l.iter().any(|&l| l != 0)));
-    for b in 0..g.batches as usize {
-        for oy in 0..g.out_h {
-            let mut slot = [3usize; 3];
-            for (ky, s) in slot.iter_mut().enumerate() {
-                let Some(iy) =
-                    crate::ops::conv::tap(oy, g.stride_h, g.pad_top, ky as u32, 1, g.in_h)
-                else {
-                    continue;
-                };
-                *s = iy % 3;
-                if held[*s] != Some((b, iy)) {
-                    let src = &input[(b * in_h + iy) * in_w * c..][..in_w * c];
-                    copy(&mut rows[*s * row_bytes + left..][..in_w * c], src);
-                    held[*s] = Some((b, iy));
+    // Every slice and index is checked (a failed one stops the loops: past the
+    // entry's checks none can fail), so that no panic path is linked.
+    let _ = (|| -> Option<()> {
+        let g = &p.geom;
+        let c = g.in_c as usize;
+        let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
+        let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
+        let row_bytes = row_bytes(g) as usize;
+        let left = g.pad_left as usize * c;
+        let (rows, tail) = scratch
+            .get_mut(..4 * row_bytes + 16)?
+            .split_at_mut_checked(4 * row_bytes)?;
+        // Padding everywhere; the input rows overwrite their part of slots 0-2, slot 3 stays
+        // padding.
+        fill(rows, p.input_zero_point as i8);
+        // Which (batch, input row) each of the three row slots holds: row `iy` lives in slot
+        // `iy % 3`, so the three consecutive rows a window reads never share one.
+        let mut held: [Option<(usize, usize)>; 3] = [None; 3];
+        let shifts = params
+            .chunks_exact(PHASE_WORDS)
+            .any(|q| q.get(16..32).is_some_and(|l| l.iter().any(|&l| l != 0)));
+        for b in 0..g.batches as usize {
+            for oy in 0..g.out_h {
+                let mut slot = [3usize; 3];
+                for (ky, s) in slot.iter_mut().enumerate() {
+                    let Some(iy) =
+                        crate::ops::conv::tap(oy, g.stride_h, g.pad_top, ky as u32, 1, g.in_h)
+                    else {
+                        continue;
+                    };
+                    *s = iy % 3;
+                    let Some(h) = held.get_mut(*s) else {
+                        continue;
+                    };
+                    if *h != Some((b, iy)) {
+                        let at = (b * in_h + iy) * in_w * c;
+                        let src = input.get(at..at + in_w * c)?;
+                        copy(
+                            rows.get_mut(*s * row_bytes + left..)?.get_mut(..in_w * c)?,
+                            src,
+                        );
+                        *h = Some((b, iy));
+                    }
                 }
+                let band = |s: usize| rows.get(s * row_bytes..(s + 1) * row_bytes);
+                let padded = [band(slot[0])?, band(slot[1])?, band(slot[2])?];
+                let o = (b * out_h + oy as usize) * out_w * c;
+                let out = output.get_mut(o..o + out_w * c)?;
+                row(p, padded, weights, params, shifts, out, tail)?;
             }
-            let padded = slot.map(|s| &rows[s * row_bytes..(s + 1) * row_bytes]);
-            let o = (b * out_h + oy as usize) * out_w * c;
-            let out = &mut output[o..o + out_w * c];
-            row(p, padded, weights, params, shifts, out, tail);
         }
-    }
+        Some(())
+    })();
 }
 
 /// One output row from its three padded input rows; a last, partial chunk goes through
@@ -194,7 +205,9 @@ pub fn depthwise_helium_i8(
 // row: for `c >= 16` that is `ox * stride * c + 16 q + kx * c + 16 <= cols * c`; for `c < 16`
 // (stride 1, one phase) at most `out_w * c + 15 + 2 c <= cols * c + 16`. `out` holds
 // `out_w * c` bytes.
-#[allow(clippy::indexing_slicing)]
+//
+// Every slice is taken checked all the same (`None` should one not match), so that no panic
+// path is linked.
 fn row(
     p: &DepthwiseHeliumI8,
     rows: [&[i8]; 3],
@@ -203,10 +216,13 @@ fn row(
     shifts: bool,
     out: &mut [i8],
     tail: &mut [i8],
-) {
+) -> Option<()> {
     let g = &p.geom;
     let c = g.in_c as usize;
     let period = phases(c);
+    if period == 0 {
+        return None;
+    }
     let bytes = out.len();
     let (full, rest) = (bytes / 16, bytes % 16);
     let extra = (g.stride_w as usize - 1) * c;
@@ -224,8 +240,11 @@ fn row(
             (false, false) => dw::row3x3_no_shift_no_fixup,
         };
         let zp = p.output_offset as i16;
+        // Bounds: `t < 9`, so `t / 3 < 3` indexes the three rows.
+        #[allow(clippy::indexing_slicing)]
+        let taps = core::array::from_fn(|t| rows[t / 3].as_ptr().wrapping_add(tap_at(0, t)));
         let mut args = dw::Row3x3Args {
-            taps: core::array::from_fn(|t| rows[t / 3].as_ptr().wrapping_add(tap_at(0, t))),
+            taps,
             weights: weights.as_ptr(),
             params: params.as_ptr(),
             out: out.as_mut_ptr(),
@@ -243,16 +262,24 @@ fn row(
         }
         if rest > 0 {
             let q = full % period;
-            args.taps = core::array::from_fn(|t| rows[t / 3][tap_at(full, t)..].as_ptr());
-            args.weights = weights[q * PHASE_WEIGHTS..].as_ptr();
-            args.params = params[q * PHASE_WORDS..].as_ptr();
+            // The taps' starts, checked here so that the pointers below need no check.
+            for t in 0..9 {
+                rows.get(t / 3)?.get(tap_at(full, t)..)?;
+            }
+            // Bounds: `t < 9`, so `t / 3 < 3` indexes the three rows.
+            #[allow(clippy::indexing_slicing)]
+            let taps = core::array::from_fn(|t| rows[t / 3].as_ptr().wrapping_add(tap_at(full, t)));
+            args.taps = taps;
+            args.weights = weights.get(q * PHASE_WEIGHTS..)?.as_ptr();
+            args.params = params.get(q * PHASE_WORDS..)?.as_ptr();
             args.out = tail.as_mut_ptr();
             args.chunks = 1;
             args.period = 1;
             // SAFETY: one chunk at the taps' 16 readable bytes (the rows' slack), phase `q`'s
             // constants, 16 bytes of `tail`.
             unsafe { kernel(&args) };
-            out[16 * full..].copy_from_slice(&tail[..rest]);
+            let o = out.get_mut(16 * full..)?;
+            o.copy_from_slice(tail.get(..o.len())?);
         }
     }
     #[cfg(not(all(target_arch = "arm", feature = "helium")))]
@@ -260,17 +287,22 @@ fn row(
     #[cfg(not(all(target_arch = "arm", feature = "helium")))]
     for i in 0..full + usize::from(rest > 0) {
         let q = i % period;
-        let taps: [&[i8]; 9] = core::array::from_fn(|t| &rows[t / 3][tap_at(i, t)..][..16]);
+        let mut taps: [&[i8]; 9] = [&[]; 9];
+        for (t, tap) in taps.iter_mut().enumerate() {
+            *tap = rows.get(t / 3)?.get(tap_at(i, t)..)?.get(..16)?;
+        }
         portable_chunk(
             p,
             taps,
-            &weights[q * PHASE_WEIGHTS..(q + 1) * PHASE_WEIGHTS],
-            &params[q * PHASE_WORDS..(q + 1) * PHASE_WORDS],
+            weights.get(q * PHASE_WEIGHTS..(q + 1) * PHASE_WEIGHTS)?,
+            params.get(q * PHASE_WORDS..(q + 1) * PHASE_WORDS)?,
             tail,
         );
         let n = (bytes - 16 * i).min(16);
-        out[16 * i..16 * i + n].copy_from_slice(&tail[..n]);
+        out.get_mut(16 * i..16 * i + n)?
+            .copy_from_slice(tail.get(..n)?);
     }
+    Some(())
 }
 
 /// One 16-byte chunk of output from its nine taps (16 bytes each): the definition the Helium

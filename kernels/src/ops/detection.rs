@@ -275,9 +275,11 @@ fn before(values: &[f32], a: u32, b: u32) -> bool {
 
 /// libstdc++'s `__adjust_heap`: sifts the hole at `hole` down to a leaf, then pushes `value`
 /// back up (`__push_heap`), on the max-heap `v[..len]` ordered by `less`.
-// Bounds: callers pass `len <= v.len()` and `hole < len`; every index read or written is a
-// child `< len` (checked by the loop conditions) or a parent of an index `< len`.
-#[allow(clippy::indexing_slicing)]
+///
+/// Callers pass `len <= v.len()` and `hole < len`; every index read or written is a child
+/// `< len` (checked by the loop conditions) or a parent of an index `< len`. The accesses are
+/// checked all the same (the heap is left as is should one fail), so that no panic path is
+/// linked.
 fn adjust_heap(
     v: &mut [u32],
     hole: usize,
@@ -285,39 +287,53 @@ fn adjust_heap(
     value: u32,
     less: &impl Fn(u32, u32) -> bool,
 ) {
+    let _ = adjust_heap_checked(v, hole, len, value, less);
+}
+
+fn adjust_heap_checked(
+    v: &mut [u32],
+    hole: usize,
+    len: usize,
+    value: u32,
+    less: &impl Fn(u32, u32) -> bool,
+) -> Option<()> {
     let top = hole;
     let mut hole = hole;
     let mut second = 2 * hole + 2;
     while second < len {
-        if less(v[second], v[second - 1]) {
+        if less(*v.get(second)?, *v.get(second - 1)?) {
             second -= 1;
         }
-        v[hole] = v[second];
+        *v.get_mut(hole)? = *v.get(second)?;
         hole = second;
         second = 2 * (second + 1);
     }
     if second == len {
-        v[hole] = v[second - 1];
+        *v.get_mut(hole)? = *v.get(second - 1)?;
         hole = second - 1;
     }
     while hole > top {
         let parent = (hole - 1) / 2;
-        if !less(v[parent], value) {
+        if !less(*v.get(parent)?, value) {
             break;
         }
-        v[hole] = v[parent];
+        *v.get_mut(hole)? = *v.get(parent)?;
         hole = parent;
     }
-    v[hole] = value;
+    *v.get_mut(hole)? = value;
+    Some(())
 }
 
 /// libstdc++'s `__pop_heap(first, first + len, first + result)`: moves the heap's top to
 /// `result` and re-heaps `v[..len]` with `v[result]`'s old value.
-// Bounds: callers pass `len <= v.len()`, `result < v.len()` and `len >= 1`.
-#[allow(clippy::indexing_slicing)]
+/// Callers pass `len <= v.len()`, `result < v.len()` and `len >= 1` (checked all the same).
 fn pop_heap(v: &mut [u32], len: usize, result: usize, less: &impl Fn(u32, u32) -> bool) {
-    let value = v[result];
-    v[result] = v[0];
+    let (Some(&value), Some(&top)) = (v.get(result), v.first()) else {
+        return;
+    };
+    if let Some(r) = v.get_mut(result) {
+        *r = top;
+    }
     adjust_heap(v, 0, len, value, less);
 }
 
@@ -327,10 +343,10 @@ fn pop_heap(v: &mut [u32], len: usize, result: usize, less: &impl Fn(u32, u32) -
 ///
 /// For scores without NaNs the order is total, so any partial sort gives this result; the
 /// step-for-step heap keeps NaN scores where TFLM puts them too.
-// Bounds: `len = values.len() <= order.len()` (checked), `k <= len` (clamped), and the heap
-// helpers' preconditions hold: `make` heaps `order[..k]` from parents `< k`, the selection
-// reads `order[i]` for `i < len` and pops into `k >= 1` entries.
-#[allow(clippy::indexing_slicing)]
+///
+/// `len = values.len() <= order.len()` (checked), `k <= len` (clamped), and the heap helpers'
+/// preconditions hold: `make` heaps `order[..k]` from parents `< k`, the selection reads
+/// `order[i]` for `i < len` and pops into `k >= 1` entries (reads checked all the same).
 pub fn partial_argsort(values: &[f32], k: usize, order: &mut [u32]) {
     let len = values.len();
     if order.len() < len {
@@ -348,7 +364,9 @@ pub fn partial_argsort(values: &[f32], k: usize, order: &mut [u32]) {
     if k >= 2 {
         let mut parent = (k - 2) / 2;
         loop {
-            let value = order[parent];
+            let Some(&value) = order.get(parent) else {
+                return;
+            };
             adjust_heap(order, parent, k, value, &less);
             if parent == 0 {
                 break;
@@ -357,7 +375,10 @@ pub fn partial_argsort(values: &[f32], k: usize, order: &mut [u32]) {
         }
     }
     for i in k..len {
-        if less(order[i], order[0]) {
+        let (Some(&a), Some(&top)) = (order.get(i), order.first()) else {
+            return;
+        };
+        if less(a, top) {
             pop_heap(order, k, i, &less);
         }
     }
@@ -382,7 +403,9 @@ fn stable_argsort_desc(values: &[f32], order: &mut [u32], tmp: &mut [u32]) {
     let value = |i: u32| values.get(i as usize).copied().unwrap_or(0.0);
     let mut width = 1usize;
     while width < len {
-        for (src, dst) in order.chunks(2 * width).zip(tmp.chunks_mut(2 * width)) {
+        // `max(2)`: `2 * width >= 2` already, said so that `chunks` links no panic.
+        let run = width.saturating_mul(2).max(2);
+        for (src, dst) in order.chunks(run).zip(tmp.chunks_mut(run)) {
             let (left, right) = src.split_at(width.min(src.len()));
             let (mut l, mut r) = (left.iter().peekable(), right.iter().peekable());
             for d in dst.iter_mut() {
@@ -510,13 +533,16 @@ pub fn detection_postprocess(
         return Err("detection IoU threshold outside (0, 1]");
     }
 
-    for ((d, e), a) in s
-        .decoded
-        .chunks_exact_mut(4)
-        .zip(encodings.chunks_exact(coords))
-        .zip(anchors.chunks_exact(4))
-    {
-        d.copy_from_slice(&decode(e, a, &p.scale));
+    // Walked with `next` rather than `zip`: `Zip::new` of chunk iterators divides by the
+    // chunk size out of line, where `coords >= 4` is not known (a division-by-zero panic path).
+    let (mut enc, mut anc) = (encodings.chunks_exact(coords), anchors.chunks_exact(4));
+    for d in s.decoded.chunks_exact_mut(4) {
+        let (Some(e), Some(a)) = (enc.next(), anc.next()) else {
+            break;
+        };
+        for (d, v) in d.iter_mut().zip(decode(e, a, &p.scale)) {
+            *d = v;
+        }
     }
     if runs_nms
         && s.decoded
@@ -663,7 +689,7 @@ fn regular(
     out.num_detections.fill(0.0);
     for k in 0..size {
         let index = s.cand_index.get(k).copied().ok_or(err)? as usize;
-        let anchor = index / with_background;
+        let anchor = index.checked_div(with_background).ok_or(err)?;
         let class = index - anchor * with_background - label_offset;
         if let Some(b) = out.boxes.get_mut(4 * k..4 * k + 4) {
             b.copy_from_slice(&corners(s.decoded, anchor));

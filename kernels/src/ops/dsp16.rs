@@ -198,14 +198,18 @@ impl Stage {
     }
 }
 
-/// Writes every channel's [`Stage`] into `words` (`Stage::WORDS` per channel).
-// Bounds: the entries check one multiplier and shift per channel.
-#[allow(clippy::indexing_slicing)]
-fn write_stages(q: &Quant<'_>, words: &mut [u32]) {
+/// Writes every channel's [`Stage`] into `words` (`Stage::WORDS` per channel). The entries
+/// check one multiplier and shift per channel; `None` if not.
+fn write_stages(q: &Quant<'_>, words: &mut [u32]) -> Option<()> {
     for (c, w) in words.chunks_exact_mut(Stage::WORDS).enumerate() {
-        let st = Stage::new(q.bias.get(c).copied(), q.multiplier[c], q.shift[c]);
+        let st = Stage::new(
+            q.bias.get(c).copied(),
+            *q.multiplier.get(c)?,
+            *q.shift.get(c)?,
+        );
         w.copy_from_slice(&st.to_words());
     }
+    Some(())
 }
 
 /// Kernel entry for [`Op::ConvGemmI16`].
@@ -267,29 +271,28 @@ pub struct Quant<'a> {
 }
 
 impl Quant<'_> {
-    /// Channel `c`'s output for the (exact, or with `acc32` TFLM's wrapping) 32-bit sum `acc`.
-    // Bounds: the entries check one multiplier and shift per channel.
-    #[allow(clippy::indexing_slicing)]
+    /// Channel `c`'s output for the (exact, or with `acc32` TFLM's wrapping) 32-bit sum `acc`;
+    /// `None` without a multiplier and shift for `c` (the entries check one per channel).
     #[inline(always)]
-    fn finish(&self, c: usize, acc: i32) -> i16 {
+    fn finish(&self, c: usize, acc: i32) -> Option<i16> {
         let v = requant_i16(
             acc as i64,
             self.bias.get(c).copied(),
             self.acc32,
-            self.multiplier[c],
-            self.shift[c],
+            *self.multiplier.get(c)?,
+            *self.shift.get(c)?,
         );
-        v.max(self.act.0).min(self.act.1) as i16
+        Some(v.max(self.act.0).min(self.act.1) as i16)
     }
 }
 
 /// The GEMM convolution. Slices must match `p` (the kernel entry checks); `weights` are the
 /// int16 weights as words (pairs of taps); `scratch` holds [`gemm_scratch_bytes`] bytes.
-/// `None` if the scratch is not 4-byte aligned.
-// Bounds: the entry checked input `batches*in_h*in_w*in_c`, output `batches*out_h*out_w*out_c`,
-// weights `out_c * k2` words and the scratch size; block rows stay below `pixels`
-// (`slot.min(n - 1)`), and a direct block reads `in_c == k` values of an existing pixel.
-#[allow(clippy::indexing_slicing)]
+/// `None` if the scratch is not 4-byte aligned, or should a slice not match `p`: the entry
+/// checked input `batches*in_h*in_w*in_c`, output `batches*out_h*out_w*out_c`, weights
+/// `out_c * k2` words and the scratch size; block rows stay below `pixels`
+/// (`slot.min(n - 1)`), and a direct block reads `in_c == k` values of an existing pixel.
+/// Every slice is taken checked all the same (once per block), so no panic path is linked.
 pub fn conv_gemm_i16(
     p: &ConvGemmI16,
     input: &[i16],
@@ -302,13 +305,16 @@ pub fn conv_gemm_i16(
     let k2 = p.k2 as usize;
     let k = (g.k_h * g.k_w * g.in_c) as usize;
     let out_c = g.out_c as usize;
-    let (stages, scratch) = scratch.split_at_mut(out_c * Stage::WORDS * 4);
+    if k2 == 0 {
+        return None;
+    }
+    let (stages, scratch) = scratch.split_at_mut_checked(out_c * Stage::WORDS * 4)?;
     let stages: &mut [u32] = bytemuck::try_cast_slice_mut(stages).ok()?;
-    write_stages(q, stages);
-    let (wide, rest) = scratch.split_at_mut(k2 * BLOCK * 4);
+    write_stages(q, stages)?;
+    let (wide, rest) = scratch.split_at_mut_checked(k2 * BLOCK * 4)?;
     let wide: &mut [u32] = bytemuck::try_cast_slice_mut(wide).ok()?;
     // Four im2col rows of `k2` words each (the taps as pairs, zero past the filter's end).
-    let rows: &mut [u32] = bytemuck::try_cast_slice_mut(&mut rest[..BLOCK * k2 * 4]).ok()?;
+    let rows: &mut [u32] = bytemuck::try_cast_slice_mut(rest.get_mut(..BLOCK * k2 * 4)?).ok()?;
     let pixels = (g.out_h * g.out_w) as usize;
     // A pointwise convolution over every input pixel in order needs no gathering: output pixel
     // p's taps are input pixel p's channels, and with an even channel count (and the
@@ -334,23 +340,24 @@ pub fn conv_gemm_i16(
                 Some(words) => {
                     let row = |slot: usize| {
                         let at = slot_pixel(slot) * (k / 2);
-                        &words[at..at + k / 2]
+                        words.get(at..at + k / 2)
                     };
-                    interleave4([row(0), row(1), row(2), row(3)], wide);
+                    interleave4([row(0)?, row(1)?, row(2)?, row(3)?], wide);
                 }
                 None => {
                     for (slot, row) in rows.chunks_exact_mut(k2).enumerate() {
                         let row: &mut [i16] = bytemuck::cast_slice_mut(row);
-                        im2col(g, input, b, first + slot.min(n - 1), &mut row[..k]);
+                        im2col(g, input, b, first + slot.min(n - 1), row.get_mut(..k)?)?;
                     }
-                    let (r0, rest) = rows.split_at(k2);
-                    let (r1, rest) = rest.split_at(k2);
-                    let (r2, r3) = rest.split_at(k2);
+                    let (r0, rest) = rows.split_at_checked(k2)?;
+                    let (r1, rest) = rest.split_at_checked(k2)?;
+                    let (r2, r3) = rest.split_at_checked(k2)?;
                     interleave4([r0, r1, r2, r3], wide);
                 }
             }
-            let out = &mut output[(b * pixels + first) * out_c..(b * pixels + first + n) * out_c];
-            gemm_block(wide, weights, k2, q, stages, out, n);
+            let out =
+                output.get_mut((b * pixels + first) * out_c..(b * pixels + first + n) * out_c)?;
+            gemm_block(wide, weights, k2, q, stages, out, n)?;
             first += n;
         }
     }
@@ -374,17 +381,20 @@ fn interleave4(rows: [&[u32]; 4], wide: &mut [u32]) {
 }
 
 /// Gathers the taps of output pixel `pixel` of batch `b` into `row` (`(ky, kx, ic)` order),
-/// padding taps 0 (the int16 zero point).
-// Bounds: `tap` returns only rows/columns inside the input, a window inside the input reads
-// only its own rows' runs, and `row` holds `k_h*k_w*in_c` values.
-#[allow(clippy::indexing_slicing)]
-fn im2col(g: &ConvGeometry, input: &[i16], b: usize, pixel: usize, row: &mut [i16]) {
-    let (oy, ox) = (
-        (pixel / g.out_w as usize) as u32,
-        (pixel % g.out_w as usize) as u32,
-    );
+/// padding taps 0 (the int16 zero point). `tap` returns only rows/columns inside the input,
+/// a window inside the input reads only its own rows' runs, and `row` holds `k_h*k_w*in_c`
+/// values; every access is checked all the same (`None` should one fail).
+fn im2col(g: &ConvGeometry, input: &[i16], b: usize, pixel: usize, row: &mut [i16]) -> Option<()> {
+    let out_w = g.out_w as usize;
+    if out_w == 0 {
+        return None;
+    }
+    let (oy, ox) = ((pixel / out_w) as u32, (pixel % out_w) as u32);
     let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
     let span = g.k_w as usize * in_c;
+    if span == 0 {
+        return None;
+    }
     // A window inside the input (most pixels): with dilation 1 along the row, each filter
     // row is one contiguous run of `k_w * in_c` values.
     let x0 = (ox * g.stride_w) as i64 - g.pad_left as i64;
@@ -400,9 +410,12 @@ fn im2col(g: &ConvGeometry, input: &[i16], b: usize, pixel: usize, row: &mut [i1
         let first = ((b * in_h + y0 as usize) * in_w + x0 as usize) * in_c;
         for (ky, dst) in row.chunks_exact_mut(span).enumerate() {
             let at = first + ky * step;
-            dst.copy_from_slice(&input[at..at + span]);
+            dst.copy_from_slice(input.get(at..at + span)?);
         }
-        return;
+        return Some(());
+    }
+    if in_c == 0 {
+        return None;
     }
     for (ky, dst) in row.chunks_exact_mut(span).enumerate() {
         let Some(iy) =
@@ -416,18 +429,18 @@ fn im2col(g: &ConvGeometry, input: &[i16], b: usize, pixel: usize, row: &mut [i1
             {
                 Some(ix) => {
                     let base = ((b * in_h + iy) * in_w + ix) * in_c;
-                    d.copy_from_slice(&input[base..base + in_c]);
+                    d.copy_from_slice(input.get(base..base + in_c)?);
                 }
                 None => d.fill(0),
             }
         }
     }
+    Some(())
 }
 
-/// One block of `n <= 4` pixels (interleaved in `wide`) against every output channel.
-// Bounds: `out` holds `n * out_c` outputs, `weights` `out_c` rows of `k2` words, `stages`
-// `out_c` stages.
-#[allow(clippy::indexing_slicing)]
+/// One block of `n <= 4` pixels (interleaved in `wide`) against every output channel. `out`
+/// holds `n * out_c` outputs, `weights` `out_c` rows of `k2` words, `stages` `out_c` stages
+/// (`None` if not).
 fn gemm_block(
     wide: &[u32],
     weights: &[u32],
@@ -436,8 +449,8 @@ fn gemm_block(
     stages: &[u32],
     out: &mut [i16],
     n: usize,
-) {
-    let out_c = weights.len() / k2;
+) -> Option<()> {
+    let out_c = weights.len().checked_div(k2)?;
     let rows = weights
         .chunks_exact(k2)
         .zip(stages.chunks_exact(Stage::WORDS));
@@ -449,25 +462,23 @@ fn gemm_block(
         let (o2, o3) = rest.split_at_mut(out_c);
         let outs = o0.iter_mut().zip(o1).zip(o2.iter_mut().zip(o3));
         for ((w, st), ((y0, y1), (y2, y3))) in rows.zip(outs) {
-            let Some(st) = Stage::from_words(st) else {
-                return;
-            };
-            [*y0, *y1, *y2, *y3] = st.apply4(dot4(wide, w), q.act);
+            [*y0, *y1, *y2, *y3] = Stage::from_words(st)?.apply4(dot4(wide, w), q.act);
         }
-        return;
+        return Some(());
     }
     for (c, (w, st)) in rows.enumerate() {
         let acc = dot4(wide, w);
         if q.acc32 {
             for (slot, &a) in acc.iter().enumerate().take(n) {
-                out[slot * out_c + c] = q.finish(c, a);
+                *out.get_mut(slot * out_c + c)? = q.finish(c, a)?;
             }
         } else if let Some(st) = Stage::from_words(st) {
             for (slot, &a) in acc.iter().enumerate().take(n) {
-                out[slot * out_c + c] = st.apply(a, q.act);
+                *out.get_mut(slot * out_c + c)? = st.apply(a, q.act);
             }
         }
     }
+    Some(())
 }
 
 /// The four pixels' 32-bit sums of `wide` (`k2` groups of four words) against one channel's
@@ -543,18 +554,20 @@ pub fn run_depthwise_dsp_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         acc32: false,
         act: (p.rq.act_min, p.rq.act_max),
     };
-    depthwise_dsp_i16(p, input, weights, &q, output, scratch)
-        .ok_or(err("misaligned scratch buffer"))
+    depthwise_dsp_i16(p, input, weights, &q, output, scratch).ok_or(err(
+        "misaligned scratch buffer or slices that do not match the layer",
+    ))
 }
 
 /// The depthwise convolution. `input` and `weights` are the int16 tensors as words (pairs of
 /// channels); slices must match `p` (the kernel entry checks); `scratch` holds
 /// [`depthwise_scratch_bytes`] bytes. `None` if the scratch is not 4-byte aligned.
-// Bounds: every listed tap is a pixel inside the input (`tap`, or for a window inside the
-// input, its first tap plus the relative offsets) and a filter position, so `x + c2` is inside
-// the input and `w + c2` inside the weights for every channel pair `c2 < in_c / 2`; the output
-// has `in_c` values per pixel.
-#[allow(clippy::indexing_slicing)]
+///
+/// Every listed tap is a pixel inside the input (`tap`, or for a window inside the input, its
+/// first tap plus the relative offsets) and a filter position, so `x + c2` is inside the input
+/// and `w + c2` inside the weights for every channel pair `c2 < in_c / 2`; the output has
+/// `in_c` values per pixel. The slices are taken checked all the same (`None` should one not
+/// match), so that no panic path is linked.
 pub fn depthwise_dsp_i16(
     p: &DepthwiseDspI16,
     input: &[u32],
@@ -565,10 +578,12 @@ pub fn depthwise_dsp_i16(
 ) -> Option<()> {
     let g = &p.geom;
     let taps = (g.k_h * g.k_w) as usize;
-    let (stages, scratch) = scratch.split_at_mut(g.in_c as usize * Stage::WORDS * 4);
+    let (stages, scratch) = scratch.split_at_mut_checked(g.in_c as usize * Stage::WORDS * 4)?;
     let stages: &mut [u32] = bytemuck::try_cast_slice_mut(stages).ok()?;
-    write_stages(q, stages);
-    let (list, interior) = scratch[..taps * 16].split_at_mut(taps * 8);
+    write_stages(q, stages)?;
+    let (list, interior) = scratch
+        .get_mut(..taps * 16)?
+        .split_at_mut_checked(taps * 8)?;
     let list: &mut [u32] = bytemuck::try_cast_slice_mut(list).ok()?;
     let interior: &mut [u32] = bytemuck::try_cast_slice_mut(interior).ok()?;
     let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
@@ -577,10 +592,16 @@ pub fn depthwise_dsp_i16(
     // The taps of a window inside the input, relative to its first tap: the same list for
     // every such pixel (most of a layer), so it is made once.
     let (dil_h, dil_w) = (g.dilation_h as usize, g.dilation_w as usize);
+    let k_w = g.k_w as usize;
+    if k_w == 0 {
+        return None;
+    }
     for (t, e) in interior.chunks_exact_mut(2).enumerate() {
-        let (ky, kx) = (t / g.k_w as usize, t % g.k_w as usize);
-        e[0] = ((ky * dil_h * in_w + kx * dil_w) * pairs) as u32;
-        e[1] = (t * pairs) as u32;
+        let (ky, kx) = (t / k_w, t % k_w);
+        if let [e0, e1] = e {
+            *e0 = ((ky * dil_h * in_w + kx * dil_w) * pairs) as u32;
+            *e1 = (t * pairs) as u32;
+        }
     }
     let reach_h = (g.k_h as i64 - 1) * dil_h as i64;
     let reach_w = (g.k_w as i64 - 1) * dil_w as i64;
@@ -590,13 +611,13 @@ pub fn depthwise_dsp_i16(
             let rows_inside = y0 >= 0 && y0 + reach_h < in_h as i64;
             for ox in 0..out_w {
                 let out_base = ((b * out_h + oy) * out_w + ox) * pairs * 2;
-                let out = &mut output[out_base..out_base + pairs * 2];
+                let out = output.get_mut(out_base..out_base + pairs * 2)?;
                 let x0 = (ox * g.stride_w as usize) as i64 - g.pad_left as i64;
                 if rows_inside && x0 >= 0 && x0 + reach_w < in_w as i64 {
                     let base = ((b * in_h + y0 as usize) * in_w + x0 as usize) * pairs;
                     // The interior list's last tap has the largest offsets: checking it
                     // checks them all.
-                    let input = &input[base..];
+                    let input = input.get(base..)?;
                     let checked = match interior {
                         [.., x, w] => {
                             *x as usize + pairs <= input.len()
@@ -632,14 +653,20 @@ pub fn depthwise_dsp_i16(
                         ) else {
                             continue;
                         };
-                        list[2 * n] = (((b * in_h + iy) * in_w + ix) * pairs) as u32;
-                        list[2 * n + 1] = ((ky * g.k_w + kx) as usize * pairs) as u32;
+                        let [x, w] = list.get_mut(2 * n..2 * n + 2)? else {
+                            return None;
+                        };
+                        *x = (((b * in_h + iy) * in_w + ix) * pairs) as u32;
+                        *w = ((ky * g.k_w + kx) as usize * pairs) as u32;
                         n += 1;
                     }
                 }
-                let list = &list[..2 * n];
-                let checked = list.chunks_exact(2).all(|t| {
-                    t[0] as usize + pairs <= input.len() && t[1] as usize + pairs <= weights.len()
+                let list = list.get(..2 * n)?;
+                let checked = list.chunks_exact(2).all(|t| match *t {
+                    [x, w] => {
+                        x as usize + pairs <= input.len() && w as usize + pairs <= weights.len()
+                    }
+                    _ => false,
                 });
                 depthwise_pixel(list, input, weights, q, stages, out, checked);
             }
@@ -651,8 +678,6 @@ pub fn depthwise_dsp_i16(
 /// One output pixel: every channel pair's sums over the listed taps, requantized. `checked`
 /// is the caller's word that every listed tap's input and weight offsets plus the channel
 /// pairs lie inside the slices (the assembly loops rely on it; without it they fall back).
-// Bounds: see `depthwise_dsp_i16`; `out` holds `2 * pairs` values.
-#[allow(clippy::indexing_slicing)]
 #[inline(always)]
 fn depthwise_pixel(
     list: &[u32],
@@ -701,13 +726,16 @@ fn depthwise_pixel(
 
 /// The portable definition of the depthwise inner loop: channel pair `c2`'s two 32-bit sums
 /// (`SMLABB`, `SMLATT`) over the taps of `list` (pairs of input and weight word offsets).
-// Bounds: the caller's taps lie inside `input` and `weights` (see `depthwise_dsp_i16`).
-#[allow(clippy::indexing_slicing)]
+/// The caller's taps lie inside `input` and `weights` (see `depthwise_dsp_i16`); one that
+/// does not counts as zero (checked reads: no panic path).
 pub fn portable_dot_pair(list: &[u32], input: &[u32], weights: &[u32], c2: usize) -> (i32, i32) {
     let (mut a0, mut a1) = (0i32, 0i32);
     for t in list.chunks_exact(2) {
-        let x = input[t[0] as usize + c2];
-        let w = weights[t[1] as usize + c2];
+        let &[xi, wi] = t else {
+            continue;
+        };
+        let x = input.get(xi as usize + c2).copied().unwrap_or(0);
+        let w = weights.get(wi as usize + c2).copied().unwrap_or(0);
         a0 = a0.wrapping_add((x as i16 as i32).wrapping_mul(w as i16 as i32));
         a1 = a1.wrapping_add(((x >> 16) as i16 as i32).wrapping_mul((w >> 16) as i16 as i32));
     }

@@ -178,11 +178,6 @@ pub(crate) fn check_activations(
 /// (per-tensor) or `out_depth` entries (per-channel). In the per-channel case
 /// `p.weights_offset` is ignored, as TFLM ignores it. The accumulator wraps on overflow as
 /// TFLM's does on its targets.
-// Bounds: with the slices `run_fully_connected_*` checks (input `batches*in_depth`, output
-// `batches*out_depth`, weights `out_depth*in_depth`, `multiplier`/`shift` of length 1 or
-// `out_depth`), `b < batches` and `oc < out_depth` keep every range and index inside its
-// slice, and `q` is 0 or `oc < multiplier.len()`.
-#[allow(clippy::indexing_slicing)]
 pub fn fully_connected_i8(
     p: &FullyConnectedI8,
     input: &[i8],
@@ -192,42 +187,42 @@ pub fn fully_connected_i8(
     shift: &[i32],
     output: &mut [i8],
 ) {
-    let (in_depth, out_depth) = (p.in_depth as usize, p.out_depth as usize);
-    // TFLM selects the per-channel kernel exactly when the weights carry several scales.
-    let per_channel = multiplier.len() > 1;
-    let weights_offset = if per_channel { 0 } else { p.weights_offset };
-    let rq = &p.rq;
-    for b in 0..p.batches as usize {
-        let x = &input[b * in_depth..(b + 1) * in_depth];
-        for oc in 0..out_depth {
-            let w = &weights[oc * in_depth..(oc + 1) * in_depth];
-            let mut acc: i32 = 0;
-            for (&xv, &wv) in x.iter().zip(w) {
-                let wv = (wv as i32).wrapping_add(weights_offset);
-                let xv = (xv as i32).wrapping_add(rq.input_offset);
-                acc = acc.wrapping_add(wv.wrapping_mul(xv));
+    // Every slice and index is checked (a failed one stops the loops: past the
+    // entry's checks none can fail), so that no panic path is linked.
+    let _ = (|| -> Option<()> {
+        let (in_depth, out_depth) = (p.in_depth as usize, p.out_depth as usize);
+        // TFLM selects the per-channel kernel exactly when the weights carry several scales.
+        let per_channel = multiplier.len() > 1;
+        let weights_offset = if per_channel { 0 } else { p.weights_offset };
+        let rq = &p.rq;
+        for b in 0..p.batches as usize {
+            let x = input.get(b * in_depth..(b + 1) * in_depth)?;
+            for oc in 0..out_depth {
+                let w = weights.get(oc * in_depth..(oc + 1) * in_depth)?;
+                let mut acc: i32 = 0;
+                for (&xv, &wv) in x.iter().zip(w) {
+                    let wv = (wv as i32).wrapping_add(weights_offset);
+                    let xv = (xv as i32).wrapping_add(rq.input_offset);
+                    acc = acc.wrapping_add(wv.wrapping_mul(xv));
+                }
+                if let Some(&bv) = bias.get(oc) {
+                    acc = acc.wrapping_add(bv);
+                }
+                let q = if per_channel { oc } else { 0 };
+                let v = multiply_by_quantized_multiplier(acc, *multiplier.get(q)?, *shift.get(q)?)
+                    .wrapping_add(rq.output_offset);
+                // max then min, as TFLM: never panics, even if act_min > act_max.
+                *output.get_mut(b * out_depth + oc)? = v.max(rq.act_min).min(rq.act_max) as i8;
             }
-            if let Some(&bv) = bias.get(oc) {
-                acc = acc.wrapping_add(bv);
-            }
-            let q = if per_channel { oc } else { 0 };
-            let v = multiply_by_quantized_multiplier(acc, multiplier[q], shift[q])
-                .wrapping_add(rq.output_offset);
-            // max then min, as TFLM: never panics, even if act_min > act_max.
-            output[b * out_depth + oc] = v.max(rq.act_min).min(rq.act_max) as i8;
         }
-    }
+        Some(())
+    })();
 }
 
 /// Reference f32 fully connected layer (TFLM `reference_ops::FullyConnected`): products summed
 /// in input order starting from 0, then the bias, then the clamp.
 ///
 /// Slices must match `p` (the kernel entry checks); `bias` is empty or per output feature.
-// Bounds: with the slices `run_fully_connected_*` checks (input `batches*in_depth`, output
-// `batches*out_depth`, weights `out_depth*in_depth`, `multiplier`/`shift` of length 1 or
-// `out_depth`), `b < batches` and `oc < out_depth` keep every range and index inside its
-// slice, and `q` is 0 or `oc < multiplier.len()`.
-#[allow(clippy::indexing_slicing)]
 pub fn fully_connected_f32(
     p: &FullyConnectedF32,
     input: &[f32],
@@ -235,19 +230,25 @@ pub fn fully_connected_f32(
     bias: &[f32],
     output: &mut [f32],
 ) {
-    let (in_depth, out_depth) = (p.in_depth as usize, p.out_depth as usize);
-    for b in 0..p.batches as usize {
-        let x = &input[b * in_depth..(b + 1) * in_depth];
-        for oc in 0..out_depth {
-            let w = &weights[oc * in_depth..(oc + 1) * in_depth];
-            let mut total = 0.0f32;
-            for (&xv, &wv) in x.iter().zip(w) {
-                total += xv * wv;
+    // Every slice and index is checked (a failed one stops the loops: past the
+    // entry's checks none can fail), so that no panic path is linked.
+    let _ = (|| -> Option<()> {
+        let (in_depth, out_depth) = (p.in_depth as usize, p.out_depth as usize);
+        for b in 0..p.batches as usize {
+            let x = input.get(b * in_depth..(b + 1) * in_depth)?;
+            for oc in 0..out_depth {
+                let w = weights.get(oc * in_depth..(oc + 1) * in_depth)?;
+                let mut total = 0.0f32;
+                for (&xv, &wv) in x.iter().zip(w) {
+                    total += xv * wv;
+                }
+                let bias_value = bias.get(oc).copied().unwrap_or(0.0);
+                *output.get_mut(b * out_depth + oc)? =
+                    clamp_f32(total + bias_value, p.act_min, p.act_max);
             }
-            let bias_value = bias.get(oc).copied().unwrap_or(0.0);
-            output[b * out_depth + oc] = clamp_f32(total + bias_value, p.act_min, p.act_max);
         }
-    }
+        Some(())
+    })();
 }
 
 /// Kernel entry for [`Op::FullyConnectedI16`] (portable reference path).
@@ -299,8 +300,6 @@ pub(crate) fn run_fully_connected_i16_with(
 /// or `FullyConnectedPerChannel` when `multiplier` has more than one entry, which ignores
 /// `weights_offset`): int64 accumulator and bias, the int64 `MultiplyByQuantizedMultiplier`,
 /// then the clamp.
-// Bounds: as in `fully_connected_i8` (the same checks and loops); the bias is read with `get`.
-#[allow(clippy::indexing_slicing)]
 pub fn fully_connected_i16(
     p: &FullyConnectedI16,
     input: &[i16],
@@ -310,26 +309,37 @@ pub fn fully_connected_i16(
     shift: &[i32],
     output: &mut [i16],
 ) {
-    let (in_depth, out_depth) = (p.in_depth as usize, p.out_depth as usize);
-    let per_channel = multiplier.len() > 1;
-    let weights_offset = if per_channel {
-        0
-    } else {
-        p.weights_offset as i64
-    };
-    for b in 0..p.batches as usize {
-        let x = &input[b * in_depth..(b + 1) * in_depth];
-        for oc in 0..out_depth {
-            let w = &weights[oc * in_depth..(oc + 1) * in_depth];
-            let mut acc: i64 = 0;
-            for (&xv, &wv) in x.iter().zip(w) {
-                acc = acc.wrapping_add((wv as i64 + weights_offset).wrapping_mul(xv as i64));
+    // Every slice and index is checked (a failed one stops the loops: past the
+    // entry's checks none can fail), so that no panic path is linked.
+    let _ = (|| -> Option<()> {
+        let (in_depth, out_depth) = (p.in_depth as usize, p.out_depth as usize);
+        let per_channel = multiplier.len() > 1;
+        let weights_offset = if per_channel {
+            0
+        } else {
+            p.weights_offset as i64
+        };
+        for b in 0..p.batches as usize {
+            let x = input.get(b * in_depth..(b + 1) * in_depth)?;
+            for oc in 0..out_depth {
+                let w = weights.get(oc * in_depth..(oc + 1) * in_depth)?;
+                let mut acc: i64 = 0;
+                for (&xv, &wv) in x.iter().zip(w) {
+                    acc = acc.wrapping_add((wv as i64 + weights_offset).wrapping_mul(xv as i64));
+                }
+                let q = if per_channel { oc } else { 0 };
+                let v = requant_i16(
+                    acc,
+                    bias.get(oc).copied(),
+                    false,
+                    *multiplier.get(q)?,
+                    *shift.get(q)?,
+                );
+                *output.get_mut(b * out_depth + oc)? = v.max(p.rq.act_min).min(p.rq.act_max) as i16;
             }
-            let q = if per_channel { oc } else { 0 };
-            let v = requant_i16(acc, bias.get(oc).copied(), false, multiplier[q], shift[q]);
-            output[b * out_depth + oc] = v.max(p.rq.act_min).min(p.rq.act_max) as i16;
         }
-    }
+        Some(())
+    })();
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! ([`crate::arch::cortex_m_dsp::gemm`]); elsewhere the portable code below computes the same
 //! values, and it is what the property tests compare against the reference convolution.
 
-use crate::util::{check_conv_activations, check_conv_reach, expect_op, product};
+use crate::util::{check_conv_activations, check_conv_reach, expect_op, likely, product};
 use ferrite_core::model::cast_out;
 use ferrite_core::ops::{ChannelQuant, ConvGemmI8, ConvGeometry, Op};
 use ferrite_core::{Ctx, Error, Result};
@@ -75,16 +75,15 @@ pub fn run_conv_gemm_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let input: &[i8] = inputs.get(p.input)?;
     let output: &mut [i8] = cast_out(layer, out)?;
     check_conv_activations(layer, g, input.len(), output.len())?;
-    conv_gemm_i8(p, input, weights, quant, output, scratch).ok_or(err("misaligned scratch buffer"))
+    conv_gemm_i8(p, input, weights, quant, output, scratch).ok_or(err(
+        "misaligned scratch buffer or slices that do not match the layer",
+    ))
 }
 
-// Bounds: `run_conv_gemm_i8` checked input `batches*in_h*in_w*in_c`, output
-// `batches*out_h*out_w*out_c`, weights `out_c * k4*4`, quant `5*out_c` and the scratch size;
-// block rows and output ranges stay below `pixels` (`slot.min(n - 1)`), and a direct block
-// reads `k4*4 == in_c` bytes of an existing input pixel.
-#[allow(clippy::indexing_slicing)]
 /// The GEMM convolution. Slices must match `p` (the kernel entry checks); `scratch` holds
-/// [`scratch_bytes`] bytes, 4-byte aligned. `None` if it is not aligned.
+/// [`scratch_bytes`] bytes, 4-byte aligned. `None` if it is not aligned, or if a slice does
+/// not match `p` (which the entry's checks rule out: every access is checked, so the
+/// firmware links no panic path; the checks run once per block of four pixels).
 pub fn conv_gemm_i8(
     p: &ConvGemmI8,
     input: &[i8],
@@ -97,9 +96,12 @@ pub fn conv_gemm_i8(
     let k4 = p.k4 as usize;
     let row = k4 * 4;
     let out_c = g.out_c as usize;
-    let (wide, rest) = scratch.split_at_mut(k4 * 32);
+    if row == 0 {
+        return None;
+    }
+    let (wide, rest) = scratch.split_at_mut_checked(k4 * 32)?;
     let wide: &mut [u32] = bytemuck::try_cast_slice_mut(wide).ok()?;
-    let (rows, tail) = rest.split_at_mut(BLOCK * row);
+    let (rows, tail) = rest.split_at_mut_checked(BLOCK * row)?;
     let rows: &mut [i8] = bytemuck::cast_slice_mut(rows);
     let tail: &mut [i8] = bytemuck::cast_slice_mut(tail);
     let pixels = (g.out_h * g.out_w) as usize;
@@ -124,25 +126,25 @@ pub fn conv_gemm_i8(
             if direct {
                 // Past the last pixel, repeat it: its outputs go to the tail buffer.
                 let block = [
-                    &input[at(0)..at(0) + row],
-                    &input[at(1)..at(1) + row],
-                    &input[at(2)..at(2) + row],
-                    &input[at(3)..at(3) + row],
+                    likely(input.get(at(0)..at(0) + row))?,
+                    likely(input.get(at(1)..at(1) + row))?,
+                    likely(input.get(at(2)..at(2) + row))?,
+                    likely(input.get(at(3)..at(3) + row))?,
                 ];
-                gemm_block(p, block, wide, weights, quant, &mut output[dst], tail, n);
+                let out = likely(output.get_mut(dst))?;
+                gemm_block(p, block, wide, weights, quant, out, tail, n);
             } else {
                 if n < BLOCK || !im2col_inside_block(g, input, b, first, rows) {
                     for (slot, r) in rows.chunks_exact_mut(row).enumerate() {
-                        im2col(g, input, b, first + slot.min(n - 1), zp, r);
+                        likely(im2col(g, input, b, first + slot.min(n - 1), zp, r))?;
                     }
                 }
-                let block = [
-                    &rows[..row],
-                    &rows[row..2 * row],
-                    &rows[2 * row..3 * row],
-                    &rows[3 * row..],
-                ];
-                gemm_block(p, block, wide, weights, quant, &mut output[dst], tail, n);
+                let (r0, r1) = likely(rows.split_at_checked(row))?;
+                let (r1, r2) = likely(r1.split_at_checked(row))?;
+                let (r2, r3) = likely(r2.split_at_checked(row))?;
+                let block = [r0, r1, r2, r3];
+                let out = likely(output.get_mut(dst))?;
+                gemm_block(p, block, wide, weights, quant, out, tail, n);
             }
             first += n;
         }
@@ -157,9 +159,10 @@ pub fn conv_gemm_i8(
 /// Only the taps are written: the bytes beyond them (up to the row's multiple of 8) keep
 /// the input zero point the caller fills every row with before the first block, and which
 /// [`im2col`] writes there too.
-// Bounds: the window checks below keep every run inside the input; `rows` holds BLOCK rows of
-// `k4*4 >= k_h*k_w*in_c` bytes.
-#[allow(clippy::indexing_slicing)]
+///
+/// The window checks keep every run inside the input and `rows` holds BLOCK rows of
+/// `k4*4 >= k_h*k_w*in_c` bytes; should a slice disagree all the same, this returns `false`
+/// (and the caller's [`im2col`] reports it).
 fn im2col_inside_block(
     g: &ConvGeometry,
     input: &[i8],
@@ -168,6 +171,9 @@ fn im2col_inside_block(
     rows: &mut [i8],
 ) -> bool {
     let out_w = g.out_w as usize;
+    if out_w == 0 {
+        return false;
+    }
     let (oy, ox) = (first / out_w, first % out_w);
     if g.dilation_w != 1 || ox + BLOCK > out_w {
         return false;
@@ -185,17 +191,26 @@ fn im2col_inside_block(
     let runs = g.k_h as usize;
     let step = g.dilation_h as usize * in_w * in_c;
     let row = rows.len() / BLOCK;
+    if row == 0 || span == 0 {
+        return false;
+    }
     let first_tap = ((b * in_h + y0 as usize) * in_w + x0 as usize) * in_c;
     for (slot, dst) in rows.chunks_exact_mut(row).enumerate() {
         let src = first_tap + slot * stride_w * in_c;
-        let dst = &mut dst[..runs * span];
+        let (Some(dst), Some(from)) =
+            (likely(dst.get_mut(..runs * span)), likely(input.get(src..)))
+        else {
+            return false;
+        };
         #[cfg(all(target_arch = "arm", feature = "dsp"))]
-        if crate::arch::cortex_m_dsp::gemm::copy_runs(dst, &input[src..], span, runs, step, 0) {
+        if crate::arch::cortex_m_dsp::gemm::copy_runs(dst, from, span, runs, step, 0) {
             continue;
         }
         for (r, d) in dst.chunks_exact_mut(span).enumerate() {
-            let at = src + r * step;
-            d.copy_from_slice(&input[at..at + span]);
+            let Some(s) = likely(from.get(r * step..r * step + span)) else {
+                return false;
+            };
+            d.copy_from_slice(s);
         }
     }
     true
@@ -203,17 +218,29 @@ fn im2col_inside_block(
 
 /// Gathers the taps of output pixel `pixel` of batch `b` into `row` (`(ky, kx, ic)` order),
 /// padding taps and the tail beyond the filter size filled with the input zero point.
-// Bounds: `tap` returns only rows/columns inside the input; with dilation 1 the copied run
-// `kx_lo..kx_hi` is clipped to the input columns `0..in_w` (`kx_lo <= kx_hi <= k_w`), and
-// `row` holds `k4*4 >= k_h*k_w*in_c` bytes.
-#[allow(clippy::indexing_slicing)]
-fn im2col(g: &ConvGeometry, input: &[i8], b: usize, pixel: usize, zp: i8, row: &mut [i8]) {
-    let (oy, ox) = (
-        (pixel / g.out_w as usize) as u32,
-        (pixel % g.out_w as usize) as u32,
-    );
+///
+/// `tap` returns only rows/columns inside the input; with dilation 1 the copied run
+/// `kx_lo..kx_hi` is clipped to the input columns `0..in_w` (`kx_lo <= kx_hi <= k_w`), and
+/// `row` holds `k4*4 >= k_h*k_w*in_c` bytes; every access is checked all the same (`None`
+/// should a slice disagree), so that no panic path is linked.
+fn im2col(
+    g: &ConvGeometry,
+    input: &[i8],
+    b: usize,
+    pixel: usize,
+    zp: i8,
+    row: &mut [i8],
+) -> Option<()> {
+    let out_w = g.out_w as usize;
+    if out_w == 0 {
+        return None;
+    }
+    let (oy, ox) = ((pixel / out_w) as u32, (pixel % out_w) as u32);
     let (in_h, in_w, in_c) = (g.in_h as usize, g.in_w as usize, g.in_c as usize);
     let span = g.k_w as usize * in_c;
+    if span == 0 {
+        return None;
+    }
     // First input column of the window; with dilation 1 a window row is one contiguous run.
     let x0 = (ox * g.stride_w) as i64 - g.pad_left as i64;
     let row_inside = g.dilation_w == 1 && x0 >= 0 && x0 + g.k_w as i64 <= in_w as i64;
@@ -223,26 +250,22 @@ fn im2col(g: &ConvGeometry, input: &[i8], b: usize, pixel: usize, zp: i8, row: &
         // (k_w * in_c bytes): on a Cortex-M copy them in words rather than through memcpy.
         let step = g.dilation_h as usize * in_w * in_c;
         let src = ((b * in_h + y0 as usize) * in_w + x0 as usize) * in_c;
+        let from = input.get(src..)?;
         #[cfg(all(target_arch = "arm", feature = "dsp"))]
-        if crate::arch::cortex_m_dsp::gemm::copy_runs(
-            row,
-            &input[src..],
-            span,
-            g.k_h as usize,
-            step,
-            zp,
-        ) {
-            return;
+        if crate::arch::cortex_m_dsp::gemm::copy_runs(row, from, span, g.k_h as usize, step, zp) {
+            return Some(());
         }
         for (r, dst) in row.chunks_exact_mut(span).take(g.k_h as usize).enumerate() {
-            let at = src + r * step;
-            dst.copy_from_slice(&input[at..at + span]);
+            dst.copy_from_slice(from.get(r * step..r * step + span)?);
         }
-        row[g.k_h as usize * span..].fill(zp);
-        return;
+        row.get_mut(g.k_h as usize * span..)?.fill(zp);
+        return Some(());
+    }
+    if in_c == 0 {
+        return None;
     }
     for ky in 0..g.k_h {
-        let dst = &mut row[ky as usize * span..(ky as usize + 1) * span];
+        let dst = row.get_mut(ky as usize * span..(ky as usize + 1) * span)?;
         let Some(iy) = crate::ops::conv::tap(oy, g.stride_h, g.pad_top, ky, g.dilation_h, g.in_h)
         else {
             dst.fill(zp);
@@ -252,13 +275,15 @@ fn im2col(g: &ConvGeometry, input: &[i8], b: usize, pixel: usize, zp: i8, row: &
             // The window row's taps inside the input are one run, `kx_lo..kx_hi`; the padding
             // columns on either side read the zero point.
             let kx_lo = (-x0).clamp(0, g.k_w as i64) as usize;
-            let kx_hi = (in_w as i64 - x0).clamp(kx_lo as i64, g.k_w as i64) as usize;
-            dst[..kx_lo * in_c].fill(zp);
-            dst[kx_hi * in_c..].fill(zp);
+            // max then min, not `clamp` (which panics on an empty range): `kx_lo <= k_w`.
+            let kx_hi = (in_w as i64 - x0).max(kx_lo as i64).min(g.k_w as i64) as usize;
+            dst.get_mut(..kx_lo * in_c)?.fill(zp);
+            dst.get_mut(kx_hi * in_c..)?.fill(zp);
             if kx_lo < kx_hi {
                 let base = ((b * in_h + iy) * in_w + (x0 + kx_lo as i64) as usize) * in_c;
-                dst[kx_lo * in_c..kx_hi * in_c]
-                    .copy_from_slice(&input[base..base + (kx_hi - kx_lo) * in_c]);
+                let run = (kx_hi - kx_lo) * in_c;
+                dst.get_mut(kx_lo * in_c..kx_lo * in_c + run)?
+                    .copy_from_slice(input.get(base..base + run)?);
             }
             continue;
         }
@@ -267,18 +292,19 @@ fn im2col(g: &ConvGeometry, input: &[i8], b: usize, pixel: usize, zp: i8, row: &
             {
                 Some(ix) => {
                     let base = ((b * in_h + iy) * in_w + ix) * in_c;
-                    d.copy_from_slice(&input[base..base + in_c]);
+                    d.copy_from_slice(input.get(base..base + in_c)?);
                 }
                 None => d.fill(zp),
             }
         }
     }
-    row[g.k_h as usize * span..].fill(zp);
+    row.get_mut(g.k_h as usize * span..)?.fill(zp);
+    Some(())
 }
 
-/// One block of `n <= 4` pixels (rows in `rows`) against every output channel.
-// Bounds: `tail` holds `4 * out_c` bytes and `out` `n * out_c`.
-#[allow(clippy::indexing_slicing)]
+/// One block of `n <= 4` pixels (rows in `rows`) against every output channel. `tail`
+/// holds `4 * out_c` bytes and `out` `n * out_c` (a partial block's outputs are not copied
+/// should `tail` be shorter, which the entry's scratch check rules out).
 #[allow(clippy::too_many_arguments)]
 fn gemm_block(
     p: &ConvGemmI8,
@@ -319,7 +345,9 @@ fn gemm_block(
             }
         };
         if !full {
-            out.copy_from_slice(&tail[..n * out_c]);
+            if let Some(t) = tail.get(..out.len()) {
+                out.copy_from_slice(t);
+            }
         }
         return;
     }
@@ -342,10 +370,11 @@ fn gemm_block(
 /// accumulators (see [`block_2x2`]). A partial block (fewer than four pixels, e.g. a
 /// FULLY_CONNECTED's single row) goes pixel by pixel on the rows as they are, two pairs of
 /// channels at a time. Equal to [`portable_block`] (the property tests compare them).
-// Bounds: `wide` holds `k4 * 32 >= 4 * row` bytes, every row `row = k4 * 4` taps, the
-// weights `out_c` rows of `row` and `quant` `out_c` stages (entry checks); `out` holds
-// `n * out_c` outputs.
-#[allow(clippy::indexing_slicing)]
+//
+// `wide` holds `k4 * 32 >= 4 * row` bytes, every row `row = k4 * 4` taps, the weights `out_c`
+// rows of `row` and `quant` `out_c` stages (entry checks); `out` holds `n * out_c` outputs.
+// Every slice is taken checked all the same (the block stops should one not match), so that
+// no panic path is linked.
 #[cfg_attr(all(target_arch = "arm", feature = "dsp"), allow(dead_code))]
 fn blocked_block(
     p: &ConvGemmI8,
@@ -359,93 +388,114 @@ fn blocked_block(
     let Weights::I8Pairs(w) = weights else {
         return portable_block(p, rows, weights, quant, out, n);
     };
+    let _ = blocked_pairs(p, rows, wide, w, quant, out, n);
+}
+
+/// [`blocked_block`] on the paired weights `w`; `None` if a slice does not match.
+#[cfg_attr(all(target_arch = "arm", feature = "dsp"), allow(dead_code))]
+fn blocked_pairs(
+    p: &ConvGemmI8,
+    rows: [&[i8]; 4],
+    wide: &mut [u32],
+    w: &[i8],
+    quant: &[i32],
+    out: &mut [i8],
+    n: usize,
+) -> Option<()> {
     let out_c = p.geom.out_c as usize;
     let row = p.k4 as usize * 4;
     let pairs = out_c / 2;
-    let stage = |c: usize| ChannelQuant::from_words(&quant[c * ChannelQuant::WORDS..]);
+    let stage = |c: usize| {
+        quant
+            .get(c * ChannelQuant::WORDS..)
+            .and_then(ChannelQuant::from_words)
+    };
     let finish = |c: usize, acc: i32| {
         stage(c).map(|q| q.finish_with(q.bias.wrapping_add(acc), crate::arch::smmulr))
     };
     // An odd last channel: its plain row, one pixel at a time.
-    let last = |x: &[i8]| dot(&x[..row], &w[pairs * 2 * row..(pairs * 2 + 1) * row]);
+    let last = |x: &[i8]| {
+        Some(dot(
+            x.get(..row)?,
+            w.get(pairs * 2 * row..(pairs * 2 + 1) * row)?,
+        ))
+    };
     if n < BLOCK {
         for (px, x) in rows.iter().take(n).enumerate() {
-            let x = &x[..row];
-            let out = &mut out[px * out_c..(px + 1) * out_c];
+            let x = x.get(..row)?;
+            let out = out.get_mut(px * out_c..(px + 1) * out_c)?;
             let mut j = 0;
             while j + 2 <= pairs {
-                let (u, v) = w[2 * j * row..2 * (j + 2) * row].split_at(2 * row);
+                let (u, v) = w
+                    .get(2 * j * row..2 * (j + 2) * row)?
+                    .split_at_checked(2 * row)?;
                 let a = pixel_2x2(x, u, v);
                 for (i, acc) in a.into_iter().enumerate() {
-                    let Some(o) = finish(2 * j + i, acc) else {
-                        return;
-                    };
-                    out[2 * j + i] = o;
+                    *out.get_mut(2 * j + i)? = finish(2 * j + i, acc)?;
                 }
                 j += 2;
             }
             if j < pairs {
-                let u = &w[2 * j * row..2 * (j + 1) * row];
+                let u = w.get(2 * j * row..2 * (j + 1) * row)?;
                 let a = x
                     .iter()
                     .zip(u.chunks_exact(2))
-                    .fold([0i32; 2], |a, (&x, u)| {
+                    .fold([0i32; 2], |[a0, a1], (&x, u)| {
                         let x = x as i32;
+                        let (u0, u1) = match *u {
+                            [u0, u1] => (u0 as i32, u1 as i32),
+                            _ => (0, 0),
+                        };
                         [
-                            a[0].wrapping_add(x.wrapping_mul(u[0] as i32)),
-                            a[1].wrapping_add(x.wrapping_mul(u[1] as i32)),
+                            a0.wrapping_add(x.wrapping_mul(u0)),
+                            a1.wrapping_add(x.wrapping_mul(u1)),
                         ]
                     });
                 for (i, acc) in a.into_iter().enumerate() {
-                    let Some(o) = finish(2 * j + i, acc) else {
-                        return;
-                    };
-                    out[2 * j + i] = o;
+                    *out.get_mut(2 * j + i)? = finish(2 * j + i, acc)?;
                 }
             }
             if out_c % 2 == 1 {
-                let Some(o) = finish(out_c - 1, last(x)) else {
-                    return;
-                };
-                out[out_c - 1] = o;
+                *out.get_mut(out_c - 1)? = finish(out_c - 1, last(x)?)?;
             }
         }
-        return;
+        return Some(());
     }
     // Pixels 0 and 1, then 2 and 3, each pair interleaved tap by tap.
     let xt: &mut [i8] = bytemuck::cast_slice_mut(wide);
-    let (x01, x23) = xt[..4 * row].split_at_mut(2 * row);
-    for (t, (d01, d23)) in x01
-        .chunks_exact_mut(2)
-        .zip(x23.chunks_exact_mut(2))
-        .enumerate()
-    {
-        d01.copy_from_slice(&[rows[0][t], rows[1][t]]);
-        d23.copy_from_slice(&[rows[2][t], rows[3][t]]);
+    let (x01, x23) = xt.get_mut(..4 * row)?.split_at_mut_checked(2 * row)?;
+    let [r0, r1, r2, r3] = rows;
+    let taps = r0
+        .get(..row)?
+        .iter()
+        .zip(r1.get(..row)?)
+        .zip(r2.get(..row)?.iter().zip(r3.get(..row)?));
+    // Fixed-size chunks: no chunk-size division (nor its zero check) in the zip.
+    let (x01c, _) = x01.as_chunks_mut::<2>();
+    let (x23c, _) = x23.as_chunks_mut::<2>();
+    for ((d01, d23), ((&a, &b), (&c, &d))) in x01c.iter_mut().zip(x23c.iter_mut()).zip(taps) {
+        *d01 = [a, b];
+        *d23 = [c, d];
     }
     for j in 0..pairs {
-        let wj = &w[2 * j * row..2 * (j + 1) * row];
+        let wj = w.get(2 * j * row..2 * (j + 1) * row)?;
         // The pair's output stages, read once for its four pixels.
-        let (Some(q0), Some(q1)) = (stage(2 * j), stage(2 * j + 1)) else {
-            return;
-        };
+        let (q0, q1) = (stage(2 * j)?, stage(2 * j + 1)?);
         for (half, x) in [&*x01, &*x23].into_iter().enumerate() {
             let a = block_2x2(x, wj);
             for (i, acc) in a.into_iter().enumerate() {
                 let q = if i < 2 { &q0 } else { &q1 };
                 let o = q.finish_with(q.bias.wrapping_add(acc), crate::arch::smmulr);
-                out[(2 * half + i % 2) * out_c + 2 * j + i / 2] = o;
+                *out.get_mut((2 * half + i % 2) * out_c + 2 * j + i / 2)? = o;
             }
         }
     }
     if out_c % 2 == 1 {
         for (px, x) in rows.iter().enumerate() {
-            let Some(o) = finish(out_c - 1, last(x)) else {
-                return;
-            };
-            out[px * out_c + out_c - 1] = o;
+            *out.get_mut(px * out_c + out_c - 1)? = finish(out_c - 1, last(x)?)?;
         }
     }
+    Some(())
 }
 
 /// Two pixels (`x[2t + px]`) against a pair of channels (`w[2t + ch]`), four taps per
@@ -508,9 +558,8 @@ fn dot(x: &[i8], w: &[i8]) -> i32 {
 }
 
 /// The portable GEMM of one block (`n` pixels' int8 rows of `k4 * 4` taps against every
-/// output channel): the definition the DSP assembly reproduces.
-// Bounds: `out` holds `n * out_c` outputs and the weights/quant `out_c` rows (entry checks).
-#[allow(clippy::indexing_slicing)]
+/// output channel): the definition the DSP assembly reproduces. `out` holds `n * out_c`
+/// outputs and the weights/quant `out_c` rows (entry checks); it stops early if not.
 pub fn portable_block(
     p: &ConvGemmI8,
     rows: [&[i8]; 4],
@@ -529,7 +578,9 @@ pub fn portable_block(
             let acc = match weights {
                 // Channel c of a pair: every other weight from the pair's start.
                 Weights::I8Pairs(w) if c / 2 < out_c / 2 => {
-                    let pair = &w[(c & !1) * row..((c & !1) + 2) * row];
+                    let Some(pair) = w.get((c & !1) * row..((c & !1) + 2) * row) else {
+                        return;
+                    };
                     x.iter()
                         .zip(pair.iter().skip(c % 2).step_by(2))
                         .fold(q.bias, |acc, (&x, &w)| {
@@ -538,23 +589,32 @@ pub fn portable_block(
                 }
                 Weights::I8(w) | Weights::I8Pairs(w) => x
                     .iter()
-                    .zip(&w[c * row..(c + 1) * row])
+                    .zip(w.get(c * row..(c + 1) * row).unwrap_or_default())
                     .fold(q.bias, |acc, (&x, &w)| {
                         acc.wrapping_add((x as i32).wrapping_mul(w as i32))
                     }),
                 // Groups of four taps are stored t0, t2, t1, t3.
                 Weights::I16(w) => x
                     .chunks_exact(4)
-                    .zip(w[c * row..(c + 1) * row].chunks_exact(4))
+                    .zip(
+                        w.get(c * row..(c + 1) * row)
+                            .unwrap_or_default()
+                            .chunks_exact(4),
+                    )
                     .fold(q.bias, |acc, (x, w)| {
-                        [(x[0], w[0]), (x[2], w[1]), (x[1], w[2]), (x[3], w[3])]
+                        let (&[x0, x1, x2, x3], &[w0, w1, w2, w3]) = (x, w) else {
+                            return acc;
+                        };
+                        [(x0, w0), (x2, w1), (x1, w2), (x3, w3)]
                             .iter()
                             .fold(acc, |acc, &(x, w)| {
                                 acc.wrapping_add((x as i32).wrapping_mul(w as i32))
                             })
                     }),
             };
-            out[px * out_c + c] = q.finish(acc);
+            if let Some(o) = out.get_mut(px * out_c + c) {
+                *o = q.finish(acc);
+            }
         }
     }
 }

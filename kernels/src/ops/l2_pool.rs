@@ -14,35 +14,36 @@ use ferrite_core::ops::{L2PoolF32, Op};
 use ferrite_core::{Ctx, Result};
 
 /// Reference float L2 pooling. Slices must match `p.geom` (the entry checks).
-// Bounds: with the slices `run_l2_pool_f32` checks (input `batches*in_h*in_w*channels`,
-// output `batches*out_h*out_w*channels`), `clip` keeps `iy < in_h` and `ix < in_w`, and
-// `c < channels`, so every index is below its slice's length.
-#[allow(clippy::indexing_slicing)]
 pub fn l2_pool_f32(p: &L2PoolF32, input: &[f32], output: &mut [f32]) {
-    let g = &p.geom;
-    let (in_h, in_w, ch) = (g.in_h as usize, g.in_w as usize, g.channels as usize);
-    let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
-    for b in 0..g.batches as usize {
-        for oy in 0..out_h {
-            let rows = clip(oy, g.stride_h, g.pad_top, g.filter_h, g.in_h);
-            for ox in 0..out_w {
-                let cols = clip(ox, g.stride_w, g.pad_left, g.filter_w, g.in_w);
-                let out_base = ((b * out_h + oy) * out_w + ox) * ch;
-                let count = ((rows.end - rows.start) * (cols.end - cols.start)) as f32;
-                for c in 0..ch {
-                    let mut sum_squares = 0.0f32;
-                    for iy in rows.clone() {
-                        for ix in cols.clone() {
-                            let v = input[((b * in_h + iy) * in_w + ix) * ch + c];
-                            sum_squares += v * v;
+    // Every slice and index is checked (a failed one stops the loops: past the
+    // entry's checks none can fail), so that no panic path is linked.
+    let _ = (|| -> Option<()> {
+        let g = &p.geom;
+        let (in_h, in_w, ch) = (g.in_h as usize, g.in_w as usize, g.channels as usize);
+        let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
+        for b in 0..g.batches as usize {
+            for oy in 0..out_h {
+                let rows = clip(oy, g.stride_h, g.pad_top, g.filter_h, g.in_h);
+                for ox in 0..out_w {
+                    let cols = clip(ox, g.stride_w, g.pad_left, g.filter_w, g.in_w);
+                    let out_base = ((b * out_h + oy) * out_w + ox) * ch;
+                    let count = ((rows.end - rows.start) * (cols.end - cols.start)) as f32;
+                    for c in 0..ch {
+                        let mut sum_squares = 0.0f32;
+                        for iy in rows.clone() {
+                            for ix in cols.clone() {
+                                let v = *input.get(((b * in_h + iy) * in_w + ix) * ch + c)?;
+                                sum_squares += v * v;
+                            }
                         }
+                        let value = libm::sqrtf(sum_squares / count);
+                        *output.get_mut(out_base + c)? = clamp_f32(value, p.act_min, p.act_max);
                     }
-                    let value = libm::sqrtf(sum_squares / count);
-                    output[out_base + c] = clamp_f32(value, p.act_min, p.act_max);
                 }
             }
         }
-    }
+        Some(())
+    })();
 }
 
 /// Kernel entry for [`Op::L2PoolF32`].

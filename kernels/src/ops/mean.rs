@@ -165,7 +165,10 @@ fn reduce_rows<T, A, F>(
             let acc = &mut acc[..width];
             if reduced > 0 {
                 for row in block_in.chunks_exact(inner) {
-                    for (a, &x) in acc.iter_mut().zip(&row[start..start + width]) {
+                    let Some(row) = row.get(start..start + width) else {
+                        break;
+                    };
+                    for (a, &x) in acc.iter_mut().zip(row) {
                         *a = add(*a, x);
                     }
                 }

@@ -142,9 +142,10 @@ fn copy_runs(input: &[u8], dst: &mut [u8], run: usize, base: i64, step: i64) -> 
         _ => {
             let mut at = base;
             for d in dst.chunks_exact_mut(run.max(1)) {
+                // `d.len()` is `run`: said so that the copy's length check folds away.
                 let Some(src) = usize::try_from(at)
                     .ok()
-                    .and_then(|a| input.get(a..a.checked_add(run)?))
+                    .and_then(|a| input.get(a..a.checked_add(d.len())?))
                 else {
                     return false;
                 };
@@ -531,8 +532,8 @@ pub fn gather(p: &Gather, params: &[u8], indices: &[u8], output: &mut [u8]) -> O
                     return None;
                 }
                 let at = base + i as usize * slice;
-                let src = params.get(at..at + slice)?;
                 let dst = out.next()?;
+                let src = params.get(at..at + dst.len())?;
                 // A one-element slice of one byte (a gather along the innermost int8 axis) is
                 // a byte move, not a `memcpy` call.
                 if let ([d], [v]) = (&mut *dst, src) {
@@ -951,7 +952,7 @@ pub fn select(p: &Select, cond: &[u8], a: &[u8], b: &[u8], output: &mut [u8]) ->
             None => return false,
         };
         let (src, i) = if take_a { (a, at[1]) } else { (b, at[2]) };
-        let Some(v) = src.get(i * eb..i * eb + eb) else {
+        let Some(v) = src.get(i * eb..i * eb + e.len()) else {
             return false;
         };
         e.copy_from_slice(v);
@@ -1042,7 +1043,7 @@ pub fn dynamic_update_slice(
     for src in update.chunks_exact(inner.max(1)) {
         let a = usize::try_from(at).ok()?;
         output
-            .get_mut(a..a.checked_add(inner)?)?
+            .get_mut(a..a.checked_add(src.len())?)?
             .copy_from_slice(src);
         let mut k = MOVE_RANK - 1;
         while k > 0 {

@@ -8,7 +8,7 @@
 //! templates for int16, so [`pool_i16`] is the int8 arithmetic over wider elements.
 
 use crate::ops::conv::clamp_f32;
-use crate::util::{check_len, expect_op};
+use crate::util::{check_len, expect_op, likely};
 use ferrite_core::model::cast_out;
 use ferrite_core::ops::{Op, PoolF32, PoolGeometry, PoolI8, PoolKind};
 use ferrite_core::{Ctx, Result};
@@ -175,12 +175,17 @@ impl QuantInt for i16 {
 }
 
 /// The integer pooling shared by [`pool_i8`] and [`pool_i16`].
-// Bounds: with the slices `run_pool_*` checks (input `batches*in_h*in_w*channels`, output
-// `batches*out_h*out_w*channels`), `clip` keeps `iy < in_h` and `ix < in_w`, and `c <
-// channels`, so every index is below its slice's length.
-#[allow(clippy::indexing_slicing)]
 #[inline(always)]
 fn pool_int<T: QuantInt>(p: &PoolI8, input: &[T], output: &mut [T]) -> bool {
+    pool_int_checked(p, input, output).is_some()
+}
+
+/// [`pool_int`], `None` for an empty average window or (never, with the slices `run_pool_*`
+/// checks: input `batches*in_h*in_w*channels`, output `batches*out_h*out_w*channels`; `clip`
+/// keeps `iy < in_h` and `ix < in_w`, and `c < channels`) an index outside its slice: every
+/// access is checked, so that no panic path is linked.
+#[inline(always)]
+fn pool_int_checked<T: QuantInt>(p: &PoolI8, input: &[T], output: &mut [T]) -> Option<()> {
     let g = &p.geom;
     let (in_h, in_w, ch) = (g.in_h as usize, g.in_w as usize, g.channels as usize);
     let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
@@ -193,7 +198,7 @@ fn pool_int<T: QuantInt>(p: &PoolI8, input: &[T], output: &mut [T]) -> bool {
                 // Plain index loops (no iterator adaptors): this runs on microcontrollers too.
                 let count = (rows.end - rows.start) * (cols.end - cols.start);
                 if count == 0 && p.kind == PoolKind::Average {
-                    return false;
+                    return None;
                 }
                 for c in 0..ch {
                     match p.kind {
@@ -202,12 +207,12 @@ fn pool_int<T: QuantInt>(p: &PoolI8, input: &[T], output: &mut [T]) -> bool {
                             for iy in rows.clone() {
                                 let row = ((b * in_h + iy) * in_w) * ch + c;
                                 for ix in cols.clone() {
-                                    max = max.max(input[row + ix * ch]);
+                                    max = max.max(*likely(input.get(row + ix * ch))?);
                                 }
                             }
                             // TFLM clamps with `std::max<T>`: the bounds are narrowed to the
                             // element type first (a no-op for any valid range).
-                            output[out_base + c] = max
+                            *output.get_mut(out_base + c)? = max
                                 .max(T::narrow(p.act_min as i64))
                                 .min(T::narrow(p.act_max as i64));
                         }
@@ -216,7 +221,8 @@ fn pool_int<T: QuantInt>(p: &PoolI8, input: &[T], output: &mut [T]) -> bool {
                             for iy in rows.clone() {
                                 let row = ((b * in_h + iy) * in_w) * ch + c;
                                 for ix in cols.clone() {
-                                    acc = acc.wrapping_add(input[row + ix * ch].into());
+                                    acc = acc
+                                        .wrapping_add((*likely(input.get(row + ix * ch))?).into());
                                 }
                             }
                             // i64 keeps the rounding free of overflow; TFLM's int arithmetic
@@ -227,7 +233,7 @@ fn pool_int<T: QuantInt>(p: &PoolI8, input: &[T], output: &mut [T]) -> bool {
                             } else {
                                 (acc - count / 2) / count
                             };
-                            output[out_base + c] =
+                            *output.get_mut(out_base + c)? =
                                 T::narrow(avg.max(p.act_min as i64).min(p.act_max as i64));
                         }
                     }
@@ -235,7 +241,7 @@ fn pool_int<T: QuantInt>(p: &PoolI8, input: &[T], output: &mut [T]) -> bool {
             }
         }
     }
-    true
+    Some(())
 }
 
 /// Reference f32 pooling (TFLM `reference_ops::MaxPool` / `AveragePool`).
@@ -245,12 +251,17 @@ fn pool_int<T: QuantInt>(p: &PoolI8, input: &[T], output: &mut [T]) -> bool {
 /// `false` when a window has no tap inside the image (output positions from that one on are
 /// left unwritten). The max starts from `f32::MIN` and keeps the running value unless a tap is
 /// strictly greater, so NaN taps are skipped as with `std::max`.
-// Bounds: with the slices `run_pool_*` checks (input `batches*in_h*in_w*channels`, output
-// `batches*out_h*out_w*channels`), `clip` keeps `iy < in_h` and `ix < in_w`, and `c <
-// channels`, so every index is below its slice's length.
-#[allow(clippy::indexing_slicing)]
+///
+/// With the slices `run_pool_*` checks (input `batches*in_h*in_w*channels`, output
+/// `batches*out_h*out_w*channels`), `clip` keeps `iy < in_h` and `ix < in_w`, and `c <
+/// channels`; every access is checked all the same (`false` if one is outside its slice), so
+/// that no panic path is linked.
 #[must_use]
 pub fn pool_f32(p: &PoolF32, input: &[f32], output: &mut [f32]) -> bool {
+    pool_f32_checked(p, input, output).is_some()
+}
+
+fn pool_f32_checked(p: &PoolF32, input: &[f32], output: &mut [f32]) -> Option<()> {
     let g = &p.geom;
     let (in_h, in_w, ch) = (g.in_h as usize, g.in_w as usize, g.channels as usize);
     let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
@@ -261,31 +272,42 @@ pub fn pool_f32(p: &PoolF32, input: &[f32], output: &mut [f32]) -> bool {
                 let cols = clip(ox, g.stride_w, g.pad_left, g.filter_w, g.in_w);
                 let out_base = ((b * out_h + oy) * out_w + ox) * ch;
                 for c in 0..ch {
-                    let taps = rows.clone().flat_map(|iy| {
-                        cols.clone()
-                            .map(move |ix| input[((b * in_h + iy) * in_w + ix) * ch + c])
-                    });
+                    let tap =
+                        |iy: usize, ix: usize| input.get(((b * in_h + iy) * in_w + ix) * ch + c);
                     let value = match p.kind {
-                        PoolKind::Max => taps.fold(f32::MIN, |m, v| if m < v { v } else { m }),
+                        PoolKind::Max => {
+                            let mut m = f32::MIN;
+                            for iy in rows.clone() {
+                                for ix in cols.clone() {
+                                    let v = *tap(iy, ix)?;
+                                    if m < v {
+                                        m = v;
+                                    }
+                                }
+                            }
+                            m
+                        }
                         PoolKind::Average => {
                             let mut total = 0.0f32;
                             let mut count = 0.0f32;
-                            for v in taps {
-                                total += v;
-                                count += 1.0;
+                            for iy in rows.clone() {
+                                for ix in cols.clone() {
+                                    total += *tap(iy, ix)?;
+                                    count += 1.0;
+                                }
                             }
                             if count == 0.0 {
-                                return false;
+                                return None;
                             }
                             total / count
                         }
                     };
-                    output[out_base + c] = clamp_f32(value, p.act_min, p.act_max);
+                    *output.get_mut(out_base + c)? = clamp_f32(value, p.act_min, p.act_max);
                 }
             }
         }
     }
-    true
+    Some(())
 }
 
 #[cfg(test)]

@@ -78,14 +78,21 @@ fn walk<T: Copy, W: Copy>(
     let out_image = (g.out_h as usize)
         .saturating_mul(g.out_w as usize)
         .saturating_mul(ch);
-    if ch == 0 || image == 0 || out_image == 0 {
+    // Non-zero sizes as `NonZeroUsize`, so that the optimiser drops `chunks_exact`'s
+    // zero-size panic.
+    let (Some(ch_nz), Some(image), Some(out_image)) = (
+        core::num::NonZeroUsize::new(ch),
+        core::num::NonZeroUsize::new(image),
+        core::num::NonZeroUsize::new(out_image),
+    ) else {
         return true;
-    }
-    let images = input
-        .chunks_exact(image)
-        .zip(output.chunks_exact_mut(out_image));
-    for (img, out_img) in images.take(g.batches as usize) {
-        let mut out_pixels = out_img.chunks_exact_mut(ch);
+    };
+    let mut out_images = output.chunks_exact_mut(out_image.get());
+    for img in input.chunks_exact(image.get()).take(g.batches as usize) {
+        let Some(out_img) = out_images.next() else {
+            break;
+        };
+        let mut out_pixels = out_img.chunks_exact_mut(ch_nz.get());
         for (ys, &fy) in taps.rows.chunks_exact(2).zip(taps.row_frac) {
             let [y0, y1] = [ys.first(), ys.get(1)].map(|v| v.copied().unwrap_or(u32::MAX));
             for (xs, &fx) in taps.cols.chunks_exact(2).zip(taps.col_frac) {

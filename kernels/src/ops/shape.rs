@@ -93,7 +93,10 @@ fn fill(dst: &mut [u8], value: &[u8]) {
         dst.fill(byte);
         return;
     }
-    for d in dst.chunks_exact_mut(value.len().max(1)) {
+    if value.is_empty() {
+        return;
+    }
+    for d in dst.chunks_exact_mut(value.len()) {
         d.copy_from_slice(value);
     }
 }
@@ -166,9 +169,11 @@ pub fn pad(p: &Pad, input: &[u8], output: &mut [u8]) {
                     return;
                 };
                 mid.copy_from_slice(src);
-                let (head, rest) = dst.split_at_mut(left);
+                let Some((head, rest)) = dst.split_at_mut_checked(left) else {
+                    return;
+                };
                 fill(head, value);
-                fill(&mut rest[row_in..], value);
+                fill(rest.get_mut(row_in..).unwrap_or_default(), value);
             }
         }
     }

@@ -58,8 +58,8 @@ pub fn space_to_batch(p: &SpaceToBatch, input: &[u8], output: &mut [u8]) -> Opti
     let mut out_pixels = output.chunks_exact_mut(px);
     for out_b in 0..p.out_dims[0] as i64 {
         let in_batch = out_b.checked_rem(in_b)?;
-        let shift = out_b / in_b;
-        let (shift_h, shift_w) = (shift / block_w, shift % block_w);
+        let shift = out_b.checked_div(in_b)?;
+        let (shift_h, shift_w) = (shift.checked_div(block_w)?, shift.checked_rem(block_w)?);
         for oy in 0..out_h {
             let iy = oy * block_h + shift_h - p.pad_top as i64;
             for ox in 0..out_w {
@@ -91,11 +91,12 @@ pub fn batch_to_space(p: &BatchToSpace, input: &[u8], output: &mut [u8]) -> Opti
     let mut in_pixels = input.chunks_exact(px);
     for in_batch in 0..p.in_dims[0] as i64 {
         let out_batch = in_batch.checked_rem(out_b)?;
-        let offset = in_batch / out_b;
+        let offset = in_batch.checked_div(out_b)?;
+        let (off_h, off_w) = (offset.checked_div(block_w)?, offset.checked_rem(block_w)?);
         for iy in 0..in_h {
-            let oy = iy * block_h + offset / block_w - p.crop_top as i64;
+            let oy = iy * block_h + off_h - p.crop_top as i64;
             for ix in 0..in_w {
-                let ox = ix * block_w + offset % block_w - p.crop_left as i64;
+                let ox = ix * block_w + off_w - p.crop_left as i64;
                 let src = in_pixels.next()?;
                 if !((0..out_h).contains(&oy) && (0..out_w).contains(&ox)) {
                     continue;

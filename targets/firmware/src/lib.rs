@@ -19,7 +19,11 @@ pub mod stack;
 pub mod uart;
 
 #[cfg(feature = "qemu")]
+pub mod logger;
+#[cfg(feature = "qemu")]
 pub mod qemu;
+#[cfg(feature = "qemu")]
+pub mod semihost;
 
 pub use static_cell::ConstStaticCell;
 

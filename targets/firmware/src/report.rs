@@ -22,8 +22,13 @@ pub fn run_and_log<C: Counter>(
     );
     let per_sample = crate::sample_bytes(model);
     let count = samples.len().checked_div(per_sample).unwrap_or(0);
-    for s in 0..count {
-        let sample = &samples[s * per_sample..(s + 1) * per_sample];
+    // `chunks_exact` rather than indexing: no panic path in the firmware (`count` is 0 when
+    // `per_sample` is, and the `max(1)` only keeps `chunks_exact` from its zero-size panic).
+    for (s, sample) in samples
+        .chunks_exact(per_sample.max(1))
+        .take(count)
+        .enumerate()
+    {
         if let Err(e) = crate::set_inputs(model, arena, sample) {
             defmt::error!("sample {}: {}", s, e);
             return;

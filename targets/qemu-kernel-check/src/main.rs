@@ -3,7 +3,6 @@
 #![no_std]
 #![no_main]
 
-use defmt_semihosting as _;
 use ferrite_core::{Arena, Layer, Model, Op, Tensor, TensorId};
 use ferrite_firmware::qemu::{exit, status};
 use ferrite_firmware::ConstStaticCell;

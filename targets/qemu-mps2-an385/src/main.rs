@@ -4,7 +4,6 @@
 #![no_std]
 #![no_main]
 
-use defmt_semihosting as _;
 use ferrite_core::Arena;
 use ferrite_firmware::counter::Mps2Timer;
 use ferrite_firmware::ConstStaticCell;
@@ -24,8 +23,10 @@ static TICKS: ConstStaticCell<[u32; model::LAYERS]> = ConstStaticCell::new([0; m
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    let arena = ARENA.take();
-    let ticks = TICKS.take();
+    // `try_take`: `take` panics when called twice, and a firmware links no panic path.
+    let (Some(arena), Some(ticks)) = (ARENA.try_take(), TICKS.try_take()) else {
+        ferrite_firmware::qemu::exit(ferrite_firmware::qemu::status::PANIC)
+    };
     let mut timer = Mps2Timer::new();
     ferrite_firmware::qemu::run(
         &model::MODEL,

@@ -4,7 +4,6 @@
 #![no_std]
 #![no_main]
 
-use defmt_semihosting as _;
 use ferrite_core::Arena;
 use ferrite_firmware::counter::SysTickCounter;
 use ferrite_firmware::ConstStaticCell;
@@ -32,8 +31,10 @@ fn main() -> ! {
     let Some(peripherals) = cortex_m::Peripherals::take() else {
         ferrite_firmware::qemu::exit(ferrite_firmware::qemu::status::PANIC)
     };
-    let arena = ARENA.take();
-    let ticks = TICKS.take();
+    // `try_take`: `take` panics when called twice, and a firmware links no panic path.
+    let (Some(arena), Some(ticks)) = (ARENA.try_take(), TICKS.try_take()) else {
+        ferrite_firmware::qemu::exit(ferrite_firmware::qemu::status::PANIC)
+    };
     let mut systick = SysTickCounter::new(peripherals.SYST);
     ferrite_firmware::qemu::run(
         &model::MODEL,

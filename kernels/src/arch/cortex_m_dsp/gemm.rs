@@ -298,6 +298,10 @@ pub fn widen4(rows: &[i8], wide: &mut [u32]) {
 /// One assembly loop of 16 instructions per four bytes of each row (four loads, eight
 /// `SXTB16`, two four-register `STM`s): LLVM's code for the portable loop below took 27.
 /// Rows of unequal length or too small a `wide` take the portable loop.
+///
+/// Always inlined: called once per block of four pixels, where a call (and the registers it
+/// saves) costs more than the block's slice checks.
+#[inline(always)]
 pub fn widen4_rows(rows: [&[i8]; 4], wide: &mut [u32]) {
     let [r0, r1, r2, r3] = rows;
     let len = r0.len();

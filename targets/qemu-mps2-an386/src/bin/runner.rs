@@ -5,7 +5,6 @@
 #![no_std]
 #![no_main]
 
-use defmt_semihosting as _;
 use ferrite_core::Arena;
 use ferrite_firmware::counter::Mps2Timer;
 use ferrite_firmware::runner::{serve, RunnerConfig};
@@ -26,7 +25,10 @@ static ARENA: ConstStaticCell<Arena<{ model::ARENA_BYTES }>> = ConstStaticCell::
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    let arena = ARENA.take();
+    // `try_take`: `take` panics when called twice, and a firmware links no panic path.
+    let Some(arena) = ARENA.try_take() else {
+        ferrite_firmware::qemu::exit(ferrite_firmware::qemu::status::PANIC)
+    };
     // SAFETY: UART0 of the MPS2 boards is a CMSDK UART at this address, and this is the only
     // handle to it. Divider 16: 25 MHz / 16; QEMU moves bytes as fast as the host sends them.
     let mut uart = unsafe { CmsdkUart::new(MPS2_UART0, 16) };
