@@ -46,6 +46,11 @@ pub struct EvalRequest<'a> {
     pub confusion_svg: Option<&'a Path>,
     /// Worker threads.
     pub threads: usize,
+    /// Run the model on this board (`qemu-m4`, a serial port) instead of here; the reference
+    /// still runs here.
+    pub device: Option<&'a str>,
+    /// Board crates for an emulated `device`.
+    pub targets_dir: Option<std::path::PathBuf>,
 }
 
 /// Index of the highest score; the lowest index among equal highest scores.
@@ -619,19 +624,42 @@ pub fn eval(req: &EvalRequest<'_>) -> Result<ExitCode, String> {
         return Err("--top must be at least 1".into());
     }
 
-    let bar = progress_bar(n, req.json);
-    let (out_bytes, ref_bytes) = run_samples(
-        &model,
-        &input,
-        reference
-            .as_ref()
-            .zip(ref_input.as_ref())
-            .map(|((r, ..), a)| (r, a)),
-        n,
-        req.threads,
-        &bar,
-    )?;
-    bar.finish_and_clear();
+    let reference_run = reference
+        .as_ref()
+        .zip(ref_input.as_ref())
+        .map(|((r, ..), a)| (r, a));
+    let (out_bytes, ref_bytes, device_cost) = match req.device {
+        None => {
+            let bar = progress_bar(n, req.json);
+            let (out, r) = run_samples(&model, &input, reference_run, n, req.threads, &bar)?;
+            bar.finish_and_clear();
+            (out, r, None)
+        }
+        Some(name) => {
+            // The model's outputs from the board; the reference's (if any) from here.
+            let (_, run) = crate::on_device_arrays(
+                req.model,
+                name,
+                std::slice::from_ref(&input),
+                req.targets_dir.clone(),
+            )?;
+            let first = run.outputs.first().ok_or("the device returned no output")?;
+            let out = first.data.bytes(0, first.data.len());
+            let r = match reference_run {
+                Some((r, a)) => {
+                    let bar = progress_bar(n, req.json);
+                    let (r_out, _) = run_samples(r, a, None, n, req.threads, &bar)?;
+                    bar.finish_and_clear();
+                    r_out
+                }
+                None => Vec::new(),
+            };
+            let costs: Vec<(u64, &str)> = run.ticks.iter().map(|&t| run.cost(t)).collect();
+            let unit = costs.first().map_or("ticks", |c| c.1);
+            let mean = costs.iter().map(|c| c.0).sum::<u64>() / costs.len().max(1) as u64;
+            (out, r, Some((name.to_string(), mean, unit)))
+        }
+    };
 
     let scores = scores_of(&out_bytes, &out_t);
     let mut confusion = Confusion::new(classes);
@@ -709,6 +737,9 @@ pub fn eval(req: &EvalRequest<'_>) -> Result<ExitCode, String> {
                 "max_abs_diff": a.max_abs_diff,
             });
         }
+        if let Some((name, mean, unit)) = &device_cost {
+            v["device"] = serde_json::json!({ "name": name, "mean_cost": mean, "unit": unit });
+        }
         println!(
             "{}",
             serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
@@ -717,6 +748,9 @@ pub fn eval(req: &EvalRequest<'_>) -> Result<ExitCode, String> {
     }
 
     println!("{}: {n} samples, {classes} classes", req.model.display());
+    if let Some((name, mean, unit)) = &device_cost {
+        println!("run on {name}: {mean} {unit} per inference on average");
+    }
     println!("top-1 accuracy  {}", percent(correct as usize, n));
     if let Some(k) = req.top {
         println!("top-{k} accuracy  {}", percent(top_k_correct as usize, n));

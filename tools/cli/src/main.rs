@@ -134,6 +134,8 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        #[command(flatten)]
+        device: DeviceArgs,
     },
     /// Run samples through the model on this machine (the same kernels the device runs), or
     /// with --device on a board: each sample streamed to its runner firmware over a serial
@@ -289,6 +291,7 @@ fn main() -> ExitCode {
             json,
             confusion_svg,
             threads: t,
+            device,
         } => match (&images, &input, &labels) {
             (Some(dir), _, _) => Ok(eval::Samples::Images(dir)),
             (None, Some(input), Some(labels)) => Ok(eval::Samples::Arrays { input, labels }),
@@ -304,6 +307,8 @@ fn main() -> ExitCode {
                 json,
                 confusion_svg: confusion_svg.as_deref(),
                 threads: threads(t),
+                device: device.device.as_deref(),
+                targets_dir: device.targets_dir.clone(),
             })
         }),
         Command::Run {
@@ -563,11 +568,22 @@ fn compare(
     })
 }
 
-/// Converts `model` as the device's firmware does and streams `inputs` through its runner.
+/// Converts `model` as the device's firmware does and streams the samples in `inputs` (one
+/// .npy file per model input) through its runner.
 fn on_device(
     model: &Path,
     device_name: &str,
     inputs: &[PathBuf],
+    targets_dir: Option<PathBuf>,
+) -> Result<(Compiled, device::DeviceRun), String> {
+    on_device_arrays(model, device_name, &read_all(inputs)?, targets_dir)
+}
+
+/// [`on_device`] with the samples already read.
+fn on_device_arrays(
+    model: &Path,
+    device_name: &str,
+    arrays: &[npy::Array],
     targets_dir: Option<PathBuf>,
 ) -> Result<(Compiled, device::DeviceRun), String> {
     let device = device::parse(device_name)?;
@@ -587,9 +603,8 @@ fn on_device(
     for w in &c.report.warnings {
         eprintln!("warning: {w}");
     }
-    let arrays = read_all(inputs)?;
     let dir = sim::targets_dir(targets_dir);
-    let run = device::run(&device, &c, model, &arrays, &dir, false)?;
+    let run = device::run(&device, &c, model, arrays, &dir, false)?;
     if run.resends > 0 || run.injected_faults > 0 {
         eprintln!(
             "link: {} requests resent (corrupted or lost frames, or slow replies); {} bits flipped by FERRITE_LINK_FAULTS",

@@ -48,6 +48,8 @@ struct Digits {
     inputs: String,
     labels: String,
     goldens: String,
+    /// The float twin (models/train/float_twin.py).
+    float_model: String,
 }
 
 fn digits() -> Digits {
@@ -57,6 +59,7 @@ fn digits() -> Digits {
         inputs: path(r.join("models/samples/digits_samples.inputs.npy")),
         labels: path(r.join("models/samples/digits_samples.labels.npy")),
         goldens: path(r.join("models/samples/digits_samples.outputs.npy")),
+        float_model: path(r.join("models/digits_mobilenet_float.tflite")),
     }
 }
 
@@ -640,5 +643,40 @@ fn eval_reads_a_folder_of_images() {
         o.status.code(),
         Some(2),
         "--images with --labels is a usage error"
+    );
+}
+
+/// `eval --device qemu-m4`: the model runs in the runner firmware, and since the device's
+/// kernels are bit-exact with the host's, every number equals the host evaluation's.
+#[test]
+fn eval_on_the_emulated_board_equals_eval_here() {
+    if !ferrite_tests::qemu_available() {
+        return;
+    }
+    let d = digits();
+    let args = [
+        "eval",
+        &d.model,
+        "--input",
+        &d.inputs,
+        "--labels",
+        &d.labels,
+        "--reference",
+        &d.float_model,
+        "--json",
+    ];
+    let here = json(&ferrite(&args));
+    let mut on_board = args.to_vec();
+    on_board.extend(["--device", "qemu-m4"]);
+    let board = json(&ferrite(&on_board));
+    for key in ["samples", "correct", "confusion", "reference"] {
+        assert_eq!(here[key], board[key], "{key}: {board}");
+    }
+    assert_eq!(board["device"]["name"], "qemu-m4");
+    assert_eq!(board["device"]["unit"], "instructions");
+    // The digits model is 1.08 M MACs: at least one instruction per MAC on any kernel set.
+    assert!(
+        board["device"]["mean_cost"].as_u64().unwrap() > 1_000_000,
+        "{board}"
     );
 }
