@@ -276,6 +276,7 @@ pub fn depthwise(
     q: &ConvQuant,
     act_min: i32,
     act_max: i32,
+    scratch_room: Option<u64>,
 ) -> Option<(Op, usize)> {
     use ferrite_kernels::ops::depthwise_dsp as dw;
     let c = geom.out_c as usize;
@@ -335,8 +336,9 @@ pub fn depthwise(
     }
     // Enough output rows per band (at least 64 pixels) to spread the per-band and
     // per-channel setup, within a scratch budget: up to 24 KiB while the layer's input,
-    // output and scratch stay within 54 KiB (a heuristic for small-arena models), else
-    // one output row.
+    // output and scratch stay within 54 KiB, and within `scratch_room` (what the model's
+    // activation peak leaves beside this layer's tensors: the band is a speed choice and must
+    // not raise the arena); one output row when nothing fits.
     let mut band_rows = (geom.out_h.max(1))
         .min(64u32.div_ceil(geom.out_w.max(1)))
         .min(dw::MAX_BAND_ROWS as u32);
@@ -344,6 +346,7 @@ pub fn depthwise(
     let budget = (54u64 * 1024)
         .saturating_sub(tensors)
         .min(24 * 1024)
+        .min(scratch_room.unwrap_or(u64::MAX))
         .max(dw::scratch_bytes(&geom, 1));
     while band_rows > 1 && dw::scratch_bytes(&geom, band_rows) > budget {
         band_rows -= 1;

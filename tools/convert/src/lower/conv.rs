@@ -508,6 +508,9 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                             &q,
                             act_min,
                             act_max,
+                            Some(self.activation_peak.saturating_sub(
+                                geom.input_elements() + geom.output_elements(),
+                            )),
                         )
                     }) {
                         let param_bytes = 2 * filter.num_elements() + 16 * out_c;

@@ -218,6 +218,42 @@ struct Lowerer<'g, 'a> {
     aliases: Vec<(usize, usize)>,
     layers: Vec<LoweredLayer>,
     warnings: Vec<String>,
+    /// Most activation bytes live at once in `g` (the layer-by-layer bound before any kernel
+    /// scratch): kernels whose scratch size is a speed choice keep within it.
+    activation_peak: u64,
+}
+
+/// Most activation bytes live at once when `g`'s operators run in order: each non-constant
+/// tensor lives from the operator writing it (or the start, for a model input) to the last
+/// one reading it (or the end, for a model output).
+fn activation_peak(g: &Graph<'_>) -> u64 {
+    let n = g.ops.len();
+    let mut live = vec![(usize::MAX, 0usize); g.tensors.len()];
+    for &i in &g.inputs {
+        live[i].0 = 0;
+    }
+    for (k, op) in g.ops.iter().enumerate() {
+        for &o in &op.outputs {
+            live[o].0 = live[o].0.min(k);
+        }
+        for &i in op.inputs.iter().flatten() {
+            live[i].1 = live[i].1.max(k);
+        }
+    }
+    for &o in &g.outputs {
+        live[o].1 = n;
+    }
+    let mut at = vec![0u64; n + 1];
+    for (t, &(first, last)) in g.tensors.iter().zip(&live) {
+        if t.is_const() || first > last {
+            continue;
+        }
+        let bytes = t.num_elements() as u64 * t.dtype.map_or(0, |d| d.size_bytes()) as u64;
+        for b in &mut at[first..=last.min(n)] {
+            *b += bytes;
+        }
+    }
+    at.into_iter().max().unwrap_or(0)
 }
 
 /// Lowers every operator of `g`.
@@ -231,6 +267,7 @@ pub fn lower(g: &Graph<'_>, target: Target) -> Result<Lowered> {
         aliases: Vec::new(),
         layers: Vec::new(),
         warnings: Vec::new(),
+        activation_peak: activation_peak(g),
     };
     for &i in &g.inputs {
         l.id(i)?;
