@@ -116,6 +116,25 @@ fn inspect_vww_arena_is_under_60k() {
     assert_eq!(v["macs"], 7_489_664);
 }
 
+/// The bundled digits model's arena per kernel set: the live-tensor bound with the portable
+/// kernels, and with the DSP/no-DSP kernels no more than one-row depthwise bands add (their
+/// bands fill only what the activation peak leaves free; they once took 29,824 B).
+#[test]
+fn digits_arena_per_kernel_set() {
+    let (model, _, _) = digits();
+    for (target, want) in [
+        ("portable", 12_288),
+        ("cortex-m-dsp", 13_696),
+        ("cortex-m-nodsp", 13_696),
+        ("helium", 12_496),
+    ] {
+        let o = ferrite(&["--target", target, "inspect", &model, "--json"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["arena_bytes"], want, "{target}");
+    }
+}
+
 #[test]
 fn convert_writes_a_module() {
     let (model, _, _) = digits();
