@@ -59,13 +59,18 @@ done
 step "crates package as they would publish (cargo package: each crate built from its .crate file)"
 cargo package --locked --allow-dirty -p ferrite-mcu-core -p ferrite-mcu-kernels -p ferrite-mcu-convert -p ferrite-mcu-link -p ferrite-mcu-cli
 
-step "the gesture example (examples/gesture): lints for the nRF52840-DK, tests on the host"
-(
-  cd examples/gesture
-  cargo fmt --check
-  cargo clippy --release --locked -q -- -D warnings
-  cargo test --release --locked -q --target "$(rustc -vV | sed -n 's/^host: //p')"
-)
+# The gesture example (about 3 minutes: its own build of the converter and the nRF52840 HAL) is
+# opt-in to keep CI within its budget: FERRITE_EXAMPLES=1 lints it for the nRF52840-DK and runs
+# its host tests.
+if [ "${FERRITE_EXAMPLES:-0}" = 1 ]; then
+  step "the gesture example (examples/gesture): lints for the nRF52840-DK, tests on the host"
+  (
+    cd examples/gesture
+    cargo fmt --check
+    cargo clippy --release --locked -q -- -D warnings
+    cargo test --release --locked -q --target "$(rustc -vV | sed -n 's/^host: //p')"
+  )
+fi
 
 step "fuzz smoke: the converter on mutated models for at most 60 s (cargo fuzz, nightly)"
 ./scripts/fuzz-smoke.sh
