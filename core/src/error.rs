@@ -62,6 +62,13 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
+    /// Input `index` is read in place from the caller's buffer (the converter chose so to fit
+    /// a RAM budget), so it cannot be copied into the arena: pass it to `Model::run` or
+    /// `Model::invoke_in_place`.
+    InputInPlace {
+        /// The input's index.
+        index: usize,
+    },
     /// A tensor id or constant reference points outside the model's tables.
     InvalidModel {
         /// What is wrong.
@@ -92,6 +99,10 @@ impl fmt::Display for Error {
             Error::InvalidData { layer, reason } => {
                 write!(f, "layer {layer}: the input data has {reason}")
             }
+            Error::InputInPlace { index } => write!(
+                f,
+                "input #{index} is read in place from the caller's buffer: pass it to run() or invoke_in_place()"
+            ),
             Error::InvalidModel { reason } => write!(f, "invalid model description: {reason}"),
         }
     }

@@ -245,9 +245,30 @@ impl<'a> Model<'a> {
         input: &[T],
         hook: &mut H,
     ) -> Result<&'r [T]> {
-        self.set_input(arena, 0, input)?;
-        self.invoke_with_hook(arena, hook)?;
+        if self.input_in_place(0)? {
+            let t = self.input_tensor(0)?;
+            check_dtype::<T>(t.dtype)?;
+            if input.len() != t.num_elements() {
+                return Err(Error::InputLength {
+                    expected: t.num_elements(),
+                    actual: input.len(),
+                });
+            }
+            self.invoke_in_place(arena, bytemuck::cast_slice(input), hook)?;
+        } else {
+            self.set_input(arena, 0, input)?;
+            self.invoke_with_hook(arena, hook)?;
+        }
         self.output(arena, 0)
+    }
+
+    /// True when input `index` is read in place from the caller's buffer rather than copied
+    /// into the arena: the converter places it there (at tensor offset `arena_bytes`, just
+    /// past the arena; views of it lie further on) when a RAM budget needs the arena without it. Such an input is passed to
+    /// [`Model::run`] or [`Model::invoke_in_place`]; [`Model::set_input`] refuses it.
+    pub fn input_in_place(&self, index: usize) -> Result<bool> {
+        let t = self.input_tensor(index)?;
+        Ok(t.offset as usize == self.arena_bytes && t.size_bytes() > 0)
     }
 
     /// The `index`-th input tensor.
@@ -288,6 +309,9 @@ impl<'a> Model<'a> {
     /// Copies `data` into input tensor `index`.
     pub fn set_input<T: Element>(&self, arena: &mut [u8], index: usize, data: &[T]) -> Result<()> {
         self.check_arena(arena)?;
+        if self.input_in_place(index)? {
+            return Err(Error::InputInPlace { index });
+        }
         let t = self.input_tensor(index)?;
         check_dtype::<T>(t.dtype)?;
         if data.len() != t.num_elements() {
@@ -315,6 +339,9 @@ impl<'a> Model<'a> {
     /// element type); `data` must be exactly the tensor's size in bytes.
     pub fn set_input_bytes(&self, arena: &mut [u8], index: usize, data: &[u8]) -> Result<()> {
         self.check_arena(arena)?;
+        if self.input_in_place(index)? {
+            return Err(Error::InputInPlace { index });
+        }
         let t = self.input_tensor(index)?;
         if data.len() != t.size_bytes() {
             return Err(Error::InputLength {
@@ -364,12 +391,44 @@ impl<'a> Model<'a> {
 
     /// [`Model::invoke`] with a [`LayerHook`] observing each layer.
     pub fn invoke_with_hook<H: LayerHook>(&self, arena: &mut [u8], hook: &mut H) -> Result<()> {
+        self.invoke_in_place(arena, &[], hook)
+    }
+
+    /// [`Model::invoke_with_hook`] for a model whose input 0 is read in place
+    /// ([`Model::input_in_place`]): `input` is its bytes, little-endian, read where they are
+    /// (pass `&[]` for a model without such an input). Other inputs are set with
+    /// [`Model::set_input`] first.
+    pub fn invoke_in_place<H: LayerHook>(
+        &self,
+        arena: &mut [u8],
+        input: &[u8],
+        hook: &mut H,
+    ) -> Result<()> {
         self.check_arena(arena)?;
+        let expected = match self.inputs.first() {
+            Some(_) if self.input_in_place(0)? => self.input_tensor(0)?.size_bytes(),
+            _ => 0,
+        };
+        if input.len() != expected {
+            return Err(Error::InputLength {
+                expected,
+                actual: input.len(),
+            });
+        }
+        // Offsets at and past `arena_bytes` name the caller's input: a longer arena must not
+        // answer for them.
+        let arena = arena
+            .get_mut(..self.arena_bytes)
+            .ok_or(Error::ArenaTooSmall {
+                required: self.arena_bytes,
+                actual: 0,
+            })?;
         for (index, layer) in self.layers.iter().enumerate() {
             hook.before_layer(index, layer);
             let mut ctx = Ctx {
                 model: self,
                 arena: &mut *arena,
+                external: input,
                 layer: index as u16,
             };
             (layer.kernel)(&mut ctx, &layer.op)?;
@@ -396,6 +455,9 @@ pub struct Ctx<'r> {
     pub model: &'r Model<'r>,
     /// The whole arena.
     pub arena: &'r mut [u8],
+    /// The caller's input read in place (empty if none): the bytes of tensors at offsets from
+    /// `model.arena_bytes` on ([`Model::input_in_place`]).
+    pub external: &'r [u8],
     /// Index of the running layer.
     pub layer: u16,
 }
@@ -452,6 +514,7 @@ impl<'r> Ctx<'r> {
         let inputs = Inputs {
             tensors: self.model.tensors,
             parts: [(0, &*before), (range.end, &*after), (0, &[])],
+            external: (self.model.arena_bytes, self.external),
             layer: self.layer,
         };
         Ok((inputs, out))
@@ -515,6 +578,7 @@ impl<'r> Ctx<'r> {
         let inputs = Inputs {
             tensors,
             parts: [(0, &*p0), (first.end, &*p1), (second.end, &*p2)],
+            external: (self.model.arena_bytes, self.external),
             layer,
         };
         if out_first {
@@ -626,6 +690,7 @@ impl<'r> Ctx<'r> {
         let inputs = Inputs {
             tensors: self.model.tensors,
             parts,
+            external: (self.model.arena_bytes, self.external),
             layer,
         };
         Ok((inputs, outs, scratch))
@@ -639,6 +704,8 @@ pub struct Inputs<'x, const P: usize = 3> {
     tensors: &'x [Tensor],
     /// Readable pieces of the arena with the arena offset each starts at.
     parts: [(usize, &'x [u8]); P],
+    /// The caller's input read in place, with the (virtual) offset it starts at.
+    external: (usize, &'x [u8]),
     layer: u16,
 }
 
@@ -657,7 +724,7 @@ impl<'x, const P: usize> Inputs<'x, P> {
         let end = start
             .checked_add(t.size_bytes())
             .ok_or(err("tensor size overflows"))?;
-        for (base, part) in self.parts {
+        for (base, part) in self.parts.into_iter().chain([self.external]) {
             if start >= base && end <= base.saturating_add(part.len()) {
                 if let Some(bytes) = part.get(start - base..end - base) {
                     return Ok(bytes);
@@ -726,6 +793,7 @@ mod tests {
         let mut ctx = Ctx {
             model: &model,
             arena: &mut arena,
+            external: &[],
             layer: 3,
         };
         let (inputs, out) = ctx.split(TensorId(1)).unwrap();
@@ -766,6 +834,7 @@ mod tests {
         let mut ctx = Ctx {
             model: &model,
             arena: &mut arena,
+            external: &[],
             layer: 5,
         };
         let ids = [TensorId(0), TensorId(1), TensorId(3), TensorId(4)];
@@ -806,6 +875,7 @@ mod tests {
         let mut ctx2 = Ctx {
             model: &model2,
             arena: &mut arena2,
+            external: &[],
             layer: 5,
         };
         assert_eq!(
@@ -840,6 +910,7 @@ mod tests {
                 let mut ctx3 = Ctx {
                     model: &model3,
                     arena: &mut arena2,
+                    external: &[],
                     layer: 0,
                 };
                 for offset in 0..100 {
@@ -1003,6 +1074,55 @@ mod error_paths {
         input: TensorId(0),
         output: TensorId(1),
     });
+
+    #[test]
+    fn an_input_read_in_place_comes_from_the_callers_buffer() {
+        // Input 0 at offset `arena_bytes` (32): read where the caller keeps it; tensor 2 is a
+        // view of its last two bytes.
+        let tensors = [
+            i8_tensor(32, &[1, 4]),
+            i8_tensor(0, &[2]),
+            i8_tensor(34, &[2]),
+        ];
+        let layers = [copy_layer(Op::Copy(CopyOp {
+            input: TensorId(2),
+            output: TensorId(1),
+        }))];
+        let m = model(&tensors, &layers, &[]);
+        let mut arena = Arena::<48>::new();
+        assert_eq!(m.input_in_place(0), Ok(true));
+        // A longer arena's byte 34 must not answer for the input's.
+        arena.as_mut_slice()[34] = 99;
+        assert_eq!(
+            m.run(arena.as_mut_slice(), &[1i8, 2, 3, 4]),
+            Ok(&[3i8, 4][..])
+        );
+        assert_eq!(
+            m.set_input(arena.as_mut_slice(), 0, &[0i8; 4]),
+            Err(Error::InputInPlace { index: 0 })
+        );
+        assert_eq!(
+            m.set_input_bytes(arena.as_mut_slice(), 0, &[0; 4]),
+            Err(Error::InputInPlace { index: 0 })
+        );
+        assert_eq!(
+            m.run(arena.as_mut_slice(), &[1i8, 2]),
+            Err(Error::InputLength {
+                expected: 4,
+                actual: 2
+            })
+        );
+        assert_eq!(
+            m.invoke(arena.as_mut_slice()),
+            Err(Error::InputLength {
+                expected: 4,
+                actual: 0
+            })
+        );
+        m.invoke_in_place(arena.as_mut_slice(), &[5, 6, 7, 8], &mut NoHook)
+            .unwrap();
+        assert_eq!(m.output::<i8>(arena.as_mut_slice(), 0), Ok(&[7i8, 8][..]));
+    }
 
     #[test]
     fn a_valid_model_runs() {
@@ -1217,6 +1337,7 @@ mod error_paths {
         let ctx = Ctx {
             model: &m,
             arena: arena.as_mut_slice(),
+            external: &[],
             layer: 4,
         };
         let err = |reason| Error::InvalidLayer { layer: 4, reason };
@@ -1256,6 +1377,7 @@ mod error_paths {
         let mut ctx = Ctx {
             model: &m,
             arena: arena.as_mut_slice(),
+            external: &[],
             layer: 0,
         };
         // An empty scratch inside the output, and an empty output inside the scratch, used
@@ -1290,6 +1412,7 @@ mod error_paths {
                 let mut ctx = Ctx {
                     model: &m,
                     arena: arena.as_mut_slice(),
+                    external: &[],
                     layer: 0,
                 };
                 for offset in 0..50 {

@@ -5,5 +5,7 @@ fn main() {
         samples_section: Some(".ferrite_samples"),
         max_samples: usize::MAX,
         target: ferrite_board_build::Target::CortexMNoDsp,
+        // 128 KB of RAM less 32 KB for the stack and the firmware's own statics.
+        arena_budget: Some(96 * 1024),
     });
 }

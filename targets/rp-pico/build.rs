@@ -5,5 +5,7 @@ fn main() {
         samples_section: None,
         max_samples: 1,
         target: ferrite_board_build::Target::CortexMNoDsp,
+        // 256 KB of RAM less 32 KB for the stack and the firmware's own statics.
+        arena_budget: Some(224 * 1024),
     });
 }

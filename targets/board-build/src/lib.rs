@@ -22,6 +22,10 @@ pub struct Board<'a> {
     pub max_samples: usize,
     /// Kernels the firmware links (the board enables the matching `ferrite-kernels` feature).
     pub target: ferrite_convert::Target,
+    /// RAM the part leaves for the arena (its RAM less stack and statics): the default arena
+    /// budget, so the converter trades speed for memory only when the fastest plan does not
+    /// fit. `None`: no limit.
+    pub arena_budget: Option<usize>,
 }
 
 fn repo_root() -> PathBuf {
@@ -38,6 +42,7 @@ pub fn generate(board: &Board<'_>) {
         "FERRITE_SAMPLES",
         "FERRITE_MAX_SAMPLES",
         "FERRITE_BATCH",
+        "FERRITE_MAX_ARENA",
     ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
@@ -58,9 +63,16 @@ pub fn generate(board: &Board<'_>) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
+    // The arena budget: FERRITE_MAX_ARENA (`ferrite sim --max-arena`), else the board's
+    // RAM for the arena, so a model that fits the part is never refused for a speed layout.
+    let max_arena = std::env::var("FERRITE_MAX_ARENA")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .or(board.arena_budget);
     let compiled = ferrite_convert::Builder::new(&model)
         .target(board.target)
         .batch(batch)
+        .max_arena(max_arena)
         .emit_to(&out.join("model.rs"))
         .unwrap_or_else(|e| panic!("converting {}: {e}", model.display()));
     println!("cargo:rerun-if-changed={}", model.display());

@@ -27,13 +27,16 @@ pub mod semihost;
 
 pub use static_cell::ConstStaticCell;
 
-/// Sets every input of `model` from `sample`, the inputs' bytes concatenated in order.
-pub fn set_inputs(
+/// Sets every input of `model` from `sample`, the inputs' bytes concatenated in order, and
+/// returns the bytes of the input read in place (`Model::input_in_place`; empty if none), for
+/// `Model::invoke_in_place`.
+pub fn set_inputs<'s>(
     model: &ferrite_core::Model<'_>,
     arena: &mut [u8],
-    sample: &[u8],
-) -> ferrite_core::Result<()> {
+    sample: &'s [u8],
+) -> ferrite_core::Result<&'s [u8]> {
     let mut at = 0;
+    let mut in_place: &[u8] = &[];
     for i in 0..model.inputs.len() {
         let n = model.input_tensor(i)?.size_bytes();
         let bytes = sample
@@ -42,10 +45,14 @@ pub fn set_inputs(
                 expected: at + n,
                 actual: sample.len(),
             })?;
-        model.set_input_bytes(arena, i, bytes)?;
+        if model.input_in_place(i)? {
+            in_place = bytes;
+        } else {
+            model.set_input_bytes(arena, i, bytes)?;
+        }
         at += n;
     }
-    Ok(())
+    Ok(in_place)
 }
 
 /// Bytes of one sample: all inputs of `model`, concatenated.

@@ -92,13 +92,17 @@ pub fn run<C: Counter>(
         .take(count)
         .enumerate()
     {
-        if let Err(e) = crate::set_inputs(model, arena, sample) {
+        let in_place = match crate::set_inputs(model, arena, sample) {
+            Ok(b) => b,
+            Err(e) => {
             defmt::error!("sample {}: {}", s, e);
             exit(status::MODEL_ERROR);
-        }
+            }
+        };
         counter.start();
         let started = counter.elapsed();
-        let result = model.invoke_with_hook(arena, &mut LayerProfile::new(counter, ticks));
+        let result =
+            model.invoke_in_place(arena, in_place, &mut LayerProfile::new(counter, ticks));
         let total = counter.elapsed().wrapping_sub(started);
         if let Err(e) = result {
             defmt::error!("sample {}: {}", s, e);

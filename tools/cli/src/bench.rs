@@ -1,7 +1,7 @@
 //! `ferrite bench`: the latency of one inference on one thread.
 
 use ferrite_convert::{host, npy, Compiled};
-use ferrite_core::{Layer, LayerHook};
+use ferrite_core::{Layer, LayerHook, NoHook};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -32,29 +32,33 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Sets every input of `c` in `arena`: sample 0 of `inputs`, or each tensor's zero point.
-fn set_inputs(c: &Compiled, arena: &mut [u8], inputs: &[npy::Array]) -> Result<(), String> {
+/// Returns the bytes of the input read in place (`Model::input_in_place`), empty if none.
+fn set_inputs(c: &Compiled, arena: &mut [u8], inputs: &[npy::Array]) -> Result<Vec<u8>, String> {
     let model = c.model();
-    if inputs.is_empty() {
-        for i in 0..c.inputs.len() {
-            let t = c.input(i).ok_or("missing input")?;
-            let zp = t.zero_point.to_le_bytes();
-            let bytes: Vec<u8> = (0..t.size_bytes())
-                .map(|k| zp[k % t.dtype.size_bytes()])
-                .collect();
+    if !inputs.is_empty() {
+        host::samples(c, inputs)?;
+    }
+    let mut in_place = Vec::new();
+    for i in 0..c.inputs.len() {
+        let t = c.input(i).ok_or("missing input")?;
+        let bytes: Vec<u8> = match inputs.get(i) {
+            Some(input) => input.data.bytes(0, t.num_elements()),
+            None => {
+                let zp = t.zero_point.to_le_bytes();
+                (0..t.size_bytes())
+                    .map(|k| zp[k % t.dtype.size_bytes()])
+                    .collect()
+            }
+        };
+        if model.input_in_place(i).map_err(|e| e.to_string())? {
+            in_place = bytes;
+        } else {
             model
                 .set_input_bytes(arena, i, &bytes)
                 .map_err(|e| e.to_string())?;
         }
-        return Ok(());
     }
-    host::samples(c, inputs)?;
-    for (i, input) in inputs.iter().enumerate() {
-        let per = c.input(i).ok_or("missing input")?.num_elements();
-        model
-            .set_input_bytes(arena, i, &input.data.bytes(0, per))
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    Ok(in_place)
 }
 
 /// Runs the benchmark and prints its result.
@@ -73,12 +77,12 @@ pub fn bench(
         .collect::<Result<Vec<_>, _>>()?;
     let model = c.model();
     let mut arena = c.new_arena();
-    set_inputs(&c, arena.as_mut_slice(), &inputs)?;
+    let in_place = set_inputs(&c, arena.as_mut_slice(), &inputs)?;
     // Warm caches, branch predictors and clocks before measuring.
     let warm = Instant::now();
     while warm.elapsed() < Duration::from_millis(200) {
         model
-            .invoke(arena.as_mut_slice())
+            .invoke_in_place(arena.as_mut_slice(), &in_place, &mut NoHook)
             .map_err(|e| e.to_string())?;
     }
     let mut runs = Vec::new();
@@ -86,7 +90,7 @@ pub fn bench(
     while runs.len() < min_runs.max(1) || start.elapsed().as_secs_f64() < seconds {
         let t = Instant::now();
         model
-            .invoke(arena.as_mut_slice())
+            .invoke_in_place(arena.as_mut_slice(), &in_place, &mut NoHook)
             .map_err(|e| e.to_string())?;
         runs.push(t.elapsed().as_secs_f64() * 1e6);
     }
@@ -102,7 +106,7 @@ pub fn bench(
         };
         for _ in 0..runs.len().min(2000) {
             model
-                .invoke_with_hook(arena.as_mut_slice(), &mut hook)
+                .invoke_in_place(arena.as_mut_slice(), &in_place, &mut hook)
                 .map_err(|e| e.to_string())?;
             for (s, t) in samples.iter_mut().zip(&hook.times) {
                 s.push(t.as_secs_f64() * 1e6);

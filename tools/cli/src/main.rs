@@ -34,6 +34,16 @@ struct Cli {
     /// model's shape signature) is fixed to; shape arithmetic is folded for it. Default 1.
     #[arg(long, global = true)]
     batch: Option<usize>,
+    /// Most bytes of arena the plan may use: the converter picks the fastest plan that fits
+    /// (a patch-based prefix run in bands of rows, the input read in place from the caller's
+    /// buffer) or fails naming the smallest arena it reached. Default: no limit (for `sim`,
+    /// the board's RAM).
+    #[arg(long, global = true, value_name = "BYTES")]
+    max_arena: Option<usize>,
+    /// Force a plan instead of a budget (for experiments): run the prefix ending with TFLite
+    /// operator OP in BANDS bands, the input read in place.
+    #[arg(long, global = true, value_name = "OP:BANDS", hide = true)]
+    patch: Option<String>,
 }
 
 /// Where `run` and `verify` run the model: here, or on a board through its runner firmware.
@@ -60,6 +70,17 @@ static BATCH: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 fn batch() -> usize {
     BATCH.get().copied().unwrap_or(1)
 }
+
+/// The arena budget chosen on the command line.
+static MAX_ARENA: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+fn max_arena() -> Option<usize> {
+    MAX_ARENA.get().copied()
+}
+
+/// A plan forced on the command line (`--patch`).
+static PATCH: std::sync::OnceLock<ferrite_convert::compile::PatchChoice> =
+    std::sync::OnceLock::new();
 
 /// The target chosen on the command line.
 static TARGET: std::sync::OnceLock<ferrite_convert::Target> = std::sync::OnceLock::new();
@@ -235,6 +256,9 @@ fn load(model: &Path) -> Result<Compiled, String> {
             .unwrap_or(ferrite_convert::kernels::KernelSet::PORTABLE),
         target: target(),
         batch: batch(),
+        max_arena: max_arena(),
+        patch: PATCH.get().copied(),
+        input_in_place: PATCH.get().is_some(),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;
@@ -252,6 +276,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(b) = cli.batch {
         let _ = BATCH.set(b);
+    }
+    if let Some(b) = cli.max_arena {
+        let _ = MAX_ARENA.set(b);
+    }
+    if let Some(p) = &cli.patch {
+        let parsed = p
+            .split_once(':')
+            .and_then(|(op, bands)| Some((op.parse().ok()?, bands.parse().ok()?)));
+        match parsed {
+            Some((last_op, bands)) => {
+                let _ = PATCH.set(ferrite_convert::compile::PatchChoice { last_op, bands });
+            }
+            None => {
+                eprintln!("error: --patch takes OP:BANDS, e.g. 7:4");
+                return ExitCode::FAILURE;
+            }
+        }
     }
     if let Some(name) = &cli.target {
         match ferrite_convert::Target::from_name(name) {
@@ -375,6 +416,7 @@ fn convert(model: &Path, output: &Path) -> Result<ExitCode, String> {
     let c = ferrite_convert::Builder::new(model)
         .target(target())
         .batch(batch())
+        .max_arena(max_arena())
         .emit_to(output)
         .map_err(|e| format!("{}: {e}", model.display()))?;
     for w in &c.report.warnings {
@@ -425,6 +467,9 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
             "buffers": r.buffers,
             "warnings": r.warnings,
             "folded": r.folded,
+            "patch": r.patch,
+            "input_in_place": r.input_in_place,
+            "layerwise_lower_bound": r.layerwise_lower_bound,
         });
         println!(
             "{}",
@@ -433,14 +478,21 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
         return Ok(ExitCode::SUCCESS);
     }
     println!("{}", model.display());
+    let op_width = r
+        .layers
+        .iter()
+        .map(|l| l.op.len())
+        .max()
+        .unwrap_or(0)
+        .max(23);
     println!(
-        "{:>3}  {:<23} {:<22} {:<20} {:>10} {:>8} {:>7}  kernel",
-        "#", "op", "inputs", "outputs", "MACs", "params", "offset"
+        "{:>3}  {:<op_width$} {:<22} {:<20} {:>10} {:>8} {:>7} {:>7}  kernel",
+        "#", "op", "inputs", "outputs", "MACs", "params", "offset", "live"
     );
     for l in &r.layers {
         let kernel = l.kernel.rsplit("::").next().unwrap_or(l.kernel);
         println!(
-            "{:>3}  {:<23} {:<22} {:<20} {:>10} {:>8} {:>7}  {}",
+            "{:>3}  {:<op_width$} {:<22} {:<20} {:>10} {:>8} {:>7} {:>7}  {}",
             l.index,
             l.op,
             shapes(&l.input_shapes),
@@ -448,6 +500,7 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
             l.macs,
             l.param_bytes,
             l.arena_offset,
+            l.live_bytes,
             kernel
         );
     }
@@ -465,6 +518,38 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
         "arena                     {:>10} bytes (lower bound {}, naive sum of activations {})",
         r.arena_bytes, r.arena_lower_bound, r.naive_activation_bytes
     );
+    if r.patch.is_some() || r.input_in_place {
+        println!(
+            "layer-by-layer floor      {:>10} bytes (every layer whole, input in the arena)",
+            r.layerwise_lower_bound
+        );
+    }
+    if let Some(p) = &r.patch {
+        let (before, after) = p.prefix_macs;
+        let bands: Vec<String> = p.bands.iter().map(|(a, b)| format!("{a}..{b}")).collect();
+        println!(
+            "patch-based prefix        operators #{} in {} bands of '{}' {:?} rows ({}); prefix MACs {} -> {} (+{:.1}% recomputed)",
+            p.prefix_ops
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", #"),
+            p.bands.len(),
+            p.split_tensor,
+            p.split_shape,
+            bands.join(", "),
+            before,
+            after,
+            100.0 * (after as f64 / before.max(1) as f64 - 1.0)
+        );
+    }
+    if r.input_in_place {
+        let bytes = c.input(0).map_or(0, |t| t.size_bytes());
+        println!(
+            "input 0                   {:>10} bytes read in place from the caller's buffer (outside the arena)",
+            bytes
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -597,6 +682,9 @@ fn on_device_arrays(
         kernels: ferrite_convert::kernels::KernelSet::PORTABLE,
         target,
         batch: batch(),
+        max_arena: max_arena(),
+        patch: PATCH.get().copied(),
+        input_in_place: PATCH.get().is_some(),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;
@@ -720,6 +808,9 @@ fn simulate(
         kernels: ferrite_convert::kernels::KernelSet::PORTABLE,
         target: board_target,
         batch: batch(),
+        max_arena: max_arena(),
+        patch: PATCH.get().copied(),
+        input_in_place: PATCH.get().is_some(),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;

@@ -29,6 +29,28 @@ pub struct Options {
     /// The batch an unknown batch dimension (`-1` in a tensor's `shape_signature`) is fixed
     /// to; shape arithmetic is then folded for it.
     pub batch: usize,
+    /// Run a prefix of the network in bands ([`crate::patch`]): the prefix ending with this
+    /// TFLite operator, in this many bands of its output's rows. `None` (the default) runs
+    /// every layer whole, unless a budget needs otherwise.
+    pub patch: Option<PatchChoice>,
+    /// Read input 0 in place from the caller's buffer rather than copying it into the arena
+    /// (see `ferrite_core::Model::input_in_place`): the arena is smaller by the input's bytes
+    /// wherever the input was part of the peak. Default `false`, unless a budget needs it.
+    pub input_in_place: bool,
+    /// Most arena bytes the plan may use: the converter picks the fastest plan that fits
+    /// (patch-based prefix and band count, input read in place) or fails naming the smallest
+    /// arena it reached. `None`: no limit (the fastest plan).
+    pub max_arena: Option<usize>,
+}
+
+/// A patch-based prefix: the operators up to and including TFLite operator `last_op` run in
+/// `bands` bands of their output's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PatchChoice {
+    /// TFLite index of the prefix's last operator.
+    pub last_op: usize,
+    /// Number of bands.
+    pub bands: usize,
 }
 
 impl Default for Options {
@@ -38,6 +60,9 @@ impl Default for Options {
             kernels: KernelSet::PORTABLE,
             target: crate::Target::Portable,
             batch: 1,
+            patch: None,
+            input_in_place: false,
+            max_arena: None,
         }
     }
 }
@@ -123,6 +148,9 @@ pub struct LayerReport {
     pub param_bytes: usize,
     /// Arena offset of its (first) output.
     pub arena_offset: usize,
+    /// Arena bytes alive while it runs: the buffers it reads and writes, its scratch, and
+    /// every buffer held for a later layer.
+    pub live_bytes: usize,
 }
 
 /// What the converter reports about a model.
@@ -149,6 +177,14 @@ pub struct Report {
     /// Operators the converter evaluated or rewrote, so that no layer runs them
     /// ([`crate::fold`]), e.g. `#4 SHAPE: evaluated at conversion`.
     pub folded: Vec<String>,
+    /// The patch-based prefix, if the plan runs one ([`crate::patch`]).
+    pub patch: Option<crate::patch::PatchReport>,
+    /// Input 0 is read in place from the caller's buffer, outside the arena.
+    pub input_in_place: bool,
+    /// The layer-by-layer lower bound of the unpatched network with its input in the arena
+    /// (aligned tensors, no kernel scratch): what a plan that runs every layer whole needs at
+    /// least, for comparison with `arena_bytes`.
+    pub layerwise_lower_bound: usize,
 }
 
 /// A converted model: the runtime tables plus the report.
@@ -225,8 +261,36 @@ pub fn compile(bytes: &[u8], options: &Options) -> Result<Compiled> {
     let mut graph = Graph::build_with_batch(&tf, options.batch)?;
     crate::fold::fold(&mut graph)?;
     crate::fold::rewrite_dilated_convs(&mut graph);
+    if options.max_arena.is_some() {
+        return crate::budget::fit(&graph, options);
+    }
+    compile_graph(graph, options)
+}
+
+/// Lowers and plans `graph` as `options` fix it (patch and input placement; budgets are
+/// [`crate::budget`]'s).
+pub(crate) fn compile_graph(mut graph: Graph<'_>, options: &Options) -> Result<Compiled> {
+    let layerwise_floor = crate::patch::activation_floor(&graph, false);
+    let mut patch = None;
+    if let Some(choice) = options.patch {
+        let prefix = crate::patch::prefixes(&graph)
+            .into_iter()
+            .find(|p| graph.ops.get(p.end - 1).is_some_and(|op| op.index == choice.last_op))
+            .ok_or_else(|| {
+                crate::error::ConvertError::Model(format!(
+                    "patch-based execution: no prefix of the network ends with operator #{} (the prefix must start at the input, hold only convolutions, pools and element-wise operators, and hand one tensor to the rest)",
+                    choice.last_op
+                ))
+            })?;
+        patch = Some(crate::patch::apply(&mut graph, &prefix, choice.bands)?);
+    }
+    graph.input_in_place = options.input_in_place;
     let lowered = lower(&graph, options.target)?;
-    assemble(&graph, lowered, options)
+    let mut c = assemble(&graph, lowered, options)?;
+    c.report.patch = patch;
+    c.report.input_in_place = options.input_in_place;
+    c.report.layerwise_lower_bound = layerwise_floor;
+    Ok(c)
 }
 
 fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Compiled> {
@@ -253,6 +317,42 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         let root = group[id_of[target]];
         group[id_of[alias]] = root;
     }
+    // Views (rows of a tensor a band of a patched prefix reads or writes) share their root's
+    // buffer at a byte offset.
+    let view_root = graph.view_roots();
+    let view_offset = graph.view_offsets();
+    for v in &graph.views {
+        let (id, root) = (id_of[v.tensor], id_of[view_root[v.tensor]]);
+        if id != usize::MAX && root != usize::MAX {
+            group[id] = group[root];
+        }
+    }
+    // An input read in place lives in the caller's buffer: no arena bytes, and no layer may
+    // write its bytes.
+    let in_place_group = if graph.input_in_place {
+        let input = graph.inputs.first().map(|&i| id_of[i]);
+        let g = input
+            .filter(|&i| i != usize::MAX)
+            .map(|i| group[i])
+            .ok_or_else(|| crate::error::ConvertError::Model("no input to read in place".into()))?;
+        let written = low_layers
+            .iter()
+            .flat_map(|l| &l.outputs)
+            .any(|&t| id_of[t] != usize::MAX && group[id_of[t]] == g);
+        if written
+            || graph
+                .outputs
+                .iter()
+                .any(|&o| id_of[o] != usize::MAX && group[id_of[o]] == g)
+        {
+            return Err(crate::error::ConvertError::Model(
+                "input 0 cannot be read in place: the model writes or outputs its bytes".into(),
+            ));
+        }
+        Some(g)
+    } else {
+        None
+    };
     let size_of = |t: usize| {
         graph.tensors[t].num_elements() * graph.tensors[t].dtype.map_or(1, |d| d.size_bytes())
     };
@@ -289,7 +389,11 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
     let mut buffers: Vec<Buffer> = roots
         .iter()
         .map(|&r| {
-            let size = group_size[r];
+            let size = if in_place_group == Some(r) {
+                0
+            } else {
+                group_size[r]
+            };
             let f = if first[r] == usize::MAX { 0 } else { first[r] };
             Buffer {
                 size,
@@ -325,7 +429,11 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
     }
     let mut offset_of_root = vec![0usize; act.len()];
     for (k, &r) in roots.iter().enumerate() {
-        offset_of_root[r] = p.offsets[k];
+        offset_of_root[r] = if in_place_group == Some(r) {
+            p.arena_bytes
+        } else {
+            p.offsets[k]
+        };
     }
     let mut low_layers = low_layers;
     for (k, &i) in scratch_layers.iter().enumerate() {
@@ -349,7 +457,7 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         let dtype = gt.dtype.unwrap_or(DType::I8);
         let dims: Vec<u32> = gt.shape.iter().map(|&d| d as u32).collect();
         let (scale, zero_point) = gt.qparams().map_or((0.0, 0), |q| (q.scale, q.zero_point));
-        let offset = offset_of_root[group[id]];
+        let offset = offset_of_root[group[id]] + view_offset[t];
         tensors.push(Tensor {
             offset: offset as u32,
             dtype,
@@ -370,6 +478,7 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         });
     }
 
+    let live = crate::plan::live_at(&buffers, n_layers);
     let mut layers = Vec::with_capacity(n_layers);
     let mut layer_reports = Vec::with_capacity(n_layers);
     for (index, l) in low_layers.iter().enumerate() {
@@ -407,6 +516,7 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
             outputs,
             macs: l.macs,
             param_bytes: l.param_bytes,
+            live_bytes: live.get(index).copied().unwrap_or(0),
         });
     }
     let inputs: Vec<TensorId> = graph
@@ -451,6 +561,9 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         naive_activation_bytes: naive,
         warnings: all_warnings,
         folded: graph.folded.clone(),
+        patch: None,
+        input_in_place: false,
+        layerwise_lower_bound: 0,
     };
     Ok(Compiled {
         tensor_names: act.iter().map(|&t| graph.tensors[t].name.clone()).collect(),

@@ -74,6 +74,7 @@ pub fn emit(c: &Compiled, prov: &Provenance) -> Result<String, crate::rustlit::L
     );
     s.push_str("// Every item carries its own `#[allow]`: inner attributes are not permitted in `include!`d files.\n\n");
     let _ = writeln!(s, "/// Bytes of arena the model needs: `ferrite_core::Arena::<ARENA_BYTES>`.\n{A}\npub const ARENA_BYTES: usize = {};", c.arena_bytes);
+    let _ = writeln!(s, "/// True when input 0 is read in place from the caller's buffer (a RAM budget's plan): it is\n/// not in the arena, so pass it to `MODEL.run` or `MODEL.invoke_in_place`, not `set_input`.\n{A}\npub const INPUT_IN_PLACE: bool = {};", c.report.input_in_place);
     let _ = writeln!(s, "/// Bytes of constants (weights, biases, requantization parameters, tables).\n{A}\npub const CONSTS_BYTES: usize = {};", c.consts.as_slice().len());
     let _ = writeln!(
         s,

@@ -40,6 +40,16 @@ pub enum ConvertError {
     },
     /// Reading or writing a file failed.
     Io(String),
+    /// No plan fits the budget (`--max-arena`): the message names the smallest arena the
+    /// converter reached and the plan that reached it.
+    Budget {
+        /// The budget, in bytes.
+        max_arena: usize,
+        /// The smallest arena any plan tried needs (0 if no plan converted).
+        smallest: usize,
+        /// That plan, in words.
+        plan: String,
+    },
 }
 
 impl fmt::Display for ConvertError {
@@ -59,6 +69,14 @@ impl fmt::Display for ConvertError {
                 write!(f, "operator #{index} ({op}) is not supported: {message}")
             }
             ConvertError::Io(m) => write!(f, "{m}"),
+            ConvertError::Budget {
+                max_arena,
+                smallest,
+                plan,
+            } => write!(
+                f,
+                "no plan fits an arena of {max_arena} bytes: the smallest the converter reached is {smallest} bytes ({plan})"
+            ),
         }
     }
 }

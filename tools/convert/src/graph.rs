@@ -147,6 +147,45 @@ pub struct Graph<'a> {
     pub warnings: Vec<String>,
     /// What [`crate::fold`] did to the graph, one line per operator folded or rewritten.
     pub folded: Vec<String>,
+    /// Tensors that are rows of another tensor ([`crate::patch`]), in creation order.
+    pub views: Vec<View>,
+    /// Input 0 is read in place from the caller's buffer instead of being copied into the
+    /// arena (chosen to fit a RAM budget; see `ferrite_core::Model::input_in_place`).
+    pub input_in_place: bool,
+}
+
+/// A tensor whose bytes are a contiguous part of another's: rows of an NHWC tensor, which a
+/// band of a patch-executed prefix reads or writes ([`crate::patch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct View {
+    /// The view (a tensor of the graph with its own shape).
+    pub tensor: usize,
+    /// The tensor it is part of (itself possibly a view).
+    pub parent: usize,
+    /// Where the view starts in the parent, in bytes.
+    pub byte_offset: usize,
+}
+
+impl Graph<'_> {
+    /// For every tensor, the tensor whose bytes it lies in: itself, or for a view the root of
+    /// its chain of parents.
+    pub fn view_roots(&self) -> Vec<usize> {
+        let mut root: Vec<usize> = (0..self.tensors.len()).collect();
+        // Views are created after their parents, so one pass in creation order resolves chains.
+        for v in &self.views {
+            root[v.tensor] = root[v.parent];
+        }
+        root
+    }
+
+    /// Byte offset of every tensor within its root ([`Graph::view_roots`]).
+    pub fn view_offsets(&self) -> Vec<usize> {
+        let mut offset = vec![0usize; self.tensors.len()];
+        for v in &self.views {
+            offset[v.tensor] = offset[v.parent] + v.byte_offset;
+        }
+        offset
+    }
 }
 
 fn tensor_err(
@@ -559,6 +598,8 @@ impl<'a> Graph<'a> {
             outputs,
             warnings,
             folded: Vec::new(),
+            views: Vec::new(),
+            input_in_place: false,
         })
     }
 }

@@ -63,15 +63,22 @@ pub fn run_model<H: LayerHook>(
     k: usize,
     hook: &mut H,
 ) -> Result<Vec<Vec<u8>>, String> {
+    // An input read in place (`Model::input_in_place`) is passed to the run, not copied.
+    let mut in_place = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         let t: &Tensor = model.input_tensor(i).map_err(|e| e.to_string())?;
         let per = t.num_elements();
-        model
-            .set_input_bytes(arena, i, &input.data.bytes(k * per, per))
-            .map_err(|e| e.to_string())?;
+        let bytes = input.data.bytes(k * per, per);
+        if model.input_in_place(i).map_err(|e| e.to_string())? {
+            in_place = bytes;
+        } else {
+            model
+                .set_input_bytes(arena, i, &bytes)
+                .map_err(|e| e.to_string())?;
+        }
     }
     model
-        .invoke_with_hook(arena, hook)
+        .invoke_in_place(arena, &in_place, hook)
         .map_err(|e| e.to_string())?;
     (0..model.outputs.len())
         .map(|i| {

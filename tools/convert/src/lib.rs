@@ -23,6 +23,7 @@
 //! assert!(e.to_string().contains("byte offset"), "{e}");
 //! ```
 
+pub mod budget;
 pub mod compile;
 pub mod consts;
 pub mod emit;
@@ -35,6 +36,7 @@ pub mod kernels;
 pub mod lower;
 pub mod lower_dsp;
 pub mod npy;
+pub mod patch;
 pub mod plan;
 pub mod rustlit;
 pub mod tflite;
@@ -72,6 +74,12 @@ impl Builder {
     /// Fixes an unknown batch dimension to `batch` (default 1; see [`Options::batch`]).
     pub fn batch(mut self, batch: usize) -> Self {
         self.options.batch = batch;
+        self
+    }
+
+    /// Most arena bytes the plan may use (see [`Options::max_arena`]); `None`: no limit.
+    pub fn max_arena(mut self, bytes: Option<usize>) -> Self {
+        self.options.max_arena = bytes;
         self
     }
 

@@ -91,6 +91,27 @@ fn live_profile(buffers: &[Buffer]) -> Vec<(usize, usize)> {
     profile
 }
 
+/// Aligned bytes alive at each step `0..steps` (a difference array over the lifetimes).
+pub fn live_at(buffers: &[Buffer], steps: usize) -> Vec<usize> {
+    let mut delta = vec![0i64; steps + 1];
+    for b in buffers {
+        let (first, last) = (b.first.min(steps), b.last.saturating_add(1).min(steps));
+        if first < last {
+            delta[first] += align(b.size) as i64;
+            delta[last] -= align(b.size) as i64;
+        }
+    }
+    let mut live = 0i64;
+    delta
+        .iter()
+        .take(steps)
+        .map(|d| {
+            live += d;
+            live.max(0) as usize
+        })
+        .collect()
+}
+
 /// Largest total aligned size alive at once.
 pub fn lower_bound(buffers: &[Buffer]) -> usize {
     live_profile(buffers)

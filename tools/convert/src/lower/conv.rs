@@ -464,6 +464,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         let act = cx.activation(o.activation)?;
         let macs = geom.output_elements() * (k_h * k_w) as u64;
         let (ii, oi) = (self.id(input.index)?, self.id(output.index)?);
+        let scratch_room = self.scratch_room();
         match (
             cx.dtype(input, "input")?,
             cx.dtype(filter, "filter")?,
@@ -508,9 +509,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                             &q,
                             act_min,
                             act_max,
-                            Some(self.activation_peak.saturating_sub(
-                                geom.input_elements() + geom.output_elements(),
-                            )),
+                            Some(scratch_room),
                         )
                     }) {
                         let param_bytes = 2 * filter.num_elements() + 16 * out_c;

@@ -221,39 +221,27 @@ struct Lowerer<'g, 'a> {
     /// Most activation bytes live at once in `g` (the layer-by-layer bound before any kernel
     /// scratch): kernels whose scratch size is a speed choice keep within it.
     activation_peak: u64,
+    /// Activation bytes alive while each operator of `g` runs.
+    live: Vec<usize>,
+    /// Position in `g.ops` of the operator being lowered.
+    step: usize,
 }
 
 /// Most activation bytes live at once when `g`'s operators run in order: each non-constant
 /// tensor lives from the operator writing it (or the start, for a model input) to the last
-/// one reading it (or the end, for a model output).
+/// one reading it (or the end, for a model output); views count in their whole tensor and an
+/// input read in place not at all.
 fn activation_peak(g: &Graph<'_>) -> u64 {
-    let n = g.ops.len();
-    let mut live = vec![(usize::MAX, 0usize); g.tensors.len()];
-    for &i in &g.inputs {
-        live[i].0 = 0;
+    crate::patch::live_peak(g, g.input_in_place, 1) as u64
+}
+
+impl Lowerer<'_, '_> {
+    /// Bytes a kernel may use for speed-chosen scratch while the current operator runs: what
+    /// the activation peak leaves beside every tensor alive at this step.
+    fn scratch_room(&self) -> u64 {
+        let live = self.live.get(self.step).copied().unwrap_or(0) as u64;
+        self.activation_peak.saturating_sub(live)
     }
-    for (k, op) in g.ops.iter().enumerate() {
-        for &o in &op.outputs {
-            live[o].0 = live[o].0.min(k);
-        }
-        for &i in op.inputs.iter().flatten() {
-            live[i].1 = live[i].1.max(k);
-        }
-    }
-    for &o in &g.outputs {
-        live[o].1 = n;
-    }
-    let mut at = vec![0u64; n + 1];
-    for (t, &(first, last)) in g.tensors.iter().zip(&live) {
-        if t.is_const() || first > last {
-            continue;
-        }
-        let bytes = t.num_elements() as u64 * t.dtype.map_or(0, |d| d.size_bytes()) as u64;
-        for b in &mut at[first..=last.min(n)] {
-            *b += bytes;
-        }
-    }
-    at.into_iter().max().unwrap_or(0)
 }
 
 /// Lowers every operator of `g`.
@@ -268,11 +256,14 @@ pub fn lower(g: &Graph<'_>, target: Target) -> Result<Lowered> {
         layers: Vec::new(),
         warnings: Vec::new(),
         activation_peak: activation_peak(g),
+        live: crate::patch::live_steps(g, g.input_in_place, 1),
+        step: 0,
     };
     for &i in &g.inputs {
         l.id(i)?;
     }
-    for op in &g.ops {
+    for (step, op) in g.ops.iter().enumerate() {
+        l.step = step;
         // Options tables are read lazily, here: a malformed one names its operator too.
         l.lower_op(op).map_err(|e| match e {
             ConvertError::Read(r) => ConvertError::Operator {
@@ -457,7 +448,7 @@ impl<'o, 'g, 'a> OpCx<'o, 'g, 'a> {
 }
 
 /// `(out_size, padding_before)` as TFLite's `ComputeOutSize`/`ComputePaddingWithOffset`.
-fn out_size_and_padding(
+pub(crate) fn out_size_and_padding(
     padding: u8,
     in_size: usize,
     filter: usize,

@@ -34,10 +34,19 @@ fn pool_geometry<'g, 'a>(
         input.shape[2],
         input.shape[3],
     );
-    let (Some((oh, pt)), Some((ow, pl))) = (
-        out_size_and_padding(o.padding, in_h, fh, sh, 1),
-        out_size_and_padding(o.padding, in_w, fw, sw, 1),
-    ) else {
+    let sizes = match cx.op.dilated {
+        // A band of a patch-executed prefix (`crate::patch`): explicit leading padding, the
+        // output shape the band's.
+        Some(d) => (
+            Some((output.shape[1], d.pad.0)),
+            Some((output.shape[2], d.pad.1)),
+        ),
+        None => (
+            out_size_and_padding(o.padding, in_h, fh, sh, 1),
+            out_size_and_padding(o.padding, in_w, fw, sw, 1),
+        ),
+    };
+    let (Some((oh, pt)), Some((ow, pl))) = sizes else {
         return Err(cx.err(format!(
             "padding code {} invalid or window larger than the input",
             o.padding
