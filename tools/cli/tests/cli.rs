@@ -195,3 +195,59 @@ fn bad_input_exits_1_with_a_message() {
     );
     let _ = input;
 }
+
+/// `--max-arena`: the bundled model fits 9,000 B (its layer-by-layer floor is 12,288 B) by
+/// running a prefix in bands, outputs still exact; a budget no
+/// plan meets is refused with the smallest arena reached, and exit code 1.
+#[test]
+fn an_arena_budget_is_met_exactly_or_refused_with_the_smallest_arena() {
+    let (model, input, expected) = digits();
+    let o = ferrite(&["--max-arena", "9000", "inspect", &model, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let arena = v["arena_bytes"].as_u64().unwrap();
+    assert!(arena <= 9000, "arena {arena}");
+    assert_eq!(v["layerwise_lower_bound"], 12_288);
+    let in_place = v["input_in_place"].as_bool().unwrap();
+    let bands = v["patch"]["bands"].as_array().unwrap();
+    assert!(bands.len() >= 2, "{}", v["patch"]);
+    // Recomputed rows cost MACs: more than the unsplit 1,075,456, reported per layer too.
+    let macs = v["macs"].as_u64().unwrap();
+    let layer_macs: u64 = v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["macs"].as_u64().unwrap())
+        .sum();
+    assert!(
+        macs > 1_075_456 && macs == layer_macs,
+        "{macs} {layer_macs}"
+    );
+    let o = ferrite(&[
+        "verify",
+        "--max-arena",
+        "9000",
+        &model,
+        "--input",
+        &input,
+        "--expected",
+        &expected,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("10 of 10 samples match"), "{}", text(&o));
+    let o = ferrite(&["--max-arena", "4000", "inspect", &model]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "no plan fits an arena of 4000 bytes: the smallest the converter reached is 8192 bytes"
+        ),
+        "{}",
+        text(&o)
+    );
+    // The emitted module says whether the input is read in place.
+    let out = tmp("digits_budget.rs");
+    let o = ferrite(&["--max-arena", "9000", "convert", &model, "-o", &out]);
+    assert!(o.status.success(), "{}", text(&o));
+    let module = std::fs::read_to_string(&out).unwrap();
+    assert!(module.contains(&format!("pub const INPUT_IN_PLACE: bool = {in_place};")));
+}

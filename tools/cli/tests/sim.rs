@@ -13,6 +13,29 @@ use ferrite_tests::{qemu_available, shared_models_dir as shared};
 
 /// Runs `ferrite sim` and returns its JSON report; checks the outputs against `golden`.
 fn sim(model: &Path, board: &str, input: &Path, golden: &Path) -> Option<serde_json::Value> {
+    sim_with(model, board, input, golden, &[])
+}
+
+/// The first `n` samples of a stacked `.npy`, written to a temporary file.
+fn first_samples(path: &Path, n: usize, tag: &str) -> PathBuf {
+    use ferrite_convert::npy;
+    let a = npy::read(path).unwrap();
+    let per: usize = a.shape.iter().skip(1).product();
+    let mut shape = a.shape.clone();
+    shape[0] = n.min(a.shape[0]);
+    let data = npy::Data::from_bytes(a.data.dtype(), &a.data.bytes(0, per * shape[0]));
+    let out = PathBuf::from(ferrite_tests::temp_file("sim", tag));
+    npy::write(&out, &npy::Array { shape, data }).unwrap();
+    out
+}
+
+fn sim_with(
+    model: &Path,
+    board: &str,
+    input: &Path,
+    golden: &Path,
+    extra: &[&str],
+) -> Option<serde_json::Value> {
     if !qemu_available() {
         return None;
     }
@@ -25,6 +48,7 @@ fn sim(model: &Path, board: &str, input: &Path, golden: &Path) -> Option<serde_j
         .arg("sim")
         .arg(model)
         .args(["--board", board, "--json", "--timeout", "300"])
+        .args(extra)
         .arg("--input")
         .arg(input)
         .arg("--output")
@@ -201,6 +225,26 @@ fn vww_96_int8_on_m4() {
     if let Some(r) = shared_sim("vww_96_int8", "qemu-m4") {
         assert!(r["arena_bytes"].as_u64().unwrap() <= 60_000);
         check_cycles(&r);
+        // Within 28,000 B of arena (issue 13): a prefix in bands, the input read in place;
+        // exact, at most 1.2x the instructions (two samples keep the run short).
+        let d = shared().unwrap().join("vww_96_int8");
+        let input = first_samples(&d.join("vww_96_int8.inputs.npy"), 2, "vww2.inputs.npy");
+        let golden = first_samples(&d.join("vww_96_int8.outputs.npy"), 2, "vww2.outputs.npy");
+        let model = d.join("vww_96_int8.tflite");
+        let small = sim_with(
+            &model,
+            "qemu-m4",
+            &input,
+            &golden,
+            &["--max-arena", "28000"],
+        )
+        .expect("QEMU ran the unconstrained plan, so it runs this one");
+        let arena = small["arena_bytes"].as_u64().unwrap();
+        let per = |v: &serde_json::Value| v["instructions_per_inference"].as_f64().unwrap();
+        let ratio = per(&small) / per(&r);
+        println!("vww_96_int8 within 28000 B: arena {arena} B, x{ratio:.3} instructions");
+        assert!(arena <= 28_000, "arena {arena}");
+        assert!(ratio <= 1.2, "x{ratio:.3} instructions");
     }
 }
 
