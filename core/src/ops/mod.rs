@@ -192,6 +192,24 @@ pub struct DepthwiseConv2dI8 {
     pub rq: Requant,
 }
 
+/// Int8 DEPTHWISE_CONV_2D run in place (depth multiplier 1, batch 1): the output overwrites
+/// the bytes of its input, which no later layer reads, so the two never need the arena at
+/// once. Row by row, the input rows the current output row reads are kept in a scratch
+/// window (`(k_h - 1) * dilation_h + 1` input rows, loaded as each row enters it), the row is
+/// computed by the reference kernel into a one-row scratch and copied over the input. The
+/// converter takes this form only where each input row enters the window before any output
+/// row overwrites it, so every output equals [`DepthwiseConv2dI8`]'s.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct DepthwiseInPlaceI8 {
+    /// The convolution; its output tensor starts at its input tensor's arena offset.
+    pub dw: DepthwiseConv2dI8,
+    /// Arena offset of the scratch: the window of input rows, then one output row.
+    pub scratch_offset: u32,
+    /// Its size in bytes.
+    pub scratch_bytes: u32,
+}
+
 /// Float depthwise convolution.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -1273,6 +1291,8 @@ pub enum Op {
     ConvGemmI8(ConvGemmI8),
     /// Int8 DEPTHWISE_CONV_2D with DSP-friendly weights.
     DepthwiseDspI8(DepthwiseDspI8),
+    /// Int8 DEPTHWISE_CONV_2D writing over its input.
+    DepthwiseInPlaceI8(DepthwiseInPlaceI8),
     /// Int8 CONV_2D as a GEMM for the Helium kernels.
     ConvHeliumI8(ConvHeliumI8),
     /// 16x8 CONV_2D / FULLY_CONNECTED as a GEMM for the DSP kernels.

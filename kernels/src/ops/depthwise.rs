@@ -38,6 +38,128 @@ pub fn run_depthwise_conv2d_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     Ok(())
 }
 
+/// Bytes of scratch [`run_depthwise_in_place_i8`] needs for `g`: the window of input rows one
+/// output row reads, then one output row.
+pub fn in_place_scratch_bytes(g: &ConvGeometry) -> u64 {
+    let span = (g.k_h.saturating_sub(1) as u64) * g.dilation_h as u64 + 1;
+    span * g.in_w as u64 * g.in_c as u64 + g.out_w as u64 * g.out_c as u64
+}
+
+/// Kernel entry for [`Op::DepthwiseInPlaceI8`]: the output written over the input, row by
+/// row, through a scratch window of input rows (see the operator's documentation).
+pub fn run_depthwise_in_place_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, DepthwiseInPlaceI8);
+    let d = &p.dw;
+    let g = &d.geom;
+    let weights = ctx.consts(d.weights)?;
+    let bias = ctx.consts(d.bias)?;
+    let multiplier = ctx.consts(d.rq.multiplier)?;
+    let shift = ctx.consts(d.rq.shift)?;
+    let layer = ctx.layer;
+    check_depthwise_shapes(ctx, g, d.depth_multiplier, weights.len(), bias.len())?;
+    check_requant(layer, g.out_c as usize, multiplier, shift)?;
+    if d.depth_multiplier != 1 || g.batches != 1 {
+        return Err(ctx.error("in-place depthwise needs depth multiplier 1 and batch 1"));
+    }
+    if ctx.tensor(d.output)?.offset != ctx.tensor(d.input)?.offset {
+        return Err(ctx.error("in-place depthwise output does not start at its input"));
+    }
+    let (in_h, out_h) = (g.in_h as usize, g.out_h as usize);
+    let in_row = g.in_w as usize * g.in_c as usize;
+    let out_row = g.out_w as usize * g.out_c as usize;
+    let span = g.k_h.saturating_sub(1) as usize * g.dilation_h as usize + 1;
+    if (p.scratch_bytes as u64) < in_place_scratch_bytes(g) {
+        return Err(ctx.error("in-place depthwise scratch too small"));
+    }
+    let (_, region, scratch) =
+        ctx.split_with_scratch(d.input, p.scratch_offset, p.scratch_bytes)?;
+    let bad = |reason| ferrite_core::Error::InvalidLayer { layer, reason };
+    if region.len() != in_h * in_row || out_h * out_row > region.len() {
+        return Err(bad("in-place depthwise tensors do not match the geometry"));
+    }
+    let (window, rest) = scratch
+        .split_at_mut_checked(span * in_row)
+        .ok_or(bad("in-place depthwise scratch too small"))?;
+    let row_out = rest
+        .get_mut(..out_row)
+        .ok_or(bad("in-place depthwise scratch too small"))?;
+    let (stride, pad) = (g.stride_h as i64, g.pad_top as i64);
+    // Input rows held in `window`: `[first, first + span)` (rows outside the image hold
+    // nothing and are never read). `loaded`: one past the last row copied in so far.
+    let mut loaded = i64::MIN;
+    for oy in 0..out_h {
+        let first = oy as i64 * stride - pad;
+        let end = first + span as i64;
+        if loaded != i64::MIN {
+            // Keep the rows still in the window, then load the new ones.
+            let keep_from = (first - (loaded - span as i64)).max(0) as usize;
+            for j in 0..span.saturating_sub(keep_from) {
+                move_row(window, j + keep_from, j, in_row)
+                    .ok_or(bad("in-place depthwise window overflows"))?;
+            }
+        }
+        let start = if loaded == i64::MIN {
+            first
+        } else {
+            loaded.max(first)
+        };
+        for r in start.max(0)..end.min(in_h as i64) {
+            let at = (r - first) as usize * in_row;
+            let src = region
+                .get(r as usize * in_row..(r as usize + 1) * in_row)
+                .ok_or(bad("in-place depthwise row outside its input"))?;
+            let dst = window
+                .get_mut(at..at + in_row)
+                .ok_or(bad("in-place depthwise window overflows"))?;
+            copy_row(dst, src).ok_or(bad("in-place depthwise window overflows"))?;
+        }
+        loaded = end;
+        // The rows of the window inside the image, as a small input of their own.
+        let (lo, hi) = (first.max(0), end.min(in_h as i64));
+        let rows = (hi - lo).max(0) as usize;
+        let at = (lo - first) as usize * in_row;
+        let input: &[i8] = bytemuck::cast_slice(
+            window
+                .get(at..at + rows * in_row)
+                .ok_or(bad("in-place depthwise window overflows"))?,
+        );
+        let sub = DepthwiseConv2dI8 {
+            geom: ConvGeometry {
+                in_h: rows as u32,
+                out_h: 1,
+                pad_top: (lo - first) as u32,
+                ..*g
+            },
+            ..*d
+        };
+        let output: &mut [i8] = cast_out(layer, row_out)?;
+        depthwise_conv2d_i8(&sub, input, weights, bias, multiplier, shift, output);
+        let dst = region
+            .get_mut(oy * out_row..(oy + 1) * out_row)
+            .ok_or(bad("in-place depthwise row outside its output"))?;
+        copy_row(dst, bytemuck::cast_slice(output))
+            .ok_or(bad("in-place depthwise row outside its output"))?;
+    }
+    Ok(())
+}
+
+/// Copies row `from` of `buf` (rows of `row` bytes) to row `to < from`, with no panic path.
+fn move_row(buf: &mut [u8], from: usize, to: usize, row: usize) -> Option<()> {
+    let (head, tail) = buf.split_at_mut_checked(from.checked_mul(row)?)?;
+    copy_row(head.get_mut(to * row..(to + 1) * row)?, tail.get(..row)?)
+}
+
+/// `dst.copy_from_slice(src)` when the lengths agree (`None` otherwise), with no panic path.
+fn copy_row(dst: &mut [u8], src: &[u8]) -> Option<()> {
+    if dst.len() != src.len() {
+        return None;
+    }
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
+    }
+    Some(())
+}
+
 /// Kernel entry for [`Op::DepthwiseConv2dF32`].
 pub fn run_depthwise_conv2d_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let p = expect_op!(ctx, op, DepthwiseConv2dF32);
@@ -337,6 +459,7 @@ pub fn depthwise_conv2d_i16(
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
     use ferrite_core::ops::Requant;
     use ferrite_core::{Arena, ConstRef, DType, Error, Layer, Model, Shape, Tensor, TensorId};
@@ -389,6 +512,94 @@ mod tests {
             weights: ConstRef::EMPTY,
             bias: ConstRef::EMPTY,
             rq,
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// In place (output over input, row by row through the window scratch) equals the
+        /// reference into a separate buffer, for SAME/VALID 1x1..5x5 windows, strides 1 and 2,
+        /// dilation 1 and 2 (the geometries the converter runs in place).
+        #[test]
+        fn in_place_equals_the_reference(
+            h in 1u32..12, w in 1u32..9, c in 1u32..5, k in 1u32..6, stride in 1u32..3,
+            dilation in 1u32..3, same in proptest::bool::ANY, seed in 0u64..u64::MAX,
+        ) {
+            let span = (k - 1) * dilation + 1;
+            let (out_h, out_w, pad_top, pad_left) = if same {
+                let (oh, ow) = (h.div_ceil(stride), w.div_ceil(stride));
+                let pad = |o: u32, i: u32| (((o - 1) * stride + span).saturating_sub(i)) / 2;
+                (oh, ow, pad(oh, h), pad(ow, w))
+            } else if h >= span && w >= span {
+                ((h - span) / stride + 1, (w - span) / stride + 1, 0, 0)
+            } else {
+                return Ok(());
+            };
+            let g = ConvGeometry {
+                batches: 1, in_h: h, in_w: w, in_c: c, out_h, out_w, out_c: c, k_h: k, k_w: k,
+                stride_h: stride, stride_w: stride, dilation_h: dilation, dilation_w: dilation,
+                pad_top, pad_left,
+            };
+            let mut x = seed | 1;
+            let mut next = move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            let input: std::vec::Vec<i8> = (0..h * w * c).map(|_| next() as i8).collect();
+            let weights: std::vec::Vec<i8> = (0..k * k * c).map(|_| next() as i8).collect();
+            let bias: std::vec::Vec<i32> = (0..c).map(|_| (next() % 2001) as i32 - 1000).collect();
+            let multiplier: std::vec::Vec<i32> =
+                (0..c).map(|_| (1 << 30) + (next() % (1 << 29)) as i32).collect();
+            let shift: std::vec::Vec<i32> = (0..c).map(|_| -((next() % 8) as i32)).collect();
+            let p = DepthwiseConv2dI8 { geom: g, ..i8_op(g, 1, rq(5, -3)) };
+            let mut want = std::vec![0i8; (out_h * out_w * c) as usize];
+            depthwise_conv2d_i8(&p, &input, &weights, &bias, &multiplier, &shift, &mut want);
+            // The model: the input (and output) at 0, the scratch after it, constants in a blob.
+            let n = input.len();
+            let scratch = in_place_scratch_bytes(&g) as usize;
+            let consts: std::vec::Vec<u8> = {
+                let mut b = std::vec::Vec::new();
+                b.extend(weights.iter().map(|&v| v as u8));
+                while b.len() % 4 != 0 { b.push(0); }
+                for v in bias.iter().chain(&multiplier).chain(&shift) {
+                    b.extend(v.to_le_bytes());
+                }
+                b
+            };
+            let wlen = weights.len().div_ceil(4) * 4;
+            let cr = |i: usize| ConstRef::<i32>::new((wlen + 4 * i * c as usize) as u32, c);
+            let op = DepthwiseConv2dI8 {
+                weights: ConstRef::new(0, weights.len() as u32),
+                bias: cr(0),
+                rq: Requant { multiplier: cr(1), shift: cr(2), ..rq(5, -3) },
+                ..p
+            };
+            let at = n.div_ceil(16) * 16;
+            let tensors = [
+                tensor(0, DType::I8, &[1, h, w, c]),
+                tensor(0, DType::I8, &[1, out_h, out_w, c]),
+            ];
+            let layers = [Layer {
+                op: Op::DepthwiseInPlaceI8(ferrite_core::ops::DepthwiseInPlaceI8 {
+                    dw: op,
+                    scratch_offset: at as u32,
+                    scratch_bytes: scratch as u32,
+                }),
+                kernel: run_depthwise_in_place_i8,
+                name: "DEPTHWISE_CONV_2D",
+            }];
+            let mut blob = std::vec![0u128; consts.len().div_ceil(16)];
+            bytemuck::cast_slice_mut::<u128, u8>(&mut blob)[..consts.len()].copy_from_slice(&consts);
+            let model = Model {
+                tensors: &tensors, layers: &layers, consts: bytemuck::cast_slice(&blob),
+                inputs: &[TensorId(0)], outputs: &[TensorId(1)], arena_bytes: at + scratch,
+            };
+            let mut arena = std::vec![0u128; (at + scratch).div_ceil(16)];
+            let arena: &mut [u8] = bytemuck::cast_slice_mut(&mut arena);
+            let got: &[i8] = model.run(arena, &input).unwrap();
+            proptest::prop_assert_eq!(got, &want[..]);
         }
     }
 

@@ -44,6 +44,9 @@ struct Cli {
     /// operator OP in BANDS bands, the input read in place.
     #[arg(long, global = true, value_name = "OP:BANDS", hide = true)]
     patch: Option<String>,
+    /// Force depthwise convolutions in place where safe (for experiments).
+    #[arg(long, global = true, hide = true)]
+    in_place_ops: bool,
 }
 
 /// Where `run` and `verify` run the model: here, or on a board through its runner firmware.
@@ -77,6 +80,9 @@ static MAX_ARENA: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 fn max_arena() -> Option<usize> {
     MAX_ARENA.get().copied()
 }
+
+/// In-place depthwise forced on the command line (`--in-place-ops`).
+static IN_PLACE_OPS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 /// A plan forced on the command line (`--patch`).
 static PATCH: std::sync::OnceLock<ferrite_convert::compile::PatchChoice> =
@@ -259,6 +265,7 @@ fn load(model: &Path) -> Result<Compiled, String> {
         max_arena: max_arena(),
         patch: PATCH.get().copied(),
         input_in_place: PATCH.get().is_some(),
+        in_place_ops: IN_PLACE_OPS.get().copied().unwrap_or(false),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;
@@ -279,6 +286,9 @@ fn main() -> ExitCode {
     }
     if let Some(b) = cli.max_arena {
         let _ = MAX_ARENA.set(b);
+    }
+    if cli.in_place_ops {
+        let _ = IN_PLACE_OPS.set(true);
     }
     if let Some(p) = &cli.patch {
         let parsed = p
@@ -469,6 +479,7 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
             "folded": r.folded,
             "patch": r.patch,
             "input_in_place": r.input_in_place,
+            "in_place_layers": r.in_place_layers,
             "layerwise_lower_bound": r.layerwise_lower_bound,
         });
         println!(
@@ -518,7 +529,7 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
         "arena                     {:>10} bytes (lower bound {}, naive sum of activations {})",
         r.arena_bytes, r.arena_lower_bound, r.naive_activation_bytes
     );
-    if r.patch.is_some() || r.input_in_place {
+    if r.patch.is_some() || r.input_in_place || !r.in_place_layers.is_empty() {
         println!(
             "layer-by-layer floor      {:>10} bytes (every layer whole, input in the arena)",
             r.layerwise_lower_bound
@@ -541,6 +552,16 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
             before,
             after,
             100.0 * (after as f64 / before.max(1) as f64 - 1.0)
+        );
+    }
+    if !r.in_place_layers.is_empty() {
+        println!(
+            "in place                  layers {} write over their input",
+            r.in_place_layers
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if r.input_in_place {
@@ -685,6 +706,7 @@ fn on_device_arrays(
         max_arena: max_arena(),
         patch: PATCH.get().copied(),
         input_in_place: PATCH.get().is_some(),
+        in_place_ops: IN_PLACE_OPS.get().copied().unwrap_or(false),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;
@@ -811,6 +833,7 @@ fn simulate(
         max_arena: max_arena(),
         patch: PATCH.get().copied(),
         input_in_place: PATCH.get().is_some(),
+        in_place_ops: IN_PLACE_OPS.get().copied().unwrap_or(false),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;

@@ -1,11 +1,12 @@
 //! Plans under budgets: the fastest plan whose arena fits `--max-arena`.
 //!
-//! The plans compared are the layer-by-layer plan, the same with input 0 read in place from
-//! the caller's buffer, and every patch-based prefix ([`crate::patch::prefixes`]) in 2 to
-//! [`MAX_BANDS`] bands, with or without the input in place. Their cost is the
-//! multiply-accumulates they execute (recomputed band overlaps included) plus
-//! [`LAYER_COST`] per extra layer call; a plan that copies the input wins a tie, since it
-//! keeps the plain `set_input`/`invoke` API. Candidates are tried cheapest first, each
+//! The plans compared are the layer-by-layer plan and every patch-based prefix
+//! ([`crate::patch::prefixes`]) in 2 to [`MAX_BANDS`] bands, each with or without input 0 read
+//! in place from the caller's buffer and with or without the depthwise convolutions that allow
+//! it run in place ([`crate::inplace`]). Their cost is the multiply-accumulates they execute
+//! (recomputed band overlaps included), plus [`LAYER_COST`] per extra layer call and
+//! [`IN_PLACE_COST`] per multiply-accumulate of an in-place depthwise (a slower kernel); a plan
+//! that copies the input wins a tie, since it keeps the plain `set_input`/`invoke` API. Candidates are tried cheapest first, each
 //! skipped when its activation floor ([`crate::patch::activation_floor`]) is already over the
 //! budget, and the first whose planned arena (kernel scratch included) fits is the answer.
 //! When none fits, the error names the smallest arena any of them reached and its plan.
@@ -23,11 +24,28 @@ pub const MAX_BANDS: usize = 16;
 /// output stage set-up and the edges each layer handles again.
 pub const LAYER_COST: u64 = 500;
 
+/// Extra cost per multiply-accumulate of a depthwise convolution run in place: it runs on the
+/// portable reference kernel, row by row, measured at about 80 instructions per
+/// multiply-accumulate on the Cortex-M4 where the DSP depthwise takes 2 to 4.
+pub const IN_PLACE_COST: u64 = 40;
+
+/// Which depthwise convolutions of a candidate run in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum InPlace {
+    /// None.
+    None,
+    /// Those the budget's activations need ([`crate::inplace::needed`]); how many.
+    Needed(usize),
+    /// Every one that can.
+    All,
+}
+
 /// One plan to try.
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
     patch: Option<PatchChoice>,
     input_in_place: bool,
+    in_place: InPlace,
     cost: u64,
     floor: usize,
 }
@@ -45,7 +63,12 @@ impl Candidate {
         } else {
             ""
         };
-        format!("{patch}{input}")
+        let ops = match self.in_place {
+            InPlace::None => String::new(),
+            InPlace::Needed(n) => format!(", {n} depthwise convolutions in place"),
+            InPlace::All => ", every depthwise convolution that can in place".into(),
+        };
+        format!("{patch}{input}{ops}")
     }
 }
 
@@ -53,18 +76,60 @@ fn graph_macs(g: &Graph<'_>) -> u64 {
     g.ops.iter().map(|op| patch::op_macs(g, op)).sum()
 }
 
-/// Every plan [`fit`] compares, cheapest first.
-fn candidates(graph: &Graph<'_>) -> Vec<Candidate> {
-    let base = graph_macs(graph);
-    let mut out = Vec::new();
+/// The candidates of one graph shape (`g`, already patched or not), with and without the
+/// input and the depthwise convolutions in place.
+fn variants(
+    g: &Graph<'_>,
+    patch: Option<PatchChoice>,
+    cost: u64,
+    max_arena: usize,
+    out: &mut Vec<Candidate>,
+) {
     for input_in_place in [false, true] {
         out.push(Candidate {
-            patch: None,
+            patch,
             input_in_place,
-            cost: base,
-            floor: patch::activation_floor(graph, input_in_place),
+            in_place: InPlace::None,
+            cost,
+            floor: patch::activation_floor(g, input_in_place),
         });
+        // The in-place layers this budget's activations need (the conversion picks the same
+        // ones), and as a last resort all that can (their small window scratch also replaces
+        // the larger scratch of the targets' own depthwise kernels).
+        let needed = crate::inplace::needed(g, input_in_place, max_arena);
+        let all = crate::inplace::candidates(g);
+        for (layers, limit) in [(needed, true), (all, false)] {
+            if layers.is_empty()
+                || (!limit
+                    && out
+                        .last()
+                        .is_some_and(|c| c.in_place == InPlace::Needed(layers.len())))
+            {
+                continue;
+            }
+            let mut merged = g.clone();
+            crate::inplace::merge_views(&mut merged, &layers);
+            let dw_macs: u64 = layers.iter().map(|&p| patch::op_macs(g, &g.ops[p])).sum();
+            out.push(Candidate {
+                patch,
+                input_in_place,
+                in_place: if limit {
+                    InPlace::Needed(layers.len())
+                } else {
+                    InPlace::All
+                },
+                cost: cost + IN_PLACE_COST * dw_macs,
+                floor: patch::activation_floor(&merged, input_in_place),
+            });
+        }
     }
+}
+
+/// Every plan [`fit`] compares, cheapest first.
+fn candidates(graph: &Graph<'_>, max_arena: usize) -> Vec<Candidate> {
+    let base = graph_macs(graph);
+    let mut out = Vec::new();
+    variants(graph, None, base, max_arena, &mut out);
     for prefix in patch::prefixes(graph) {
         let last_op = graph.ops[prefix.end - 1].index;
         for bands in 2..=prefix.rows.min(MAX_BANDS) {
@@ -75,17 +140,11 @@ fn candidates(graph: &Graph<'_>) -> Vec<Candidate> {
             let extra_layers = (g.ops.len() - graph.ops.len()) as u64;
             let cost =
                 base - report.prefix_macs.0 + report.prefix_macs.1 + LAYER_COST * extra_layers;
-            for input_in_place in [false, true] {
-                out.push(Candidate {
-                    patch: Some(PatchChoice { last_op, bands }),
-                    input_in_place,
-                    cost,
-                    floor: patch::activation_floor(&g, input_in_place),
-                });
-            }
+            let choice = Some(PatchChoice { last_op, bands });
+            variants(&g, choice, cost, max_arena, &mut out);
         }
     }
-    out.sort_by_key(|c| (c.cost, c.input_in_place, c.floor));
+    out.sort_by_key(|c| (c.cost, c.input_in_place, c.in_place, c.floor));
     out
 }
 
@@ -93,12 +152,14 @@ fn candidates(graph: &Graph<'_>) -> Vec<Candidate> {
 /// arena reached.
 pub fn fit(graph: &Graph<'_>, options: &Options) -> Result<Compiled> {
     let max_arena = options.max_arena.unwrap_or(usize::MAX);
-    let all = candidates(graph);
+    let all = candidates(graph, max_arena);
     let mut tried: Vec<(usize, Candidate)> = Vec::new();
     for cand in all.iter().filter(|c| c.floor <= max_arena) {
         let opts = Options {
             patch: cand.patch,
             input_in_place: cand.input_in_place,
+            in_place_ops: cand.in_place != InPlace::None,
+            in_place_limit: matches!(cand.in_place, InPlace::Needed(_)).then_some(max_arena),
             max_arena: None,
             ..options.clone()
         };
@@ -117,6 +178,8 @@ pub fn fit(graph: &Graph<'_>, options: &Options) -> Result<Compiled> {
         let opts = Options {
             patch: cand.patch,
             input_in_place: cand.input_in_place,
+            in_place_ops: cand.in_place != InPlace::None,
+            in_place_limit: matches!(cand.in_place, InPlace::Needed(_)).then_some(max_arena),
             max_arena: None,
             ..options.clone()
         };

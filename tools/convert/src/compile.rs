@@ -37,6 +37,13 @@ pub struct Options {
     /// (see `ferrite_core::Model::input_in_place`): the arena is smaller by the input's bytes
     /// wherever the input was part of the peak. Default `false`, unless a budget needs it.
     pub input_in_place: bool,
+    /// Run depthwise convolutions in place where it is safe ([`crate::inplace`]): the output
+    /// overwrites the input, on the portable kernel. Default `false`, unless a budget needs it.
+    pub in_place_ops: bool,
+    /// With `in_place_ops`: only the depthwise convolutions at steps where more than this many
+    /// activation bytes are alive run in place (the fewest a budget needs); `None`: all that
+    /// can.
+    pub in_place_limit: Option<usize>,
     /// Most arena bytes the plan may use: the converter picks the fastest plan that fits
     /// (patch-based prefix and band count, input read in place) or fails naming the smallest
     /// arena it reached. `None`: no limit (the fastest plan).
@@ -62,6 +69,8 @@ impl Default for Options {
             batch: 1,
             patch: None,
             input_in_place: false,
+            in_place_ops: false,
+            in_place_limit: None,
             max_arena: None,
         }
     }
@@ -181,6 +190,8 @@ pub struct Report {
     pub patch: Option<crate::patch::PatchReport>,
     /// Input 0 is read in place from the caller's buffer, outside the arena.
     pub input_in_place: bool,
+    /// Layers whose output overwrites their input ([`crate::inplace`]).
+    pub in_place_layers: Vec<usize>,
     /// The layer-by-layer lower bound of the unpatched network with its input in the arena
     /// (aligned tensors, no kernel scratch): what a plan that runs every layer whole needs at
     /// least, for comparison with `arena_bytes`.
@@ -285,10 +296,25 @@ pub(crate) fn compile_graph(mut graph: Graph<'_>, options: &Options) -> Result<C
         patch = Some(crate::patch::apply(&mut graph, &prefix, choice.bands)?);
     }
     graph.input_in_place = options.input_in_place;
+    if options.in_place_ops {
+        let ops = match options.in_place_limit {
+            Some(limit) => crate::inplace::needed(&graph, options.input_in_place, limit),
+            None => crate::inplace::candidates(&graph),
+        };
+        crate::inplace::merge_views(&mut graph, &ops);
+        graph.in_place_ops = ops;
+    }
     let lowered = lower(&graph, options.target)?;
     let mut c = assemble(&graph, lowered, options)?;
     c.report.patch = patch;
     c.report.input_in_place = options.input_in_place;
+    c.report.in_place_layers = c
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l.op, ferrite_core::Op::DepthwiseInPlaceI8(_)))
+        .map(|(i, _)| i)
+        .collect();
     c.report.layerwise_lower_bound = layerwise_floor;
     Ok(c)
 }
@@ -441,6 +467,7 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         match &mut low_layers[i].op {
             ferrite_core::Op::ConvGemmI8(g) => g.scratch_offset = offset,
             ferrite_core::Op::DepthwiseDspI8(d) => d.scratch_offset = offset,
+            ferrite_core::Op::DepthwiseInPlaceI8(d) => d.scratch_offset = offset,
             ferrite_core::Op::ConvHeliumI8(c) => c.scratch_offset = offset,
             ferrite_core::Op::ConvGemmI16(c) => c.scratch_offset = offset,
             ferrite_core::Op::DepthwiseDspI16(d) => d.scratch_offset = offset,
@@ -563,6 +590,7 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         folded: graph.folded.clone(),
         patch: None,
         input_in_place: false,
+        in_place_layers: Vec::new(),
         layerwise_lower_bound: 0,
     };
     Ok(Compiled {

@@ -152,6 +152,8 @@ pub struct Graph<'a> {
     /// Input 0 is read in place from the caller's buffer instead of being copied into the
     /// arena (chosen to fit a RAM budget; see `ferrite_core::Model::input_in_place`).
     pub input_in_place: bool,
+    /// Positions in `ops` of the depthwise convolutions that run in place ([`crate::inplace`]).
+    pub in_place_ops: Vec<usize>,
 }
 
 /// A tensor whose bytes are a contiguous part of another's: rows of an NHWC tensor, which a
@@ -600,6 +602,7 @@ impl<'a> Graph<'a> {
             folded: Vec::new(),
             views: Vec::new(),
             input_in_place: false,
+            in_place_ops: Vec::new(),
         })
     }
 }

@@ -31,6 +31,7 @@ pub mod error;
 pub mod fold;
 pub mod graph;
 pub mod host;
+pub mod inplace;
 pub mod kernel_cases;
 pub mod kernels;
 pub mod lower;

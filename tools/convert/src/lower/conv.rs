@@ -465,13 +465,15 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         let macs = geom.output_elements() * (k_h * k_w) as u64;
         let (ii, oi) = (self.id(input.index)?, self.id(output.index)?);
         let scratch_room = self.scratch_room();
+        // Chosen for a RAM budget (`crate::inplace`): the output overwrites the input.
+        let in_place = self.g.in_place_ops.contains(&self.step);
         match (
             cx.dtype(input, "input")?,
             cx.dtype(filter, "filter")?,
             cx.dtype(output, "output")?,
         ) {
             (DType::I8, DType::I8, DType::I8) => {
-                if self.target != Target::Portable {
+                if self.target != Target::Portable && !in_place {
                     let q = self.conv_quant_values(cx, input, filter, bias, output, out_c, 3)?;
                     let (act_min, act_max) = cx.act_i8(act, q.out_q)?;
                     let w = as_i8(filter.bytes());
@@ -521,7 +523,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 // host's dense kernels (a GEMM over all channels) run it several times faster
                 // than the depthwise ones (micro_speech's first layer, depth multiplier 8).
                 let dense = match self.target {
-                    Target::Portable => {
+                    Target::Portable if !in_place => {
                         lower_dsp::single_channel_as_dense(&geom, dm, &as_i8(filter.bytes()))
                     }
                     _ => None,
@@ -554,7 +556,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     act_min,
                     act_max,
                 };
-                let op = Op::DepthwiseConv2dI8(DepthwiseConv2dI8 {
+                let dw = DepthwiseConv2dI8 {
                     input: ii,
                     output: oi,
                     geom,
@@ -562,8 +564,18 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     weights,
                     bias,
                     rq,
-                });
-                self.push(cx, op, macs, param_bytes);
+                };
+                if in_place {
+                    let scratch = k::depthwise::in_place_scratch_bytes(&geom);
+                    let op = Op::DepthwiseInPlaceI8(DepthwiseInPlaceI8 {
+                        dw,
+                        scratch_offset: 0,
+                        scratch_bytes: u32::try_from(scratch).unwrap_or(u32::MAX),
+                    });
+                    self.push_with_scratch(cx, op, macs, param_bytes, scratch as usize);
+                } else {
+                    self.push(cx, Op::DepthwiseConv2dI8(dw), macs, param_bytes);
+                }
             }
             (DType::I16, DType::I8, DType::I16) => {
                 let rq = self.requant_16x8(cx, input, filter, output, out_c, 3, act)?;
