@@ -152,6 +152,11 @@ pub struct Graph<'a> {
     /// Input 0 is read in place from the caller's buffer instead of being copied into the
     /// arena (chosen to fit a RAM budget; see `ferrite_core::Model::input_in_place`).
     pub input_in_place: bool,
+    /// Kernels whose scratch is a speed choice never take more than the activation peak
+    /// leaves: a Cortex-M DSP depthwise convolution that needs more even for one row runs on
+    /// the portable kernel instead (no scratch). Set by [`crate::budget`] when no plan fits
+    /// its budget otherwise.
+    pub scratch_within_peak: bool,
 }
 
 /// A tensor whose bytes are a contiguous part of another's: rows of an NHWC tensor, which a
@@ -600,6 +605,7 @@ impl<'a> Graph<'a> {
             folded: Vec::new(),
             views: Vec::new(),
             input_in_place: false,
+            scratch_within_peak: false,
         })
     }
 }
