@@ -149,6 +149,12 @@ fn mobilenet_v2_160_fits_a_quarter_of_its_layerwise_bound() {
         let l = free.report.layerwise_lower_bound;
         let budget = l / 4;
         println!("{target:?} unconstrained: L = {l} B, {}", describe(&free));
+        assert_exact(
+            &format!("{target:?}, unconstrained"),
+            &free,
+            &inputs,
+            &expected,
+        );
         assert!(
             l >= 300_000,
             "L = {l}: the 80x80x48 expansion alone is 307,200 B"
