@@ -9,7 +9,8 @@ for a dilated conv), a PyTorch CNN exported with litert-torch (float32, and full
 its PT2E quantizer), an SSD-style detector ending in TFLM's custom op TFLite_Detection_PostProcess
 (appended to the converted head by editing the flatbuffer), a small self-attention block, and two
 16x8 models (int16 activations, int8 weights) beside their int8 twins: a MobileNetV2-style
-classifier and a 1-D convolutional audio model.
+classifier and a 1-D convolutional audio model; and a MobileNetV2 (alpha 0.35 widths, first four
+stages) at 160x160x3 int8, whose large early activations the RAM-budget planner runs in bands.
 
 Every case runs through TensorFlow Lite Micro's Python interpreter several times (fresh interpreter
 each time) and through LiteRT's reference kernels. The golden is TFLM's output unless TFLM is shown
@@ -287,6 +288,48 @@ def case_mobilenet_16x8() -> list[Variant]:
             "global average pool, Dense + softmax; 32x32x3 -> 10; 16x8 with its int8 twin")
     out, _ = keras_variants("mobilenet_v2_small", desc, build, (32, 32, 3), lo=0.0, hi=1.0,
                             batch=1, variants=("int8", "16x8"))
+    return out
+
+
+def case_mobilenet_v2_160() -> list[Variant]:
+    """A MobileNetV2 (alpha 0.35 widths) at 160x160x3, truncated after the 24-channel stage, as
+    a user's Keras model would be: the large early activations the RAM-budget planner bands."""
+    def block(y, expand, out, stride):
+        cin = y.shape[-1]
+        h = y
+        if expand != 1:  # as in MobileNetV2: the first block has no expansion convolution
+            h = L.Conv2D(cin * expand, 1, use_bias=False)(h)
+            h = L.BatchNormalization()(h)
+            h = L.ReLU(6.0)(h)
+        h = L.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(h)
+        h = L.BatchNormalization()(h)
+        h = L.ReLU(6.0)(h)
+        h = L.Conv2D(out, 1, use_bias=False)(h)
+        h = L.BatchNormalization()(h)
+        return L.Add()([y, h]) if stride == 1 and cin == out else h
+
+    def build(x):
+        y = L.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(x)
+        y = L.BatchNormalization()(y)
+        y = L.ReLU(6.0)(y)
+        # (expansion, channels, repeats, first stride): MobileNetV2's first four stages with
+        # alpha 0.35 (channels rounded to multiples of 8)
+        for t, c, n, s in ((1, 8, 1, 1), (6, 8, 2, 2), (6, 16, 3, 2), (6, 24, 4, 2)):
+            for k in range(n):
+                y = block(y, t, c, s if k == 0 else 1)
+        y = L.Conv2D(128, 1, use_bias=False)(y)
+        y = L.BatchNormalization()(y)
+        y = L.ReLU(6.0)(y)
+        y = L.GlobalAveragePooling2D()(y)
+        return L.Dense(10, activation="softmax")(y)
+    desc = ("MobileNetV2 (alpha 0.35 widths) at 160x160x3: Conv2D 3x3 s2 to 16 + BN + ReLU6, "
+            "inverted-residual blocks (1x1 expand x6 + ReLU6, depthwise 3x3 + ReLU6, linear 1x1 "
+            "project, residual Add where stride 1 and channels match) in stages of 8 (1 block, no "
+            "expansion), 8 (2, s2), 16 (3, s2), 24 (4, s2) channels, then 1x1 conv to 128 + ReLU6, "
+            "global average pool, Dense + softmax; 160x160x3 -> 10. Early activations up to "
+            "80x80x48 int8: the RAM-budget (patch-based) planner's test case")
+    out, _ = keras_variants("mobilenet_v2_160", desc, build, (160, 160, 3), lo=0.0, hi=1.0,
+                            batch=1, variants=("int8",))
     return out
 
 
@@ -991,6 +1034,7 @@ CASES = [
     ("ssd_detector", case_ssd),
     ("attention_block", case_attention),
     ("mobilenet_v2_small", case_mobilenet_16x8),
+    ("mobilenet_v2_160", case_mobilenet_v2_160),
     ("audio_conv1d", case_audio_conv1d),
 ]
 

@@ -148,49 +148,81 @@ fn candidates(graph: &Graph<'_>, max_arena: usize) -> Vec<Candidate> {
     out
 }
 
+/// Compiles `cand` (with [`Graph::scratch_within_peak`] set to `strict`).
+fn compile_candidate(
+    graph: &Graph<'_>,
+    options: &Options,
+    cand: &Candidate,
+    strict: bool,
+) -> Result<Compiled> {
+    let max_arena = options.max_arena.unwrap_or(usize::MAX);
+    let opts = Options {
+        patch: cand.patch,
+        input_in_place: cand.input_in_place,
+        in_place_ops: cand.in_place != InPlace::None,
+        in_place_limit: matches!(cand.in_place, InPlace::Needed(_)).then_some(max_arena),
+        max_arena: None,
+        ..options.clone()
+    };
+    let mut g = graph.clone();
+    g.scratch_within_peak = strict;
+    compile_graph(g, &opts)
+}
+
 /// The fastest plan of `graph` within `options.max_arena`, or an error naming the smallest
 /// arena reached.
+///
+/// Plans are first tried with every kernel's speed-chosen scratch as the lowering sizes it;
+/// only when none fits are they tried again with that scratch kept within the activation peak
+/// ([`Graph::scratch_within_peak`]: slower depthwise kernels on the Cortex-M targets), so a
+/// budget that fits without it gets the same plan as before.
 pub fn fit(graph: &Graph<'_>, options: &Options) -> Result<Compiled> {
     let max_arena = options.max_arena.unwrap_or(usize::MAX);
     let all = candidates(graph, max_arena);
-    let mut tried: Vec<(usize, Candidate)> = Vec::new();
-    for cand in all.iter().filter(|c| c.floor <= max_arena) {
-        let opts = Options {
-            patch: cand.patch,
-            input_in_place: cand.input_in_place,
-            in_place_ops: cand.in_place != InPlace::None,
-            in_place_limit: matches!(cand.in_place, InPlace::Needed(_)).then_some(max_arena),
-            max_arena: None,
-            ..options.clone()
-        };
-        let Ok(c) = compile_graph(graph.clone(), &opts) else {
-            continue;
-        };
-        if c.arena_bytes <= max_arena {
-            return Ok(c);
+    // The portable kernels take no speed-chosen scratch: one pass is enough.
+    let passes: &[bool] = if options.target == crate::Target::Portable {
+        &[false]
+    } else {
+        &[false, true]
+    };
+    let mut tried: Vec<(usize, Candidate, bool)> = Vec::new();
+    for &strict in passes {
+        for cand in all.iter().filter(|c| c.floor <= max_arena) {
+            let Ok(c) = compile_candidate(graph, options, cand, strict) else {
+                continue;
+            };
+            if c.arena_bytes <= max_arena {
+                return Ok(c);
+            }
+            tried.push((c.arena_bytes, *cand, strict));
         }
-        tried.push((c.arena_bytes, *cand));
     }
     // Nothing fits: the smallest arena among the plans with the lowest floors.
     let mut by_floor: Vec<&Candidate> = all.iter().collect();
     by_floor.sort_by_key(|c| (c.floor, c.cost));
     for cand in by_floor.into_iter().take(8) {
-        let opts = Options {
-            patch: cand.patch,
-            input_in_place: cand.input_in_place,
-            in_place_ops: cand.in_place != InPlace::None,
-            in_place_limit: matches!(cand.in_place, InPlace::Needed(_)).then_some(max_arena),
-            max_arena: None,
-            ..options.clone()
-        };
-        if let Ok(c) = compile_graph(graph.clone(), &opts) {
-            tried.push((c.arena_bytes, *cand));
+        for &strict in passes {
+            if let Ok(c) = compile_candidate(graph, options, cand, strict) {
+                tried.push((c.arena_bytes, *cand, strict));
+            }
         }
     }
-    let best = tried.iter().min_by_key(|(arena, c)| (*arena, c.cost));
+    let best = tried
+        .iter()
+        .min_by_key(|(arena, c, strict)| (*arena, c.cost, *strict));
     Err(ConvertError::Budget {
         max_arena,
         smallest: best.map_or(0, |b| b.0),
-        plan: best.map_or_else(|| "no plan converted".into(), |b| b.1.describe()),
+        plan: best.map_or_else(
+            || "no plan converted".into(),
+            |b| {
+                let strict = if b.2 {
+                    ", kernel scratch within the activation peak"
+                } else {
+                    ""
+                };
+                format!("{}{strict}", b.1.describe())
+            },
+        ),
     })
 }

@@ -154,6 +154,11 @@ pub struct Graph<'a> {
     pub input_in_place: bool,
     /// Positions in `ops` of the depthwise convolutions that run in place ([`crate::inplace`]).
     pub in_place_ops: Vec<usize>,
+    /// Kernels whose scratch is a speed choice never take more than the activation peak
+    /// leaves: a Cortex-M DSP depthwise convolution that needs more even for one row runs on
+    /// the portable kernel instead (no scratch). Set by [`crate::budget`] when no plan fits
+    /// its budget otherwise.
+    pub scratch_within_peak: bool,
 }
 
 /// A tensor whose bytes are a contiguous part of another's: rows of an NHWC tensor, which a
@@ -603,6 +608,7 @@ impl<'a> Graph<'a> {
             views: Vec::new(),
             input_in_place: false,
             in_place_ops: Vec::new(),
+            scratch_within_peak: false,
         })
     }
 }

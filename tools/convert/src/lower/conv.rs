@@ -500,7 +500,15 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                         ),
                         Target::Portable => None,
                     };
+                    // Under a budget that needs it, a DSP depthwise whose one-row scratch
+                    // would raise the arena is left to the portable kernel.
+                    let dsp_fits = !self.g.scratch_within_peak
+                        || ferrite_kernels::ops::depthwise_dsp::scratch_bytes(&geom, 1)
+                            <= scratch_room;
                     if let Some((op, scratch)) = special.or_else(|| {
+                        if !dsp_fits {
+                            return None;
+                        }
                         lower_dsp::depthwise(
                             &mut self.pool,
                             ii,

@@ -1,0 +1,284 @@
+//! RAM budgets on real models (`Options::max_arena`, [`ferrite_convert::budget`]): the
+//! converter picks the fastest plan whose arena fits (a patch-based prefix, the input read in
+//! place), every plan it picks reproduces TFLite Micro's goldens byte for byte, and a budget
+//! nothing reaches fails naming the smallest arena reached and its plan.
+//!
+//! Conversions use the portable kernel set (`KernelSet::PORTABLE`, `Options::default`), as
+//! generated code does, for the portable and the Cortex-M DSP layouts. A conversion's arena
+//! does not depend on the budget (the budget only chooses among plans), so "fits budget B" is
+//! monotonic in B and [`smallest_plan`] finds the true minimum by descent.
+//!
+//! Figures at the time of writing (printed by the tests, `--nocapture`):
+//!
+//! | model | target | budget | arena | plan | MACs over unconstrained |
+//! |---|---|---|---|---|---|
+//! | mobilenet_v2_160_int8 | portable, DSP | L/4 = 96,000 (L = 384,000) | 96,000 | prefix through #9 in 7 bands, input in place | +19.9% (18,134,080 -> 21,736,000) |
+//! | mobilenet_v2_160_int8 | portable, DSP | smallest reachable | 83,200 | prefix through #12 in 10 bands, input in place | +43.2% (25,967,680) |
+//! | vww_96_int8 | portable / DSP | 28,000 | 26,496 / 27,456 | prefix through #7 in 4 bands, input in place | +9.6% |
+//! | person_detect | portable / DSP | 28,000 | 26,496 / 27,456 | prefix through #7 in 4 bands, input in place | +7.4% |
+//! | resnet8_int8 | DSP | smallest reachable (unconstrained 50,944) | 23,808 | prefix through #7 in 15 bands, input in place | +128.6% (28,578,944) |
+//!
+//! On the DSP layout mobilenet_v2_160_int8 reaches L/4 only with the budget planner's second
+//! pass ([`ferrite_convert::graph::Graph::scratch_within_peak`]): the DSP depthwise kernel
+//! needs at least one output row of scratch (23,616 B for the banded 80-wide, 48-channel
+//! stride-2 depthwise: 15x80x48 in, 7x40x48 out), which alone kept its smallest arena at
+//! 101,056 B; at L/4, 9 of the plan's depthwise layers run the portable kernel instead.
+
+use ferrite_convert::npy::Array;
+use ferrite_convert::{compile, host, Compiled, ConvertError, Options, Target};
+use ferrite_tests::*;
+use std::path::Path;
+
+const BUDGET_TARGETS: [Target; 2] = [Target::Portable, Target::CortexMDsp];
+
+fn options(target: Target, max_arena: Option<usize>) -> Options {
+    Options {
+        target,
+        max_arena,
+        ..Options::default()
+    }
+}
+
+fn convert_budget(
+    bytes: &[u8],
+    target: Target,
+    max_arena: Option<usize>,
+) -> Result<Compiled, ConvertError> {
+    compile(bytes, &options(target, max_arena))
+}
+
+/// Runs every sample of `inputs` and asserts the output equals `expected` byte for byte.
+fn assert_exact(what: &str, c: &Compiled, inputs: &Array, expected: &Array) {
+    let out =
+        host::run_all(c, std::slice::from_ref(inputs), 2).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let bad = compare(&out[0], expected, 0.0);
+    assert!(
+        bad.is_empty(),
+        "{what}: {} of {} samples differ from the TFLM goldens: {bad:?}",
+        bad.len(),
+        expected.shape[0]
+    );
+}
+
+fn describe(c: &Compiled) -> String {
+    let patch = c.report.patch.as_ref().map_or("no patch".to_string(), |p| {
+        format!(
+            "prefix of {} operators (through #{}) in {} bands",
+            p.prefix_ops.len(),
+            p.prefix_ops.last().copied().unwrap_or(0),
+            p.bands.len()
+        )
+    });
+    format!(
+        "arena {} B, {} MACs, {patch}, input in place: {}",
+        c.arena_bytes, c.report.macs, c.report.input_in_place
+    )
+}
+
+/// The smallest arena any plan reaches under `target`: from an arena that fits, tries one
+/// byte less until nothing fits (each success returns a plan at most that big). Returns the
+/// conversion at the minimum and the error one byte below it.
+fn smallest_plan(bytes: &[u8], target: Target, start: usize) -> (Compiled, usize, ConvertError) {
+    let mut best = convert_budget(bytes, target, Some(start))
+        .unwrap_or_else(|e| panic!("{target:?}: budget {start}: {e}"));
+    let mut steps = 0;
+    loop {
+        let below = best.arena_bytes - 1;
+        match convert_budget(bytes, target, Some(below)) {
+            Ok(c) => {
+                assert!(
+                    c.arena_bytes <= below,
+                    "{target:?}: budget {below} gave {}",
+                    c.arena_bytes
+                );
+                best = c;
+            }
+            Err(e) => return (best, steps, e),
+        }
+        steps += 1;
+    }
+}
+
+fn user_model(name: &str) -> (Vec<u8>, Array, Array) {
+    let dir = repo_root().join("tests/data/models");
+    let bytes =
+        std::fs::read(dir.join(format!("{name}.tflite"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+    (
+        bytes,
+        load(&dir.join(format!("{name}.inputs.npy"))),
+        load(&dir.join(format!("{name}.outputs.npy"))),
+    )
+}
+
+fn shared(dir: &Path, name: &str) -> (Vec<u8>, Array, Array) {
+    let m = shared_model(dir, name);
+    let bytes = std::fs::read(&m.tflite).unwrap_or_else(|e| panic!("{name}: {e}"));
+    (bytes, load(&m.inputs), load(&m.outputs))
+}
+
+fn macs_over(c: &Compiled, free: &Compiled) -> f64 {
+    100.0 * (c.report.macs as f64 / free.report.macs as f64 - 1.0)
+}
+
+/// The budget error's `smallest` (and its message naming the plan) for a budget nothing fits.
+fn budget_error(e: ConvertError, budget: usize, what: &str) -> usize {
+    let text = e.to_string();
+    match e {
+        ConvertError::Budget {
+            max_arena,
+            smallest,
+            plan,
+        } => {
+            assert_eq!(max_arena, budget, "{what}");
+            assert!(smallest > budget, "{what}: {text}");
+            assert!(!plan.is_empty() && text.contains(&plan), "{what}: {text}");
+            assert!(text.contains(&smallest.to_string()), "{what}: {text}");
+            smallest
+        }
+        other => panic!("{what}: expected a budget error, got {other}"),
+    }
+}
+
+/// mobilenet_v2_160_int8 (160x160x3, first MobileNetV2 stages): a quarter of the layer-by-layer
+/// bound L on both layouts, exact, and the smallest arena each reaches.
+#[test]
+fn mobilenet_v2_160_fits_a_quarter_of_its_layerwise_bound() {
+    let (bytes, inputs, expected) = user_model("mobilenet_v2_160_int8");
+    for target in BUDGET_TARGETS {
+        let free = convert_budget(&bytes, target, None).unwrap();
+        let l = free.report.layerwise_lower_bound;
+        let budget = l / 4;
+        println!("{target:?} unconstrained: L = {l} B, {}", describe(&free));
+        assert_exact(
+            &format!("{target:?}, unconstrained"),
+            &free,
+            &inputs,
+            &expected,
+        );
+        assert!(
+            l >= 300_000,
+            "L = {l}: the 80x80x48 expansion alone is 307,200 B"
+        );
+        let c = convert_budget(&bytes, target, Some(budget))
+            .unwrap_or_else(|e| panic!("{target:?}, L/4 = {budget}: {e}"));
+        let portable_dw = |c: &Compiled| {
+            c.report
+                .layers
+                .iter()
+                .filter(|l| l.kernel.ends_with("run_depthwise_conv2d_i8"))
+                .count()
+        };
+        println!(
+            "{target:?}, L/4 = {budget}: {} ({:+.1}% MACs; {} portable depthwise layers)",
+            describe(&c),
+            macs_over(&c, &free),
+            portable_dw(&c)
+        );
+        assert!(c.arena_bytes <= budget, "{target:?}");
+        assert!(c.report.patch.is_some(), "L/4 needs a patch-based prefix");
+        assert_exact(&format!("{target:?}, L/4"), &c, &inputs, &expected);
+
+        let (min, _, err) = smallest_plan(&bytes, target, c.arena_bytes);
+        println!(
+            "{target:?}, smallest: {} ({:+.1}% MACs)",
+            describe(&min),
+            macs_over(&min, &free)
+        );
+        assert_exact(&format!("{target:?}, smallest"), &min, &inputs, &expected);
+        let below = budget_error(err, min.arena_bytes - 1, "below the smallest");
+        assert_eq!(below, min.arena_bytes, "the error names the smallest arena");
+        if target == Target::CortexMDsp {
+            // Within budgets that fit with the DSP depthwise kernels, they stay.
+            let roomy = convert_budget(&bytes, target, Some(110_000)).unwrap();
+            assert_eq!(portable_dw(&roomy), 0, "{}", describe(&roomy));
+        }
+    }
+}
+
+/// The two 96x96 person detectors (../shared/models) in 28,000 bytes, exact, for at most 20%
+/// more multiply-accumulates.
+#[test]
+fn vww_and_person_detect_fit_28000_bytes() {
+    let Some(dir) = shared_models_dir() else {
+        return;
+    };
+    for name in ["vww_96_int8", "person_detect"] {
+        let (bytes, inputs, expected) = shared(&dir, name);
+        for target in BUDGET_TARGETS {
+            let free = convert_budget(&bytes, target, None).unwrap();
+            let c = convert_budget(&bytes, target, Some(28_000))
+                .unwrap_or_else(|e| panic!("{name} {target:?}: {e}"));
+            println!(
+                "{name} {target:?}: unconstrained arena {} B; in 28,000: {} ({:+.2}% MACs)",
+                free.arena_bytes,
+                describe(&c),
+                macs_over(&c, &free)
+            );
+            assert!(c.arena_bytes <= 28_000, "{name} {target:?}");
+            assert!(
+                c.report.macs * 5 <= free.report.macs * 6,
+                "{name} {target:?}: {} MACs vs {} unconstrained",
+                c.report.macs,
+                free.report.macs
+            );
+            assert_exact(&format!("{name} {target:?}"), &c, &inputs, &expected);
+        }
+    }
+}
+
+/// resnet8_int8's smallest budget on the DSP layout: it converts and is exact there, one byte
+/// less fails naming a bigger arena.
+#[test]
+fn resnet8_smallest_budget() {
+    let Some(dir) = shared_models_dir() else {
+        return;
+    };
+    let (bytes, inputs, expected) = shared(&dir, "resnet8_int8");
+    let target = Target::CortexMDsp;
+    let free = convert_budget(&bytes, target, None).unwrap();
+    // A budget of 1 byte fits nothing; its error names where to start.
+    let start = budget_error(
+        convert_budget(&bytes, target, Some(1)).unwrap_err(),
+        1,
+        "resnet8, 1 byte",
+    );
+    let (min, _, err) = smallest_plan(&bytes, target, start);
+    let m = min.arena_bytes;
+    println!(
+        "resnet8_int8 {target:?}: smallest budget {m} B (unconstrained {} B): {} ({:+.1}% MACs)",
+        free.arena_bytes,
+        describe(&min),
+        macs_over(&min, &free)
+    );
+    // Converting at exactly that budget gives that plan.
+    let at = convert_budget(&bytes, target, Some(m)).unwrap();
+    assert!(at.arena_bytes <= m);
+    assert_exact(
+        "resnet8_int8 at its smallest budget",
+        &at,
+        &inputs,
+        &expected,
+    );
+    let below = budget_error(err, m - 1, "resnet8, smallest - 1");
+    assert!(below > m - 1);
+    let again = convert_budget(&bytes, target, Some(m - 1)).unwrap_err();
+    assert!(matches!(again, ConvertError::Budget { smallest, .. } if smallest > m - 1));
+}
+
+/// A budget below anything reachable fails with the smallest arena reached and its plan.
+#[test]
+fn an_unreachable_budget_names_the_smallest_arena_and_its_plan() {
+    let (bytes, _, _) = user_model("mobilenet_v2_160_int8");
+    for target in BUDGET_TARGETS {
+        for budget in [0, 4096, 50_000] {
+            let e = convert_budget(&bytes, target, Some(budget)).unwrap_err();
+            let text = e.to_string();
+            let smallest = budget_error(e, budget, &format!("{target:?} {budget}"));
+            assert!(
+                text.contains("a prefix through operator #") && text.contains(" bands"),
+                "{text}"
+            );
+            println!("{target:?}, {budget} B: {text} (smallest {smallest})");
+        }
+    }
+}
