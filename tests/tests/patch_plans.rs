@@ -685,3 +685,61 @@ fn a_reshape_tail_does_not_hide_plans_from_the_search() {
     assert!(c.arena_bytes <= 80, "{}", c.arena_bytes);
     check(&net, &mut Stats::default());
 }
+
+/// Regression: the search tried prefixes in 2 to 16 bands, never in one, though one band is
+/// not the unpatched plan (explicit padding and views). Here, for Helium, the prefix through
+/// operator #2 in one band with the input in place needs 192 bytes, and a budget of 192 was
+/// refused (smallest 208: the same prefix in 2 bands).
+#[test]
+fn a_prefix_in_one_band_is_a_plan_the_search_tries() {
+    let conv = |stride2, out_c| Layer::Conv {
+        k3: false,
+        stride2,
+        valid: false,
+        out_c,
+        act: 0,
+    };
+    let net = Net {
+        h: 9,
+        w: 13,
+        c: 1,
+        layers: vec![
+            conv(true, 1),
+            conv(false, 4),
+            Layer::Pool {
+                max: false,
+                k3: false,
+                stride2: true,
+                valid: true,
+            },
+        ],
+        fc_tail: false,
+        seed: 0,
+        budget_permille: 300,
+    };
+    let (bytes, words) = build(&net);
+    let forced = compile(
+        &bytes,
+        &Options {
+            target: Target::Helium,
+            patch: Some(PatchChoice {
+                last_op: 2,
+                bands: 1,
+            }),
+            input_in_place: true,
+            ..Options::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{words:?}: {e}"));
+    let budget = forced.arena_bytes;
+    let c = compile(
+        &bytes,
+        &Options {
+            target: Target::Helium,
+            max_arena: Some(budget),
+            ..Options::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{words:?}: budget {budget}: {e}"));
+    assert!(c.arena_bytes <= budget, "{} > {budget}", c.arena_bytes);
+}

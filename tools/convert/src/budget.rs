@@ -1,8 +1,9 @@
 //! Plans under budgets: the fastest plan whose arena fits `--max-arena`.
 //!
 //! The plans compared are the layer-by-layer plan, the same with input 0 read in place from
-//! the caller's buffer, and every patch-based prefix ([`crate::patch::prefixes`]) in 2 to
-//! [`MAX_BANDS`] bands, with or without the input in place. Their cost is the
+//! the caller's buffer, and every patch-based prefix ([`crate::patch::prefixes`]) in 1 to
+//! [`MAX_BANDS`] bands, with or without the input in place (one band is not always the
+//! unpatched plan: its explicit padding and views can change the kernels and their scratch). Their cost is the
 //! multiply-accumulates they execute (recomputed band overlaps included) plus
 //! [`LAYER_COST`] per extra layer call; a plan that copies the input wins a tie, since it
 //! keeps the plain `set_input`/`invoke` API. Candidates are tried cheapest first, each
@@ -67,7 +68,7 @@ fn candidates(graph: &Graph<'_>) -> Vec<Candidate> {
     }
     for prefix in patch::prefixes(graph) {
         let last_op = graph.ops[prefix.end - 1].index;
-        for bands in 2..=prefix.rows.min(MAX_BANDS) {
+        for bands in 1..=prefix.rows.min(MAX_BANDS) {
             let mut g = graph.clone();
             let Ok(report) = patch::apply(&mut g, &prefix, bands) else {
                 continue;
@@ -85,7 +86,15 @@ fn candidates(graph: &Graph<'_>) -> Vec<Candidate> {
             }
         }
     }
-    out.sort_by_key(|c| (c.cost, c.input_in_place, c.floor));
+    // At equal cost (one band costs what the unpatched plan does), fewer bands first.
+    out.sort_by_key(|c| {
+        (
+            c.cost,
+            c.input_in_place,
+            c.patch.map_or(0, |p| p.bands),
+            c.floor,
+        )
+    });
     out
 }
 
