@@ -3,7 +3,8 @@
 //! Each case is a random chain of convolutions, depthwise convolutions, pools and residual
 //! ADDs on a random `[1, H, W, C]` input, followed by a tail no patch-based prefix can absorb
 //! (a RESHAPE to `[1, N]` whose output is the graph output, or a FULLY_CONNECTED layer). For
-//! the portable and the Cortex-M DSP targets:
+//! every target (portable, Cortex-M DSP and no-DSP, Helium; the portable kernel set runs
+//! them all on the host):
 //!
 //! - (a) every forced plan (each prefix [`patch::prefixes`] offers, in 1 to 6 bands, with the
 //!   input copied into the arena or read in place, and the unpatched network with its input in
@@ -31,8 +32,8 @@ use proptest::test_runner::{Config, RngSeed, TestRunner};
 use std::cell::RefCell;
 use std::time::Instant;
 
-/// Cases run by default (each converts and runs every forced plan for two targets).
-const CASES: u32 = 128;
+/// Cases run by default (each converts and runs every forced plan for four targets).
+const CASES: u32 = 96;
 
 // Operator codes, in the order of `ModelSpec::opcodes` below (the opcode index).
 const OPCODES: [i32; 7] = [3, 4, 1, 17, 0, 22, 9];
@@ -506,7 +507,12 @@ fn check(net: &Net, stats: &mut Stats) {
     let inputs = [input];
     let prefixes = prefixes(&bytes);
     stats.cases += 1;
-    for target in [Target::Portable, Target::CortexMDsp] {
+    for target in [
+        Target::Portable,
+        Target::CortexMDsp,
+        Target::CortexMNoDsp,
+        Target::Helium,
+    ] {
         let base_opts = Options {
             target,
             ..Options::default()
