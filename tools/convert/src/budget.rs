@@ -1,12 +1,14 @@
 //! Plans under budgets: the fastest plan whose arena fits `--max-arena`.
 //!
 //! The plans compared are the layer-by-layer plan and every patch-based prefix
-//! ([`crate::patch::prefixes`]) in 2 to [`MAX_BANDS`] bands, each with or without input 0 read
-//! in place from the caller's buffer and with or without the depthwise convolutions that allow
-//! it run in place ([`crate::inplace`]). Their cost is the multiply-accumulates they execute
-//! (recomputed band overlaps included), plus [`LAYER_COST`] per extra layer call and
-//! [`IN_PLACE_COST`] per multiply-accumulate of an in-place depthwise (a slower kernel); a plan
-//! that copies the input wins a tie, since it keeps the plain `set_input`/`invoke` API. Candidates are tried cheapest first, each
+//! ([`crate::patch::prefixes`]) in 1 to [`MAX_BANDS`] bands (one band is not always the
+//! unpatched plan: its explicit padding and views can change the kernels and their scratch),
+//! each with or without input 0 read in place from the caller's buffer and with or without the
+//! depthwise convolutions that allow it run in place ([`crate::inplace`]). Their cost is the
+//! multiply-accumulates they execute (recomputed band overlaps included), plus [`LAYER_COST`]
+//! per extra layer call and [`IN_PLACE_COST`] per multiply-accumulate of an in-place
+//! depthwise (a slower kernel); a plan that copies the input wins a tie, since it keeps the
+//! plain `set_input`/`invoke` API. Candidates are tried cheapest first, each
 //! skipped when its activation floor ([`crate::patch::activation_floor`]) is already over the
 //! budget, and the first whose planned arena (kernel scratch included) fits is the answer.
 //! When none fits, the error names the smallest arena any of them reached and its plan.
@@ -132,7 +134,7 @@ fn candidates(graph: &Graph<'_>, max_arena: usize) -> Vec<Candidate> {
     variants(graph, None, base, max_arena, &mut out);
     for prefix in patch::prefixes(graph) {
         let last_op = graph.ops[prefix.end - 1].index;
-        for bands in 2..=prefix.rows.min(MAX_BANDS) {
+        for bands in 1..=prefix.rows.min(MAX_BANDS) {
             let mut g = graph.clone();
             let Ok(report) = patch::apply(&mut g, &prefix, bands) else {
                 continue;
@@ -144,7 +146,16 @@ fn candidates(graph: &Graph<'_>, max_arena: usize) -> Vec<Candidate> {
             variants(&g, choice, cost, max_arena, &mut out);
         }
     }
-    out.sort_by_key(|c| (c.cost, c.input_in_place, c.in_place, c.floor));
+    // At equal cost (one band costs what the unpatched plan does), fewer bands first.
+    out.sort_by_key(|c| {
+        (
+            c.cost,
+            c.input_in_place,
+            c.in_place,
+            c.patch.map_or(0, |p| p.bands),
+            c.floor,
+        )
+    });
     out
 }
 

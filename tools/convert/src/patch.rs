@@ -441,13 +441,34 @@ pub(crate) fn op_macs(g: &Graph<'_>, op: &GOp<'_>) -> u64 {
 }
 
 /// Most activation bytes alive at once when `g`'s operators run in order (views counted in
-/// their whole tensor, an input read in place not at all), with each tensor rounded up to the
-/// arena alignment: the arena no plan of `g` can go below.
+/// their whole tensor, the output of a RESHAPE, SQUEEZE or EXPAND_DIMS in its input, since the
+/// lowering makes it an alias, an input read in place not at all), with each tensor rounded up
+/// to the arena alignment: the arena no plan of `g` can go below.
 pub fn activation_floor(g: &Graph<'_>, input_in_place: bool) -> usize {
-    live_peak(g, input_in_place, ferrite_core::arena::ARENA_ALIGN)
+    let mut root = g.view_roots();
+    for op in &g.ops {
+        if !matches!(op.code, oc::RESHAPE | oc::SQUEEZE | oc::EXPAND_DIMS) {
+            continue;
+        }
+        if let ([out], Some(Some(input))) = (&op.outputs[..], op.inputs.first()) {
+            if !g.tensors[*input].is_const() {
+                root[*out] = root[*input];
+            }
+        }
+    }
+    // A view of an alias belongs to the alias's root.
+    for t in 0..root.len() {
+        root[t] = root[root[t]];
+    }
+    live_steps_with_roots(g, &root, input_in_place, ferrite_core::arena::ARENA_ALIGN)
+        .into_iter()
+        .max()
+        .unwrap_or(0)
 }
 
-/// [`activation_floor`] with tensors rounded up to multiples of `align` bytes (1: exact).
+/// Most activation bytes alive at once when `g`'s operators run in order (views counted in
+/// their whole tensor, every other tensor apart, an input read in place not at all), with
+/// tensors rounded up to multiples of `align` bytes (1: exact).
 pub(crate) fn live_peak(g: &Graph<'_>, input_in_place: bool, align: usize) -> usize {
     live_steps(g, input_in_place, align)
         .into_iter()
@@ -458,8 +479,18 @@ pub(crate) fn live_peak(g: &Graph<'_>, input_in_place: bool, align: usize) -> us
 /// Activation bytes alive while each operator of `g` runs (entry `ops.len()`: after the
 /// last), tensors rounded up to multiples of `align` bytes.
 pub(crate) fn live_steps(g: &Graph<'_>, input_in_place: bool, align: usize) -> Vec<usize> {
+    live_steps_with_roots(g, &g.view_roots(), input_in_place, align)
+}
+
+/// [`live_steps`] with tensors sharing memory as `root` says (each tensor's root; only roots
+/// count).
+fn live_steps_with_roots(
+    g: &Graph<'_>,
+    root: &[usize],
+    input_in_place: bool,
+    align: usize,
+) -> Vec<usize> {
     let align = |n: usize| n.div_ceil(align) * align;
-    let root = g.view_roots();
     let n = g.ops.len();
     let mut live = vec![(usize::MAX, 0usize); g.tensors.len()];
     for &i in &g.inputs {
