@@ -338,21 +338,36 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         id_of[t] = id;
     }
     // Alias groups: an alias shares the buffer of its target's group.
-    let mut group: Vec<usize> = (0..act.len()).collect();
-    for &(alias, target) in &aliases {
-        let root = group[id_of[target]];
-        group[id_of[alias]] = root;
-    }
-    // Views (rows of a tensor a band of a patched prefix reads or writes) share their root's
-    // buffer at a byte offset.
+    // Views (rows of a tensor a band of a patched prefix reads or writes, or an in-place
+    // layer's output over its input) share their root's buffer at a byte offset. Both kinds
+    // join groups by union-find, so an alias of a view (a RESHAPE of an in-place depthwise
+    // output) lands in the view's buffer whichever was recorded first.
     let view_root = graph.view_roots();
     let view_offset = graph.view_offsets();
-    for v in &graph.views {
-        let (id, root) = (id_of[v.tensor], id_of[view_root[v.tensor]]);
-        if id != usize::MAX && root != usize::MAX {
-            group[id] = group[root];
+    let mut parent: Vec<usize> = (0..act.len()).collect();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    let joins = aliases
+        .iter()
+        .map(|&(alias, target)| (id_of[alias], id_of[target]))
+        .chain(
+            graph
+                .views
+                .iter()
+                .map(|v| (id_of[v.tensor], id_of[view_root[v.tensor]])),
+        );
+    for (member, to) in joins.collect::<Vec<_>>() {
+        if member != usize::MAX && to != usize::MAX {
+            let (a, b) = (find(&mut parent, member), find(&mut parent, to));
+            parent[a] = b;
         }
     }
+    let group: Vec<usize> = (0..act.len()).map(|i| find(&mut parent, i)).collect();
     // An input read in place lives in the caller's buffer: no arena bytes, and no layer may
     // write its bytes.
     let in_place_group = if graph.input_in_place {
