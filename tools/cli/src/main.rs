@@ -61,6 +61,19 @@ fn batch() -> usize {
     BATCH.get().copied().unwrap_or(1)
 }
 
+/// The layers `--int8-weights` chose (set once from the command line).
+static INT8_WEIGHTS: std::sync::OnceLock<ferrite_convert::Int8Weights> = std::sync::OnceLock::new();
+
+fn int8_weights() -> ferrite_convert::Int8Weights {
+    INT8_WEIGHTS.get().cloned().unwrap_or_default()
+}
+
+fn set_int8_weights(layers: Option<ferrite_convert::Int8Weights>) {
+    if let Some(l) = layers {
+        let _ = INT8_WEIGHTS.set(l);
+    }
+}
+
 /// The target chosen on the command line.
 static TARGET: std::sync::OnceLock<ferrite_convert::Target> = std::sync::OnceLock::new();
 
@@ -77,6 +90,11 @@ enum Command {
         /// Where to write the Rust module.
         #[arg(short, long)]
         output: PathBuf,
+        /// Dense convolutions that keep int8 weights on the Cortex-M DSP target instead of
+        /// 16-bit pre-shifted ones (twice the flash, a faster inner loop): `none` (the
+        /// default), `all`, or TFLite operator indices `I,J,K` (the `#N` of `inspect`).
+        #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]
+        int8_weights: Option<ferrite_convert::Int8Weights>,
     },
     /// Show layers, shapes, MACs, parameters and the arena plan.
     Inspect {
@@ -89,6 +107,11 @@ enum Command {
         /// it is alive (x) and its bytes (y), with the arena size marked.
         #[arg(long, value_name = "SVG")]
         plot: Option<PathBuf>,
+        /// Dense convolutions that keep int8 weights on the Cortex-M DSP target instead of
+        /// 16-bit pre-shifted ones (twice the flash, a faster inner loop): `none` (the
+        /// default), `all`, or TFLite operator indices `I,J,K` (the `#N` of `inspect`).
+        #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]
+        int8_weights: Option<ferrite_convert::Int8Weights>,
     },
     /// Measure a classifier on labelled samples: top-1 (and top-k) accuracy, a confusion
     /// matrix, and agreement with a reference model or with outputs computed elsewhere.
@@ -182,6 +205,11 @@ enum Command {
         /// Directory of the board crates (default: the source tree's `targets/`).
         #[arg(long)]
         targets_dir: Option<PathBuf>,
+        /// Dense convolutions that keep int8 weights on the Cortex-M DSP target instead of
+        /// 16-bit pre-shifted ones (twice the flash, a faster inner loop): `none` (the
+        /// default), `all`, or TFLite operator indices `I,J,K` (the `#N` of `inspect`).
+        #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]
+        int8_weights: Option<ferrite_convert::Int8Weights>,
     },
     /// Run samples and compare with expected outputs (int8 exact, float within 1e-5 relative),
     /// here or with --device on a board (each sample's instructions or cycles reported too).
@@ -235,6 +263,7 @@ fn load(model: &Path) -> Result<Compiled, String> {
             .unwrap_or(ferrite_convert::kernels::KernelSet::PORTABLE),
         target: target(),
         batch: batch(),
+        int8_weights: int8_weights(),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;
@@ -278,8 +307,23 @@ fn main() -> ExitCode {
         }
     }
     let result = match cli.command {
-        Command::Convert { model, output } => convert(&model, &output),
-        Command::Inspect { model, json, plot } => inspect(&model, json, plot.as_deref()),
+        Command::Convert {
+            model,
+            output,
+            int8_weights,
+        } => {
+            set_int8_weights(int8_weights);
+            convert(&model, &output)
+        }
+        Command::Inspect {
+            model,
+            json,
+            plot,
+            int8_weights,
+        } => {
+            set_int8_weights(int8_weights);
+            inspect(&model, json, plot.as_deref())
+        }
         Command::Eval {
             model,
             input,
@@ -330,16 +374,20 @@ fn main() -> ExitCode {
             json,
             timeout,
             targets_dir,
-        } => simulate(
-            &model,
-            &board,
-            &input,
-            &output,
-            labels.as_deref(),
-            json,
-            timeout,
-            targets_dir,
-        ),
+            int8_weights,
+        } => {
+            set_int8_weights(int8_weights);
+            simulate(
+                &model,
+                &board,
+                &input,
+                &output,
+                labels.as_deref(),
+                json,
+                timeout,
+                targets_dir,
+            )
+        }
         Command::Verify {
             model,
             input,
@@ -375,6 +423,7 @@ fn convert(model: &Path, output: &Path) -> Result<ExitCode, String> {
     let c = ferrite_convert::Builder::new(model)
         .target(target())
         .batch(batch())
+        .int8_weights(int8_weights())
         .emit_to(output)
         .map_err(|e| format!("{}: {e}", model.display()))?;
     for w in &c.report.warnings {
@@ -720,6 +769,7 @@ fn simulate(
         kernels: ferrite_convert::kernels::KernelSet::PORTABLE,
         target: board_target,
         batch: batch(),
+        int8_weights: int8_weights(),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;

@@ -303,6 +303,7 @@ fn build(
     cmd.current_dir(&crate_dir)
         .env("FERRITE_MODEL", abs(model)?)
         .env("FERRITE_BATCH", crate::batch().to_string())
+        .env("FERRITE_INT8_WEIGHTS", crate::int8_weights().to_string())
         // The board's .cargo/config.toml picks target and linker flags; a caller's flags must
         // not override them.
         .env_remove("RUSTFLAGS")

@@ -29,6 +29,10 @@ pub struct Options {
     /// The batch an unknown batch dimension (`-1` in a tensor's `shape_signature`) is fixed
     /// to; shape arithmetic is then folded for it.
     pub batch: usize,
+    /// Which dense convolutions keep int8 weights on the Cortex-M DSP target instead of the
+    /// faster 16-bit pre-shifted weights, which take twice the flash: none (the default), all,
+    /// or those of the given TFLite operator indices. See [`crate::Int8Weights`].
+    pub int8_weights: crate::Int8Weights,
 }
 
 impl Default for Options {
@@ -38,6 +42,7 @@ impl Default for Options {
             kernels: KernelSet::PORTABLE,
             target: crate::Target::Portable,
             batch: 1,
+            int8_weights: crate::Int8Weights::None,
         }
     }
 }
@@ -225,7 +230,7 @@ pub fn compile(bytes: &[u8], options: &Options) -> Result<Compiled> {
     let mut graph = Graph::build_with_batch(&tf, options.batch)?;
     crate::fold::fold(&mut graph)?;
     crate::fold::rewrite_dilated_convs(&mut graph);
-    let lowered = lower(&graph, options.target)?;
+    let lowered = lower(&graph, options.target, &options.int8_weights)?;
     assemble(&graph, lowered, options)
 }
 

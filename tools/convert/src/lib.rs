@@ -27,6 +27,7 @@ pub mod compile;
 pub mod consts;
 pub mod emit;
 pub mod error;
+pub mod flash;
 pub mod fold;
 pub mod graph;
 pub mod host;
@@ -41,6 +42,7 @@ pub mod tflite;
 
 pub use compile::{compile, Compiled, Options, Report};
 pub use error::{ConvertError, Result};
+pub use flash::Int8Weights;
 pub use lower_dsp::Target;
 
 use std::path::{Path, PathBuf};
@@ -72,6 +74,13 @@ impl Builder {
     /// Fixes an unknown batch dimension to `batch` (default 1; see [`Options::batch`]).
     pub fn batch(mut self, batch: usize) -> Self {
         self.options.batch = batch;
+        self
+    }
+
+    /// Which layers keep int8 weights on the DSP target (default: none, the fastest layout;
+    /// see [`Options::int8_weights`]).
+    pub fn int8_weights(mut self, layers: Int8Weights) -> Self {
+        self.options.int8_weights = layers;
         self
     }
 
