@@ -469,6 +469,7 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
             "naive_activation_bytes": r.naive_activation_bytes,
             "macs": r.macs,
             "weight_bytes": r.weight_bytes,
+            "flash_bytes": r.flash_bytes,
             "layers": r.layers,
             "tensors": r.tensors,
             "buffers": r.buffers,
@@ -510,6 +511,11 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
     }
     println!("MACs                      {:>10}", r.macs);
     println!("weights and constants     {:>10} bytes", r.weight_bytes);
+    println!(
+        "flash                     {:>10} bytes (estimate: constants, tables, kernel code and runtime for {:?})",
+        r.flash_bytes,
+        target()
+    );
     println!(
         "arena                     {:>10} bytes (lower bound {}, naive sum of activations {})",
         r.arena_bytes, r.arena_lower_bound, r.naive_activation_bytes

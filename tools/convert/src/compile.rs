@@ -143,6 +143,10 @@ pub struct Report {
     pub macs: u64,
     /// Bytes of the constant blob (weights, biases, multipliers, tables).
     pub weight_bytes: usize,
+    /// Estimated flash of a firmware running the model on the conversion's target: the
+    /// constants as emitted, the layer and tensor tables, and the code of the kernels the
+    /// layers use plus a runtime base ([`crate::flash::estimate`]).
+    pub flash_bytes: usize,
     /// Bytes of arena the plan needs.
     pub arena_bytes: usize,
     /// Largest total size of tensors alive at once: no layer-by-layer plan needs less.
@@ -445,7 +449,15 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
             last_layer: b.last,
         })
         .collect();
+    // Host-only packed copies (added by `prepare` for host kernels) are not emitted.
+    let emitted = if options.kernels == KernelSet::PORTABLE {
+        pool.bytes().len()
+    } else {
+        weight_bytes
+    };
+    let flash_bytes = crate::flash::estimate(options.target, &layers, tensors.len(), emitted);
     let report = Report {
+        flash_bytes,
         buffers: buffer_reports,
         macs: layer_reports.iter().map(|l| l.macs).sum(),
         layers: layer_reports,

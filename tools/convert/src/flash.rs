@@ -1,6 +1,76 @@
 //! Flash: which layers keep int8 weights ([`Int8Weights`]) and the estimate of a converted
 //! model's flash (constants plus code, [`estimate`]).
 
+use crate::code_sizes::{BASE, MODULES};
+use crate::Target;
+use std::collections::BTreeSet;
+
+/// Code bytes assumed for a kernel module no measured firmware linked
+/// (`tools/bench/code_sizes.py` measures the modules the shared models use).
+pub const UNMEASURED_MODULE_BYTES: usize = 2048;
+
+/// The table rows of `target`: the Cortex-M boards' own; portable conversions are priced as
+/// Cortex-M4 (thumbv7em) code, the portable kernels' modules from the same builds.
+fn table_key(target: Target) -> &'static str {
+    match target {
+        Target::Portable | Target::CortexMDsp => "cortex-m-dsp",
+        Target::CortexMNoDsp => "cortex-m-nodsp",
+        Target::Helium => "helium",
+    }
+}
+
+/// The kernel module of a kernel path (`ferrite_kernels::ops::gemm::run_conv_gemm_i8` →
+/// `gemm`) and its kind: `f32` for a float kernel (`run_binary_f32`), else `int`.
+fn module_of(path: &str) -> (&str, &str) {
+    let module = path.rsplit("::").nth(1).unwrap_or(path);
+    (module, if path.ends_with("_f32") { "f32" } else { "int" })
+}
+
+/// Bytes of code `module`'s kernels of `kind` take on `target`: the measured size, else the
+/// largest measured for the kind on another target, else for any kind, else
+/// [`UNMEASURED_MODULE_BYTES`].
+fn module_bytes(target: Target, (module, kind): (&str, &str)) -> usize {
+    let key = table_key(target);
+    let on = |t: Option<&str>, k: Option<&str>| {
+        MODULES
+            .iter()
+            .filter(|(tk, m, mk, _)| {
+                *m == module && t.is_none_or(|t| t == *tk) && k.is_none_or(|k| k == *mk)
+            })
+            .map(|&(.., bytes)| bytes)
+            .max()
+    };
+    on(Some(key), Some(kind))
+        .or_else(|| on(None, Some(kind)))
+        .or_else(|| on(None, None))
+        .unwrap_or(UNMEASURED_MODULE_BYTES)
+}
+
+/// Estimated flash of a firmware running the model on `target`: `consts` bytes of constants
+/// as emitted, the layer and tensor tables, the code of every kernel module the layers use
+/// (a committed table measured on the board firmware by `tools/bench/code_sizes.py`), and a
+/// fixed base (vector table, runtime, the board's harness) measured the same way. Within a
+/// few percent for the shared models' firmware (`tools/cli/tests/flash_estimate.rs`); the
+/// base being fixed, a model of a few kilobytes may be off by a few kilobytes.
+pub fn estimate(
+    target: Target,
+    layers: &[ferrite_core::Layer],
+    tensors: usize,
+    consts: usize,
+) -> usize {
+    let key = table_key(target);
+    let (base, per_layer, per_tensor) = BASE
+        .iter()
+        .find(|(t, ..)| *t == key)
+        .map_or((0, 0, 0), |&(_, b, l, t)| (b, l, t));
+    let modules: BTreeSet<(&str, &str)> = layers
+        .iter()
+        .map(|l| module_of(ferrite_kernels::registry::kernel_for(&l.op).path))
+        .collect();
+    let code: usize = modules.iter().map(|&m| module_bytes(target, m)).sum();
+    consts + layers.len() * per_layer + tensors * per_tensor + base + code
+}
+
 /// Which dense convolutions (CONV_2D, and the FULLY_CONNECTED and single-channel depthwise
 /// layers lowered to the same GEMM) keep their weights in int8 on the Cortex-M DSP target.
 ///
@@ -65,6 +135,19 @@ impl std::fmt::Display for Int8Weights {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_modules_from_paths() {
+        assert_eq!(
+            module_of("ferrite_kernels::ops::gemm::run_conv_gemm_i8"),
+            "gemm"
+        );
+        assert_eq!(
+            module_of("ferrite_kernels::arch::x86::pool::run_pool_i8_avx2"),
+            "pool"
+        );
+        assert!(module_bytes(Target::CortexMDsp, "no_such_module") == UNMEASURED_MODULE_BYTES);
+    }
 
     #[test]
     fn int8_weights_parse_and_print() {

@@ -23,6 +23,7 @@
 //! assert!(e.to_string().contains("byte offset"), "{e}");
 //! ```
 
+pub mod code_sizes;
 pub mod compile;
 pub mod consts;
 pub mod emit;
