@@ -140,13 +140,22 @@ mod tests {
     fn kernel_modules_from_paths() {
         assert_eq!(
             module_of("ferrite_kernels::ops::gemm::run_conv_gemm_i8"),
-            "gemm"
+            ("gemm", "int")
         );
         assert_eq!(
             module_of("ferrite_kernels::arch::x86::pool::run_pool_i8_avx2"),
-            "pool"
+            ("pool", "int")
         );
-        assert!(module_bytes(Target::CortexMDsp, "no_such_module") == UNMEASURED_MODULE_BYTES);
+        assert_eq!(
+            module_of("ferrite_kernels::ops::binary::run_binary_f32"),
+            ("binary", "f32")
+        );
+        assert_eq!(
+            module_bytes(Target::CortexMDsp, ("no_such_module", "int")),
+            UNMEASURED_MODULE_BYTES
+        );
+        // A float module measured on one target prices it on another.
+        assert!(module_bytes(Target::Helium, ("conv", "f32")) > 0);
     }
 
     #[test]
