@@ -92,7 +92,8 @@ enum Command {
         output: PathBuf,
         /// Dense convolutions that keep int8 weights on the Cortex-M DSP target instead of
         /// 16-bit pre-shifted ones (twice the flash, a faster inner loop): `none` (the
-        /// default), `all`, or TFLite operator indices `I,J,K` (the `#N` of `inspect`).
+        /// default), `all`, or TFLite operator indices `I,J,K` (`tflite_op` in
+        /// `inspect --json`).
         #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]
         int8_weights: Option<ferrite_convert::Int8Weights>,
     },
@@ -109,7 +110,8 @@ enum Command {
         plot: Option<PathBuf>,
         /// Dense convolutions that keep int8 weights on the Cortex-M DSP target instead of
         /// 16-bit pre-shifted ones (twice the flash, a faster inner loop): `none` (the
-        /// default), `all`, or TFLite operator indices `I,J,K` (the `#N` of `inspect`).
+        /// default), `all`, or TFLite operator indices `I,J,K` (`tflite_op` in
+        /// `inspect --json`).
         #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]
         int8_weights: Option<ferrite_convert::Int8Weights>,
     },
@@ -207,7 +209,8 @@ enum Command {
         targets_dir: Option<PathBuf>,
         /// Dense convolutions that keep int8 weights on the Cortex-M DSP target instead of
         /// 16-bit pre-shifted ones (twice the flash, a faster inner loop): `none` (the
-        /// default), `all`, or TFLite operator indices `I,J,K` (the `#N` of `inspect`).
+        /// default), `all`, or TFLite operator indices `I,J,K` (`tflite_op` in
+        /// `inspect --json`).
         #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]
         int8_weights: Option<ferrite_convert::Int8Weights>,
     },

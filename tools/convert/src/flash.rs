@@ -85,8 +85,8 @@ pub enum Int8Weights {
     None,
     /// Every layer keeps int8 weights.
     All,
-    /// The layers of these TFLite operator indices (the `#N` of `ferrite inspect`) keep int8
-    /// weights.
+    /// The layers of these TFLite operator indices (`LayerReport::tflite_op`, `tflite_op` in
+    /// `ferrite inspect --json`) keep int8 weights.
     Ops(Vec<usize>),
 }
 
