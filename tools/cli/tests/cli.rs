@@ -143,7 +143,10 @@ fn int8_weights_flag_halves_the_dsp_gemm_weights() {
     assert_eq!(wide - narrow, wide_flash - narrow_flash);
     assert!(wide_flash > wide, "the flash estimate adds code and tables");
     let (first, _) = inspect("0");
-    assert!(narrow < first && first < wide, "{narrow} < {first} < {wide}");
+    assert!(
+        narrow < first && first < wide,
+        "{narrow} < {first} < {wide}"
+    );
     let o = ferrite(&["inspect", &model, "--int8-weights", "1,x"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("not an operator index"), "{}", text(&o));
