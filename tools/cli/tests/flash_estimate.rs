@@ -88,3 +88,38 @@ fn int8_weights_halve_the_gemm_weights_and_portable_conversions_report_flash_too
         c.report.weight_bytes
     );
 }
+
+/// The layouts the flash choice makes run exactly: vww_96_int8 converted for the DSP target
+/// with every, none and some dense convolutions on int8 weights gives the TFLite Micro
+/// outputs on every shared sample (run here by the DSP kernels' portable twins; `ferrite sim`
+/// runs the assembly on qemu-m4).
+#[test]
+fn every_int8_weight_choice_is_exact_on_vww() {
+    let Some(dir) = ferrite_tests::shared_models_dir() else {
+        return;
+    };
+    let d = dir.join("vww_96_int8");
+    let bytes = std::fs::read(d.join("vww_96_int8.tflite")).unwrap();
+    let inputs = ferrite_convert::npy::read(&d.join("vww_96_int8.inputs.npy")).unwrap();
+    let expected = ferrite_convert::npy::read(&d.join("vww_96_int8.outputs.npy")).unwrap();
+    for int8 in [
+        Int8Weights::None,
+        Int8Weights::All,
+        Int8Weights::Ops(vec![0, 2, 12, 26]),
+    ] {
+        let options = Options {
+            target: Target::CortexMDsp,
+            int8_weights: int8.clone(),
+            ..Options::default()
+        };
+        let c = compile(&bytes, &options).unwrap();
+        let got = ferrite_convert::host::run_all(&c, std::slice::from_ref(&inputs), 2).unwrap();
+        assert_eq!(got[0].shape, expected.shape, "{int8}");
+        let n = expected.data.len();
+        assert_eq!(
+            ferrite_convert::host::first_mismatch(&got[0].data, &expected.data, 0, n, 0.0),
+            None,
+            "int8 weights {int8}"
+        );
+    }
+}
