@@ -433,12 +433,13 @@ fn convert(model: &Path, output: &Path) -> Result<ExitCode, String> {
         eprintln!("warning: {w}");
     }
     println!(
-        "wrote {}: {} layers, {} MACs, {} bytes of constants, arena {} bytes",
+        "wrote {}: {} layers, {} MACs, {} bytes of constants, arena {} bytes, flash about {} bytes (estimate)",
         output.display(),
         c.layers.len(),
         c.report.macs,
         c.report.weight_bytes,
-        c.arena_bytes
+        c.arena_bytes,
+        c.report.flash_bytes
     );
     Ok(ExitCode::SUCCESS)
 }
