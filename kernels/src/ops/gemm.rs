@@ -335,11 +335,14 @@ fn gemm_block(
             stride: out_c,
             channels: out_c,
         };
-        // SAFETY: `wide` holds an even k4 >= 2 groups of 8 words (checked by the entry),
+        // SAFETY: `wide` holds an even k4 >= 2 groups of 8 words (checked by the entry; a
+        // multiple of 4 for `gemm4_relu_x4`),
         // `weights` `out_c` rows of k4 * 4 taps, `quant` 5 words per channel with shifts in
         // range (checked by the entry), and `dst` four rows of `out_c` outputs.
         unsafe {
             match weights {
+                // Sixteen taps per iteration when the groups come in fours.
+                Weights::I8(_) | Weights::I8Pairs(_) if p.k4 % 4 == 0 => gemm::gemm4_relu_x4(&args),
                 Weights::I8(_) | Weights::I8Pairs(_) => gemm::gemm4_relu(&args),
                 Weights::I16(_) => gemm::gemm4_relu_w16(&args),
             }

@@ -43,6 +43,7 @@ pub fn generate(board: &Board<'_>) {
         "FERRITE_MAX_SAMPLES",
         "FERRITE_BATCH",
         "FERRITE_MAX_ARENA",
+        "FERRITE_INT8_WEIGHTS",
     ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
@@ -69,10 +70,20 @@ pub fn generate(board: &Board<'_>) {
         .ok()
         .and_then(|v| v.parse().ok())
         .or(board.arena_budget);
+    // Layers keeping int8 weights on the DSP target: FERRITE_INT8_WEIGHTS (`ferrite sim
+    // --int8-weights`: all, none or operator indices I,J,K), else none.
+    let int8_weights = std::env::var("FERRITE_INT8_WEIGHTS")
+        .ok()
+        .map(|v| {
+            ferrite_convert::Int8Weights::parse(&v)
+                .unwrap_or_else(|e| panic!("FERRITE_INT8_WEIGHTS: {e}"))
+        })
+        .unwrap_or_default();
     let compiled = ferrite_convert::Builder::new(&model)
         .target(board.target)
         .batch(batch)
         .max_arena(max_arena)
+        .int8_weights(int8_weights)
         .emit_to(&out.join("model.rs"))
         .unwrap_or_else(|e| panic!("converting {}: {e}", model.display()));
     println!("cargo:rerun-if-changed={}", model.display());

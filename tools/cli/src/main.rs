@@ -88,6 +88,19 @@ static IN_PLACE_OPS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 static PATCH: std::sync::OnceLock<ferrite_convert::compile::PatchChoice> =
     std::sync::OnceLock::new();
 
+/// The layers `--int8-weights` chose (set once from the command line).
+static INT8_WEIGHTS: std::sync::OnceLock<ferrite_convert::Int8Weights> = std::sync::OnceLock::new();
+
+fn int8_weights() -> ferrite_convert::Int8Weights {
+    INT8_WEIGHTS.get().cloned().unwrap_or_default()
+}
+
+fn set_int8_weights(layers: Option<ferrite_convert::Int8Weights>) {
+    if let Some(l) = layers {
+        let _ = INT8_WEIGHTS.set(l);
+    }
+}
+
 /// The target chosen on the command line.
 static TARGET: std::sync::OnceLock<ferrite_convert::Target> = std::sync::OnceLock::new();
 
@@ -104,6 +117,12 @@ enum Command {
         /// Where to write the Rust module.
         #[arg(short, long)]
         output: PathBuf,
+        /// Dense convolutions that keep int8 weights on the Cortex-M DSP target instead of
+        /// 16-bit pre-shifted ones (twice the flash, a faster inner loop): `none` (the
+        /// default), `all`, or TFLite operator indices `I,J,K` (`tflite_op` in
+        /// `inspect --json`).
+        #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]
+        int8_weights: Option<ferrite_convert::Int8Weights>,
     },
     /// Show layers, shapes, MACs, parameters and the arena plan.
     Inspect {
@@ -116,6 +135,12 @@ enum Command {
         /// it is alive (x) and its bytes (y), with the arena size marked.
         #[arg(long, value_name = "SVG")]
         plot: Option<PathBuf>,
+        /// Dense convolutions that keep int8 weights on the Cortex-M DSP target instead of
+        /// 16-bit pre-shifted ones (twice the flash, a faster inner loop): `none` (the
+        /// default), `all`, or TFLite operator indices `I,J,K` (`tflite_op` in
+        /// `inspect --json`).
+        #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]
+        int8_weights: Option<ferrite_convert::Int8Weights>,
     },
     /// Measure a classifier on labelled samples: top-1 (and top-k) accuracy, a confusion
     /// matrix, and agreement with a reference model or with outputs computed elsewhere.
@@ -209,6 +234,12 @@ enum Command {
         /// Directory of the board crates (default: the source tree's `targets/`).
         #[arg(long)]
         targets_dir: Option<PathBuf>,
+        /// Dense convolutions that keep int8 weights on the Cortex-M DSP target instead of
+        /// 16-bit pre-shifted ones (twice the flash, a faster inner loop): `none` (the
+        /// default), `all`, or TFLite operator indices `I,J,K` (`tflite_op` in
+        /// `inspect --json`).
+        #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]
+        int8_weights: Option<ferrite_convert::Int8Weights>,
     },
     /// Run samples and compare with expected outputs (int8 exact, float within 1e-5 relative),
     /// here or with --device on a board (each sample's instructions or cycles reported too).
@@ -266,6 +297,7 @@ fn load(model: &Path) -> Result<Compiled, String> {
         patch: PATCH.get().copied(),
         input_in_place: PATCH.get().is_some(),
         in_place_ops: IN_PLACE_OPS.get().copied().unwrap_or(false),
+        int8_weights: int8_weights(),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;
@@ -329,8 +361,23 @@ fn main() -> ExitCode {
         }
     }
     let result = match cli.command {
-        Command::Convert { model, output } => convert(&model, &output),
-        Command::Inspect { model, json, plot } => inspect(&model, json, plot.as_deref()),
+        Command::Convert {
+            model,
+            output,
+            int8_weights,
+        } => {
+            set_int8_weights(int8_weights);
+            convert(&model, &output)
+        }
+        Command::Inspect {
+            model,
+            json,
+            plot,
+            int8_weights,
+        } => {
+            set_int8_weights(int8_weights);
+            inspect(&model, json, plot.as_deref())
+        }
         Command::Eval {
             model,
             input,
@@ -381,16 +428,20 @@ fn main() -> ExitCode {
             json,
             timeout,
             targets_dir,
-        } => simulate(
-            &model,
-            &board,
-            &input,
-            &output,
-            labels.as_deref(),
-            json,
-            timeout,
-            targets_dir,
-        ),
+            int8_weights,
+        } => {
+            set_int8_weights(int8_weights);
+            simulate(
+                &model,
+                &board,
+                &input,
+                &output,
+                labels.as_deref(),
+                json,
+                timeout,
+                targets_dir,
+            )
+        }
         Command::Verify {
             model,
             input,
@@ -427,18 +478,20 @@ fn convert(model: &Path, output: &Path) -> Result<ExitCode, String> {
         .target(target())
         .batch(batch())
         .max_arena(max_arena())
+        .int8_weights(int8_weights())
         .emit_to(output)
         .map_err(|e| format!("{}: {e}", model.display()))?;
     for w in &c.report.warnings {
         eprintln!("warning: {w}");
     }
     println!(
-        "wrote {}: {} layers, {} MACs, {} bytes of constants, arena {} bytes",
+        "wrote {}: {} layers, {} MACs, {} bytes of constants, arena {} bytes, flash about {} bytes (estimate)",
         output.display(),
         c.layers.len(),
         c.report.macs,
         c.report.weight_bytes,
-        c.arena_bytes
+        c.arena_bytes,
+        c.report.flash_bytes
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -472,6 +525,7 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
             "naive_activation_bytes": r.naive_activation_bytes,
             "macs": r.macs,
             "weight_bytes": r.weight_bytes,
+            "flash_bytes": r.flash_bytes,
             "layers": r.layers,
             "tensors": r.tensors,
             "buffers": r.buffers,
@@ -525,6 +579,11 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
     }
     println!("MACs                      {:>10}", r.macs);
     println!("weights and constants     {:>10} bytes", r.weight_bytes);
+    println!(
+        "flash                     {:>10} bytes (estimate: constants, tables, kernel code and runtime for {:?})",
+        r.flash_bytes,
+        target()
+    );
     println!(
         "arena                     {:>10} bytes (lower bound {}, naive sum of activations {})",
         r.arena_bytes, r.arena_lower_bound, r.naive_activation_bytes
@@ -834,6 +893,7 @@ fn simulate(
         patch: PATCH.get().copied(),
         input_in_place: PATCH.get().is_some(),
         in_place_ops: IN_PLACE_OPS.get().copied().unwrap_or(false),
+        int8_weights: int8_weights(),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;

@@ -116,6 +116,42 @@ fn inspect_vww_arena_is_under_60k() {
     assert_eq!(v["macs"], 7_489_664);
 }
 
+/// `--int8-weights` reaches the conversion: on the DSP target the bundled model's dense
+/// convolutions keep int8 weights (their 16-bit copies gone from the constants and the flash
+/// estimate), an operator list picks layers, and a malformed list is an error.
+#[test]
+fn int8_weights_flag_halves_the_dsp_gemm_weights() {
+    let (model, _, _) = digits();
+    let inspect = |layers: &str| {
+        let o = ferrite(&[
+            "inspect",
+            &model,
+            "--target",
+            "cortex-m-dsp",
+            "--json",
+            "--int8-weights",
+            layers,
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let n = |k: &str| v[k].as_u64().unwrap();
+        (n("weight_bytes"), n("flash_bytes"))
+    };
+    let (wide, wide_flash) = inspect("none");
+    let (narrow, narrow_flash) = inspect("all");
+    assert!(narrow < wide, "{narrow} vs {wide}");
+    assert_eq!(wide - narrow, wide_flash - narrow_flash);
+    assert!(wide_flash > wide, "the flash estimate adds code and tables");
+    let (first, _) = inspect("0");
+    assert!(
+        narrow < first && first < wide,
+        "{narrow} < {first} < {wide}"
+    );
+    let o = ferrite(&["inspect", &model, "--int8-weights", "1,x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not an operator index"), "{}", text(&o));
+}
+
 /// The bundled digits model's arena per kernel set: the live-tensor bound with the portable
 /// kernels, and with the DSP/no-DSP kernels no more than one-row depthwise bands add (their
 /// bands fill only what the activation peak leaves free; they once took 29,824 B).

@@ -29,6 +29,10 @@ pub struct Options {
     /// The batch an unknown batch dimension (`-1` in a tensor's `shape_signature`) is fixed
     /// to; shape arithmetic is then folded for it.
     pub batch: usize,
+    /// Which dense convolutions keep int8 weights on the Cortex-M DSP target instead of the
+    /// faster 16-bit pre-shifted weights, which take twice the flash: none (the default), all,
+    /// or those of the given TFLite operator indices. See [`crate::Int8Weights`].
+    pub int8_weights: crate::Int8Weights,
     /// Run a prefix of the network in bands ([`crate::patch`]): the prefix ending with this
     /// TFLite operator, in this many bands of its output's rows. `None` (the default) runs
     /// every layer whole, unless a budget needs otherwise.
@@ -72,6 +76,7 @@ impl Default for Options {
             in_place_ops: false,
             in_place_limit: None,
             max_arena: None,
+            int8_weights: crate::Int8Weights::None,
         }
     }
 }
@@ -175,6 +180,10 @@ pub struct Report {
     pub macs: u64,
     /// Bytes of the constant blob (weights, biases, multipliers, tables).
     pub weight_bytes: usize,
+    /// Estimated flash of a firmware running the model on the conversion's target: the
+    /// constants as emitted, the layer and tensor tables, and the code of the kernels the
+    /// layers use plus a runtime base ([`crate::flash::estimate`]).
+    pub flash_bytes: usize,
     /// Bytes of arena the plan needs.
     pub arena_bytes: usize,
     /// Largest total size of tensors alive at once: no layer-by-layer plan needs less.
@@ -304,7 +313,7 @@ pub(crate) fn compile_graph(mut graph: Graph<'_>, options: &Options) -> Result<C
         crate::inplace::merge_views(&mut graph, &ops);
         graph.in_place_ops = ops;
     }
-    let lowered = lower(&graph, options.target)?;
+    let lowered = lower(&graph, options.target, &options.int8_weights)?;
     let mut c = assemble(&graph, lowered, options)?;
     c.report.patch = patch;
     c.report.input_in_place = options.input_in_place;
@@ -592,7 +601,15 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
             last_layer: b.last,
         })
         .collect();
+    // Host-only packed copies (added by `prepare` for host kernels) are not emitted.
+    let emitted = if options.kernels == KernelSet::PORTABLE {
+        pool.bytes().len()
+    } else {
+        weight_bytes
+    };
+    let flash_bytes = crate::flash::estimate(options.target, &layers, tensors.len(), emitted);
     let report = Report {
+        flash_bytes,
         buffers: buffer_reports,
         macs: layer_reports.iter().map(|l| l.macs).sum(),
         layers: layer_reports,

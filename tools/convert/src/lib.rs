@@ -24,10 +24,12 @@
 //! ```
 
 pub mod budget;
+pub mod code_sizes;
 pub mod compile;
 pub mod consts;
 pub mod emit;
 pub mod error;
+pub mod flash;
 pub mod fold;
 pub mod graph;
 pub mod host;
@@ -44,6 +46,7 @@ pub mod tflite;
 
 pub use compile::{compile, Compiled, Options, Report};
 pub use error::{ConvertError, Result};
+pub use flash::Int8Weights;
 pub use lower_dsp::Target;
 
 use std::path::{Path, PathBuf};
@@ -81,6 +84,13 @@ impl Builder {
     /// Most arena bytes the plan may use (see [`Options::max_arena`]); `None`: no limit.
     pub fn max_arena(mut self, bytes: Option<usize>) -> Self {
         self.options.max_arena = bytes;
+        self
+    }
+
+    /// Which layers keep int8 weights on the DSP target (default: none, the fastest layout;
+    /// see [`Options::int8_weights`]).
+    pub fn int8_weights(mut self, layers: Int8Weights) -> Self {
+        self.options.int8_weights = layers;
         self
     }
 

@@ -160,7 +160,8 @@ fn plain_stage(q: &ConvQuant, act_min: i32, act_max: i32) -> bool {
 /// A dense int8 convolution as [`ConvGemmI8`], with the arena scratch it needs, or `None`
 /// when the DSP kernel would not be exact for it. With `nodsp` the weights are int8 pairs of
 /// channels interleaved tap by tap (`ConvGemmI8::paired`, for the no-DSP kernels); else the
-/// lowering prefers the 16-bit pre-shifted weights when they fit (for `SMLAD`).
+/// lowering prefers the 16-bit pre-shifted weights when they fit (for `SMLAD`), unless
+/// `int8_weights` asks for int8 weights (four taps a word, unpacked by `SXTB16`).
 #[allow(clippy::too_many_arguments)]
 pub fn conv_gemm(
     pool: &mut ConstPool,
@@ -173,6 +174,7 @@ pub fn conv_gemm(
     act_min: i32,
     act_max: i32,
     nodsp: bool,
+    int8_weights: bool,
 ) -> Option<(Op, usize)> {
     let ties = !relu_stage(q, act_min, act_max);
     if groups != 1 || (ties && !plain_stage(q, act_min, act_max)) {
@@ -211,8 +213,10 @@ pub fn conv_gemm(
         quants.push(cq);
     }
     // Prefer 16-bit weights pre-shifted by the left shift (no widening and no shift in the
-    // kernel) when every shifted weight and bias fits.
+    // kernel) when every shifted weight and bias fits, unless the layer is to keep int8
+    // weights (half the flash; `Options::int8_weights`).
     let fits16 = !nodsp
+        && !int8_weights
         && quants.iter().all(|cq| {
             cq.left_shift() <= 8 && i32::try_from((cq.bias as i64) << cq.left_shift()).is_ok()
         });

@@ -1,5 +1,6 @@
 //! The integer GEMM at the heart of convolutions: four output pixels at a time against every
-//! output channel, 16 multiply-accumulates per 13 instructions in the inner loop.
+//! output channel, 16 multiply-accumulates per 13 instructions in the inner loop (11 with
+//! 16-bit weights).
 
 use core::arch::asm;
 
@@ -98,10 +99,92 @@ pub struct Gemm4Args {
     pub channels: usize,
 }
 
+/// Four taps (one weight word) of four pixels: the word unpacked by `SXTB16` into the even
+/// and odd pairs `(t0, t2)`, `(t1, t3)`, each fed to four `SMLAD`s against the pixels' pairs
+/// of the same taps (`widen4_rows` stores a group's even pairs, then its odd pairs).
+macro_rules! gemm4_i8_group {
+    () => {
+        concat!(
+            "ldr r8, [r10], #4\n",
+            "sxtb16 r9, r8\n",
+            "sxtb16 r8, r8, ror #8\n",
+            "ldm r11!, {{r4, r5, r6, r7}}\n",
+            "smlad r0, r4, r9, r0\n",
+            "smlad r1, r5, r9, r1\n",
+            "smlad r2, r6, r9, r2\n",
+            "smlad r3, r7, r9, r3\n",
+            "ldm r11!, {{r4, r5, r6, r7}}\n",
+            "smlad r0, r4, r8, r0\n",
+            "smlad r1, r5, r8, r1\n",
+            "smlad r2, r6, r8, r2\n",
+            "smlad r3, r7, r8, r3\n",
+        )
+    };
+}
+
+/// The int8-weight kernels' output stage (the left shift in the stage) and the channel
+/// loop's end.
+macro_rules! gemm4_i8_finish {
+    () => {
+        concat!(
+            // Output stage: multiplier, lshift, rshift, round(+zero point).
+            "ldm lr!, {{r4, r5, r6, r7}}\n",
+            "lsl r0, r0, r5\n",
+            "lsl r1, r1, r5\n",
+            "lsl r2, r2, r5\n",
+            "lsl r3, r3, r5\n",
+            // EXACT_ADD alone among the flags (bits 8 and up of the lshift word): the round
+            // term cannot overflow the sum, so it is the accumulate of SMMLAR; any other
+            // flags take the general stage below.
+            "bic r9, r5, #255\n",
+            "cmp r9, #512\n",
+            "bne 5f\n",
+            "smmlar r0, r0, r4, r7\n",
+            "smmlar r1, r1, r4, r7\n",
+            "smmlar r2, r2, r4, r7\n",
+            "smmlar r3, r3, r4, r7\n",
+            "4:\n",
+            "asr r0, r0, r6\n",
+            "asr r1, r1, r6\n",
+            "asr r2, r2, r6\n",
+            "asr r3, r3, r6\n",
+            "ssat r0, #8, r0\n",
+            "ssat r1, #8, r1\n",
+            "ssat r2, #8, r2\n",
+            "ssat r3, #8, r3\n",
+            gemm4_store!(),
+            "b 8f\n",
+            // General output stage: high multiply, negative ties away from zero when
+            // ROUND_TIES_AWAY (bit 8) is set, saturating add of the round term.
+            "5:\n",
+            "smmulr r0, r0, r4\n",
+            "smmulr r1, r1, r4\n",
+            "smmulr r2, r2, r4\n",
+            "smmulr r3, r3, r4\n",
+            "tst r5, #256\n",
+            "beq 6f\n",
+            "add r0, r0, r0, asr #31\n",
+            "add r1, r1, r1, asr #31\n",
+            "add r2, r2, r2, asr #31\n",
+            "add r3, r3, r3, asr #31\n",
+            "6:\n",
+            "qadd r0, r0, r7\n",
+            "qadd r1, r1, r7\n",
+            "qadd r2, r2, r7\n",
+            "qadd r3, r3, r7\n",
+            "b 4b\n",
+            "8:\n",
+            "add sp, sp, #24\n",
+            "pop {{r6, r7}}\n",
+        )
+    };
+}
+
 /// Four pixels of a convolution against every output channel, finished with the DSP output
 /// stage (`ssat(asr(qadd(fix(smmulr(acc << lshift, m)), round), rshift), 8)`, see
 /// [`ferrite_core::ops::ChannelQuant`]). The inner loop does
-/// 32 multiply-accumulates in 26 instructions.
+/// 32 multiply-accumulates in 28 instructions; [`gemm4_relu_x4`] takes twice that per
+/// iteration when `k4` is a multiple of 4.
 ///
 /// # Safety
 /// `buf..buf_end` holds an even number `k4 >= 2` of groups of 8 readable words; `weights` holds
@@ -116,67 +199,40 @@ pub unsafe fn gemm4_relu(args: &Gemm4Args) {
             gemm4_prologue!(),
             // Eight taps of four pixels per iteration (k4 is even).
             "3:",
-            "ldr r8, [r10], #4",
-            "sxtb16 r9, r8",
-            "sxtb16 r8, r8, ror #8",
-            "ldm r11!, {{r4, r5, r6, r7}}",
-            "smlad r0, r4, r9, r0",
-            "smlad r1, r5, r9, r1",
-            "smlad r2, r6, r9, r2",
-            "smlad r3, r7, r9, r3",
-            "ldm r11!, {{r4, r5, r6, r7}}",
-            "smlad r0, r4, r8, r0",
-            "smlad r1, r5, r8, r1",
-            "smlad r2, r6, r8, r2",
-            "smlad r3, r7, r8, r3",
-            "ldr r8, [r10], #4",
-            "sxtb16 r9, r8",
-            "sxtb16 r8, r8, ror #8",
-            "ldm r11!, {{r4, r5, r6, r7}}",
-            "smlad r0, r4, r9, r0",
-            "smlad r1, r5, r9, r1",
-            "smlad r2, r6, r9, r2",
-            "smlad r3, r7, r9, r3",
-            "ldm r11!, {{r4, r5, r6, r7}}",
-            "smlad r0, r4, r8, r0",
-            "smlad r1, r5, r8, r1",
-            "smlad r2, r6, r8, r2",
-            "smlad r3, r7, r8, r3",
+            gemm4_i8_group!(),
+            gemm4_i8_group!(),
             "cmp r11, r12",
             "bne 3b",
-            // Output stage: multiplier, lshift, rshift, round(+zero point).
-            "ldm lr!, {{r4, r5, r6, r7}}",
-            "lsl r0, r0, r5",
-            "lsl r1, r1, r5",
-            "lsl r2, r2, r5",
-            "lsl r3, r3, r5",
-            "smmulr r0, r0, r4",
-            "smmulr r1, r1, r4",
-            "smmulr r2, r2, r4",
-            "smmulr r3, r3, r4",
-            // Negative ties away from zero when the flag (bit 8 of the lshift word) is set.
-            "tst r5, #256",
-            "beq 4f",
-            "add r0, r0, r0, asr #31",
-            "add r1, r1, r1, asr #31",
-            "add r2, r2, r2, asr #31",
-            "add r3, r3, r3, asr #31",
-            "4:",
-            "qadd r0, r0, r7",
-            "qadd r1, r1, r7",
-            "qadd r2, r2, r7",
-            "qadd r3, r3, r7",
-            "asr r0, r0, r6",
-            "asr r1, r1, r6",
-            "asr r2, r2, r6",
-            "asr r3, r3, r6",
-            "ssat r0, #8, r0",
-            "ssat r1, #8, r1",
-            "ssat r2, #8, r2",
-            "ssat r3, #8, r3",
-            gemm4_store!(),
-            "add sp, sp, #24",
-            "pop {{r6, r7}}",
+            gemm4_i8_finish!(),
+            inout("r0") args as *const Gemm4Args => _,
+            out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
+        );
+    }
+}
+
+/// [`gemm4_relu`] with sixteen taps per iteration, for `k4` a multiple of 4 (every layer with
+/// a multiple of 16 taps): 64 multiply-accumulates in 54 instructions, the loop's compare
+/// and branch paid half as often.
+///
+/// # Safety
+/// As [`gemm4_relu`], with `buf..buf_end` holding a multiple of 4 groups (`k4 >= 4`).
+pub unsafe fn gemm4_relu_x4(args: &Gemm4Args) {
+    // SAFETY: the caller guarantees every pointer range above (the loop steps 32 words of
+    // `buf` and 16 bytes of each weight row at a time, `k4` a multiple of 4 so it ends on
+    // `buf_end`); the block saves and restores r6/r7 and its stack frame, and declares every
+    // other register it writes.
+    unsafe {
+        asm!(
+            gemm4_prologue!(),
+            "3:",
+            gemm4_i8_group!(),
+            gemm4_i8_group!(),
+            gemm4_i8_group!(),
+            gemm4_i8_group!(),
+            "cmp r11, r12",
+            "bne 3b",
+            gemm4_i8_finish!(),
             inout("r0") args as *const Gemm4Args => _,
             out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
             out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,

@@ -7,6 +7,7 @@
 
 use crate::consts::ConstPool;
 use crate::error::{ConvertError, Result};
+use crate::flash::Int8Weights;
 use crate::graph::{GOp, GTensor, Graph};
 use crate::lower_dsp::{self, Target};
 use crate::tflite::opcodes as oc;
@@ -225,6 +226,10 @@ struct Lowerer<'g, 'a> {
     live: Vec<usize>,
     /// Position in `g.ops` of the operator being lowered.
     step: usize,
+    /// The layers whose DSP GEMM keeps int8 weights ([`crate::Options::int8_weights`]).
+    int8_weights: Int8Weights,
+    /// The TFLite index of the operator being lowered.
+    op_index: usize,
 }
 
 /// Most activation bytes live at once when `g`'s operators run in order: each non-constant
@@ -245,7 +250,7 @@ impl Lowerer<'_, '_> {
 }
 
 /// Lowers every operator of `g`.
-pub fn lower(g: &Graph<'_>, target: Target) -> Result<Lowered> {
+pub fn lower(g: &Graph<'_>, target: Target, int8_weights: &Int8Weights) -> Result<Lowered> {
     let mut l = Lowerer {
         g,
         target,
@@ -258,12 +263,15 @@ pub fn lower(g: &Graph<'_>, target: Target) -> Result<Lowered> {
         activation_peak: activation_peak(g),
         live: crate::patch::live_steps(g, g.input_in_place, 1),
         step: 0,
+        int8_weights: int8_weights.clone(),
+        op_index: 0,
     };
     for &i in &g.inputs {
         l.id(i)?;
     }
     for (step, op) in g.ops.iter().enumerate() {
         l.step = step;
+        l.op_index = op.index;
         // Options tables are read lazily, here: a malformed one names its operator too.
         l.lower_op(op).map_err(|e| match e {
             ConvertError::Read(r) => ConvertError::Operator {
@@ -615,9 +623,10 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             Target::CortexMDsp | Target::CortexMNoDsp => None,
         };
         let nodsp = self.target == Target::CortexMNoDsp;
+        let int8 = self.int8_weights.selects(self.op_index);
         helium.or_else(|| {
             lower_dsp::conv_gemm(
-                pool, input, output, geom, groups, weights, q, act_min, act_max, nodsp,
+                pool, input, output, geom, groups, weights, q, act_min, act_max, nodsp, int8,
             )
         })
     }
