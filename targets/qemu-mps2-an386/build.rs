@@ -7,5 +7,7 @@ fn main() {
         target: ferrite_board_build::Target::CortexMDsp,
         // 640 KB of RAM less 32 KB for the stack and the firmware's own statics.
         arena_budget: Some(608 * 1024),
+        // 2048 KB of flash less 32 KB for the rest of the firmware.
+        flash_budget: Some(2016 * 1024),
     });
 }

@@ -7,5 +7,7 @@ fn main() {
         target: ferrite_board_build::Target::Helium,
         // 512 KB of RAM less 32 KB for the stack and the firmware's own statics.
         arena_budget: Some(480 * 1024),
+        // 512 KB of flash less 32 KB for the rest of the firmware.
+        flash_budget: Some(480 * 1024),
     });
 }

@@ -7,5 +7,7 @@ fn main() {
         target: ferrite_board_build::Target::CortexMDsp,
         // 320 KB of RAM less 32 KB for the stack and the firmware's own statics.
         arena_budget: Some(288 * 1024),
+        // 1024 KB of flash less 32 KB for the rest of the firmware.
+        flash_budget: Some(992 * 1024),
     });
 }

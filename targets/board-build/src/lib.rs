@@ -26,6 +26,10 @@ pub struct Board<'a> {
     /// budget, so the converter trades speed for memory only when the fastest plan does not
     /// fit. `None`: no limit.
     pub arena_budget: Option<usize>,
+    /// Flash the part leaves for the model's code and constants (its flash less the rest of
+    /// the firmware): the default flash budget, so a model too large in the fastest weight
+    /// layout keeps int8 weights where it must instead of failing to link. `None`: no limit.
+    pub flash_budget: Option<usize>,
 }
 
 fn repo_root() -> PathBuf {
@@ -43,6 +47,7 @@ pub fn generate(board: &Board<'_>) {
         "FERRITE_MAX_SAMPLES",
         "FERRITE_BATCH",
         "FERRITE_MAX_ARENA",
+        "FERRITE_MAX_FLASH",
         "FERRITE_INT8_WEIGHTS",
     ] {
         println!("cargo:rerun-if-env-changed={var}");
@@ -70,6 +75,11 @@ pub fn generate(board: &Board<'_>) {
         .ok()
         .and_then(|v| v.parse().ok())
         .or(board.arena_budget);
+    // The flash budget: FERRITE_MAX_FLASH (`ferrite sim --max-flash`), else the board's.
+    let max_flash = std::env::var("FERRITE_MAX_FLASH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .or(board.flash_budget);
     // Layers keeping int8 weights on the DSP target: FERRITE_INT8_WEIGHTS (`ferrite sim
     // --int8-weights`: all, none or operator indices I,J,K), else none.
     let int8_weights = std::env::var("FERRITE_INT8_WEIGHTS")
@@ -83,6 +93,7 @@ pub fn generate(board: &Board<'_>) {
         .target(board.target)
         .batch(batch)
         .max_arena(max_arena)
+        .max_flash(max_flash)
         .int8_weights(int8_weights)
         .emit_to(&out.join("model.rs"))
         .unwrap_or_else(|e| panic!("converting {}: {e}", model.display()));

@@ -40,6 +40,12 @@ struct Cli {
     /// the board's RAM).
     #[arg(long, global = true, value_name = "BYTES")]
     max_arena: Option<usize>,
+    /// Most bytes of flash (code and constants, as `inspect` estimates them) the plan may use:
+    /// dense layers keep int8 weights instead of the DSP kernels' 16-bit ones, the fewest that
+    /// fit, or the conversion fails naming the least flash reached. Default: no limit (for
+    /// `sim`, the board's flash).
+    #[arg(long, global = true, value_name = "BYTES")]
+    max_flash: Option<usize>,
     /// Force a plan instead of a budget (for experiments): run the prefix ending with TFLite
     /// operator OP in BANDS bands, the input read in place.
     #[arg(long, global = true, value_name = "OP:BANDS", hide = true)]
@@ -79,6 +85,13 @@ static MAX_ARENA: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 
 fn max_arena() -> Option<usize> {
     MAX_ARENA.get().copied()
+}
+
+/// The flash budget chosen on the command line.
+static MAX_FLASH: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+fn max_flash() -> Option<usize> {
+    MAX_FLASH.get().copied()
 }
 
 /// In-place depthwise forced on the command line (`--in-place-ops`).
@@ -294,6 +307,7 @@ fn load(model: &Path) -> Result<Compiled, String> {
         target: target(),
         batch: batch(),
         max_arena: max_arena(),
+        max_flash: max_flash(),
         patch: PATCH.get().copied(),
         input_in_place: PATCH.get().is_some(),
         in_place_ops: IN_PLACE_OPS.get().copied().unwrap_or(false),
@@ -318,6 +332,9 @@ fn main() -> ExitCode {
     }
     if let Some(b) = cli.max_arena {
         let _ = MAX_ARENA.set(b);
+    }
+    if let Some(b) = cli.max_flash {
+        let _ = MAX_FLASH.set(b);
     }
     if cli.in_place_ops {
         let _ = IN_PLACE_OPS.set(true);
@@ -478,6 +495,7 @@ fn convert(model: &Path, output: &Path) -> Result<ExitCode, String> {
         .target(target())
         .batch(batch())
         .max_arena(max_arena())
+        .max_flash(max_flash())
         .int8_weights(int8_weights())
         .emit_to(output)
         .map_err(|e| format!("{}: {e}", model.display()))?;
@@ -763,6 +781,7 @@ fn on_device_arrays(
         target,
         batch: batch(),
         max_arena: max_arena(),
+        max_flash: max_flash(),
         patch: PATCH.get().copied(),
         input_in_place: PATCH.get().is_some(),
         in_place_ops: IN_PLACE_OPS.get().copied().unwrap_or(false),
@@ -890,6 +909,7 @@ fn simulate(
         target: board_target,
         batch: batch(),
         max_arena: max_arena(),
+        max_flash: max_flash(),
         patch: PATCH.get().copied(),
         input_in_place: PATCH.get().is_some(),
         in_place_ops: IN_PLACE_OPS.get().copied().unwrap_or(false),

@@ -307,6 +307,10 @@ fn build(
             "FERRITE_MAX_ARENA",
             crate::max_arena().map_or(String::new(), |b| b.to_string()),
         )
+        .env(
+            "FERRITE_MAX_FLASH",
+            crate::max_flash().map_or(String::new(), |b| b.to_string()),
+        )
         .env("FERRITE_INT8_WEIGHTS", crate::int8_weights().to_string())
         // The board's .cargo/config.toml picks target and linker flags; a caller's flags must
         // not override them.

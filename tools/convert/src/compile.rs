@@ -52,6 +52,10 @@ pub struct Options {
     /// (patch-based prefix and band count, input read in place) or fails naming the smallest
     /// arena it reached. `None`: no limit (the fastest plan).
     pub max_arena: Option<usize>,
+    /// Most flash (estimated code and constants, `Report::flash_bytes`) the plan may use: the
+    /// DSP GEMM layers keep int8 weights, fewest first, until it fits (see [`crate::budget`]).
+    /// `None`: no limit.
+    pub max_flash: Option<usize>,
 }
 
 /// A patch-based prefix: the operators up to and including TFLite operator `last_op` run in
@@ -76,6 +80,7 @@ impl Default for Options {
             in_place_ops: false,
             in_place_limit: None,
             max_arena: None,
+            max_flash: None,
             int8_weights: crate::Int8Weights::None,
         }
     }
@@ -281,7 +286,7 @@ pub fn compile(bytes: &[u8], options: &Options) -> Result<Compiled> {
     let mut graph = Graph::build_with_batch(&tf, options.batch)?;
     crate::fold::fold(&mut graph)?;
     crate::fold::rewrite_dilated_convs(&mut graph);
-    if options.max_arena.is_some() {
+    if options.max_arena.is_some() || options.max_flash.is_some() {
         return crate::budget::fit(&graph, options);
     }
     compile_graph(graph, options)

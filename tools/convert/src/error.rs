@@ -40,6 +40,16 @@ pub enum ConvertError {
     },
     /// Reading or writing a file failed.
     Io(String),
+    /// No plan whose arena fits fits the flash budget (`--max-flash`) either: the message
+    /// names the least flash the converter reached and the plan that reached it.
+    FlashBudget {
+        /// The budget, in bytes.
+        max_flash: usize,
+        /// The least estimated flash of a plan within the arena budget.
+        smallest: usize,
+        /// That plan, in words.
+        plan: String,
+    },
     /// No plan fits the budget (`--max-arena`): the message names the smallest arena the
     /// converter reached and the plan that reached it.
     Budget {
@@ -69,6 +79,14 @@ impl fmt::Display for ConvertError {
                 write!(f, "operator #{index} ({op}) is not supported: {message}")
             }
             ConvertError::Io(m) => write!(f, "{m}"),
+            ConvertError::FlashBudget {
+                max_flash,
+                smallest,
+                plan,
+            } => write!(
+                f,
+                "no plan fits {max_flash} bytes of flash: the least the converter reached is {smallest} bytes (estimated code and constants; {plan})"
+            ),
             ConvertError::Budget {
                 max_arena,
                 smallest,

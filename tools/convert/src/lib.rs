@@ -87,6 +87,12 @@ impl Builder {
         self
     }
 
+    /// Most flash bytes the plan may use (see [`Options::max_flash`]); `None`: no limit.
+    pub fn max_flash(mut self, bytes: Option<usize>) -> Self {
+        self.options.max_flash = bytes;
+        self
+    }
+
     /// Which layers keep int8 weights on the DSP target (default: none, the fastest layout;
     /// see [`Options::int8_weights`]).
     pub fn int8_weights(mut self, layers: Int8Weights) -> Self {
