@@ -32,6 +32,9 @@ pub const MAX_BANDS: usize = 16;
 /// output stage set-up and the edges each layer handles again.
 pub const LAYER_COST: u64 = 500;
 
+/// Most conversions [`fit`] spends, when nothing fits, to find the smallest arena it names.
+const MAX_REPORT_COMPILES: usize = 64;
+
 /// Extra cost per multiply-accumulate of a depthwise convolution run in place: it runs on the
 /// portable reference kernel, row by row, measured at about 80 instructions per
 /// multiply-accumulate on the Cortex-M4 where the DSP depthwise takes 2 to 4.
@@ -73,6 +76,7 @@ impl Candidate {
         };
         let ops = match self.in_place {
             InPlace::None => String::new(),
+            InPlace::Needed(0) => ", the depthwise convolutions the arena needs in place".into(),
             InPlace::Needed(n) => format!(", {n} depthwise convolutions in place"),
             InPlace::All => ", every depthwise convolution that can in place".into(),
         };
@@ -304,10 +308,43 @@ pub fn fit(graph: &Graph<'_>, options: &Options) -> Result<Compiled> {
     // Nothing fits: the smallest arena among the plans with the lowest floors.
     let mut by_floor: Vec<&Candidate> = all.iter().collect();
     by_floor.sort_by_key(|c| (c.floor, c.cost));
-    for cand in by_floor.into_iter().take(8) {
+    // Lowest floors first; a plan whose floor is not below the smallest arena reached so far
+    // cannot reach less, so the walk stops there (or after MAX_REPORT_COMPILES conversions).
+    let mut compiles = 0;
+    for cand in by_floor {
+        let best = tried.iter().map(|t| t.0).min().unwrap_or(usize::MAX);
+        if cand.floor >= best || compiles >= MAX_REPORT_COMPILES {
+            break;
+        }
         for &strict in passes {
+            compiles += 1;
             if let Ok(c) = compile_candidate(graph, options, cand, strict) {
                 tried.push((c.arena_bytes, *cand, strict));
+            }
+        }
+    }
+    // Which depthwise layers run in place follows the limit they are chosen for (the budget),
+    // and fewer of them can mean less scratch: from the best plan, choose them again for just
+    // under the arena it reached while that lowers it.
+    if let Some(&(arena, cand, strict)) = tried.iter().min_by_key(|t| (t.0, t.1.cost, t.2)) {
+        if cand.in_place != InPlace::None {
+            let mut reached = arena;
+            let needed = Candidate {
+                in_place: InPlace::Needed(0),
+                ..cand
+            };
+            for _ in 0..8 {
+                let opts = Options {
+                    max_arena: Some(reached.saturating_sub(1)),
+                    ..options.clone()
+                };
+                match compile_candidate(graph, &opts, &needed, strict) {
+                    Ok(c) if c.arena_bytes < reached => {
+                        reached = c.arena_bytes;
+                        tried.push((reached, needed, strict));
+                    }
+                    _ => break,
+                }
             }
         }
     }
