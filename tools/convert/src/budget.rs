@@ -35,10 +35,11 @@ pub const LAYER_COST: u64 = 500;
 /// Most conversions [`fit`] spends, when nothing fits, to find the smallest arena it names.
 const MAX_REPORT_COMPILES: usize = 64;
 
-/// Extra cost per multiply-accumulate of a depthwise convolution run in place: it runs on the
-/// portable reference kernel, row by row, measured at about 80 instructions per
-/// multiply-accumulate on the Cortex-M4 where the DSP depthwise takes 2 to 4.
-pub const IN_PLACE_COST: u64 = 40;
+/// Extra cost per multiply-accumulate of a depthwise convolution run in place: its row kernel
+/// is portable code, measured at 17.4 instructions (22.9 estimated cycles) per
+/// multiply-accumulate on qemu-m4 (vww_96_int8, `ferrite sim --max-flash 300000 --json`)
+/// where the DSP depthwise kernels take 2 to 4.
+pub const IN_PLACE_COST: u64 = 15;
 
 /// Which depthwise convolutions of a candidate run in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
