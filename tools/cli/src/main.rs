@@ -776,15 +776,18 @@ fn on_device_arrays(
         device::Device::Serial(_) => target(),
     };
     let bytes = std::fs::read(model).map_err(|e| format!("reading {}: {e}", model.display()))?;
+    // A QEMU board's runner firmware converts with the board's default budgets (see
+    // `sim::Board::budgets`): so does the host, to agree on the plan.
+    let budgets = match &device {
+        device::Device::Qemu(board) => (Some(board.budgets.0), Some(board.budgets.1)),
+        device::Device::Serial(_) => (None, None),
+    };
     let options = Options {
         kernels: ferrite_convert::kernels::KernelSet::PORTABLE,
         target,
         batch: batch(),
-        max_arena: max_arena(),
-        max_flash: max_flash(),
-        patch: PATCH.get().copied(),
-        input_in_place: PATCH.get().is_some(),
-        in_place_ops: IN_PLACE_OPS.get().copied().unwrap_or(false),
+        max_arena: max_arena().or(budgets.0),
+        max_flash: max_flash().or(budgets.1),
         ..Options::default()
     };
     let c = compile(&bytes, &options).map_err(|e| format!("{}: {e}", model.display()))?;
@@ -904,15 +907,13 @@ fn simulate(
     // The firmware's kernels are the portable entries plus the target's own (no host SIMD):
     // convert with those so the per-layer table names the kernels that ran on the board.
     let bytes = std::fs::read(model).map_err(|e| format!("reading {}: {e}", model.display()))?;
+    let budgets = sim::board(board)?.budgets;
     let options = Options {
         kernels: ferrite_convert::kernels::KernelSet::PORTABLE,
         target: board_target,
         batch: batch(),
-        max_arena: max_arena(),
-        max_flash: max_flash(),
-        patch: PATCH.get().copied(),
-        input_in_place: PATCH.get().is_some(),
-        in_place_ops: IN_PLACE_OPS.get().copied().unwrap_or(false),
+        max_arena: max_arena().or(Some(budgets.0)),
+        max_flash: max_flash().or(Some(budgets.1)),
         int8_weights: int8_weights(),
         ..Options::default()
     };

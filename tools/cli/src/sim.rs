@@ -44,6 +44,11 @@ pub struct Board {
     /// Counter reads `Counter::start` leaves once its polling loop is collapsed (SysTick
     /// polls until its first tick): skipped before the calibration and each sample.
     pub start_reads: usize,
+    /// The arena and flash budgets its `build.rs` passes by default (its part's RAM and flash
+    /// less 32 KB each): `sim` and `--device` convert on the host with the same ones (unless
+    /// `--max-arena`/`--max-flash` say otherwise) and hand them to the firmware build, so both
+    /// sides pick the same plan.
+    pub budgets: (usize, usize),
 }
 
 /// The emulated boards.
@@ -58,6 +63,7 @@ pub const BOARDS: &[Board] = &[
         core: "m4",
         timer_read: 0x4000_0004, // CMSDK timer 0 VALUE
         start_reads: 0,
+        budgets: (608 * 1024, 2016 * 1024),
     },
     Board {
         name: "qemu-m3",
@@ -69,6 +75,7 @@ pub const BOARDS: &[Board] = &[
         core: "m3",
         timer_read: 0x4000_0004, // CMSDK timer 0 VALUE
         start_reads: 0,
+        budgets: (96 * 1024, 992 * 1024),
     },
     Board {
         name: "qemu-m0",
@@ -81,6 +88,7 @@ pub const BOARDS: &[Board] = &[
         core: "m0+",
         timer_read: 0x4000_0004, // CMSDK timer 0 VALUE
         start_reads: 0,
+        budgets: (96 * 1024, 992 * 1024),
     },
     Board {
         name: "qemu-m55",
@@ -92,6 +100,7 @@ pub const BOARDS: &[Board] = &[
         core: "m55",
         timer_read: 0xE000_E018, // SysTick current value (SYST_CVR)
         start_reads: 1,
+        budgets: (480 * 1024, 480 * 1024),
     },
 ];
 
@@ -305,11 +314,11 @@ fn build(
         .env("FERRITE_BATCH", crate::batch().to_string())
         .env(
             "FERRITE_MAX_ARENA",
-            crate::max_arena().map_or(String::new(), |b| b.to_string()),
+            crate::max_arena().unwrap_or(board.budgets.0).to_string(),
         )
         .env(
             "FERRITE_MAX_FLASH",
-            crate::max_flash().map_or(String::new(), |b| b.to_string()),
+            crate::max_flash().unwrap_or(board.budgets.1).to_string(),
         )
         .env("FERRITE_INT8_WEIGHTS", crate::int8_weights().to_string())
         // The board's .cargo/config.toml picks target and linker flags; a caller's flags must
