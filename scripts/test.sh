@@ -57,6 +57,11 @@ for elf in qemu-mps2-an386 ferrite-runner; do
 done
 
 step "crates package as they would publish (cargo package: each crate built from its .crate file)"
+# Cargo verifies each crate against the others' fresh .crate files through a temporary local
+# registry, but it extracts them into $CARGO_HOME/registry/src and reuses an extraction of the same
+# name and version left by an earlier run, and its build of them in target/debug is fingerprinted
+# by name and version only: the kernels then build against a stale core. Remove both.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/ferrite-mcu-* target/debug/.fingerprint/ferrite-mcu-*
 cargo package --locked --allow-dirty -p ferrite-mcu-core -p ferrite-mcu-kernels -p ferrite-mcu-convert -p ferrite-mcu-link -p ferrite-mcu-cli
 
 # The gesture example (about 3 minutes: its own build of the converter and the nRF52840 HAL) is
