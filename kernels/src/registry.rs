@@ -54,6 +54,7 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::DepthwiseConv2dF32(_) => entry!(depthwise::run_depthwise_conv2d_f32),
         Op::ConvGemmI8(_) => entry!(gemm::run_conv_gemm_i8),
         Op::DepthwiseDspI8(_) => entry!(depthwise_dsp::run_depthwise_dsp_i8),
+        Op::DepthwiseDspPackedI8(_) => entry!(depthwise_dsp::run_depthwise_dsp_packed_i8),
         Op::DepthwiseInPlaceI8(_) => entry!(depthwise::run_depthwise_in_place_i8),
         Op::ConvHeliumI8(_) => entry!(conv_helium::run_conv_helium_i8),
         Op::ConvGemmI16(_) => entry!(dsp16::run_conv_gemm_i16),

@@ -226,21 +226,23 @@ fn vww_and_person_detect_fit_28000_bytes() {
     }
 }
 
-/// A flash budget on the DSP layout: vww_96_int8's 16-bit pre-shifted conv weights make it
-/// 512 KB; within 320,000 B the planner keeps int8 weights in the fewest layers that fit (the
-/// late ones, whose weights are read for the fewest pixels), leaves the others and the arena
-/// alone, and the outputs stay exact; below anything reachable the error names the least flash
-/// reached. (On qemu-m4, `ferrite sim --max-flash 320000` measured 319,784 B of flash at
-/// 1.266 instructions and 2.077 estimated cycles per MAC, +0.3% cycles; docs/performance.md.)
+/// A flash budget on the DSP layout: vww_96_int8's 16-bit pre-shifted weights make it
+/// 512 KB; within 300,000 B (the 1% allowance for the estimate's error included) the planner
+/// keeps int8 weights in the fewest layers that fit (the late ones, whose weights are read for
+/// the fewest pixels; depthwise layers as packed constants widened when they run), leaves the
+/// others and the arena alone, and the outputs stay exact; below anything reachable the error
+/// names the least flash reached. (On qemu-m4, `ferrite sim --max-flash 300000` measured
+/// 298,336 B of flash at 1.309 instructions and 2.110 estimated cycles per MAC, +1.9% cycles;
+/// docs/performance.md.)
 #[test]
-fn vww_fits_320000_bytes_of_flash_with_int8_weights_where_they_cost_least() {
+fn vww_fits_300000_bytes_of_flash_with_int8_weights_where_they_cost_least() {
     let Some(dir) = shared_models_dir() else {
         return;
     };
     let (bytes, inputs, expected) = shared(&dir, "vww_96_int8");
     let free = convert_budget(&bytes, Target::CortexMDsp, None).unwrap();
     let opts = Options {
-        max_flash: Some(320_000),
+        max_flash: Some(300_000),
         ..options(Target::CortexMDsp, None)
     };
     let c = compile(&bytes, &opts).unwrap();
@@ -249,7 +251,15 @@ fn vww_fits_320000_bytes_of_flash_with_int8_weights_where_they_cost_least() {
         free.report.flash_bytes, c.report.flash_bytes, c.arena_bytes
     );
     assert!(free.report.flash_bytes > 500_000);
-    assert!(c.report.flash_bytes <= 320_000);
+    assert!(c.report.flash_bytes <= ferrite_convert::budget::usable_flash(300_000));
+    let packed = |c: &Compiled| {
+        c.report
+            .layers
+            .iter()
+            .filter(|l| l.kernel.ends_with("run_depthwise_dsp_packed_i8"))
+            .count()
+    };
+    assert!(packed(&c) > 0, "{}", describe(&c));
     assert_eq!(c.arena_bytes, free.arena_bytes);
     assert_eq!(c.report.macs, free.report.macs);
     // Not every layer: the first convolutions (48x48 outputs) keep their fast weights.
@@ -257,9 +267,17 @@ fn vww_fits_320000_bytes_of_flash_with_int8_weights_where_they_cost_least() {
         int8_weights: ferrite_convert::Int8Weights::All,
         ..options(Target::CortexMDsp, None)
     };
-    assert!(compile(&bytes, &all).unwrap().report.flash_bytes < c.report.flash_bytes);
+    let all = compile(&bytes, &all).unwrap();
+    assert!(all.report.flash_bytes < c.report.flash_bytes);
+    assert!(packed(&c) < packed(&all), "{}", describe(&c));
     assert_exact(
-        "vww_96_int8 DSP, 320,000 B of flash",
+        "vww_96_int8 DSP, every layer int8",
+        &all,
+        &inputs,
+        &expected,
+    );
+    assert_exact(
+        "vww_96_int8 DSP, 300,000 B of flash",
         &c,
         &inputs,
         &expected,

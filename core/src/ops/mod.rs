@@ -1122,6 +1122,41 @@ pub struct DepthwiseDspI8 {
     pub scratch_bytes: u32,
 }
 
+/// [`DepthwiseDspI8`] with its constants stored compactly in flash and widened into the arena
+/// scratch when the layer runs: what a flash budget picks (`Options::int8_weights`), at about
+/// 30 instructions per channel per call.
+///
+/// `weights` holds, per channel, the `k_h * k_w` int8 taps in row-major order, then the
+/// channel's `lshift` and `rshift` (`taps + 2` bytes); `params` two words per channel: the
+/// folded bias pre-shifted by `lshift`, and the multiplier. The round term is
+/// `((1 << rshift) >> 1) + (output_zero_point << rshift)`, as [`ChannelQuant`] forms it. The
+/// scratch holds the band of [`DepthwiseDspI8`], then the widened weights (word aligned), then
+/// the four-word output stage per channel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct DepthwiseDspPackedI8 {
+    /// Input tensor (NHWC).
+    pub input: TensorId,
+    /// Output tensor (NHWC).
+    pub output: TensorId,
+    /// Shapes, strides, dilation and padding (`in_c == out_c`).
+    pub geom: ConvGeometry,
+    /// Int8 taps and shifts per channel (see the type's documentation).
+    pub weights: ConstRef<i8>,
+    /// Pre-shifted folded bias and multiplier per channel.
+    pub params: ConstRef<i32>,
+    /// Input zero point (the value of padding taps).
+    pub input_zero_point: i32,
+    /// Output zero point, folded into the round term.
+    pub output_zero_point: i32,
+    /// Output rows computed per band of input rows (at least 1).
+    pub band_rows: u32,
+    /// Arena offset of the kernel's scratch: the band, the widened weights, the stage.
+    pub scratch_offset: u32,
+    /// Its size in bytes.
+    pub scratch_bytes: u32,
+}
+
 /// Int8 CONV_2D (dense, any zero points and fused activation) lowered for the Helium (MVE)
 /// kernels: a GEMM of im2col rows, two output pixels by four output channels at a time, 16
 /// taps per `VMLADAV`.
@@ -1291,6 +1326,8 @@ pub enum Op {
     ConvGemmI8(ConvGemmI8),
     /// Int8 DEPTHWISE_CONV_2D with DSP-friendly weights.
     DepthwiseDspI8(DepthwiseDspI8),
+    /// Int8 DEPTHWISE_CONV_2D with DSP-friendly weights widened from compact flash constants.
+    DepthwiseDspPackedI8(DepthwiseDspPackedI8),
     /// Int8 DEPTHWISE_CONV_2D writing over its input.
     DepthwiseInPlaceI8(DepthwiseInPlaceI8),
     /// Int8 CONV_2D as a GEMM for the Helium kernels.

@@ -10,10 +10,14 @@
 //! registers), it computes a band of output rows. On a Cortex-M with the DSP extension the
 //! widening, and the computation for a 3x3 filter (dilation 1, horizontal stride 1 or 2), run
 //! in assembly; the portable code is the definition.
+//!
+//! [`Op::DepthwiseDspPackedI8`] stores the same layer compactly in flash (int8 taps, two shift
+//! bytes and two words per channel, 19 bytes for a 3x3 filter where the 16-bit layout takes
+//! 36) and widens it into the scratch, after the band, each time the layer runs.
 
 use crate::util::{check_conv_activations, check_conv_reach, expect_op, product};
 use ferrite_core::model::cast_out;
-use ferrite_core::ops::{output_stage, ConvGeometry, DepthwiseDspI8, Op};
+use ferrite_core::ops::{output_stage, ConvGeometry, Op};
 use ferrite_core::{Ctx, Error, Result};
 
 /// Most filter taps the kernel handles (7x7).
@@ -68,6 +72,50 @@ pub fn scratch_bytes(g: &ConvGeometry, band_rows: u32) -> u64 {
     band_input_rows(g, band_rows) * g.in_c as u64 * band_width(g) * 2
 }
 
+/// The checks both entries make of the geometry, band and input zero point.
+fn check_layer(layer: u16, g: &ConvGeometry, band: &Band, scratch: u32) -> Result<()> {
+    let err = |reason| Error::InvalidLayer { layer, reason };
+    check_conv_reach(layer, g)?;
+    let taps = product(&[g.k_h, g.k_w]);
+    if g.in_c != g.out_c
+        || !g.in_c.is_multiple_of(4)
+        || taps as usize > MAX_TAPS
+        || g.in_w >= 1 << 14
+    {
+        return Err(err(
+            "needs in_c == out_c, a multiple of 4, and at most 49 taps",
+        ));
+    }
+    if band.rows == 0
+        || band.rows as usize > MAX_BAND_ROWS
+        || (scratch as u64) < scratch_bytes(g, band.rows)
+    {
+        return Err(err("scratch buffer too small"));
+    }
+    if !(-128..=127).contains(&band.input_zero_point) {
+        return Err(err("input zero point out of range"));
+    }
+    Ok(())
+}
+
+/// Whether a channel's four-word output stage (bias, multiplier, round, rshift) is one the
+/// assembly computes exactly: it adds the round without saturation, the same while
+/// multiplier >= 0 and |round| <= 2^30.
+fn stage_in_range(q: &[i32]) -> bool {
+    match q {
+        [_, m, round, r] => *m >= 0 && (0..=31).contains(r) && round.unsigned_abs() <= 1 << 30,
+        _ => false,
+    }
+}
+
+/// What the computation needs of the layer beyond its geometry.
+struct Band {
+    /// Output rows per band.
+    rows: u32,
+    /// The value of padding taps.
+    input_zero_point: i32,
+}
+
 /// Kernel entry for [`Op::DepthwiseDspI8`].
 pub fn run_depthwise_dsp_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let p = expect_op!(ctx, op, DepthwiseDspI8);
@@ -76,34 +124,17 @@ pub fn run_depthwise_dsp_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let g = &p.geom;
     let weights = ctx.consts(p.weights)?;
     let params = ctx.consts(p.params)?;
-    check_conv_reach(layer, g)?;
-    let taps = product(&[g.k_h, g.k_w]);
-    if g.in_c != g.out_c || g.in_c % 4 != 0 || taps as usize > MAX_TAPS || g.in_w >= 1 << 14 {
-        return Err(err(
-            "needs in_c == out_c, a multiple of 4, and at most 49 taps",
-        ));
-    }
+    let band = Band {
+        rows: p.band_rows,
+        input_zero_point: p.input_zero_point,
+    };
+    check_layer(layer, g, &band, p.scratch_bytes)?;
     let c = g.out_c as u64;
     if weights.len() as u64 != weights_per_channel(g) as u64 * c || params.len() as u64 != 4 * c {
         return Err(err("weights or output stage do not match the geometry"));
     }
-    // Per channel: bias, multiplier, round, rshift. The assembly adds the round without
-    // saturation, the same while multiplier >= 0 and |round| <= 2^30.
-    let bad_stage = |q: &[i32]| match q {
-        [_, m, round, r] => *m < 0 || !(0..=31).contains(r) || round.unsigned_abs() > 1 << 30,
-        _ => true,
-    };
-    if params.chunks_exact(4).any(bad_stage) {
+    if !params.chunks_exact(4).all(stage_in_range) {
         return Err(err("requantization out of range"));
-    }
-    if p.band_rows == 0
-        || p.band_rows as usize > MAX_BAND_ROWS
-        || (p.scratch_bytes as u64) < scratch_bytes(g, p.band_rows)
-    {
-        return Err(err("scratch buffer too small"));
-    }
-    if !(-128..=127).contains(&p.input_zero_point) {
-        return Err(err("input zero point out of range"));
     }
     let (inputs, out, scratch) =
         ctx.split_with_scratch(p.output, p.scratch_offset, p.scratch_bytes)?;
@@ -111,11 +142,162 @@ pub fn run_depthwise_dsp_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let output: &mut [i8] = cast_out(layer, out)?;
     check_conv_activations(layer, g, input.len(), output.len())?;
     let band_len = (scratch_bytes(g, p.band_rows) / 2) as usize;
-    let band: &mut [i16] = bytemuck::try_cast_slice_mut(scratch)
+    let ring: &mut [i16] = bytemuck::try_cast_slice_mut(scratch)
         .ok()
         .and_then(|s: &mut [i16]| s.get_mut(..band_len))
         .ok_or(err("scratch buffer misaligned"))?;
-    depthwise_dsp_i8(p, input, weights, params, output, band)
+    depthwise_dsp_i8(g, &band, input, weights, params, output, ring)
+        .ok_or(err("slices do not match the layer"))
+}
+
+/// Bytes per channel of `DepthwiseDspPackedI8::weights`: the taps, then `lshift` and
+/// `rshift`.
+pub fn packed_bytes_per_channel(g: &ConvGeometry) -> usize {
+    (g.k_h * g.k_w) as usize + 2
+}
+
+/// Scratch bytes of `DepthwiseDspPackedI8` for bands of `band_rows` output rows: the band
+/// and the widened weights, each rounded up to a word, then four stage words per channel.
+pub fn packed_scratch_bytes(g: &ConvGeometry, band_rows: u32) -> u64 {
+    let c = g.out_c as u64;
+    scratch_bytes(g, band_rows).div_ceil(4) * 4 + wide_weights_bytes(g) + 16 * c
+}
+
+/// Bytes of the widened weights in the scratch, rounded up to a word.
+fn wide_weights_bytes(g: &ConvGeometry) -> u64 {
+    (weights_per_channel(g) as u64 * 2 * g.out_c as u64).div_ceil(4) * 4
+}
+
+/// Widens the packed constants into `wide` (the layout of `DepthwiseDspI8::weights`) and
+/// `stage` (four words per channel). `None` if a shifted tap leaves 16 bits, a shift leaves `0..32`, the round
+/// term leaves `[-2^30, 2^30]` or the slices do not match.
+fn widen_packed(
+    g: &ConvGeometry,
+    packed: &[i8],
+    params: &[i32],
+    output_zero_point: i32,
+    wide: &mut [i16],
+    stage: &mut [i32],
+) -> Option<()> {
+    let per_packed = packed_bytes_per_channel(g);
+    let per = weights_per_channel(g);
+    let taps = per_packed.checked_sub(2)?;
+    // (Checked by the entry too; said here so that no chunk size can be zero.)
+    if taps == 0 || per == 0 {
+        return None;
+    }
+    let channels = packed
+        .chunks_exact(per_packed)
+        .zip(params.chunks_exact(2))
+        .zip(wide.chunks_exact_mut(per).zip(stage.chunks_exact_mut(4)));
+    for ((src, q), (dst, st)) in channels {
+        let (lshift, rshift) = (*src.get(taps)? as u32, *src.get(taps + 1)? as u32);
+        if lshift > 15 || rshift > 31 {
+            return None;
+        }
+        // Whether every shifted tap fits 16 bits (int8 taps: its extremes do).
+        let fits = (127i32 << lshift) <= i16::MAX as i32;
+        match (
+            <&[i8; 11]>::try_from(src),
+            <&mut [i16; 10]>::try_from(&mut *dst),
+        ) {
+            // 3x3 (the common case, about ten times fewer instructions than the general
+            // loop): the paired slots w00 w01 w10 w11 w20 w21 w02 w12 w22 0 written at once.
+            (Ok(t), Ok(d)) if paired(g) && fits => {
+                let w = |v: i8| ((v as i32) << lshift) as i16;
+                let [w00, w01, w02, w10, w11, w12, w20, w21, w22, _, _] = *t;
+                *d = [
+                    w(w00),
+                    w(w01),
+                    w(w10),
+                    w(w11),
+                    w(w20),
+                    w(w21),
+                    w(w02),
+                    w(w12),
+                    w(w22),
+                    0,
+                ];
+            }
+            _ => {
+                dst.fill(0);
+                for ky in 0..g.k_h {
+                    for kx in 0..g.k_w {
+                        let v = (*src.get((ky * g.k_w + kx) as usize)? as i32) << lshift;
+                        *dst.get_mut(weight_slot(g, ky, kx))? = i16::try_from(v).ok()?;
+                    }
+                }
+            }
+        }
+        let round = ((1i64 << rshift) >> 1) + ((output_zero_point as i64) << rshift);
+        let stage_words = [
+            *q.first()?,
+            *q.get(1)?,
+            i32::try_from(round).ok()?,
+            rshift as i32,
+        ];
+        if !stage_in_range(&stage_words) {
+            return None;
+        }
+        for (d, v) in st.iter_mut().zip(stage_words) {
+            *d = v;
+        }
+    }
+    Some(())
+}
+
+/// Kernel entry for [`Op::DepthwiseDspPackedI8`]: the constants widened into the scratch, then
+/// [`run_depthwise_dsp_i8`]'s computation.
+pub fn run_depthwise_dsp_packed_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, DepthwiseDspPackedI8);
+    let layer = ctx.layer;
+    let err = |reason| Error::InvalidLayer { layer, reason };
+    let g = &p.geom;
+    let packed = ctx.consts(p.weights)?;
+    let params = ctx.consts(p.params)?;
+    let band = Band {
+        rows: p.band_rows,
+        input_zero_point: p.input_zero_point,
+    };
+    check_layer(layer, g, &band, p.scratch_bytes)?;
+    let c = g.out_c as u64;
+    if packed.len() as u64 != packed_bytes_per_channel(g) as u64 * c || params.len() as u64 != 2 * c
+    {
+        return Err(err("weights or output stage do not match the geometry"));
+    }
+    if (p.scratch_bytes as u64) < packed_scratch_bytes(g, p.band_rows)
+        || !(-128..=127).contains(&p.output_zero_point)
+    {
+        return Err(err("scratch buffer too small"));
+    }
+    let (inputs, out, scratch) =
+        ctx.split_with_scratch(p.output, p.scratch_offset, p.scratch_bytes)?;
+    let input: &[i8] = inputs.get(p.input)?;
+    let output: &mut [i8] = cast_out(layer, out)?;
+    check_conv_activations(layer, g, input.len(), output.len())?;
+    let misaligned = || err("scratch buffer misaligned");
+    let band_bytes = (scratch_bytes(g, p.band_rows).div_ceil(4) * 4) as usize;
+    let wide_bytes = wide_weights_bytes(g) as usize;
+    let (ring, rest) = scratch
+        .split_at_mut_checked(band_bytes)
+        .ok_or_else(misaligned)?;
+    let (wide, stage) = rest
+        .split_at_mut_checked(wide_bytes)
+        .ok_or_else(misaligned)?;
+    let ring: &mut [i16] = bytemuck::try_cast_slice_mut(ring).map_err(|_| misaligned())?;
+    let wide: &mut [i16] = bytemuck::try_cast_slice_mut(wide)
+        .ok()
+        .and_then(|s: &mut [i16]| s.get_mut(..weights_per_channel(g) * c as usize))
+        .ok_or_else(misaligned)?;
+    let stage: &mut [i32] = bytemuck::try_cast_slice_mut(stage)
+        .ok()
+        .and_then(|s: &mut [i32]| s.get_mut(..4 * c as usize))
+        .ok_or_else(misaligned)?;
+    widen_packed(g, packed, params, p.output_zero_point, wide, stage)
+        .ok_or(err("requantization out of range"))?;
+    let ring_len = (scratch_bytes(g, p.band_rows) / 2) as usize;
+    let ring = ring.get_mut(..ring_len).ok_or_else(misaligned)?;
+    depthwise_dsp_i8(g, &band, input, wide, stage, output, ring)
         .ok_or(err("slices do not match the layer"))
 }
 
@@ -130,22 +312,22 @@ pub fn run_depthwise_dsp_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 /// and the band size; slots are below `band_input_rows`, and padded input row `py` is read
 /// from the input only when inside it. Every slice is still taken checked (once per row), so
 /// no panic path is linked: `None` if one does not match.
-pub fn depthwise_dsp_i8(
-    p: &DepthwiseDspI8,
+fn depthwise_dsp_i8(
+    g: &ConvGeometry,
+    layer: &Band,
     input: &[i8],
     weights: &[i16],
     params: &[i32],
     output: &mut [i8],
     band: &mut [i16],
 ) -> Option<()> {
-    let g = &p.geom;
     let c = g.in_c as usize;
     let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
     let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
     let wp = band_width(g) as usize;
     let row_len = c * wp;
-    let zp = p.input_zero_point as i16;
-    let band_rows = (p.band_rows as usize).clamp(1, MAX_BAND_ROWS);
+    let zp = layer.input_zero_point as i16;
+    let band_rows = (layer.rows as usize).clamp(1, MAX_BAND_ROWS);
     let slots = band_input_rows(g, band_rows as u32) as usize;
     let s_h = g.stride_h as usize;
     let reach_h = (g.k_h as usize - 1) * g.dilation_h as usize + 1;

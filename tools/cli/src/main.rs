@@ -40,8 +40,8 @@ struct Cli {
     /// the board's RAM).
     #[arg(long, global = true, value_name = "BYTES")]
     max_arena: Option<usize>,
-    /// Most bytes of flash (code and constants, as `inspect` estimates them) the plan may use:
-    /// dense layers keep int8 weights instead of the DSP kernels' 16-bit ones, the fewest that
+    /// Most bytes of flash (code and constants; `inspect`'s estimate, kept 1% below it for the
+    /// estimate's error) the plan may use: convolutions keep int8 weights instead of the DSP kernels' 16-bit ones, the fewest that
     /// fit, or the conversion fails naming the least flash reached. Default: no limit (for
     /// `sim`, the board's flash).
     #[arg(long, global = true, value_name = "BYTES")]
@@ -130,8 +130,9 @@ enum Command {
         /// Where to write the Rust module.
         #[arg(short, long)]
         output: PathBuf,
-        /// Dense convolutions that keep int8 weights on the Cortex-M DSP target instead of
-        /// 16-bit pre-shifted ones (twice the flash, a faster inner loop): `none` (the
+        /// Convolutions that keep int8 weights on the Cortex-M DSP target instead of
+        /// 16-bit pre-shifted ones (twice the flash, a faster inner loop; a depthwise one widens
+        /// them into RAM each time it runs): `none` (the
         /// default), `all`, or TFLite operator indices `I,J,K` (`tflite_op` in
         /// `inspect --json`).
         #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]
@@ -148,8 +149,9 @@ enum Command {
         /// it is alive (x) and its bytes (y), with the arena size marked.
         #[arg(long, value_name = "SVG")]
         plot: Option<PathBuf>,
-        /// Dense convolutions that keep int8 weights on the Cortex-M DSP target instead of
-        /// 16-bit pre-shifted ones (twice the flash, a faster inner loop): `none` (the
+        /// Convolutions that keep int8 weights on the Cortex-M DSP target instead of
+        /// 16-bit pre-shifted ones (twice the flash, a faster inner loop; a depthwise one widens
+        /// them into RAM each time it runs): `none` (the
         /// default), `all`, or TFLite operator indices `I,J,K` (`tflite_op` in
         /// `inspect --json`).
         #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]
@@ -247,8 +249,9 @@ enum Command {
         /// Directory of the board crates (default: the source tree's `targets/`).
         #[arg(long)]
         targets_dir: Option<PathBuf>,
-        /// Dense convolutions that keep int8 weights on the Cortex-M DSP target instead of
-        /// 16-bit pre-shifted ones (twice the flash, a faster inner loop): `none` (the
+        /// Convolutions that keep int8 weights on the Cortex-M DSP target instead of
+        /// 16-bit pre-shifted ones (twice the flash, a faster inner loop; a depthwise one widens
+        /// them into RAM each time it runs): `none` (the
         /// default), `all`, or TFLite operator indices `I,J,K` (`tflite_op` in
         /// `inspect --json`).
         #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]

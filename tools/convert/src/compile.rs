@@ -52,9 +52,9 @@ pub struct Options {
     /// (patch-based prefix and band count, input read in place) or fails naming the smallest
     /// arena it reached. `None`: no limit (the fastest plan).
     pub max_arena: Option<usize>,
-    /// Most flash (estimated code and constants, `Report::flash_bytes`) the plan may use: the
-    /// DSP GEMM layers keep int8 weights, fewest first, until it fits (see [`crate::budget`]).
-    /// `None`: no limit.
+    /// Most flash (code and constants) the plan may use: the estimate (`Report::flash_bytes`)
+    /// must come within 1% below it ([`crate::budget::usable_flash`]); the DSP convolutions keep
+    /// int8 weights, fewest first, until it does (see [`crate::budget`]). `None`: no limit.
     pub max_flash: Option<usize>,
 }
 
@@ -496,6 +496,7 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         match &mut low_layers[i].op {
             ferrite_core::Op::ConvGemmI8(g) => g.scratch_offset = offset,
             ferrite_core::Op::DepthwiseDspI8(d) => d.scratch_offset = offset,
+            ferrite_core::Op::DepthwiseDspPackedI8(d) => d.scratch_offset = offset,
             ferrite_core::Op::DepthwiseInPlaceI8(d) => d.scratch_offset = offset,
             ferrite_core::Op::ConvHeliumI8(c) => c.scratch_offset = offset,
             ferrite_core::Op::ConvGemmI16(c) => c.scratch_offset = offset,

@@ -85,7 +85,7 @@ impl fmt::Display for ConvertError {
                 plan,
             } => write!(
                 f,
-                "no plan fits {max_flash} bytes of flash: the least the converter reached is {smallest} bytes (estimated code and constants; {plan})"
+                "no plan fits {max_flash} bytes of flash (its estimate kept 1% below, for the estimate's error): the least the converter reached is {smallest} bytes (estimated code and constants; {plan})"
             ),
             ConvertError::Budget {
                 max_arena,

@@ -71,13 +71,15 @@ pub fn estimate(
     consts + layers.len() * per_layer + tensors * per_tensor + base + code
 }
 
-/// Which dense convolutions (CONV_2D, and the FULLY_CONNECTED and single-channel depthwise
-/// layers lowered to the same GEMM) keep their weights in int8 on the Cortex-M DSP target.
+/// Which convolutions (CONV_2D, the FULLY_CONNECTED layers lowered to the same GEMM, and
+/// DEPTHWISE_CONV_2D) keep their weights in int8 on the Cortex-M DSP targets.
 ///
 /// By default the DSP GEMM takes 16-bit weights pre-shifted by the layer's left shift where
 /// they fit: the fastest inner loop, but twice the flash. A selected layer keeps int8 weights
-/// (four taps a word, unpacked by `SXTB16` in the kernel). Other targets ignore the choice:
-/// the Helium and no-DSP kernels always read int8 weights, the portable kernels the model's.
+/// (four taps a word, unpacked by `SXTB16` in the kernel). A selected DSP depthwise layer keeps
+/// packed constants (int8 taps, shift bytes and two words per channel: 19 bytes for 3x3
+/// instead of 36) that its kernel widens into the arena scratch each time it runs. Helium
+/// and the portable kernels ignore the choice (they read int8 weights, the model's).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Int8Weights {
     /// The fastest layout per layer (16-bit weights wherever they fit).

@@ -148,9 +148,17 @@ fn gemm_case(rng: &mut Rng, depthwise: bool, nodsp: bool) -> Option<KernelCase> 
     // the GEMM with 8-bit weights.
     let large_scale = !depthwise && rng.range(0, 4) == 0;
     let w_max = if large_scale { 2 } else { 127 };
-    let weights: Vec<i8> = (0..n_weights)
+    let mut weights: Vec<i8> = (0..n_weights)
         .map(|_| rng.range(-w_max, w_max) as i8)
         .collect();
+    // Now and then (depthwise) a dead channel, all weights zero: its output is a constant
+    // the lowering stages apart (and the packed form re-expresses through its bias).
+    if depthwise && rng.range(0, 3) == 0 {
+        let dead = rng.range(0, g.out_c as i64 - 1) as usize;
+        for t in 0..taps {
+            weights[t * g.out_c as usize + dead] = 0;
+        }
+    }
     let b_max = if large_scale { 100 } else { 20_000 };
     let bias: Vec<i32> = (0..g.out_c)
         .map(|_| rng.range(-b_max, b_max) as i32)
@@ -195,8 +203,10 @@ fn gemm_case(rng: &mut Rng, depthwise: bool, nodsp: bool) -> Option<KernelCase> 
         // Half the cases with no room beside the tensors: bands of one output row, as a
         // model whose peak is elsewhere gets.
         let room = (rng.range(0, 1) == 0).then_some(0);
+        // Half of them from the packed constants a flash budget picks.
+        let packed = rng.range(0, 1) == 1;
         lower_dsp::depthwise(
-            &mut pool, input_id, output_id, g, 1, &weights, &q, -128, 127, room,
+            &mut pool, input_id, output_id, g, 1, &weights, &q, -128, 127, room, packed,
         )?
     } else {
         // Half the DSP layers keep int8 weights (`Options::int8_weights`) even where the
@@ -450,6 +460,7 @@ fn finish_case(
     match &mut fast {
         Op::ConvGemmI8(c) => c.scratch_offset = scratch_at as u32,
         Op::DepthwiseDspI8(d) => d.scratch_offset = scratch_at as u32,
+        Op::DepthwiseDspPackedI8(d) => d.scratch_offset = scratch_at as u32,
         Op::ConvHeliumI8(c) => c.scratch_offset = scratch_at as u32,
         Op::DepthwiseHeliumI8(d) => d.scratch_offset = scratch_at as u32,
         Op::ConvGemmI16(c) => c.scratch_offset = scratch_at as u32,
@@ -834,7 +845,7 @@ mod tests {
                     odd_channels += p.geom.out_c % 2;
                     partial += ((p.geom.out_h * p.geom.out_w) % 4 != 0) as u32;
                 }
-                Op::DepthwiseDspI8(_) => dw += 1,
+                Op::DepthwiseDspI8(_) | Op::DepthwiseDspPackedI8(_) => dw += 1,
                 other => panic!("unexpected fast operator {other:?}"),
             }
         }
@@ -849,6 +860,8 @@ mod tests {
     fn dsp_operators_match_the_reference_on_random_layers() {
         let mut rng = Rng(0x5eed_f00d);
         let (mut conv, mut dw, mut any_zero_point, mut weights8) = (0, 0, 0, 0);
+        // Depthwise layers from the packed constants (`Options::int8_weights`).
+        let mut packed = 0;
         // Channels whose output stage is SMMLAR, and those taking the general stage
         // (ties rounded away from zero, or an add that could overflow).
         let (mut exact_add, mut general) = (0, 0);
@@ -871,6 +884,9 @@ mod tests {
             if matches!(&case.fast, Op::ConvGemmI8(p) if p.weights16.len == 0) {
                 weights8 += 1;
             }
+            if matches!(&case.fast, Op::DepthwiseDspPackedI8(_)) {
+                packed += 1;
+            }
             if let Op::ConvGemmI8(p) = &case.fast {
                 let bytes = &case.consts[p.channels.offset as usize..];
                 let words: Vec<i32> = bytes[..p.channels.len as usize * 4]
@@ -890,6 +906,10 @@ mod tests {
             conv > 200 && dw > 200 && any_zero_point > 80 && weights8 > 20,
             "{conv} conv and {dw} depthwise cases, {any_zero_point} with another output zero \
              point, {weights8} with 8-bit weights"
+        );
+        assert!(
+            packed > 80 && dw - packed > 80,
+            "{packed} of {dw} depthwise cases from packed constants"
         );
         assert!(
             exact_add > 500 && general > 500,

@@ -24,7 +24,7 @@ use crate::consts::ConstPool;
 use crate::lower::ConvQuant;
 use ferrite_core::ops::{
     ChannelQuant, ConvGemmI16, ConvGemmI8, ConvGeometry, ConvHeliumI8, DepthwiseDspI16,
-    DepthwiseDspI8, DepthwiseHeliumI8, Op, Requant,
+    DepthwiseDspI8, DepthwiseDspPackedI8, DepthwiseHeliumI8, Op, Requant,
 };
 use ferrite_core::{ConstRef, TensorId};
 use ferrite_kernels::ops::conv_helium::GROUP_WORDS;
@@ -268,7 +268,9 @@ pub fn conv_gemm(
 
 /// A depthwise convolution (multiplier 1, channels a multiple of 4, at most 49 taps) as
 /// [`DepthwiseDspI8`] with the arena scratch it needs, or `None` when the DSP kernel would
-/// not be exact for it.
+/// not be exact for it. With `packed`, as [`DepthwiseDspPackedI8`]: the same computation from
+/// compact constants (int8 taps in flash, 19 bytes per channel of a 3x3 filter instead of 36)
+/// widened into the scratch each time the layer runs.
 #[allow(clippy::too_many_arguments)]
 pub fn depthwise(
     pool: &mut ConstPool,
@@ -281,8 +283,11 @@ pub fn depthwise(
     act_min: i32,
     act_max: i32,
     scratch_room: Option<u64>,
+    packed: bool,
 ) -> Option<(Op, usize)> {
     use ferrite_kernels::ops::depthwise_dsp as dw;
+    // The output stage's zero point (the clamp is the whole int8 range: `relu_stage`).
+    const OUTPUT_ZERO_POINT: i32 = -128;
     let c = geom.out_c as usize;
     let taps = (geom.k_h * geom.k_w) as usize;
     if depth_multiplier != 1
@@ -300,6 +305,8 @@ pub fn depthwise(
     let per = dw::weights_per_channel(&geom);
     let mut wide = vec![0i16; per * c];
     let mut params = Vec::with_capacity(4 * c);
+    let mut compact = Vec::with_capacity(dw::packed_bytes_per_channel(&geom) * c);
+    let mut compact_params = Vec::with_capacity(2 * c);
     for ch in 0..c {
         let (mut sum, mut abs) = (0i64, 0i64);
         for t in 0..taps {
@@ -309,14 +316,20 @@ pub fn depthwise(
         }
         let bias = q.bias.as_ref().map_or(0, |b| b[ch] as i64) + input_offset * sum;
         let cq = if abs == 0 {
-            constant_channel(bias, q.multiplier[ch], q.shift[ch], -128, (-128, 127))?
+            constant_channel(
+                bias,
+                q.multiplier[ch],
+                q.shift[ch],
+                OUTPUT_ZERO_POINT,
+                (-128, 127),
+            )?
         } else {
             channel_quant(
                 bias,
                 q.multiplier[ch],
                 q.shift[ch],
                 128 * abs + bias.abs(),
-                -128,
+                OUTPUT_ZERO_POINT,
                 false,
             )?
         };
@@ -337,6 +350,12 @@ pub fn depthwise(
             }
         }
         params.extend([cq.bias << cq.lshift, cq.multiplier, cq.round, cq.rshift]);
+        if packed {
+            let (bias, multiplier) = packed_stage(&cq, abs == 0, OUTPUT_ZERO_POINT)?;
+            compact.extend((0..taps).map(|t| w(t, ch)).collect::<Option<Vec<i8>>>()?);
+            compact.extend([cq.lshift as i8, cq.rshift as i8]);
+            compact_params.extend([bias, multiplier]);
+        }
     }
     // Enough output rows per band (at least 64 pixels) to spread the per-band and
     // per-channel setup, within a scratch budget: up to 24 KiB while the layer's input,
@@ -347,15 +366,37 @@ pub fn depthwise(
         .min(64u32.div_ceil(geom.out_w.max(1)))
         .min(dw::MAX_BAND_ROWS as u32);
     let tensors = geom.input_elements() + geom.output_elements();
+    let scratch_of = |rows: u32| {
+        if packed {
+            dw::packed_scratch_bytes(&geom, rows)
+        } else {
+            dw::scratch_bytes(&geom, rows)
+        }
+    };
     let budget = (54u64 * 1024)
         .saturating_sub(tensors)
         .min(24 * 1024)
         .min(scratch_room.unwrap_or(u64::MAX))
-        .max(dw::scratch_bytes(&geom, 1));
-    while band_rows > 1 && dw::scratch_bytes(&geom, band_rows) > budget {
+        .max(scratch_of(1));
+    while band_rows > 1 && scratch_of(band_rows) > budget {
         band_rows -= 1;
     }
-    let scratch = dw::scratch_bytes(&geom, band_rows);
+    let scratch = scratch_of(band_rows);
+    if packed {
+        let op = Op::DepthwiseDspPackedI8(DepthwiseDspPackedI8 {
+            input,
+            output,
+            geom,
+            weights: pool.push_i8(&compact),
+            params: pool.push_i32(&compact_params),
+            input_zero_point: q.in_q.zero_point,
+            output_zero_point: OUTPUT_ZERO_POINT,
+            band_rows,
+            scratch_offset: 0,
+            scratch_bytes: u32::try_from(scratch).ok()?,
+        });
+        return Some((op, usize::try_from(scratch).ok()?));
+    }
     let op = Op::DepthwiseDspI8(DepthwiseDspI8 {
         input,
         output,
@@ -368,6 +409,26 @@ pub fn depthwise(
         scratch_bytes: u32::try_from(scratch).ok()?,
     });
     Some((op, usize::try_from(scratch).ok()?))
+}
+
+/// The packed form's two words of a channel's stage `cq` (pre-shifted bias, multiplier), whose
+/// round term the kernel derives from `rshift` and the zero point. A channel with all-zero
+/// weights (`constant`, staged by [`constant_channel`] with its output as the round) gets the
+/// bias that yields the same output through the derived round: with `lshift` 1, `rshift` 0 and
+/// multiplier `2^30` the stage adds `acc / 4` to the zero point. `None` when neither applies.
+fn packed_stage(cq: &ChannelQuant, constant: bool, zero_point: i32) -> Option<(i32, i32)> {
+    let derived = ((1i64 << cq.rshift) >> 1) + ((zero_point as i64) << cq.rshift);
+    if derived == cq.round as i64 {
+        return Some((cq.bias << cq.lshift, cq.multiplier));
+    }
+    let staged_constant =
+        cq.bias == 0 && cq.lshift == 1 && cq.rshift == 0 && cq.multiplier == 1 << 30;
+    if !(constant && staged_constant) {
+        return None;
+    }
+    // acc = 4k gives smmlar(acc, 2^30, zp) = zp + k exactly.
+    let k = cq.round.checked_sub(zero_point)?;
+    Some((k.checked_mul(4)?, cq.multiplier))
 }
 
 /// Whether a 32-bit accumulator is exact for a 16x8 filter whose taps are `taps`: every
@@ -659,6 +720,29 @@ pub fn depthwise_helium(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The packed depthwise stage gives every channel the output of its four-word stage: a
+    /// dead channel's constant (any int8 value) through the bias and the derived round, a live
+    /// channel's words unchanged.
+    #[test]
+    fn packed_stages_give_the_staged_outputs() {
+        let zp = -128;
+        for out in -128..=127 {
+            let cq = constant_channel(0, 1 << 30, 0, zp, (-128, 127))
+                .map(|c| ChannelQuant { round: out, ..c });
+            let cq = cq.unwrap();
+            let (bias, m) = packed_stage(&cq, true, zp).unwrap();
+            // Weights all zero: the accumulator is the bias; rshift 0, so the round is zp.
+            assert_eq!(ferrite_core::ops::output_stage(bias, m, 0, zp) as i32, out);
+        }
+        let live = channel_quant(1000, 1 << 30, -3, 1 << 20, zp, false).unwrap();
+        assert_eq!(
+            packed_stage(&live, false, zp),
+            Some((1000 << live.lshift, live.multiplier))
+        );
+        // A round term the kernel cannot derive (another zero point) is not packed.
+        assert_eq!(packed_stage(&live, false, 0), None);
+    }
 
     /// Whenever `with_exact_add` sets `EXACT_ADD`, the extreme accumulators `±acc_bound` give
     /// a high-multiply result whose sum with the round term fits 32 bits, so the kernels may

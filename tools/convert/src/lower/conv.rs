@@ -500,11 +500,16 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                         ),
                         Target::Portable => None,
                     };
+                    // Int8 weights in flash (`Options::int8_weights`): the packed constants.
+                    let packed = self.int8_weights.selects(self.op_index);
                     // Under a budget that needs it, a DSP depthwise whose one-row scratch
                     // would raise the arena is left to the portable kernel.
-                    let dsp_fits = !self.g.scratch_within_peak
-                        || ferrite_kernels::ops::depthwise_dsp::scratch_bytes(&geom, 1)
-                            <= scratch_room;
+                    let one_row = if packed {
+                        ferrite_kernels::ops::depthwise_dsp::packed_scratch_bytes(&geom, 1)
+                    } else {
+                        ferrite_kernels::ops::depthwise_dsp::scratch_bytes(&geom, 1)
+                    };
+                    let dsp_fits = !self.g.scratch_within_peak || one_row <= scratch_room;
                     if let Some((op, scratch)) = special.or_else(|| {
                         if !dsp_fits {
                             return None;
@@ -520,9 +525,13 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                             act_min,
                             act_max,
                             Some(scratch_room),
+                            packed,
                         )
                     }) {
-                        let param_bytes = 2 * filter.num_elements() + 16 * out_c;
+                        let param_bytes = match op {
+                            Op::DepthwiseDspPackedI8(_) => filter.num_elements() + 10 * out_c,
+                            _ => 2 * filter.num_elements() + 16 * out_c,
+                        };
                         self.push_with_scratch(cx, op, macs, param_bytes, scratch);
                         return Ok(());
                     }

@@ -226,7 +226,8 @@ struct Lowerer<'g, 'a> {
     live: Vec<usize>,
     /// Position in `g.ops` of the operator being lowered.
     step: usize,
-    /// The layers whose DSP GEMM keeps int8 weights ([`crate::Options::int8_weights`]).
+    /// The layers whose DSP GEMM keeps int8 weights, and whose DSP depthwise convolution its
+    /// packed int8 constants ([`crate::Options::int8_weights`]).
     int8_weights: Int8Weights,
     /// The TFLite index of the operator being lowered.
     op_index: usize,
