@@ -229,13 +229,13 @@ fn widen_packed(
                 }
             }
         }
-        let round = ((1i64 << rshift) >> 1) + ((output_zero_point as i64) << rshift);
-        let stage_words = [
-            *q.first()?,
-            *q.get(1)?,
-            i32::try_from(round).ok()?,
-            rshift as i32,
-        ];
+        // ((1 << rshift) >> 1) + (zero point << rshift) in 32 bits (64-bit shifts are calls
+        // on a Cortex-M); a term that leaves them is out of the kernel's range anyway.
+        let half = ((1u32 << rshift) >> 1) as i32;
+        let round = output_zero_point
+            .checked_mul(1i32.checked_shl(rshift)?)
+            .and_then(|z| z.checked_add(half))?;
+        let stage_words = [*q.first()?, *q.get(1)?, round, rshift as i32];
         if !stage_in_range(&stage_words) {
             return None;
         }
