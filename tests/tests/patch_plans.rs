@@ -14,7 +14,11 @@
 //!   `ConvertError::Budget` whose `smallest` is over the budget, and then none of the forced
 //!   plans of (a) fits the budget either;
 //! - (c) under the smallest arena any forced plan of (a) reached, the conversion succeeds
-//!   (the search misses no plan it could have found).
+//!   (the search misses no plan it could have found);
+//! - (d) on the Cortex-M DSP and no-DSP targets, under a random flash budget the conversion
+//!   fits it with the same outputs or fails with `ConvertError::FlashBudget` while even int8
+//!   weights in every layer (the least flash, exact too) are over it, and that least flash is a
+//!   budget it meets.
 //!
 //! `PROPTEST_CASES` overrides the number of cases (default [`CASES`]); the seed is fixed, so
 //! a run is reproducible, unless `PROPTEST_RNG_SEED` sets another.
@@ -23,7 +27,7 @@ use ferrite_convert::compile::PatchChoice;
 use ferrite_convert::graph::Graph;
 use ferrite_convert::npy::{Array, Data};
 use ferrite_convert::{
-    compile, fold, host, patch, tflite, Compiled, ConvertError, Options, Target,
+    budget, compile, fold, host, patch, tflite, Compiled, ConvertError, Options, Target,
 };
 use ferrite_core::DType;
 use ferrite_tests::tflite_build::{ModelSpec, OpSpec, TensorSpec};
@@ -484,6 +488,8 @@ struct Stats {
     forced_plans: usize,
     budget_fits: usize,
     budget_errors: usize,
+    flash_fits: usize,
+    flash_errors: usize,
 }
 
 /// One forced plan and the arena it reached.
@@ -581,7 +587,86 @@ fn check(net: &Net, stats: &mut Stats) {
         .unwrap_or_else(|e| {
             panic!("{target:?} {what}: budget {least} (the least forced arena): {e}")
         });
+        // (d) Flash budgets, where the layout is a choice (the Cortex-M DSP lowerings).
+        if matches!(target, Target::CortexMDsp | Target::CortexMNoDsp) {
+            check_flash(
+                &bytes,
+                &base_opts,
+                &base,
+                net.budget_permille,
+                &inputs,
+                &expected,
+                stats,
+            )
+            .unwrap_or_else(|e| panic!("{target:?} {what}: {e}"));
+        }
     }
+}
+
+/// (d) Every layer on int8 weights (the least flash) gives the unforced outputs; a random flash
+/// budget from below that least flash to above the unconstrained plan's either fits (the
+/// estimate within [`budget::usable_flash`] of it) with the same outputs, or fails with
+/// `ConvertError::FlashBudget` when even the least flash is over it; the least flash itself is
+/// a budget the search meets.
+fn check_flash(
+    bytes: &[u8],
+    base_opts: &Options,
+    base: &Compiled,
+    permille: usize,
+    inputs: &[Array],
+    expected: &[Array],
+    stats: &mut Stats,
+) -> Result<(), String> {
+    let all_opts = Options {
+        int8_weights: ferrite_convert::Int8Weights::All,
+        ..base_opts.clone()
+    };
+    let all = compile(bytes, &all_opts).map_err(|e| format!("int8 weights everywhere: {e}"))?;
+    if run(&all, inputs) != expected {
+        return Err("int8 weights everywhere: outputs differ".into());
+    }
+    let (least, most) = (all.report.flash_bytes, base.report.flash_bytes);
+    if least > most {
+        return Err(format!("int8 weights take more flash ({least} > {most})"));
+    }
+    // permille 300..=1100 maps to a target estimate from 0.2 below the least flash to 0.2 of
+    // the span above the unconstrained plan's; the budget is what leaves that much usable.
+    let span = (most - least) as i64;
+    let t = (permille as i64 - 300) * 1400 / 800 - 200;
+    let target = least as i64 + span * t / 1000 - (t < 0) as i64 * 64;
+    let at_least = (least * 100).div_ceil(99) + 1;
+    for budget in [(target.max(1) as usize * 100).div_ceil(99), at_least] {
+        let opts = Options {
+            max_flash: Some(budget),
+            ..base_opts.clone()
+        };
+        let usable = budget::usable_flash(budget);
+        match compile(bytes, &opts) {
+            Ok(c) => {
+                if c.report.flash_bytes > usable {
+                    return Err(format!(
+                        "flash budget {budget}: the plan's {} is over {usable}",
+                        c.report.flash_bytes
+                    ));
+                }
+                if run(&c, inputs) != expected {
+                    return Err(format!("flash budget {budget}: outputs differ"));
+                }
+                stats.flash_fits += 1;
+            }
+            Err(ConvertError::FlashBudget { smallest, .. }) => {
+                if smallest <= usable || least <= usable {
+                    return Err(format!(
+                        "flash budget {budget} refused (smallest {smallest}), yet int8 weights \
+                         everywhere take {least} of the {usable} usable"
+                    ));
+                }
+                stats.flash_errors += 1;
+            }
+            Err(e) => return Err(format!("flash budget {budget}: unexpected error: {e}")),
+        }
+    }
+    Ok(())
 }
 
 fn check_budget(
@@ -658,6 +743,15 @@ fn forced_plans_and_budgets_on_random_networks() {
     );
     if let Err(e) = result {
         panic!("{e}");
+    }
+    // Enough cases meet both outcomes of each budget (64 by default: 445 and 67 arena
+    // budgets fitting and refused, 236 and 20 flash budgets).
+    let s = stats.borrow();
+    if s.cases >= 32 {
+        assert!(
+            s.budget_fits > 0 && s.budget_errors > 0 && s.flash_fits > 0 && s.flash_errors > 0,
+            "{s:?}"
+        );
     }
 }
 
