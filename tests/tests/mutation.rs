@@ -1498,6 +1498,7 @@ fn every_kernel_rejects_another_operators_parameters() {
                 inputs: &[],
                 outputs: &[],
                 arena_bytes: 16,
+                state: ferrite_core::StatePlan::NONE,
             };
             let mut arena = ferrite_core::Arena::<16>::new();
             match model.invoke(arena.as_mut_slice()) {

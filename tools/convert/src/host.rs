@@ -55,10 +55,29 @@ pub fn run_one<H: LayerHook>(
 }
 
 /// Runs sample `k` of `inputs` through any [`Model`] (converted on the host or emitted as
-/// Rust) and returns the bytes of every output.
+/// Rust) and returns the bytes of every output. A model with variable tensors runs from a
+/// fresh state ([`Model::reset_state`]): each sample is a sequence of its own
+/// ([`run_model_stateful`] carries the state instead).
 pub fn run_model<H: LayerHook>(
     model: &Model<'_>,
     arena: &mut [u8],
+    inputs: &[Array],
+    k: usize,
+    hook: &mut H,
+) -> Result<Vec<Vec<u8>>, String> {
+    let mut state = crate::consts::AlignedBytes::new(&vec![0u8; model.state.bytes]);
+    model
+        .reset_state(state.as_mut_slice())
+        .map_err(|e| e.to_string())?;
+    run_model_stateful(model, arena, state.as_mut_slice(), inputs, k, hook)
+}
+
+/// [`run_model`] on the caller's persistent `state` region, which the run reads and updates
+/// (reset it with [`Model::reset_state`] before a sequence's first sample).
+pub fn run_model_stateful<H: LayerHook>(
+    model: &Model<'_>,
+    arena: &mut [u8],
+    state: &mut [u8],
     inputs: &[Array],
     k: usize,
     hook: &mut H,
@@ -78,7 +97,7 @@ pub fn run_model<H: LayerHook>(
         }
     }
     model
-        .invoke_in_place(arena, &in_place, hook)
+        .invoke_stateful_with_hook(arena, state, &in_place, hook)
         .map_err(|e| e.to_string())?;
     (0..model.outputs.len())
         .map(|i| {
