@@ -189,6 +189,8 @@ def main() -> None:
         np.save(OUT_DIR / f"{name}.outputs.npy", ys)
         index.append({
             "name": name,
+            "file": f"{name}.tflite",
+            "ops": ["SVDF"],
             "dtype": "int8" if case["int8"] else "float32",
             "calls": CALLS,
             "reset_before": RESET_BEFORE,
