@@ -218,6 +218,11 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Carry the model's state (variable tensors, e.g. SVDF's activation state) from
+        /// sample to sample, in order, as a device running a stream does; without it every
+        /// sample starts from a fresh, reset state. On one thread.
+        #[arg(long, conflicts_with = "threads")]
+        stream: bool,
         #[command(flatten)]
         device: DeviceArgs,
     },
@@ -431,10 +436,15 @@ fn main() -> ExitCode {
             input,
             output,
             threads: t,
+            stream,
             device,
         } => match device.device {
+            Some(_) if stream => {
+                Err("--stream runs on this machine only (not yet with --device)".to_string())
+            }
             Some(name) => run_on_device(&model, &name, &input, &output, device.targets_dir),
-            None => run(&model, &input, &output, threads(t)),
+            None if stream => run(&model, &input, &output, None),
+            None => run(&model, &input, &output, Some(threads(t))),
         },
         Command::Sim {
             model,
@@ -553,6 +563,8 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
             "input_in_place": r.input_in_place,
             "in_place_layers": r.in_place_layers,
             "layerwise_lower_bound": r.layerwise_lower_bound,
+            "state_bytes": r.state_bytes,
+            "state": r.state,
         });
         println!(
             "{}",
@@ -606,6 +618,18 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
         "arena                     {:>10} bytes (lower bound {}, naive sum of activations {})",
         r.arena_bytes, r.arena_lower_bound, r.naive_activation_bytes
     );
+    if r.state_bytes > 0 {
+        let vars: Vec<String> = r
+            .state
+            .iter()
+            .map(|s| format!("'{}' {}{}", s.name, s.dtype, shapes(&[s.shape.clone()])))
+            .collect();
+        println!(
+            "state                     {:>10} bytes (STATE_BYTES, kept across runs outside the arena: {})",
+            r.state_bytes,
+            vars.join(", ")
+        );
+    }
     if r.patch.is_some() || r.input_in_place || !r.in_place_layers.is_empty() {
         println!(
             "layer-by-layer floor      {:>10} bytes (every layer whole, input in the arena)",
@@ -655,11 +679,13 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<npy::Array>, String> {
     paths.iter().map(|p| npy::read(p)).collect()
 }
 
+/// `ferrite run` on this machine: on `threads` threads, each sample from a fresh state, or
+/// with `threads` `None` (`--stream`) in order on one state carried from sample to sample.
 fn run(
     model: &Path,
     inputs: &[PathBuf],
     outputs: &[PathBuf],
-    threads: usize,
+    threads: Option<usize>,
 ) -> Result<ExitCode, String> {
     let c = load(model)?;
     if outputs.len() != c.outputs.len() {
@@ -670,13 +696,20 @@ fn run(
     }
     let inp = read_all(inputs)?;
     let start = std::time::Instant::now();
-    let out = host::run_all(&c, &inp, threads)?;
+    let out = match threads {
+        Some(threads) => host::run_all(&c, &inp, threads)?,
+        None => host::run_stream(&c, &inp)?,
+    };
     let n = out.first().map_or(0, |a| a.shape[0]);
     for (a, path) in out.iter().zip(outputs) {
         npy::write(path, a)?;
     }
+    let how = threads.map_or_else(
+        || "streamed in order on one state".to_string(),
+        |t| format!("on {t} thread(s)"),
+    );
     eprintln!(
-        "{n} samples in {:.3} s on {threads} thread(s)",
+        "{n} samples in {:.3} s {how}",
         start.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)

@@ -148,6 +148,36 @@ pub fn run_all(c: &Compiled, inputs: &[Array], threads: usize) -> Result<Vec<Arr
     for r in per_thread {
         results.extend(r?);
     }
+    stack_outputs(c, n, &results)
+}
+
+/// Runs every sample in order on one state region, reset once before the first sample and
+/// carried from each sample to the next (a stream, as a device runs it); returns each output
+/// stacked as `[N, *output_shape]`. For a stateless model it equals [`run_all`].
+pub fn run_stream(c: &Compiled, inputs: &[Array]) -> Result<Vec<Array>, String> {
+    let n = samples(c, inputs)?;
+    let model = c.model();
+    let mut arena = c.new_arena();
+    let mut state = c.new_state();
+    let results = (0..n)
+        .map(|k| {
+            run_model_stateful(
+                &model,
+                arena.as_mut_slice(),
+                state.as_mut_slice(),
+                inputs,
+                k,
+                &mut ferrite_core::NoHook,
+            )
+            .map_err(|e| format!("sample {k}: {e}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    stack_outputs(c, n, &results)
+}
+
+/// The outputs of `n` samples (`results[k][i]`: output `i` of sample `k`, bytes) stacked as
+/// `[N, *output_shape]` arrays.
+fn stack_outputs(c: &Compiled, n: usize, results: &[Vec<Vec<u8>>]) -> Result<Vec<Array>, String> {
     let mut arrays = Vec::with_capacity(c.outputs.len());
     for i in 0..c.outputs.len() {
         let o = c.output(i).ok_or("missing output")?;
