@@ -401,13 +401,13 @@ mod tests {
                 let dot = (0..i_n).fold(0.0f32, |a, c| a + wf[f * i_n + c] * x[c]);
                 win.push(0, f, dot);
             }
-            for u in 0..u_n {
+            for (u, &got) in out.iter().enumerate() {
                 let mut acc = 0.0f32;
                 for f in u * rank..(u + 1) * rank {
                     acc += (0..m).fold(0.0f32, |a, j| a + wt[f * m + j] * win.0[0][f][j]);
                 }
                 clamped += usize::from(!(0.0..=6.0).contains(&acc));
-                assert_eq!(out[u], acc.clamp(0.0, 6.0));
+                assert_eq!(got, acc.clamp(0.0, 6.0));
             }
         }
         assert!(

@@ -622,7 +622,14 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
         let vars: Vec<String> = r
             .state
             .iter()
-            .map(|s| format!("'{}' {}{}", s.name, s.dtype, shapes(&[s.shape.clone()])))
+            .map(|s| {
+                format!(
+                    "'{}' {}{}",
+                    s.name,
+                    s.dtype,
+                    shapes(std::slice::from_ref(&s.shape))
+                )
+            })
             .collect();
         println!(
             "state                     {:>10} bytes (STATE_BYTES, kept across runs outside the arena: {})",
