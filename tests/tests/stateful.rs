@@ -179,3 +179,117 @@ fn a_stateful_model_refuses_to_run_without_its_state() {
         Err(Error::InvalidLayer { .. })
     ));
 }
+
+use ferrite_convert::{compile, Options};
+use ferrite_tests::tflite_build::{ModelSpec, OpSpec, TensorSpec};
+
+const SVDF: i32 = 27;
+const ADD: i32 = 0;
+const SVDF_OPTIONS: u8 = 6;
+
+fn tensor(name: &str, shape: &[i32], dtype: u8, buffer: u32) -> TensorSpec {
+    TensorSpec {
+        shape: shape.to_vec(),
+        dtype,
+        buffer,
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+fn le_f32(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// A float SVDF `[1, 3]` -> `[1, 2]`: 2 filters of rank 1, memory 4, the activation state of
+/// type `state_dtype` (0 = FLOAT32).
+fn float_svdf(state_dtype: u8) -> ModelSpec {
+    let mut state = tensor("activation_state", &[1, 8], state_dtype, 0);
+    state.is_variable = true;
+    ModelSpec {
+        opcodes: vec![SVDF],
+        tensors: vec![
+            tensor("x", &[1, 3], 0, 0),
+            tensor("weights_feature", &[2, 3], 0, 1),
+            tensor("weights_time", &[2, 4], 0, 2),
+            tensor("bias", &[2], 0, 3),
+            state,
+            tensor("y", &[1, 2], 0, 0),
+        ],
+        ops: vec![OpSpec::new(0, &[0, 1, 2, 3, 4], &[5]).with_options(SVDF_OPTIONS, &[(4, 1)])],
+        inputs: vec![0],
+        outputs: vec![5],
+        buffers: vec![
+            vec![],
+            le_f32(&[1.0, 0.5, -1.0, 0.25, 2.0, 1.0]),
+            le_f32(&[0.1, 0.2, 0.3, 0.4, -0.5, 0.5, -0.5, 1.0]),
+            le_f32(&[0.5, -0.25]),
+        ],
+        ..Default::default()
+    }
+}
+
+/// A hand-built SVDF converts with its state region planned (float `[1, 8]`: 32 bytes), and
+/// its newest-frame time weight shows the input of the current call while the older ones show
+/// the earlier calls' (the window slides one frame per call).
+#[test]
+fn a_hand_built_svdf_plans_its_state_and_slides_its_window() {
+    let c = compile(&float_svdf(0).build(), &Options::default()).unwrap();
+    assert_eq!(c.state_bytes, 32);
+    assert_eq!(c.report.state[0].name, "activation_state");
+    let model = c.model();
+    let mut arena = c.new_arena();
+    let mut state = c.new_state();
+    let mut outs = Vec::new();
+    for x in [[1.0f32, 0.0, 0.0], [0.0; 3], [0.0; 3]] {
+        let y: &[f32] = model
+            .run_stateful(arena.as_mut_slice(), state.as_mut_slice(), &x)
+            .unwrap();
+        outs.push(y.to_vec());
+    }
+    // Filter 0 sees x[0] * 1.0 = 1 at call 0; unit 0 = bias 0.5 + 1 * (time weight of the
+    // frame's slot: newest 0.4, then 0.3, then 0.2). Filter 1 sees x[0] * 0.25.
+    let expect = |w0: f32, w1: f32| [0.5 + w0, -0.25 + 0.25 * w1];
+    assert_eq!(outs[0], expect(0.4, 1.0));
+    assert_eq!(outs[1], expect(0.3, -0.5));
+    assert_eq!(outs[2], expect(0.2, 0.5));
+}
+
+#[test]
+fn svdf_type_errors_name_the_operator_tensors_and_types() {
+    // An int16 activation state in an otherwise float SVDF: TFLM's Prepare refuses it too.
+    let e = compile(&float_svdf(7).build(), &Options::default())
+        .unwrap_err()
+        .to_string();
+    for word in [
+        "SVDF",
+        "activation_state",
+        "int16",
+        "weights_time",
+        "float32",
+    ] {
+        assert!(e.contains(word), "{word:?} missing from: {e}");
+    }
+}
+
+#[test]
+fn a_variable_tensor_outside_svdf_is_an_error_naming_it() {
+    let mut v = tensor("accumulator", &[1, 3], 0, 0);
+    v.is_variable = true;
+    let spec = ModelSpec {
+        opcodes: vec![ADD],
+        tensors: vec![tensor("x", &[1, 3], 0, 0), v, tensor("y", &[1, 3], 0, 0)],
+        ops: vec![OpSpec::new(0, &[0, 1], &[2])],
+        inputs: vec![0],
+        outputs: vec![2],
+        buffers: vec![vec![]],
+        ..Default::default()
+    };
+    let e = compile(&spec.build(), &Options::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("accumulator") && e.contains("variable"),
+        "unexpected error: {e}"
+    );
+}
