@@ -114,6 +114,13 @@ fn set_int8_weights(layers: Option<ferrite_convert::Int8Weights>) {
     }
 }
 
+/// `ferrite sim --stream`: the firmware carries the state from sample to sample.
+static STREAM: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+fn stream() -> bool {
+    STREAM.get().copied().unwrap_or(false)
+}
+
 /// The target chosen on the command line.
 static TARGET: std::sync::OnceLock<ferrite_convert::Target> = std::sync::OnceLock::new();
 
@@ -258,6 +265,10 @@ enum Command {
         /// `inspect --json`).
         #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]
         int8_weights: Option<ferrite_convert::Int8Weights>,
+        /// Carry the model's state (variable tensors) from sample to sample, in order, as
+        /// `run --stream` does; without it the firmware resets the state before each sample.
+        #[arg(long)]
+        stream: bool,
     },
     /// Run samples and compare with expected outputs (int8 exact, float within 1e-5 relative),
     /// here or with --device on a board (each sample's instructions or cycles reported too).
@@ -456,8 +467,10 @@ fn main() -> ExitCode {
             timeout,
             targets_dir,
             int8_weights,
+            stream,
         } => {
             set_int8_weights(int8_weights);
+            let _ = STREAM.set(stream);
             simulate(
                 &model,
                 &board,
