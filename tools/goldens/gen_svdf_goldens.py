@@ -72,18 +72,24 @@ def build(case: dict, rng: np.random.Generator) -> bytes:
     if q:
         s = case["scales"]
         wf = rng.integers(-127, 128, size=(f, i), dtype=np.int8)
-        wt = rng.integers(-20000, 20001, size=(f, m), dtype=np.int16)
+        state8 = case.get("state8", False)
+        if state8:
+            wt = rng.integers(-127, 128, size=(f, m), dtype=np.int8)
+        else:
+            wt = rng.integers(-20000, 20001, size=(f, m), dtype=np.int16)
         bias_scale = np.float32(s["state"]) * np.float32(s["wt"])
         tensors.append(tensor("input", [b, i], fb.TensorType.INT8, buf(None), s["in"], s["in_zp"]))
         tensors.append(tensor("weights_feature", [f, i], fb.TensorType.INT8, buf(wf), s["wf"], 0))
-        tensors.append(tensor("weights_time", [f, m], fb.TensorType.INT16, buf(wt), s["wt"], 0))
+        st_type = fb.TensorType.INT8 if state8 else fb.TensorType.INT16
+        tensors.append(tensor("weights_time", [f, m], st_type, buf(wt), s["wt"], 0))
         if case["bias"]:
-            bias = rng.integers(-(1 << 20), 1 << 20, size=(u,), dtype=np.int32)
+            r = case.get("bias_range", 1 << 20)
+            bias = rng.integers(-r, r, size=(u,), dtype=np.int32)
             if case["bias"] == "zero":
                 bias[:] = 0
             tensors.append(tensor("bias", [u], fb.TensorType.INT32, buf(bias), bias_scale, 0))
-        tensors.append(tensor("activation_state", [b, m * f], fb.TensorType.INT16, buf(None),
-                              s["state"], 0, variable=True))
+        tensors.append(tensor("activation_state", [b, m * f], st_type, buf(None),
+                              s["state"], s.get("state_zp", 0), variable=True))
         tensors.append(tensor("output", [b, u], fb.TensorType.INT8, buf(None), s["out"], s["out_zp"]))
     else:
         wf = rng.standard_normal((f, i)).astype(np.float32) * 0.5
@@ -153,6 +159,12 @@ CASES = [
          memory=6, bias=False, activation=fb.ActivationFunctionType.NONE, scales=INT8_SCALES),
     dict(name="svdf_f32_rank3_relu6", int8=False, batches=1, input_size=3, filters=6, rank=3,
          memory=5, bias=True, activation=fb.ActivationFunctionType.RELU6),
+    # int8 time weights and state (TFLM's EvalInt8SvdfReference), the state with a nonzero
+    # zero point: the reset fills it with that zero point, and every frame carries it.
+    dict(name="svdf_int8_state8_rank2", int8=True, state8=True, batches=1, input_size=6,
+         filters=4, rank=2, memory=5, bias=True, activation=fb.ActivationFunctionType.NONE,
+         scales={"in": 1 / 64, "in_zp": 2, "wf": 1 / 100, "state": 1 / 16, "state_zp": -5,
+                 "wt": 1 / 64, "out": 0.5, "out_zp": 3}, bias_range=2000),
 ]
 
 
@@ -194,6 +206,7 @@ def main() -> None:
             "dtype": "int8" if case["int8"] else "float32",
             "calls": CALLS,
             "reset_before": RESET_BEFORE,
+            "state_dtype": "int8" if case.get("state8") else ("int16" if case["int8"] else "float32"),
             "rank": case["rank"],
             "batches": case["batches"],
             "memory": case["memory"],

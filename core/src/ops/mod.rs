@@ -1449,6 +1449,8 @@ pub enum Op {
     SoftmaxI16(SoftmaxI16),
     /// Int8 SVDF (int16 state), TFLM's integer path.
     SvdfI8(SvdfI8),
+    /// Int8 SVDF with int8 time weights and state.
+    SvdfI8S8(SvdfI8S8),
     /// Float SVDF.
     SvdfF32(SvdfF32),
 }

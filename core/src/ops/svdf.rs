@@ -40,17 +40,18 @@ impl SvdfGeometry {
     }
 }
 
-/// Int8 SVDF, TFLite Micro's integer path: int8 input, output and feature weights, int16 time
-/// weights and activation state, int32 bias, two requantizations (feature matmul into the
-/// state's scale, then the time-filtered sum into the output's).
+/// Int8 SVDF, TFLite Micro's integer path: int8 input, output and feature weights, int32
+/// bias, time weights and activation state of type `T` (int16 in [`SvdfI8`], TFLM's usual
+/// form; int8 in [`SvdfI8S8`]), two requantizations (feature dot product into the state's
+/// scale, then the time-filtered sum into the output's).
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct SvdfI8 {
+pub struct SvdfInt<T> {
     /// Input `[batches, input_size]`.
     pub input: TensorId,
     /// Output `[batches, units]`.
     pub output: TensorId,
-    /// The activation state's slot in the model's state region: int16
+    /// The activation state's slot in the model's state region: `T`
     /// `[batches, filters * memory]`, each filter's `memory` frames oldest first.
     pub state: u16,
     /// Sizes.
@@ -58,12 +59,12 @@ pub struct SvdfI8 {
     /// Feature weights `[filters, input_size]`.
     pub weights_feature: ConstRef<i8>,
     /// Time weights `[filters, memory]`.
-    pub weights_time: ConstRef<i16>,
+    pub weights_time: ConstRef<T>,
     /// Bias per unit (empty for none).
     pub bias: ConstRef<i32>,
     /// Input zero point (subtracted).
     pub input_zero_point: i32,
-    /// Activation state zero point.
+    /// Activation state zero point (added to each new frame, subtracted in the time filter).
     pub state_zero_point: i32,
     /// Output zero point.
     pub output_zero_point: i32,
@@ -76,6 +77,12 @@ pub struct SvdfI8 {
     /// Its shift (positive: left).
     pub shift_2: i32,
 }
+
+/// Int8 SVDF with int16 time weights and activation state.
+pub type SvdfI8 = SvdfInt<i16>;
+
+/// Int8 SVDF with int8 time weights and activation state (TFLM's `EvalInt8SvdfReference`).
+pub type SvdfI8S8 = SvdfInt<i8>;
 
 /// Float SVDF.
 #[derive(Debug, Clone, Copy, PartialEq)]

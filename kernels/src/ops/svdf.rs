@@ -1,4 +1,4 @@
-//! SVDF, int8 (int16 state) and f32, bit-exact with TensorFlow Lite Micro's reference
+//! SVDF, int8 (int16 or int8 state) and f32, bit-exact with TensorFlow Lite Micro's reference
 //! (`kernels/svdf_common.cc`).
 //!
 //! Each call first shifts every filter's window of `memory` past activations one frame
@@ -20,7 +20,7 @@ use crate::util::{check_len, expect_op};
 use core::cell::Cell;
 use ferrite_core::fixed::multiply_by_quantized_multiplier;
 use ferrite_core::model::cast_out;
-use ferrite_core::ops::{Op, SvdfF32, SvdfGeometry, SvdfI8};
+use ferrite_core::ops::{Op, SvdfF32, SvdfGeometry, SvdfInt};
 use ferrite_core::{Ctx, Error, Result};
 
 /// Moves every element of `state` one place to the front (the last keeps its value; the
@@ -104,9 +104,47 @@ fn check_svdf(
     Ok(())
 }
 
+/// The integer type of an int8 SVDF's time weights and activation state: int16 (TFLM's
+/// usual form) or int8.
+pub trait SvdfState: bytemuck::Pod + Into<i32> {
+    /// Smallest value.
+    const MIN: i32;
+    /// Largest value.
+    const MAX: i32;
+    /// `v`, already clamped to `MIN..=MAX`, in this type.
+    fn narrow(v: i32) -> Self;
+}
+
+impl SvdfState for i16 {
+    const MIN: i32 = i16::MIN as i32;
+    const MAX: i32 = i16::MAX as i32;
+    fn narrow(v: i32) -> Self {
+        v as i16
+    }
+}
+
+impl SvdfState for i8 {
+    const MIN: i32 = i8::MIN as i32;
+    const MAX: i32 = i8::MAX as i32;
+    fn narrow(v: i32) -> Self {
+        v as i8
+    }
+}
+
 /// Kernel entry for [`Op::SvdfI8`].
 pub fn run_svdf_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let p = expect_op!(ctx, op, SvdfI8);
+    run_svdf_int(ctx, p)
+}
+
+/// Kernel entry for [`Op::SvdfI8S8`].
+pub fn run_svdf_i8_s8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SvdfI8S8);
+    run_svdf_int(ctx, p)
+}
+
+/// The integer entries' checks, then [`svdf_int`].
+fn run_svdf_int<S: SvdfState>(ctx: &mut Ctx<'_>, p: &SvdfInt<S>) -> Result<()> {
     let weights_feature = ctx.consts(p.weights_feature)?;
     let weights_time = ctx.consts(p.weights_time)?;
     let bias = ctx.consts(p.bias)?;
@@ -119,7 +157,7 @@ pub fn run_svdf_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let (inputs, out, state) = ctx.split_with_state(p.output, p.state)?;
     let input: &[i8] = inputs.get(p.input)?;
     let output: &mut [i8] = cast_out(layer, out)?;
-    let state: &mut [i16] = cast_out(layer, state)?;
+    let state: &mut [S] = cast_out(layer, state)?;
     check_svdf(
         layer,
         &p.geom,
@@ -130,7 +168,7 @@ pub fn run_svdf_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         bias.len(),
         state.len(),
     )?;
-    svdf_i8(p, input, weights_feature, weights_time, bias, state, output);
+    svdf_int(p, input, weights_feature, weights_time, bias, state, output);
     Ok(())
 }
 
@@ -159,18 +197,18 @@ pub fn run_svdf_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     Ok(())
 }
 
-/// The int8 reference on slices of the lengths [`run_svdf_i8`] checks: `input`
+/// The integer reference on slices of the lengths [`run_svdf_i8`] checks: `input`
 /// `[batches, input_size]`, `weights_feature` `[filters, input_size]`, `weights_time`
 /// `[filters, memory]`, `bias` `[units]` or empty, `state` `[batches, filters, memory]`
 /// (updated), `output` `[batches, units]`. Slices of other lengths give a shorter, not a
 /// wrong-indexed, result; a zero size writes nothing.
-pub fn svdf_i8(
-    p: &SvdfI8,
+pub fn svdf_int<S: SvdfState>(
+    p: &SvdfInt<S>,
     input: &[i8],
     weights_feature: &[i8],
-    weights_time: &[i16],
+    weights_time: &[S],
     bias: &[i32],
-    state: &mut [i16],
+    state: &mut [S],
     output: &mut [i8],
 ) {
     let (_, i_n, f_n, rank, m, u_n) = dims(&p.geom);
@@ -198,9 +236,9 @@ pub fn svdf_i8(
             });
             let v = multiply_by_quantized_multiplier(dot, p.multiplier_1, p.shift_1)
                 .wrapping_add(p.state_zero_point)
-                .clamp(i32::from(i16::MIN), i32::from(i16::MAX));
+                .clamp(S::MIN, S::MAX);
             if let Some(newest) = window.last_mut() {
-                *newest = v as i16;
+                *newest = S::narrow(v);
             }
         }
         // Time filtering, reduction over the rank, second requantization.
@@ -213,7 +251,8 @@ pub fn svdf_i8(
             let mut acc = bias.get(u).copied().unwrap_or(0);
             for (w_f, s_f) in w_unit.chunks_exact(m).zip(s_unit.chunks_exact(m)) {
                 let dot = w_f.iter().zip(s_f).fold(0i32, |a, (&w, &s)| {
-                    a.wrapping_add(i32::from(w).wrapping_mul(i32::from(s) - p.state_zero_point))
+                    let (w, s): (i32, i32) = (w.into(), s.into());
+                    a.wrapping_add(w.wrapping_mul(s - p.state_zero_point))
                 });
                 acc = acc.wrapping_add(dot);
             }
@@ -225,7 +264,7 @@ pub fn svdf_i8(
     }
 }
 
-/// The float reference on slices laid out as for [`svdf_i8`].
+/// The float reference on slices laid out as for [`svdf_int`].
 pub fn svdf_f32(
     p: &SvdfF32,
     input: &[f32],
@@ -323,7 +362,7 @@ mod tests {
         let wf: Vec<i8> = (0..f_n * i_n).map(|_| lcg(&mut seed) as i8).collect();
         let wt: Vec<i16> = (0..f_n * m).map(|_| lcg(&mut seed) as i16).collect();
         let bias: Vec<i32> = (0..u_n).map(|_| lcg(&mut seed) % 100_000).collect();
-        let p = SvdfI8 {
+        let p = ferrite_core::ops::SvdfI8 {
             input: TensorId(0),
             output: TensorId(1),
             state: 0,
@@ -344,7 +383,7 @@ mod tests {
         for _call in 0..7 {
             let x: Vec<i8> = (0..b_n * i_n).map(|_| lcg(&mut seed) as i8).collect();
             let mut out = vec![0i8; b_n * u_n];
-            svdf_i8(&p, &x, &wf, &wt, &bias, &mut state, &mut out);
+            svdf_int(&p, &x, &wf, &wt, &bias, &mut state, &mut out);
             for b in 0..b_n {
                 for f in 0..f_n {
                     let dot: i32 = (0..i_n)
