@@ -525,8 +525,13 @@ fn convert(model: &Path, output: &Path) -> Result<ExitCode, String> {
     for w in &c.report.warnings {
         eprintln!("warning: {w}");
     }
+    let state = if c.state_bytes > 0 {
+        format!(", state {} bytes (STATE_BYTES)", c.state_bytes)
+    } else {
+        String::new()
+    };
     println!(
-        "wrote {}: {} layers, {} MACs, {} bytes of constants, arena {} bytes, flash about {} bytes (estimate)",
+        "wrote {}: {} layers, {} MACs, {} bytes of constants, arena {} bytes{state}, flash about {} bytes (estimate)",
         output.display(),
         c.layers.len(),
         c.report.macs,
