@@ -48,6 +48,7 @@ fn main() {
     for (dir, prefix) in [
         ("tests/data/families", "fam_"),
         ("tests/data/models", "usr_"),
+        ("tests/data/stateful", "st_"),
     ] {
         let dir = root.join(dir);
         println!("cargo:rerun-if-changed={}", dir.display());

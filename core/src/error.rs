@@ -69,6 +69,19 @@ pub enum Error {
         /// The input's index.
         index: usize,
     },
+    /// The state buffer is smaller than the model's `STATE_BYTES` (a model with variable
+    /// tensors needs one: `Model::run_stateful`).
+    StateTooSmall {
+        /// Bytes the model needs.
+        required: usize,
+        /// Bytes the caller gave.
+        actual: usize,
+    },
+    /// The state buffer does not start on a 16-byte boundary (use [`crate::Arena`]).
+    StateMisaligned {
+        /// Alignment the model needs, in bytes.
+        required: usize,
+    },
     /// A tensor id or constant reference points outside the model's tables.
     InvalidModel {
         /// What is wrong.
@@ -103,6 +116,13 @@ impl fmt::Display for Error {
                 f,
                 "input #{index} is read in place from the caller's buffer: pass it to run() or invoke_in_place()"
             ),
+            Error::StateTooSmall { required, actual } => write!(
+                f,
+                "state buffer too small: the model needs {required} bytes of state, got {actual}"
+            ),
+            Error::StateMisaligned { required } => {
+                write!(f, "state buffer must start on a {required}-byte boundary")
+            }
             Error::InvalidModel { reason } => write!(f, "invalid model description: {reason}"),
         }
     }

@@ -55,7 +55,8 @@ pub use arena::Arena;
 pub use dtype::{DType, Element};
 pub use error::Error;
 pub use model::{
-    ConstRef, Ctx, KernelFn, Layer, LayerHook, Model, NoHook, Shape, Tensor, TensorId, MAX_RANK,
+    ConstRef, Ctx, KernelFn, Layer, LayerHook, Model, NoHook, Shape, StatePlan, StateSlot, Tensor,
+    TensorId, MAX_RANK,
 };
 pub use ops::Op;
 pub use output::top_k;

@@ -108,6 +108,53 @@ impl Tensor {
     }
 }
 
+/// One variable tensor's place in the state region (see [`StatePlan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct StateSlot {
+    /// Byte offset in the state region (a multiple of [`ARENA_ALIGN`]).
+    pub offset: u32,
+    /// Size in bytes.
+    pub bytes: u32,
+    /// The byte every element starts from and returns to on [`Model::reset_state`]: an int8
+    /// tensor's zero point, 0 for every other type (TFLite Micro's
+    /// `ResetVariableTensors` sets the bytes of int8 variables to their zero point and of
+    /// everything else to zero).
+    pub fill: u8,
+}
+
+impl StateSlot {
+    /// The slot's byte range within a state region of `len` bytes, if the region holds it.
+    fn range(&self, len: usize) -> Option<core::ops::Range<usize>> {
+        let start = self.offset as usize;
+        let end = start.checked_add(self.bytes as usize)?;
+        (end <= len).then_some(start..end)
+    }
+}
+
+/// The persistent state region of a model with variable (stateful) tensors: what SVDF and
+/// recurrent layers carry from one inference to the next.
+///
+/// It lives outside the arena, in a buffer the caller owns (no heap, no hidden statics), so
+/// the arena can be reused freely between inferences while the state stays. Its layout is
+/// planned by the converter: `bytes` is the generated `STATE_BYTES` constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct StatePlan<'a> {
+    /// Bytes of state the model needs (0 for a stateless model).
+    pub bytes: usize,
+    /// The variable tensors, indexed by the slot numbers the layers name.
+    pub slots: &'a [StateSlot],
+}
+
+impl StatePlan<'static> {
+    /// No state: a model without variable tensors.
+    pub const NONE: StatePlan<'static> = StatePlan {
+        bytes: 0,
+        slots: &[],
+    };
+}
+
 /// A typed slice of the model's constant blob ([`Model::consts`]): `len` elements of `T`
 /// starting `offset` bytes into the blob.
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -205,7 +252,7 @@ impl LayerHook for NoHook {}
 /// }];
 /// static MODEL: Model<'static> = Model {
 ///     tensors: &TENSORS, layers: &[], consts: &[],
-///     inputs: &[TensorId(0)], outputs: &[TensorId(0)], arena_bytes: 16,
+///     inputs: &[TensorId(0)], outputs: &[TensorId(0)], arena_bytes: 16, state: StatePlan::NONE,
 /// };
 /// let mut arena = Arena::<16>::new();
 /// let out: &[i8] = MODEL.run(arena.as_mut_slice(), &[1i8, 2, 3, 4]).unwrap();
@@ -227,6 +274,8 @@ pub struct Model<'a> {
     pub outputs: &'a [TensorId],
     /// Bytes of arena the model needs.
     pub arena_bytes: usize,
+    /// The persistent state region ([`StatePlan::NONE`] for a stateless model).
+    pub state: StatePlan<'a>,
 }
 
 impl<'a> Model<'a> {
@@ -245,6 +294,31 @@ impl<'a> Model<'a> {
         input: &[T],
         hook: &mut H,
     ) -> Result<&'r [T]> {
+        self.run_stateful_with_hook(arena, &mut [], input, hook)
+    }
+
+    /// [`Model::run`] for a model with variable tensors: `state` is the persistent state
+    /// region (at least [`StatePlan::bytes`], the generated `STATE_BYTES`, 16-byte aligned,
+    /// e.g. an [`crate::Arena`] of its own). The run reads and updates it, so consecutive calls
+    /// continue one sequence; [`Model::reset_state`] starts a new one and must be called once
+    /// before the first run. A stateless model accepts an empty `state`.
+    pub fn run_stateful<'r, T: Element>(
+        &self,
+        arena: &'r mut [u8],
+        state: &mut [u8],
+        input: &[T],
+    ) -> Result<&'r [T]> {
+        self.run_stateful_with_hook(arena, state, input, &mut NoHook)
+    }
+
+    /// [`Model::run_stateful`] with a [`LayerHook`] observing each layer.
+    pub fn run_stateful_with_hook<'r, T: Element, H: LayerHook>(
+        &self,
+        arena: &'r mut [u8],
+        state: &mut [u8],
+        input: &[T],
+        hook: &mut H,
+    ) -> Result<&'r [T]> {
         if self.input_in_place(0)? {
             let t = self.input_tensor(0)?;
             check_dtype::<T>(t.dtype)?;
@@ -254,12 +328,56 @@ impl<'a> Model<'a> {
                     actual: input.len(),
                 });
             }
-            self.invoke_in_place(arena, bytemuck::cast_slice(input), hook)?;
+            self.invoke_stateful_with_hook(arena, state, bytemuck::cast_slice(input), hook)?;
         } else {
             self.set_input(arena, 0, input)?;
-            self.invoke_with_hook(arena, hook)?;
+            self.invoke_stateful_with_hook(arena, state, &[], hook)?;
         }
         self.output(arena, 0)
+    }
+
+    /// Checks that `state` can hold the model's state region: at least
+    /// [`StatePlan::bytes`] long and, when the model has state, 16-byte aligned.
+    pub fn check_state(&self, state: &[u8]) -> Result<()> {
+        if state.len() < self.state.bytes {
+            return Err(Error::StateTooSmall {
+                required: self.state.bytes,
+                actual: state.len(),
+            });
+        }
+        if self.state.bytes > 0 && !(state.as_ptr() as usize).is_multiple_of(ARENA_ALIGN) {
+            return Err(Error::StateMisaligned {
+                required: ARENA_ALIGN,
+            });
+        }
+        Ok(())
+    }
+
+    /// Puts every variable tensor back to its initial value, as TensorFlow Lite Micro's
+    /// `MicroInterpreter::ResetVariableTensors` does: the bytes of an int8 variable become its
+    /// zero point, those of any other type zero ([`StateSlot::fill`]). Call it once before the
+    /// first inference (TFLM resets when it allocates the tensors) and whenever a new
+    /// sequence starts.
+    pub fn reset_state(&self, state: &mut [u8]) -> Result<()> {
+        self.check_state(state)?;
+        let region = state
+            .get_mut(..self.state.bytes)
+            .ok_or(Error::StateTooSmall {
+                required: self.state.bytes,
+                actual: 0,
+            })?;
+        for slot in self.state.slots {
+            let range = slot.range(region.len()).ok_or(Error::InvalidModel {
+                reason: "state slot outside the state region",
+            })?;
+            region
+                .get_mut(range)
+                .ok_or(Error::InvalidModel {
+                    reason: "state slot outside the state region",
+                })?
+                .fill(slot.fill);
+        }
+        Ok(())
     }
 
     /// True when input `index` is read in place from the caller's buffer rather than copied
@@ -404,7 +522,33 @@ impl<'a> Model<'a> {
         input: &[u8],
         hook: &mut H,
     ) -> Result<()> {
+        self.invoke_stateful_with_hook(arena, &mut [], input, hook)
+    }
+
+    /// Runs every layer on an arena whose inputs are set, reading and updating the persistent
+    /// `state` region (see [`Model::run_stateful`]).
+    pub fn invoke_stateful(&self, arena: &mut [u8], state: &mut [u8]) -> Result<()> {
+        self.invoke_stateful_with_hook(arena, state, &[], &mut NoHook)
+    }
+
+    /// [`Model::invoke_in_place`] with the persistent `state` region (see
+    /// [`Model::run_stateful`]): the general form every other run and invoke calls.
+    pub fn invoke_stateful_with_hook<H: LayerHook>(
+        &self,
+        arena: &mut [u8],
+        state: &mut [u8],
+        input: &[u8],
+        hook: &mut H,
+    ) -> Result<()> {
         self.check_arena(arena)?;
+        self.check_state(state)?;
+        // Only the planned region: slots are checked against it, not against a longer buffer.
+        let state = state
+            .get_mut(..self.state.bytes)
+            .ok_or(Error::StateTooSmall {
+                required: self.state.bytes,
+                actual: 0,
+            })?;
         let expected = match self.inputs.first() {
             Some(_) if self.input_in_place(0)? => self.input_tensor(0)?.size_bytes(),
             _ => 0,
@@ -429,6 +573,7 @@ impl<'a> Model<'a> {
                 model: self,
                 arena: &mut *arena,
                 external: input,
+                state: &mut *state,
                 layer: index as u16,
             };
             (layer.kernel)(&mut ctx, &layer.op)?;
@@ -458,6 +603,8 @@ pub struct Ctx<'r> {
     /// The caller's input read in place (empty if none): the bytes of tensors at offsets from
     /// `model.arena_bytes` on ([`Model::input_in_place`]).
     pub external: &'r [u8],
+    /// The model's persistent state region ([`Model::state`]; empty for a stateless model).
+    pub state: &'r mut [u8],
     /// Index of the running layer.
     pub layer: u16,
 }
@@ -518,6 +665,30 @@ impl<'r> Ctx<'r> {
             layer: self.layer,
         };
         Ok((inputs, out))
+    }
+
+    /// Like [`Ctx::split`], plus the bytes of state slot `slot` ([`StatePlan::slots`]),
+    /// mutable: a stateful layer reads and updates its variable tensor there. The state
+    /// region is handed out once per layer run.
+    pub fn split_with_state(
+        &mut self,
+        output: TensorId,
+        slot: u16,
+    ) -> Result<(Inputs<'_>, &mut [u8], &mut [u8])> {
+        let range = self
+            .model
+            .state
+            .slots
+            .get(slot as usize)
+            .ok_or(self.error("state slot out of range"))?
+            .range(self.state.len())
+            .ok_or(self.error("state slot outside the state region"))?;
+        let region = core::mem::take(&mut self.state);
+        let state = region
+            .get_mut(range)
+            .ok_or(self.error("state slot outside the state region"))?;
+        let (inputs, out) = self.split(output)?;
+        Ok((inputs, out, state))
     }
 
     /// Like [`Ctx::split`], plus a scratch region of `scratch_bytes` bytes at arena byte
@@ -758,6 +929,57 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reset_state_fills_each_slot_and_checks_the_buffer() {
+        static SLOTS: [StateSlot; 2] = [
+            StateSlot {
+                offset: 0,
+                bytes: 3,
+                fill: 0xfd,
+            },
+            StateSlot {
+                offset: 16,
+                bytes: 4,
+                fill: 0,
+            },
+        ];
+        let model = Model {
+            tensors: &[],
+            layers: &[],
+            consts: &[],
+            inputs: &[],
+            outputs: &[],
+            arena_bytes: 0,
+            state: StatePlan {
+                bytes: 32,
+                slots: &SLOTS,
+            },
+        };
+        let mut state = crate::Arena::<48>::new();
+        state.as_mut_slice().fill(7);
+        model.reset_state(state.as_mut_slice()).unwrap();
+        let s = state.as_mut_slice();
+        assert_eq!(&s[..4], &[0xfd, 0xfd, 0xfd, 7]);
+        assert_eq!(&s[16..21], &[0, 0, 0, 0, 7]);
+        assert_eq!(
+            model.reset_state(&mut s[..31]),
+            Err(Error::StateTooSmall {
+                required: 32,
+                actual: 31
+            })
+        );
+        assert_eq!(
+            model.reset_state(&mut s[1..]),
+            Err(Error::StateMisaligned { required: 16 })
+        );
+        // A stateless model takes an empty state.
+        let stateless = Model {
+            state: StatePlan::NONE,
+            ..model
+        };
+        stateless.reset_state(&mut []).unwrap();
+    }
+
+    #[test]
     fn shape_counts_elements() {
         let s = Shape::new(&[1, 96, 96, 3]);
         assert_eq!(s.dims(), &[1, 96, 96, 3]);
@@ -785,6 +1007,7 @@ mod tests {
             inputs: &[],
             outputs: &[],
             arena_bytes: 48,
+            state: StatePlan::NONE,
         };
         let mut arena = [0u8; 48];
         for (i, b) in arena.iter_mut().enumerate() {
@@ -794,6 +1017,7 @@ mod tests {
             model: &model,
             arena: &mut arena,
             external: &[],
+            state: &mut [],
             layer: 3,
         };
         let (inputs, out) = ctx.split(TensorId(1)).unwrap();
@@ -826,6 +1050,7 @@ mod tests {
             inputs: &[],
             outputs: &[],
             arena_bytes: 96,
+            state: StatePlan::NONE,
         };
         let mut arena = [0u8; 96];
         for (i, b) in arena.iter_mut().enumerate() {
@@ -835,6 +1060,7 @@ mod tests {
             model: &model,
             arena: &mut arena,
             external: &[],
+            state: &mut [],
             layer: 5,
         };
         let ids = [TensorId(0), TensorId(1), TensorId(3), TensorId(4)];
@@ -876,6 +1102,7 @@ mod tests {
             model: &model2,
             arena: &mut arena2,
             external: &[],
+            state: &mut [],
             layer: 5,
         };
         assert_eq!(
@@ -911,6 +1138,7 @@ mod tests {
                     model: &model3,
                     arena: &mut arena2,
                     external: &[],
+                    state: &mut [],
                     layer: 0,
                 };
                 for offset in 0..100 {
@@ -1067,6 +1295,7 @@ mod error_paths {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: StatePlan::NONE,
         }
     }
 
@@ -1338,6 +1567,7 @@ mod error_paths {
             model: &m,
             arena: arena.as_mut_slice(),
             external: &[],
+            state: &mut [],
             layer: 4,
         };
         let err = |reason| Error::InvalidLayer { layer: 4, reason };
@@ -1378,6 +1608,7 @@ mod error_paths {
             model: &m,
             arena: arena.as_mut_slice(),
             external: &[],
+            state: &mut [],
             layer: 0,
         };
         // An empty scratch inside the output, and an empty output inside the scratch, used
@@ -1413,6 +1644,7 @@ mod error_paths {
                     model: &m,
                     arena: arena.as_mut_slice(),
                     external: &[],
+                    state: &mut [],
                     layer: 0,
                 };
                 for offset in 0..50 {

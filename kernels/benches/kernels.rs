@@ -130,6 +130,7 @@ impl OneLayer {
                 inputs: &inputs,
                 outputs: &[TensorId(self.tensors.len() as u16 - 1)],
                 arena_bytes: self.arena_bytes,
+                state: ferrite_core::StatePlan::NONE,
             };
             let arena = bytemuck::cast_slice_mut::<u128, u8>(&mut self.arena);
             for (i, t) in self.tensors.iter().enumerate().take(inputs.len()) {

@@ -80,6 +80,7 @@ pub mod ops {
     pub mod softmax;
     pub mod softmax16;
     pub mod space_batch;
+    pub mod svdf;
     pub mod transpose_conv;
     pub mod unary_f32;
 }

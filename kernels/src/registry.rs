@@ -129,5 +129,8 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::MulI16(_) => entry!(binary::run_mul_i16),
         Op::ActI16(_) => entry!(act16::run_act_i16),
         Op::SoftmaxI16(_) => entry!(softmax16::run_softmax_i16),
+        Op::SvdfI8(_) => entry!(svdf::run_svdf_i8),
+        Op::SvdfI8S8(_) => entry!(svdf::run_svdf_i8_s8),
+        Op::SvdfF32(_) => entry!(svdf::run_svdf_f32),
     }
 }

@@ -1458,9 +1458,15 @@ fn hostile_models_end_in_errors_or_valid_models() {
 #[test]
 fn every_kernel_rejects_another_operators_parameters() {
     let mut layers: Vec<ferrite_core::Layer> = Vec::new();
-    let mut dir: Vec<_> = std::fs::read_dir(repo_root().join("tests/data/ops"))
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
+    // The single-op goldens, and the stateful ones for the SVDF kernels.
+    let mut dir: Vec<_> = ["tests/data/ops", "tests/data/stateful"]
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_dir(repo_root().join(d))
+                .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+        .collect();
     dir.retain(|p: &std::path::PathBuf| p.extension().is_some_and(|e| e == "tflite"));
     dir.sort();
     for p in dir {
@@ -1498,6 +1504,7 @@ fn every_kernel_rejects_another_operators_parameters() {
                 inputs: &[],
                 outputs: &[],
                 arena_bytes: 16,
+                state: ferrite_core::StatePlan::NONE,
             };
             let mut arena = ferrite_core::Arena::<16>::new();
             match model.invoke(arena.as_mut_slice()) {

@@ -168,7 +168,12 @@ fn observe(x86: Option<Options>) -> Seen {
             }
         }
     }
-    for dir in ["tests/data/ops", "tests/data/families", "tests/data/models"] {
+    for dir in [
+        "tests/data/ops",
+        "tests/data/families",
+        "tests/data/models",
+        "tests/data/stateful",
+    ] {
         let dir = repo_root().join(dir);
         let index: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap())

@@ -22,6 +22,8 @@ mod spatial;
 pub use spatial::*;
 mod detection;
 pub use detection::*;
+mod svdf;
+pub use svdf::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1482,4 +1484,10 @@ pub enum Op {
     ActI16(ActI16),
     /// Int16 SOFTMAX (16x8), TFLM's LUT path.
     SoftmaxI16(SoftmaxI16),
+    /// Int8 SVDF (int16 state), TFLM's integer path.
+    SvdfI8(SvdfI8),
+    /// Int8 SVDF with int8 time weights and state.
+    SvdfI8S8(SvdfI8S8),
+    /// Float SVDF.
+    SvdfF32(SvdfF32),
 }

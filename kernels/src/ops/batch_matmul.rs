@@ -440,6 +440,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 64,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<64>::new();
         let out: &[f32] = model.run(arena.as_mut_slice(), &[1.0f32, 10.0]).unwrap();
@@ -485,6 +486,7 @@ mod tests {
                 inputs: &[TensorId(0)],
                 outputs: &[TensorId(2)],
                 arena_bytes: 128,
+                state: ferrite_core::StatePlan::NONE,
             };
             let mut arena = Arena::<128>::new();
             match model.invoke(arena.as_mut_slice()) {

@@ -1174,6 +1174,7 @@ mod tests {
             inputs: &[TensorId(0), TensorId(1)],
             outputs: &[TensorId(2)],
             arena_bytes: 48,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<48>::new();
         model
@@ -1577,6 +1578,7 @@ mod tests {
             inputs: &[TensorId(0), TensorId(1)],
             outputs: &[TensorId(2)],
             arena_bytes: 64,
+            state: ferrite_core::StatePlan::NONE,
         }
     }
 

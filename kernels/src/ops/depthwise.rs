@@ -662,6 +662,7 @@ mod tests {
             let model = Model {
                 tensors: &tensors, layers: &layers, consts: bytemuck::cast_slice(&blob),
                 inputs: &[TensorId(0)], outputs: &[TensorId(1)], arena_bytes: at + scratch,
+                state: ferrite_core::StatePlan::NONE,
             };
             let mut arena = std::vec![0u128; (at + scratch).div_ceil(16)];
             let arena: &mut [u8] = bytemuck::cast_slice_mut(&mut arena);
@@ -830,6 +831,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 48,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<48>::new();
         model.set_input(arena.as_mut_slice(), 0, &[1i8; 9])?;
@@ -898,6 +900,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<32>::new();
         model.set_input(arena.as_mut_slice(), 0, &[2.0f32, 3.0])?;
@@ -968,6 +971,7 @@ mod tests {
                 inputs: &[TensorId(0)],
                 outputs: &[TensorId(1)],
                 arena_bytes: 32,
+                state: ferrite_core::StatePlan::NONE,
             };
             let mut arena = Arena::<32>::new();
             assert_eq!(
@@ -989,6 +993,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         assert!(model.invoke(arena.as_mut_slice()).is_err());
     }

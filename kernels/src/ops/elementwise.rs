@@ -1114,6 +1114,7 @@ mod tests {
             inputs: &[TensorId(0), TensorId(1)],
             outputs: &[TensorId(2)],
             arena_bytes: 48,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<48>::new();
         model
@@ -1173,6 +1174,7 @@ mod tests {
                 inputs: &[TensorId(0), TensorId(1)],
                 outputs: &[TensorId(2)],
                 arena_bytes: 48,
+                state: ferrite_core::StatePlan::NONE,
             };
             let mut arena = Arena::<48>::new();
             assert!(
@@ -1286,6 +1288,7 @@ mod tests {
                     inputs: &[TensorId(0), TensorId(1)],
                     outputs: &[TensorId(2)],
                     arena_bytes: 96,
+                    state: ferrite_core::StatePlan::NONE,
                 };
                 let mut arena = Arena::<96>::new();
                 arena.as_mut_slice()[..64].iter_mut().enumerate().for_each(|(i, b)| *b = (i * 37) as u8);

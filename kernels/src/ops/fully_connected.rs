@@ -499,6 +499,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<32>::new();
         model.set_input(arena.as_mut_slice(), 0, &INPUT)?;
@@ -579,6 +580,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<32>::new();
         assert_eq!(
@@ -622,6 +624,7 @@ mod tests {
                 inputs: &[TensorId(0)],
                 outputs: &[TensorId(1)],
                 arena_bytes: 32,
+                state: ferrite_core::StatePlan::NONE,
             };
             let out = model.run::<f32>(arena.as_mut_slice(), &[1.0, 2.0]);
             assert_eq!(out, Ok(&[5.5f32, 11.25, -10.0][..]));
@@ -638,6 +641,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         assert_eq!(
             model.invoke(arena.as_mut_slice()),

@@ -895,6 +895,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<32>::new();
         let out: &[i8] = model.run(arena.as_mut_slice(), &[0i8, 1, -3, 100])?;
@@ -945,6 +946,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<32>::new();
         model.set_input(arena.as_mut_slice(), 0, &[-1i8, 0, 127])?;
@@ -989,6 +991,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<32>::new();
         model.set_input(arena.as_mut_slice(), 0, &[0.0f32, 0.3, -1.0, 1000.0])?;
@@ -1031,6 +1034,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<32>::new();
         assert!(matches!(

@@ -474,6 +474,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 64,
+            state: ferrite_core::StatePlan::NONE,
         }
     }
 

@@ -484,6 +484,7 @@ mod tests {
                 inputs: &[TensorId(0)],
                 outputs: &[TensorId(1)],
                 arena_bytes: 32,
+                state: ferrite_core::StatePlan::NONE,
             };
             let mut arena = Arena::<32>::new();
             assert!(matches!(

@@ -528,6 +528,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<32>::new();
         model.set_input(arena.as_mut_slice(), 0, input)?;

@@ -974,6 +974,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 256,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<256>::new();
         model.invoke(arena.as_mut_slice())

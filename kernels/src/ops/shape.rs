@@ -327,6 +327,7 @@ mod tests {
             inputs: &[TensorId(0), TensorId(1)],
             outputs: &[TensorId(2)],
             arena_bytes: 48,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<48>::new();
         let arena = arena.as_mut_slice();
@@ -363,6 +364,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<32>::new();
         let out: &[i8] = model.run(arena.as_mut_slice(), &[1i8, 2, -3, -4]).unwrap();
@@ -387,6 +389,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<32>::new();
         let out: &[f32] = model
@@ -463,6 +466,7 @@ mod tests {
                 inputs: &[],
                 outputs: &[],
                 arena_bytes: 48,
+                state: ferrite_core::StatePlan::NONE,
             };
             let mut arena = Arena::<48>::new();
             assert_eq!(
@@ -530,6 +534,7 @@ mod tests {
                 inputs: &[],
                 outputs: &[],
                 arena_bytes: 32,
+                state: ferrite_core::StatePlan::NONE,
             };
             let mut arena = Arena::<32>::new();
             match model.invoke(arena.as_mut_slice()) {

@@ -290,6 +290,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<32>::new();
         let out: &[i8] = model.run(arena.as_mut_slice(), &[1i8, 2, 3, 4, 10, -20, 5, 5])?;
@@ -337,6 +338,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 32,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<32>::new();
         let out: &[f32] = model.run(arena.as_mut_slice(), &[3.0f32, 3.0]).unwrap();

@@ -494,6 +494,7 @@ mod tests {
             inputs: &[TensorId(0)],
             outputs: &[TensorId(1)],
             arena_bytes: 80,
+            state: ferrite_core::StatePlan::NONE,
         };
         let mut arena = Arena::<80>::new();
         model.set_input(arena.as_mut_slice(), 0, &[1.0f32, 2.0, 0.0, -1.0])?;

@@ -49,6 +49,7 @@ pub fn generate(board: &Board<'_>) {
         "FERRITE_MAX_ARENA",
         "FERRITE_MAX_FLASH",
         "FERRITE_INT8_WEIGHTS",
+        "FERRITE_STREAM",
     ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
@@ -155,6 +156,12 @@ pub fn generate(board: &Board<'_>) {
     let _ = writeln!(
         s,
         "/// Number of samples.\n#[allow(dead_code)]\npub const COUNT: usize = {n};"
+    );
+    // `ferrite sim --stream`: carry a stateful model's state from sample to sample.
+    let stream = std::env::var("FERRITE_STREAM").is_ok_and(|v| v == "1");
+    let _ = writeln!(
+        s,
+        "/// Carry the model's state (variable tensors) from sample to sample instead of\n/// resetting it before each one.\n#[allow(dead_code)]\npub const STREAM: bool = {stream};"
     );
     std::fs::write(out.join("samples.rs"), s).expect("writing samples.rs");
 

@@ -52,6 +52,8 @@ fn put(f: &mut HostFile, bytes: &[u8]) {
 pub fn run<C: Counter>(
     model: &Model<'_>,
     arena: &mut [u8],
+    state: &mut [u8],
+    stream: bool,
     samples: &[u8],
     counter: &mut C,
     ticks: &mut [u32],
@@ -99,9 +101,22 @@ pub fn run<C: Counter>(
                 exit(status::MODEL_ERROR);
             }
         };
+        // A stateful model starts from TFLM's reset state: before every sample, or only
+        // before the first one when the samples are one stream.
+        if s == 0 || !stream {
+            if let Err(e) = model.reset_state(state) {
+                defmt::error!("sample {}: {}", s, e);
+                exit(status::MODEL_ERROR);
+            }
+        }
         counter.start();
         let started = counter.elapsed();
-        let result = model.invoke_in_place(arena, in_place, &mut LayerProfile::new(counter, ticks));
+        let result = model.invoke_stateful_with_hook(
+            arena,
+            state,
+            in_place,
+            &mut LayerProfile::new(counter, ticks),
+        );
         let total = counter.elapsed().wrapping_sub(started);
         if let Err(e) = result {
             defmt::error!("sample {}: {}", s, e);

@@ -6,9 +6,13 @@ use ferrite_core::Model;
 
 /// Runs every sample through `model`, logging each output's top class and score, the
 /// counter ticks of every layer and of the whole inference, and the stack high-water mark.
+/// A stateful model keeps its variable tensors in `state` (`STATE_BYTES`), reset before every
+/// sample, or only before the first one when `stream` is set.
 pub fn run_and_log<C: Counter>(
     model: &Model<'_>,
     arena: &mut [u8],
+    state: &mut [u8],
+    stream: bool,
     samples: &[u8],
     counter: &mut C,
     ticks: &mut [u32],
@@ -36,9 +40,20 @@ pub fn run_and_log<C: Counter>(
                 return;
             }
         };
+        if s == 0 || !stream {
+            if let Err(e) = model.reset_state(state) {
+                defmt::error!("sample {}: {}", s, e);
+                return;
+            }
+        }
         counter.start();
         let started = counter.elapsed();
-        let result = model.invoke_in_place(arena, in_place, &mut LayerProfile::new(counter, ticks));
+        let result = model.invoke_stateful_with_hook(
+            arena,
+            state,
+            in_place,
+            &mut LayerProfile::new(counter, ticks),
+        );
         let total = counter.elapsed().wrapping_sub(started);
         if let Err(e) = result {
             defmt::error!("sample {}: {}", s, e);

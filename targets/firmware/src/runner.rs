@@ -28,6 +28,7 @@ pub fn serve<P, C>(
     port: &mut P,
     model: &Model<'_>,
     arena: &mut [u8],
+    variables: &mut [u8],
     counter: &mut C,
     config: &RunnerConfig,
 ) -> P::Error
@@ -69,6 +70,7 @@ where
                         let mut state = State {
                             model,
                             arena: &mut *arena,
+                            variables: &mut *variables,
                             counter: &mut *counter,
                             info: &info,
                             last_inference: &mut last_inference,
@@ -106,6 +108,9 @@ where
 struct State<'s, 'm, C> {
     model: &'s Model<'m>,
     arena: &'s mut [u8],
+    /// The model's persistent state region (`STATE_BYTES`; empty for a stateless model),
+    /// reset before every inference: each sample runs from a fresh state, as `ferrite run`.
+    variables: &'s mut [u8],
     counter: &'s mut C,
     info: &'s Info,
     /// Sequence number and ticks of the last inference, until new input arrives: a resent
@@ -123,6 +128,7 @@ fn answer<C: Counter>(
     let State {
         model,
         arena,
+        variables,
         counter,
         info,
         last_inference,
@@ -164,9 +170,10 @@ fn answer<C: Counter>(
             } else if let Some((_, ticks)) = last_inference.filter(|&(s, _)| s == seq) {
                 Response::Done { ticks }
             } else {
+                let reset = model.reset_state(variables);
                 counter.start();
                 let started = counter.elapsed();
-                let result = model.invoke(arena);
+                let result = reset.and_then(|()| model.invoke_stateful(arena, variables));
                 let ticks = counter.elapsed().wrapping_sub(started);
                 match result {
                     Ok(()) => {

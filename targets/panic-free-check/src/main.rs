@@ -37,6 +37,7 @@ static MODEL: Model<'static> = Model {
     inputs: &[],
     outputs: &[],
     arena_bytes: 0,
+    state: ferrite_core::StatePlan::NONE,
 };
 
 /// Which run to make, and where its outcome goes: volatile, so nothing is dead.
@@ -50,6 +51,8 @@ struct Buffers {
     i8s: [i8; 64],
     i16s: [i16; 64],
     f32s: [f32; 64],
+    /// The persistent state region of a stateful model (SVDF's activation state).
+    state: [u8; 256],
 }
 
 fn outcome<T>(r: ferrite_core::Result<&[T]>) -> u32 {
@@ -92,6 +95,7 @@ fn main() -> ! {
         i8s: [0; 64],
         i16s: [0; 64],
         f32s: [0.0; 64],
+        state: [0; 256],
     };
     let n = (choice >> 16) as usize & 63;
     let result: u32 = match choice & 0xff {
@@ -104,6 +108,14 @@ fn main() -> ! {
                 Err(_) => 3,
             },
             Err(_) => 4,
+        },
+        5 => outcome(model.run_stateful(&mut b.arena, &mut b.state, b.i8s.get(..n).unwrap_or(&[]))),
+        6 => match model.reset_state(&mut b.state) {
+            Ok(()) => match model.invoke_stateful(&mut b.arena, &mut b.state) {
+                Ok(()) => outcome(model.output_bytes(&b.arena, n)),
+                Err(_) => 5,
+            },
+            Err(_) => 6,
         },
         _ => outcome(model.output::<i8>(&b.arena, n)),
     };

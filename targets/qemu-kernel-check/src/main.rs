@@ -42,6 +42,7 @@ fn run<'a>(case: &Case, op: &Op, arena: &'a mut [u8]) -> Result<&'a [u8], ferrit
         inputs: &[TensorId(0)],
         outputs: &[TensorId(1)],
         arena_bytes: case.arena_bytes,
+        state: ferrite_core::StatePlan::NONE,
     };
     // Garbage in the output and scratch must not matter.
     arena.fill(0x5a);

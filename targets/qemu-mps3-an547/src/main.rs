@@ -20,6 +20,8 @@ ferrite_firmware::qemu_board_handlers!();
 
 static ARENA: ConstStaticCell<Arena<{ model::ARENA_BYTES }>> = ConstStaticCell::new(Arena::new());
 static TICKS: ConstStaticCell<[u32; model::LAYERS]> = ConstStaticCell::new([0; model::LAYERS]);
+/// The model's persistent state region (variable tensors; empty for a stateless model).
+static STATE: ConstStaticCell<Arena<{ model::STATE_BYTES }>> = ConstStaticCell::new(Arena::new());
 
 #[cortex_m_rt::exception]
 fn SysTick() {
@@ -32,13 +34,17 @@ fn main() -> ! {
         ferrite_firmware::qemu::exit(ferrite_firmware::qemu::status::PANIC)
     };
     // `try_take`: `take` panics when called twice, and a firmware links no panic path.
-    let (Some(arena), Some(ticks)) = (ARENA.try_take(), TICKS.try_take()) else {
+    let (Some(arena), Some(ticks), Some(state)) =
+        (ARENA.try_take(), TICKS.try_take(), STATE.try_take())
+    else {
         ferrite_firmware::qemu::exit(ferrite_firmware::qemu::status::PANIC)
     };
     let mut systick = SysTickCounter::new(peripherals.SYST);
     ferrite_firmware::qemu::run(
         &model::MODEL,
         arena.as_mut_slice(),
+        state.as_mut_slice(),
+        samples::STREAM,
         &samples::SAMPLES,
         &mut systick,
         ticks,

@@ -25,6 +25,8 @@ pub static BOOT2: [u8; 256] = rp2040_boot2::BOOT_LOADER_W25Q080;
 
 static ARENA: ConstStaticCell<Arena<{ model::ARENA_BYTES }>> = ConstStaticCell::new(Arena::new());
 static TICKS: ConstStaticCell<[u32; model::LAYERS]> = ConstStaticCell::new([0; model::LAYERS]);
+/// The model's persistent state region (variable tensors; empty for a stateless model).
+static STATE: ConstStaticCell<Arena<{ model::STATE_BYTES }>> = ConstStaticCell::new(Arena::new());
 
 #[cortex_m_rt::exception]
 fn SysTick() {
@@ -40,6 +42,8 @@ fn main() -> ! {
     ferrite_firmware::report::run_and_log(
         &model::MODEL,
         ARENA.take().as_mut_slice(),
+        STATE.take().as_mut_slice(),
+        samples::STREAM,
         &samples::SAMPLES,
         &mut systick,
         TICKS.take(),

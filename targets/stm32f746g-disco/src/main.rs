@@ -19,6 +19,8 @@ mod samples {
 
 static ARENA: ConstStaticCell<Arena<{ model::ARENA_BYTES }>> = ConstStaticCell::new(Arena::new());
 static TICKS: ConstStaticCell<[u32; model::LAYERS]> = ConstStaticCell::new([0; model::LAYERS]);
+/// The model's persistent state region (variable tensors; empty for a stateless model).
+static STATE: ConstStaticCell<Arena<{ model::STATE_BYTES }>> = ConstStaticCell::new(Arena::new());
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
@@ -29,6 +31,8 @@ fn main() -> ! {
     ferrite_firmware::report::run_and_log(
         &model::MODEL,
         ARENA.take().as_mut_slice(),
+        STATE.take().as_mut_slice(),
+        samples::STREAM,
         &samples::SAMPLES,
         &mut cycles,
         TICKS.take(),

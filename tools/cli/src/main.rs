@@ -114,6 +114,13 @@ fn set_int8_weights(layers: Option<ferrite_convert::Int8Weights>) {
     }
 }
 
+/// `ferrite sim --stream`: the firmware carries the state from sample to sample.
+static STREAM: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+fn stream() -> bool {
+    STREAM.get().copied().unwrap_or(false)
+}
+
 /// The target chosen on the command line.
 static TARGET: std::sync::OnceLock<ferrite_convert::Target> = std::sync::OnceLock::new();
 
@@ -220,6 +227,11 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Carry the model's state (variable tensors, e.g. SVDF's activation state) from
+        /// sample to sample, in order, as a device running a stream does; without it every
+        /// sample starts from a fresh, reset state. On one thread.
+        #[arg(long, conflicts_with = "threads")]
+        stream: bool,
         #[command(flatten)]
         device: DeviceArgs,
     },
@@ -256,6 +268,10 @@ enum Command {
         /// `inspect --json`).
         #[arg(long, value_name = "all|none|I,J,K", value_parser = ferrite_convert::Int8Weights::parse)]
         int8_weights: Option<ferrite_convert::Int8Weights>,
+        /// Carry the model's state (variable tensors) from sample to sample, in order, as
+        /// `run --stream` does; without it the firmware resets the state before each sample.
+        #[arg(long)]
+        stream: bool,
     },
     /// Run samples and compare with expected outputs (int8 exact, float within 1e-5 relative),
     /// here or with --device on a board (each sample's instructions or cycles reported too).
@@ -434,10 +450,15 @@ fn main() -> ExitCode {
             input,
             output,
             threads: t,
+            stream,
             device,
         } => match device.device {
+            Some(_) if stream => {
+                Err("--stream runs on this machine only (not yet with --device)".to_string())
+            }
             Some(name) => run_on_device(&model, &name, &input, &output, device.targets_dir),
-            None => run(&model, &input, &output, threads(t)),
+            None if stream => run(&model, &input, &output, None),
+            None => run(&model, &input, &output, Some(threads(t))),
         },
         Command::Sim {
             model,
@@ -449,8 +470,10 @@ fn main() -> ExitCode {
             timeout,
             targets_dir,
             int8_weights,
+            stream,
         } => {
             set_int8_weights(int8_weights);
+            let _ = STREAM.set(stream);
             simulate(
                 &model,
                 &board,
@@ -505,8 +528,13 @@ fn convert(model: &Path, output: &Path) -> Result<ExitCode, String> {
     for w in &c.report.warnings {
         eprintln!("warning: {w}");
     }
+    let state = if c.state_bytes > 0 {
+        format!(", state {} bytes (STATE_BYTES)", c.state_bytes)
+    } else {
+        String::new()
+    };
     println!(
-        "wrote {}: {} layers, {} MACs, {} bytes of constants, arena {} bytes, flash about {} bytes (estimate)",
+        "wrote {}: {} layers, {} MACs, {} bytes of constants, arena {} bytes{state}, flash about {} bytes (estimate)",
         output.display(),
         c.layers.len(),
         c.report.macs,
@@ -556,6 +584,8 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
             "input_in_place": r.input_in_place,
             "in_place_layers": r.in_place_layers,
             "layerwise_lower_bound": r.layerwise_lower_bound,
+            "state_bytes": r.state_bytes,
+            "state": r.state,
         });
         println!(
             "{}",
@@ -609,6 +639,25 @@ fn inspect(model: &Path, json: bool, plot: Option<&Path>) -> Result<ExitCode, St
         "arena                     {:>10} bytes (lower bound {}, naive sum of activations {})",
         r.arena_bytes, r.arena_lower_bound, r.naive_activation_bytes
     );
+    if r.state_bytes > 0 {
+        let vars: Vec<String> = r
+            .state
+            .iter()
+            .map(|s| {
+                format!(
+                    "'{}' {}{}",
+                    s.name,
+                    s.dtype,
+                    shapes(std::slice::from_ref(&s.shape))
+                )
+            })
+            .collect();
+        println!(
+            "state                     {:>10} bytes (STATE_BYTES, kept across runs outside the arena: {})",
+            r.state_bytes,
+            vars.join(", ")
+        );
+    }
     if r.patch.is_some() || r.input_in_place || !r.in_place_layers.is_empty() {
         println!(
             "layer-by-layer floor      {:>10} bytes (every layer whole, input in the arena)",
@@ -658,11 +707,13 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<npy::Array>, String> {
     paths.iter().map(|p| npy::read(p)).collect()
 }
 
+/// `ferrite run` on this machine: on `threads` threads, each sample from a fresh state, or
+/// with `threads` `None` (`--stream`) in order on one state carried from sample to sample.
 fn run(
     model: &Path,
     inputs: &[PathBuf],
     outputs: &[PathBuf],
-    threads: usize,
+    threads: Option<usize>,
 ) -> Result<ExitCode, String> {
     let c = load(model)?;
     if outputs.len() != c.outputs.len() {
@@ -673,13 +724,20 @@ fn run(
     }
     let inp = read_all(inputs)?;
     let start = std::time::Instant::now();
-    let out = host::run_all(&c, &inp, threads)?;
+    let out = match threads {
+        Some(threads) => host::run_all(&c, &inp, threads)?,
+        None => host::run_stream(&c, &inp)?,
+    };
     let n = out.first().map_or(0, |a| a.shape[0]);
     for (a, path) in out.iter().zip(outputs) {
         npy::write(path, a)?;
     }
+    let how = threads.map_or_else(
+        || "streamed in order on one state".to_string(),
+        |t| format!("on {t} thread(s)"),
+    );
     eprintln!(
-        "{n} samples in {:.3} s on {threads} thread(s)",
+        "{n} samples in {:.3} s {how}",
         start.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)

@@ -321,6 +321,7 @@ fn build(
             crate::max_flash().unwrap_or(board.budgets.1).to_string(),
         )
         .env("FERRITE_INT8_WEIGHTS", crate::int8_weights().to_string())
+        .env("FERRITE_STREAM", if crate::stream() { "1" } else { "0" })
         // The board's .cargo/config.toml picks target and linker flags; a caller's flags must
         // not override them.
         .env_remove("RUSTFLAGS")

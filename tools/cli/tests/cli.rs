@@ -287,3 +287,56 @@ fn an_arena_budget_is_met_exactly_or_refused_with_the_smallest_arena() {
     let module = std::fs::read_to_string(&out).unwrap();
     assert!(module.contains(&format!("pub const INPUT_IN_PLACE: bool = {in_place};")));
 }
+
+/// `run --stream` carries an SVDF's activation state from sample to sample as TFLM's
+/// interpreter does call after call (the goldens reset before call 5, so calls 0..5 are one
+/// sequence); plain `run` starts every sample from a fresh state. `inspect` reports the state
+/// region beside the arena.
+#[test]
+fn run_stream_carries_the_state_and_inspect_reports_it() {
+    let dir = root().join("tests/data/stateful");
+    let model = dir
+        .join("svdf_int8_rank2_batch2.tflite")
+        .display()
+        .to_string();
+    let input = dir
+        .join("svdf_int8_rank2_batch2.inputs.npy")
+        .display()
+        .to_string();
+    let golden =
+        ferrite_convert::npy::read(&dir.join("svdf_int8_rank2_batch2.outputs.npy")).unwrap();
+    let per = golden.data.len() / golden.shape[0];
+    let sequence = 5 * per;
+    let mut rows = Vec::new();
+    for (name, extra) in [("stream", &["--stream"][..]), ("fresh", &[][..])] {
+        let out = tmp(&format!("svdf.{name}.npy"));
+        let mut args = vec!["run", model.as_str(), "--input", &input, "--output", &out];
+        args.extend_from_slice(extra);
+        let o = ferrite(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        let got = ferrite_convert::npy::read(Path::new(&out)).unwrap();
+        assert_eq!(got.shape, golden.shape);
+        rows.push(got.data.bytes(0, sequence));
+    }
+    let want = golden.data.bytes(0, sequence);
+    assert_eq!(rows[0], want, "--stream differs from TFLM call after call");
+    assert_eq!(
+        rows[1][..per],
+        want[..per],
+        "a fresh state is TFLM's first call"
+    );
+    assert_ne!(rows[1], want, "without --stream every sample starts afresh");
+
+    let o = ferrite(&["inspect", "--json", &model]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // int16 [2, 24]: 96 bytes, one slot.
+    assert_eq!(v["state_bytes"], 96);
+    assert_eq!(v["state"][0]["dtype"], "int16");
+    let o = ferrite(&["inspect", &model]);
+    assert!(
+        text(&o).contains("state                             96 bytes"),
+        "{}",
+        text(&o)
+    );
+}

@@ -220,3 +220,41 @@ fn verify_on_qemu_m3_runs_the_no_dsp_runner() {
     let mean = check_verified("digits on qemu-m3", &o, samples_in(&inputs));
     println!("digits on qemu-m3: {mean} instructions/inference");
 }
+
+/// A stateful model through the runner firmware: the board keeps the SVDF's state in its
+/// `STATE_BYTES` region and resets it before every sample, so `run --device` writes what
+/// `run` (a fresh state per sample) writes on the host, and the first sample is TFLM's.
+#[test]
+fn a_stateful_model_runs_on_the_runner_firmware_from_a_fresh_state_per_sample() {
+    if !qemu_available() {
+        ferrite_tests::skip("qemu-system-arm not available");
+        return;
+    }
+    let dir = root().join("tests/data/stateful");
+    let model = dir.join("svdf_int8_rank1.tflite");
+    let input = dir.join("svdf_int8_rank1.inputs.npy");
+    let on_board = std::path::PathBuf::from(ferrite_tests::temp_file("device", "svdf.board.npy"));
+    let on_host = std::path::PathBuf::from(ferrite_tests::temp_file("device", "svdf.host.npy"));
+    for (out, device) in [(&on_board, true), (&on_host, false)] {
+        let args: &[&str] = if device {
+            &["run", "--device", "qemu-m4"]
+        } else {
+            &["run"]
+        };
+        let o = ferrite(
+            args,
+            &[("", &model), ("--input", &input), ("--output", out)],
+            &[],
+        );
+        assert!(o.status.success(), "{}", ferrite_tests::output_text(&o));
+    }
+    let board = ferrite_convert::npy::read(&on_board).unwrap();
+    let host = ferrite_convert::npy::read(&on_host).unwrap();
+    assert_eq!(
+        board, host,
+        "the runner's fresh-state outputs differ from the host's"
+    );
+    let golden = ferrite_convert::npy::read(&dir.join("svdf_int8_rank1.outputs.npy")).unwrap();
+    let per = golden.data.len() / golden.shape[0];
+    assert_eq!(board.data.bytes(0, per), golden.data.bytes(0, per));
+}

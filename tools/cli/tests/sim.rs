@@ -296,3 +296,29 @@ fn a_model_too_big_for_the_board_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// A stateful model on qemu-m4: with `--stream` the firmware keeps the SVDF's activation
+/// state in its `STATE_BYTES` region from sample to sample and reproduces TFLM's calls 0..5
+/// (one sequence: the goldens reset before call 5) byte for byte.
+#[test]
+fn svdf_streams_its_state_on_qemu_m4() {
+    let dir = root().join("tests/data/stateful");
+    for name in ["svdf_int8_rank2_batch2", "svdf_f32_rank3_relu6"] {
+        let input = first_samples(
+            &dir.join(format!("{name}.inputs.npy")),
+            5,
+            &format!("{name}.in.npy"),
+        );
+        let golden = first_samples(
+            &dir.join(format!("{name}.outputs.npy")),
+            5,
+            &format!("{name}.out.npy"),
+        );
+        let model = dir.join(format!("{name}.tflite"));
+        let Some(report) = sim_with(&model, "qemu-m4", &input, &golden, &["--stream"]) else {
+            ferrite_tests::skip("qemu-system-arm not available");
+            return;
+        };
+        assert_eq!(report["samples"], 5);
+    }
+}

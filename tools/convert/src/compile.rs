@@ -210,6 +210,31 @@ pub struct Report {
     /// (aligned tensors, no kernel scratch): what a plan that runs every layer whole needs at
     /// least, for comparison with `arena_bytes`.
     pub layerwise_lower_bound: usize,
+    /// Bytes of the persistent state region (`STATE_BYTES`; 0 for a stateless model).
+    pub state_bytes: usize,
+    /// The variable tensors in the state region, by slot.
+    pub state: Vec<StateReport>,
+}
+
+/// One variable (stateful) tensor in the persistent state region.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateReport {
+    /// Slot number (what the layers name).
+    pub slot: usize,
+    /// Index in the TFLite subgraph.
+    pub tflite_index: usize,
+    /// Name from the file.
+    pub name: String,
+    /// Element type (`int16`, `float32`, ...).
+    pub dtype: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Offset in the state region.
+    pub offset: usize,
+    /// Size in bytes.
+    pub bytes: usize,
+    /// The byte a reset fills it with.
+    pub fill: u8,
 }
 
 /// A converted model: the runtime tables plus the report.
@@ -226,6 +251,10 @@ pub struct Compiled {
     pub outputs: Vec<TensorId>,
     /// Bytes of arena needed.
     pub arena_bytes: usize,
+    /// The persistent state region's slots ([`ferrite_core::StatePlan::slots`]).
+    pub state_slots: Vec<ferrite_core::StateSlot>,
+    /// Bytes of the state region.
+    pub state_bytes: usize,
     /// Names of the tensors (parallel to `tensors`).
     pub tensor_names: Vec<String>,
     /// Report for people and tools.
@@ -252,7 +281,21 @@ impl Compiled {
             inputs: &self.inputs,
             outputs: &self.outputs,
             arena_bytes: self.arena_bytes,
+            state: ferrite_core::StatePlan {
+                bytes: self.state_bytes,
+                slots: &self.state_slots,
+            },
         }
+    }
+
+    /// A 16-byte aligned state region of the right size for this model, reset as
+    /// [`Model::reset_state`] does (empty for a stateless model).
+    pub fn new_state(&self) -> AlignedBytes {
+        let mut state = AlignedBytes::new(&vec![0u8; self.state_bytes]);
+        // The region has the model's size and alignment, and the converter planned every
+        // slot inside it: the reset cannot fail.
+        let _ = self.model().reset_state(state.as_mut_slice());
+        state
     }
 
     /// A zeroed, 16-byte aligned arena of the right size for this model.
@@ -340,6 +383,9 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         aliases,
         mut pool,
         mut warnings,
+        state_slots,
+        state_tensors,
+        state_bytes,
     } = lowered;
     // Reported weights are the model's own, not the host-only packed copies added below.
     let weight_bytes = pool.bytes().len();
@@ -630,6 +676,25 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         input_in_place: false,
         in_place_layers: Vec::new(),
         layerwise_lower_bound: 0,
+        state_bytes,
+        state: state_slots
+            .iter()
+            .zip(&state_tensors)
+            .enumerate()
+            .map(|(slot, (s, &t))| {
+                let gt = &graph.tensors[t];
+                StateReport {
+                    slot,
+                    tflite_index: t,
+                    name: gt.name.clone(),
+                    dtype: gt.dtype.map_or("?", |d| d.name()).to_string(),
+                    shape: gt.shape.clone(),
+                    offset: s.offset as usize,
+                    bytes: s.bytes as usize,
+                    fill: s.fill,
+                }
+            })
+            .collect(),
     };
     Ok(Compiled {
         tensor_names: act.iter().map(|&t| graph.tensors[t].name.clone()).collect(),
@@ -639,6 +704,8 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         inputs,
         outputs,
         arena_bytes: p.arena_bytes,
+        state_slots,
+        state_bytes,
         report,
     })
 }

@@ -74,6 +74,7 @@ pub fn emit(c: &Compiled, prov: &Provenance) -> Result<String, crate::rustlit::L
     );
     s.push_str("// Every item carries its own `#[allow]`: inner attributes are not permitted in `include!`d files.\n\n");
     let _ = writeln!(s, "/// Bytes of arena the model needs: `ferrite_core::Arena::<ARENA_BYTES>`.\n{A}\npub const ARENA_BYTES: usize = {};", c.arena_bytes);
+    let _ = writeln!(s, "/// Bytes of the persistent state region (variable tensors such as SVDF's activation state),\n/// kept by the caller across runs: `ferrite_core::Arena::<STATE_BYTES>`, passed to\n/// `MODEL.run_stateful` after `MODEL.reset_state`. 0 for a stateless model.\n{A}\npub const STATE_BYTES: usize = {};", c.state_bytes);
     let _ = writeln!(s, "/// True when input 0 is read in place from the caller's buffer (a RAM budget's plan): it is\n/// not in the arena, so pass it to `MODEL.run` or `MODEL.invoke_in_place`, not `set_input`.\n{A}\npub const INPUT_IN_PLACE: bool = {};", c.report.input_in_place);
     let _ = writeln!(s, "/// Bytes of constants (weights, biases, requantization parameters, tables).\n{A}\npub const CONSTS_BYTES: usize = {};", c.consts.as_slice().len());
     let _ = writeln!(
@@ -119,6 +120,19 @@ pub fn emit(c: &Compiled, prov: &Provenance) -> Result<String, crate::rustlit::L
     s.push_str("];\n\n");
     let _ = writeln!(
         s,
+        "static STATE_SLOTS: [ferrite_core::StateSlot; {}] = [",
+        c.state_slots.len()
+    );
+    for slot in &c.state_slots {
+        let _ = writeln!(
+            s,
+            "    ferrite_core::StateSlot {{ offset: {}, bytes: {}, fill: {} }},",
+            slot.offset, slot.bytes, slot.fill
+        );
+    }
+    s.push_str("];\n\n");
+    let _ = writeln!(
+        s,
         "static LAYER_TABLE: [ferrite_core::Layer; {}] = [",
         c.layers.len()
     );
@@ -144,7 +158,7 @@ pub fn emit(c: &Compiled, prov: &Provenance) -> Result<String, crate::rustlit::L
     };
     let _ = writeln!(
         s,
-        "/// The model: `MODEL.run(arena, &input)`.\n{A}\npub static MODEL: ferrite_core::Model<'static> = ferrite_core::Model {{\n    tensors: &TENSOR_TABLE,\n    layers: &LAYER_TABLE,\n    consts: &CONSTS.0,\n    inputs: &[{}],\n    outputs: &[{}],\n    arena_bytes: ARENA_BYTES,\n}};",
+        "/// The model: `MODEL.run(arena, &input)`.\n{A}\npub static MODEL: ferrite_core::Model<'static> = ferrite_core::Model {{\n    tensors: &TENSOR_TABLE,\n    layers: &LAYER_TABLE,\n    consts: &CONSTS.0,\n    inputs: &[{}],\n    outputs: &[{}],\n    arena_bytes: ARENA_BYTES,\n    state: ferrite_core::StatePlan {{ bytes: STATE_BYTES, slots: &STATE_SLOTS }},\n}};",
         ids(&c.inputs),
         ids(&c.outputs)
     );

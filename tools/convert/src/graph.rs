@@ -54,6 +54,9 @@ pub struct GTensor<'a> {
     pub data: Option<Cow<'a, [u8]>>,
     /// Byte offset of the constant data (or of the tensor table) in the file.
     pub file_offset: usize,
+    /// A variable (stateful) tensor: it lives in the model's persistent state region, not
+    /// the arena, and keeps its value from one inference to the next.
+    pub is_variable: bool,
 }
 
 impl GTensor<'_> {
@@ -310,13 +313,6 @@ impl<'a> Graph<'a> {
             if t.sparse {
                 return Err(tensor_err(t, index, "sparse tensors are not supported"));
             }
-            if t.is_variable {
-                return Err(tensor_err(
-                    t,
-                    index,
-                    "variable (stateful) tensors are not supported",
-                ));
-            }
             let buffer = model.buffers.get(t.buffer as usize).ok_or_else(|| {
                 tensor_err(
                     t,
@@ -331,7 +327,9 @@ impl<'a> Graph<'a> {
             if buffer.external {
                 return Err(tensor_err(t, index, "constant data stored outside the flatbuffer (offset/size buffers) is not supported"));
             }
-            let data = (!buffer.data.is_empty()).then_some(buffer.data);
+            // A variable tensor's buffer, if any, is not its value: TFLite Micro resets every
+            // variable (to its zero point or zero) before the first invocation.
+            let data = (!buffer.data.is_empty() && !t.is_variable).then_some(buffer.data);
             if let Some(d) = data {
                 let elem = type_code_size(t.dtype).ok_or_else(|| {
                     tensor_err(
@@ -450,6 +448,7 @@ impl<'a> Graph<'a> {
                 quant,
                 file_offset: if data.is_some() { buffer.pos } else { t.pos },
                 data: data.map(Cow::Borrowed),
+                is_variable: t.is_variable,
             });
         }
 
@@ -494,6 +493,10 @@ impl<'a> Graph<'a> {
                 });
             }
             written[i] = true;
+        }
+        // A variable tensor holds a value (the state) before any operator runs.
+        for (w, t) in written.iter_mut().zip(&tensors) {
+            *w |= t.is_variable;
         }
         let mut ops = Vec::with_capacity(sg.operators.len());
         for (index, o) in sg.operators.iter().enumerate() {

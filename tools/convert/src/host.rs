@@ -55,10 +55,29 @@ pub fn run_one<H: LayerHook>(
 }
 
 /// Runs sample `k` of `inputs` through any [`Model`] (converted on the host or emitted as
-/// Rust) and returns the bytes of every output.
+/// Rust) and returns the bytes of every output. A model with variable tensors runs from a
+/// fresh state ([`Model::reset_state`]): each sample is a sequence of its own
+/// ([`run_model_stateful`] carries the state instead).
 pub fn run_model<H: LayerHook>(
     model: &Model<'_>,
     arena: &mut [u8],
+    inputs: &[Array],
+    k: usize,
+    hook: &mut H,
+) -> Result<Vec<Vec<u8>>, String> {
+    let mut state = crate::consts::AlignedBytes::new(&vec![0u8; model.state.bytes]);
+    model
+        .reset_state(state.as_mut_slice())
+        .map_err(|e| e.to_string())?;
+    run_model_stateful(model, arena, state.as_mut_slice(), inputs, k, hook)
+}
+
+/// [`run_model`] on the caller's persistent `state` region, which the run reads and updates
+/// (reset it with [`Model::reset_state`] before a sequence's first sample).
+pub fn run_model_stateful<H: LayerHook>(
+    model: &Model<'_>,
+    arena: &mut [u8],
+    state: &mut [u8],
     inputs: &[Array],
     k: usize,
     hook: &mut H,
@@ -78,7 +97,7 @@ pub fn run_model<H: LayerHook>(
         }
     }
     model
-        .invoke_in_place(arena, &in_place, hook)
+        .invoke_stateful_with_hook(arena, state, &in_place, hook)
         .map_err(|e| e.to_string())?;
     (0..model.outputs.len())
         .map(|i| {
@@ -129,6 +148,36 @@ pub fn run_all(c: &Compiled, inputs: &[Array], threads: usize) -> Result<Vec<Arr
     for r in per_thread {
         results.extend(r?);
     }
+    stack_outputs(c, n, &results)
+}
+
+/// Runs every sample in order on one state region, reset once before the first sample and
+/// carried from each sample to the next (a stream, as a device runs it); returns each output
+/// stacked as `[N, *output_shape]`. For a stateless model it equals [`run_all`].
+pub fn run_stream(c: &Compiled, inputs: &[Array]) -> Result<Vec<Array>, String> {
+    let n = samples(c, inputs)?;
+    let model = c.model();
+    let mut arena = c.new_arena();
+    let mut state = c.new_state();
+    let results = (0..n)
+        .map(|k| {
+            run_model_stateful(
+                &model,
+                arena.as_mut_slice(),
+                state.as_mut_slice(),
+                inputs,
+                k,
+                &mut ferrite_core::NoHook,
+            )
+            .map_err(|e| format!("sample {k}: {e}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    stack_outputs(c, n, &results)
+}
+
+/// The outputs of `n` samples (`results[k][i]`: output `i` of sample `k`, bytes) stacked as
+/// `[N, *output_shape]` arrays.
+fn stack_outputs(c: &Compiled, n: usize, results: &[Vec<Vec<u8>>]) -> Result<Vec<Array>, String> {
     let mut arrays = Vec::with_capacity(c.outputs.len());
     for i in 0..c.outputs.len() {
         let o = c.output(i).ok_or("missing output")?;

@@ -761,6 +761,7 @@ pub fn run(case: &KernelCase, op: &Op) -> Result<Vec<u8>, ferrite_core::Error> {
         inputs: &[TensorId(0)],
         outputs: &[TensorId(1)],
         arena_bytes: case.arena_bytes,
+        state: ferrite_core::StatePlan::NONE,
     };
     let mut arena = AlignedBytes::new(&vec![0u8; case.arena_bytes]);
     let arena = arena.as_mut_slice();

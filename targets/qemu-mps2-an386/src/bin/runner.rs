@@ -22,11 +22,13 @@ mod identity {
 ferrite_firmware::qemu_board_handlers!();
 
 static ARENA: ConstStaticCell<Arena<{ model::ARENA_BYTES }>> = ConstStaticCell::new(Arena::new());
+/// The model's persistent state region (variable tensors; empty for a stateless model).
+static STATE: ConstStaticCell<Arena<{ model::STATE_BYTES }>> = ConstStaticCell::new(Arena::new());
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
     // `try_take`: `take` panics when called twice, and a firmware links no panic path.
-    let Some(arena) = ARENA.try_take() else {
+    let (Some(arena), Some(state)) = (ARENA.try_take(), STATE.try_take()) else {
         ferrite_firmware::qemu::exit(ferrite_firmware::qemu::status::PANIC)
     };
     // SAFETY: UART0 of the MPS2 boards is a CMSDK UART at this address, and this is the only
@@ -42,6 +44,7 @@ fn main() -> ! {
         &mut uart,
         &model::MODEL,
         arena.as_mut_slice(),
+        state.as_mut_slice(),
         &mut timer,
         &config,
     ) {}

@@ -67,6 +67,12 @@ pub struct Lowered {
     pub pool: ConstPool,
     /// Things accepted with a caveat.
     pub warnings: Vec<String>,
+    /// The persistent state region: its slots, in the order layers name them.
+    pub state_slots: Vec<ferrite_core::StateSlot>,
+    /// TFLite index of each slot's variable tensor (parallel to `state_slots`).
+    pub state_tensors: Vec<usize>,
+    /// Bytes of the state region (each slot 16-byte aligned).
+    pub state_bytes: usize,
 }
 
 mod activation;
@@ -83,6 +89,7 @@ mod reduce;
 mod resize;
 pub(crate) mod shuffle;
 mod space_batch;
+mod svdf;
 
 /// The operator registry: every TFLite builtin Ferrite converts and the [`Lowerer`] method (in
 /// the operator family's module, `lower/<family>.rs`) that takes it. [`SUPPORTED_OPS`] (for
@@ -203,6 +210,7 @@ registry! {
     STRIDED_SLICE => strided_slice(),
     SUB => binary(),
     SUM => reduce(ReduceFn::Sum),
+    SVDF => svdf(),
     TANH => unary(),
     TRANSPOSE => transpose(),
     TRANSPOSE_CONV => transpose_conv(),
@@ -231,6 +239,10 @@ struct Lowerer<'g, 'a> {
     int8_weights: Int8Weights,
     /// The TFLite index of the operator being lowered.
     op_index: usize,
+    /// The state region planned so far (see [`Lowered::state_slots`]).
+    state_slots: Vec<ferrite_core::StateSlot>,
+    /// TFLite index of each slot's variable tensor.
+    state_tensors: Vec<usize>,
 }
 
 /// Most activation bytes live at once when `g`'s operators run in order: each non-constant
@@ -266,6 +278,8 @@ pub fn lower(g: &Graph<'_>, target: Target, int8_weights: &Int8Weights) -> Resul
         step: 0,
         int8_weights: int8_weights.clone(),
         op_index: 0,
+        state_slots: Vec::new(),
+        state_tensors: Vec::new(),
     };
     for &i in &g.inputs {
         l.id(i)?;
@@ -292,12 +306,22 @@ pub fn lower(g: &Graph<'_>, target: Target, int8_weights: &Int8Weights) -> Resul
             l.id(o)?;
         }
     }
+    let state_bytes = l
+        .state_slots
+        .iter()
+        .map(|s| s.offset as usize + s.bytes as usize)
+        .max()
+        .unwrap_or(0)
+        .next_multiple_of(ferrite_core::arena::ARENA_ALIGN);
     Ok(Lowered {
         layers: l.layers,
         tensors: l.tensors,
         aliases: l.aliases,
         pool: l.pool,
         warnings: l.warnings,
+        state_slots: l.state_slots,
+        state_tensors: l.state_tensors,
+        state_bytes,
     })
 }
 
@@ -519,6 +543,13 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 message: "constant used where an activation is expected".into(),
             });
         }
+        if t.is_variable {
+            return Err(ConvertError::Tensor {
+                index: i,
+                name: t.name.clone(),
+                message: "variable (stateful) tensor used as a model input or output, or by an operator that keeps no state (only SVDF's activation state is supported)".into(),
+            });
+        }
         let id = TensorId(
             u16::try_from(self.tensors.len())
                 .map_err(|_| ConvertError::Model("more than 65535 activation tensors".into()))?,
@@ -563,6 +594,42 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         Ok(id)
     }
 
+    /// The state slot of variable tensor `t`, planned on first use: 16-byte aligned after
+    /// the slots before it, starting from the value TFLite Micro's `ResetVariableTensors`
+    /// gives it (an int8 tensor's zero point, zero for every other type).
+    fn state_slot(&mut self, cx: &OpCx<'_, '_, '_>, t: &GTensor<'_>, what: &str) -> Result<u16> {
+        if !t.is_variable {
+            return Err(cx.tensor_msg(t, what, "must be a variable (stateful) tensor"));
+        }
+        if let Some(k) = self.state_tensors.iter().position(|&i| i == t.index) {
+            return u16::try_from(k).map_err(|_| cx.err("more than 65535 state slots"));
+        }
+        let elem = cx.dtype(t, what)?.size_bytes();
+        let bytes = t.num_elements() * elem;
+        let offset = self
+            .state_slots
+            .last()
+            .map_or(0, |s| s.offset as usize + s.bytes as usize)
+            .next_multiple_of(ferrite_core::arena::ARENA_ALIGN);
+        let fill = match t.dtype {
+            Some(DType::I8) => t.qparams().map_or(0, |q| q.zero_point) as i8 as u8,
+            _ => 0,
+        };
+        let (offset, size) = match (u32::try_from(offset), u32::try_from(bytes)) {
+            (Ok(o), Ok(b)) if o.checked_add(b).is_some() => (o, b),
+            _ => return Err(cx.err("the state region exceeds 4 GiB")),
+        };
+        let k = u16::try_from(self.state_slots.len())
+            .map_err(|_| cx.err("more than 65535 state slots"))?;
+        self.state_slots.push(ferrite_core::StateSlot {
+            offset,
+            bytes: size,
+            fill,
+        });
+        self.state_tensors.push(t.index);
+        Ok(k)
+    }
+
     fn push(&mut self, cx: &OpCx<'_, '_, '_>, op: Op, macs: u64, param_bytes: usize) {
         self.layers.push(LoweredLayer {
             op,
@@ -579,6 +646,8 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 // Constants a `LoadConst` copied into the arena are read from there, so they
                 // must stay alive (unclobbered by this layer's output) until this layer.
                 .filter(|&i| !self.g.tensors[i].is_const() || self.ids[i].is_some())
+                // A variable tensor lives in the state region, not the arena: nothing to plan.
+                .filter(|&i| !self.g.tensors[i].is_variable)
                 .collect(),
             outputs: cx.op.outputs.clone(),
             scratch_bytes: 0,

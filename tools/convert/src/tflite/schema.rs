@@ -622,6 +622,25 @@ pub mod options {
         })
     }
 
+    /// `SVDFOptions`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Svdf {
+        /// Filters per output unit.
+        pub rank: i32,
+        /// `ActivationFunctionType`.
+        pub activation: u8,
+        /// Hybrid (float input, int8 weights) quantization of the inputs.
+        pub asymmetric_quantize_inputs: bool,
+    }
+    /// Reads `SVDFOptions`.
+    pub fn svdf(t: Option<Table<'_>>) -> ReadResult<Svdf> {
+        Ok(Svdf {
+            rank: i32_or(t, 4, 0)?,
+            activation: u8_or(t, 6, 0)?,
+            asymmetric_quantize_inputs: u8_or(t, 8, 0)? != 0,
+        })
+    }
+
     /// `Pool2DOptions`.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct Pool2D {
