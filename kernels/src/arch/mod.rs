@@ -12,6 +12,9 @@
 
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod aarch64;
+/// ARMv6-M (Cortex-M0/M0+) inner loops of the no-DSP kernels.
+#[cfg(all(target_arch = "arm", ferrite_armv6m, not(feature = "dsp")))]
+pub mod armv6m;
 /// Cortex-M DSP extension kernels (enable the `dsp` feature: stable Rust does not expose Arm's
 /// `dsp` target feature to `cfg`).
 #[cfg(all(target_arch = "arm", feature = "dsp"))]

@@ -512,6 +512,10 @@ fn blocked_pairs(
 #[cfg_attr(all(target_arch = "arm", feature = "dsp"), allow(dead_code))]
 #[inline(never)]
 fn block_2x2(x: &[i8], w: &[i8]) -> [i32; 4] {
+    #[cfg(all(target_arch = "arm", ferrite_armv6m, not(feature = "dsp")))]
+    if let Some(a) = crate::arch::armv6m::block_2x2(x, w) {
+        return a;
+    }
     let mut a = [0i32; 4];
     let steps = (x.len() / 8).min(w.len() / 8);
     let (mut xs, mut ws) = (
