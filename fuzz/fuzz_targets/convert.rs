@@ -42,12 +42,14 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-/// Runs `c` once on a zeroed arena and returns its outputs' bytes, float outputs with every
-/// NaN made the canonical quiet NaN and every zero `+0.0`.
+/// Runs `c` once on a zeroed arena (and a freshly reset state region, for a model with
+/// variable tensors) and returns its outputs' bytes, float outputs with every NaN made the
+/// canonical quiet NaN and every zero `+0.0`.
 fn run(c: &ferrite_convert::Compiled) -> Vec<Vec<u8>> {
     let model = c.model();
     let mut arena = c.new_arena();
-    match model.invoke(arena.as_mut_slice()) {
+    let mut state = c.new_state();
+    match model.invoke_stateful(arena.as_mut_slice(), state.as_mut_slice()) {
         // Zeroed inputs may divide by zero or index out of range: a clean, data-dependent
         // error (TFLM fails such an invocation too), not a broken model.
         Ok(()) | Err(ferrite_core::Error::InvalidData { .. }) => {}
