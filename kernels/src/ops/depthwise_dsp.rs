@@ -679,8 +679,9 @@ fn channel3x3<const S: usize>(
     }
 }
 
-/// [`channel3x3`]'s output row: `rows` cut to the windows' `(out_w - 1) * S + 3` values.
-#[cfg(not(all(target_arch = "arm", any(feature = "dsp", not(ferrite_armv6m)))))]
+/// [`channel3x3`]'s output row (and [`row3x3_v7m`]'s): `rows` cut to the windows'
+/// `(out_w - 1) * S + 3` values.
+#[cfg(not(all(target_arch = "arm", feature = "dsp")))]
 #[inline(always)]
 fn row3x3<const S: usize>(
     rows: [&[i16]; 3],
@@ -749,10 +750,6 @@ fn row3x3_v7m<const S: usize>(
         return;
     };
     let k: [i32; 9] = [w0, w1, w6, w2, w3, w7, w4, w5, w8].map(i32::from);
-    let stage = |acc: i32| {
-        let v = crate::arch::smmulr(acc, multiplier).wrapping_add(round);
-        (v >> (rshift & 31)).clamp(-128, 127) as i8
-    };
     let Some(len) = out_w.checked_sub(1).map(|w| w * S + 3) else {
         return;
     };
@@ -760,24 +757,5 @@ fn row3x3_v7m<const S: usize>(
     let (Some(r0), Some(r1), Some(r2)) = (r0.get(..len), r1.get(..len), r2.get(..len)) else {
         return;
     };
-    let mut o = 0;
-    for x in (0..len.saturating_sub(2)).step_by(S) {
-        crate::arch::no_unroll();
-        let mut a = bias;
-        for (r, kr) in [r0, r1, r2].into_iter().zip(k.chunks_exact(3)) {
-            // One checked window of three per row (its values then need no check).
-            let (Some(&[v0, v1, v2]), &[k0, k1, k2]) = (crate::util::likely(r.get(x..x + 3)), kr)
-            else {
-                return;
-            };
-            a = a.wrapping_add((v0 as i32).wrapping_mul(k0));
-            a = a.wrapping_add((v1 as i32).wrapping_mul(k1));
-            a = a.wrapping_add((v2 as i32).wrapping_mul(k2));
-        }
-        let Some(d) = crate::util::likely(out.get_mut(o)) else {
-            return;
-        };
-        *d = stage(a);
-        o += c;
-    }
+    row3x3::<S>([r0, r1, r2], &k, [bias, multiplier, round, rshift], out, c);
 }
