@@ -22,6 +22,10 @@ pub enum DType {
     I64,
     /// Boolean, one byte per element (0 or 1), as TFLite stores it.
     Bool,
+    /// Unsigned 32-bit integer (TFLM's signal library: energies, filter bank channels).
+    U32,
+    /// Unsigned 64-bit integer (TFLM's signal library: filter bank accumulators).
+    U64,
 }
 
 impl DType {
@@ -30,8 +34,8 @@ impl DType {
         match self {
             DType::I8 | DType::U8 | DType::Bool => 1,
             DType::I16 => 2,
-            DType::I32 | DType::F32 => 4,
-            DType::I64 => 8,
+            DType::I32 | DType::F32 | DType::U32 => 4,
+            DType::I64 | DType::U64 => 8,
         }
     }
 
@@ -45,6 +49,8 @@ impl DType {
             DType::F32 => "float32",
             DType::I64 => "int64",
             DType::Bool => "bool",
+            DType::U32 => "uint32",
+            DType::U64 => "uint64",
         }
     }
 }
@@ -78,4 +84,10 @@ impl Element for f32 {
 }
 impl Element for i64 {
     const DTYPE: DType = DType::I64;
+}
+impl Element for u32 {
+    const DTYPE: DType = DType::U32;
+}
+impl Element for u64 {
+    const DTYPE: DType = DType::U64;
 }

@@ -77,6 +77,7 @@ pub mod ops {
     pub mod resize;
     pub mod resize_bilinear;
     pub mod shape;
+    pub mod signal;
     pub mod softmax;
     pub mod softmax16;
     pub mod space_batch;

@@ -132,5 +132,14 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::SvdfI8(_) => entry!(svdf::run_svdf_i8),
         Op::SvdfI8S8(_) => entry!(svdf::run_svdf_i8_s8),
         Op::SvdfF32(_) => entry!(svdf::run_svdf_f32),
+        Op::SignalWindow(_) => entry!(signal::run_signal_window),
+        Op::SignalFftAutoScale(_) => entry!(signal::run_signal_fft_auto_scale),
+        Op::SignalRfftI16(_) => entry!(signal::run_signal_rfft_i16),
+        Op::SignalEnergy(_) => entry!(signal::run_signal_energy),
+        Op::SignalFilterBank(_) => entry!(signal::run_signal_filter_bank),
+        Op::SignalFilterBankSquareRoot(_) => entry!(signal::run_signal_filter_bank_square_root),
+        Op::SignalSpectralSubtraction(_) => entry!(signal::run_signal_spectral_subtraction),
+        Op::SignalPcan(_) => entry!(signal::run_signal_pcan),
+        Op::SignalFilterBankLog(_) => entry!(signal::run_signal_filter_bank_log),
     }
 }

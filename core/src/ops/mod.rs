@@ -24,6 +24,8 @@ mod detection;
 pub use detection::*;
 mod svdf;
 pub use svdf::*;
+mod signal;
+pub use signal::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1490,4 +1492,22 @@ pub enum Op {
     SvdfI8S8(SvdfI8S8),
     /// Float SVDF.
     SvdfF32(SvdfF32),
+    /// TFLM's `SignalWindow`.
+    SignalWindow(SignalWindow),
+    /// TFLM's `SignalFftAutoScale`.
+    SignalFftAutoScale(SignalFftAutoScale),
+    /// TFLM's `SignalRfft` on int16.
+    SignalRfftI16(SignalRfftI16),
+    /// TFLM's `SignalEnergy`.
+    SignalEnergy(SignalEnergy),
+    /// TFLM's `SignalFilterBank`.
+    SignalFilterBank(SignalFilterBank),
+    /// TFLM's `SignalFilterBankSquareRoot`.
+    SignalFilterBankSquareRoot(SignalFilterBankSquareRoot),
+    /// TFLM's `SignalFilterBankSpectralSubtraction` (stateful).
+    SignalSpectralSubtraction(SignalSpectralSubtraction),
+    /// TFLM's `SignalPCAN`.
+    SignalPcan(SignalPcan),
+    /// TFLM's `SignalFilterBankLog`.
+    SignalFilterBankLog(SignalFilterBankLog),
 }

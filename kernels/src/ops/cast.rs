@@ -65,7 +65,7 @@ macro_rules! cast_int {
         }
     )*};
 }
-cast_int!(i8, i16, i32, i64);
+cast_int!(i8, i16, i32, i64, u32);
 
 impl CastElem for f32 {
     #[inline(always)]
@@ -147,7 +147,7 @@ fn convert<F: CastElem, T: CastElem>(from: DType, to: DType, input: &[F], output
     }
 }
 
-/// Reference CAST on raw bytes of types `from` and `to` (int8, int16, int32, int64, float32,
+/// Reference CAST on raw bytes of types `from` and `to` (int8, int16, int32, int64, uint32, float32,
 /// bool). Returns `false` for another type or buffers whose element counts differ.
 pub fn cast(from: DType, to: DType, input: &[u8], output: &mut [u8]) -> bool {
     macro_rules! to_type {
@@ -170,6 +170,7 @@ pub fn cast(from: DType, to: DType, input: &[u8], output: &mut [u8]) -> bool {
                 DType::I16 => go!(i16),
                 DType::I32 => go!(i32),
                 DType::I64 => go!(i64),
+                DType::U32 => go!(u32),
                 DType::F32 => go!(f32),
                 DType::Bool => go!(u8),
                 _ => false,
@@ -189,6 +190,7 @@ pub fn cast(from: DType, to: DType, input: &[u8], output: &mut [u8]) -> bool {
         DType::I16 => from_type!(i16),
         DType::I32 => from_type!(i32),
         DType::I64 => from_type!(i64),
+        DType::U32 => from_type!(u32),
         DType::F32 => from_type!(f32),
         DType::Bool => from_type!(u8),
         _ => false,

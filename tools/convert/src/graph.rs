@@ -219,6 +219,8 @@ fn dtype_of(code: u8) -> Option<DType> {
         tensor_type::INT32 => Some(DType::I32),
         tensor_type::INT64 => Some(DType::I64),
         tensor_type::BOOL => Some(DType::Bool),
+        tensor_type::UINT32 => Some(DType::U32),
+        tensor_type::UINT64 => Some(DType::U64),
         _ => None,
     }
 }

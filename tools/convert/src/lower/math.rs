@@ -6,7 +6,7 @@
 use super::*;
 
 /// Types TFLM's CAST converts between, among Ferrite's (TFLM has no int64 CAST).
-const CAST_TYPES: &str = "bool, float32, int8, int16, int32";
+const CAST_TYPES: &str = "bool, float32, int8, int16, int32, uint32";
 
 impl<'g, 'a> Lowerer<'g, 'a> {
     /// An elementwise function of one tensor into another of the same type and size.
@@ -133,7 +133,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         let castable = |t: DType| {
             matches!(
                 t,
-                DType::Bool | DType::F32 | DType::I8 | DType::I16 | DType::I32
+                DType::Bool | DType::F32 | DType::I8 | DType::I16 | DType::I32 | DType::U32
             )
         };
         if !castable(from) || !castable(to) {

@@ -88,6 +88,7 @@ mod quantize;
 mod reduce;
 mod resize;
 pub(crate) mod shuffle;
+mod signal;
 mod space_batch;
 mod svdf;
 
@@ -121,6 +122,15 @@ macro_rules! registry {
 }
 
 registry! {
+    "SignalEnergy" => signal_energy(),
+    "SignalFftAutoScale" => signal_fft_auto_scale(),
+    "SignalFilterBank" => signal_filter_bank(),
+    "SignalFilterBankLog" => signal_filter_bank_log(),
+    "SignalFilterBankSpectralSubtraction" => signal_spectral_subtraction(),
+    "SignalFilterBankSquareRoot" => signal_filter_bank_square_root(),
+    "SignalPCAN" => signal_pcan(),
+    "SignalRfft" => signal_rfft(),
+    "SignalWindow" => signal_window(),
     "TFLite_Detection_PostProcess" => detection_postprocess(),
     ABS => math_unary(UnaryKind::Abs),
     ADD => binary(),
@@ -625,6 +635,35 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             offset,
             bytes: size,
             fill,
+        });
+        self.state_tensors.push(t.index);
+        Ok(k)
+    }
+
+    /// A state slot of `bytes` bytes for an operator's own persistent buffer (not a variable
+    /// tensor), zero after a reset; reported under tensor `t`, the operator output that
+    /// shows its contents.
+    fn internal_state_slot(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        t: &GTensor<'_>,
+        bytes: usize,
+    ) -> Result<u16> {
+        let offset = self
+            .state_slots
+            .last()
+            .map_or(0, |s| s.offset as usize + s.bytes as usize)
+            .next_multiple_of(ferrite_core::arena::ARENA_ALIGN);
+        let (offset, size) = match (u32::try_from(offset), u32::try_from(bytes)) {
+            (Ok(o), Ok(b)) if o.checked_add(b).is_some() => (o, b),
+            _ => return Err(cx.err("the state region exceeds 4 GiB")),
+        };
+        let k = u16::try_from(self.state_slots.len())
+            .map_err(|_| cx.err("more than 65535 state slots"))?;
+        self.state_slots.push(ferrite_core::StateSlot {
+            offset,
+            bytes: size,
+            fill: 0,
         });
         self.state_tensors.push(t.index);
         Ok(k)

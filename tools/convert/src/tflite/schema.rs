@@ -26,6 +26,10 @@ pub mod tensor_type {
     pub const INT16: u8 = 7;
     /// `INT8`
     pub const INT8: u8 = 9;
+    /// `UINT64`
+    pub const UINT64: u8 = 12;
+    /// `UINT32`
+    pub const UINT32: u8 = 15;
 
     /// The schema's name for a type code.
     pub fn name(code: u8) -> &'static str {

@@ -1,0 +1,805 @@
+//! TFLite Micro's signal library (`signal/src/*.cc`, `signal/micro/kernels/*.cc`), bit-exact:
+//! the audio front end of micro_speech's preprocessor model.
+//!
+//! Every function reproduces the C++ integer arithmetic, including where it wraps (C's
+//! conversions to narrower types) and TFLM's quirks: `MostSignificantBit32(0)` is 32 (the
+//! GCC/Clang build), the FFT's max-abs of -32768 is -32768, PCAN's gain is an int16 widened
+//! to uint32. The real FFT is kissfft's fixed-point algorithm (`FIXED_POINT=16`: every
+//! butterfly stage divides by its radix with rounding, complex products round to 15
+//! fraction bits), written from its definition for the power-of-two lengths the converter
+//! accepts; its twiddles are computed by the converter as `kiss_fft_alloc` rounds them.
+
+use crate::util::expect_op;
+use ferrite_core::model::cast_out;
+use ferrite_core::ops::{Op, SignalSpectralSubtraction};
+use ferrite_core::{Ctx, Error, Result};
+
+/// `MostSignificantBit32`: the position of the highest set bit counted from 1, and 32 for 0
+/// (what TFLM's GCC/Clang build computes with `__builtin_clz`).
+pub fn msb32(x: u32) -> u32 {
+    if x == 0 {
+        32
+    } else {
+        32 - x.leading_zeros()
+    }
+}
+
+/// `MostSignificantBit64`: as [`msb32`], 64 for 0.
+pub fn msb64(x: u64) -> u32 {
+    if x == 0 {
+        64
+    } else {
+        64 - x.leading_zeros()
+    }
+}
+
+/// `ApplyWindow` on one frame: `(x * w) >> shift` saturated to int16 (`shift` < 32).
+pub fn window(input: &[i16], weights: &[i16], shift: u32, output: &mut [i16]) {
+    for ((o, &x), &w) in output.iter_mut().zip(input).zip(weights) {
+        let raw = (i32::from(x) * i32::from(w)) >> (shift & 31);
+        *o = raw.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16;
+    }
+}
+
+/// `MaxAbs16`, with its int16 negation (-(-32768) stays -32768).
+fn max_abs16(input: &[i16]) -> i16 {
+    let mut max: i16 = 0;
+    for &v in input {
+        if v > max {
+            max = v;
+        } else if -i32::from(v) > i32::from(max) {
+            max = (-i32::from(v)) as i16;
+        }
+    }
+    max
+}
+
+/// `FftAutoScale`: shifts `input` left by the bits its largest magnitude leaves free and
+/// returns that shift (0..=14).
+pub fn fft_auto_scale(input: &[i16], output: &mut [i16]) -> i32 {
+    let max = max_abs16(input);
+    // The int16 max widens to uint32 as C converts it (a negative one has bit 31 set).
+    let bits = 16 - msb32(max as i32 as u32) as i32 - 1;
+    let bits = bits.max(0);
+    for (o, &x) in output.iter_mut().zip(input) {
+        *o = (i32::from(x) * (1 << bits)) as i16;
+    }
+    bits
+}
+
+/// A complex int16 value (kissfft's `kiss_fft_cpx` with `FIXED_POINT=16`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Cpx {
+    r: i16,
+    i: i16,
+}
+
+/// `sround`: adds half and drops 15 fraction bits, then narrows to int16 as C does.
+#[inline(always)]
+fn sround(x: i32) -> i16 {
+    (x.wrapping_add(1 << 14) >> 15) as i16
+}
+
+/// `C_FIXDIV(c, k)`: multiplies by `SAMP_MAX / k` in Q15, rounding.
+#[inline(always)]
+fn fixdiv(c: Cpx, k: i32) -> Cpx {
+    let d = i16::MAX as i32 / k;
+    Cpx {
+        r: sround(i32::from(c.r) * d),
+        i: sround(i32::from(c.i) * d),
+    }
+}
+
+/// `C_MUL`: a complex product rounded to Q15.
+#[inline(always)]
+fn cmul(a: Cpx, b: Cpx) -> Cpx {
+    let (ar, ai, br, bi) = (
+        i32::from(a.r),
+        i32::from(a.i),
+        i32::from(b.r),
+        i32::from(b.i),
+    );
+    Cpx {
+        r: sround((ar * br).wrapping_sub(ai * bi)),
+        i: sround((ar * bi).wrapping_add(ai * br)),
+    }
+}
+
+#[inline(always)]
+fn cadd(a: Cpx, b: Cpx) -> Cpx {
+    Cpx {
+        r: a.r.wrapping_add(b.r),
+        i: a.i.wrapping_add(b.i),
+    }
+}
+
+#[inline(always)]
+fn csub(a: Cpx, b: Cpx) -> Cpx {
+    Cpx {
+        r: a.r.wrapping_sub(b.r),
+        i: a.i.wrapping_sub(b.i),
+    }
+}
+
+/// Complex value `k` of interleaved `buf` (zero past its end).
+#[inline(always)]
+fn ld(buf: &[i16], k: usize) -> Cpx {
+    Cpx {
+        r: buf.get(2 * k).copied().unwrap_or(0),
+        i: buf.get(2 * k + 1).copied().unwrap_or(0),
+    }
+}
+
+/// Stores complex value `k` of interleaved `buf` (nothing past its end).
+#[inline(always)]
+fn st(buf: &mut [i16], k: usize, c: Cpx) {
+    if let Some(v) = buf.get_mut(2 * k) {
+        *v = c.r;
+    }
+    if let Some(v) = buf.get_mut(2 * k + 1) {
+        *v = c.i;
+    }
+}
+
+/// kissfft's factors of a power of two `n` (radix 4 while it divides, then 2) as
+/// `(radix, remaining length)` pairs; `None` if `n` is not a power of two or is 1.
+fn factors(mut n: usize) -> Option<([(usize, usize); 32], usize)> {
+    if n < 2 || !n.is_power_of_two() {
+        return None;
+    }
+    let mut f = [(0, 0); 32];
+    let mut count = 0;
+    while n > 1 {
+        let p = if n % 4 == 0 { 4 } else { 2 };
+        n /= p;
+        *f.get_mut(count)? = (p, n);
+        count += 1;
+    }
+    Some((f, count))
+}
+
+/// `kf_work`: the decimation-in-time recursion of kissfft's forward FFT into `out`
+/// (`p * m` complex values) from complex samples `first, first + fstride, ...` of `input`
+/// (interleaved, zero past its end).
+fn kf_work(
+    out: &mut [i16],
+    input: &[i16],
+    first: usize,
+    fstride: usize,
+    factors: &[(usize, usize)],
+    twiddles: &[i16],
+) {
+    let Some((&(p, m), rest)) = factors.split_first() else {
+        return;
+    };
+    if m == 1 {
+        for j in 0..p {
+            st(out, j, ld(input, first + j * fstride));
+        }
+    } else {
+        for j in 0..p {
+            if let Some(part) = out.get_mut(2 * j * m..2 * (j + 1) * m) {
+                kf_work(
+                    part,
+                    input,
+                    first + j * fstride,
+                    fstride * p,
+                    rest,
+                    twiddles,
+                );
+            }
+        }
+    }
+    let tw = |k: usize| ld(twiddles, k);
+    match p {
+        2 => {
+            for k in 0..m {
+                let a = fixdiv(ld(out, k), 2);
+                let b = fixdiv(ld(out, k + m), 2);
+                let t = cmul(b, tw(k * fstride));
+                st(out, k + m, csub(a, t));
+                st(out, k, cadd(a, t));
+            }
+        }
+        _ => {
+            for k in 0..m {
+                let f0 = fixdiv(ld(out, k), 4);
+                let f1 = fixdiv(ld(out, k + m), 4);
+                let f2 = fixdiv(ld(out, k + 2 * m), 4);
+                let f3 = fixdiv(ld(out, k + 3 * m), 4);
+                let s0 = cmul(f1, tw(k * fstride));
+                let s1 = cmul(f2, tw(2 * k * fstride));
+                let s2 = cmul(f3, tw(3 * k * fstride));
+                let s5 = csub(f0, s1);
+                let f0 = cadd(f0, s1);
+                let s3 = cadd(s0, s2);
+                let s4 = csub(s0, s2);
+                st(out, k + 2 * m, csub(f0, s3));
+                st(out, k, cadd(f0, s3));
+                st(
+                    out,
+                    k + m,
+                    Cpx {
+                        r: s5.r.wrapping_add(s4.i),
+                        i: s5.i.wrapping_sub(s4.r),
+                    },
+                );
+                st(
+                    out,
+                    k + 3 * m,
+                    Cpx {
+                        r: s5.r.wrapping_sub(s4.i),
+                        i: s5.i.wrapping_add(s4.r),
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// `kiss_fftr` with `FIXED_POINT=16` on one frame: `input` (at most `fft_length` samples,
+/// zero-padded) into `fft_length / 2 + 1` interleaved complex values in `output`.
+/// `twiddles` holds `fft_length / 2` complex values, `super_twiddles` `fft_length / 4`.
+/// Returns `false` (writing nothing) for a length that is not a power of two of at least 4
+/// or slices of other sizes.
+pub fn rfft_i16(
+    input: &[i16],
+    fft_length: usize,
+    twiddles: &[i16],
+    super_twiddles: &[i16],
+    output: &mut [i16],
+) -> bool {
+    let ncfft = fft_length / 2;
+    let Some((f, count)) = factors(ncfft) else {
+        return false;
+    };
+    if fft_length < 4
+        || input.len() > fft_length
+        || twiddles.len() != fft_length
+        || super_twiddles.len() != ncfft
+        || output.len() != 2 * (ncfft + 1)
+    {
+        return false;
+    }
+    let Some(f) = f.get(..count) else {
+        return false;
+    };
+    // The complex FFT goes into the output's first `ncfft` values; the real split below
+    // reads each pair (k, ncfft - k) before writing it, so it can work in place.
+    if let Some(work) = output.get_mut(..2 * ncfft) {
+        kf_work(work, input, 0, 1, f, twiddles);
+    }
+    let tdc = fixdiv(ld(output, 0), 2);
+    st(
+        output,
+        0,
+        Cpx {
+            r: tdc.r.wrapping_add(tdc.i),
+            i: 0,
+        },
+    );
+    st(
+        output,
+        ncfft,
+        Cpx {
+            r: tdc.r.wrapping_sub(tdc.i),
+            i: 0,
+        },
+    );
+    for k in 1..=ncfft / 2 {
+        let fpk = fixdiv(ld(output, k), 2);
+        let nk = ld(output, ncfft - k);
+        let fpnk = fixdiv(
+            Cpx {
+                r: nk.r,
+                i: (-i32::from(nk.i)) as i16,
+            },
+            2,
+        );
+        let f1k = cadd(fpk, fpnk);
+        let f2k = csub(fpk, fpnk);
+        let tw = cmul(f2k, ld(super_twiddles, k - 1));
+        let half = |a: i16, b: i16, sub: bool| -> i16 {
+            let s = if sub {
+                i32::from(a) - i32::from(b)
+            } else {
+                i32::from(a) + i32::from(b)
+            };
+            (s >> 1) as i16
+        };
+        st(
+            output,
+            k,
+            Cpx {
+                r: half(f1k.r, tw.r, false),
+                i: half(f1k.i, tw.i, false),
+            },
+        );
+        st(
+            output,
+            ncfft - k,
+            Cpx {
+                r: half(f1k.r, tw.r, true),
+                i: half(tw.i, f1k.i, true),
+            },
+        );
+    }
+    true
+}
+
+/// `SpectrumToEnergy`: `re² + im²` of complex bins `start..end` (wrapping as TFLM's int32
+/// sum converted to uint32 does); other outputs are set to 0.
+pub fn energy(input: &[i16], start: usize, end: usize, output: &mut [u32]) {
+    for (k, o) in output.iter_mut().enumerate() {
+        *o = if (start..end).contains(&k) {
+            let c = ld(input, k);
+            let (r, i) = (i32::from(c.r), i32::from(c.i));
+            ((r * r) as u32).wrapping_add((i * i) as u32)
+        } else {
+            0
+        };
+    }
+}
+
+/// The filter bank's tables (TFLM's `FilterbankConfig`), `num_channels + 1` channels each.
+#[derive(Debug, Clone, Copy)]
+pub struct FilterBankTables<'a> {
+    /// Weights.
+    pub weights: &'a [i16],
+    /// Unweights.
+    pub unweights: &'a [i16],
+    /// First input bin of each channel.
+    pub frequency_starts: &'a [i16],
+    /// First weight of each channel.
+    pub weight_starts: &'a [i16],
+    /// Bins of each channel.
+    pub widths: &'a [i16],
+}
+
+/// `FilterbankAccumulateChannels` without its scratch channel 0: `output[c]` is TFLM's
+/// channel `c + 1`. Returns `false` if a table indexes outside its slice or the input.
+pub fn filter_bank(t: &FilterBankTables<'_>, input: &[u32], output: &mut [u64]) -> bool {
+    let mut weight_acc: u64 = 0;
+    let mut unweight_acc: u64 = 0;
+    let channels = output.len() + 1;
+    for ch in 0..channels {
+        let (Some(&fs), Some(&ws), Some(&w)) = (
+            t.frequency_starts.get(ch),
+            t.weight_starts.get(ch),
+            t.widths.get(ch),
+        ) else {
+            return false;
+        };
+        let (Ok(fs), Ok(ws), Ok(w)) =
+            (usize::try_from(fs), usize::try_from(ws), usize::try_from(w))
+        else {
+            return false;
+        };
+        let (Some(x), Some(wt), Some(uw)) = (
+            input.get(fs..fs + w),
+            t.weights.get(ws..ws + w),
+            t.unweights.get(ws..ws + w),
+        ) else {
+            return false;
+        };
+        for ((&x, &wt), &uw) in x.iter().zip(wt).zip(uw) {
+            // int16 * uint64: the weight converts to uint64 (sign-extended), the product wraps.
+            weight_acc = weight_acc.wrapping_add((i64::from(wt) as u64).wrapping_mul(u64::from(x)));
+            unweight_acc =
+                unweight_acc.wrapping_add((i64::from(uw) as u64).wrapping_mul(u64::from(x)));
+        }
+        if let Some(o) = ch.checked_sub(1).and_then(|c| output.get_mut(c)) {
+            *o = weight_acc;
+        }
+        weight_acc = unweight_acc;
+        unweight_acc = 0;
+    }
+    true
+}
+
+/// `Sqrt32`: integer square root rounded to nearest (at most 0xFFFF).
+pub fn sqrt32(mut num: u32) -> u16 {
+    if num == 0 {
+        return 0;
+    }
+    let mut res: u32 = 0;
+    let max_bit = (32 - msb32(num)) | 1;
+    let mut bit: u32 = 1 << (31 - max_bit);
+    let iterations = (31 - max_bit) / 2 + 1;
+    for _ in 0..iterations {
+        if num >= res + bit {
+            num -= res + bit;
+            res = (res >> 1) + bit;
+        } else {
+            res >>= 1;
+        }
+        bit >>= 2;
+    }
+    if num > res && res != 0xFFFF {
+        res += 1;
+    }
+    res as u16
+}
+
+/// `Sqrt64`: [`sqrt32`] below 2^32 (TFLM's shortcut), else the 64-bit digit-by-digit root
+/// rounded to nearest, truncated to 32 bits.
+pub fn sqrt64(mut num: u64) -> u32 {
+    if num >> 32 == 0 {
+        return u32::from(sqrt32(num as u32));
+    }
+    let mut res: u64 = 0;
+    let max_bit = (64 - msb64(num)) | 1;
+    let mut bit: u64 = 1 << (63 - max_bit);
+    let iterations = (63 - max_bit) / 2 + 1;
+    for _ in 0..iterations {
+        if num >= res + bit {
+            num -= res + bit;
+            res = (res >> 1) + bit;
+        } else {
+            res >>= 1;
+        }
+        bit >>= 2;
+    }
+    if num > res && res != 0xFFFF_FFFF {
+        res += 1;
+    }
+    res as u32
+}
+
+/// `FilterbankSqrt`: `Sqrt64(x) >> shift` (a shift outside 0..=31 gives 0).
+pub fn filter_bank_sqrt(input: &[u64], shift: i32, output: &mut [u32]) {
+    for (o, &x) in output.iter_mut().zip(input) {
+        let s = sqrt64(x);
+        *o = u32::try_from(shift)
+            .ok()
+            .and_then(|sh| s.checked_shr(sh))
+            .unwrap_or(0);
+    }
+}
+
+/// `FilterbankSpectralSubtraction` (the noise estimate updated in place).
+pub fn spectral_subtraction(
+    p: &SignalSpectralSubtraction,
+    input: &[u32],
+    output: &mut [u32],
+    noise: &mut [u32],
+) {
+    let sb = u32::from(p.smoothing_bits) & 31;
+    let ssb = u32::from(p.spectral_subtraction_bits) & 63;
+    for (ch, ((&x, o), n)) in input.iter().zip(output.iter_mut()).zip(noise).enumerate() {
+        let (smoothing, one_minus) = if ch % 2 == 0 {
+            (p.smoothing, p.one_minus_smoothing)
+        } else {
+            (p.alternate_smoothing, p.alternate_one_minus_smoothing)
+        };
+        let up = x << sb;
+        *n = ((u64::from(up) * u64::from(smoothing))
+            .wrapping_add(u64::from(*n) * u64::from(one_minus))
+            >> ssb) as u32;
+        let mut estimate = *n;
+        if estimate > up {
+            estimate = up;
+            if p.clamping {
+                *n = estimate;
+            }
+        }
+        let floor = ((u64::from(x) * u64::from(p.min_signal_remaining)) >> ssb) as u32;
+        let subtracted = (up - estimate) >> sb;
+        *o = subtracted.max(floor);
+    }
+}
+
+/// Fraction bits of PCAN's signal-to-noise ratio (`kPcanSnrBits`).
+const PCAN_SNR_BITS: u32 = 12;
+/// Fraction bits of PCAN's output (`kPcanOutputBits`).
+const PCAN_OUTPUT_BITS: u32 = 6;
+/// Entries of the gain table any uint32 noise estimate can reach (`4 * 32 - 6 + 3`).
+pub const PCAN_LUT_MIN_LEN: usize = 125;
+
+/// `WideDynamicFunction`: the gain for noise estimate `x`, a piecewise quadratic from `lut`
+/// (at least [`PCAN_LUT_MIN_LEN`] entries; a shorter one reads zeros past its end).
+pub fn wide_dynamic_function(x: u32, lut: &[i16]) -> i16 {
+    let at = |k: usize| i32::from(lut.get(k).copied().unwrap_or(0));
+    if x <= 2 {
+        return at(x as usize) as i16;
+    }
+    let interval = msb32(x);
+    let base = (4 * interval - 6) as usize;
+    let frac = if interval < 11 {
+        x << (11 - interval)
+    } else {
+        x >> (interval - 11)
+    } & 0x3FF;
+    let frac = frac as i32;
+    let mut result = at(base + 2).wrapping_mul(frac) >> 5;
+    result = result.wrapping_add(((at(base + 1) as u32) << 5) as i32);
+    result = result.wrapping_mul(frac);
+    result = result.wrapping_add(1 << 14) >> 15;
+    result = result.wrapping_add(at(base));
+    result as i16
+}
+
+/// `PcanShrink`: `x² / 4` below 2, `x - 1` from 2 on (12 fraction bits in, 6 out).
+pub fn pcan_shrink(x: u32) -> u32 {
+    if x < (2 << PCAN_SNR_BITS) {
+        x.wrapping_mul(x) >> (2 + 2 * PCAN_SNR_BITS - PCAN_OUTPUT_BITS)
+    } else {
+        (x >> (PCAN_SNR_BITS - PCAN_OUTPUT_BITS)).wrapping_sub(1 << PCAN_OUTPUT_BITS)
+    }
+}
+
+/// `ApplyPcanAutoGainControlFixed` from `input` into `output` (`snr_shift` < 64).
+pub fn pcan(input: &[u32], noise: &[u32], lut: &[i16], snr_shift: u32, output: &mut [u32]) {
+    for ((o, &x), &n) in output.iter_mut().zip(input).zip(noise) {
+        // The int16 gain converts to uint32 as C converts it.
+        let gain = wide_dynamic_function(n, lut) as i32 as u32;
+        let snr = ((u64::from(x) * u64::from(gain)) >> (snr_shift & 63)) as u32;
+        *o = pcan_shrink(snr);
+    }
+}
+
+/// `kLogLut`: the log2 fraction's correction, 129 segments (and a pad).
+const LOG_LUT: [u16; 130] = [
+    0, 224, 442, 654, 861, 1063, 1259, 1450, 1636, 1817, 1992, 2163, 2329, 2490, 2646, 2797, 2944,
+    3087, 3224, 3358, 3487, 3611, 3732, 3848, 3960, 4068, 4172, 4272, 4368, 4460, 4549, 4633, 4714,
+    4791, 4864, 4934, 5001, 5063, 5123, 5178, 5231, 5280, 5326, 5368, 5408, 5444, 5477, 5507, 5533,
+    5557, 5578, 5595, 5610, 5622, 5631, 5637, 5640, 5641, 5638, 5633, 5626, 5615, 5602, 5586, 5568,
+    5547, 5524, 5498, 5470, 5439, 5406, 5370, 5332, 5291, 5249, 5203, 5156, 5106, 5054, 5000, 4944,
+    4885, 4825, 4762, 4697, 4630, 4561, 4490, 4416, 4341, 4264, 4184, 4103, 4020, 3935, 3848, 3759,
+    3668, 3575, 3481, 3384, 3286, 3186, 3084, 2981, 2875, 2768, 2659, 2549, 2437, 2323, 2207, 2090,
+    1971, 1851, 1729, 1605, 1480, 1353, 1224, 1094, 963, 830, 695, 559, 421, 282, 142, 0, 0,
+];
+
+/// `Log2FractionPart32`: the fraction of `log2(x)` in Q16, `log2x` being its integer part.
+fn log2_fraction(x: u32, log2x: u32) -> u32 {
+    let mut frac = (i64::from(x) - (1i64 << log2x)) as i32;
+    if log2x < 16 {
+        frac <<= 16 - log2x;
+    } else {
+        frac >>= log2x - 16;
+    }
+    let base_seg = (frac >> 9) as u32;
+    let at = |k: u32| i32::from(LOG_LUT.get(k as usize).copied().unwrap_or(0));
+    let (c0, c1) = (at(base_seg), at(base_seg + 1));
+    let seg_base = (512 * base_seg) as i32;
+    let rel_pos = (c1 - c0).wrapping_mul(frac.wrapping_sub(seg_base)) >> 16;
+    frac.wrapping_add(c0).wrapping_add(rel_pos) as u32
+}
+
+/// `Log32`: `ln(x) * out_scale` in fixed point, rounded (`x` > 1).
+pub fn log32(x: u32, out_scale: u32) -> u32 {
+    let integer = msb32(x).wrapping_sub(1) & 31;
+    let fraction = log2_fraction(x, integer);
+    let log2 = (integer << 16).wrapping_add(fraction);
+    let round: u32 = 1 << 15;
+    let loge = ((45426u64 * u64::from(log2) + u64::from(round)) >> 16) as u32;
+    out_scale.wrapping_mul(loge).wrapping_add(round) >> 16
+}
+
+/// `FilterbankLog`: [`log32`] of each input shifted left by `correction_bits` (< 32),
+/// saturated to int16; inputs that scale to 0 or 1 give 0.
+pub fn filter_bank_log(input: &[u32], output_scale: u32, correction_bits: u32, out: &mut [i16]) {
+    for (o, &x) in out.iter_mut().zip(input) {
+        let scaled = x << (correction_bits & 31);
+        *o = if scaled > 1 {
+            log32(scaled, output_scale).min(i16::MAX as u32) as i16
+        } else {
+            0
+        };
+    }
+}
+
+fn check(layer: u16, ok: bool, reason: &'static str) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidLayer { layer, reason })
+    }
+}
+
+/// Kernel entry for [`Op::SignalWindow`].
+pub fn run_signal_window(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalWindow);
+    let weights = ctx.consts(p.weights)?;
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    let n = weights.len();
+    check(
+        layer,
+        n > 0 && input.len() == output.len() && input.len() % n == 0 && p.shift < 32,
+        "SignalWindow sizes or shift do not match",
+    )?;
+    for (x, o) in input.chunks_exact(n).zip(output.chunks_exact_mut(n)) {
+        window(x, weights, u32::from(p.shift), o);
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalFftAutoScale`].
+pub fn run_signal_fft_auto_scale(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalFftAutoScale);
+    let layer = ctx.layer;
+    let (inputs, [out, scale], _) = ctx.split_outputs([p.output, p.scale_bits], 0, 0)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    let scale: &mut [i32] = cast_out(layer, scale)?;
+    check(
+        layer,
+        input.len() == output.len() && scale.len() == 1,
+        "SignalFftAutoScale sizes do not match",
+    )?;
+    let bits = fft_auto_scale(input, output);
+    if let Some(s) = scale.first_mut() {
+        *s = bits;
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalRfftI16`].
+pub fn run_signal_rfft_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalRfftI16);
+    let twiddles = ctx.consts(p.twiddles)?;
+    let super_twiddles = ctx.consts(p.super_twiddles)?;
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    let (n_in, n_fft) = (p.input_length as usize, p.fft_length as usize);
+    let n_out = n_fft + 2;
+    check(
+        layer,
+        n_in > 0
+            && n_in <= n_fft
+            && input.len() % n_in == 0
+            && output.len() == input.len() / n_in * n_out,
+        "SignalRfft sizes do not match",
+    )?;
+    for (x, o) in input.chunks_exact(n_in).zip(output.chunks_exact_mut(n_out)) {
+        check(
+            layer,
+            rfft_i16(x, n_fft, twiddles, super_twiddles, o),
+            "SignalRfft length or twiddles invalid",
+        )?;
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalEnergy`].
+pub fn run_signal_energy(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalEnergy);
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [u32] = cast_out(layer, out)?;
+    let (start, end) = (p.start as usize, p.end as usize);
+    check(
+        layer,
+        start <= end && end <= output.len() && 2 * end <= input.len(),
+        "SignalEnergy range outside its tensors",
+    )?;
+    energy(input, start, end, output);
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalFilterBank`].
+pub fn run_signal_filter_bank(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalFilterBank);
+    let t = FilterBankTables {
+        weights: ctx.consts(p.weights)?,
+        unweights: ctx.consts(p.unweights)?,
+        frequency_starts: ctx.consts(p.channel_frequency_starts)?,
+        weight_starts: ctx.consts(p.channel_weight_starts)?,
+        widths: ctx.consts(p.channel_widths)?,
+    };
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[u32] = inputs.get(p.input)?;
+    let output: &mut [u64] = cast_out(layer, out)?;
+    check(
+        layer,
+        output.len() == p.num_channels as usize,
+        "SignalFilterBank output does not match its channels",
+    )?;
+    check(
+        layer,
+        filter_bank(&t, input, output),
+        "SignalFilterBank tables index outside their tensors",
+    )
+}
+
+/// Kernel entry for [`Op::SignalFilterBankSquareRoot`].
+pub fn run_signal_filter_bank_square_root(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalFilterBankSquareRoot);
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[u64] = inputs.get(p.input)?;
+    let scale: &[i32] = inputs.get(p.scale_bits)?;
+    let output: &mut [u32] = cast_out(layer, out)?;
+    let shift = scale.first().copied();
+    check(
+        layer,
+        input.len() == output.len() && shift.is_some(),
+        "SignalFilterBankSquareRoot sizes do not match",
+    )?;
+    filter_bank_sqrt(input, shift.unwrap_or(0), output);
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalSpectralSubtraction`].
+pub fn run_signal_spectral_subtraction(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalSpectralSubtraction);
+    let layer = ctx.layer;
+    let err = |reason| Error::InvalidLayer { layer, reason };
+    let slot = ctx
+        .model
+        .state
+        .slots
+        .get(p.state as usize)
+        .ok_or(err("state slot out of range"))?;
+    let start = slot.offset as usize;
+    let end = start
+        .checked_add(slot.bytes as usize)
+        .ok_or(err("state slot outside the state region"))?;
+    let region = core::mem::take(&mut ctx.state);
+    let state = region
+        .get_mut(start..end)
+        .ok_or(err("state slot outside the state region"))?;
+    let (inputs, [out, noise_out], _) = ctx.split_outputs([p.output, p.noise_estimate], 0, 0)?;
+    let input: &[u32] = inputs.get(p.input)?;
+    let output: &mut [u32] = cast_out(layer, out)?;
+    let noise_out: &mut [u32] = cast_out(layer, noise_out)?;
+    let noise: &mut [u32] = cast_out(layer, state)?;
+    let n = p.num_channels as usize;
+    check(
+        layer,
+        input.len() == n && output.len() == n && noise_out.len() == n && noise.len() == n,
+        "SignalFilterBankSpectralSubtraction sizes do not match",
+    )?;
+    spectral_subtraction(p, input, output, noise);
+    noise_out.copy_from_slice(noise);
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalPcan`].
+pub fn run_signal_pcan(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalPcan);
+    let lut = ctx.consts(p.gain_lut)?;
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[u32] = inputs.get(p.input)?;
+    let noise: &[u32] = inputs.get(p.noise_estimate)?;
+    let output: &mut [u32] = cast_out(layer, out)?;
+    check(
+        layer,
+        input.len() == output.len()
+            && noise.len() == output.len()
+            && lut.len() >= PCAN_LUT_MIN_LEN
+            && p.snr_shift < 64,
+        "SignalPCAN sizes, table or shift do not match",
+    )?;
+    pcan(input, noise, lut, u32::from(p.snr_shift), output);
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalFilterBankLog`].
+pub fn run_signal_filter_bank_log(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalFilterBankLog);
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[u32] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    check(
+        layer,
+        input.len() == output.len() && p.input_correction_bits < 32,
+        "SignalFilterBankLog sizes or shift do not match",
+    )?;
+    filter_bank_log(
+        input,
+        p.output_scale,
+        u32::from(p.input_correction_bits),
+        output,
+    );
+    Ok(())
+}
