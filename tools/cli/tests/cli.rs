@@ -340,3 +340,34 @@ fn run_stream_carries_the_state_and_inspect_reports_it() {
         text(&o)
     );
 }
+
+/// `run --stream` on micro_speech's audio preprocessor (TFLM's signal ops, a noise estimate
+/// carried from frame to frame) writes exactly TFLM's features for the four recordings: a
+/// `[49, 40]` array holding the same row-major bytes as the golden's `[1, 1960]` (the
+/// classifier's input), one row per frame.
+#[test]
+fn run_stream_gives_the_audio_preprocessors_features() {
+    let shared = std::env::var_os("FERRITE_SHARED_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/models"));
+    let dir = shared.join("micro_speech_e2e");
+    let model = dir.join("audio_preprocessor_int8.tflite");
+    if !model.is_file() {
+        ferrite_tests::skip(&format!("{} not found", model.display()));
+        return;
+    }
+    let model = model.display().to_string();
+    for rec in ["yes", "no", "silence", "noise"] {
+        let input = dir.join(format!("{rec}.frames.npy")).display().to_string();
+        let out = tmp(&format!("audio_preprocessor.{rec}.npy"));
+        let o = ferrite(&[
+            "run", &model, "--stream", "--input", &input, "--output", &out,
+        ]);
+        assert!(o.status.success(), "{rec}: {}", text(&o));
+        let got = ferrite_convert::npy::read(Path::new(&out)).unwrap();
+        let want = ferrite_convert::npy::read(&dir.join(format!("{rec}.features.npy"))).unwrap();
+        assert_eq!(got.shape, [49, 40], "{rec}");
+        assert_eq!(want.shape, [1, 1960], "{rec}");
+        assert_eq!(got.data, want.data, "{rec}: features differ from TFLM's");
+    }
+}

@@ -21,6 +21,10 @@ pub enum Data {
     I64(Vec<i64>),
     /// `bool` (0 or 1 per byte)
     Bool(Vec<u8>),
+    /// `uint32`
+    U32(Vec<u32>),
+    /// `uint64`
+    U64(Vec<u64>),
 }
 
 impl Data {
@@ -34,6 +38,8 @@ impl Data {
             Data::F32(_) => DType::F32,
             Data::I64(_) => DType::I64,
             Data::Bool(_) => DType::Bool,
+            Data::U32(_) => DType::U32,
+            Data::U64(_) => DType::U64,
         }
     }
     /// Number of elements.
@@ -46,6 +52,8 @@ impl Data {
             Data::F32(v) => v.len(),
             Data::I64(v) => v.len(),
             Data::Bool(v) => v.len(),
+            Data::U32(v) => v.len(),
+            Data::U64(v) => v.len(),
         }
     }
     /// True when empty.
@@ -74,6 +82,14 @@ impl Data {
                 .flat_map(|x| x.to_le_bytes())
                 .collect(),
             Data::Bool(v) => v[start..start + n].to_vec(),
+            Data::U32(v) => v[start..start + n]
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
+            Data::U64(v) => v[start..start + n]
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
         }
     }
     /// An array of type `dtype` from little-endian bytes.
@@ -101,6 +117,16 @@ impl Data {
                     .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
                     .collect(),
             ),
+            DType::U32 => Data::U32(
+                b.chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            ),
+            DType::U64 => Data::U64(
+                b.chunks_exact(8)
+                    .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                    .collect(),
+            ),
             // `DType` is non-exhaustive: a future type reads as raw bytes.
             _ => Data::Bool(b.to_vec()),
         }
@@ -115,6 +141,8 @@ impl Data {
             Data::F32(v) => v[i] as f64,
             Data::I64(v) => v[i] as f64,
             Data::Bool(v) => v[i] as f64,
+            Data::U32(v) => v[i] as f64,
+            Data::U64(v) => v[i] as f64,
         }
     }
 }
@@ -148,6 +176,8 @@ fn from_npy<R: std::io::Read>(npy: npyz::NpyFile<R>, what: &str) -> Result<Array
         (npyz::TypeChar::Int, 4) => Data::I32(npy.into_vec::<i32>().map_err(e)?),
         (npyz::TypeChar::Float, 4) => Data::F32(npy.into_vec::<f32>().map_err(e)?),
         (npyz::TypeChar::Int, 8) => Data::I64(npy.into_vec::<i64>().map_err(e)?),
+        (npyz::TypeChar::Uint, 4) => Data::U32(npy.into_vec::<u32>().map_err(e)?),
+        (npyz::TypeChar::Uint, 8) => Data::U64(npy.into_vec::<u64>().map_err(e)?),
         (npyz::TypeChar::Bool, 1) => Data::Bool(
             npy.into_vec::<bool>()
                 .map_err(e)?
@@ -157,7 +187,7 @@ fn from_npy<R: std::io::Read>(npy: npyz::NpyFile<R>, what: &str) -> Result<Array
         ),
         _ => {
             return Err(format!(
-                "{what}: unsupported dtype {ts} (use int8, uint8, int16, int32, int64, bool or float32)"
+                "{what}: unsupported dtype {ts} (use int8, uint8, int16, int32, int64, uint32, uint64, bool or float32)"
             ))
         }
     };
@@ -222,6 +252,8 @@ pub fn write(path: &Path, a: &Array) -> Result<(), String> {
         Data::I32(v) => put!(v, i32),
         Data::F32(v) => put!(v, f32),
         Data::I64(v) => put!(v, i64),
+        Data::U32(v) => put!(v, u32),
+        Data::U64(v) => put!(v, u64),
         Data::Bool(v) => {
             let b: Vec<bool> = v.iter().map(|&x| x != 0).collect();
             put!(b, bool)

@@ -1,0 +1,115 @@
+//! TFLite Micro's signal library ops one at a time (`tests/data/signal`, produced by
+//! `tools/goldens/gen_signal_goldens.py` on one TFLM interpreter per case): each case's
+//! outputs equal TFLM's exactly at every call, for every conversion target; the stateful
+//! spectral subtraction carries its noise estimate from call to call and `reset_state`
+//! restarts it as TFLM's `Reset` does.
+
+use ferrite_convert::host::run_model_stateful;
+use ferrite_convert::npy::{Array, Data};
+use ferrite_core::NoHook;
+use ferrite_tests::*;
+
+struct Case {
+    name: String,
+    op: String,
+    calls: usize,
+    reset_before: Vec<usize>,
+    /// Per output, the element range (per call) TFLM writes, if not all of it.
+    valid: Vec<Option<(usize, usize)>>,
+    inputs: Vec<Array>,
+    outputs: Vec<Array>,
+}
+
+fn cases() -> Vec<Case> {
+    let dir = repo_root().join("tests/data/signal");
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
+    index["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let name = c["name"].as_str().unwrap().to_string();
+            let n = |k: &str| c[k].as_u64().unwrap() as usize;
+            let valid = (0..n("outputs"))
+                .map(|j| {
+                    c["valid"].get(j).map(|r| {
+                        (
+                            r[0].as_u64().unwrap() as usize,
+                            r[1].as_u64().unwrap() as usize,
+                        )
+                    })
+                })
+                .collect();
+            Case {
+                op: c["op"].as_str().unwrap().to_string(),
+                calls: n("calls"),
+                reset_before: c["reset_before"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_u64().unwrap() as usize)
+                    .collect(),
+                valid,
+                inputs: (0..n("inputs"))
+                    .map(|j| load(&dir.join(format!("{name}.in{j}.npy"))))
+                    .collect(),
+                outputs: (0..n("outputs"))
+                    .map(|j| load(&dir.join(format!("{name}.out{j}.npy"))))
+                    .collect(),
+                name,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn signal_ops_match_tflite_micro_call_after_call() {
+    let dir = repo_root().join("tests/data/signal");
+    let cases = cases();
+    let ops: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.op.as_str()).collect();
+    assert_eq!(ops.len(), 9, "one golden set per signal op: {ops:?}");
+    let mut failures = Vec::new();
+    for case in &cases {
+        for target in TARGETS {
+            let c = convert_for(&dir.join(format!("{}.tflite", case.name)), target);
+            let model = c.model();
+            let stateful = case.op == "SignalFilterBankSpectralSubtraction";
+            assert_eq!(c.state_bytes > 0, stateful, "{}: state region", case.name);
+            let mut arena = c.new_arena();
+            let mut state = c.new_state();
+            model.reset_state(state.as_mut_slice()).unwrap();
+            for k in 0..case.calls {
+                if case.reset_before.contains(&k) {
+                    model.reset_state(state.as_mut_slice()).unwrap();
+                }
+                let got = run_model_stateful(
+                    &model,
+                    arena.as_mut_slice(),
+                    state.as_mut_slice(),
+                    &case.inputs,
+                    k,
+                    &mut NoHook,
+                )
+                .unwrap_or_else(|e| panic!("{} call {k}: {e}", case.name));
+                for (j, expected) in case.outputs.iter().enumerate() {
+                    let per = expected.data.len() / case.calls;
+                    let got = Data::from_bytes(expected.data.dtype(), &got[j]);
+                    assert_eq!(got.len(), per, "{} output {j}: size", case.name);
+                    let (lo, hi) = case.valid[j].unwrap_or((0, per));
+                    if let Some(i) =
+                        (lo..hi).find(|&i| got.get_f64(i) != expected.data.get_f64(k * per + i))
+                    {
+                        failures.push(format!(
+                            "{} ({target:?}) call {k} output {j} element {i}: got {}, TFLM {}",
+                            case.name,
+                            got.get_f64(i),
+                            expected.data.get_f64(k * per + i)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
