@@ -803,3 +803,180 @@ pub fn run_signal_filter_bank_log(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// A small deterministic generator.
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *seed >> 11
+    }
+
+    /// `floor(sqrt(x))` rounded up when the remainder exceeds the root (TFLM's rounding).
+    fn rounded_isqrt(x: u64) -> u64 {
+        let mut r = (x as f64).sqrt() as u64;
+        while r * r > x {
+            r -= 1;
+        }
+        while (r + 1) * (r + 1) <= x {
+            r += 1;
+        }
+        r + u64::from(x - r * r > r)
+    }
+
+    #[test]
+    fn square_roots_round_to_nearest_with_tflms_caps() {
+        let mut s = 7;
+        for _ in 0..20_000 {
+            let x = lcg(&mut s) as u32;
+            assert_eq!(
+                u64::from(sqrt32(x)),
+                rounded_isqrt(u64::from(x)).min(0xFFFF),
+                "{x}"
+            );
+            let y = (lcg(&mut s) << 20) | lcg(&mut s);
+            if y >> 32 != 0 {
+                assert_eq!(
+                    u64::from(sqrt64(y)),
+                    rounded_isqrt(y).min(0xFFFF_FFFF),
+                    "{y}"
+                );
+            }
+        }
+        assert_eq!(sqrt32(0), 0);
+        assert_eq!(
+            sqrt32(u32::MAX),
+            0xFFFF,
+            "capped: the true rounding is 65536"
+        );
+        // Below 2^32 the 64-bit root takes the 32-bit shortcut and its cap ("a slight off by
+        // one issue for numbers close to 2^32").
+        assert_eq!(sqrt64((1 << 32) - 1), 0xFFFF);
+        assert_eq!(sqrt64(1 << 32), 65536);
+        assert_eq!(sqrt64(u64::MAX), 0xFFFF_FFFF);
+        let mut out = [0u32; 3];
+        filter_bank_sqrt(&[1 << 40, 1 << 40, 1 << 40], 3, &mut out);
+        assert_eq!(out, [1 << 17; 3]);
+        filter_bank_sqrt(&[1 << 40], 32, &mut out[..1]);
+        assert_eq!(out[0], 0, "a shift past 31 leaves nothing");
+    }
+
+    #[test]
+    fn fixed_point_log_tracks_ln_and_saturates() {
+        // ln 2 in Q16 is 45426.09: the coefficient itself.
+        assert_eq!(log32(2, 65536), 45426);
+        let mut s = 3;
+        for _ in 0..20_000 {
+            let x = (lcg(&mut s) as u32).max(2) >> (lcg(&mut s) % 31);
+            let x = x.max(2);
+            let want = (f64::from(x)).ln() * 64.0;
+            let got = f64::from(log32(x, 64));
+            assert!((got - want).abs() <= 1.0, "ln({x}) * 64: {got} vs {want}");
+        }
+        let mut out = [7i16; 5];
+        filter_bank_log(&[0, 1, 2, u32::MAX, 1 << 20], 30000, 3, &mut out);
+        assert_eq!(out[0], 0);
+        assert_eq!(
+            out[1],
+            log32(8, 30000).min(32767) as i16,
+            "1 << 3 is above 1"
+        );
+        assert_eq!(out[2], log32(16, 30000).min(32767) as i16);
+        filter_bank_log(&[1, 2, 100], 64, 0, &mut out[..3]);
+        assert_eq!(out[..3], [0, log32(2, 64) as i16, log32(100, 64) as i16]);
+        assert_eq!(out[3], log32(u32::MAX << 3, 30000).min(32767) as i16);
+        // ln(2^23) * 30000 would saturate, but TFLM's `out_scale * loge` wraps in uint32
+        // first (1,044,790 * 30000 mod 2^32), leaving 19519.
+        assert_eq!(out[4], 19519);
+        let loge = (45426u64 * (23 << 16) + (1 << 15)) >> 16;
+        assert_eq!(((30000 * loge) % (1 << 32) + (1 << 15)) >> 16, 19519);
+    }
+
+    #[test]
+    fn fft_auto_scale_uses_tflms_max_abs() {
+        let mut out = [0i16; 4];
+        assert_eq!(fft_auto_scale(&[0, 0, 0, 0], &mut out), 0);
+        assert_eq!(fft_auto_scale(&[1, -1, 0, 1], &mut out), 14);
+        assert_eq!(out, [1 << 14, -(1 << 14), 0, 1 << 14]);
+        assert_eq!(fft_auto_scale(&[3, -200, 17, 5], &mut out), 7);
+        assert_eq!(out, [3 << 7, -200 << 7, 17 << 7, 5 << 7]);
+        // MaxAbs16 negates -32768 into -32768, whose widened MSB is 32: no shift at all ...
+        assert_eq!(fft_auto_scale(&[5, 0, 0, -32768], &mut out), 0);
+        // ... unless a later value replaces that (negative) maximum.
+        assert_eq!(fft_auto_scale(&[-32768, 5, 0, 1], &mut out), 12);
+        assert_eq!(out[0], 0, "-32768 << 12 wraps to 0 in int16");
+    }
+
+    fn cexp(phase: f64) -> [i16; 2] {
+        let q = |v: f64| (0.5 + 32767.0 * v).floor() as i16;
+        [q(phase.cos()), q(phase.sin())]
+    }
+
+    /// `fft_length / N`-scaled real FFT against a float DFT: kissfft's fixed-point stages
+    /// divide by each radix, and the real split by 2 more, so bin `k` is `X[k] / N`.
+    #[test]
+    fn rfft_is_the_dft_scaled_by_one_over_n() {
+        let pi = core::f64::consts::PI;
+        for n in [4usize, 8, 16, 64, 128, 512] {
+            let nc = n / 2;
+            let tw: Vec<i16> = (0..nc)
+                .flat_map(|i| cexp(-2.0 * pi * i as f64 / nc as f64))
+                .collect();
+            let stw: Vec<i16> = (0..nc / 2)
+                .flat_map(|i| cexp(-pi * ((i + 1) as f64 / nc as f64 + 0.5)))
+                .collect();
+            let mut s = n as u64;
+            let len = n - n / 8;
+            let x: Vec<i16> = (0..len)
+                .map(|_| (lcg(&mut s) % 60000) as i32 as i16)
+                .collect();
+            let x: Vec<i16> = x.iter().map(|&v| v / 2).collect();
+            let mut out = vec![0i16; n + 2];
+            assert!(rfft_i16(&x, n, &tw, &stw, &mut out));
+            // Each of the log2(N) rounding stages errs by at most about one LSB.
+            let tol = 2.0 + (n as f64).log2();
+            for k in 0..=n / 2 {
+                let (mut re, mut im) = (0.0, 0.0);
+                for (t, &v) in x.iter().enumerate() {
+                    let a = -2.0 * pi * (k * t) as f64 / n as f64;
+                    re += f64::from(v) * a.cos();
+                    im += f64::from(v) * a.sin();
+                }
+                let (gr, gi) = (f64::from(out[2 * k]), f64::from(out[2 * k + 1]));
+                assert!(
+                    (gr - re / n as f64).abs() <= tol && (gi - im / n as f64).abs() <= tol,
+                    "N={n} bin {k}: ({gr}, {gi}) vs ({}, {})",
+                    re / n as f64,
+                    im / n as f64
+                );
+            }
+        }
+        let mut out = [0i16; 8];
+        assert!(
+            !rfft_i16(&[1, 2], 6, &[0; 6], &[0; 3], &mut out),
+            "not a power of two"
+        );
+    }
+
+    #[test]
+    fn pcan_shrink_is_continuous_at_two_and_the_gain_reads_its_segment() {
+        assert_eq!(pcan_shrink(2 << 12), 64, "x - 1 at x = 2 is 1.0 in Q6");
+        assert_eq!(pcan_shrink((2 << 12) - 1), 63);
+        assert_eq!(pcan_shrink(1 << 12), 16, "1² / 4 = 0.25");
+        let lut: Vec<i16> = (0..125).map(|i| i as i16).collect();
+        assert_eq!(wide_dynamic_function(2, &lut), 2, "x <= 2 reads the table");
+        // x = 3: interval 2, segment at 4 * 2 - 6 = 2, frac = (3 << 9) & 0x3FF = 512.
+        let r = ((4 * 512) >> 5) + (3 << 5);
+        assert_eq!(
+            wide_dynamic_function(3, &lut),
+            (((r * 512) + (1 << 14)) >> 15) as i16 + 2
+        );
+    }
+}
