@@ -39,6 +39,13 @@ PREPROCESSOR = REPO.parent / "shared" / "models" / "micro_speech_e2e" / "audio_p
 ARENA = 1 << 16
 
 TT = fb.TensorType
+# Each op's element types, as README's operator table lists them (`variant` in index.json).
+TYPES = {
+    "SignalWindow": "int16", "SignalFftAutoScale": "int16", "SignalRfft": "int16",
+    "SignalEnergy": "int16 → uint32", "SignalFilterBank": "uint32 → uint64",
+    "SignalFilterBankSquareRoot": "uint64 → uint32", "SignalFilterBankSpectralSubtraction": "uint32",
+    "SignalPCAN": "uint32", "SignalFilterBankLog": "uint32 → int16",
+}
 NP = {TT.INT16: np.int16, TT.INT32: np.int32, TT.UINT32: np.uint32, TT.UINT64: np.uint64}
 
 
@@ -264,7 +271,8 @@ def main() -> None:
             np.save(OUT_DIR / f"{name}.in{j}.npy", np.stack([x[j] for x in ins]))
         for j in range(len(outs[0])):
             np.save(OUT_DIR / f"{name}.out{j}.npy", np.stack([y[j] for y in outs]))
-        entry = {"name": name, "op": case["op"], "options": case["options"], "calls": calls,
+        entry = {"name": name, "op": case["op"], "ops": [case["op"]], "file": f"{name}.tflite",
+                 "variant": TYPES[case["op"]], "options": case["options"], "calls": calls,
                  "reset_before": reset_before, "inputs": len(ins[0]), "outputs": len(outs[0]),
                  "sha256": hashlib.sha256(model).hexdigest()}
         if "valid" in case:
