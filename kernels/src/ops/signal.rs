@@ -80,15 +80,20 @@ fn sround(x: i32) -> i16 {
     (x.wrapping_add(1 << 14) >> 15) as i16
 }
 
-/// `C_FIXDIV(c, k)`: multiplies by `SAMP_MAX / k` in Q15, rounding.
+/// `C_FIXDIV(c, k)`: multiplies by `d = SAMP_MAX / k` in Q15, rounding (`d` is
+/// [`DIV2`] or [`DIV4`]).
 #[inline(always)]
-fn fixdiv(c: Cpx, k: i32) -> Cpx {
-    let d = i16::MAX as i32 / k;
+fn fixdiv(c: Cpx, d: i32) -> Cpx {
     Cpx {
         r: sround(i32::from(c.r) * d),
         i: sround(i32::from(c.i) * d),
     }
 }
+
+/// `SAMP_MAX / 2`: kissfft's division by 2.
+const DIV2: i32 = i16::MAX as i32 / 2;
+/// `SAMP_MAX / 4`: kissfft's division by 4.
+const DIV4: i32 = i16::MAX as i32 / 4;
 
 /// `C_MUL`: a complex product rounded to Q15.
 #[inline(always)]
@@ -150,7 +155,7 @@ fn factors(mut n: usize) -> Option<([(usize, usize); 32], usize)> {
     let mut f = [(0, 0); 32];
     let mut count = 0;
     while n > 1 {
-        let p = if n % 4 == 0 { 4 } else { 2 };
+        let p = if n.is_multiple_of(4) { 4 } else { 2 };
         n /= p;
         *f.get_mut(count)? = (p, n);
         count += 1;
@@ -194,8 +199,8 @@ fn kf_work(
     match p {
         2 => {
             for k in 0..m {
-                let a = fixdiv(ld(out, k), 2);
-                let b = fixdiv(ld(out, k + m), 2);
+                let a = fixdiv(ld(out, k), DIV2);
+                let b = fixdiv(ld(out, k + m), DIV2);
                 let t = cmul(b, tw(k * fstride));
                 st(out, k + m, csub(a, t));
                 st(out, k, cadd(a, t));
@@ -203,10 +208,10 @@ fn kf_work(
         }
         _ => {
             for k in 0..m {
-                let f0 = fixdiv(ld(out, k), 4);
-                let f1 = fixdiv(ld(out, k + m), 4);
-                let f2 = fixdiv(ld(out, k + 2 * m), 4);
-                let f3 = fixdiv(ld(out, k + 3 * m), 4);
+                let f0 = fixdiv(ld(out, k), DIV4);
+                let f1 = fixdiv(ld(out, k + m), DIV4);
+                let f2 = fixdiv(ld(out, k + 2 * m), DIV4);
+                let f3 = fixdiv(ld(out, k + 3 * m), DIV4);
                 let s0 = cmul(f1, tw(k * fstride));
                 let s1 = cmul(f2, tw(2 * k * fstride));
                 let s2 = cmul(f3, tw(3 * k * fstride));
@@ -269,7 +274,7 @@ pub fn rfft_i16(
     if let Some(work) = output.get_mut(..2 * ncfft) {
         kf_work(work, input, 0, 1, f, twiddles);
     }
-    let tdc = fixdiv(ld(output, 0), 2);
+    let tdc = fixdiv(ld(output, 0), DIV2);
     st(
         output,
         0,
@@ -287,14 +292,14 @@ pub fn rfft_i16(
         },
     );
     for k in 1..=ncfft / 2 {
-        let fpk = fixdiv(ld(output, k), 2);
+        let fpk = fixdiv(ld(output, k), DIV2);
         let nk = ld(output, ncfft - k);
         let fpnk = fixdiv(
             Cpx {
                 r: nk.r,
                 i: (-i32::from(nk.i)) as i16,
             },
-            2,
+            DIV2,
         );
         let f1k = cadd(fpk, fpnk);
         let f2k = csub(fpk, fpnk);
@@ -589,6 +594,10 @@ pub fn filter_bank_log(input: &[u32], output_scale: u32, correction_bits: u32, o
     }
 }
 
+fn ctx_err(layer: u16, reason: &'static str) -> Error {
+    Error::InvalidLayer { layer, reason }
+}
+
 fn check(layer: u16, ok: bool, reason: &'static str) -> Result<()> {
     if ok {
         Ok(())
@@ -606,13 +615,23 @@ pub fn run_signal_window(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let input: &[i16] = inputs.get(p.input)?;
     let output: &mut [i16] = cast_out(layer, out)?;
     let n = weights.len();
+    if n == 0 {
+        return Err(ctx_err(layer, "SignalWindow without weights"));
+    }
     check(
         layer,
-        n > 0 && input.len() == output.len() && input.len() % n == 0 && p.shift < 32,
+        n > 0 && input.len() == output.len() && input.len().is_multiple_of(n) && p.shift < 32,
         "SignalWindow sizes or shift do not match",
     )?;
-    for (x, o) in input.chunks_exact(n).zip(output.chunks_exact_mut(n)) {
+    // Frame by frame through checked ranges (zipped chunk iterators keep a division the
+    // optimiser cannot prove non-zero, i.e. a panic path).
+    let mut start = 0;
+    while let (Some(x), Some(o)) = (
+        input.get(start..start + n),
+        output.get_mut(start..start + n),
+    ) {
         window(x, weights, u32::from(p.shift), o);
+        start += n;
     }
     Ok(())
 }
@@ -647,21 +666,27 @@ pub fn run_signal_rfft_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let input: &[i16] = inputs.get(p.input)?;
     let output: &mut [i16] = cast_out(layer, out)?;
     let (n_in, n_fft) = (p.input_length as usize, p.fft_length as usize);
-    let n_out = n_fft + 2;
+    let n_out = n_fft.wrapping_add(2);
+    if n_in == 0 || n_out == 0 {
+        return Err(ctx_err(layer, "SignalRfft with an empty frame"));
+    }
     check(
         layer,
         n_in > 0
             && n_in <= n_fft
-            && input.len() % n_in == 0
+            && input.len().is_multiple_of(n_in)
             && output.len() == input.len() / n_in * n_out,
         "SignalRfft sizes do not match",
     )?;
-    for (x, o) in input.chunks_exact(n_in).zip(output.chunks_exact_mut(n_out)) {
+    let (mut i, mut o) = (0, 0);
+    while let (Some(x), Some(y)) = (input.get(i..i + n_in), output.get_mut(o..o + n_out)) {
         check(
             layer,
-            rfft_i16(x, n_fft, twiddles, super_twiddles, o),
+            rfft_i16(x, n_fft, twiddles, super_twiddles, y),
             "SignalRfft length or twiddles invalid",
         )?;
+        i += n_in;
+        o += n_out;
     }
     Ok(())
 }
@@ -758,7 +783,9 @@ pub fn run_signal_spectral_subtraction(ctx: &mut Ctx<'_>, op: &Op) -> Result<()>
         "SignalFilterBankSpectralSubtraction sizes do not match",
     )?;
     spectral_subtraction(p, input, output, noise);
-    noise_out.copy_from_slice(noise);
+    for (o, &n) in noise_out.iter_mut().zip(noise.iter()) {
+        *o = n;
+    }
     Ok(())
 }
 
