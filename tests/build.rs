@@ -49,6 +49,7 @@ fn main() {
         ("tests/data/families", "fam_"),
         ("tests/data/models", "usr_"),
         ("tests/data/stateful", "st_"),
+        ("tests/data/signal", "sig_"),
     ] {
         let dir = root.join(dir);
         println!("cargo:rerun-if-changed={}", dir.display());
@@ -69,6 +70,11 @@ fn main() {
     let shared = std::env::var_os("FERRITE_SHARED_MODELS")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("../shared/models"));
+    // micro_speech's audio preprocessor (TFLM's signal ops, stateful): `tests/audio_frontend.rs`.
+    let e2e = shared.join("micro_speech_e2e/audio_preprocessor_int8.tflite");
+    if e2e.is_file() {
+        models.push(("e2e_audio_preprocessor".to_string(), e2e));
+    }
     for name in ferrite_names() {
         let p = shared.join(name).join(format!("{name}.tflite"));
         if p.is_file() {

@@ -4,9 +4,10 @@
 //! spectral subtraction carries its noise estimate from call to call and `reset_state`
 //! restarts it as TFLM's `Reset` does.
 
+use ferrite_convert::consts::AlignedBytes;
 use ferrite_convert::host::run_model_stateful;
 use ferrite_convert::npy::{Array, Data};
-use ferrite_core::NoHook;
+use ferrite_core::{Model, NoHook};
 use ferrite_tests::*;
 
 struct Case {
@@ -63,6 +64,44 @@ fn cases() -> Vec<Case> {
         .collect()
 }
 
+/// Runs `case` on `model` call after call (one state, TFLM's resets) and lists where its
+/// outputs differ from TFLM's.
+fn run_case(case: &Case, model: &Model<'_>, what: &str, failures: &mut Vec<String>) {
+    let mut arena = AlignedBytes::new(&vec![0u8; model.arena_bytes]);
+    let mut state = AlignedBytes::new(&vec![0xa5u8; model.state.bytes]);
+    model.reset_state(state.as_mut_slice()).unwrap();
+    for k in 0..case.calls {
+        if case.reset_before.contains(&k) {
+            model.reset_state(state.as_mut_slice()).unwrap();
+        }
+        let got = run_model_stateful(
+            model,
+            arena.as_mut_slice(),
+            state.as_mut_slice(),
+            &case.inputs,
+            k,
+            &mut NoHook,
+        )
+        .unwrap_or_else(|e| panic!("{} call {k}: {e}", case.name));
+        for (j, expected) in case.outputs.iter().enumerate() {
+            let per = expected.data.len() / case.calls;
+            let got = Data::from_bytes(expected.data.dtype(), &got[j]);
+            assert_eq!(got.len(), per, "{} output {j}: size", case.name);
+            let (lo, hi) = case.valid[j].unwrap_or((0, per));
+            if let Some(i) =
+                (lo..hi).find(|&i| got.get_f64(i) != expected.data.get_f64(k * per + i))
+            {
+                failures.push(format!(
+                    "{} ({what}) call {k} output {j} element {i}: got {}, TFLM {}",
+                    case.name,
+                    got.get_f64(i),
+                    expected.data.get_f64(k * per + i)
+                ));
+            }
+        }
+    }
+}
+
 #[test]
 fn signal_ops_match_tflite_micro_call_after_call() {
     let dir = repo_root().join("tests/data/signal");
@@ -73,43 +112,16 @@ fn signal_ops_match_tflite_micro_call_after_call() {
     for case in &cases {
         for target in TARGETS {
             let c = convert_for(&dir.join(format!("{}.tflite", case.name)), target);
-            let model = c.model();
             let stateful = case.op == "SignalFilterBankSpectralSubtraction";
             assert_eq!(c.state_bytes > 0, stateful, "{}: state region", case.name);
-            let mut arena = c.new_arena();
-            let mut state = c.new_state();
-            model.reset_state(state.as_mut_slice()).unwrap();
-            for k in 0..case.calls {
-                if case.reset_before.contains(&k) {
-                    model.reset_state(state.as_mut_slice()).unwrap();
-                }
-                let got = run_model_stateful(
-                    &model,
-                    arena.as_mut_slice(),
-                    state.as_mut_slice(),
-                    &case.inputs,
-                    k,
-                    &mut NoHook,
-                )
-                .unwrap_or_else(|e| panic!("{} call {k}: {e}", case.name));
-                for (j, expected) in case.outputs.iter().enumerate() {
-                    let per = expected.data.len() / case.calls;
-                    let got = Data::from_bytes(expected.data.dtype(), &got[j]);
-                    assert_eq!(got.len(), per, "{} output {j}: size", case.name);
-                    let (lo, hi) = case.valid[j].unwrap_or((0, per));
-                    if let Some(i) =
-                        (lo..hi).find(|&i| got.get_f64(i) != expected.data.get_f64(k * per + i))
-                    {
-                        failures.push(format!(
-                            "{} ({target:?}) call {k} output {j} element {i}: got {}, TFLM {}",
-                            case.name,
-                            got.get_f64(i),
-                            expected.data.get_f64(k * per + i)
-                        ));
-                    }
-                }
-            }
+            run_case(case, &c.model(), &format!("{target:?}"), &mut failures);
         }
+        // The emitted Rust (`tests/build.rs`), as a firmware links it.
+        let (_, _, model) = emitted::EMITTED
+            .iter()
+            .find(|(n, _, _)| n.strip_prefix("sig_") == Some(case.name.as_str()))
+            .unwrap_or_else(|| panic!("{}: not emitted", case.name));
+        run_case(case, model, "emitted", &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
