@@ -125,3 +125,97 @@ fn signal_ops_match_tflite_micro_call_after_call() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+use ferrite_convert::tflite::flexbuf::{write_map, FlexValue};
+use ferrite_convert::{compile, Options};
+use ferrite_tests::tflite_build::{ModelSpec, OpSpec, TensorSpec};
+
+const CUSTOM: i32 = 32;
+
+/// One signal op `name` from tensor 0 to tensor 1 (`[n]` of types `from`, `to`).
+fn one_op(name: &str, from: u8, to: u8, n: i32, options: &[(&str, FlexValue)]) -> Vec<u8> {
+    let t = |name: &str, dtype: u8, shape: &[i32]| TensorSpec {
+        shape: shape.to_vec(),
+        dtype,
+        name: name.into(),
+        ..Default::default()
+    };
+    ModelSpec {
+        opcodes: vec![CUSTOM],
+        tensors: vec![t("x", from, &[n]), t("y", to, &[n])],
+        ops: vec![OpSpec::new(0, &[0], &[1])],
+        inputs: vec![0],
+        outputs: vec![1],
+        buffers: vec![vec![]],
+        custom_codes: vec![(0, name.into())],
+        custom_options: vec![(0, write_map(options))],
+        ..Default::default()
+    }
+    .build()
+}
+
+/// Conversion errors name the operator (index and custom code), the tensor and the types or
+/// the option at fault.
+#[test]
+fn signal_op_errors_name_the_operator_tensor_and_types() {
+    let err = |bytes: Vec<u8>| match compile(&bytes, &Options::default()) {
+        Ok(_) => panic!("converted"),
+        Err(e) => e.to_string(),
+    };
+    const INT16: u8 = 7;
+    const INT32: u8 = 2;
+    const UINT32: u8 = 15;
+    let range = [
+        ("end_index", FlexValue::Int(4)),
+        ("start_index", FlexValue::Int(0)),
+    ];
+    let e = err(one_op("SignalEnergy", INT16, INT32, 8, &range));
+    for part in [
+        "#0",
+        "CUSTOM:SignalEnergy",
+        "output",
+        "'y'",
+        "int32",
+        "uint32",
+    ] {
+        assert!(e.contains(part), "{part:?} missing in: {e}");
+    }
+    let e = err(one_op(
+        "SignalEnergy",
+        INT16,
+        UINT32,
+        8,
+        &[("end_index", FlexValue::Int(9))],
+    ));
+    assert!(e.contains("end_index = 9"), "{e}");
+    let fft = |t: i64, len: i64| {
+        one_op(
+            "SignalRfft",
+            INT16,
+            INT16,
+            8,
+            &[
+                ("T", FlexValue::Int(t)),
+                ("fft_length", FlexValue::Int(len)),
+            ],
+        )
+    };
+    let e = err(fft(0, 8));
+    assert!(e.contains("only the int16") && e.contains("FLOAT32"), "{e}");
+    let e = err(fft(7, 12));
+    assert!(
+        e.contains("fft_length 12") && e.contains("powers of two"),
+        "{e}"
+    );
+    let e = err(one_op(
+        "SignalFilterBankLog",
+        UINT32,
+        INT16,
+        4,
+        &[
+            ("input_correction_bits", FlexValue::Int(40)),
+            ("output_scale", FlexValue::Int(64)),
+        ],
+    ));
+    assert!(e.contains("input_correction_bits = 40"), "{e}");
+}

@@ -166,7 +166,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             return Err(cx.unsupported(format!(
                 "type T = {} ({}): only the int16 (kissfft fixed-point) FFT is supported",
                 t,
-                crate::tflite::schema::tensor_type::name(t as u8)
+                u8::try_from(t).map_or("unknown", crate::tflite::schema::tensor_type::name)
             )));
         }
         let fft_length = self.signal_int(cx, &m, "fft_length", 4..=(1 << 20))? as usize;
