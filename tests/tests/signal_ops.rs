@@ -218,4 +218,26 @@ fn signal_op_errors_name_the_operator_tensor_and_types() {
         ],
     ));
     assert!(e.contains("input_correction_bits = 40"), "{e}");
+    // CAST takes uint32 only to and from int32 (the signal front ends' pairs).
+    let cast = |from: u8, to: u8| {
+        let t = |name: &str, dtype: u8| TensorSpec {
+            shape: vec![4],
+            dtype,
+            name: name.into(),
+            ..Default::default()
+        };
+        let m = ModelSpec {
+            opcodes: vec![53],
+            tensors: vec![t("x", from), t("y", to)],
+            ops: vec![OpSpec::new(0, &[0], &[1])],
+            inputs: vec![0],
+            outputs: vec![1],
+            buffers: vec![vec![]],
+            ..Default::default()
+        };
+        compile(&m.build(), &Options::default()).map(|_| ())
+    };
+    assert!(cast(UINT32, INT32).is_ok() && cast(INT32, UINT32).is_ok());
+    let e = cast(0, UINT32).unwrap_err().to_string();
+    assert!(e.contains("float32 → uint32"), "{e}");
 }
