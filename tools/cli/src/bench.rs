@@ -77,12 +77,23 @@ pub fn bench(
         .collect::<Result<Vec<_>, _>>()?;
     let model = c.model();
     let mut arena = c.new_arena();
+    // A stateful model (SVDF, TFLM's signal ops) runs on its state region, carried from run
+    // to run as on a device streaming its input.
+    let mut state = c.new_state();
+    model
+        .reset_state(state.as_mut_slice())
+        .map_err(|e| e.to_string())?;
     let in_place = set_inputs(&c, arena.as_mut_slice(), &inputs)?;
     // Warm caches, branch predictors and clocks before measuring.
     let warm = Instant::now();
     while warm.elapsed() < Duration::from_millis(200) {
         model
-            .invoke_in_place(arena.as_mut_slice(), &in_place, &mut NoHook)
+            .invoke_stateful_with_hook(
+                arena.as_mut_slice(),
+                state.as_mut_slice(),
+                &in_place,
+                &mut NoHook,
+            )
             .map_err(|e| e.to_string())?;
     }
     let mut runs = Vec::new();
@@ -90,7 +101,12 @@ pub fn bench(
     while runs.len() < min_runs.max(1) || start.elapsed().as_secs_f64() < seconds {
         let t = Instant::now();
         model
-            .invoke_in_place(arena.as_mut_slice(), &in_place, &mut NoHook)
+            .invoke_stateful_with_hook(
+                arena.as_mut_slice(),
+                state.as_mut_slice(),
+                &in_place,
+                &mut NoHook,
+            )
             .map_err(|e| e.to_string())?;
         runs.push(t.elapsed().as_secs_f64() * 1e6);
     }
@@ -106,7 +122,12 @@ pub fn bench(
         };
         for _ in 0..runs.len().min(2000) {
             model
-                .invoke_in_place(arena.as_mut_slice(), &in_place, &mut hook)
+                .invoke_stateful_with_hook(
+                    arena.as_mut_slice(),
+                    state.as_mut_slice(),
+                    &in_place,
+                    &mut hook,
+                )
                 .map_err(|e| e.to_string())?;
             for (s, t) in samples.iter_mut().zip(&hook.times) {
                 s.push(t.as_secs_f64() * 1e6);
