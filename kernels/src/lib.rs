@@ -83,4 +83,5 @@ pub mod ops {
     pub mod svdf;
     pub mod transpose_conv;
     pub mod unary_f32;
+    pub mod variable;
 }

@@ -132,5 +132,7 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::SvdfI8(_) => entry!(svdf::run_svdf_i8),
         Op::SvdfI8S8(_) => entry!(svdf::run_svdf_i8_s8),
         Op::SvdfF32(_) => entry!(svdf::run_svdf_f32),
+        Op::ReadVariable(_) => entry!(variable::run_read_variable),
+        Op::AssignVariable(_) => entry!(variable::run_assign_variable),
     }
 }

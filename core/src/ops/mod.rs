@@ -24,6 +24,8 @@ mod detection;
 pub use detection::*;
 mod svdf;
 pub use svdf::*;
+mod variable;
+pub use variable::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1490,4 +1492,8 @@ pub enum Op {
     SvdfI8S8(SvdfI8S8),
     /// Float SVDF.
     SvdfF32(SvdfF32),
+    /// READ_VARIABLE: a resource variable's value into a tensor.
+    ReadVariable(ReadVariable),
+    /// ASSIGN_VARIABLE: a tensor's value into a resource variable.
+    AssignVariable(AssignVariable),
 }

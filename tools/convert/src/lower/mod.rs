@@ -69,8 +69,12 @@ pub struct Lowered {
     pub warnings: Vec<String>,
     /// The persistent state region: its slots, in the order layers name them.
     pub state_slots: Vec<ferrite_core::StateSlot>,
-    /// TFLite index of each slot's variable tensor (parallel to `state_slots`).
+    /// TFLite index of each slot's variable tensor (parallel to `state_slots`): for a
+    /// resource variable, the tensor that first reads or assigns it.
     pub state_tensors: Vec<usize>,
+    /// Each slot's name in reports (parallel to `state_slots`): the variable tensor's, or a
+    /// resource variable's shared name.
+    pub state_names: Vec<String>,
     /// Bytes of the state region (each slot 16-byte aligned).
     pub state_bytes: usize,
 }
@@ -90,6 +94,7 @@ mod resize;
 pub(crate) mod shuffle;
 mod space_batch;
 mod svdf;
+mod variable;
 
 /// The operator registry: every TFLite builtin Ferrite converts and the [`Lowerer`] method (in
 /// the operator family's module, `lower/<family>.rs`) that takes it. [`SUPPORTED_OPS`] (for
@@ -127,11 +132,13 @@ registry! {
     ADD_N => add_n(),
     ARG_MAX => arg_min_max(true),
     ARG_MIN => arg_min_max(false),
+    ASSIGN_VARIABLE => assign_variable(),
     AVERAGE_POOL_2D => pool(PoolKind::Average),
     BATCH_MATMUL => batch_matmul(),
     BATCH_TO_SPACE_ND => batch_to_space(),
     BROADCAST_ARGS => folded_only(),
     BROADCAST_TO => broadcast_to(),
+    CALL_ONCE => call_once(),
     CAST => cast(),
     CEIL => math_unary(UnaryKind::Ceil),
     CONCATENATION => concat(),
@@ -182,6 +189,7 @@ registry! {
     PADV2 => pad(),
     PRELU => prelu(),
     QUANTIZE => quantize(),
+    READ_VARIABLE => read_variable(),
     REDUCE_ALL => reduce_all(),
     REDUCE_MAX => reduce(ReduceFn::Max),
     REDUCE_MIN => reduce(ReduceFn::Min),
@@ -215,6 +223,7 @@ registry! {
     TRANSPOSE => transpose(),
     TRANSPOSE_CONV => transpose_conv(),
     UNPACK => unpack(),
+    VAR_HANDLE => var_handle(),
     ZEROS_LIKE => folded_only(),
 }
 
@@ -243,6 +252,10 @@ struct Lowerer<'g, 'a> {
     state_slots: Vec<ferrite_core::StateSlot>,
     /// TFLite index of each slot's variable tensor.
     state_tensors: Vec<usize>,
+    /// Each slot's name in reports.
+    state_names: Vec<String>,
+    /// The state slot of each resource variable ([`Graph::resources`]), once planned.
+    variable_slots: Vec<Option<u16>>,
 }
 
 /// Most activation bytes live at once when `g`'s operators run in order: each non-constant
@@ -280,6 +293,8 @@ pub fn lower(g: &Graph<'_>, target: Target, int8_weights: &Int8Weights) -> Resul
         op_index: 0,
         state_slots: Vec::new(),
         state_tensors: Vec::new(),
+        state_names: Vec::new(),
+        variable_slots: vec![None; g.resources.variables.len()],
     };
     for &i in &g.inputs {
         l.id(i)?;
@@ -321,6 +336,7 @@ pub fn lower(g: &Graph<'_>, target: Target, int8_weights: &Int8Weights) -> Resul
         warnings: l.warnings,
         state_slots: l.state_slots,
         state_tensors: l.state_tensors,
+        state_names: l.state_names,
         state_bytes,
     })
 }
@@ -606,15 +622,36 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         }
         let elem = cx.dtype(t, what)?.size_bytes();
         let bytes = t.num_elements() * elem;
+        let fill = match t.dtype {
+            Some(DType::I8) => t.qparams().map_or(0, |q| q.zero_point) as i8 as u8,
+            _ => 0,
+        };
+        let name = t.name.clone();
+        self.new_state_slot(
+            cx,
+            (t.index, name),
+            bytes,
+            fill,
+            ferrite_core::ConstRef::EMPTY,
+        )
+    }
+
+    /// A new slot of `bytes` bytes in the state region, 16-byte aligned after the slots
+    /// before it, starting from `fill` or from `init` (see [`ferrite_core::StateSlot`]);
+    /// `tensor` is the TFLite tensor reports describe it by, and the name they give it.
+    fn new_state_slot(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        (tensor, name): (usize, String),
+        bytes: usize,
+        fill: u8,
+        init: ferrite_core::ConstRef<u8>,
+    ) -> Result<u16> {
         let offset = self
             .state_slots
             .last()
             .map_or(0, |s| s.offset as usize + s.bytes as usize)
             .next_multiple_of(ferrite_core::arena::ARENA_ALIGN);
-        let fill = match t.dtype {
-            Some(DType::I8) => t.qparams().map_or(0, |q| q.zero_point) as i8 as u8,
-            _ => 0,
-        };
         let (offset, size) = match (u32::try_from(offset), u32::try_from(bytes)) {
             (Ok(o), Ok(b)) if o.checked_add(b).is_some() => (o, b),
             _ => return Err(cx.err("the state region exceeds 4 GiB")),
@@ -625,8 +662,10 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             offset,
             bytes: size,
             fill,
+            init,
         });
-        self.state_tensors.push(t.index);
+        self.state_tensors.push(tensor);
+        self.state_names.push(name);
         Ok(k)
     }
 

@@ -26,6 +26,8 @@ pub mod tensor_type {
     pub const INT16: u8 = 7;
     /// `INT8`
     pub const INT8: u8 = 9;
+    /// `RESOURCE`: a resource variable's handle (`VAR_HANDLE`'s output).
+    pub const RESOURCE: u8 = 13;
 
     /// The schema's name for a type code.
     pub fn name(code: u8) -> &'static str {
