@@ -55,6 +55,7 @@ pub mod ops {
     pub mod batch_matmul;
     pub mod binary;
     pub mod cast;
+    pub mod circular_buffer;
     pub mod conv;
     pub mod conv_helium;
     pub mod depthwise;

@@ -134,5 +134,6 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::SvdfF32(_) => entry!(svdf::run_svdf_f32),
         Op::ReadVariable(_) => entry!(variable::run_read_variable),
         Op::AssignVariable(_) => entry!(variable::run_assign_variable),
+        Op::CircularBuffer(_) => entry!(circular_buffer::run_circular_buffer),
     }
 }

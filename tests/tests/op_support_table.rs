@@ -174,6 +174,7 @@ fn observe(x86: Option<Options>) -> Seen {
         "tests/data/models",
         "tests/data/stateful",
         "tests/data/variables",
+        "tests/data/circular_buffer",
     ] {
         let dir = repo_root().join(dir);
         let index: serde_json::Value =

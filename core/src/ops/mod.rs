@@ -26,6 +26,8 @@ mod svdf;
 pub use svdf::*;
 mod variable;
 pub use variable::*;
+mod circular_buffer;
+pub use circular_buffer::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1496,4 +1498,6 @@ pub enum Op {
     ReadVariable(ReadVariable),
     /// ASSIGN_VARIABLE: a tensor's value into a resource variable.
     AssignVariable(AssignVariable),
+    /// CIRCULAR_BUFFER: a frame into a buffer of the last frames, with a stride in time.
+    CircularBuffer(CircularBuffer),
 }

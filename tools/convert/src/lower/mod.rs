@@ -80,6 +80,7 @@ pub struct Lowered {
 }
 
 mod activation;
+mod circular_buffer;
 mod conv;
 mod detection;
 mod elementwise;
@@ -126,6 +127,7 @@ macro_rules! registry {
 }
 
 registry! {
+    "CIRCULAR_BUFFER" => circular_buffer(),
     "TFLite_Detection_PostProcess" => detection_postprocess(),
     ABS => math_unary(UnaryKind::Abs),
     ADD => binary(),
@@ -256,6 +258,8 @@ struct Lowerer<'g, 'a> {
     state_names: Vec<String>,
     /// The state slot of each resource variable ([`Graph::resources`]), once planned.
     variable_slots: Vec<Option<u16>>,
+    /// CIRCULAR_BUFFERs so far whose stride TFLite Micro guesses (see `circular_buffer.rs`).
+    circular_buffer_guesses: u32,
 }
 
 /// Most activation bytes live at once when `g`'s operators run in order: each non-constant
@@ -295,6 +299,7 @@ pub fn lower(g: &Graph<'_>, target: Target, int8_weights: &Int8Weights) -> Resul
         state_tensors: Vec::new(),
         state_names: Vec::new(),
         variable_slots: vec![None; g.resources.variables.len()],
+        circular_buffer_guesses: 0,
     };
     for &i in &g.inputs {
         l.id(i)?;
