@@ -132,5 +132,8 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::SvdfI8(_) => entry!(svdf::run_svdf_i8),
         Op::SvdfI8S8(_) => entry!(svdf::run_svdf_i8_s8),
         Op::SvdfF32(_) => entry!(svdf::run_svdf_f32),
+        Op::LstmI8(_) => entry!(lstm::run_lstm_i8),
+        Op::LstmI16(_) => entry!(lstm::run_lstm_i16),
+        Op::LstmF32(_) => entry!(lstm::run_lstm_f32),
     }
 }

@@ -24,6 +24,8 @@ mod detection;
 pub use detection::*;
 mod svdf;
 pub use svdf::*;
+mod lstm;
+pub use lstm::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1490,4 +1492,10 @@ pub enum Op {
     SvdfI8S8(SvdfI8S8),
     /// Float SVDF.
     SvdfF32(SvdfF32),
+    /// Int8 UNIDIRECTIONAL_SEQUENCE_LSTM (int16 cell state), TFLM's integer path.
+    LstmI8(LstmI8),
+    /// 16x8 UNIDIRECTIONAL_SEQUENCE_LSTM (int16 activations and cell state).
+    LstmI16(LstmI16),
+    /// Float UNIDIRECTIONAL_SEQUENCE_LSTM.
+    LstmF32(LstmF32),
 }
