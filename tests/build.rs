@@ -49,6 +49,7 @@ fn main() {
         ("tests/data/families", "fam_"),
         ("tests/data/models", "usr_"),
         ("tests/data/stateful", "st_"),
+        ("tests/data/lstm", "st_"),
     ] {
         let dir = root.join(dir);
         println!("cargo:rerun-if-changed={}", dir.display());

@@ -109,62 +109,66 @@ fn emitted_model_matches_the_host_conversion() {
     }
 }
 
-/// The emitted stateful models (`tests/data/stateful`): `STATE_BYTES` and the state slots
+/// The emitted stateful models (`tests/data/stateful`, `tests/data/lstm`): `STATE_BYTES` and the state slots
 /// are the host conversion's, and the generated `MODEL`, run call after call on one state
 /// region with the goldens' resets, reproduces TFLM's outputs at every call.
 #[test]
 fn emitted_stateful_models_match_tflite_micro_call_after_call() {
-    let dir = repo_root().join("tests/data/stateful");
-    let index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
     let mut checked = 0;
-    for case in index["cases"].as_array().unwrap() {
-        let name = case["name"].as_str().unwrap();
-        let (_, source, model) = emitted::EMITTED
-            .iter()
-            .find(|(n, _, _)| n.strip_prefix("st_") == Some(name))
-            .unwrap_or_else(|| panic!("{name}: not emitted"));
-        let c = convert_portable(Path::new(source));
-        assert_eq!(model.state.bytes, c.state_bytes, "{name}: STATE_BYTES");
-        assert_eq!(model.state.slots, &c.state_slots[..], "{name}: state slots");
-        let input = load(&dir.join(format!("{name}.inputs.npy")));
-        let expected = load(&dir.join(format!("{name}.outputs.npy")));
-        let resets: Vec<u64> = case["reset_before"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap())
-            .collect();
-        let mut arena = ferrite_convert::consts::AlignedBytes::new(&vec![0u8; model.arena_bytes]);
-        let mut state =
-            ferrite_convert::consts::AlignedBytes::new(&vec![0xa5u8; model.state.bytes]);
-        model.reset_state(state.as_mut_slice()).unwrap();
-        let mut bytes = Vec::new();
-        for k in 0..input.shape[0] {
-            if resets.contains(&(k as u64)) {
-                model.reset_state(state.as_mut_slice()).unwrap();
+    for dir in ["tests/data/stateful", "tests/data/lstm"] {
+        let dir = repo_root().join(dir);
+        let index: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap())
+                .unwrap();
+        for case in index["cases"].as_array().unwrap() {
+            let name = case["name"].as_str().unwrap();
+            let (_, source, model) = emitted::EMITTED
+                .iter()
+                .find(|(n, _, _)| n.strip_prefix("st_") == Some(name))
+                .unwrap_or_else(|| panic!("{name}: not emitted"));
+            let c = convert_portable(Path::new(source));
+            assert_eq!(model.state.bytes, c.state_bytes, "{name}: STATE_BYTES");
+            assert_eq!(model.state.slots, &c.state_slots[..], "{name}: state slots");
+            let input = load(&dir.join(format!("{name}.inputs.npy")));
+            let expected = load(&dir.join(format!("{name}.outputs.npy")));
+            let resets: Vec<u64> = case["reset_before"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect();
+            let mut arena =
+                ferrite_convert::consts::AlignedBytes::new(&vec![0u8; model.arena_bytes]);
+            let mut state =
+                ferrite_convert::consts::AlignedBytes::new(&vec![0xa5u8; model.state.bytes]);
+            model.reset_state(state.as_mut_slice()).unwrap();
+            let mut bytes = Vec::new();
+            for k in 0..input.shape[0] {
+                if resets.contains(&(k as u64)) {
+                    model.reset_state(state.as_mut_slice()).unwrap();
+                }
+                let outs = host::run_model_stateful(
+                    model,
+                    arena.as_mut_slice(),
+                    state.as_mut_slice(),
+                    std::slice::from_ref(&input),
+                    k,
+                    &mut ferrite_core::NoHook,
+                )
+                .unwrap_or_else(|e| panic!("{name} call {k}: {e}"));
+                bytes.extend_from_slice(&outs[0]);
             }
-            let outs = host::run_model_stateful(
-                model,
-                arena.as_mut_slice(),
-                state.as_mut_slice(),
-                std::slice::from_ref(&input),
-                k,
-                &mut ferrite_core::NoHook,
-            )
-            .unwrap_or_else(|e| panic!("{name} call {k}: {e}"));
-            bytes.extend_from_slice(&outs[0]);
+            let got = npy::Array {
+                shape: expected.shape.clone(),
+                data: npy::Data::from_bytes(expected.data.dtype(), &bytes),
+            };
+            let bad = compare(&got, &expected, 1e-5);
+            assert!(bad.is_empty(), "{name}: {bad:?}");
+            checked += 1;
         }
-        let got = npy::Array {
-            shape: expected.shape.clone(),
-            data: npy::Data::from_bytes(expected.data.dtype(), &bytes),
-        };
-        let bad = compare(&got, &expected, 1e-5);
-        assert!(bad.is_empty(), "{name}: {bad:?}");
-        checked += 1;
     }
     assert!(
-        checked >= 6,
-        "expected the SVDF golden set, checked {checked}"
+        checked >= 6 + 15,
+        "expected the SVDF and LSTM golden sets, checked {checked}"
     );
 }

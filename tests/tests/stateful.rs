@@ -1,8 +1,10 @@
 //! Stateful models call after call (`tests/data/stateful`, produced by
-//! `tools/goldens/gen_svdf_goldens.py` on one TensorFlow Lite Micro interpreter per case): the
-//! SVDF activation state lives in the model's state region, carries from one invocation to the
-//! next, and `reset_state` restarts the sequence exactly as TFLM's `ResetVariableTensors`;
-//! int8 outputs equal TFLM's byte for byte, float within 1e-5 relative, at every call.
+//! `tools/goldens/gen_svdf_goldens.py`, and `tests/data/lstm`, by
+//! `tools/goldens/gen_lstm_goldens.py`, on one TensorFlow Lite Micro interpreter per case): the
+//! SVDF activation state and the LSTM hidden and cell states live in the model's state region,
+//! carry from one invocation to the next, and `reset_state` restarts the sequence exactly as
+//! TFLM's `ResetVariableTensors`; integer outputs equal TFLM's byte for byte, float within
+//! 1e-5 relative, at every call.
 
 use ferrite_convert::host::{run_model, run_model_stateful};
 use ferrite_convert::npy::Data;
@@ -20,8 +22,14 @@ struct Case {
     outputs: ferrite_convert::npy::Array,
 }
 
+/// The SVDF cases.
 fn cases() -> Vec<Case> {
-    let dir = repo_root().join("tests/data/stateful");
+    cases_in("tests/data/stateful")
+}
+
+/// The cases listed in `<dir>/index.json`.
+fn cases_in(dir: &str) -> Vec<Case> {
+    let dir = repo_root().join(dir);
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
     index["cases"]
@@ -31,7 +39,7 @@ fn cases() -> Vec<Case> {
         .map(|c| {
             let name = c["name"].as_str().unwrap().to_string();
             Case {
-                state_dtype: c["state_dtype"].as_str().unwrap().to_string(),
+                state_dtype: c["state_dtype"].as_str().unwrap_or_default().to_string(),
                 calls: c["calls"].as_u64().unwrap() as usize,
                 reset_before: c["reset_before"]
                     .as_array()
@@ -120,11 +128,54 @@ fn svdf_cases_match_tflite_micro_call_after_call_with_reset() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Every LSTM case (float32, int8, 16x8; batch- and time-major, batch 1 and 2, with and
+/// without cell clip, return_sequences on and off, and the classifier) on every target: the
+/// hidden and cell states take two slots, and each call equals TFLM's.
+#[test]
+fn lstm_cases_match_tflite_micro_call_after_call_with_reset() {
+    let cases = cases_in("tests/data/lstm");
+    assert!(cases.len() >= 15, "expected the LSTM golden set");
+    let mut failures = Vec::new();
+    for case in &cases {
+        for target in TARGETS {
+            let c = convert_for(&case.tflite, target);
+            let model = c.model();
+            assert_eq!(
+                model.state.slots.len(),
+                2,
+                "{}: hidden and cell states",
+                case.name
+            );
+            let mut arena = c.new_arena();
+            let mut state = c.new_state();
+            model.reset_state(state.as_mut_slice()).unwrap();
+            for k in 0..case.calls {
+                if case.reset_before.contains(&k) {
+                    model.reset_state(state.as_mut_slice()).unwrap();
+                }
+                let got = run_model_stateful(
+                    &model,
+                    arena.as_mut_slice(),
+                    state.as_mut_slice(),
+                    std::slice::from_ref(&case.inputs),
+                    k,
+                    &mut NoHook,
+                )
+                .unwrap_or_else(|e| panic!("{} call {k}: {e}", case.name));
+                if let Some(m) = mismatch(case, k, &got[0]) {
+                    failures.push(format!("{} ({target:?}): {m}", case.name));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// The goldens depend on the carried state: a fresh state for every call (what `ferrite run`
 /// does without `--stream`) reproduces only the calls that start a sequence.
 #[test]
-fn svdf_goldens_need_the_carried_state() {
-    for case in cases() {
+fn svdf_and_lstm_goldens_need_the_carried_state() {
+    for case in cases().into_iter().chain(cases_in("tests/data/lstm")) {
         let c = convert(&case.tflite);
         let model = c.model();
         let mut arena = c.new_arena();
