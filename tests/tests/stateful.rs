@@ -358,3 +358,160 @@ fn a_variable_tensor_outside_svdf_is_an_error_naming_it() {
         "unexpected error: {e}"
     );
 }
+
+const UNIDIRECTIONAL_SEQUENCE_LSTM: i32 = 44;
+const LSTM_OPTIONS: u8 = 71;
+
+/// The forms of a hand-built float LSTM (batch 1, 2 steps, 3 features, 2 units) the
+/// refusal test varies.
+#[derive(Default, Clone, Copy)]
+struct LstmVariant {
+    /// Inputs 9, 16 or 20 (peephole, projection, layer norm) given a tensor.
+    extra_input: Option<usize>,
+    /// No input gate (CIFG): inputs 1, 5 and 12 omitted.
+    cifg: bool,
+    /// The fused activation code (4 = TANH, what TFLM needs).
+    activation: i32,
+    /// The cell state's type code (0 = FLOAT32).
+    cell_dtype: u8,
+}
+
+fn float_lstm(v: &LstmVariant) -> ModelSpec {
+    let (units, inputs) = (2usize, 3usize);
+    let mut spec = ModelSpec {
+        opcodes: vec![UNIDIRECTIONAL_SEQUENCE_LSTM],
+        buffers: vec![vec![]],
+        ..Default::default()
+    };
+    let x = spec.push_tensor(tensor("x", &[1, 2, inputs as i32], 0, 0));
+    let mut op_inputs = vec![x];
+    let ramp = |n: usize, k: usize| -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 7 + k * 3) % 11) as f32 / 10.0 - 0.5)
+            .collect()
+    };
+    for (k, cols) in [inputs, inputs, inputs, inputs, units, units, units, units]
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("w{k}");
+        let t = TensorSpec::f32(&name, &[units as i32, cols as i32]);
+        op_inputs.push(spec.push_const(t, le_f32(&ramp(units * cols, k))));
+    }
+    for k in 9..24 {
+        let t = match k {
+            12..=15 => {
+                let t = TensorSpec::f32(&format!("bias{k}"), &[units as i32]);
+                spec.push_const(t, le_f32(&ramp(units, k)))
+            }
+            18 | 19 => {
+                let name = if k == 18 {
+                    "hidden_state"
+                } else {
+                    "cell_state"
+                };
+                let dtype = if k == 19 { v.cell_dtype } else { 0 };
+                let mut t = tensor(name, &[1, units as i32], dtype, 0);
+                t.is_variable = true;
+                if dtype == 7 {
+                    t.scale = vec![1.0 / 2048.0];
+                    t.zero_point = vec![0];
+                }
+                spec.push_tensor(t)
+            }
+            _ if Some(k) == v.extra_input => {
+                let t = TensorSpec::f32(&format!("extra{k}"), &[units as i32]);
+                spec.push_const(t, le_f32(&ramp(units, k)))
+            }
+            _ => -1,
+        };
+        op_inputs.push(t);
+    }
+    if v.cifg {
+        for k in [1, 5, 12] {
+            op_inputs[k] = -1;
+        }
+    }
+    let y = spec.push_tensor(tensor("y", &[1, 2, units as i32], 0, 0));
+    spec.ops =
+        vec![OpSpec::new(0, &op_inputs, &[y]).with_options(LSTM_OPTIONS, &[(4, v.activation)])];
+    spec.inputs = vec![x];
+    spec.outputs = vec![y];
+    spec
+}
+
+/// A hand-built float LSTM converts with two state slots (hidden and cell, 8 bytes each,
+/// 16-byte aligned, the region rounded up to 32 bytes) and runs; every form TFLite Micro's LSTM kernel refuses is refused at
+/// conversion with an error naming the operator, the option or tensor, and the types.
+#[test]
+fn lstm_forms_tflite_micro_refuses_are_errors_naming_the_option_or_tensor() {
+    let ok = LstmVariant {
+        activation: 4,
+        ..Default::default()
+    };
+    let c = compile(&float_lstm(&ok).build(), &Options::default()).unwrap();
+    let slots: Vec<(u32, u32)> = c.state_slots.iter().map(|s| (s.offset, s.bytes)).collect();
+    assert_eq!(slots, [(0, 8), (16, 8)], "hidden then cell state");
+    assert_eq!(c.state_bytes, 32);
+    let model = c.model();
+    let mut arena = c.new_arena();
+    let mut state = c.new_state();
+    let y: &[f32] = model
+        .run_stateful(arena.as_mut_slice(), state.as_mut_slice(), &[0.5f32; 6])
+        .unwrap();
+    assert!(y.iter().all(|v| v.is_finite() && v.abs() < 1.0) && y.iter().any(|&v| v != 0.0));
+    let cases: [(LstmVariant, &[&str]); 6] = [
+        (
+            LstmVariant {
+                extra_input: Some(10),
+                ..ok
+            },
+            &["UNIDIRECTIONAL_SEQUENCE_LSTM", "peephole", "extra10"],
+        ),
+        (
+            LstmVariant {
+                extra_input: Some(16),
+                ..ok
+            },
+            &["UNIDIRECTIONAL_SEQUENCE_LSTM", "projection", "extra16"],
+        ),
+        (
+            LstmVariant {
+                extra_input: Some(21),
+                ..ok
+            },
+            &["UNIDIRECTIONAL_SEQUENCE_LSTM", "layer norm", "extra21"],
+        ),
+        (
+            LstmVariant { cifg: true, ..ok },
+            &["UNIDIRECTIONAL_SEQUENCE_LSTM", "CIFG"],
+        ),
+        (
+            LstmVariant {
+                activation: 1,
+                ..ok
+            },
+            &["UNIDIRECTIONAL_SEQUENCE_LSTM", "RELU", "TANH"],
+        ),
+        (
+            LstmVariant {
+                cell_dtype: 7,
+                ..ok
+            },
+            &[
+                "UNIDIRECTIONAL_SEQUENCE_LSTM",
+                "cell_state",
+                "int16",
+                "float32",
+            ],
+        ),
+    ];
+    for (variant, words) in cases {
+        let e = compile(&float_lstm(&variant).build(), &Options::default())
+            .unwrap_err()
+            .to_string();
+        for word in words {
+            assert!(e.contains(word), "{word:?} missing from: {e}");
+        }
+    }
+}
