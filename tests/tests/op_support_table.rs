@@ -173,6 +173,7 @@ fn observe(x86: Option<Options>) -> Seen {
         "tests/data/families",
         "tests/data/models",
         "tests/data/stateful",
+        "tests/data/lstm",
     ] {
         let dir = repo_root().join(dir);
         let index: serde_json::Value =

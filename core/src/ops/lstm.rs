@@ -60,31 +60,6 @@ impl LstmGeometry {
     }
 }
 
-/// One gate of an integer LSTM: the two int8 matmuls (input and recurrent) into the gate's
-/// Q3.12 int16 pre-activation, each requantized separately as TFLM does.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct LstmGateInt<B> {
-    /// Input weights `[units, input_size]`.
-    pub input_weights: ConstRef<i8>,
-    /// Recurrent weights `[units, units]`.
-    pub recurrent_weights: ConstRef<i8>,
-    /// Per unit: the gate bias plus `-input_zero_point * sum(input weights row)` (the input
-    /// zero point folded in).
-    pub input_bias: ConstRef<B>,
-    /// Per unit: `-hidden_zero_point * sum(recurrent weights row)` (empty when the hidden
-    /// zero point is 0).
-    pub recurrent_bias: ConstRef<B>,
-    /// Q0.31 multiplier of `input_scale * input_weights_scale / 2^-12`.
-    pub input_multiplier: i32,
-    /// Its shift (positive: left).
-    pub input_shift: i32,
-    /// Q0.31 multiplier of `hidden_scale * recurrent_weights_scale / 2^-12`.
-    pub recurrent_multiplier: i32,
-    /// Its shift (positive: left).
-    pub recurrent_shift: i32,
-}
-
 /// Integer LSTM, TFLM's `EvalLstm<ActivationType, int8_t, int16_t, BiasType>`: int8 weights,
 /// int16 gates and cell state; int8 activations with int32 bias ([`LstmI8`]) or int16
 /// activations with int64 bias ([`LstmI16`], "16x8").
@@ -101,8 +76,18 @@ pub struct LstmInt<B> {
     pub cell: u16,
     /// Sizes.
     pub geom: LstmGeometry,
-    /// Input, forget, cell and output gates.
-    pub gates: [LstmGateInt<B>; 4],
+    /// The gates' weights (gate order input, forget, cell, output): the input weights
+    /// `[4, units, input_size]`, then the recurrent weights `[4, units, units]`.
+    pub weights: ConstRef<i8>,
+    /// The gates' biases: per gate and unit the input bias plus `-input_zero_point *
+    /// sum(input weights row)` `[4, units]`, then `-hidden_zero_point * sum(recurrent weights
+    /// row)` `[4, units]` (the zero points folded in).
+    pub bias: ConstRef<B>,
+    /// Per gate: the Q0.31 multiplier and shift of `input_scale * input_weights_scale /
+    /// 2^-12` and of `hidden_scale * recurrent_weights_scale / 2^-12` (the fully connected
+    /// outputs in Q3.12), `[4, 4]`: `(input multiplier, input shift, recurrent multiplier,
+    /// recurrent shift)`.
+    pub gate_rescale: ConstRef<i32>,
     /// Multiplier of the forget gate times the cell state (`2^-15`, into the cell's scale).
     pub forget_multiplier: i32,
     /// Its shift.
@@ -136,18 +121,6 @@ pub type LstmI8 = LstmInt<i32>;
 /// 16x8 LSTM (int16 activations, int64 bias).
 pub type LstmI16 = LstmInt<i64>;
 
-/// One gate of a float LSTM.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct LstmGateF32 {
-    /// Input weights `[units, input_size]`.
-    pub input_weights: ConstRef<f32>,
-    /// Recurrent weights `[units, units]`.
-    pub recurrent_weights: ConstRef<f32>,
-    /// Bias `[units]`.
-    pub bias: ConstRef<f32>,
-}
-
 /// Float LSTM.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -162,8 +135,11 @@ pub struct LstmF32 {
     pub cell: u16,
     /// Sizes.
     pub geom: LstmGeometry,
-    /// Input, forget, cell and output gates.
-    pub gates: [LstmGateF32; 4],
+    /// The gates' weights as in [`LstmInt::weights`]: `[4, units, input_size]` then
+    /// `[4, units, units]`.
+    pub weights: ConstRef<f32>,
+    /// The gates' biases `[4, units]`.
+    pub bias: ConstRef<f32>,
     /// Cell clip (0: none).
     pub cell_clip: f32,
 }

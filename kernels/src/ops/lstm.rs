@@ -24,8 +24,8 @@ use crate::util::{check_len, expect_op};
 use ferrite_core::fixed::multiply_by_quantized_multiplier;
 use ferrite_core::model::cast_out;
 use ferrite_core::ops::{
-    LstmF32, LstmGateInt, LstmGeometry, LstmInt, Op, LSTM_CELL_GATE, LSTM_FORGET_GATE,
-    LSTM_INPUT_GATE, LSTM_OUTPUT_GATE,
+    LstmF32, LstmGeometry, LstmInt, Op, LSTM_CELL_GATE, LSTM_FORGET_GATE, LSTM_INPUT_GATE,
+    LSTM_OUTPUT_GATE,
 };
 use ferrite_core::{Ctx, Error, Result};
 
@@ -173,43 +173,68 @@ pub fn run_lstm_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     run_lstm_int::<i16>(ctx, p)
 }
 
-/// An integer gate's constants as slices ([`LstmGateInt`]'s references resolved).
+/// One integer gate's constants, sliced out of [`LstmInt`]'s packed arrays.
 pub struct GateData<'r, B> {
     /// Input weights `[units, input_size]`.
     pub input_weights: &'r [i8],
     /// Recurrent weights `[units, units]`.
     pub recurrent_weights: &'r [i8],
-    /// Input bias (zero point folded in) `[units]` or empty.
+    /// Input bias (zero point folded in) `[units]`.
     pub input_bias: &'r [B],
-    /// Recurrent bias (zero point folded in) `[units]` or empty.
+    /// Recurrent bias (zero point folded in) `[units]`.
     pub recurrent_bias: &'r [B],
+    /// Input fully connected multiplier and shift.
+    pub input_rescale: (i32, i32),
+    /// Recurrent fully connected multiplier and shift.
+    pub recurrent_rescale: (i32, i32),
+}
+
+/// Gate `g`'s slices of the packed `weights` (`[4, u, i]` then `[4, u, u]`) and `bias`
+/// (`[4, u]` then `[4, u]`), or `None` if they are too short.
+fn gate_slices<'r, W, B>(
+    weights: &'r [W],
+    bias: &'r [B],
+    g: usize,
+    i_n: usize,
+    u_n: usize,
+) -> Option<(&'r [W], &'r [W], &'r [B], &'r [B])> {
+    let (wi, wr) = (u_n.checked_mul(i_n)?, u_n.checked_mul(u_n)?);
+    let input_weights = weights.get(g * wi..(g + 1) * wi)?;
+    let recurrent_weights = weights.get(4 * wi + g * wr..4 * wi + (g + 1) * wr)?;
+    let input_bias = bias.get(g * u_n..(g + 1) * u_n)?;
+    let recurrent_bias = bias.get((4 + g) * u_n..(5 + g) * u_n).unwrap_or(&[]);
+    Some((input_weights, recurrent_weights, input_bias, recurrent_bias))
 }
 
 /// The integer entries' checks, then [`lstm_int`].
 fn run_lstm_int<A: LstmActivation>(ctx: &mut Ctx<'_>, p: &LstmInt<A::Acc>) -> Result<()> {
     let (_, _, i_n, u_n) = dims(&p.geom);
-    let mut gates: [Option<GateData<'_, A::Acc>>; 4] = [None, None, None, None];
-    for (slot, g) in gates.iter_mut().zip(&p.gates) {
-        let data = GateData {
-            input_weights: ctx.consts(g.input_weights)?,
-            recurrent_weights: ctx.consts(g.recurrent_weights)?,
-            input_bias: ctx.consts(g.input_bias)?,
-            recurrent_bias: ctx.consts(g.recurrent_bias)?,
-        };
-        let bad_len = data.input_weights.len() as u64 != (i_n as u64) * (u_n as u64)
-            || data.recurrent_weights.len() as u64 != (u_n as u64) * (u_n as u64)
-            || !(data.input_bias.is_empty() || data.input_bias.len() == u_n)
-            || !(data.recurrent_bias.is_empty() || data.recurrent_bias.len() == u_n);
-        if bad_len {
-            return Err(ctx.error("LSTM gate constants do not match the geometry"));
-        }
-        if !A::shift_ok(g.input_shift) || !A::shift_ok(g.recurrent_shift) {
-            return Err(ctx.error("requantization shift out of range"));
-        }
-        *slot = Some(data);
+    let weights = ctx.consts(p.weights)?;
+    let bias = ctx.consts(p.bias)?;
+    let rescale = ctx.consts(p.gate_rescale)?;
+    let per_gate = (i_n as u64 + u_n as u64) * u_n as u64;
+    if weights.len() as u64 != 4 * per_gate
+        || bias.len() as u64 != 8 * u_n as u64
+        || rescale.len() != 16
+    {
+        return Err(ctx.error("LSTM gate constants do not match the geometry"));
     }
-    let [Some(g0), Some(g1), Some(g2), Some(g3)] = gates else {
-        return Err(ctx.error("LSTM gate constants missing"));
+    let gate = |g: usize| -> Option<GateData<'_, A::Acc>> {
+        let (input_weights, recurrent_weights, input_bias, recurrent_bias) =
+            gate_slices(weights, bias, g, i_n, u_n)?;
+        let r = rescale.get(4 * g..4 * g + 4)?;
+        let (im, is, rm, rs) = (*r.first()?, *r.get(1)?, *r.get(2)?, *r.get(3)?);
+        (A::shift_ok(is) && A::shift_ok(rs)).then_some(GateData {
+            input_weights,
+            recurrent_weights,
+            input_bias,
+            recurrent_bias,
+            input_rescale: (im, is),
+            recurrent_rescale: (rm, rs),
+        })
+    };
+    let (Some(g0), Some(g1), Some(g2), Some(g3)) = (gate(0), gate(1), gate(2), gate(3)) else {
+        return Err(ctx.error("LSTM gate constants or shifts out of range"));
     };
     let shifts = [p.forget_shift, p.input_shift, p.hidden_shift];
     if shifts.iter().any(|s| !(-31..=31).contains(s)) || !(0..=31).contains(&p.tanh_shift) {
@@ -243,7 +268,6 @@ fn sat16(v: i32) -> i32 {
 /// int16 and their saturated sum (TFLM's `CalculateLstmGate` before the activation).
 #[inline(always)]
 fn gate_pre<A: LstmActivation>(
-    g: &LstmGateInt<A::Acc>,
     d: &GateData<'_, A::Acc>,
     j: usize,
     x: &[A],
@@ -258,7 +282,7 @@ fn gate_pre<A: LstmActivation>(
     if let Some(&b) = d.input_bias.get(j) {
         acc = A::add(acc, b);
     }
-    let from_input = sat16(A::requant(acc, g.input_multiplier, g.input_shift));
+    let from_input = sat16(A::requant(acc, d.input_rescale.0, d.input_rescale.1));
     let w = d.recurrent_weights.get(j * u_n..(j + 1) * u_n)?;
     let mut acc = A::Acc::default();
     for (&wv, &hv) in w.iter().zip(h) {
@@ -267,7 +291,11 @@ fn gate_pre<A: LstmActivation>(
     if let Some(&b) = d.recurrent_bias.get(j) {
         acc = A::add(acc, b);
     }
-    let from_hidden = sat16(A::requant(acc, g.recurrent_multiplier, g.recurrent_shift));
+    let from_hidden = sat16(A::requant(
+        acc,
+        d.recurrent_rescale.0,
+        d.recurrent_rescale.1,
+    ));
     Some(sat16(from_input + from_hidden))
 }
 
@@ -294,7 +322,7 @@ pub fn lstm_int<A: LstmActivation>(
                 let c_row = cell.get_mut(state.clone())?;
                 let o_row = output.get_mut(o_at..o_at + u_n)?;
                 for j in 0..u_n {
-                    let pre = |k: usize| gate_pre::<A>(&p.gates[k], gates[k], j, x, h);
+                    let pre = |k: usize| gate_pre::<A>(gates[k], j, x, h);
                     // Q3.12 in: the power-of-two rescale of TFLM's int16 sigmoid and tanh is 3.
                     let f = logistic_i16(rescale(pre(LSTM_FORGET_GATE)? as i16, 3, 0));
                     let i = logistic_i16(rescale(pre(LSTM_INPUT_GATE)? as i16, 3, 0));
@@ -339,21 +367,17 @@ pub fn lstm_int<A: LstmActivation>(
 pub fn run_lstm_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let p = expect_op!(ctx, op, LstmF32);
     let (_, _, i_n, u_n) = dims(&p.geom);
-    let mut gates: [(&[f32], &[f32], &[f32]); 4] = [(&[], &[], &[]); 4];
-    for (slot, g) in gates.iter_mut().zip(&p.gates) {
-        let (wi, wr, bias) = (
-            ctx.consts(g.input_weights)?,
-            ctx.consts(g.recurrent_weights)?,
-            ctx.consts(g.bias)?,
-        );
-        if wi.len() as u64 != (i_n as u64) * (u_n as u64)
-            || wr.len() as u64 != (u_n as u64) * (u_n as u64)
-            || !(bias.is_empty() || bias.len() == u_n)
-        {
-            return Err(ctx.error("LSTM gate constants do not match the geometry"));
-        }
-        *slot = (wi, wr, bias);
+    let weights = ctx.consts(p.weights)?;
+    let bias = ctx.consts(p.bias)?;
+    let per_gate = (i_n as u64 + u_n as u64) * u_n as u64;
+    if weights.len() as u64 != 4 * per_gate || bias.len() as u64 != 4 * u_n as u64 {
+        return Err(ctx.error("LSTM gate constants do not match the geometry"));
     }
+    let gate = |g: usize| gate_slices(weights, bias, g, i_n, u_n).map(|(wi, wr, b, _)| (wi, wr, b));
+    let (Some(g0), Some(g1), Some(g2), Some(g3)) = (gate(0), gate(1), gate(2), gate(3)) else {
+        return Err(ctx.error("LSTM gate constants do not match the geometry"));
+    };
+    let gates = [g0, g1, g2, g3];
     let layer = ctx.layer;
     let (inputs, out, hidden, cell) = ctx.split_with_two_states(p.output, p.hidden, p.cell)?;
     let input: &[f32] = inputs.get(p.input)?;

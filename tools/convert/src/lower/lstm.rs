@@ -192,25 +192,24 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             .sum();
         let op = match (ti, tw, tb, th, tc, to) {
             (DType::F32, DType::F32, DType::F32, DType::F32, DType::F32, DType::F32) => {
-                let mut gates = [LstmGateF32 {
-                    input_weights: ConstRef::EMPTY,
-                    recurrent_weights: ConstRef::EMPTY,
-                    bias: ConstRef::EMPTY,
-                }; 4];
-                for (g, slot) in gates.iter_mut().enumerate() {
-                    *slot = LstmGateF32 {
-                        input_weights: self.pool.push_f32(&as_f32(wi[g].bytes())),
-                        recurrent_weights: self.pool.push_f32(&as_f32(wr[g].bytes())),
-                        bias: self.pool.push_f32(&as_f32(bias[g].bytes())),
-                    };
+                let mut weights = Vec::new();
+                for t in wi.iter().chain(&wr) {
+                    weights.extend(as_f32(t.bytes()));
                 }
+                let mut b = Vec::new();
+                for t in &bias {
+                    b.extend(as_f32(t.bytes()));
+                }
+                let weights = self.pool.push_f32(&weights);
+                let bias = self.pool.push_f32(&b);
                 Op::LstmF32(LstmF32 {
                     input: ii,
                     output: oi,
                     hidden: hidden_slot,
                     cell: cell_slot,
                     geom,
-                    gates,
+                    weights,
+                    bias,
                     cell_clip: o.cell_clip,
                 })
             }
@@ -296,7 +295,11 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         let q = |m: Option<(i32, i32)>, what: &str| {
             m.ok_or_else(|| cx.err(format!("{what} scale cannot be represented")))
         };
-        let mut gates = Vec::with_capacity(4);
+        let mut weights: Vec<i8> = Vec::new();
+        let mut recurrent: Vec<i8> = Vec::new();
+        let mut input_bias: Vec<B> = Vec::new();
+        let mut recurrent_bias: Vec<B> = Vec::new();
+        let mut rescale: Vec<i32> = Vec::new();
         for g in 0..4 {
             let name = LSTM_GATES[g];
             let wi_q = cx.qparams(wi[g], &format!("input_to_{name}_weights"))?;
@@ -319,6 +322,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 quantize_multiplier((h_q.scale * wr_q.scale) as f64 / GATE_SCALE as f64),
                 "recurrent fully connected",
             )?;
+            rescale.extend([im, is, rm, rs]);
             let w_in = as_i8(wi[g].bytes());
             let w_rec = as_i8(wr[g].bytes());
             let fold = |base: &[i64], w: &[i8], cols: usize, zp: i32| -> Result<Vec<B>> {
@@ -335,24 +339,16 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     })
                     .collect()
             };
-            let input_bias = fold(&biases[g], &w_in, i_n, in_q.zero_point)?;
-            let recurrent_bias = if h_q.zero_point == 0 {
-                ConstRef::EMPTY
-            } else {
-                let v = fold(&[], &w_rec, u_n, h_q.zero_point)?;
-                push(&mut self.pool, &v)
-            };
-            gates.push(LstmGateInt {
-                input_weights: self.pool.push_i8(&w_in),
-                recurrent_weights: self.pool.push_i8(&w_rec),
-                input_bias: push(&mut self.pool, &input_bias),
-                recurrent_bias,
-                input_multiplier: im,
-                input_shift: is,
-                recurrent_multiplier: rm,
-                recurrent_shift: rs,
-            });
+            input_bias.extend(fold(&biases[g], &w_in, i_n, in_q.zero_point)?);
+            recurrent_bias.extend(fold(&[], &w_rec, u_n, h_q.zero_point)?);
+            weights.extend(w_in);
+            recurrent.extend(w_rec);
         }
+        weights.extend(recurrent);
+        input_bias.extend(recurrent_bias);
+        let weights = self.pool.push_i8(&weights);
+        let bias = push(&mut self.pool, &input_bias);
+        let gate_rescale = self.pool.push_i32(&rescale);
         if c_q.zero_point != 0 {
             return Err(cx.tensor_msg(cell, "cell state", "zero point must be 0"));
         }
@@ -384,16 +380,15 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             ));
         }
         let cell_clip_q = (cell_clip as f64 / c_q.scale as f64).clamp(-32768.0, 32767.0) as i16;
-        let gates: [LstmGateInt<B>; 4] = gates
-            .try_into()
-            .map_err(|_| cx.err("four gates expected"))?;
         Ok(LstmInt {
             input: TensorId(0),
             output: TensorId(0),
             hidden: 0,
             cell: 0,
             geom,
-            gates,
+            weights,
+            bias,
+            gate_rescale,
             forget_multiplier,
             forget_shift,
             input_multiplier,
