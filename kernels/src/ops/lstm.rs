@@ -189,6 +189,9 @@ pub struct GateData<'r, B> {
     pub recurrent_rescale: (i32, i32),
 }
 
+/// One gate's slices: input weights, recurrent weights, input bias, recurrent bias.
+type GateSlices<'r, W, B> = (&'r [W], &'r [W], &'r [B], &'r [B]);
+
 /// Gate `g`'s slices of the packed `weights` (`[4, u, i]` then `[4, u, u]`) and `bias`
 /// (`[4, u]` then `[4, u]`), or `None` if they are too short.
 fn gate_slices<'r, W, B>(
@@ -197,7 +200,7 @@ fn gate_slices<'r, W, B>(
     g: usize,
     i_n: usize,
     u_n: usize,
-) -> Option<(&'r [W], &'r [W], &'r [B], &'r [B])> {
+) -> Option<GateSlices<'r, W, B>> {
     let (wi, wr) = (u_n.checked_mul(i_n)?, u_n.checked_mul(u_n)?);
     let input_weights = weights.get(g * wi..(g + 1) * wi)?;
     let recurrent_weights = weights.get(4 * wi + g * wr..4 * wi + (g + 1) * wr)?;
@@ -322,7 +325,7 @@ pub fn lstm_int<A: LstmActivation>(
                 let c_row = cell.get_mut(state.clone())?;
                 let o_row = output.get_mut(o_at..o_at + u_n)?;
                 for j in 0..u_n {
-                    let pre = |k: usize| gate_pre::<A>(gates[k], j, x, h);
+                    let pre = |k: usize| gate_pre::<A>(gates.get(k)?, j, x, h);
                     // Q3.12 in: the power-of-two rescale of TFLM's int16 sigmoid and tanh is 3.
                     let f = logistic_i16(rescale(pre(LSTM_FORGET_GATE)? as i16, 3, 0));
                     let i = logistic_i16(rescale(pre(LSTM_INPUT_GATE)? as i16, 3, 0));
@@ -432,7 +435,7 @@ pub fn lstm_f32(
                 let c_row = cell.get_mut(state.clone())?;
                 let o_row = output.get_mut(o_at..o_at + u_n)?;
                 for j in 0..u_n {
-                    let pre = |k: usize| gate_pre_f32(gates[k], j, x, h);
+                    let pre = |k: usize| gate_pre_f32(*gates.get(k)?, j, x, h);
                     let f = logistic_f32(pre(LSTM_FORGET_GATE)?);
                     let i = logistic_f32(pre(LSTM_INPUT_GATE)?);
                     let g = libm::tanhf(pre(LSTM_CELL_GATE)?);

@@ -31,9 +31,9 @@ const LAYER_NORM: [(usize, &str); 4] = [
 ];
 
 /// `2^-12`: the scale of the gates' fully connected outputs (Q3.12), as TFLM's float.
-const GATE_SCALE: f32 = 0.000_244_140_625;
+const GATE_SCALE: f32 = 1.0 / 4096.0;
 /// `2^-15`: the scale of the gates' activations (Q0.15).
-const ACT_SCALE: f32 = 0.000_030_517_578_125;
+const ACT_SCALE: f32 = 1.0 / 32768.0;
 
 /// Sum of each row of `w` (`[rows, cols]`), widened.
 fn row_sums(w: &[i8], cols: usize) -> Vec<i64> {
@@ -74,7 +74,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                     .unwrap_or("unknown")
             )));
         }
-        if !(o.cell_clip >= 0.0) {
+        if o.cell_clip.is_nan() || o.cell_clip < 0.0 {
             return Err(cx.err(format!("cell_clip {} is negative", o.cell_clip)));
         }
         if o.diagonal_recurrent_tensors {
