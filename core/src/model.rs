@@ -732,6 +732,46 @@ impl<'r> Ctx<'r> {
         Ok((inputs, state))
     }
 
+    /// Like [`Ctx::split_with_state`] for a layer with two variable tensors (an LSTM's
+    /// hidden and cell states): the bytes of slots `a` and `b`, mutable, in that order. The
+    /// two slots must not overlap (the converter plans them apart).
+    #[allow(clippy::type_complexity)]
+    pub fn split_with_two_states(
+        &mut self,
+        output: TensorId,
+        a: u16,
+        b: u16,
+    ) -> Result<(Inputs<'_>, &mut [u8], &mut [u8], &mut [u8])> {
+        let len = self.state.len();
+        let range = |slot: u16| {
+            self.model
+                .state
+                .slots
+                .get(slot as usize)
+                .ok_or(self.error("state slot out of range"))?
+                .range(len)
+                .ok_or(self.error("state slot outside the state region"))
+        };
+        let (ra, rb) = (range(a)?, range(b)?);
+        let overlap = self.error("state slots overlap");
+        let outside = self.error("state slot outside the state region");
+        let (first, second, a_first) = if ra.start <= rb.start {
+            (ra, rb, true)
+        } else {
+            (rb, ra, false)
+        };
+        if first.end > second.start {
+            return Err(overlap);
+        }
+        let region = core::mem::take(&mut self.state);
+        let (head, tail) = region.split_at_mut_checked(second.start).ok_or(outside)?;
+        let s1 = head.get_mut(first).ok_or(outside)?;
+        let s2 = tail.get_mut(..second.len()).ok_or(outside)?;
+        let (sa, sb) = if a_first { (s1, s2) } else { (s2, s1) };
+        let (inputs, out) = self.split(output)?;
+        Ok((inputs, out, sa, sb))
+    }
+
     /// Like [`Ctx::split`], plus a scratch region of `scratch_bytes` bytes at arena byte
     /// `scratch_offset` that must not overlap the output.
     pub fn split_with_scratch(

@@ -68,6 +68,7 @@ pub mod ops {
     pub mod gemm;
     pub mod l2_pool;
     pub mod load_const;
+    pub mod lstm;
     pub mod lut;
     pub mod lut_math;
     pub mod mean;

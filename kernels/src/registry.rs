@@ -135,5 +135,8 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::ReadVariable(_) => entry!(variable::run_read_variable),
         Op::AssignVariable(_) => entry!(variable::run_assign_variable),
         Op::CircularBuffer(_) => entry!(circular_buffer::run_circular_buffer),
+        Op::LstmI8(_) => entry!(lstm::run_lstm_i8),
+        Op::LstmI16(_) => entry!(lstm::run_lstm_i16),
+        Op::LstmF32(_) => entry!(lstm::run_lstm_f32),
     }
 }

@@ -109,8 +109,8 @@ fn emitted_model_matches_the_host_conversion() {
     }
 }
 
-/// The emitted stateful models (`tests/data/stateful`: SVDF; `tests/data/variables`:
-/// resource variables with `CALL_ONCE` initial values): `STATE_BYTES` and the state slots
+/// The emitted stateful models (`tests/data/stateful`: SVDF; `tests/data/lstm`: LSTM;
+/// `tests/data/variables`: resource variables with `CALL_ONCE` initial values): `STATE_BYTES` and the state slots
 /// (initial values included) are the host conversion's, and the generated `MODEL`, run call
 /// after call on one state region with the goldens' resets, reproduces TFLM's outputs at
 /// every call.
@@ -119,13 +119,14 @@ fn emitted_stateful_models_match_tflite_micro_call_after_call() {
     let mut checked = 0;
     for (dir, prefix) in [
         ("tests/data/stateful", "st_"),
+        ("tests/data/lstm", "st_"),
         ("tests/data/variables", "var_"),
     ] {
         checked += emitted_stateful_dir(&repo_root().join(dir), prefix);
     }
     assert!(
-        checked >= 10,
-        "expected the SVDF and resource-variable golden sets, checked {checked}"
+        checked >= 8 + 17 + 4,
+        "expected the SVDF, LSTM and resource-variable golden sets, checked {checked}"
     );
 }
 

@@ -1458,8 +1458,8 @@ fn hostile_models_end_in_errors_or_valid_models() {
 #[test]
 fn every_kernel_rejects_another_operators_parameters() {
     let mut layers: Vec<ferrite_core::Layer> = Vec::new();
-    // The single-op goldens, and the stateful ones for the SVDF kernels.
-    let mut dir: Vec<_> = ["tests/data/ops", "tests/data/stateful"]
+    // The single-op goldens, and the stateful ones for the SVDF and LSTM kernels.
+    let mut dir: Vec<_> = ["tests/data/ops", "tests/data/stateful", "tests/data/lstm"]
         .iter()
         .flat_map(|d| {
             std::fs::read_dir(repo_root().join(d))

@@ -175,6 +175,7 @@ fn observe(x86: Option<Options>) -> Seen {
         "tests/data/stateful",
         "tests/data/variables",
         "tests/data/circular_buffer",
+        "tests/data/lstm",
     ] {
         let dir = repo_root().join(dir);
         let index: serde_json::Value =

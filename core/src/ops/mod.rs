@@ -28,6 +28,8 @@ mod variable;
 pub use variable::*;
 mod circular_buffer;
 pub use circular_buffer::*;
+mod lstm;
+pub use lstm::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1500,4 +1502,10 @@ pub enum Op {
     AssignVariable(AssignVariable),
     /// CIRCULAR_BUFFER: a frame into a buffer of the last frames, with a stride in time.
     CircularBuffer(CircularBuffer),
+    /// Int8 UNIDIRECTIONAL_SEQUENCE_LSTM (int16 cell state), TFLM's integer path.
+    LstmI8(LstmI8),
+    /// 16x8 UNIDIRECTIONAL_SEQUENCE_LSTM (int16 activations and cell state).
+    LstmI16(LstmI16),
+    /// Float UNIDIRECTIONAL_SEQUENCE_LSTM.
+    LstmF32(LstmF32),
 }

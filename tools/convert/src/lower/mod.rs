@@ -84,6 +84,7 @@ mod circular_buffer;
 mod conv;
 mod detection;
 mod elementwise;
+mod lstm;
 mod math;
 mod matmul;
 mod movement;
@@ -224,6 +225,7 @@ registry! {
     TANH => unary(),
     TRANSPOSE => transpose(),
     TRANSPOSE_CONV => transpose_conv(),
+    UNIDIRECTIONAL_SEQUENCE_LSTM => sequence_lstm(),
     UNPACK => unpack(),
     VAR_HANDLE => var_handle(),
     ZEROS_LIKE => folded_only(),
@@ -568,7 +570,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             return Err(ConvertError::Tensor {
                 index: i,
                 name: t.name.clone(),
-                message: "variable (stateful) tensor used as a model input or output, or by an operator that keeps no state (only SVDF's activation state is supported)".into(),
+                message: "variable (stateful) tensor used as a model input or output, or by an operator that keeps no state (only SVDF's activation state and UNIDIRECTIONAL_SEQUENCE_LSTM's hidden and cell states are supported)".into(),
             });
         }
         let id = TensorId(
