@@ -50,6 +50,8 @@ fn main() {
         ("tests/data/models", "usr_"),
         ("tests/data/stateful", "st_"),
         ("tests/data/signal", "sig_"),
+        ("tests/data/variables", "var_"),
+        ("tests/data/lstm", "st_"),
     ] {
         let dir = root.join(dir);
         println!("cargo:rerun-if-changed={}", dir.display());

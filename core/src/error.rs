@@ -82,6 +82,14 @@ pub enum Error {
         /// Alignment the model needs, in bytes.
         required: usize,
     },
+    /// A `CIRCULAR_BUFFER` layer ended this invocation early, as TensorFlow Lite Micro's
+    /// `kTfLiteAbort` does: its stride has not come round yet. The layer updated its buffer
+    /// (in the state region) and its output; the layers after it did not run, so the model's
+    /// outputs still hold the last complete invocation's. Call again with the next input.
+    Aborted {
+        /// The layer that ended the invocation.
+        layer: u16,
+    },
     /// A tensor id or constant reference points outside the model's tables.
     InvalidModel {
         /// What is wrong.
@@ -123,6 +131,10 @@ impl fmt::Display for Error {
             Error::StateMisaligned { required } => {
                 write!(f, "state buffer must start on a {required}-byte boundary")
             }
+            Error::Aborted { layer } => write!(
+                f,
+                "layer {layer} (CIRCULAR_BUFFER) ended the invocation early: its stride has not come round"
+            ),
             Error::InvalidModel { reason } => write!(f, "invalid model description: {reason}"),
         }
     }

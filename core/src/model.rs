@@ -121,6 +121,11 @@ pub struct StateSlot {
     /// `ResetVariableTensors` sets the bytes of int8 variables to their zero point and of
     /// everything else to zero).
     pub fill: u8,
+    /// The slot's initial contents in the constant blob ([`Model::consts`], exactly
+    /// [`StateSlot::bytes`] long), or empty to start from [`StateSlot::fill`]: a resource
+    /// variable that a `CALL_ONCE` initialisation subgraph assigns a constant starts, and
+    /// restarts on [`Model::reset_state`], from that value.
+    pub init: ConstRef<u8>,
 }
 
 impl StateSlot {
@@ -355,9 +360,11 @@ impl<'a> Model<'a> {
 
     /// Puts every variable tensor back to its initial value, as TensorFlow Lite Micro's
     /// `MicroInterpreter::ResetVariableTensors` does: the bytes of an int8 variable become its
-    /// zero point, those of any other type zero ([`StateSlot::fill`]). Call it once before the
-    /// first inference (TFLM resets when it allocates the tensors) and whenever a new
-    /// sequence starts.
+    /// zero point, those of any other type zero ([`StateSlot::fill`]); a resource variable
+    /// with a constant initial value ([`StateSlot::init`]) gets that value back, as a freshly
+    /// created TFLM interpreter's first `CALL_ONCE` gives it. Call it once before the first
+    /// inference (TFLM resets when it allocates the tensors) and whenever a new sequence
+    /// starts.
     pub fn reset_state(&self, state: &mut [u8]) -> Result<()> {
         self.check_state(state)?;
         let region = state
@@ -370,12 +377,22 @@ impl<'a> Model<'a> {
             let range = slot.range(region.len()).ok_or(Error::InvalidModel {
                 reason: "state slot outside the state region",
             })?;
-            region
-                .get_mut(range)
-                .ok_or(Error::InvalidModel {
-                    reason: "state slot outside the state region",
-                })?
-                .fill(slot.fill);
+            let bytes = region.get_mut(range).ok_or(Error::InvalidModel {
+                reason: "state slot outside the state region",
+            })?;
+            if slot.init.is_empty() {
+                bytes.fill(slot.fill);
+            } else {
+                let start = slot.init.offset as usize;
+                let init = start
+                    .checked_add(slot.init.len as usize)
+                    .and_then(|end| self.consts.get(start..end))
+                    .filter(|init| init.len() == bytes.len())
+                    .ok_or(Error::InvalidModel {
+                        reason: "a state slot's initial value is not its size in the constants",
+                    })?;
+                bytes.copy_from_slice(init);
+            }
         }
         Ok(())
     }
@@ -691,6 +708,70 @@ impl<'r> Ctx<'r> {
         Ok((inputs, out, state))
     }
 
+    /// The arena (readable, every tensor) and the bytes of state slot `slot`
+    /// ([`StatePlan::slots`]), mutable: for a layer whose only output is the state.
+    pub fn state_and_inputs(&mut self, slot: u16) -> Result<(Inputs<'_>, &mut [u8])> {
+        let range = self
+            .model
+            .state
+            .slots
+            .get(slot as usize)
+            .ok_or(self.error("state slot out of range"))?
+            .range(self.state.len())
+            .ok_or(self.error("state slot outside the state region"))?;
+        let state = self.state.get_mut(range).ok_or(Error::InvalidLayer {
+            layer: self.layer,
+            reason: "state slot outside the state region",
+        })?;
+        let inputs = Inputs {
+            tensors: self.model.tensors,
+            parts: [(0, &*self.arena), (0, &[]), (0, &[])],
+            external: (self.model.arena_bytes, self.external),
+            layer: self.layer,
+        };
+        Ok((inputs, state))
+    }
+
+    /// Like [`Ctx::split_with_state`] for a layer with two variable tensors (an LSTM's
+    /// hidden and cell states): the bytes of slots `a` and `b`, mutable, in that order. The
+    /// two slots must not overlap (the converter plans them apart).
+    #[allow(clippy::type_complexity)]
+    pub fn split_with_two_states(
+        &mut self,
+        output: TensorId,
+        a: u16,
+        b: u16,
+    ) -> Result<(Inputs<'_>, &mut [u8], &mut [u8], &mut [u8])> {
+        let len = self.state.len();
+        let range = |slot: u16| {
+            self.model
+                .state
+                .slots
+                .get(slot as usize)
+                .ok_or(self.error("state slot out of range"))?
+                .range(len)
+                .ok_or(self.error("state slot outside the state region"))
+        };
+        let (ra, rb) = (range(a)?, range(b)?);
+        let overlap = self.error("state slots overlap");
+        let outside = self.error("state slot outside the state region");
+        let (first, second, a_first) = if ra.start <= rb.start {
+            (ra, rb, true)
+        } else {
+            (rb, ra, false)
+        };
+        if first.end > second.start {
+            return Err(overlap);
+        }
+        let region = core::mem::take(&mut self.state);
+        let (head, tail) = region.split_at_mut_checked(second.start).ok_or(outside)?;
+        let s1 = head.get_mut(first).ok_or(outside)?;
+        let s2 = tail.get_mut(..second.len()).ok_or(outside)?;
+        let (sa, sb) = if a_first { (s1, s2) } else { (s2, s1) };
+        let (inputs, out) = self.split(output)?;
+        Ok((inputs, out, sa, sb))
+    }
+
     /// Like [`Ctx::split`], plus a scratch region of `scratch_bytes` bytes at arena byte
     /// `scratch_offset` that must not overlap the output.
     pub fn split_with_scratch(
@@ -935,17 +1016,19 @@ mod tests {
                 offset: 0,
                 bytes: 3,
                 fill: 0xfd,
+                init: ConstRef::EMPTY,
             },
             StateSlot {
                 offset: 16,
                 bytes: 4,
                 fill: 0,
+                init: ConstRef::new(4, 4),
             },
         ];
         let model = Model {
             tensors: &[],
             layers: &[],
-            consts: &[],
+            consts: &[9, 9, 9, 9, 1, 2, 3, 4],
             inputs: &[],
             outputs: &[],
             arena_bytes: 0,
@@ -959,7 +1042,11 @@ mod tests {
         model.reset_state(state.as_mut_slice()).unwrap();
         let s = state.as_mut_slice();
         assert_eq!(&s[..4], &[0xfd, 0xfd, 0xfd, 7]);
-        assert_eq!(&s[16..21], &[0, 0, 0, 0, 7]);
+        assert_eq!(
+            &s[16..21],
+            &[1, 2, 3, 4, 7],
+            "the second slot starts from its constant"
+        );
         assert_eq!(
             model.reset_state(&mut s[..31]),
             Err(Error::StateTooSmall {

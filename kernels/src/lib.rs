@@ -55,6 +55,7 @@ pub mod ops {
     pub mod batch_matmul;
     pub mod binary;
     pub mod cast;
+    pub mod circular_buffer;
     pub mod conv;
     pub mod conv_helium;
     pub mod depthwise;
@@ -67,6 +68,7 @@ pub mod ops {
     pub mod gemm;
     pub mod l2_pool;
     pub mod load_const;
+    pub mod lstm;
     pub mod lut;
     pub mod lut_math;
     pub mod mean;
@@ -84,4 +86,5 @@ pub mod ops {
     pub mod svdf;
     pub mod transpose_conv;
     pub mod unary_f32;
+    pub mod variable;
 }

@@ -141,5 +141,11 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::SignalSpectralSubtraction(_) => entry!(signal::run_signal_spectral_subtraction),
         Op::SignalPcan(_) => entry!(signal::run_signal_pcan),
         Op::SignalFilterBankLog(_) => entry!(signal::run_signal_filter_bank_log),
+        Op::ReadVariable(_) => entry!(variable::run_read_variable),
+        Op::AssignVariable(_) => entry!(variable::run_assign_variable),
+        Op::CircularBuffer(_) => entry!(circular_buffer::run_circular_buffer),
+        Op::LstmI8(_) => entry!(lstm::run_lstm_i8),
+        Op::LstmI16(_) => entry!(lstm::run_lstm_i16),
+        Op::LstmF32(_) => entry!(lstm::run_lstm_f32),
     }
 }

@@ -59,7 +59,11 @@ fn every_golden_model_converts_to_rust() {
 fn emitted_models_reproduce_their_goldens() {
     let mut checked = 0;
     for (name, source, model) in emitted::EMITTED {
-        if name.starts_with("st_") || name.starts_with("sig_") || name.starts_with("e2e_") {
+        if name.starts_with("st_")
+            || name.starts_with("var_")
+            || name.starts_with("sig_")
+            || name.starts_with("e2e_")
+        {
             // Stateful models run call after call: `emitted_stateful_models_...` below,
             // `tests/signal_ops.rs` and `tests/audio_frontend.rs`.
             continue;
@@ -110,12 +114,30 @@ fn emitted_model_matches_the_host_conversion() {
     }
 }
 
-/// The emitted stateful models (`tests/data/stateful`): `STATE_BYTES` and the state slots
-/// are the host conversion's, and the generated `MODEL`, run call after call on one state
-/// region with the goldens' resets, reproduces TFLM's outputs at every call.
+/// The emitted stateful models (`tests/data/stateful`: SVDF; `tests/data/lstm`: LSTM;
+/// `tests/data/variables`: resource variables with `CALL_ONCE` initial values): `STATE_BYTES` and the state slots
+/// (initial values included) are the host conversion's, and the generated `MODEL`, run call
+/// after call on one state region with the goldens' resets, reproduces TFLM's outputs at
+/// every call.
 #[test]
 fn emitted_stateful_models_match_tflite_micro_call_after_call() {
-    let dir = repo_root().join("tests/data/stateful");
+    let mut checked = 0;
+    for (dir, prefix) in [
+        ("tests/data/stateful", "st_"),
+        ("tests/data/lstm", "st_"),
+        ("tests/data/variables", "var_"),
+    ] {
+        checked += emitted_stateful_dir(&repo_root().join(dir), prefix);
+    }
+    assert!(
+        checked >= 8 + 17 + 4,
+        "expected the SVDF, LSTM and resource-variable golden sets, checked {checked}"
+    );
+}
+
+/// [`emitted_stateful_models_match_tflite_micro_call_after_call`] for the cases of `dir`,
+/// emitted as `<prefix><case>`; returns how many it checked.
+fn emitted_stateful_dir(dir: &Path, prefix: &str) -> usize {
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
     let mut checked = 0;
@@ -123,7 +145,7 @@ fn emitted_stateful_models_match_tflite_micro_call_after_call() {
         let name = case["name"].as_str().unwrap();
         let (_, source, model) = emitted::EMITTED
             .iter()
-            .find(|(n, _, _)| n.strip_prefix("st_") == Some(name))
+            .find(|(n, _, _)| n.strip_prefix(prefix) == Some(name))
             .unwrap_or_else(|| panic!("{name}: not emitted"));
         let c = convert_portable(Path::new(source));
         assert_eq!(model.state.bytes, c.state_bytes, "{name}: STATE_BYTES");
@@ -164,8 +186,5 @@ fn emitted_stateful_models_match_tflite_micro_call_after_call() {
         assert!(bad.is_empty(), "{name}: {bad:?}");
         checked += 1;
     }
-    assert!(
-        checked >= 6,
-        "expected the SVDF golden set, checked {checked}"
-    );
+    checked
 }

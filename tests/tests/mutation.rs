@@ -1458,15 +1458,20 @@ fn hostile_models_end_in_errors_or_valid_models() {
 #[test]
 fn every_kernel_rejects_another_operators_parameters() {
     let mut layers: Vec<ferrite_core::Layer> = Vec::new();
-    // The single-op goldens, the stateful ones for the SVDF kernels, the signal ops.
-    let mut dir: Vec<_> = ["tests/data/ops", "tests/data/stateful", "tests/data/signal"]
-        .iter()
-        .flat_map(|d| {
-            std::fs::read_dir(repo_root().join(d))
-                .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
-        .collect();
+    // The single-op goldens, the stateful ones for the SVDF and LSTM kernels, the signal ops.
+    let mut dir: Vec<_> = [
+        "tests/data/ops",
+        "tests/data/stateful",
+        "tests/data/lstm",
+        "tests/data/signal",
+    ]
+    .iter()
+    .flat_map(|d| {
+        std::fs::read_dir(repo_root().join(d))
+            .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    })
+    .collect();
     dir.retain(|p: &std::path::PathBuf| p.extension().is_some_and(|e| e == "tflite"));
     dir.sort();
     for p in dir {

@@ -174,6 +174,9 @@ fn observe(x86: Option<Options>) -> Seen {
         "tests/data/models",
         "tests/data/stateful",
         "tests/data/signal",
+        "tests/data/variables",
+        "tests/data/circular_buffer",
+        "tests/data/lstm",
     ] {
         let dir = repo_root().join(dir);
         let index: serde_json::Value =

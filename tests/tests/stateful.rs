@@ -1,8 +1,10 @@
 //! Stateful models call after call (`tests/data/stateful`, produced by
-//! `tools/goldens/gen_svdf_goldens.py` on one TensorFlow Lite Micro interpreter per case): the
-//! SVDF activation state lives in the model's state region, carries from one invocation to the
-//! next, and `reset_state` restarts the sequence exactly as TFLM's `ResetVariableTensors`;
-//! int8 outputs equal TFLM's byte for byte, float within 1e-5 relative, at every call.
+//! `tools/goldens/gen_svdf_goldens.py`, and `tests/data/lstm`, by
+//! `tools/goldens/gen_lstm_goldens.py`, on one TensorFlow Lite Micro interpreter per case): the
+//! SVDF activation state and the LSTM hidden and cell states live in the model's state region,
+//! carry from one invocation to the next, and `reset_state` restarts the sequence exactly as
+//! TFLM's `ResetVariableTensors`; integer outputs equal TFLM's byte for byte, float within
+//! 1e-5 relative, at every call.
 
 use ferrite_convert::host::{run_model, run_model_stateful};
 use ferrite_convert::npy::Data;
@@ -20,8 +22,14 @@ struct Case {
     outputs: ferrite_convert::npy::Array,
 }
 
+/// The SVDF cases.
 fn cases() -> Vec<Case> {
-    let dir = repo_root().join("tests/data/stateful");
+    cases_in("tests/data/stateful")
+}
+
+/// The cases listed in `<dir>/index.json`.
+fn cases_in(dir: &str) -> Vec<Case> {
+    let dir = repo_root().join(dir);
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
     index["cases"]
@@ -31,7 +39,7 @@ fn cases() -> Vec<Case> {
         .map(|c| {
             let name = c["name"].as_str().unwrap().to_string();
             Case {
-                state_dtype: c["state_dtype"].as_str().unwrap().to_string(),
+                state_dtype: c["state_dtype"].as_str().unwrap_or_default().to_string(),
                 calls: c["calls"].as_u64().unwrap() as usize,
                 reset_before: c["reset_before"]
                     .as_array()
@@ -120,11 +128,54 @@ fn svdf_cases_match_tflite_micro_call_after_call_with_reset() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Every LSTM case (float32, int8, 16x8; batch- and time-major, batch 1 and 2, with and
+/// without cell clip, return_sequences on and off, and the classifier) on every target: the
+/// hidden and cell states take two slots, and each call equals TFLM's.
+#[test]
+fn lstm_cases_match_tflite_micro_call_after_call_with_reset() {
+    let cases = cases_in("tests/data/lstm");
+    assert!(cases.len() >= 15, "expected the LSTM golden set");
+    let mut failures = Vec::new();
+    for case in &cases {
+        for target in TARGETS {
+            let c = convert_for(&case.tflite, target);
+            let model = c.model();
+            assert_eq!(
+                model.state.slots.len(),
+                2,
+                "{}: hidden and cell states",
+                case.name
+            );
+            let mut arena = c.new_arena();
+            let mut state = c.new_state();
+            model.reset_state(state.as_mut_slice()).unwrap();
+            for k in 0..case.calls {
+                if case.reset_before.contains(&k) {
+                    model.reset_state(state.as_mut_slice()).unwrap();
+                }
+                let got = run_model_stateful(
+                    &model,
+                    arena.as_mut_slice(),
+                    state.as_mut_slice(),
+                    std::slice::from_ref(&case.inputs),
+                    k,
+                    &mut NoHook,
+                )
+                .unwrap_or_else(|e| panic!("{} call {k}: {e}", case.name));
+                if let Some(m) = mismatch(case, k, &got[0]) {
+                    failures.push(format!("{} ({target:?}): {m}", case.name));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// The goldens depend on the carried state: a fresh state for every call (what `ferrite run`
 /// does without `--stream`) reproduces only the calls that start a sequence.
 #[test]
-fn svdf_goldens_need_the_carried_state() {
-    for case in cases() {
+fn svdf_and_lstm_goldens_need_the_carried_state() {
+    for case in cases().into_iter().chain(cases_in("tests/data/lstm")) {
         let c = convert(&case.tflite);
         let model = c.model();
         let mut arena = c.new_arena();
@@ -306,4 +357,161 @@ fn a_variable_tensor_outside_svdf_is_an_error_naming_it() {
         e.contains("accumulator") && e.contains("variable"),
         "unexpected error: {e}"
     );
+}
+
+const UNIDIRECTIONAL_SEQUENCE_LSTM: i32 = 44;
+const LSTM_OPTIONS: u8 = 71;
+
+/// The forms of a hand-built float LSTM (batch 1, 2 steps, 3 features, 2 units) the
+/// refusal test varies.
+#[derive(Default, Clone, Copy)]
+struct LstmVariant {
+    /// Inputs 9, 16 or 20 (peephole, projection, layer norm) given a tensor.
+    extra_input: Option<usize>,
+    /// No input gate (CIFG): inputs 1, 5 and 12 omitted.
+    cifg: bool,
+    /// The fused activation code (4 = TANH, what TFLM needs).
+    activation: i32,
+    /// The cell state's type code (0 = FLOAT32).
+    cell_dtype: u8,
+}
+
+fn float_lstm(v: &LstmVariant) -> ModelSpec {
+    let (units, inputs) = (2usize, 3usize);
+    let mut spec = ModelSpec {
+        opcodes: vec![UNIDIRECTIONAL_SEQUENCE_LSTM],
+        buffers: vec![vec![]],
+        ..Default::default()
+    };
+    let x = spec.push_tensor(tensor("x", &[1, 2, inputs as i32], 0, 0));
+    let mut op_inputs = vec![x];
+    let ramp = |n: usize, k: usize| -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 7 + k * 3) % 11) as f32 / 10.0 - 0.5)
+            .collect()
+    };
+    for (k, cols) in [inputs, inputs, inputs, inputs, units, units, units, units]
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("w{k}");
+        let t = TensorSpec::f32(&name, &[units as i32, cols as i32]);
+        op_inputs.push(spec.push_const(t, le_f32(&ramp(units * cols, k))));
+    }
+    for k in 9..24 {
+        let t = match k {
+            12..=15 => {
+                let t = TensorSpec::f32(&format!("bias{k}"), &[units as i32]);
+                spec.push_const(t, le_f32(&ramp(units, k)))
+            }
+            18 | 19 => {
+                let name = if k == 18 {
+                    "hidden_state"
+                } else {
+                    "cell_state"
+                };
+                let dtype = if k == 19 { v.cell_dtype } else { 0 };
+                let mut t = tensor(name, &[1, units as i32], dtype, 0);
+                t.is_variable = true;
+                if dtype == 7 {
+                    t.scale = vec![1.0 / 2048.0];
+                    t.zero_point = vec![0];
+                }
+                spec.push_tensor(t)
+            }
+            _ if Some(k) == v.extra_input => {
+                let t = TensorSpec::f32(&format!("extra{k}"), &[units as i32]);
+                spec.push_const(t, le_f32(&ramp(units, k)))
+            }
+            _ => -1,
+        };
+        op_inputs.push(t);
+    }
+    if v.cifg {
+        for k in [1, 5, 12] {
+            op_inputs[k] = -1;
+        }
+    }
+    let y = spec.push_tensor(tensor("y", &[1, 2, units as i32], 0, 0));
+    spec.ops =
+        vec![OpSpec::new(0, &op_inputs, &[y]).with_options(LSTM_OPTIONS, &[(4, v.activation)])];
+    spec.inputs = vec![x];
+    spec.outputs = vec![y];
+    spec
+}
+
+/// A hand-built float LSTM converts with two state slots (hidden and cell, 8 bytes each,
+/// 16-byte aligned, the region rounded up to 32 bytes) and runs; every form TFLite Micro's LSTM kernel refuses is refused at
+/// conversion with an error naming the operator, the option or tensor, and the types.
+#[test]
+fn lstm_forms_tflite_micro_refuses_are_errors_naming_the_option_or_tensor() {
+    let ok = LstmVariant {
+        activation: 4,
+        ..Default::default()
+    };
+    let c = compile(&float_lstm(&ok).build(), &Options::default()).unwrap();
+    let slots: Vec<(u32, u32)> = c.state_slots.iter().map(|s| (s.offset, s.bytes)).collect();
+    assert_eq!(slots, [(0, 8), (16, 8)], "hidden then cell state");
+    assert_eq!(c.state_bytes, 32);
+    let model = c.model();
+    let mut arena = c.new_arena();
+    let mut state = c.new_state();
+    let y: &[f32] = model
+        .run_stateful(arena.as_mut_slice(), state.as_mut_slice(), &[0.5f32; 6])
+        .unwrap();
+    assert!(y.iter().all(|v| v.is_finite() && v.abs() < 1.0) && y.iter().any(|&v| v != 0.0));
+    let cases: [(LstmVariant, &[&str]); 6] = [
+        (
+            LstmVariant {
+                extra_input: Some(10),
+                ..ok
+            },
+            &["UNIDIRECTIONAL_SEQUENCE_LSTM", "peephole", "extra10"],
+        ),
+        (
+            LstmVariant {
+                extra_input: Some(16),
+                ..ok
+            },
+            &["UNIDIRECTIONAL_SEQUENCE_LSTM", "projection", "extra16"],
+        ),
+        (
+            LstmVariant {
+                extra_input: Some(21),
+                ..ok
+            },
+            &["UNIDIRECTIONAL_SEQUENCE_LSTM", "layer norm", "extra21"],
+        ),
+        (
+            LstmVariant { cifg: true, ..ok },
+            &["UNIDIRECTIONAL_SEQUENCE_LSTM", "CIFG"],
+        ),
+        (
+            LstmVariant {
+                activation: 1,
+                ..ok
+            },
+            &["UNIDIRECTIONAL_SEQUENCE_LSTM", "RELU", "TANH"],
+        ),
+        (
+            LstmVariant {
+                cell_dtype: 7,
+                ..ok
+            },
+            &[
+                "UNIDIRECTIONAL_SEQUENCE_LSTM",
+                "cell_state",
+                "int16",
+                "float32",
+            ],
+        ),
+    ];
+    for (variant, words) in cases {
+        let e = compile(&float_lstm(&variant).build(), &Options::default())
+            .unwrap_err()
+            .to_string();
+        for word in words {
+            assert!(e.contains(word), "{word:?} missing from: {e}");
+        }
+    }
 }

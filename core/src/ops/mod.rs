@@ -26,6 +26,12 @@ mod svdf;
 pub use svdf::*;
 mod signal;
 pub use signal::*;
+mod variable;
+pub use variable::*;
+mod circular_buffer;
+pub use circular_buffer::*;
+mod lstm;
+pub use lstm::*;
 
 /// Geometry shared by 2-D convolutions (NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1510,4 +1516,16 @@ pub enum Op {
     SignalPcan(SignalPcan),
     /// TFLM's `SignalFilterBankLog`.
     SignalFilterBankLog(SignalFilterBankLog),
+    /// READ_VARIABLE: a resource variable's value into a tensor.
+    ReadVariable(ReadVariable),
+    /// ASSIGN_VARIABLE: a tensor's value into a resource variable.
+    AssignVariable(AssignVariable),
+    /// CIRCULAR_BUFFER: a frame into a buffer of the last frames, with a stride in time.
+    CircularBuffer(CircularBuffer),
+    /// Int8 UNIDIRECTIONAL_SEQUENCE_LSTM (int16 cell state), TFLM's integer path.
+    LstmI8(LstmI8),
+    /// 16x8 UNIDIRECTIONAL_SEQUENCE_LSTM (int16 activations and cell state).
+    LstmI16(LstmI16),
+    /// Float UNIDIRECTIONAL_SEQUENCE_LSTM.
+    LstmF32(LstmF32),
 }

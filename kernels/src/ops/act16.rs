@@ -161,7 +161,7 @@ pub fn rsqrt_params_i16(input: QParams, output: QParams) -> Option<ActI16Kind> {
 /// most 65535; a shift of 31 only with a multiplier below 32768), so wrapping never happens
 /// for parameters [`logistic_params_i16`] and [`tanh_params_i16`] produce.
 #[inline(always)]
-fn rescale(x: i16, multiplier: i32, shift: i32) -> i32 {
+pub(crate) fn rescale(x: i16, multiplier: i32, shift: i32) -> i32 {
     let round = if shift > 0 { 1i32 << (shift - 1) } else { 0 };
     (x as i32).wrapping_mul(multiplier).wrapping_add(round) >> shift
 }
@@ -185,7 +185,7 @@ fn interpolate(magnitude: u32, frac_bits: u32, saturated: u32) -> u32 {
 /// int16): 9 fraction bits index the table (1/24 per entry after the 3/4 range scaling),
 /// negative inputs mirror as `1 − sigmoid(|x|)`, and the Q0.25 result rounds to Q0.15.
 #[inline(always)]
-fn logistic_i16(v: i32) -> i16 {
+pub(crate) fn logistic_i16(v: i32) -> i16 {
     let r = interpolate(v.unsigned_abs(), 9, 0x7FFF << 10);
     let r = if v >= 0 {
         r.wrapping_add(1 << 9)
@@ -200,7 +200,7 @@ fn logistic_i16(v: i32) -> i16 {
 /// `2·sigmoid(2x) − 1`, so 8 fraction bits index the same table; the result is formed in
 /// signed arithmetic and shifted down to Q0.15.
 #[inline(always)]
-fn tanh_i16(v: i32) -> i16 {
+pub(crate) fn tanh_i16(v: i32) -> i16 {
     let r = interpolate(v.unsigned_abs(), 8, 0xFFFF << 8) as i32;
     let r = if v >= 0 {
         r.wrapping_sub(1 << 23).wrapping_add(1 << 7)

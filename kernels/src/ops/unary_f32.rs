@@ -125,7 +125,7 @@ fn max_f32(a: f32, b: f32) -> f32 {
 /// TFLite's float logistic (`reference_ops::Logistic`), whose cut-offs avoid `exp` overflow
 /// and match the optimized kernels.
 #[inline]
-fn logistic_f32(x: f32) -> f32 {
+pub(crate) fn logistic_f32(x: f32) -> f32 {
     const CUTOFF_UPPER: f32 = 16.619_047;
     const CUTOFF_LOWER: f32 = -9.0;
     if x > CUTOFF_UPPER {

@@ -297,13 +297,18 @@ fn a_model_too_big_for_the_board_is_a_clear_error() {
     );
 }
 
-/// A stateful model on qemu-m4: with `--stream` the firmware keeps the SVDF's activation
-/// state in its `STATE_BYTES` region from sample to sample and reproduces TFLM's calls 0..5
-/// (one sequence: the goldens reset before call 5) byte for byte.
+/// Stateful models on qemu-m4: with `--stream` the firmware keeps the SVDF's activation
+/// state, or the resource variables (starting from their CALL_ONCE values), in its
+/// `STATE_BYTES` region from sample to sample and reproduces TFLM's calls 0..5 (one sequence:
+/// the goldens reset before call 5) byte for byte.
 #[test]
-fn svdf_streams_its_state_on_qemu_m4() {
-    let dir = root().join("tests/data/stateful");
-    for name in ["svdf_int8_rank2_batch2", "svdf_f32_rank3_relu6"] {
+fn svdf_and_resource_variables_stream_their_state_on_qemu_m4() {
+    for (dir, name) in [
+        ("stateful", "svdf_int8_rank2_batch2"),
+        ("stateful", "svdf_f32_rank3_relu6"),
+        ("variables", "streaming_conv_int8"),
+    ] {
+        let dir = root().join("tests/data").join(dir);
         let input = first_samples(
             &dir.join(format!("{name}.inputs.npy")),
             5,

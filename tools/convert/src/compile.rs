@@ -385,6 +385,7 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         mut warnings,
         state_slots,
         state_tensors,
+        state_names,
         state_bytes,
     } = lowered;
     // Reported weights are the model's own, not the host-only packed copies added below.
@@ -679,14 +680,14 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         state_bytes,
         state: state_slots
             .iter()
-            .zip(&state_tensors)
+            .zip(state_tensors.iter().zip(state_names))
             .enumerate()
-            .map(|(slot, (s, &t))| {
+            .map(|(slot, (s, (&t, name)))| {
                 let gt = &graph.tensors[t];
                 StateReport {
                     slot,
                     tflite_index: t,
-                    name: gt.name.clone(),
+                    name,
                     dtype: gt.dtype.map_or("?", |d| d.name()).to_string(),
                     shape: gt.shape.clone(),
                     offset: s.offset as usize,

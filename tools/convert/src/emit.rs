@@ -126,8 +126,8 @@ pub fn emit(c: &Compiled, prov: &Provenance) -> Result<String, crate::rustlit::L
     for slot in &c.state_slots {
         let _ = writeln!(
             s,
-            "    ferrite_core::StateSlot {{ offset: {}, bytes: {}, fill: {} }},",
-            slot.offset, slot.bytes, slot.fill
+            "    ferrite_core::StateSlot {{ offset: {}, bytes: {}, fill: {}, init: ferrite_core::ConstRef::new({}, {}) }},",
+            slot.offset, slot.bytes, slot.fill, slot.init.offset, slot.init.len
         );
     }
     s.push_str("];\n\n");

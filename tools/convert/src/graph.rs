@@ -162,6 +162,9 @@ pub struct Graph<'a> {
     /// the portable kernel instead (no scratch). Set by [`crate::budget`] when no plan fits
     /// its budget otherwise.
     pub scratch_within_peak: bool,
+    /// Resource variables: the variable each handle tensor names and the initial values
+    /// `CALL_ONCE` subgraphs give them ([`crate::resource`]).
+    pub resources: crate::resource::Resources<'a>,
 }
 
 /// A tensor whose bytes are a contiguous part of another's: rows of an NHWC tensor, which a
@@ -258,12 +261,6 @@ impl<'a> Graph<'a> {
             .subgraphs
             .first()
             .ok_or_else(|| ConvertError::Model("the file has no subgraph".into()))?;
-        if model.subgraphs.len() > 1 {
-            warnings.push(format!(
-                "the file has {} subgraphs; only the first (main) graph is converted",
-                model.subgraphs.len()
-            ));
-        }
 
         let mut tensors = Vec::with_capacity(sg.tensors.len());
         // 1-D per-channel tensors whose quantized_dimension is not 0 (person_detect's biases):
@@ -603,9 +600,20 @@ impl<'a> Graph<'a> {
                 });
             }
         }
+        let resources = crate::resource::resolve(model, &ops, n)?;
+        let unused = (1..model.subgraphs.len())
+            .filter(|k| !resources.init_subgraphs.contains(k))
+            .count();
+        if unused > 0 {
+            warnings.push(format!(
+                "the file has {} subgraphs; {unused} of them neither the main graph nor a CALL_ONCE initialisation subgraph, not converted",
+                model.subgraphs.len()
+            ));
+        }
         Ok(Graph {
             tensors,
             ops,
+            resources,
             inputs,
             outputs,
             warnings,

@@ -73,7 +73,9 @@ pub fn run_model<H: LayerHook>(
 }
 
 /// [`run_model`] on the caller's persistent `state` region, which the run reads and updates
-/// (reset it with [`Model::reset_state`] before a sequence's first sample).
+/// (reset it with [`Model::reset_state`] before a sequence's first sample). A sample a
+/// CIRCULAR_BUFFER ends early ([`ferrite_core::Error::Aborted`]) gives the outputs as that
+/// leaves them (the last complete sample's), as TFLite Micro's caller finds them.
 pub fn run_model_stateful<H: LayerHook>(
     model: &Model<'_>,
     arena: &mut [u8],
@@ -96,9 +98,10 @@ pub fn run_model_stateful<H: LayerHook>(
                 .map_err(|e| e.to_string())?;
         }
     }
-    model
-        .invoke_stateful_with_hook(arena, state, &in_place, hook)
-        .map_err(|e| e.to_string())?;
+    match model.invoke_stateful_with_hook(arena, state, &in_place, hook) {
+        Ok(()) | Err(ferrite_core::Error::Aborted { .. }) => {}
+        Err(e) => return Err(e.to_string()),
+    }
     (0..model.outputs.len())
         .map(|i| {
             model

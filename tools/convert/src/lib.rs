@@ -41,6 +41,7 @@ pub mod lower_dsp;
 pub mod npy;
 pub mod patch;
 pub mod plan;
+pub mod resource;
 pub mod rustlit;
 pub mod tflite;
 

@@ -426,7 +426,10 @@ fn view(g: &mut Graph<'_>, parent: usize, from: usize, rows: usize, global: usiz
 /// Multiply-accumulates of a convolution-like operator from its tensors' shapes (0 for the
 /// element-wise ones), as the lowering counts them.
 pub(crate) fn op_macs(g: &Graph<'_>, op: &GOp<'_>) -> u64 {
-    let out = &g.tensors[op.outputs[0]];
+    // An operator without outputs (ASSIGN_VARIABLE, CALL_ONCE) computes nothing.
+    let Some(out) = op.outputs.first().and_then(|&o| g.tensors.get(o)) else {
+        return 0;
+    };
     let elems = out.num_elements() as u64;
     let filter = op.inputs.get(1).copied().flatten().map(|f| &g.tensors[f]);
     match (op.code, filter) {

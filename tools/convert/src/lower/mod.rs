@@ -69,16 +69,22 @@ pub struct Lowered {
     pub warnings: Vec<String>,
     /// The persistent state region: its slots, in the order layers name them.
     pub state_slots: Vec<ferrite_core::StateSlot>,
-    /// TFLite index of each slot's variable tensor (parallel to `state_slots`).
+    /// TFLite index of each slot's variable tensor (parallel to `state_slots`): for a
+    /// resource variable, the tensor that first reads or assigns it.
     pub state_tensors: Vec<usize>,
+    /// Each slot's name in reports (parallel to `state_slots`): the variable tensor's, or a
+    /// resource variable's shared name.
+    pub state_names: Vec<String>,
     /// Bytes of the state region (each slot 16-byte aligned).
     pub state_bytes: usize,
 }
 
 mod activation;
+mod circular_buffer;
 mod conv;
 mod detection;
 mod elementwise;
+mod lstm;
 mod math;
 mod matmul;
 mod movement;
@@ -91,6 +97,7 @@ pub(crate) mod shuffle;
 mod signal;
 mod space_batch;
 mod svdf;
+mod variable;
 
 /// The operator registry: every TFLite builtin Ferrite converts and the [`Lowerer`] method (in
 /// the operator family's module, `lower/<family>.rs`) that takes it. [`SUPPORTED_OPS`] (for
@@ -122,6 +129,7 @@ macro_rules! registry {
 }
 
 registry! {
+    "CIRCULAR_BUFFER" => circular_buffer(),
     "SignalEnergy" => signal_energy(),
     "SignalFftAutoScale" => signal_fft_auto_scale(),
     "SignalFilterBank" => signal_filter_bank(),
@@ -137,11 +145,13 @@ registry! {
     ADD_N => add_n(),
     ARG_MAX => arg_min_max(true),
     ARG_MIN => arg_min_max(false),
+    ASSIGN_VARIABLE => assign_variable(),
     AVERAGE_POOL_2D => pool(PoolKind::Average),
     BATCH_MATMUL => batch_matmul(),
     BATCH_TO_SPACE_ND => batch_to_space(),
     BROADCAST_ARGS => folded_only(),
     BROADCAST_TO => broadcast_to(),
+    CALL_ONCE => call_once(),
     CAST => cast(),
     CEIL => math_unary(UnaryKind::Ceil),
     CONCATENATION => concat(),
@@ -192,6 +202,7 @@ registry! {
     PADV2 => pad(),
     PRELU => prelu(),
     QUANTIZE => quantize(),
+    READ_VARIABLE => read_variable(),
     REDUCE_ALL => reduce_all(),
     REDUCE_MAX => reduce(ReduceFn::Max),
     REDUCE_MIN => reduce(ReduceFn::Min),
@@ -224,7 +235,9 @@ registry! {
     TANH => unary(),
     TRANSPOSE => transpose(),
     TRANSPOSE_CONV => transpose_conv(),
+    UNIDIRECTIONAL_SEQUENCE_LSTM => sequence_lstm(),
     UNPACK => unpack(),
+    VAR_HANDLE => var_handle(),
     ZEROS_LIKE => folded_only(),
 }
 
@@ -253,6 +266,12 @@ struct Lowerer<'g, 'a> {
     state_slots: Vec<ferrite_core::StateSlot>,
     /// TFLite index of each slot's variable tensor.
     state_tensors: Vec<usize>,
+    /// Each slot's name in reports.
+    state_names: Vec<String>,
+    /// The state slot of each resource variable ([`Graph::resources`]), once planned.
+    variable_slots: Vec<Option<u16>>,
+    /// CIRCULAR_BUFFERs so far whose stride TFLite Micro guesses (see `circular_buffer.rs`).
+    circular_buffer_guesses: u32,
 }
 
 /// Most activation bytes live at once when `g`'s operators run in order: each non-constant
@@ -290,6 +309,9 @@ pub fn lower(g: &Graph<'_>, target: Target, int8_weights: &Int8Weights) -> Resul
         op_index: 0,
         state_slots: Vec::new(),
         state_tensors: Vec::new(),
+        state_names: Vec::new(),
+        variable_slots: vec![None; g.resources.variables.len()],
+        circular_buffer_guesses: 0,
     };
     for &i in &g.inputs {
         l.id(i)?;
@@ -331,6 +353,7 @@ pub fn lower(g: &Graph<'_>, target: Target, int8_weights: &Int8Weights) -> Resul
         warnings: l.warnings,
         state_slots: l.state_slots,
         state_tensors: l.state_tensors,
+        state_names: l.state_names,
         state_bytes,
     })
 }
@@ -557,7 +580,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             return Err(ConvertError::Tensor {
                 index: i,
                 name: t.name.clone(),
-                message: "variable (stateful) tensor used as a model input or output, or by an operator that keeps no state (only SVDF's activation state is supported)".into(),
+                message: "variable (stateful) tensor used as a model input or output, or by an operator that keeps no state (only SVDF's activation state and UNIDIRECTIONAL_SEQUENCE_LSTM's hidden and cell states are supported)".into(),
             });
         }
         let id = TensorId(
@@ -616,15 +639,36 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         }
         let elem = cx.dtype(t, what)?.size_bytes();
         let bytes = t.num_elements() * elem;
+        let fill = match t.dtype {
+            Some(DType::I8) => t.qparams().map_or(0, |q| q.zero_point) as i8 as u8,
+            _ => 0,
+        };
+        let name = t.name.clone();
+        self.new_state_slot(
+            cx,
+            (t.index, name),
+            bytes,
+            fill,
+            ferrite_core::ConstRef::EMPTY,
+        )
+    }
+
+    /// A new slot of `bytes` bytes in the state region, 16-byte aligned after the slots
+    /// before it, starting from `fill` or from `init` (see [`ferrite_core::StateSlot`]);
+    /// `tensor` is the TFLite tensor reports describe it by, and the name they give it.
+    fn new_state_slot(
+        &mut self,
+        cx: &OpCx<'_, '_, '_>,
+        (tensor, name): (usize, String),
+        bytes: usize,
+        fill: u8,
+        init: ferrite_core::ConstRef<u8>,
+    ) -> Result<u16> {
         let offset = self
             .state_slots
             .last()
             .map_or(0, |s| s.offset as usize + s.bytes as usize)
             .next_multiple_of(ferrite_core::arena::ARENA_ALIGN);
-        let fill = match t.dtype {
-            Some(DType::I8) => t.qparams().map_or(0, |q| q.zero_point) as i8 as u8,
-            _ => 0,
-        };
         let (offset, size) = match (u32::try_from(offset), u32::try_from(bytes)) {
             (Ok(o), Ok(b)) if o.checked_add(b).is_some() => (o, b),
             _ => return Err(cx.err("the state region exceeds 4 GiB")),
@@ -635,8 +679,10 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             offset,
             bytes: size,
             fill,
+            init,
         });
-        self.state_tensors.push(t.index);
+        self.state_tensors.push(tensor);
+        self.state_names.push(name);
         Ok(k)
     }
 
@@ -664,6 +710,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             offset,
             bytes: size,
             fill: 0,
+            init: ConstRef::EMPTY,
         });
         self.state_tensors.push(t.index);
         Ok(k)

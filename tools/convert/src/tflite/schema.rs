@@ -28,6 +28,8 @@ pub mod tensor_type {
     pub const INT8: u8 = 9;
     /// `UINT64`
     pub const UINT64: u8 = 12;
+    /// `RESOURCE`: a resource variable's handle (`VAR_HANDLE`'s output).
+    pub const RESOURCE: u8 = 13;
     /// `UINT32`
     pub const UINT32: u8 = 15;
 
@@ -642,6 +644,34 @@ pub mod options {
             rank: i32_or(t, 4, 0)?,
             activation: u8_or(t, 6, 0)?,
             asymmetric_quantize_inputs: u8_or(t, 8, 0)? != 0,
+        })
+    }
+
+    /// `UnidirectionalSequenceLSTMOptions`.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct SequenceLstm {
+        /// `ActivationFunctionType` of the cell gate (and, in TFLite, of the cell output).
+        pub activation: u8,
+        /// Cell state clip (0: none).
+        pub cell_clip: f32,
+        /// Projection clip (0: none).
+        pub proj_clip: f32,
+        /// Input and output are `[time, batch, ...]`.
+        pub time_major: bool,
+        /// Hybrid (float input, int8 weights) quantization of the inputs.
+        pub asymmetric_quantize_inputs: bool,
+        /// Recurrent weights are diagonal (stored as vectors).
+        pub diagonal_recurrent_tensors: bool,
+    }
+    /// Reads `UnidirectionalSequenceLSTMOptions`.
+    pub fn sequence_lstm(t: Option<Table<'_>>) -> ReadResult<SequenceLstm> {
+        Ok(SequenceLstm {
+            activation: u8_or(t, 4, 0)?,
+            cell_clip: f32_or(t, 6, 0.0)?,
+            proj_clip: f32_or(t, 8, 0.0)?,
+            time_major: u8_or(t, 10, 0)? != 0,
+            asymmetric_quantize_inputs: u8_or(t, 12, 0)? != 0,
+            diagonal_recurrent_tensors: u8_or(t, 14, 0)? != 0,
         })
     }
 
