@@ -232,6 +232,11 @@ enum Command {
         /// sample starts from a fresh, reset state. On one thread.
         #[arg(long, conflicts_with = "threads")]
         stream: bool,
+        /// Write every output with this shape (comma-separated, as many elements as the
+        /// samples' outputs together), e.g. `--stream --output-shape 1,1960` to stack 49
+        /// frames of 40 features as one classifier input.
+        #[arg(long, value_delimiter = ',')]
+        output_shape: Option<Vec<usize>>,
         #[command(flatten)]
         device: DeviceArgs,
     },
@@ -451,14 +456,24 @@ fn main() -> ExitCode {
             output,
             threads: t,
             stream,
+            output_shape,
             device,
         } => match device.device {
             Some(_) if stream => {
                 Err("--stream runs on this machine only (not yet with --device)".to_string())
             }
+            Some(_) if output_shape.is_some() => {
+                Err("--output-shape runs on this machine only (not with --device)".to_string())
+            }
             Some(name) => run_on_device(&model, &name, &input, &output, device.targets_dir),
-            None if stream => run(&model, &input, &output, None),
-            None => run(&model, &input, &output, Some(threads(t))),
+            None if stream => run(&model, &input, &output, None, output_shape.as_deref()),
+            None => run(
+                &model,
+                &input,
+                &output,
+                Some(threads(t)),
+                output_shape.as_deref(),
+            ),
         },
         Command::Sim {
             model,
@@ -708,12 +723,14 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<npy::Array>, String> {
 }
 
 /// `ferrite run` on this machine: on `threads` threads, each sample from a fresh state, or
-/// with `threads` `None` (`--stream`) in order on one state carried from sample to sample.
+/// with `threads` `None` (`--stream`) in order on one state carried from sample to sample;
+/// every output written with `shape` if given.
 fn run(
     model: &Path,
     inputs: &[PathBuf],
     outputs: &[PathBuf],
     threads: Option<usize>,
+    shape: Option<&[usize]>,
 ) -> Result<ExitCode, String> {
     let c = load(model)?;
     if outputs.len() != c.outputs.len() {
@@ -729,8 +746,19 @@ fn run(
         None => host::run_stream(&c, &inp)?,
     };
     let n = out.first().map_or(0, |a| a.shape[0]);
-    for (a, path) in out.iter().zip(outputs) {
-        npy::write(path, a)?;
+    for (mut a, path) in out.into_iter().zip(outputs) {
+        if let Some(shape) = shape {
+            let (want, have) = (shape.iter().product::<usize>(), a.data.len());
+            if want != have {
+                return Err(format!(
+                    "--output-shape {shape:?} holds {want} elements, {} has {have} ({:?})",
+                    path.display(),
+                    a.shape
+                ));
+            }
+            a.shape = shape.to_vec();
+        }
+        npy::write(path, &a)?;
     }
     let how = threads.map_or_else(
         || "streamed in order on one state".to_string(),

@@ -344,7 +344,8 @@ fn run_stream_carries_the_state_and_inspect_reports_it() {
 /// `run --stream` on micro_speech's audio preprocessor (TFLM's signal ops, a noise estimate
 /// carried from frame to frame) writes exactly TFLM's features for the four recordings: a
 /// `[49, 40]` array holding the same row-major bytes as the golden's `[1, 1960]` (the
-/// classifier's input), one row per frame.
+/// classifier's input), one row per frame; with `--output-shape 1,1960`, a file of exactly
+/// the golden's bytes.
 #[test]
 fn run_stream_gives_the_audio_preprocessors_features() {
     let shared = std::env::var_os("FERRITE_SHARED_MODELS")
@@ -369,5 +370,22 @@ fn run_stream_gives_the_audio_preprocessors_features() {
         assert_eq!(got.shape, [49, 40], "{rec}");
         assert_eq!(want.shape, [1, 1960], "{rec}");
         assert_eq!(got.data, want.data, "{rec}: features differ from TFLM's");
+        let o = ferrite(&[
+            "run",
+            &model,
+            "--stream",
+            "--output-shape",
+            "1,1960",
+            "--input",
+            &input,
+            "--output",
+            &out,
+        ]);
+        assert!(o.status.success(), "{rec}: {}", text(&o));
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(dir.join(format!("{rec}.features.npy"))).unwrap(),
+            "{rec}: the file is not {rec}.features.npy"
+        );
     }
 }

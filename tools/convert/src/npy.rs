@@ -1,7 +1,6 @@
 //! Reading and writing the `.npy`/`.npz` arrays the tools exchange (inputs, outputs, goldens).
 
 use ferrite_core::DType;
-use npyz::WriterBuilder;
 use std::path::Path;
 
 /// The elements of an array, by type.
@@ -229,35 +228,83 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Array)>, String> {
 
 /// Writes a `.npy` file.
 pub fn write(path: &Path, a: &Array) -> Result<(), String> {
-    let e = |e: std::io::Error| format!("writing {}: {e}", path.display());
-    let file = std::fs::File::create(path).map_err(e)?;
-    let mut w = std::io::BufWriter::new(file);
-    let shape: Vec<u64> = a.shape.iter().map(|&d| d as u64).collect();
-    macro_rules! put {
-        ($v:expr, $t:ty) => {{
-            let mut writer = npyz::WriteOptions::<$t>::new()
-                .default_dtype()
-                .shape(&shape)
-                .writer(&mut w)
-                .begin_nd()
-                .map_err(e)?;
-            writer.extend($v.iter().copied()).map_err(e)?;
-            writer.finish().map_err(e)?;
-        }};
+    std::fs::write(path, to_bytes(a)).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// The `.npy` file of `a` (format 1.0), byte for byte what NumPy's `np.save` writes: the same
+/// header text (`(n,)` for one dimension, `(a, b)` for more) and padding, then the
+/// little-endian data.
+pub fn to_bytes(a: &Array) -> Vec<u8> {
+    let descr = match &a.data {
+        Data::I8(_) => "|i1",
+        Data::U8(_) => "|u1",
+        Data::Bool(_) => "|b1",
+        Data::I16(_) => "<i2",
+        Data::I32(_) => "<i4",
+        Data::F32(_) => "<f4",
+        Data::I64(_) => "<i8",
+        Data::U32(_) => "<u4",
+        Data::U64(_) => "<u8",
+    };
+    let dims: Vec<String> = a.shape.iter().map(|d| d.to_string()).collect();
+    let shape = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    // NumPy leaves room for the first dimension to grow to 21 digits, then pads the header
+    // (after magic, version and its 2-byte length; with its final '\n') to a multiple of 64
+    // bytes, adding a full 64 when it is one already.
+    if let Some(first) = dims.first() {
+        header.push_str(&" ".repeat(21usize.saturating_sub(first.len())));
     }
-    match &a.data {
-        Data::I8(v) => put!(v, i8),
-        Data::U8(v) => put!(v, u8),
-        Data::I16(v) => put!(v, i16),
-        Data::I32(v) => put!(v, i32),
-        Data::F32(v) => put!(v, f32),
-        Data::I64(v) => put!(v, i64),
-        Data::U32(v) => put!(v, u32),
-        Data::U64(v) => put!(v, u64),
-        Data::Bool(v) => {
-            let b: Vec<bool> = v.iter().map(|&x| x != 0).collect();
-            put!(b, bool)
+    let pad = 64 - (10 + header.len() + 1) % 64;
+    header.push_str(&" ".repeat(pad));
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + a.data.len() * 8);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend(a.data.bytes(0, a.data.len()));
+    out
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    /// Headers as `np.save` (NumPy 2.4) writes them, for a scalar, one and two dimensions
+    /// and a long shape; the data follows little-endian.
+    #[test]
+    fn files_are_numpys_byte_for_byte() {
+        let header = |a: &Array| {
+            let b = to_bytes(a);
+            let n = u16::from_le_bytes([b[8], b[9]]) as usize;
+            assert_eq!(&b[..8], b"\x93NUMPY\x01\x00");
+            assert_eq!((10 + n) % 64, 0);
+            String::from_utf8(b[10..10 + n].to_vec()).unwrap()
+        };
+        let a = |shape: &[usize], data: Data| Array {
+            shape: shape.to_vec(),
+            data,
+        };
+        let cases = [
+            (a(&[], Data::F32(vec![1.5])), "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", 128),
+            (a(&[3], Data::I16(vec![1, -2, 3])), "{'descr': '<i2', 'fortran_order': False, 'shape': (3,), }", 128),
+            (a(&[1, 1960], Data::I8(vec![0; 1960])), "{'descr': '|i1', 'fortran_order': False, 'shape': (1, 1960), }", 128),
+            (
+                a(&[1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2], Data::U8(vec![7; 64])),
+                "{'descr': '|u1', 'fortran_order': False, 'shape': (1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2), }",
+                128,
+            ),
+        ];
+        for (arr, text, total) in cases {
+            let h = header(&arr);
+            assert_eq!(h.trim_end(), text);
+            assert!(h.ends_with('\n'));
+            assert_eq!(h.len() + 10, total, "{text}");
         }
+        let data = to_bytes(&a(&[3], Data::I16(vec![1, -2, 3])));
+        assert_eq!(&data[128..], &[1, 0, 0xfe, 0xff, 3, 0]);
     }
-    Ok(())
 }
