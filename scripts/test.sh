@@ -25,6 +25,10 @@ for board in nrf52840-dk stm32f746g-disco rp-pico; do
 done
 (cd targets/qemu-mps2-an386 && cargo clippy --release --locked -q -- -D warnings)
 (cd targets/qemu-mps2-an385 && cargo clippy --release --locked -q -- -D warnings)
+# The keyword spotter converts two models of ../shared/models in its build.rs.
+if [ -d "${FERRITE_SHARED_MODELS:-../shared/models}/micro_speech_e2e" ] || [ "${CI:-}" = true ]; then
+  (cd targets/qemu-m4-keyword && cargo clippy --release --locked -q -- -D warnings)
+fi
 
 step "no_std build and no panic path on the device: Model::run and every kernel, for thumbv7em+DSP, thumbv8m.main+Helium, thumbv7m and thumbv6m, link with a panic handler that does not exist (targets/panic-free-check)"
 for set in "thumbv7em-none-eabihf --features dsp" "thumbv8m.main-none-eabihf --features dsp,helium" \
@@ -45,10 +49,15 @@ step "no-DSP kernels built for ARMv6-M equal the reference on random layers, in 
 step "cargo test (unit, property, conformance against ${FERRITE_SHARED_MODELS:-../shared/models}, QEMU firmware runs)"
 cargo test --workspace --locked
 
-step "the qemu-m4 firmware and its serial runner, as the tests above built them, link no core::panicking symbol (llvm-nm)"
+step "the qemu-m4 firmware, its serial runner and the keyword spotter, as the tests above built them, link no core::panicking symbol (llvm-nm)"
 rustup component add llvm-tools >/dev/null 2>&1 || true
 llvm_nm=$(ls "$(rustc --print sysroot)"/lib/rustlib/*/bin/llvm-nm | head -1)
-for elf in qemu-mps2-an386 ferrite-runner; do
+for elf in qemu-mps2-an386 ferrite-runner qemu-m4-keyword; do
+  # The keyword spotter is built only where ../shared/models is (always under CI).
+  if [ "$elf" = qemu-m4-keyword ] && [ "${CI:-}" != true ] &&
+    [ ! -f "targets/target/thumbv7em-none-eabihf/release/$elf" ]; then
+    continue
+  fi
   symbols=$("$llvm_nm" -C "targets/target/thumbv7em-none-eabihf/release/$elf")
   if grep -E 'core::panicking|_fail$' <<<"$symbols"; then
     echo "$elf links a panic path (above)" >&2
