@@ -185,3 +185,29 @@ fn unsupported_resource_variable_models_are_errors_that_say_why() {
         }
     }
 }
+
+/// Every stateful model reports every slot of its state region, by name (the resource
+/// variables, SVDF, LSTM, CIRCULAR_BUFFER and signal-op goldens).
+#[test]
+fn every_state_slot_is_reported() {
+    let mut checked = 0;
+    for dir in ["stateful", "lstm", "variables", "circular_buffer", "signal"] {
+        let dir = repo_root().join("tests/data").join(dir);
+        let files = std::fs::read_dir(&dir).unwrap();
+        for f in files.flatten().map(|e| e.path()) {
+            if f.extension().is_none_or(|e| e != "tflite") {
+                continue;
+            }
+            let c = convert(&f);
+            assert_eq!(
+                c.report.state.len(),
+                c.state_slots.len(),
+                "{}: slots missing from the report",
+                f.display()
+            );
+            assert!(c.report.state.iter().all(|s| !s.name.is_empty()));
+            checked += usize::from(!c.state_slots.is_empty());
+        }
+    }
+    assert!(checked >= 30, "only {checked} stateful models");
+}

@@ -178,7 +178,7 @@ pub fn resolve<'a>(
     for (v, var) in r.variables.iter().enumerate() {
         if first_use.get(v).copied().flatten().is_some() && !var.assigned && var.init.is_none() {
             return Err(ConvertError::Model(format!(
-                "resource variable '{}' is read but never assigned (TFLite Micro has no value for it)",
+                "the graph reads resource variable '{}' but never assigns it (TFLite Micro has no value for it)",
                 var.shared_name
             )));
         }

@@ -695,25 +695,8 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         t: &GTensor<'_>,
         bytes: usize,
     ) -> Result<u16> {
-        let offset = self
-            .state_slots
-            .last()
-            .map_or(0, |s| s.offset as usize + s.bytes as usize)
-            .next_multiple_of(ferrite_core::arena::ARENA_ALIGN);
-        let (offset, size) = match (u32::try_from(offset), u32::try_from(bytes)) {
-            (Ok(o), Ok(b)) if o.checked_add(b).is_some() => (o, b),
-            _ => return Err(cx.err("the state region exceeds 4 GiB")),
-        };
-        let k = u16::try_from(self.state_slots.len())
-            .map_err(|_| cx.err("more than 65535 state slots"))?;
-        self.state_slots.push(ferrite_core::StateSlot {
-            offset,
-            bytes: size,
-            fill: 0,
-            init: ConstRef::EMPTY,
-        });
-        self.state_tensors.push(t.index);
-        Ok(k)
+        let name = t.name.clone();
+        self.new_state_slot(cx, (t.index, name), bytes, 0, ConstRef::EMPTY)
     }
 
     fn push(&mut self, cx: &OpCx<'_, '_, '_>, op: Op, macs: u64, param_bytes: usize) {
