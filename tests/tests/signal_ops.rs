@@ -243,6 +243,41 @@ fn signal_op_errors_name_the_operator_tensor_and_types() {
         ],
     ));
     assert!(e.contains("input_correction_bits = 40"), "{e}");
+    let ifft = |t: i64| {
+        one_op(
+            "SignalIrfft",
+            INT16,
+            INT16,
+            10,
+            &[("T", FlexValue::Int(t)), ("fft_length", FlexValue::Int(8))],
+        )
+    };
+    let e = err(ifft(0));
+    assert!(
+        e.contains("SignalIrfft") && e.contains("only the int16") && e.contains("FLOAT32"),
+        "{e}"
+    );
+    let e = err(one_op(
+        "SignalOverlapAdd",
+        INT32,
+        INT32,
+        8,
+        &[("T", FlexValue::Int(2)), ("frame_step", FlexValue::Int(4))],
+    ));
+    assert!(
+        e.contains("SignalOverlapAdd") && e.contains("INT32") && e.contains("int16 or float32"),
+        "{e}"
+    );
+    let e = err(one_op(
+        "SignalDelay",
+        INT16,
+        INT32,
+        8,
+        &[("delay_length", FlexValue::Int(3))],
+    ));
+    for part in ["CUSTOM:SignalDelay", "output", "'y'", "int32", "int16"] {
+        assert!(e.contains(part), "{part:?} missing in: {e}");
+    }
     // CAST takes uint32 only to and from int32 (the signal front ends' pairs).
     let cast = |from: u8, to: u8| {
         let t = |name: &str, dtype: u8| TensorSpec {
