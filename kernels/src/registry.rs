@@ -142,6 +142,7 @@ pub fn kernel_for(op: &Op) -> KernelEntry {
         Op::SignalPcan(_) => entry!(signal::run_signal_pcan),
         Op::SignalFilterBankLog(_) => entry!(signal::run_signal_filter_bank_log),
         Op::SignalIrfftI16(_) => entry!(signal::run_signal_irfft_i16),
+        Op::SignalIrfftF32(_) => entry!(signal::run_signal_irfft_f32),
         Op::SignalFramer(_) => entry!(signal::run_signal_framer),
         Op::SignalStacker(_) => entry!(signal::run_signal_stacker),
         Op::SignalOverlapAdd(_) => entry!(signal::run_signal_overlap_add),

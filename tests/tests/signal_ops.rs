@@ -252,9 +252,9 @@ fn signal_op_errors_name_the_operator_tensor_and_types() {
             &[("T", FlexValue::Int(t)), ("fft_length", FlexValue::Int(8))],
         )
     };
-    let e = err(ifft(0));
+    let e = err(ifft(2));
     assert!(
-        e.contains("SignalIrfft") && e.contains("only the int16") && e.contains("FLOAT32"),
+        e.contains("SignalIrfft") && e.contains("only the int16") && e.contains("INT32"),
         "{e}"
     );
     let e = err(one_op(

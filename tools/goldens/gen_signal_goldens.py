@@ -323,6 +323,16 @@ def cases(consts):
         c.append(dict(name=name, op="SignalDelay", options={"delay_length": delay},
                       inputs=[("input", in_shape, TT.INT16, None)],
                       outputs=[("output", in_shape, TT.INT16)], calls=5, reset_before=[3], gen=gen))
+    # --- SignalIrfft (float32) ---
+    for name, in_shape, fft in [("irfft_258_256_float32", [258], 256),
+                                ("irfft_3x10_8_float32", [3, 10], 8),
+                                ("irfft_2x34_32_float32", [2, 34], 32)]:
+        def gen(rng, k, in_shape=in_shape):
+            return [rng.standard_normal(in_shape).astype(np.float32)]
+        c.append(dict(name=name, op="SignalIrfft", options={"T": int(TT.FLOAT32), "fft_length": fft},
+                      inputs=[("input", in_shape, TT.FLOAT32, None)],
+                      outputs=[("output", in_shape[:-1] + [fft], TT.FLOAT32)], calls=3, gen=gen,
+                      variant="float32"))
     return c
 
 

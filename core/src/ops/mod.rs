@@ -1518,6 +1518,8 @@ pub enum Op {
     SignalFilterBankLog(SignalFilterBankLog),
     /// TFLM's `SignalIrfft` on int16.
     SignalIrfftI16(SignalIrfftI16),
+    /// TFLM's `SignalIrfft` on float32.
+    SignalIrfftF32(SignalIrfftF32),
     /// TFLM's `SignalFramer` (stateful).
     SignalFramer(SignalFramer),
     /// TFLM's `SignalStacker` (stateful).

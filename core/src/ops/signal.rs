@@ -201,6 +201,30 @@ pub struct SignalIrfftI16 {
     pub scratch_bytes: u32,
 }
 
+/// `SignalIrfft` on float32: kissfft's float inverse real FFT (`kiss_fftri`) of each frame
+/// of `fft_length / 2 + 1` complex values into `fft_length` samples, divided by
+/// `fft_length` as TFLM's `IrfftFloatApply` does. `fft_length` is a power of two of at least 4.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SignalIrfftF32 {
+    /// Input, float32 `[..., input_length]` (complex values interleaved).
+    pub input: TensorId,
+    /// Output, float32 `[..., fft_length]`.
+    pub output: TensorId,
+    /// Float values per input frame (even, at least `fft_length + 2`).
+    pub input_length: u32,
+    /// FFT length.
+    pub fft_length: u32,
+    /// The inverse complex FFT's twiddles (`fft_length / 2` complex values).
+    pub twiddles: ConstRef<f32>,
+    /// The inverse real FFT's pre-processing twiddles (`fft_length / 4` complex values).
+    pub super_twiddles: ConstRef<f32>,
+    /// Arena offset of the kernel's scratch (`fft_length` float32 values: `tmpbuf`).
+    pub scratch_offset: u32,
+    /// Its size in bytes.
+    pub scratch_bytes: u32,
+}
+
 /// `SignalFramer`: int16 samples, `frame_step` at a time, into overlapping frames of
 /// `frame_size` samples, per outer dimension; a bool scalar says whether every frame of the
 /// call was complete (an incomplete frame is written 0, where TFLM leaves it unwritten).

@@ -398,6 +398,193 @@ pub fn irfft_i16(
     true
 }
 
+/// A complex float32 value (kissfft's float `kiss_fft_cpx`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Cpxf {
+    r: f32,
+    i: f32,
+}
+
+/// Complex value `k` of interleaved `buf` (zero past its end).
+#[inline(always)]
+fn ldf(buf: &[f32], k: usize) -> Cpxf {
+    Cpxf {
+        r: buf.get(2 * k).copied().unwrap_or(0.0),
+        i: buf.get(2 * k + 1).copied().unwrap_or(0.0),
+    }
+}
+
+/// Stores complex value `k` of interleaved `buf` (nothing past its end).
+#[inline(always)]
+fn stf(buf: &mut [f32], k: usize, c: Cpxf) {
+    if let Some(v) = buf.get_mut(2 * k) {
+        *v = c.r;
+    }
+    if let Some(v) = buf.get_mut(2 * k + 1) {
+        *v = c.i;
+    }
+}
+
+/// Float `C_MUL`, in kissfft's order of operations.
+#[inline(always)]
+fn cmulf(a: Cpxf, b: Cpxf) -> Cpxf {
+    Cpxf {
+        r: a.r * b.r - a.i * b.i,
+        i: a.r * b.i + a.i * b.r,
+    }
+}
+
+#[inline(always)]
+fn caddf(a: Cpxf, b: Cpxf) -> Cpxf {
+    Cpxf {
+        r: a.r + b.r,
+        i: a.i + b.i,
+    }
+}
+
+#[inline(always)]
+fn csubf(a: Cpxf, b: Cpxf) -> Cpxf {
+    Cpxf {
+        r: a.r - b.r,
+        i: a.i - b.i,
+    }
+}
+
+/// [`kf_work`] for kissfft's float build (no division by the radix).
+fn kf_work_f32(
+    out: &mut [f32],
+    input: &[f32],
+    first: usize,
+    fstride: usize,
+    factors: &[(usize, usize)],
+    twiddles: &[f32],
+    inverse: bool,
+) {
+    let Some((&(p, m), rest)) = factors.split_first() else {
+        return;
+    };
+    if m == 1 {
+        for j in 0..p {
+            stf(out, j, ldf(input, first + j * fstride));
+        }
+    } else {
+        for j in 0..p {
+            if let Some(part) = out.get_mut(2 * j * m..2 * (j + 1) * m) {
+                kf_work_f32(
+                    part,
+                    input,
+                    first + j * fstride,
+                    fstride * p,
+                    rest,
+                    twiddles,
+                    inverse,
+                );
+            }
+        }
+    }
+    let tw = |k: usize| ldf(twiddles, k);
+    match p {
+        2 => {
+            for k in 0..m {
+                let t = cmulf(ldf(out, k + m), tw(k * fstride));
+                let a = ldf(out, k);
+                stf(out, k + m, csubf(a, t));
+                stf(out, k, caddf(a, t));
+            }
+        }
+        _ => {
+            for k in 0..m {
+                let f0 = ldf(out, k);
+                let s0 = cmulf(ldf(out, k + m), tw(k * fstride));
+                let s1 = cmulf(ldf(out, k + 2 * m), tw(2 * k * fstride));
+                let s2 = cmulf(ldf(out, k + 3 * m), tw(3 * k * fstride));
+                let s5 = csubf(f0, s1);
+                let f0 = caddf(f0, s1);
+                let s3 = caddf(s0, s2);
+                let s4 = csubf(s0, s2);
+                stf(out, k + 2 * m, csubf(f0, s3));
+                stf(out, k, caddf(f0, s3));
+                let minus_j = Cpxf {
+                    r: s5.r + s4.i,
+                    i: s5.i - s4.r,
+                };
+                let plus_j = Cpxf {
+                    r: s5.r - s4.i,
+                    i: s5.i + s4.r,
+                };
+                let (at_m, at_3m) = if inverse {
+                    (plus_j, minus_j)
+                } else {
+                    (minus_j, plus_j)
+                };
+                stf(out, k + m, at_m);
+                stf(out, k + 3 * m, at_3m);
+            }
+        }
+    }
+}
+
+/// `kiss_fftri` in kissfft's float build (no fixed-point scaling), each output then divided
+/// by `fft_length` as TFLM's `IrfftFloatApply` does.
+pub fn irfft_f32(
+    input: &[f32],
+    fft_length: usize,
+    twiddles: &[f32],
+    super_twiddles: &[f32],
+    tmp: &mut [f32],
+    output: &mut [f32],
+) -> bool {
+    let ncfft = fft_length / 2;
+    let Some((f, count)) = factors(ncfft) else {
+        return false;
+    };
+    if fft_length < 4
+        || input.len() < fft_length + 2
+        || twiddles.len() != fft_length
+        || super_twiddles.len() != ncfft
+        || tmp.len() != fft_length
+        || output.len() != fft_length
+    {
+        return false;
+    }
+    let Some(f) = f.get(..count) else {
+        return false;
+    };
+    let (first, last) = (ldf(input, 0), ldf(input, ncfft));
+    stf(
+        tmp,
+        0,
+        Cpxf {
+            r: first.r + last.r,
+            i: first.r - last.r,
+        },
+    );
+    for k in 1..=ncfft / 2 {
+        let fk = ldf(input, k);
+        let nk = ldf(input, ncfft - k);
+        let fnkc = Cpxf { r: nk.r, i: -nk.i };
+        let fek = caddf(fk, fnkc);
+        let fok = cmulf(csubf(fk, fnkc), ldf(super_twiddles, k - 1));
+        stf(tmp, k, caddf(fek, fok));
+        let low = csubf(fek, fok);
+        stf(
+            tmp,
+            ncfft - k,
+            Cpxf {
+                r: low.r,
+                i: -low.i,
+            },
+        );
+    }
+    kf_work_f32(output, tmp, 0, 1, f, twiddles, true);
+    // TFLM's `IrfftFloatApply` divides kissfft's unscaled output by the FFT length.
+    let n = fft_length as f32;
+    for o in output.iter_mut() {
+        *o /= n;
+    }
+    true
+}
+
 /// `SpectrumToEnergy`: `re² + im²` of complex bins `start..end` (wrapping as TFLM's int32
 /// sum converted to uint32 does); other outputs are set to 0.
 pub fn energy(input: &[i16], start: usize, end: usize, output: &mut [u32]) {
@@ -1093,6 +1280,43 @@ pub fn run_signal_irfft_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         check(
             layer,
             irfft_i16(x, n_out, twiddles, super_twiddles, tmp, y),
+            "SignalIrfft length or twiddles invalid",
+        )?;
+        i += n_in;
+        o += n_out;
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalIrfftF32`].
+pub fn run_signal_irfft_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalIrfftF32);
+    let twiddles = ctx.consts(p.twiddles)?;
+    let super_twiddles = ctx.consts(p.super_twiddles)?;
+    let layer = ctx.layer;
+    let (inputs, [out], scratch) =
+        ctx.split_outputs([p.output], p.scratch_offset, p.scratch_bytes)?;
+    let input: &[f32] = inputs.get(p.input)?;
+    let output: &mut [f32] = cast_out(layer, out)?;
+    let tmp: &mut [f32] = cast_out(layer, scratch)?;
+    let (n_in, n_out) = (p.input_length as usize, p.fft_length as usize);
+    if n_in == 0 || n_out == 0 {
+        return Err(ctx_err(layer, "SignalIrfft with an empty frame"));
+    }
+    check(
+        layer,
+        n_in >= n_out + 2
+            && input.len().is_multiple_of(n_in)
+            && output.len() == input.len() / n_in * n_out
+            && tmp.len() >= n_out,
+        "SignalIrfft sizes do not match",
+    )?;
+    let tmp = tmp.get_mut(..n_out).unwrap_or_default();
+    let (mut i, mut o) = (0, 0);
+    while let (Some(x), Some(y)) = (input.get(i..i + n_in), output.get_mut(o..o + n_out)) {
+        check(
+            layer,
+            irfft_f32(x, n_out, twiddles, super_twiddles, tmp, y),
             "SignalIrfft length or twiddles invalid",
         )?;
         i += n_in;

@@ -51,6 +51,21 @@ pub(crate) fn kiss_super_twiddles_inverse(ncfft: usize) -> Vec<i16> {
         .collect()
 }
 
+/// The inverse float FFT's twiddles and real-FFT twiddles (kissfft's float build:
+/// `(float) cos(phase)`, `(float) sin(phase)`, the phases computed in double as
+/// `kiss_fft_alloc`/`kiss_fftr_alloc` do, negated for an inverse transform).
+pub(crate) fn kiss_twiddles_f32_inverse(ncfft: usize) -> (Vec<f32>, Vec<f32>) {
+    let pi = std::f64::consts::PI;
+    let c = |phase: f64| [phase.cos() as f32, phase.sin() as f32];
+    let tw = (0..ncfft)
+        .flat_map(|i| c(-(-2.0 * pi * i as f64 / ncfft as f64)))
+        .collect();
+    let stw = (0..ncfft / 2)
+        .flat_map(|i| c(-(-pi * ((i + 1) as f64 / ncfft as f64 + 0.5))))
+        .collect();
+    (tw, stw)
+}
+
 /// `kf_cexp` with `FIXED_POINT=16`.
 fn cexp(phase: f64) -> [i16; 2] {
     let q = |v: f64| (0.5 + f64::from(i16::MAX) * v).floor() as i16;
@@ -494,19 +509,21 @@ impl<'g, 'a> Lowerer<'g, 'a> {
         let (input, output) = (cx.input(0)?, cx.output(0)?);
         let m = self.signal_options(cx)?;
         let (t, tname) = self.signal_type_option(cx, &m)?;
-        if t != i64::from(crate::tflite::schema::tensor_type::INT16) {
+        let float = t == i64::from(crate::tflite::schema::tensor_type::FLOAT32);
+        if t != i64::from(crate::tflite::schema::tensor_type::INT16) && !float {
             return Err(cx.unsupported(format!(
-                "type T = {t} ({tname}): only the int16 (kissfft fixed-point) inverse FFT is supported"
+                "type T = {t} ({tname}): only the int16 (kissfft fixed-point) and float32 inverse FFTs are supported"
             )));
         }
+        let want = if float { DType::F32 } else { DType::I16 };
         let fft_length = self.signal_int(cx, &m, "fft_length", 4..=(1 << 20))? as usize;
         if !fft_length.is_power_of_two() {
             return Err(cx.unsupported(format!(
                 "fft_length {fft_length}: only powers of two (kissfft radix 4 and 2) are supported"
             )));
         }
-        self.signal_tensor(cx, input, "input", DType::I16, None)?;
-        self.signal_tensor(cx, output, "output", DType::I16, None)?;
+        self.signal_tensor(cx, input, "input", want, None)?;
+        self.signal_tensor(cx, output, "output", want, None)?;
         if input.shape.len() != output.shape.len() {
             return Err(cx.tensor_msg(output, "output", "must have the input's rank"));
         }
@@ -532,6 +549,22 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             ));
         }
         let ncfft = fft_length / 2;
+        let macs = (outer_in as u64) * (ncfft as u64) * u64::from(ncfft.trailing_zeros()) * 4;
+        if float {
+            let (tw, stw) = kiss_twiddles_f32_inverse(ncfft);
+            let op = Op::SignalIrfftF32(SignalIrfftF32 {
+                input: self.id(input.index)?,
+                output: self.id(output.index)?,
+                input_length: u32_of(n_in),
+                fft_length: u32_of(fft_length),
+                twiddles: self.pool.push_f32(&tw),
+                super_twiddles: self.pool.push_f32(&stw),
+                scratch_offset: 0,
+                scratch_bytes: u32_of(fft_length * 4),
+            });
+            self.push_with_scratch(cx, op, macs, (fft_length + ncfft) * 4, fft_length * 4);
+            return Ok(());
+        }
         let twiddles = self.pool.push_i16(&kiss_twiddles_inverse(ncfft));
         let super_twiddles = self.pool.push_i16(&kiss_super_twiddles_inverse(ncfft));
         let op = Op::SignalIrfftI16(SignalIrfftI16 {
@@ -544,7 +577,6 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             scratch_offset: 0,
             scratch_bytes: u32_of(fft_length * 2),
         });
-        let macs = (outer_in as u64) * (ncfft as u64) * u64::from(ncfft.trailing_zeros()) * 4;
         self.push_with_scratch(cx, op, macs, (fft_length + ncfft) * 2, fft_length * 2);
         Ok(())
     }
