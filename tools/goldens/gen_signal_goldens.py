@@ -12,7 +12,9 @@ subtraction's noise estimate), so state carries between calls as on a device.
 Files per case: `<case>.tflite`, `<case>.in<k>.npy` (`[calls, *shape]` of model input k) and
 `<case>.out<k>.npy` (`[calls, *shape]` of TFLM's output k); `index.json` lists the cases. All
 outputs are integers and must match exactly; `valid` (if present) is the half-open range of
-an output's elements TFLM writes (SignalEnergy leaves the bins outside start..end unwritten).
+an output's elements TFLM writes (SignalEnergy leaves the bins outside start..end unwritten);
+`compare_if` (if present) maps an output to the bool output that says whether TFLM wrote it
+that call (the framer's and stacker's frames are unwritten while their valid flag is false).
 
 Run: /tmp/tfenv/bin/python tools/goldens/gen_signal_goldens.py
 """
@@ -45,6 +47,8 @@ TYPES = {
     "SignalEnergy": "int16 → uint32", "SignalFilterBank": "uint32 → uint64",
     "SignalFilterBankSquareRoot": "uint64 → uint32", "SignalFilterBankSpectralSubtraction": "uint32",
     "SignalPCAN": "uint32", "SignalFilterBankLog": "uint32 → int16",
+    "SignalIrfft": "int16", "SignalFramer": "int16", "SignalStacker": "int16",
+    "SignalOverlapAdd": "int16", "SignalDelay": "int16",
 }
 NP = {TT.INT16: np.int16, TT.INT32: np.int32, TT.UINT32: np.uint32, TT.UINT64: np.uint64}
 
@@ -243,6 +247,92 @@ def cases(consts):
                       options={"input_correction_bits": bits, "output_scale": scale},
                       inputs=[("input", [24], TT.UINT32, None)],
                       outputs=[("output", [24], TT.INT16)], calls=3, gen=gen))
+    # --- SignalIrfft (int16): full-scale, small and long-input frames ---
+    for name, in_shape, fft, amp in [
+        ("irfft_512", [514], 512, 32768),
+        ("irfft_2x66_64", [2, 66], 64, 32768),
+        ("irfft_10_8_small", [10], 8, 300),
+        ("irfft_6_4", [6], 4, 32768),
+        ("irfft_2x20_16_long_input", [2, 20], 16, 20000),
+    ]:
+        def gen(rng, k, in_shape=in_shape, amp=amp):
+            return [i16(rng, in_shape, -amp, amp)]
+        out_shape = in_shape[:-1] + [fft]
+        c.append(dict(name=name, op="SignalIrfft", options={"T": int(TT.INT16), "fft_length": fft},
+                      inputs=[("input", in_shape, TT.INT16, None)],
+                      outputs=[("output", out_shape, TT.INT16)], calls=3, gen=gen))
+    # --- SignalFramer (stateful; valid flag) ---
+    for name, in_shape, size, step, prefill in [
+        ("framer_400_160_prefill", [160], 400, 160, True),
+        ("framer_2x6_5_2", [2, 6], 5, 2, False),
+        ("framer_8_3_4", [8], 3, 4, False),
+        ("framer_4_4_prefill", [4], 4, 4, True),
+        ("framer_9_7_3", [9], 7, 3, False),
+    ]:
+        def gen(rng, k, in_shape=in_shape):
+            return [i16(rng, in_shape)]
+        n_frames = in_shape[-1] // step
+        c.append(dict(name=name, op="SignalFramer",
+                      options={"frame_size": size, "frame_step": step, "prefill": prefill},
+                      inputs=[("input", in_shape, TT.INT16, None)],
+                      outputs=[("output", in_shape[:-1] + [n_frames, size], TT.INT16),
+                               ("output_valid", [], TT.BOOL)],
+                      calls=7, reset_before=[4], gen=gen, compare_if={0: 1}))
+    # --- SignalStacker (stateful; valid flag) ---
+    for name, nc, left, right, step in [
+        ("stacker_4_l2_r1_s1", 4, 2, 1, 1),
+        ("stacker_3_l0_r2_s2", 3, 0, 2, 2),
+        ("stacker_5_l1_r0_s2", 5, 1, 0, 2),
+        ("stacker_2_l3_r3_s3", 2, 3, 3, 3),
+    ]:
+        def gen(rng, k, nc=nc):
+            return [i16(rng, [nc])]
+        c.append(dict(name=name, op="SignalStacker",
+                      options={"num_channels": nc, "stacker_left_context": left,
+                               "stacker_right_context": right, "stacker_step": step},
+                      inputs=[("input", [nc], TT.INT16, None)],
+                      outputs=[("output", [nc * (left + right + 1)], TT.INT16),
+                               ("output_valid", [], TT.BOOL)],
+                      calls=10, reset_before=[6], gen=gen, compare_if={0: 1}))
+    # --- SignalOverlapAdd (stateful): int16 (saturating) and float32 ---
+    for name, in_shape, step, ttype in [
+        ("overlap_add_3x8_4_int16", [3, 8], 4, TT.INT16),
+        ("overlap_add_2x2x6_3_int16", [2, 2, 6], 3, TT.INT16),
+        ("overlap_add_1x5_5_int16", [1, 5], 5, TT.INT16),
+        ("overlap_add_4x16_8_float32", [4, 16], 8, TT.FLOAT32),
+        ("overlap_add_2x3x4_1_float32", [2, 3, 4], 1, TT.FLOAT32),
+    ]:
+        def gen(rng, k, in_shape=in_shape, ttype=ttype):
+            if ttype == TT.FLOAT32:
+                return [rng.standard_normal(in_shape).astype(np.float32)]
+            return [i16(rng, in_shape)]
+        out_shape = in_shape[:-2] + [in_shape[-2] * step]
+        c.append(dict(name=name, op="SignalOverlapAdd", options={"T": int(ttype), "frame_step": step},
+                      inputs=[("input", in_shape, ttype, None)],
+                      outputs=[("output", out_shape, ttype)], calls=5, reset_before=[3], gen=gen,
+                      variant="float32" if ttype == TT.FLOAT32 else "int16"))
+    # --- SignalDelay (stateful) ---
+    for name, in_shape, delay in [
+        ("delay_8_3", [8], 3),
+        ("delay_2x4_6", [2, 4], 6),
+        ("delay_5_0", [5], 0),
+        ("delay_3x5_5", [3, 5], 5),
+    ]:
+        def gen(rng, k, in_shape=in_shape):
+            return [i16(rng, in_shape)]
+        c.append(dict(name=name, op="SignalDelay", options={"delay_length": delay},
+                      inputs=[("input", in_shape, TT.INT16, None)],
+                      outputs=[("output", in_shape, TT.INT16)], calls=5, reset_before=[3], gen=gen))
+    # --- SignalIrfft (float32) ---
+    for name, in_shape, fft in [("irfft_258_256_float32", [258], 256),
+                                ("irfft_3x10_8_float32", [3, 10], 8),
+                                ("irfft_2x34_32_float32", [2, 34], 32)]:
+        def gen(rng, k, in_shape=in_shape):
+            return [rng.standard_normal(in_shape).astype(np.float32)]
+        c.append(dict(name=name, op="SignalIrfft", options={"T": int(TT.FLOAT32), "fft_length": fft},
+                      inputs=[("input", in_shape, TT.FLOAT32, None)],
+                      outputs=[("output", in_shape[:-1] + [fft], TT.FLOAT32)], calls=3, gen=gen,
+                      variant="float32"))
     return c
 
 
@@ -272,11 +362,13 @@ def main() -> None:
         for j in range(len(outs[0])):
             np.save(OUT_DIR / f"{name}.out{j}.npy", np.stack([y[j] for y in outs]))
         entry = {"name": name, "op": case["op"], "ops": [case["op"]], "file": f"{name}.tflite",
-                 "variant": TYPES[case["op"]], "options": case["options"], "calls": calls,
+                 "variant": case.get("variant", TYPES[case["op"]]), "options": case["options"], "calls": calls,
                  "reset_before": reset_before, "inputs": len(ins[0]), "outputs": len(outs[0]),
                  "sha256": hashlib.sha256(model).hexdigest()}
         if "valid" in case:
             entry["valid"] = case["valid"]
+        if "compare_if" in case:
+            entry["compare_if"] = {str(k): v for k, v in case["compare_if"].items()}
         index.append(entry)
         print(name, [y.reshape(-1)[:4].tolist() for y in outs[0]])
     from importlib.metadata import version

@@ -1516,6 +1516,18 @@ pub enum Op {
     SignalPcan(SignalPcan),
     /// TFLM's `SignalFilterBankLog`.
     SignalFilterBankLog(SignalFilterBankLog),
+    /// TFLM's `SignalIrfft` on int16.
+    SignalIrfftI16(SignalIrfftI16),
+    /// TFLM's `SignalIrfft` on float32.
+    SignalIrfftF32(SignalIrfftF32),
+    /// TFLM's `SignalFramer` (stateful).
+    SignalFramer(SignalFramer),
+    /// TFLM's `SignalStacker` (stateful).
+    SignalStacker(SignalStacker),
+    /// TFLM's `SignalOverlapAdd` (stateful).
+    SignalOverlapAdd(SignalOverlapAdd),
+    /// TFLM's `SignalDelay` (stateful).
+    SignalDelay(SignalDelay),
     /// READ_VARIABLE: a resource variable's value into a tensor.
     ReadVariable(ReadVariable),
     /// ASSIGN_VARIABLE: a tensor's value into a resource variable.

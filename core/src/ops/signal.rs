@@ -1,8 +1,8 @@
 //! TFLite Micro's signal library (`signal/micro/kernels`): the custom `Signal*` operators of
 //! audio front ends such as micro_speech's preprocessor. Everything the C++ `Init`/`Prepare`
-//! compute once (FFT twiddles, flexbuffer options) is computed by the converter; the one
-//! piece of persistent state (spectral subtraction's noise estimate) lives in the model's
-//! state region ([`crate::StatePlan`]).
+//! compute once (FFT twiddles, flexbuffer options) is computed by the converter; persistent
+//! state (spectral subtraction's noise estimate, the framer's, stacker's and delay's sample
+//! buffers, overlap-add's sums) lives in the model's state region ([`crate::StatePlan`]).
 
 use crate::model::{ConstRef, TensorId};
 
@@ -172,4 +172,162 @@ pub struct SignalFilterBankLog {
     pub output_scale: u32,
     /// Left shift of the input (0..=31).
     pub input_correction_bits: u8,
+}
+
+/// `SignalIrfft` on int16: kissfft's fixed-point inverse real FFT (`kiss_fftri`,
+/// `FIXED_POINT=16`) of each frame of `fft_length / 2 + 1` complex int16 values into
+/// `fft_length` int16 samples. `fft_length` is a power of two of at least 4.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SignalIrfftI16 {
+    /// Input, int16 `[..., input_length]` (complex values interleaved; at least
+    /// `fft_length + 2`, the rest ignored).
+    pub input: TensorId,
+    /// Output, int16 `[..., fft_length]`.
+    pub output: TensorId,
+    /// Int16 values per input frame (even, at least `fft_length + 2`).
+    pub input_length: u32,
+    /// FFT length.
+    pub fft_length: u32,
+    /// The inverse complex FFT's twiddles (`fft_length / 2` complex values), as
+    /// `kiss_fft_alloc` rounds them for an inverse transform.
+    pub twiddles: ConstRef<i16>,
+    /// The inverse real FFT's pre-processing twiddles (`fft_length / 4` complex values).
+    pub super_twiddles: ConstRef<i16>,
+    /// Arena offset of the kernel's scratch (one frame's `fft_length` int16 values, the
+    /// complex FFT's input: kissfft's `tmpbuf`).
+    pub scratch_offset: u32,
+    /// Its size in bytes.
+    pub scratch_bytes: u32,
+}
+
+/// `SignalIrfft` on float32: kissfft's float inverse real FFT (`kiss_fftri`) of each frame
+/// of `fft_length / 2 + 1` complex values into `fft_length` samples, divided by
+/// `fft_length` as TFLM's `IrfftFloatApply` does. `fft_length` is a power of two of at least 4.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SignalIrfftF32 {
+    /// Input, float32 `[..., input_length]` (complex values interleaved).
+    pub input: TensorId,
+    /// Output, float32 `[..., fft_length]`.
+    pub output: TensorId,
+    /// Float values per input frame (even, at least `fft_length + 2`).
+    pub input_length: u32,
+    /// FFT length.
+    pub fft_length: u32,
+    /// The inverse complex FFT's twiddles (`fft_length / 2` complex values).
+    pub twiddles: ConstRef<f32>,
+    /// The inverse real FFT's pre-processing twiddles (`fft_length / 4` complex values).
+    pub super_twiddles: ConstRef<f32>,
+    /// Arena offset of the kernel's scratch (`fft_length` float32 values: `tmpbuf`).
+    pub scratch_offset: u32,
+    /// Its size in bytes.
+    pub scratch_bytes: u32,
+}
+
+/// `SignalFramer`: int16 samples, `frame_step` at a time, into overlapping frames of
+/// `frame_size` samples, per outer dimension; a bool scalar says whether every frame of the
+/// call was complete (an incomplete frame is written 0, where TFLM leaves it unwritten).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SignalFramer {
+    /// Input, int16 `[..., n_frames * frame_step]`.
+    pub input: TensorId,
+    /// Output, int16 `[..., n_frames, frame_size]`.
+    pub output: TensorId,
+    /// Output, bool scalar.
+    pub output_valid: TensorId,
+    /// State slot: per outer dimension a uint32 count of buffered samples, then per outer
+    /// dimension `capacity` int16 samples (oldest first). After a reset the counts are
+    /// `frame_size - frame_step` with `prefill` (zeros buffered, as TFLM's `Reset` writes
+    /// them), else 0.
+    pub state: u16,
+    /// Samples per frame.
+    pub frame_size: u32,
+    /// Samples between frames (and per frame of input).
+    pub frame_step: u32,
+    /// Buffer capacity per outer dimension: `frame_size` rounded up to a multiple of
+    /// `frame_step`.
+    pub capacity: u32,
+    /// Outer dimensions (product of all but the input's last).
+    pub outer_dims: u32,
+    /// Frames per call per outer dimension.
+    pub n_frames: u32,
+}
+
+/// `SignalStacker`: int16 frames of `num_channels` into a window of
+/// `left_context + right_context + 1` frames, advanced `step` frames per output (the first
+/// frame after a reset repeated `left_context` more times); a bool scalar says whether the
+/// output was written this call (an unwritten output is set to 0).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SignalStacker {
+    /// Input, int16 `[num_channels]`.
+    pub input: TensorId,
+    /// Output, int16 `[num_channels * (left + right + 1)]`.
+    pub output: TensorId,
+    /// Output, bool scalar.
+    pub output_valid: TensorId,
+    /// State slot: uint32 count of buffered values, uint32 "has the first frame" flag, then
+    /// `buffer_size` int16 values (oldest first); all zero after a reset.
+    pub state: u16,
+    /// Values per frame.
+    pub num_channels: u32,
+    /// Frames the first frame is repeated.
+    pub left_context: u32,
+    /// Values per output: `num_channels * (left + right + 1)`.
+    pub buffer_size: u32,
+    /// Values dropped after an output: `num_channels * step`.
+    pub step_size: u32,
+}
+
+/// Element type of a [`SignalOverlapAdd`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum SignalOverlapAddType {
+    /// int16, sums saturated.
+    I16,
+    /// float32.
+    F32,
+}
+
+/// `SignalOverlapAdd`: frames of `frame_size` added into a persistent buffer, which then
+/// gives its first `frame_step` values and shifts, per outer dimension.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SignalOverlapAdd {
+    /// Input `[..., n_frames, frame_size]`.
+    pub input: TensorId,
+    /// Output `[..., n_frames * frame_step]`.
+    pub output: TensorId,
+    /// Element type.
+    pub dtype: SignalOverlapAddType,
+    /// State slot: `outer_dims * frame_size` values, zero after a reset.
+    pub state: u16,
+    /// Values per input frame.
+    pub frame_size: u32,
+    /// Values out per frame (at most `frame_size`).
+    pub frame_step: u32,
+    /// Frames per outer dimension.
+    pub n_frames: u32,
+    /// Outer dimensions.
+    pub outer_dims: u32,
+}
+
+/// `SignalDelay`: each int16 row of the last axis delayed by `delay_length` samples
+/// across calls (zeros after a reset).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SignalDelay {
+    /// Input, int16 `[..., frame_size]`.
+    pub input: TensorId,
+    /// Output, int16, as the input.
+    pub output: TensorId,
+    /// State slot: per outer dimension the `delay_length` pending samples, zero after a
+    /// reset.
+    pub state: u16,
+    /// Samples per row.
+    pub frame_size: u32,
+    /// Delay in samples.
+    pub delay_length: u32,
 }

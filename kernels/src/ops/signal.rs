@@ -11,7 +11,7 @@
 
 use crate::util::expect_op;
 use ferrite_core::model::cast_out;
-use ferrite_core::ops::{Op, SignalSpectralSubtraction};
+use ferrite_core::ops::{Op, SignalOverlapAddType, SignalSpectralSubtraction};
 use ferrite_core::{Ctx, Error, Result};
 
 /// `MostSignificantBit32`: the position of the highest set bit counted from 1, and 32 for 0
@@ -163,7 +163,8 @@ fn factors(mut n: usize) -> Option<([(usize, usize); 32], usize)> {
     Some((f, count))
 }
 
-/// `kf_work`: the decimation-in-time recursion of kissfft's forward FFT into `out`
+/// `kf_work`: the decimation-in-time recursion of kissfft's forward (or, with `inverse`,
+/// inverse: radix-4 butterflies rotate the other way) FFT into `out`
 /// (`p * m` complex values) from complex samples `first, first + fstride, ...` of `input`
 /// (interleaved, zero past its end).
 fn kf_work(
@@ -173,6 +174,7 @@ fn kf_work(
     fstride: usize,
     factors: &[(usize, usize)],
     twiddles: &[i16],
+    inverse: bool,
 ) {
     let Some((&(p, m), rest)) = factors.split_first() else {
         return;
@@ -191,6 +193,7 @@ fn kf_work(
                     fstride * p,
                     rest,
                     twiddles,
+                    inverse,
                 );
             }
         }
@@ -221,22 +224,22 @@ fn kf_work(
                 let s4 = csub(s0, s2);
                 st(out, k + 2 * m, csub(f0, s3));
                 st(out, k, cadd(f0, s3));
-                st(
-                    out,
-                    k + m,
-                    Cpx {
-                        r: s5.r.wrapping_add(s4.i),
-                        i: s5.i.wrapping_sub(s4.r),
-                    },
-                );
-                st(
-                    out,
-                    k + 3 * m,
-                    Cpx {
-                        r: s5.r.wrapping_sub(s4.i),
-                        i: s5.i.wrapping_add(s4.r),
-                    },
-                );
+                // s5 -/+ i s4: the inverse transform rotates the other way.
+                let minus_j = Cpx {
+                    r: s5.r.wrapping_add(s4.i),
+                    i: s5.i.wrapping_sub(s4.r),
+                };
+                let plus_j = Cpx {
+                    r: s5.r.wrapping_sub(s4.i),
+                    i: s5.i.wrapping_add(s4.r),
+                };
+                let (at_m, at_3m) = if inverse {
+                    (plus_j, minus_j)
+                } else {
+                    (minus_j, plus_j)
+                };
+                st(out, k + m, at_m);
+                st(out, k + 3 * m, at_3m);
             }
         }
     }
@@ -272,7 +275,7 @@ pub fn rfft_i16(
     // The complex FFT goes into the output's first `ncfft` values; the real split below
     // reads each pair (k, ncfft - k) before writing it, so it can work in place.
     if let Some(work) = output.get_mut(..2 * ncfft) {
-        kf_work(work, input, 0, 1, f, twiddles);
+        kf_work(work, input, 0, 1, f, twiddles, false);
     }
     let tdc = fixdiv(ld(output, 0), DIV2);
     st(
@@ -328,6 +331,256 @@ pub fn rfft_i16(
                 i: half(tw.i, f1k.i, true),
             },
         );
+    }
+    true
+}
+
+/// `kiss_fftri` with `FIXED_POINT=16` on one frame: `fft_length / 2 + 1` interleaved
+/// complex values of `input` into `fft_length` samples in `output`, through `tmp`
+/// (`fft_length` values: kissfft's `tmpbuf`). `twiddles` and `super_twiddles` are the inverse
+/// transform's (`fft_length / 2` and `fft_length / 4` complex values). Returns `false`
+/// (writing nothing) for a length that is not a power of two of at least 4 or slices of
+/// other sizes.
+pub fn irfft_i16(
+    input: &[i16],
+    fft_length: usize,
+    twiddles: &[i16],
+    super_twiddles: &[i16],
+    tmp: &mut [i16],
+    output: &mut [i16],
+) -> bool {
+    let ncfft = fft_length / 2;
+    let Some((f, count)) = factors(ncfft) else {
+        return false;
+    };
+    if fft_length < 4
+        || input.len() < fft_length + 2
+        || twiddles.len() != fft_length
+        || super_twiddles.len() != ncfft
+        || tmp.len() != fft_length
+        || output.len() != fft_length
+    {
+        return false;
+    }
+    let Some(f) = f.get(..count) else {
+        return false;
+    };
+    let (first, last) = (ld(input, 0), ld(input, ncfft));
+    let dc = Cpx {
+        r: first.r.wrapping_add(last.r),
+        i: first.r.wrapping_sub(last.r),
+    };
+    st(tmp, 0, fixdiv(dc, DIV2));
+    for k in 1..=ncfft / 2 {
+        let fk = fixdiv(ld(input, k), DIV2);
+        let nk = ld(input, ncfft - k);
+        let fnkc = fixdiv(
+            Cpx {
+                r: nk.r,
+                i: nk.i.wrapping_neg(),
+            },
+            DIV2,
+        );
+        let fek = cadd(fk, fnkc);
+        let fok = cmul(csub(fk, fnkc), ld(super_twiddles, k - 1));
+        st(tmp, k, cadd(fek, fok));
+        let low = csub(fek, fok);
+        st(
+            tmp,
+            ncfft - k,
+            Cpx {
+                r: low.r,
+                i: low.i.wrapping_neg(),
+            },
+        );
+    }
+    kf_work(output, tmp, 0, 1, f, twiddles, true);
+    true
+}
+
+/// A complex float32 value (kissfft's float `kiss_fft_cpx`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Cpxf {
+    r: f32,
+    i: f32,
+}
+
+/// Complex value `k` of interleaved `buf` (zero past its end).
+#[inline(always)]
+fn ldf(buf: &[f32], k: usize) -> Cpxf {
+    Cpxf {
+        r: buf.get(2 * k).copied().unwrap_or(0.0),
+        i: buf.get(2 * k + 1).copied().unwrap_or(0.0),
+    }
+}
+
+/// Stores complex value `k` of interleaved `buf` (nothing past its end).
+#[inline(always)]
+fn stf(buf: &mut [f32], k: usize, c: Cpxf) {
+    if let Some(v) = buf.get_mut(2 * k) {
+        *v = c.r;
+    }
+    if let Some(v) = buf.get_mut(2 * k + 1) {
+        *v = c.i;
+    }
+}
+
+/// Float `C_MUL`, in kissfft's order of operations.
+#[inline(always)]
+fn cmulf(a: Cpxf, b: Cpxf) -> Cpxf {
+    Cpxf {
+        r: a.r * b.r - a.i * b.i,
+        i: a.r * b.i + a.i * b.r,
+    }
+}
+
+#[inline(always)]
+fn caddf(a: Cpxf, b: Cpxf) -> Cpxf {
+    Cpxf {
+        r: a.r + b.r,
+        i: a.i + b.i,
+    }
+}
+
+#[inline(always)]
+fn csubf(a: Cpxf, b: Cpxf) -> Cpxf {
+    Cpxf {
+        r: a.r - b.r,
+        i: a.i - b.i,
+    }
+}
+
+/// [`kf_work`] for kissfft's float build (no division by the radix).
+fn kf_work_f32(
+    out: &mut [f32],
+    input: &[f32],
+    first: usize,
+    fstride: usize,
+    factors: &[(usize, usize)],
+    twiddles: &[f32],
+    inverse: bool,
+) {
+    let Some((&(p, m), rest)) = factors.split_first() else {
+        return;
+    };
+    if m == 1 {
+        for j in 0..p {
+            stf(out, j, ldf(input, first + j * fstride));
+        }
+    } else {
+        for j in 0..p {
+            if let Some(part) = out.get_mut(2 * j * m..2 * (j + 1) * m) {
+                kf_work_f32(
+                    part,
+                    input,
+                    first + j * fstride,
+                    fstride * p,
+                    rest,
+                    twiddles,
+                    inverse,
+                );
+            }
+        }
+    }
+    let tw = |k: usize| ldf(twiddles, k);
+    match p {
+        2 => {
+            for k in 0..m {
+                let t = cmulf(ldf(out, k + m), tw(k * fstride));
+                let a = ldf(out, k);
+                stf(out, k + m, csubf(a, t));
+                stf(out, k, caddf(a, t));
+            }
+        }
+        _ => {
+            for k in 0..m {
+                let f0 = ldf(out, k);
+                let s0 = cmulf(ldf(out, k + m), tw(k * fstride));
+                let s1 = cmulf(ldf(out, k + 2 * m), tw(2 * k * fstride));
+                let s2 = cmulf(ldf(out, k + 3 * m), tw(3 * k * fstride));
+                let s5 = csubf(f0, s1);
+                let f0 = caddf(f0, s1);
+                let s3 = caddf(s0, s2);
+                let s4 = csubf(s0, s2);
+                stf(out, k + 2 * m, csubf(f0, s3));
+                stf(out, k, caddf(f0, s3));
+                let minus_j = Cpxf {
+                    r: s5.r + s4.i,
+                    i: s5.i - s4.r,
+                };
+                let plus_j = Cpxf {
+                    r: s5.r - s4.i,
+                    i: s5.i + s4.r,
+                };
+                let (at_m, at_3m) = if inverse {
+                    (plus_j, minus_j)
+                } else {
+                    (minus_j, plus_j)
+                };
+                stf(out, k + m, at_m);
+                stf(out, k + 3 * m, at_3m);
+            }
+        }
+    }
+}
+
+/// `kiss_fftri` in kissfft's float build (no fixed-point scaling), each output then divided
+/// by `fft_length` as TFLM's `IrfftFloatApply` does.
+pub fn irfft_f32(
+    input: &[f32],
+    fft_length: usize,
+    twiddles: &[f32],
+    super_twiddles: &[f32],
+    tmp: &mut [f32],
+    output: &mut [f32],
+) -> bool {
+    let ncfft = fft_length / 2;
+    let Some((f, count)) = factors(ncfft) else {
+        return false;
+    };
+    if fft_length < 4
+        || input.len() < fft_length + 2
+        || twiddles.len() != fft_length
+        || super_twiddles.len() != ncfft
+        || tmp.len() != fft_length
+        || output.len() != fft_length
+    {
+        return false;
+    }
+    let Some(f) = f.get(..count) else {
+        return false;
+    };
+    let (first, last) = (ldf(input, 0), ldf(input, ncfft));
+    stf(
+        tmp,
+        0,
+        Cpxf {
+            r: first.r + last.r,
+            i: first.r - last.r,
+        },
+    );
+    for k in 1..=ncfft / 2 {
+        let fk = ldf(input, k);
+        let nk = ldf(input, ncfft - k);
+        let fnkc = Cpxf { r: nk.r, i: -nk.i };
+        let fek = caddf(fk, fnkc);
+        let fok = cmulf(csubf(fk, fnkc), ldf(super_twiddles, k - 1));
+        stf(tmp, k, caddf(fek, fok));
+        let low = csubf(fek, fok);
+        stf(
+            tmp,
+            ncfft - k,
+            Cpxf {
+                r: low.r,
+                i: -low.i,
+            },
+        );
+    }
+    kf_work_f32(output, tmp, 0, 1, f, twiddles, true);
+    // TFLM's `IrfftFloatApply` divides kissfft's unscaled output by the FFT length.
+    let n = fft_length as f32;
+    for o in output.iter_mut() {
+        *o /= n;
     }
     true
 }
@@ -594,6 +847,173 @@ pub fn filter_bank_log(input: &[u32], output_scale: u32, correction_bits: u32, o
     }
 }
 
+/// One `SignalFramer` row: `input` (`n_frames * step` samples) into `n_frames` frames of
+/// `frame` samples in `output`, through `buf` (the row's buffered samples, oldest first,
+/// `count` of them valid). Returns whether every frame was complete (an incomplete one is
+/// written 0).
+pub fn framer_row(
+    input: &[i16],
+    step: usize,
+    frame: usize,
+    buf: &mut [i16],
+    count: &mut u32,
+    output: &mut [i16],
+) -> bool {
+    let mut valid = true;
+    let mut n = *count as usize;
+    let (mut i, mut o) = (0, 0);
+    while let (Some(x), Some(y)) = (input.get(i..i + step), output.get_mut(o..o + frame)) {
+        if let Some(dst) = buf.get_mut(n..n + step) {
+            copy(dst, x);
+            n += step;
+        }
+        match buf.get(..frame) {
+            Some(f) if n >= frame => {
+                copy(y, f);
+                let drop = step.min(n);
+                if let Some(live) = buf.get_mut(..n) {
+                    shift_left(live, drop);
+                }
+                n -= drop;
+            }
+            _ => {
+                y.fill(0);
+                valid = false;
+            }
+        }
+        i += step;
+        o += frame;
+    }
+    *count = n as u32;
+    valid
+}
+
+/// One `SignalStacker` call: `input` (one frame) appended to `buf` (`count` values valid,
+/// oldest first; the first frame after a reset repeated `left_context` more times); when
+/// `output.len()` values are buffered they are written to `output` and the oldest `step`
+/// dropped. Returns whether `output` was written (else it is set to 0).
+pub fn stacker(
+    input: &[i16],
+    left_context: usize,
+    step: usize,
+    buf: &mut [i16],
+    count: &mut u32,
+    has_first: &mut u32,
+    output: &mut [i16],
+) -> bool {
+    let nc = input.len();
+    let mut n = *count as usize;
+    let repeats = if *has_first == 0 { 1 + left_context } else { 1 };
+    *has_first = 1;
+    for _ in 0..repeats {
+        if let Some(dst) = buf.get_mut(n..n + nc) {
+            copy(dst, input);
+            n += nc;
+        }
+    }
+    let size = output.len();
+    let valid = match buf.get(..size) {
+        Some(b) if n >= size => {
+            copy(output, b);
+            let drop = step.min(n);
+            if let Some(live) = buf.get_mut(..n) {
+                shift_left(live, drop);
+            }
+            n -= drop;
+            true
+        }
+        _ => {
+            output.fill(0);
+            false
+        }
+    };
+    *count = n as u32;
+    valid
+}
+
+/// `OverlapAdd` (int16) of one frame: `input` added into `buf` (saturated), whose first
+/// `output.len()` values go out and the rest shift down, zeros behind.
+pub fn overlap_add_i16(input: &[i16], buf: &mut [i16], output: &mut [i16]) {
+    for (b, &x) in buf.iter_mut().zip(input) {
+        *b = b.saturating_add(x);
+    }
+    overlap_shift(buf, output);
+}
+
+/// `OverlapAdd` (float32) of one frame: as [`overlap_add_i16`] with plain float sums.
+pub fn overlap_add_f32(input: &[f32], buf: &mut [f32], output: &mut [f32]) {
+    for (b, &x) in buf.iter_mut().zip(input) {
+        *b += x;
+    }
+    overlap_shift(buf, output);
+}
+
+/// The out, shift and zero-fill of an overlap-add step.
+fn overlap_shift<T: Copy + Default>(buf: &mut [T], output: &mut [T]) {
+    copy(output, buf);
+    let step = output.len().min(buf.len());
+    shift_left(buf, step);
+    let n = buf.len();
+    if let Some(tail) = buf.get_mut(n - step..) {
+        tail.fill(T::default());
+    }
+}
+
+/// Copies `min(dst.len(), src.len())` values.
+fn copy<T: Copy>(dst: &mut [T], src: &[T]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = s;
+    }
+}
+
+/// Moves `buf[by..]` to the front (the last `by` values keep their old contents).
+fn shift_left<T: Copy>(buf: &mut [T], by: usize) {
+    let by = by.min(buf.len());
+    buf.copy_within(by.., 0);
+}
+
+/// One `SignalDelay` row: `input` delayed by `pending.len()` samples into `output`;
+/// `pending` holds the samples still owed from earlier calls, oldest first.
+pub fn delay_row(input: &[i16], pending: &mut [i16], output: &mut [i16]) {
+    let (n, d) = (input.len(), pending.len());
+    if d <= n {
+        // Out: the pending samples, then the input's first n - d; pending: its last d.
+        copy(output, pending);
+        if let Some(tail) = output.get_mut(d..) {
+            copy(tail, input);
+        }
+        if let Some(rest) = input.get(n - d..) {
+            copy(pending, rest);
+        }
+    } else {
+        copy(output, pending);
+        shift_left(pending, n);
+        if let Some(tail) = pending.get_mut(d - n..) {
+            copy(tail, input);
+        }
+    }
+}
+
+/// The bytes of state slot `slot` (taken out of `ctx`).
+fn state_bytes<'s>(ctx: &mut Ctx<'s>, slot: u16) -> Result<&'s mut [u8]> {
+    let layer = ctx.layer;
+    let err = |reason| Error::InvalidLayer { layer, reason };
+    let slot = ctx
+        .model
+        .state
+        .slots
+        .get(slot as usize)
+        .ok_or(err("state slot out of range"))?;
+    let start = slot.offset as usize;
+    let end = start
+        .checked_add(slot.bytes as usize)
+        .ok_or(err("state slot outside the state region"))?;
+    let region = core::mem::take(&mut ctx.state);
+    region
+        .get_mut(start..end)
+        .ok_or(err("state slot outside the state region"))
+}
+
 fn ctx_err(layer: u16, reason: &'static str) -> Error {
     Error::InvalidLayer { layer, reason }
 }
@@ -828,6 +1248,248 @@ pub fn run_signal_filter_bank_log(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
         u32::from(p.input_correction_bits),
         output,
     );
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalIrfftI16`].
+pub fn run_signal_irfft_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalIrfftI16);
+    let twiddles = ctx.consts(p.twiddles)?;
+    let super_twiddles = ctx.consts(p.super_twiddles)?;
+    let layer = ctx.layer;
+    let (inputs, [out], scratch) =
+        ctx.split_outputs([p.output], p.scratch_offset, p.scratch_bytes)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    let tmp: &mut [i16] = cast_out(layer, scratch)?;
+    let (n_in, n_out) = (p.input_length as usize, p.fft_length as usize);
+    if n_in == 0 || n_out == 0 {
+        return Err(ctx_err(layer, "SignalIrfft with an empty frame"));
+    }
+    check(
+        layer,
+        n_in >= n_out + 2
+            && input.len().is_multiple_of(n_in)
+            && output.len() == input.len() / n_in * n_out
+            && tmp.len() >= n_out,
+        "SignalIrfft sizes do not match",
+    )?;
+    let tmp = tmp.get_mut(..n_out).unwrap_or_default();
+    let (mut i, mut o) = (0, 0);
+    while let (Some(x), Some(y)) = (input.get(i..i + n_in), output.get_mut(o..o + n_out)) {
+        check(
+            layer,
+            irfft_i16(x, n_out, twiddles, super_twiddles, tmp, y),
+            "SignalIrfft length or twiddles invalid",
+        )?;
+        i += n_in;
+        o += n_out;
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalIrfftF32`].
+pub fn run_signal_irfft_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalIrfftF32);
+    let twiddles = ctx.consts(p.twiddles)?;
+    let super_twiddles = ctx.consts(p.super_twiddles)?;
+    let layer = ctx.layer;
+    let (inputs, [out], scratch) =
+        ctx.split_outputs([p.output], p.scratch_offset, p.scratch_bytes)?;
+    let input: &[f32] = inputs.get(p.input)?;
+    let output: &mut [f32] = cast_out(layer, out)?;
+    let tmp: &mut [f32] = cast_out(layer, scratch)?;
+    let (n_in, n_out) = (p.input_length as usize, p.fft_length as usize);
+    if n_in == 0 || n_out == 0 {
+        return Err(ctx_err(layer, "SignalIrfft with an empty frame"));
+    }
+    check(
+        layer,
+        n_in >= n_out + 2
+            && input.len().is_multiple_of(n_in)
+            && output.len() == input.len() / n_in * n_out
+            && tmp.len() >= n_out,
+        "SignalIrfft sizes do not match",
+    )?;
+    let tmp = tmp.get_mut(..n_out).unwrap_or_default();
+    let (mut i, mut o) = (0, 0);
+    while let (Some(x), Some(y)) = (input.get(i..i + n_in), output.get_mut(o..o + n_out)) {
+        check(
+            layer,
+            irfft_f32(x, n_out, twiddles, super_twiddles, tmp, y),
+            "SignalIrfft length or twiddles invalid",
+        )?;
+        i += n_in;
+        o += n_out;
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalFramer`].
+pub fn run_signal_framer(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalFramer);
+    let layer = ctx.layer;
+    let state = state_bytes(ctx, p.state)?;
+    let (inputs, [out, valid], _) = ctx.split_outputs([p.output, p.output_valid], 0, 0)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    let (outer, step, frame, cap, frames) = (
+        p.outer_dims as usize,
+        p.frame_step as usize,
+        p.frame_size as usize,
+        p.capacity as usize,
+        p.n_frames as usize,
+    );
+    let (counts, bufs) = state
+        .split_at_mut_checked(outer * 4)
+        .ok_or(ctx_err(layer, "SignalFramer state too small"))?;
+    let counts: &mut [u32] = cast_out(layer, counts)?;
+    let bufs: &mut [i16] = cast_out(layer, bufs)?;
+    let (row_in, row_out) = (frames * step, frames * frame);
+    check(
+        layer,
+        step > 0
+            && frame > 0
+            && cap > 0
+            && counts.len() == outer
+            && bufs.len() == outer * cap
+            && input.len() == outer * row_in
+            && output.len() == outer * row_out
+            && valid.len() == 1,
+        "SignalFramer sizes do not match",
+    )?;
+    let mut all = true;
+    for (r, count) in counts.iter_mut().enumerate() {
+        if let (Some(x), Some(y), Some(buf)) = (
+            input.get(r * row_in..(r + 1) * row_in),
+            output.get_mut(r * row_out..(r + 1) * row_out),
+            bufs.get_mut(r * cap..(r + 1) * cap),
+        ) {
+            all &= framer_row(x, step, frame, buf, count, y);
+        }
+    }
+    if let Some(v) = valid.first_mut() {
+        *v = u8::from(all);
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalStacker`].
+pub fn run_signal_stacker(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalStacker);
+    let layer = ctx.layer;
+    let state = state_bytes(ctx, p.state)?;
+    let (inputs, [out, valid], _) = ctx.split_outputs([p.output, p.output_valid], 0, 0)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    let (head, buf) = state
+        .split_at_mut_checked(8)
+        .ok_or(ctx_err(layer, "SignalStacker state too small"))?;
+    let head: &mut [u32] = cast_out(layer, head)?;
+    let buf: &mut [i16] = cast_out(layer, buf)?;
+    check(
+        layer,
+        input.len() == p.num_channels as usize
+            && output.len() == p.buffer_size as usize
+            && buf.len() == output.len()
+            && valid.len() == 1,
+        "SignalStacker sizes do not match",
+    )?;
+    let [count, has_first] = head else {
+        return Err(ctx_err(layer, "SignalStacker state too small"));
+    };
+    let ok = stacker(
+        input,
+        p.left_context as usize,
+        p.step_size as usize,
+        buf,
+        count,
+        has_first,
+        output,
+    );
+    if let Some(v) = valid.first_mut() {
+        *v = u8::from(ok);
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalOverlapAdd`].
+pub fn run_signal_overlap_add(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalOverlapAdd);
+    let layer = ctx.layer;
+    let state = state_bytes(ctx, p.state)?;
+    let (inputs, out) = ctx.split(p.output)?;
+    let (size, step, frames, outer) = (
+        p.frame_size as usize,
+        p.frame_step as usize,
+        p.n_frames as usize,
+        p.outer_dims as usize,
+    );
+    let n_in = outer * frames * size;
+    let n_out = outer * frames * step;
+    let bad = "SignalOverlapAdd sizes do not match";
+    check(layer, size > 0 && step <= size, bad)?;
+    macro_rules! run {
+        ($t:ty, $f:ident) => {{
+            let input: &[$t] = inputs.get(p.input)?;
+            let output: &mut [$t] = cast_out(layer, out)?;
+            let bufs: &mut [$t] = cast_out(layer, state)?;
+            check(
+                layer,
+                input.len() == n_in && output.len() == n_out && bufs.len() == outer * size,
+                bad,
+            )?;
+            for r in 0..outer {
+                let Some(buf) = bufs.get_mut(r * size..(r + 1) * size) else {
+                    return Err(ctx_err(layer, bad));
+                };
+                for f in 0..frames {
+                    let k = r * frames + f;
+                    if let (Some(x), Some(y)) = (
+                        input.get(k * size..(k + 1) * size),
+                        output.get_mut(k * step..(k + 1) * step),
+                    ) {
+                        $f(x, buf, y);
+                    }
+                }
+            }
+        }};
+    }
+    match p.dtype {
+        SignalOverlapAddType::I16 => run!(i16, overlap_add_i16),
+        SignalOverlapAddType::F32 => run!(f32, overlap_add_f32),
+    }
+    Ok(())
+}
+
+/// Kernel entry for [`Op::SignalDelay`].
+pub fn run_signal_delay(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
+    let p = expect_op!(ctx, op, SignalDelay);
+    let layer = ctx.layer;
+    let state = state_bytes(ctx, p.state)?;
+    let (inputs, out) = ctx.split(p.output)?;
+    let input: &[i16] = inputs.get(p.input)?;
+    let output: &mut [i16] = cast_out(layer, out)?;
+    let pending: &mut [i16] = cast_out(layer, state)?;
+    let (n, d) = (p.frame_size as usize, p.delay_length as usize);
+    if n == 0 {
+        return Err(ctx_err(layer, "SignalDelay with an empty frame"));
+    }
+    let rows = input.len() / n;
+    check(
+        layer,
+        input.len() == output.len() && input.len().is_multiple_of(n) && pending.len() == rows * d,
+        "SignalDelay sizes do not match",
+    )?;
+    for r in 0..rows {
+        if let (Some(x), Some(y), Some(q)) = (
+            input.get(r * n..(r + 1) * n),
+            output.get_mut(r * n..(r + 1) * n),
+            pending.get_mut(r * d..(r + 1) * d),
+        ) {
+            delay_row(x, q, y);
+        }
+    }
     Ok(())
 }
 

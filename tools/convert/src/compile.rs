@@ -550,6 +550,8 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
             ferrite_core::Op::DepthwiseDspI16(d) => d.scratch_offset = offset,
             ferrite_core::Op::DepthwiseHeliumI8(d) => d.scratch_offset = offset,
             ferrite_core::Op::DetectionPostprocess(d) => d.scratch_offset = offset,
+            ferrite_core::Op::SignalIrfftI16(d) => d.scratch_offset = offset,
+            ferrite_core::Op::SignalIrfftF32(d) => d.scratch_offset = offset,
             _ => {}
         }
     }

@@ -3,7 +3,9 @@
 //! FFT's twiddles, as `kiss_fft_alloc`/`kiss_fftr_alloc` round them). Spectral subtraction's
 //! noise estimate, which TFLM keeps in a persistent buffer between invokes and zeroes in
 //! `Reset`, gets a slot in the model's state region (reported under the operator's noise
-//! estimate output, which holds a copy of it).
+//! estimate output, which holds a copy of it). The framer's, stacker's and delay's sample
+//! buffers and overlap-add's sums get state slots the same way, starting from what TFLM's
+//! `Reset` leaves (the framer's prefill zeros counted as buffered).
 
 use super::*;
 use crate::tflite::flexbuf::{self, FlexMap};
@@ -31,6 +33,37 @@ pub(crate) fn kiss_super_twiddles(ncfft: usize) -> Vec<i16> {
             cexp(phase)
         })
         .collect()
+}
+
+/// The inverse transform's twiddles (`kiss_fft_alloc` with `inverse`: the phase negated).
+pub(crate) fn kiss_twiddles_inverse(n: usize) -> Vec<i16> {
+    let pi = std::f64::consts::PI;
+    (0..n)
+        .flat_map(|i| cexp(2.0 * pi * i as f64 / n as f64))
+        .collect()
+}
+
+/// The inverse real FFT's twiddles (`kiss_fftr_alloc` with `inverse_fft`).
+pub(crate) fn kiss_super_twiddles_inverse(ncfft: usize) -> Vec<i16> {
+    let pi = std::f64::consts::PI;
+    (0..ncfft / 2)
+        .flat_map(|i| cexp(pi * ((i + 1) as f64 / ncfft as f64 + 0.5)))
+        .collect()
+}
+
+/// The inverse float FFT's twiddles and real-FFT twiddles (kissfft's float build:
+/// `(float) cos(phase)`, `(float) sin(phase)`, the phases computed in double as
+/// `kiss_fft_alloc`/`kiss_fftr_alloc` do, negated for an inverse transform).
+pub(crate) fn kiss_twiddles_f32_inverse(ncfft: usize) -> (Vec<f32>, Vec<f32>) {
+    let pi = std::f64::consts::PI;
+    let c = |phase: f64| [phase.cos() as f32, phase.sin() as f32];
+    let tw = (0..ncfft)
+        .flat_map(|i| c(-(-2.0 * pi * i as f64 / ncfft as f64)))
+        .collect();
+    let stw = (0..ncfft / 2)
+        .flat_map(|i| c(-(-pi * ((i + 1) as f64 / ncfft as f64 + 0.5))))
+        .collect();
+    (tw, stw)
 }
 
 /// `kf_cexp` with `FIXED_POINT=16`.
@@ -448,6 +481,309 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             input_correction_bits,
         });
         self.push(cx, op, input.num_elements() as u64 * 4, 0);
+        Ok(())
+    }
+
+    /// The element type option `T`, named for errors.
+    fn signal_type_option(&self, cx: &OpCx<'_, 'g, 'a>, m: &FlexMap) -> Result<(i64, String)> {
+        let t = self.signal_int(cx, m, "T", i64::from(i32::MIN)..=i64::from(i32::MAX))?;
+        let name = u8::try_from(t).map_or("unknown", crate::tflite::schema::tensor_type::name);
+        Ok((t, name.to_string()))
+    }
+
+    /// Splits `t`'s shape into its last dimension and the product of the others.
+    fn signal_last(
+        &self,
+        cx: &OpCx<'_, 'g, 'a>,
+        t: &GTensor<'_>,
+        what: &str,
+    ) -> Result<(usize, usize)> {
+        match t.shape.split_last() {
+            Some((&n, outer)) if n > 0 => Ok((n, outer.iter().product())),
+            _ => Err(cx.tensor_msg(t, what, "must have rank >= 1 and a non-empty last axis")),
+        }
+    }
+
+    pub(super) fn signal_irfft(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
+        cx.arity(1, 1, 1)?;
+        let (input, output) = (cx.input(0)?, cx.output(0)?);
+        let m = self.signal_options(cx)?;
+        let (t, tname) = self.signal_type_option(cx, &m)?;
+        let float = t == i64::from(crate::tflite::schema::tensor_type::FLOAT32);
+        if t != i64::from(crate::tflite::schema::tensor_type::INT16) && !float {
+            return Err(cx.unsupported(format!(
+                "type T = {t} ({tname}): only the int16 (kissfft fixed-point) and float32 inverse FFTs are supported"
+            )));
+        }
+        let want = if float { DType::F32 } else { DType::I16 };
+        let fft_length = self.signal_int(cx, &m, "fft_length", 4..=(1 << 20))? as usize;
+        if !fft_length.is_power_of_two() {
+            return Err(cx.unsupported(format!(
+                "fft_length {fft_length}: only powers of two (kissfft radix 4 and 2) are supported"
+            )));
+        }
+        self.signal_tensor(cx, input, "input", want, None)?;
+        self.signal_tensor(cx, output, "output", want, None)?;
+        if input.shape.len() != output.shape.len() {
+            return Err(cx.tensor_msg(output, "output", "must have the input's rank"));
+        }
+        let (n_in, outer_in) = self.signal_last(cx, input, "input")?;
+        let (n_out, outer_out) = self.signal_last(cx, output, "output")?;
+        if n_in % 2 != 0 || n_in < fft_length + 2 {
+            return Err(cx.tensor_msg(
+                input,
+                "input",
+                format!(
+                    "frames must hold at least fft_length / 2 + 1 = {} complex values",
+                    fft_length / 2 + 1
+                ),
+            ));
+        }
+        if outer_in != outer_out || n_out != fft_length {
+            return Err(cx.tensor_msg(
+                output,
+                "output",
+                format!(
+                    "expected the input's outer dimensions and fft_length = {fft_length} samples"
+                ),
+            ));
+        }
+        let ncfft = fft_length / 2;
+        let macs = (outer_in as u64) * (ncfft as u64) * u64::from(ncfft.trailing_zeros()) * 4;
+        if float {
+            let (tw, stw) = kiss_twiddles_f32_inverse(ncfft);
+            let op = Op::SignalIrfftF32(SignalIrfftF32 {
+                input: self.id(input.index)?,
+                output: self.id(output.index)?,
+                input_length: u32_of(n_in),
+                fft_length: u32_of(fft_length),
+                twiddles: self.pool.push_f32(&tw),
+                super_twiddles: self.pool.push_f32(&stw),
+                scratch_offset: 0,
+                scratch_bytes: u32_of(fft_length * 4),
+            });
+            self.push_with_scratch(cx, op, macs, (fft_length + ncfft) * 4, fft_length * 4);
+            return Ok(());
+        }
+        let twiddles = self.pool.push_i16(&kiss_twiddles_inverse(ncfft));
+        let super_twiddles = self.pool.push_i16(&kiss_super_twiddles_inverse(ncfft));
+        let op = Op::SignalIrfftI16(SignalIrfftI16 {
+            input: self.id(input.index)?,
+            output: self.id(output.index)?,
+            input_length: u32_of(n_in),
+            fft_length: u32_of(fft_length),
+            twiddles,
+            super_twiddles,
+            scratch_offset: 0,
+            scratch_bytes: u32_of(fft_length * 2),
+        });
+        self.push_with_scratch(cx, op, macs, (fft_length + ncfft) * 2, fft_length * 2);
+        Ok(())
+    }
+
+    pub(super) fn signal_framer(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
+        cx.arity(1, 1, 2)?;
+        let (input, output, valid) = (cx.input(0)?, cx.output(0)?, cx.output(1)?);
+        let m = self.signal_options(cx)?;
+        let frame_size = self.signal_int(cx, &m, "frame_size", 1..=(1 << 24))? as usize;
+        let frame_step = self.signal_int(cx, &m, "frame_step", 1..=(1 << 24))? as usize;
+        let prefill = m
+            .get("prefill")
+            .as_bool()
+            .map_err(|e| cx.err(format!("option prefill: {e}")))?;
+        if prefill && frame_step > frame_size {
+            return Err(cx.unsupported(format!(
+                "frame_step {frame_step} > frame_size {frame_size} with prefill (TFLite Micro would prefill a negative count)"
+            )));
+        }
+        self.signal_tensor(cx, input, "input", DType::I16, None)?;
+        self.signal_tensor(cx, output, "output", DType::I16, None)?;
+        self.signal_tensor(cx, valid, "output valid", DType::Bool, Some(0))?;
+        let (n_in, outer) = self.signal_last(cx, input, "input")?;
+        if n_in % frame_step != 0 {
+            return Err(cx.tensor_msg(
+                input,
+                "input",
+                format!("last dimension {n_in} is not a multiple of frame_step {frame_step}"),
+            ));
+        }
+        let n_frames = n_in / frame_step;
+        let mut want = input.shape.clone();
+        want.pop();
+        want.extend([n_frames, frame_size]);
+        if output.shape != want {
+            return Err(cx.tensor_msg(
+                output,
+                "output",
+                format!(
+                    "expected shape {want:?} (the input's outer dimensions, frames, frame_size)"
+                ),
+            ));
+        }
+        let capacity = frame_size.div_ceil(frame_step) * frame_step;
+        let bytes = outer * 4 + outer * capacity * 2;
+        let name = format!("{} (SignalFramer buffer)", output.name);
+        let init = if prefill {
+            let mut b = vec![0u8; bytes];
+            let start = u32_of(frame_size - frame_step).to_le_bytes();
+            for c in b.chunks_mut(4).take(outer) {
+                c.copy_from_slice(&start);
+            }
+            self.pool.push_bytes(&b, 4)
+        } else {
+            ferrite_core::ConstRef::EMPTY
+        };
+        let state = self.new_state_slot(cx, (output.index, name), bytes, 0, init)?;
+        let op = Op::SignalFramer(SignalFramer {
+            input: self.id(input.index)?,
+            output: self.id(output.index)?,
+            output_valid: self.id(valid.index)?,
+            state,
+            frame_size: u32_of(frame_size),
+            frame_step: u32_of(frame_step),
+            capacity: u32_of(capacity),
+            outer_dims: u32_of(outer),
+            n_frames: u32_of(n_frames),
+        });
+        self.push(cx, op, 0, 0);
+        Ok(())
+    }
+
+    pub(super) fn signal_stacker(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
+        cx.arity(1, 1, 2)?;
+        let (input, output, valid) = (cx.input(0)?, cx.output(0)?, cx.output(1)?);
+        let m = self.signal_options(cx)?;
+        let nc = self.signal_int(cx, &m, "num_channels", 1..=(1 << 20))? as usize;
+        let left = self.signal_int(cx, &m, "stacker_left_context", 0..=1024)? as usize;
+        let right = self.signal_int(cx, &m, "stacker_right_context", 0..=1024)? as usize;
+        let frames = left + right + 1;
+        let step = self.signal_int(cx, &m, "stacker_step", 1..=frames as i64)? as usize;
+        self.signal_tensor(cx, input, "input", DType::I16, Some(1))?;
+        self.signal_tensor(cx, output, "output", DType::I16, Some(1))?;
+        self.signal_tensor(cx, valid, "output valid", DType::Bool, Some(0))?;
+        if input.num_elements() != nc {
+            return Err(cx.tensor_msg(
+                input,
+                "input",
+                format!("expected num_channels = {nc} values"),
+            ));
+        }
+        let buffer_size = nc * frames;
+        if output.num_elements() != buffer_size {
+            return Err(cx.tensor_msg(
+                output,
+                "output",
+                format!("expected num_channels * (left + right + 1) = {buffer_size} values"),
+            ));
+        }
+        let name = format!("{} (SignalStacker buffer)", output.name);
+        let state = self.new_state_slot(
+            cx,
+            (output.index, name),
+            8 + buffer_size * 2,
+            0,
+            ferrite_core::ConstRef::EMPTY,
+        )?;
+        let op = Op::SignalStacker(SignalStacker {
+            input: self.id(input.index)?,
+            output: self.id(output.index)?,
+            output_valid: self.id(valid.index)?,
+            state,
+            num_channels: u32_of(nc),
+            left_context: u32_of(left),
+            buffer_size: u32_of(buffer_size),
+            step_size: u32_of(nc * step),
+        });
+        self.push(cx, op, 0, 0);
+        Ok(())
+    }
+
+    pub(super) fn signal_overlap_add(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
+        cx.arity(1, 1, 1)?;
+        let (input, output) = (cx.input(0)?, cx.output(0)?);
+        let m = self.signal_options(cx)?;
+        let (t, tname) = self.signal_type_option(cx, &m)?;
+        let (dtype, want) = if t == i64::from(crate::tflite::schema::tensor_type::INT16) {
+            (SignalOverlapAddType::I16, DType::I16)
+        } else if t == i64::from(crate::tflite::schema::tensor_type::FLOAT32) {
+            (SignalOverlapAddType::F32, DType::F32)
+        } else {
+            return Err(cx.unsupported(format!(
+                "type T = {t} ({tname}): TFLite Micro's SignalOverlapAdd takes int16 or float32"
+            )));
+        };
+        let frame_step = self.signal_int(cx, &m, "frame_step", 1..=(1 << 24))? as usize;
+        self.signal_tensor(cx, input, "input", want, None)?;
+        self.signal_tensor(cx, output, "output", want, None)?;
+        let r = input.shape.len();
+        if r < 2 || output.shape.len() + 1 != r {
+            return Err(cx.tensor_msg(
+                output,
+                "output",
+                "expected input [..., frames, frame_size] and output [..., frames * frame_step]",
+            ));
+        }
+        let (frame_size, n_frames) = (input.shape[r - 1], input.shape[r - 2]);
+        if frame_size == 0 || frame_step > frame_size {
+            return Err(cx.unsupported(format!(
+                "frame_step {frame_step} > frame_size {frame_size}: TFLite Micro's overlap-add needs frame_step <= frame_size"
+            )));
+        }
+        let mut want_out = input.shape[..r - 2].to_vec();
+        want_out.push(n_frames * frame_step);
+        if output.shape != want_out {
+            return Err(cx.tensor_msg(output, "output", format!("expected shape {want_out:?}")));
+        }
+        let outer: usize = input.shape[..r - 2].iter().product();
+        let name = format!("{} (SignalOverlapAdd buffer)", output.name);
+        let state = self.new_state_slot(
+            cx,
+            (output.index, name),
+            outer * frame_size * want.size_bytes(),
+            0,
+            ferrite_core::ConstRef::EMPTY,
+        )?;
+        let op = Op::SignalOverlapAdd(SignalOverlapAdd {
+            input: self.id(input.index)?,
+            output: self.id(output.index)?,
+            dtype,
+            state,
+            frame_size: u32_of(frame_size),
+            frame_step: u32_of(frame_step),
+            n_frames: u32_of(n_frames),
+            outer_dims: u32_of(outer),
+        });
+        self.push(cx, op, input.num_elements() as u64, 0);
+        Ok(())
+    }
+
+    pub(super) fn signal_delay(&mut self, cx: &OpCx<'_, 'g, 'a>) -> Result<()> {
+        cx.arity(1, 1, 1)?;
+        let (input, output) = (cx.input(0)?, cx.output(0)?);
+        let m = self.signal_options(cx)?;
+        let delay = self.signal_int(cx, &m, "delay_length", 0..=(1 << 24))? as usize;
+        self.signal_tensor(cx, input, "input", DType::I16, None)?;
+        self.signal_tensor(cx, output, "output", DType::I16, None)?;
+        let (n, outer) = self.signal_last(cx, input, "input")?;
+        if output.shape != input.shape {
+            return Err(cx.tensor_msg(output, "output", "must have the input's shape"));
+        }
+        let name = format!("{} (SignalDelay buffer)", output.name);
+        let state = self.new_state_slot(
+            cx,
+            (output.index, name),
+            outer * delay * 2,
+            0,
+            ferrite_core::ConstRef::EMPTY,
+        )?;
+        let op = Op::SignalDelay(SignalDelay {
+            input: self.id(input.index)?,
+            output: self.id(output.index)?,
+            state,
+            frame_size: u32_of(n),
+            delay_length: u32_of(delay),
+        });
+        self.push(cx, op, 0, 0);
         Ok(())
     }
 }
