@@ -244,3 +244,23 @@ pub fn check_golden_dir(
 pub mod emitted {
     include!(concat!(env!("OUT_DIR"), "/emitted.rs"));
 }
+
+/// Where call `k`'s output bytes `got` disagree with call `k` of `expected` (the goldens of
+/// `calls` calls stacked), if they do: integers exactly, float32 within 1e-5 relative.
+pub fn call_mismatch(expected: &Array, calls: usize, k: usize, got: &[u8]) -> Option<String> {
+    let expected = &expected.data;
+    let per = expected.len() / calls;
+    let got = npy::Data::from_bytes(expected.dtype(), got);
+    if got.len() != per {
+        return Some(format!("call {k}: {} elements, expected {per}", got.len()));
+    }
+    // `got` holds one call: compare it element by element with call `k` of the goldens.
+    (0..per).find_map(|i| {
+        let (a, b) = (got.get_f64(i), expected.get_f64(k * per + i));
+        let ok = match expected {
+            npy::Data::F32(_) => (a - b).abs() <= 1e-5 * a.abs().max(b.abs()) || a == b,
+            _ => a == b,
+        };
+        (!ok).then(|| format!("call {k}, element {i}: got {a}, expected {b}"))
+    })
+}

@@ -7,7 +7,6 @@
 //! 1e-5 relative, at every call.
 
 use ferrite_convert::host::{run_model, run_model_stateful};
-use ferrite_convert::npy::Data;
 use ferrite_core::{Error, NoHook};
 use ferrite_tests::*;
 use std::path::PathBuf;
@@ -58,21 +57,7 @@ fn cases_in(dir: &str) -> Vec<Case> {
 
 /// Where call `k`'s output disagrees with TFLM's, if it does.
 fn mismatch(case: &Case, k: usize, got: &[u8]) -> Option<String> {
-    let expected = &case.outputs.data;
-    let per = expected.len() / case.calls;
-    let got = Data::from_bytes(expected.dtype(), got);
-    if got.len() != per {
-        return Some(format!("call {k}: {} elements, expected {per}", got.len()));
-    }
-    // `got` holds one call: compare it element by element with call `k` of the goldens.
-    (0..per).find_map(|i| {
-        let (a, b) = (got.get_f64(i), expected.get_f64(k * per + i));
-        let ok = match expected {
-            Data::F32(_) => (a - b).abs() <= 1e-5 * a.abs().max(b.abs()) || a == b,
-            _ => a == b,
-        };
-        (!ok).then(|| format!("call {k}, element {i}: got {a}, expected {b}"))
-    })
+    call_mismatch(&case.outputs, case.calls, k, got)
 }
 
 #[test]

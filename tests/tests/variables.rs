@@ -7,7 +7,7 @@
 //! TFLM's own `Reset`). int8 outputs equal TFLM's byte for byte, float within 1e-5 relative.
 
 use ferrite_convert::host::{run_model, run_model_stateful};
-use ferrite_convert::npy::{Array, Data};
+use ferrite_convert::npy::Array;
 use ferrite_core::NoHook;
 use ferrite_tests::*;
 use std::path::PathBuf;
@@ -56,20 +56,7 @@ fn cases() -> Vec<Case> {
 
 /// Where call `k`'s output disagrees with TFLM's, if it does.
 fn mismatch(case: &Case, k: usize, got: &[u8]) -> Option<String> {
-    let expected = &case.outputs.data;
-    let per = expected.len() / case.calls;
-    let got = Data::from_bytes(expected.dtype(), got);
-    if got.len() != per {
-        return Some(format!("call {k}: {} elements, expected {per}", got.len()));
-    }
-    (0..per).find_map(|i| {
-        let (a, b) = (got.get_f64(i), expected.get_f64(k * per + i));
-        let ok = match expected {
-            Data::F32(_) => (a - b).abs() <= 1e-5 * a.abs().max(b.abs()) || a == b,
-            _ => a == b,
-        };
-        (!ok).then(|| format!("call {k}, element {i}: got {a}, expected {b}"))
-    })
+    call_mismatch(&case.outputs, case.calls, k, got)
 }
 
 /// Every case on every target: the outputs of a carried state equal TFLM's at every call,
