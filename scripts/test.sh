@@ -46,6 +46,9 @@ step "Helium and DSP kernels equal the reference on random layers, in QEMU (Cort
 step "no-DSP kernels built for ARMv6-M equal the reference on random layers, in QEMU (mps2-an385)"
 (cd targets/qemu-kernel-check-m0 && timeout 600 cargo run --release --locked -q)
 
+step "no-DSP kernels built for ARMv7-M (Cortex-M3) equal the reference on random layers, in QEMU (mps2-an385)"
+(cd targets/qemu-kernel-check-m3 && timeout 600 cargo run --release --locked -q)
+
 step "cargo test (unit, property, conformance against ${FERRITE_SHARED_MODELS:-../shared/models}, QEMU firmware runs)"
 cargo test --workspace --locked
 
