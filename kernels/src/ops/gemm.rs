@@ -464,6 +464,29 @@ fn blocked_pairs(
         }
         return Some(());
     }
+    // ARMv7-M: four pixels per pass over the weights (assembly), when the layer's output
+    // stages let one specialised stage serve every channel.
+    #[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+    if let Some(mode) = StageMode::of(quant) {
+        return match mode {
+            StageMode {
+                ties: false,
+                exact: false,
+            } => block_4x2::<false, false>(rows, wide, w, quant, out, row, out_c),
+            StageMode {
+                ties: false,
+                exact: true,
+            } => block_4x2::<false, true>(rows, wide, w, quant, out, row, out_c),
+            StageMode {
+                ties: true,
+                exact: false,
+            } => block_4x2::<true, false>(rows, wide, w, quant, out, row, out_c),
+            StageMode {
+                ties: true,
+                exact: true,
+            } => block_4x2::<true, true>(rows, wide, w, quant, out, row, out_c),
+        };
+    }
     // Pixels 0 and 1, then 2 and 3, each pair interleaved tap by tap.
     let xt: &mut [i8] = bytemuck::cast_slice_mut(wide);
     let (x01, x23) = xt.get_mut(..4 * row)?.split_at_mut_checked(2 * row)?;
@@ -496,6 +519,143 @@ fn blocked_pairs(
     if out_c % 2 == 1 {
         for (px, x) in rows.iter().enumerate() {
             *out.get_mut(px * out_c + out_c - 1)? = finish(out_c - 1, last(x)?)?;
+        }
+    }
+    Some(())
+}
+
+/// The output-stage variant one layer's channels share: every channel rounds negative ties
+/// away from zero (`ties`) or none does, and whether every channel's add is proved exact.
+#[cfg_attr(
+    not(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m))),
+    allow(dead_code)
+)]
+#[derive(Clone, Copy)]
+struct StageMode {
+    ties: bool,
+    exact: bool,
+}
+
+#[cfg_attr(
+    not(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m))),
+    allow(dead_code)
+)]
+impl StageMode {
+    /// The variant of the stages in `quant`; `None` when some channels round ties away and
+    /// others do not (the generic stage then decides per channel).
+    fn of(quant: &[i32]) -> Option<Self> {
+        let (mut any_ties, mut all_ties, mut exact) = (false, true, true);
+        for q in quant.chunks_exact(ChannelQuant::WORDS) {
+            let flags = q.get(2).copied().unwrap_or(0);
+            let ties = flags & ChannelQuant::ROUND_TIES_AWAY != 0;
+            any_ties |= ties;
+            all_ties &= ties;
+            exact &= flags & ChannelQuant::EXACT_ADD != 0;
+        }
+        (any_ties == all_ties).then_some(StageMode {
+            ties: all_ties,
+            exact,
+        })
+    }
+}
+
+/// [`ChannelQuant::finish`] specialised for one [`StageMode`] (`TIES`, `EXACT`): no flag
+/// tests per output. `q` is a channel's five words; `left` and `right` its shifts, masked.
+#[cfg_attr(
+    not(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m))),
+    allow(dead_code)
+)]
+#[inline(always)]
+fn finish_as<const TIES: bool, const EXACT: bool>(
+    q: &[i32; 5],
+    left: u32,
+    right: u32,
+    acc: i32,
+) -> i8 {
+    let [bias, multiplier, _, _, round] = *q;
+    let v = crate::arch::smmulr(bias.wrapping_add(acc).wrapping_shl(left), multiplier);
+    let v = if TIES { v.wrapping_add(v >> 31) } else { v };
+    let v = if EXACT {
+        v.wrapping_add(round)
+    } else {
+        v.saturating_add(round)
+    };
+    (v >> right).clamp(-128, 127) as i8
+}
+
+/// [`blocked_pairs`]'s full block on ARMv7-M: the four rows interleaved tap by tap into
+/// `wide`, then each pair of channels against all four pixels in one assembly pass
+/// ([`crate::arch::armv7m::block_4x2`]), its eight outputs through the layer's specialised
+/// stage. `None` if a slice does not match (the entry's checks rule it out).
+#[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+fn block_4x2<const TIES: bool, const EXACT: bool>(
+    rows: [&[i8]; 4],
+    wide: &mut [u32],
+    w: &[i8],
+    quant: &[i32],
+    out: &mut [i8],
+    row: usize,
+    out_c: usize,
+) -> Option<()> {
+    // A pair of channels' weights (non-zero: `chunks_exact` panics on zero).
+    let pair = 2 * row;
+    if pair == 0 {
+        return None;
+    }
+    let xt: &mut [i8] = bytemuck::cast_slice_mut(wide);
+    let xt = xt.get_mut(..4 * row)?;
+    let [r0, r1, r2, r3] = rows;
+    let taps = r0
+        .get(..row)?
+        .iter()
+        .zip(r1.get(..row)?)
+        .zip(r2.get(..row)?.iter().zip(r3.get(..row)?));
+    let (xc, _) = xt.as_chunks_mut::<4>();
+    for (d, ((&a, &b), (&c, &e))) in xc.iter_mut().zip(taps) {
+        *d = [a, b, c, e];
+    }
+    let xt = &*xt;
+    let (o0, rest) = out.split_at_mut_checked(out_c)?;
+    let (o1, rest) = rest.split_at_mut_checked(out_c)?;
+    let (o2, o3) = rest.split_at_mut_checked(out_c)?;
+    let o3 = o3.get_mut(..out_c)?;
+    let (q_pairs, _) = quant.as_chunks::<10>();
+    let (p0, _) = o0.as_chunks_mut::<2>();
+    let (p1, _) = o1.as_chunks_mut::<2>();
+    let (p2, _) = o2.as_chunks_mut::<2>();
+    let (p3, _) = o3.as_chunks_mut::<2>();
+    let pixels = p0.iter_mut().zip(p1).zip(p2.iter_mut().zip(p3));
+    for ((q, wj), ((d0, d1), (d2, d3))) in q_pairs.iter().zip(w.chunks_exact(pair)).zip(pixels) {
+        let [a0, a1, a2, a3, b0, b1, b2, b3] = crate::arch::armv7m::block_4x2(xt, wj)?;
+        let (qa, qb) = (q.first_chunk::<5>()?, q.last_chunk::<5>()?);
+        let (la, ra) = ((qa[2] & 31) as u32, (qa[3] & 31) as u32);
+        let (lb, rb) = ((qb[2] & 31) as u32, (qb[3] & 31) as u32);
+        *d0 = [
+            finish_as::<TIES, EXACT>(qa, la, ra, a0),
+            finish_as::<TIES, EXACT>(qb, lb, rb, b0),
+        ];
+        *d1 = [
+            finish_as::<TIES, EXACT>(qa, la, ra, a1),
+            finish_as::<TIES, EXACT>(qb, lb, rb, b1),
+        ];
+        *d2 = [
+            finish_as::<TIES, EXACT>(qa, la, ra, a2),
+            finish_as::<TIES, EXACT>(qb, lb, rb, b2),
+        ];
+        *d3 = [
+            finish_as::<TIES, EXACT>(qa, la, ra, a3),
+            finish_as::<TIES, EXACT>(qb, lb, rb, b3),
+        ];
+    }
+    if out_c % 2 == 1 {
+        let last = w.get((out_c - 1) * row..out_c * row)?;
+        let q = quant
+            .get((out_c - 1) * ChannelQuant::WORDS..)?
+            .first_chunk::<5>()?;
+        let (l, r) = ((q[2] & 31) as u32, (q[3] & 31) as u32);
+        for (px, x) in rows.iter().enumerate() {
+            *out.get_mut(px * out_c + out_c - 1)? =
+                finish_as::<TIES, EXACT>(q, l, r, dot(x.get(..row)?, last));
         }
     }
     Some(())
