@@ -311,6 +311,9 @@ pub fn conv_gemm_i16(
     let (stages, scratch) = scratch.split_at_mut_checked(out_c * Stage::WORDS * 4)?;
     let stages: &mut [u32] = bytemuck::try_cast_slice_mut(stages).ok()?;
     write_stages(q, stages)?;
+    let smmulr_only = stages
+        .chunks_exact(Stage::WORDS)
+        .all(|w| w.get(5) == Some(&0));
     let (wide, rest) = scratch.split_at_mut_checked(k2 * BLOCK * 4)?;
     let wide: &mut [u32] = bytemuck::try_cast_slice_mut(wide).ok()?;
     // Four im2col rows of `k2` words each (the taps as pairs, zero past the filter's end).
@@ -357,7 +360,7 @@ pub fn conv_gemm_i16(
             }
             let out =
                 output.get_mut((b * pixels + first) * out_c..(b * pixels + first + n) * out_c)?;
-            gemm_block(wide, weights, k2, q, stages, out, n)?;
+            gemm_block(wide, weights, k2, q, stages, smmulr_only, out, n)?;
             first += n;
         }
     }
@@ -440,13 +443,16 @@ fn im2col(g: &ConvGeometry, input: &[i16], b: usize, pixel: usize, row: &mut [i1
 
 /// One block of `n <= 4` pixels (interleaved in `wide`) against every output channel. `out`
 /// holds `n * out_c` outputs, `weights` `out_c` rows of `k2` words, `stages` `out_c` stages
-/// (`None` if not).
+/// (`None` if not). `smmulr_only`: every channel's fast form needs no shift after the high
+/// word ([`Stage::fast_post`] 0), so it is one rounded high multiply.
+#[allow(clippy::too_many_arguments)]
 fn gemm_block(
     wide: &[u32],
     weights: &[u32],
     k2: usize,
     q: &Quant<'_>,
     stages: &[u32],
+    smmulr_only: bool,
     out: &mut [i16],
     n: usize,
 ) -> Option<()> {
@@ -461,6 +467,27 @@ fn gemm_block(
         let (o1, rest) = rest.split_at_mut(out_c);
         let (o2, o3) = rest.split_at_mut(out_c);
         let outs = o0.iter_mut().zip(o1).zip(o2.iter_mut().zip(o3));
+        if smmulr_only {
+            // The fast form with no post shift is `SMMULR(acc + bias, fast_mul)`: two words
+            // of the stage and one instruction per output, no 64-bit arithmetic or flag
+            // tests; a sum whose add overflows takes the int64 form, out of line.
+            let (lo, hi) = q.act;
+            for ((w, st), ((y0, y1), (y2, y3))) in rows.zip(outs) {
+                let &[bias, _, _, _, mul, ..] = st else {
+                    return None;
+                };
+                let stage = |a: i32| {
+                    let v = match a.checked_add(bias as i32) {
+                        Some(x) => crate::arch::smmulr(x, mul as i32),
+                        None => Stage::apply_words_i64(st, a),
+                    };
+                    v.max(lo).min(hi) as i16
+                };
+                let [a0, a1, a2, a3] = dot4(wide, w);
+                [*y0, *y1, *y2, *y3] = [stage(a0), stage(a1), stage(a2), stage(a3)];
+            }
+            return Some(());
+        }
         for ((w, st), ((y0, y1), (y2, y3))) in rows.zip(outs) {
             [*y0, *y1, *y2, *y3] = Stage::from_words(st)?.apply4(dot4(wide, w), q.act);
         }
