@@ -461,6 +461,10 @@ fn gemm_block(
         .chunks_exact(k2)
         .zip(stages.chunks_exact(Stage::WORDS));
     if !q.acc32 && n == BLOCK && out.len() == BLOCK * out_c {
+        #[cfg(all(target_arch = "arm", feature = "dsp"))]
+        if smmulr_only && gemm4_smmulr(wide, weights, k2, stages, out, out_c, q.act) {
+            return Some(());
+        }
         // A full block: the four pixels' output rows walked alongside the channels, so the
         // stores need no index arithmetic or checks.
         let (o0, rest) = out.split_at_mut(out_c);
@@ -506,6 +510,57 @@ fn gemm_block(
         }
     }
     Some(())
+}
+
+/// A full block against every channel in assembly
+/// ([`crate::arch::cortex_m_dsp::dsp16::gemm4_smmulr`]), for layers whose stages are all
+/// one `SMMULR`: `false`, with the outputs to be computed again, if a sum plus its bias left
+/// the 32-bit range, or (never, by the entry's checks) if a slice does not match.
+#[cfg(all(target_arch = "arm", feature = "dsp"))]
+fn gemm4_smmulr(
+    wide: &[u32],
+    weights: &[u32],
+    k2: usize,
+    stages: &[u32],
+    out: &mut [i16],
+    out_c: usize,
+    act: (i32, i32),
+) -> bool {
+    use crate::arch::cortex_m_dsp::dsp16 as asm;
+    let Some(wide) = wide.get(..k2 * BLOCK) else {
+        return false;
+    };
+    if k2 < 2
+        || !k2.is_multiple_of(2)
+        || out_c == 0
+        || weights.len() != out_c * k2
+        || stages.len() < out_c * Stage::WORDS
+        || out.len() != BLOCK * out_c
+    {
+        return false;
+    }
+    let args = asm::Gemm4I16Args {
+        wide: wide.as_ptr(),
+        wide_end: wide.as_ptr_range().end,
+        weights: weights.as_ptr(),
+        stages: stages.as_ptr(),
+        out: out.as_mut_ptr(),
+        stride: out_c * 2,
+        channels: out_c,
+        lo: act.0,
+        hi: act.1,
+    };
+    // SAFETY: `wide` is `k2` (even, >= 2) groups of four words, `weights` `out_c` rows of
+    // `k2` words, `stages` `out_c` stages (the caller's `smmulr_only`: every bias fits 32 bits
+    // and no fast form has a post shift), `out` the four pixels' rows of `out_c` values
+    // (`2 * out_c` bytes apart), `out_c >= 1`; `FULL` only for the whole int16 range.
+    unsafe {
+        if act == (-32768, 32767) {
+            asm::gemm4_smmulr::<true>(&args)
+        } else {
+            asm::gemm4_smmulr::<false>(&args)
+        }
+    }
 }
 
 /// The four pixels' 32-bit sums of `wide` (`k2` groups of four words) against one channel's

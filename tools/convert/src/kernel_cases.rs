@@ -280,13 +280,23 @@ pub fn dsp16_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
         })
         .collect();
     let acc32 = !depthwise && rng.range(0, 5) == 0;
-    // Biases within 32 bits take the kernels' fast output stage, larger ones the int64 one.
-    let b_max: i64 = match (acc32, rng.range(0, 1)) {
+    // Biases within 32 bits take the kernels' fast output stage, larger ones the int64 one;
+    // biases at the edge of the 32-bit range make sums whose add overflows, which the fast
+    // stage must notice (the assembly GEMM then computes the block again).
+    let mode = rng.range(0, 2);
+    let b_max: i64 = match (acc32, mode) {
         (true, _) => 1 << 31,
         (false, 0) => 1 << 24,
-        (false, _) => 1 << 40,
+        (false, 1) => 1 << 40,
+        (false, _) => 1 << 20,
     };
-    let bias: Vec<i64> = (0..g.out_c).map(|_| rng.range(-b_max, b_max - 1)).collect();
+    let bias: Vec<i64> = (0..g.out_c)
+        .map(|_| match (acc32, mode, rng.range(-b_max, b_max - 1)) {
+            (false, 2, b) if b < 0 => i32::MIN as i64 - b,
+            (false, 2, b) => i32::MAX as i64 - b,
+            (_, _, b) => b,
+        })
+        .collect();
     let (mut multiplier, mut shift) = (Vec::new(), Vec::new());
     for _ in 0..g.out_c {
         // Effective scales from far below to above 1 (shifts -31..=7 as TFLM allows).

@@ -150,3 +150,173 @@ pub fn dot_quad(
     }
     [a0, a1, a2, a3]
 }
+
+/// Arguments of [`gemm4_smmulr`], read by the assembly from memory (there are not enough
+/// registers to pass them).
+#[repr(C)]
+pub struct Gemm4I16Args {
+    /// The interleaved block (`k2` groups of four words: the four pixels' words of a pair of
+    /// taps).
+    pub wide: *const u32,
+    /// One past the block's last word.
+    pub wide_end: *const u32,
+    /// Weights: `channels` rows of `k2` words.
+    pub weights: *const u32,
+    /// The channels' stages ([`crate::ops::dsp16::Stage::WORDS`] words each): the bias in word
+    /// 0, the fast multiplier in word 4.
+    pub stages: *const u32,
+    /// Output of pixel 0, channel 0; pixel `p` of channel `c` goes to
+    /// `out + p * stride + 2 * c` (bytes).
+    pub out: *mut i16,
+    /// Bytes between two pixels' outputs.
+    pub stride: usize,
+    /// Output channels (at least one).
+    pub channels: usize,
+    /// The fused activation's clamp, low bound.
+    pub lo: i32,
+    /// The fused activation's clamp, high bound.
+    pub hi: i32,
+}
+
+/// The block's loop over channels, the same for both clamps; `$clamp` clamps r0-r3.
+macro_rules! gemm4_smmulr_body {
+    ($clamp:expr) => {
+        concat!(
+            "push {{r6, r7}}\n",
+            "mov r6, r0\n",
+            // Clear Q: SMLAD sets it when a sum leaves the 32-bit range.
+            "movs r1, #0\n",
+            "msr APSR_nzcvq, r1\n",
+            // Locals: [sp] the next channel's stage, [sp+4] channels left.
+            "sub sp, sp, #8\n",
+            "ldr r1, [r6, #12]\n",
+            "str r1, [sp]\n",
+            "ldr r1, [r6, #24]\n",
+            "str r1, [sp, #4]\n",
+            "ldr r7, [r6, #16]\n",
+            "ldr r11, [r6, #8]\n",
+            "ldr lr, [r6, #4]\n",
+            // Per output channel: the sums start at the bias.
+            "2:\n",
+            "ldr r12, [sp]\n",
+            "ldr r10, [r6]\n",
+            "ldr r0, [r12]\n",
+            "mov r1, r0\n",
+            "mov r2, r0\n",
+            "mov r3, r0\n",
+            // Two pairs of taps of the four pixels per iteration (k2 is even).
+            "3:\n",
+            "ldr r12, [r11], #4\n",
+            "ldm r10!, {{r4, r5, r8, r9}}\n",
+            "smlad r0, r4, r12, r0\n",
+            "smlad r1, r5, r12, r1\n",
+            "smlad r2, r8, r12, r2\n",
+            "smlad r3, r9, r12, r3\n",
+            "ldr r12, [r11], #4\n",
+            "ldm r10!, {{r4, r5, r8, r9}}\n",
+            "smlad r0, r4, r12, r0\n",
+            "smlad r1, r5, r12, r1\n",
+            "smlad r2, r8, r12, r2\n",
+            "smlad r3, r9, r12, r3\n",
+            "cmp r10, lr\n",
+            "bne 3b\n",
+            // The fast form: SMMULR by the stage's multiplier.
+            "ldr r12, [sp]\n",
+            "ldr r5, [r12, #16]\n",
+            "add r12, r12, #24\n",
+            "str r12, [sp]\n",
+            "smmulr r0, r0, r5\n",
+            "smmulr r1, r1, r5\n",
+            "smmulr r2, r2, r5\n",
+            "smmulr r3, r3, r5\n",
+            $clamp,
+            // Pixel p's output at out + p * stride.
+            "ldr r9, [r6, #20]\n",
+            "strh r0, [r7]\n",
+            "strh r1, [r7, r9]\n",
+            "add r8, r7, r9, lsl #1\n",
+            "strh r2, [r8]\n",
+            "strh r3, [r8, r9]\n",
+            "adds r7, r7, #2\n",
+            "ldr r12, [sp, #4]\n",
+            "subs r12, r12, #1\n",
+            "str r12, [sp, #4]\n",
+            "bne 2b\n",
+            "add sp, sp, #8\n",
+            "mrs r0, apsr\n",
+            "pop {{r6, r7}}\n",
+        )
+    };
+}
+
+/// One full block of four pixels against every channel of a 16x8 layer whose stages all
+/// have the fast form without a post shift: per channel the four sums start at the bias and
+/// take `SMLAD`s over the block (as [`dot4`]), then `SMMULR` by the fast multiplier, the
+/// clamp (`FULL`: the whole int16 range, one `SSAT`), and four `STRH`. Returns `false` when a
+/// sum left the 32-bit range (the Q flag, which `SMLAD` sets then): the outputs written are
+/// then wrong, and the caller computes the block again with the int64 form.
+///
+/// # Safety
+/// `wide..wide_end` holds `k2` groups of four words with `k2` even and at least 2;
+/// `weights` `channels` rows of `k2` words; `stages` `channels` stages whose bias fits 32 bits
+/// (word 0) and whose fast form has no post shift (word 4 the multiplier); `out` the four
+/// pixels' rows (`stride` bytes apart) of `channels` int16 values; `channels >= 1`; with
+/// `FULL`, `lo = -32768` and `hi = 32767`.
+pub unsafe fn gemm4_smmulr<const FULL: bool>(args: &Gemm4I16Args) -> bool {
+    let apsr: u32;
+    // SAFETY: the caller guarantees every pointer range above; the block saves and restores
+    // r6/r7 and its stack frame, declares every other register it writes, and stores only to
+    // the outputs.
+    unsafe {
+        if FULL {
+            asm!(
+                gemm4_smmulr_body!(concat!(
+                    "ssat r0, #16, r0\n",
+                    "ssat r1, #16, r1\n",
+                    "ssat r2, #16, r2\n",
+                    "ssat r3, #16, r3\n",
+                )),
+                inout("r0") args as *const Gemm4I16Args => apsr,
+                out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _,
+                out("lr") _,
+            );
+        } else {
+            asm!(
+                gemm4_smmulr_body!(concat!(
+                    "ldr r4, [r6, #28]\n",
+                    "ldr r5, [r6, #32]\n",
+                    "cmp r0, r4\n",
+                    "it lt\n",
+                    "movlt r0, r4\n",
+                    "cmp r0, r5\n",
+                    "it gt\n",
+                    "movgt r0, r5\n",
+                    "cmp r1, r4\n",
+                    "it lt\n",
+                    "movlt r1, r4\n",
+                    "cmp r1, r5\n",
+                    "it gt\n",
+                    "movgt r1, r5\n",
+                    "cmp r2, r4\n",
+                    "it lt\n",
+                    "movlt r2, r4\n",
+                    "cmp r2, r5\n",
+                    "it gt\n",
+                    "movgt r2, r5\n",
+                    "cmp r3, r4\n",
+                    "it lt\n",
+                    "movlt r3, r4\n",
+                    "cmp r3, r5\n",
+                    "it gt\n",
+                    "movgt r3, r5\n",
+                )),
+                inout("r0") args as *const Gemm4I16Args => apsr,
+                out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _,
+                out("lr") _,
+            );
+        }
+    }
+    apsr & (1 << 27) == 0
+}
