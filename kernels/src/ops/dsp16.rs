@@ -153,6 +153,31 @@ impl Stage {
         v.max(act.0).min(act.1) as i16
     }
 
+    /// [`Stage::apply_words`] for a layer whose stages are all one `SMMULR` (`smmulr_only`:
+    /// every channel has the fast form without a post shift, see [`Stage::smmulr_only`]):
+    /// `SMMULR(acc + bias, fast_mul)` from two of the words, no 64-bit arithmetic; a sum
+    /// whose add overflows takes the int64 form.
+    #[inline(always)]
+    fn apply_words_as(words: &[u32], acc: i32, act: (i32, i32), smmulr_only: bool) -> i16 {
+        match *words {
+            [bias, _, _, _, mul, ..] if smmulr_only => {
+                let v = match acc.checked_add(bias as i32) {
+                    Some(x) => crate::arch::smmulr(x, mul as i32),
+                    None => Self::apply_words_i64(words, acc),
+                };
+                v.max(act.0).min(act.1) as i16
+            }
+            _ => Self::apply_words(words, acc, act),
+        }
+    }
+
+    /// Whether every stage in `stages` (a layer's) has the fast form without a post shift.
+    fn smmulr_only(stages: &[u32]) -> bool {
+        stages
+            .chunks_exact(Self::WORDS)
+            .all(|w| w.get(5) == Some(&0))
+    }
+
     /// The int64 form of [`Stage::apply_words`], out of line.
     #[cold]
     #[inline(never)]
@@ -311,9 +336,7 @@ pub fn conv_gemm_i16(
     let (stages, scratch) = scratch.split_at_mut_checked(out_c * Stage::WORDS * 4)?;
     let stages: &mut [u32] = bytemuck::try_cast_slice_mut(stages).ok()?;
     write_stages(q, stages)?;
-    let smmulr_only = stages
-        .chunks_exact(Stage::WORDS)
-        .all(|w| w.get(5) == Some(&0));
+    let smmulr_only = Stage::smmulr_only(stages);
     let (wide, rest) = scratch.split_at_mut_checked(k2 * BLOCK * 4)?;
     let wide: &mut [u32] = bytemuck::try_cast_slice_mut(wide).ok()?;
     // Four im2col rows of `k2` words each (the taps as pairs, zero past the filter's end).
@@ -475,18 +498,8 @@ fn gemm_block(
             // The fast form with no post shift is `SMMULR(acc + bias, fast_mul)`: two words
             // of the stage and one instruction per output, no 64-bit arithmetic or flag
             // tests; a sum whose add overflows takes the int64 form, out of line.
-            let (lo, hi) = q.act;
             for ((w, st), ((y0, y1), (y2, y3))) in rows.zip(outs) {
-                let &[bias, _, _, _, mul, ..] = st else {
-                    return None;
-                };
-                let stage = |a: i32| {
-                    let v = match a.checked_add(bias as i32) {
-                        Some(x) => crate::arch::smmulr(x, mul as i32),
-                        None => Stage::apply_words_i64(st, a),
-                    };
-                    v.max(lo).min(hi) as i16
-                };
+                let stage = |a: i32| Stage::apply_words_as(st, a, q.act, true);
                 let [a0, a1, a2, a3] = dot4(wide, w);
                 [*y0, *y1, *y2, *y3] = [stage(a0), stage(a1), stage(a2), stage(a3)];
             }
@@ -663,6 +676,7 @@ pub fn depthwise_dsp_i16(
     let (stages, scratch) = scratch.split_at_mut_checked(g.in_c as usize * Stage::WORDS * 4)?;
     let stages: &mut [u32] = bytemuck::try_cast_slice_mut(stages).ok()?;
     write_stages(q, stages)?;
+    let smmulr_only = Stage::smmulr_only(stages);
     let (list, interior) = scratch
         .get_mut(..taps * 16)?
         .split_at_mut_checked(taps * 8)?;
@@ -707,7 +721,16 @@ pub fn depthwise_dsp_i16(
                         }
                         _ => false,
                     };
-                    depthwise_pixel(interior, input, weights, q, stages, out, checked);
+                    depthwise_pixel(
+                        interior,
+                        input,
+                        weights,
+                        q,
+                        stages,
+                        smmulr_only,
+                        out,
+                        checked,
+                    );
                     continue;
                 }
                 // A window across the border: the taps inside the input, as word offsets of
@@ -750,7 +773,7 @@ pub fn depthwise_dsp_i16(
                     }
                     _ => false,
                 });
-                depthwise_pixel(list, input, weights, q, stages, out, checked);
+                depthwise_pixel(list, input, weights, q, stages, smmulr_only, out, checked);
             }
         }
     }
@@ -759,14 +782,17 @@ pub fn depthwise_dsp_i16(
 
 /// One output pixel: every channel pair's sums over the listed taps, requantized. `checked`
 /// is the caller's word that every listed tap's input and weight offsets plus the channel
-/// pairs lie inside the slices (the assembly loops rely on it; without it they fall back).
+/// pairs lie inside the slices (the assembly loops rely on it; without it they fall back);
+/// `smmulr_only` the layer's [`Stage::smmulr_only`].
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn depthwise_pixel(
     list: &[u32],
     input: &[u32],
     weights: &[u32],
     q: &Quant<'_>,
     stages: &[u32],
+    smmulr_only: bool,
     out: &mut [i16],
     checked: bool,
 ) {
@@ -787,7 +813,7 @@ fn depthwise_pixel(
             [a0, a1, a2, a3]
         };
         for ((o, st), a) in o.iter_mut().zip(st.chunks_exact(Stage::WORDS)).zip(acc) {
-            *o = Stage::apply_words(st, a, q.act);
+            *o = Stage::apply_words_as(st, a, q.act, smmulr_only);
         }
         c2 += 2;
     }
@@ -801,8 +827,8 @@ fn depthwise_pixel(
             crate::arch::cortex_m_dsp::dsp16::dot_pair(list, input, weights, c2, checked);
         #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
         let (a0, a1) = portable_dot_pair(list, input, weights, c2);
-        *o0 = Stage::apply_words(s0, a0, q.act);
-        *o1 = Stage::apply_words(s1, a1, q.act);
+        *o0 = Stage::apply_words_as(s0, a0, q.act, smmulr_only);
+        *o1 = Stage::apply_words_as(s1, a1, q.act, smmulr_only);
     }
 }
 
@@ -860,7 +886,7 @@ mod tests {
                 Stage::apply_words(&st.to_words(), acc, act),
                 st.apply(acc, act)
             );
-            let four = [acc, acc ^ 1, acc.wrapping_neg(), acc >> 3];
+            let four = [acc, acc, acc.wrapping_neg(), acc >> 3];
             assert_eq!(st.apply4(four, act), four.map(|a| st.apply(a, act)));
             if st.fast_post != Stage::NO_FAST && acc.checked_add(st.bias as i32).is_some() {
                 fast += 1;
