@@ -406,6 +406,29 @@ fn interleave4(rows: [&[u32]; 4], wide: &mut [u32]) {
     }
 }
 
+/// `dst.copy_from_slice(src)` for the short runs of an im2col row (`k_w * in_c` values, often
+/// odd and unaligned). On a Cortex-M a value-by-value loop: `copy_from_slice` becomes a call
+/// to the runtime's `memcpy`, which copies misaligned runs byte by byte and took most of a
+/// 16x8 first layer's time (3 input channels: 3- and 9-value runs). Copies the shorter
+/// length should they differ.
+/// Longer runs (many input channels) keep `memcpy`, which copies them faster than the loop.
+#[inline(always)]
+fn copy_run(dst: &mut [i16], src: &[i16]) {
+    let n = dst.len().min(src.len());
+    #[cfg(target_arch = "arm")]
+    if n <= 16 {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            // Keeps LLVM from turning the loop back into a `memcpy` call.
+            crate::arch::no_unroll();
+            *d = v;
+        }
+        return;
+    }
+    if let (Some(d), Some(s)) = (dst.get_mut(..n), src.get(..n)) {
+        d.copy_from_slice(s);
+    }
+}
+
 /// Gathers the taps of output pixel `pixel` of batch `b` into `row` (`(ky, kx, ic)` order),
 /// padding taps 0 (the int16 zero point). `tap` returns only rows/columns inside the input,
 /// a window inside the input reads only its own rows' runs, and `row` holds `k_h*k_w*in_c`
@@ -436,7 +459,7 @@ fn im2col(g: &ConvGeometry, input: &[i16], b: usize, pixel: usize, row: &mut [i1
         let first = ((b * in_h + y0 as usize) * in_w + x0 as usize) * in_c;
         for (ky, dst) in row.chunks_exact_mut(span).enumerate() {
             let at = first + ky * step;
-            dst.copy_from_slice(input.get(at..at + span)?);
+            copy_run(dst, input.get(at..at + span)?);
         }
         return Some(());
     }
@@ -455,7 +478,7 @@ fn im2col(g: &ConvGeometry, input: &[i16], b: usize, pixel: usize, row: &mut [i1
             {
                 Some(ix) => {
                     let base = ((b * in_h + iy) * in_w + ix) * in_c;
-                    d.copy_from_slice(input.get(base..base + in_c)?);
+                    copy_run(d, input.get(base..base + in_c)?);
                 }
                 None => d.fill(0),
             }
