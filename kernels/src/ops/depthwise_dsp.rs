@@ -576,6 +576,26 @@ fn compute_band(
     }
     #[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
     if paired(g) && g.dilation_w == 1 && (s_w == 1 || s_w == 2) {
+        // The assembly, every channel of the band (its slots computed once per band); the
+        // per-row loop below stays the definition and the fallback should a check fail.
+        use crate::arch::armv7m_depthwise as v7m;
+        if rows.n <= v7m::MAX_ROWS {
+            let mut slots = [0usize; 3 * v7m::MAX_ROWS];
+            for (oy, o) in slots.chunks_exact_mut(3).take(rows.n).enumerate() {
+                for (ky, v) in o.iter_mut().enumerate() {
+                    *v = slot_of(oy, ky as u32);
+                }
+            }
+            let slots = slots.get(..3 * rows.n)?;
+            let done = if s_w == 1 {
+                v7m::band3x3::<1>(band, slots, wp, c, out_w, weights, params, out)
+            } else {
+                v7m::band3x3::<2>(band, slots, wp, c, out_w, weights, params, out)
+            };
+            if done.is_some() {
+                return Some(());
+            }
+        }
         for ch in 0..c {
             let w = weights.get(ch * per..(ch + 1) * per)?;
             let q = params.get(ch * 4..ch * 4 + 4)?;

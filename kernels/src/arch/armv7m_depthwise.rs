@@ -1,0 +1,380 @@
+//! ARMv7-M without the DSP extension (Cortex-M3): the 3x3 depthwise convolution of the
+//! channel-planar 16-bit bands ([`crate::ops::depthwise_dsp`]) in Thumb-2 assembly.
+//!
+//! Without `SMLAD` every tap is one `LDRSH` and one `MLA`; what LLVM adds around them is the
+//! cost: the nine weights, three row pointers, two sums and the output stage need more than
+//! the 14 usable registers, so the portable loop spills the weights and reloads them tap by
+//! tap (51 instructions per output pixel). Here `LDM` refills a whole group of registers in
+//! one instruction, so registers serve in turns within a step of two output pixels: the
+//! bias twice and the first two filter rows' weights (`LDM sp`), the third row's weights
+//! (`LDMDB`), then the output stage's constants (`LDM`), with the three row pointers, the
+//! output pointer and the frame pointer live throughout. A step of two pixels at stride 1 is
+//! 43 instructions (12 loads, 18 `MLA`), at stride 2 46.
+
+use core::arch::asm;
+
+/// Most output rows per call.
+pub const MAX_ROWS: usize = 32;
+
+/// One channel's constants and row state: read by the assembly, which writes `stage[6]`
+/// and `offsets`. The assembly addresses it from `stage` (held in lr).
+#[repr(C)]
+struct Frame {
+    /// Copied to the stack at entry, then loaded by one `LDM sp` per step: the bias twice
+    /// (both pixels' sums start from it) and filter rows 0 and 1's weights.
+    head: [i32; 8],
+    /// Filter row 2's weights (`LDMDB lr`).
+    row2: [i32; 3],
+    /// Per step by one `LDM lr`: `SMLAL`'s starting pairs (2^31, round) for the two pixels
+    /// (the rounding of `SMMULR` and the round term added in one multiply), the multiplier,
+    /// rshift, and where the current row's pairs end (written per row).
+    stage: [i32; 7],
+    /// Bytes from one output pixel to the next (`lr + 28`).
+    channels: i32,
+    /// The next output row's three band-row byte offsets (`lr + 32`); a first offset with
+    /// bit 0 set ends the rows.
+    offsets: *const u32,
+    /// This channel's values in band slot 0 (`lr + 36`).
+    base: *const i16,
+    /// Output bytes of a row's pixel pairs, `out_w / 2 * 2 * channels` (`lr + 40`).
+    pair_bytes: i32,
+    /// `out_w % 2` (`lr + 44`).
+    odd: i32,
+}
+
+/// One filter row of two output pixels at stride 1: taps x0..x3 from the row pointer `$p`
+/// (advanced by two values), weights in `$ka`, `$kb`, `$kc`, sums in r0 and r1.
+macro_rules! pair_row_s1 {
+    ($p:literal, $ka:literal, $kb:literal, $kc:literal) => {
+        concat!(
+            "ldrsh r12, [",
+            $p,
+            "], #4\n",
+            "mla r0, r12, ",
+            $ka,
+            ", r0\n",
+            "ldrsh r12, [",
+            $p,
+            ", #-2]\n",
+            "mla r0, r12, ",
+            $kb,
+            ", r0\n",
+            "mla r1, r12, ",
+            $ka,
+            ", r1\n",
+            "ldrsh r12, [",
+            $p,
+            "]\n",
+            "mla r0, r12, ",
+            $kc,
+            ", r0\n",
+            "mla r1, r12, ",
+            $kb,
+            ", r1\n",
+            "ldrsh r12, [",
+            $p,
+            ", #2]\n",
+            "mla r1, r12, ",
+            $kc,
+            ", r1\n",
+        )
+    };
+}
+
+/// [`pair_row_s1`] at stride 2: taps x0..x4, the pointer advanced by four values.
+macro_rules! pair_row_s2 {
+    ($p:literal, $ka:literal, $kb:literal, $kc:literal) => {
+        concat!(
+            "ldrsh r12, [",
+            $p,
+            "], #8\n",
+            "mla r0, r12, ",
+            $ka,
+            ", r0\n",
+            "ldrsh r12, [",
+            $p,
+            ", #-6]\n",
+            "mla r0, r12, ",
+            $kb,
+            ", r0\n",
+            "ldrsh r12, [",
+            $p,
+            ", #-4]\n",
+            "mla r0, r12, ",
+            $kc,
+            ", r0\n",
+            "mla r1, r12, ",
+            $ka,
+            ", r1\n",
+            "ldrsh r12, [",
+            $p,
+            ", #-2]\n",
+            "mla r1, r12, ",
+            $kb,
+            ", r1\n",
+            "ldrsh r12, [",
+            $p,
+            "]\n",
+            "mla r1, r12, ",
+            $kc,
+            ", r1\n",
+        )
+    };
+}
+
+/// One filter row of a single output pixel (an odd row's last): taps x0..x2 at `$p`, sum in
+/// r0.
+macro_rules! single_row {
+    ($p:literal, $ka:literal, $kb:literal, $kc:literal) => {
+        concat!(
+            "ldrsh r12, [",
+            $p,
+            "]\n",
+            "mla r0, r12, ",
+            $ka,
+            ", r0\n",
+            "ldrsh r12, [",
+            $p,
+            ", #2]\n",
+            "mla r0, r12, ",
+            $kb,
+            ", r0\n",
+            "ldrsh r12, [",
+            $p,
+            ", #4]\n",
+            "mla r0, r12, ",
+            $kc,
+            ", r0\n",
+        )
+    };
+}
+
+/// The whole block: the frame's head copied to the stack, then per output row its three
+/// band rows in r8-r10 (output in r11), its pixel pairs (`$pair_row`, then the two stores
+/// `$store2`), and an odd row's last pixel (store `$store1`).
+macro_rules! channel_block {
+    ($pair_row:ident, [$($store2:literal),*], [$($store1:literal),*]) => {
+        concat!(
+            "push {{r6, r7}}\n",
+            "sub sp, sp, #32\n",
+            "ldm r0!, {{r1, r2, r3, r4, r5, r6, r7, r12}}\n",
+            "stm sp, {{r1, r2, r3, r4, r5, r6, r7, r12}}\n",
+            "add lr, r0, #12\n",
+            // Per output row: its band rows, and where its pairs end.
+            "2:\n",
+            "ldr r12, [lr, #32]\n",
+            "ldm r12!, {{r8, r9, r10}}\n",
+            "str r12, [lr, #32]\n",
+            "tst r8, #1\n",
+            "bne 9f\n",
+            "ldr r12, [lr, #36]\n",
+            "add r8, r8, r12\n",
+            "add r9, r9, r12\n",
+            "add r10, r10, r12\n",
+            "ldr r12, [lr, #40]\n",
+            "add r12, r11, r12\n",
+            "str r12, [lr, #24]\n",
+            "cmp r12, r11\n",
+            "beq 4f\n",
+            // Two pixels: sums r0, r1 from the bias, weights r2-r7 then r2-r4.
+            "3:\n",
+            "ldm sp, {{r0, r1, r2, r3, r4, r5, r6, r7}}\n",
+            $pair_row!("r8", "r2", "r3", "r4"),
+            $pair_row!("r9", "r5", "r6", "r7"),
+            "ldmdb lr, {{r2, r3, r4}}\n",
+            $pair_row!("r10", "r2", "r3", "r4"),
+            // Output stage: r3, r5 = round + SMMULR(sum, multiplier), shifted, saturated.
+            "ldm lr, {{r2, r3, r4, r5, r6, r7, r12}}\n",
+            "smlal r2, r3, r0, r6\n",
+            "smlal r4, r5, r1, r6\n",
+            "asr r3, r3, r7\n",
+            "asr r5, r5, r7\n",
+            "ssat r3, #8, r3\n",
+            "ssat r5, #8, r5\n",
+            $($store2, "\n",)*
+            "cmp r11, r12\n",
+            "bne 3b\n",
+            // An odd row's last pixel.
+            "4:\n",
+            "ldr r0, [lr, #44]\n",
+            "cmp r0, #0\n",
+            "beq 2b\n",
+            "ldm sp, {{r0, r1, r2, r3, r4, r5, r6, r7}}\n",
+            single_row!("r8", "r2", "r3", "r4"),
+            single_row!("r9", "r5", "r6", "r7"),
+            "ldmdb lr, {{r2, r3, r4}}\n",
+            single_row!("r10", "r2", "r3", "r4"),
+            "ldm lr, {{r2, r3, r4, r5, r6, r7, r12}}\n",
+            "smlal r2, r3, r0, r6\n",
+            "asr r3, r3, r7\n",
+            "ssat r3, #8, r3\n",
+            $($store1, "\n",)*
+            "b 2b\n",
+            "9:\n",
+            "add sp, sp, #32\n",
+            "pop {{r6, r7}}\n",
+        )
+    };
+}
+
+/// Runs the block for one channel. `C` is the channel count when it is a compile-time
+/// constant below 256 (the stores then post-increment by it), or 0 (read from the frame).
+///
+/// # Safety
+/// `frame` is as [`band3x3`] builds it: every row offset (up to the one with bit 0 set)
+/// added to `base` addresses `(out_w - 1) * S + 3` readable values; `out` plus
+/// `i * channels` is writable for every pixel `i` of the rows; `C` is 0 or `channels`.
+#[inline(always)]
+unsafe fn channel<const S: usize, const C: usize>(frame: &mut Frame, out: *mut i8) {
+    let f = frame as *mut Frame;
+    // SAFETY: the caller guarantees the ranges; r6/r7 and the 32-byte stack area are saved
+    // and released inside the block, every other written register is declared, and the
+    // block writes only the frame and the output pixels.
+    unsafe {
+        match (S == 1, C != 0) {
+            (true, true) => asm!(
+                channel_block!(
+                    pair_row_s1,
+                    ["strb r3, [r11], #{c}", "strb r5, [r11], #{c}"],
+                    ["strb r3, [r11], #{c}"]
+                ),
+                c = const C,
+                inout("r0") f => _, inout("r11") out => _,
+                out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r12") _, out("lr") _,
+            ),
+            (false, true) => asm!(
+                channel_block!(
+                    pair_row_s2,
+                    ["strb r3, [r11], #{c}", "strb r5, [r11], #{c}"],
+                    ["strb r3, [r11], #{c}"]
+                ),
+                c = const C,
+                inout("r0") f => _, inout("r11") out => _,
+                out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r12") _, out("lr") _,
+            ),
+            (true, false) => asm!(
+                channel_block!(
+                    pair_row_s1,
+                    [
+                        "ldr r0, [lr, #28]",
+                        "strb r3, [r11]",
+                        "strb r5, [r11, r0]",
+                        "add r11, r11, r0, lsl #1"
+                    ],
+                    ["ldr r0, [lr, #28]", "strb r3, [r11]", "add r11, r11, r0"]
+                ),
+                inout("r0") f => _, inout("r11") out => _,
+                out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r12") _, out("lr") _,
+            ),
+            (false, false) => asm!(
+                channel_block!(
+                    pair_row_s2,
+                    [
+                        "ldr r0, [lr, #28]",
+                        "strb r3, [r11]",
+                        "strb r5, [r11, r0]",
+                        "add r11, r11, r0, lsl #1"
+                    ],
+                    ["ldr r0, [lr, #28]", "strb r3, [r11]", "add r11, r11, r0"]
+                ),
+                inout("r0") f => _, inout("r11") out => _,
+                out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r12") _, out("lr") _,
+            ),
+        }
+    }
+}
+
+/// The output rows of a band for every channel of a 3x3 filter (horizontal stride `S`, 1 or
+/// 2, dilation 1), as the portable `row3x3` computes them: per pixel
+/// `clamp((SMMULR(bias + taps . weights, multiplier) + round) >> rshift, -128, 127)`, the sum
+/// and round wrapping.
+///
+/// `band` holds ring slots of `c` channel rows of `wp` values; output row `r` reads the
+/// slots `row_slots[3 * r..3 * r + 3]` (filter rows 0-2) and writes pixel `x` of channel
+/// `ch` at `out[(r * out_w + x) * c + ch]`. `weights` holds 10 values per channel (the
+/// paired layout `w00 w01 w10 w11 w20 w21 w02 w12 w22 _`), `params` four words (bias,
+/// multiplier, round, rshift).
+///
+/// `None`, computing nothing, when a slice or count does not fit (the caller then runs the
+/// portable loop); everything the assembly reads or writes is checked here, once per band.
+#[allow(clippy::too_many_arguments)]
+pub fn band3x3<const S: usize>(
+    band: &[i16],
+    row_slots: &[usize],
+    wp: usize,
+    c: usize,
+    out_w: usize,
+    weights: &[i16],
+    params: &[i32],
+    out: &mut [i8],
+) -> Option<()> {
+    let n = row_slots.len() / 3;
+    let len = out_w.checked_sub(1)?.checked_mul(S)?.checked_add(3)?;
+    let row_len = c.checked_mul(wp)?;
+    if !(S == 1 || S == 2)
+        || n == 0
+        || n > MAX_ROWS
+        || row_slots.len() != 3 * n
+        || c == 0
+        || len > wp
+        || weights.len() / 10 < c
+        || params.len() / 4 < c
+        || out.len() < n.checked_mul(out_w)?.checked_mul(c)?
+    {
+        return None;
+    }
+    let pair_bytes = i32::try_from((out_w / 2).checked_mul(2 * c)?).ok()?;
+    let channels = i32::try_from(c).ok()?;
+    // Byte offsets of every output row's band rows (channel 0), then the end mark.
+    let mut offsets = [1u32; 3 * MAX_ROWS + 1];
+    for (o, &slot) in offsets.iter_mut().zip(row_slots) {
+        // Every slot's rows lie within the band: the reads of channel `ch` end before
+        // `(slot * c + ch) * wp + len <= (slot + 1) * row_len`.
+        if slot.checked_add(1)?.checked_mul(row_len)? > band.len() {
+            return None;
+        }
+        *o = u32::try_from(slot * row_len * 2)
+            .ok()
+            .filter(|&b| b < 1 << 31)?;
+    }
+    let base = band.as_ptr();
+    let out = out.as_mut_ptr();
+    // Fixed-size chunks: `chunks_exact` zipped divides by a run-time chunk size, a panic
+    // path LLVM does not remove.
+    let (weights, _) = weights.as_chunks::<10>();
+    let (params, _) = params.as_chunks::<4>();
+    for (ch, (w, q)) in weights.iter().zip(params).take(c).enumerate() {
+        let (&[w00, w01, w10, w11, w20, w21, w02, w12, w22, _], &[bias, m, round, rshift]) = (w, q);
+        let k = i32::from;
+        let mut frame = Frame {
+            head: [bias, bias, k(w00), k(w01), k(w02), k(w10), k(w11), k(w12)],
+            row2: [k(w20), k(w21), k(w22)],
+            stage: [i32::MIN, round, i32::MIN, round, m, rshift & 31, 0],
+            channels,
+            offsets: offsets.as_ptr(),
+            base: base.wrapping_add(ch * wp),
+            pair_bytes,
+            odd: (out_w % 2) as i32,
+        };
+        let out = out.wrapping_add(ch);
+        // SAFETY: checked above: channel `ch < c` of every listed slot holds the `len`
+        // values its row's windows read (`len <= wp`, the slot inside the band), the offsets
+        // end with the mark, and `out` holds the `n * out_w` pixels of `c` bytes; the fixed
+        // variants get exactly their `c`.
+        unsafe {
+            match c {
+                8 => channel::<S, 8>(&mut frame, out),
+                16 => channel::<S, 16>(&mut frame, out),
+                32 => channel::<S, 32>(&mut frame, out),
+                64 => channel::<S, 64>(&mut frame, out),
+                128 => channel::<S, 128>(&mut frame, out),
+                _ => channel::<S, 0>(&mut frame, out),
+            }
+        }
+    }
+    Some(())
+}
