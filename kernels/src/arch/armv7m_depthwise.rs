@@ -378,3 +378,124 @@ pub fn band3x3<const S: usize>(
     }
     Some(())
 }
+
+/// Arguments of [`widen_row`]'s block, loaded by one `LDM`.
+#[repr(C)]
+struct WidenArgs {
+    src: *const i8,
+    channels: usize,
+    in_w: usize,
+    dst: *mut i16,
+    plane_bytes: usize,
+    groups: usize,
+}
+
+/// One NHWC int8 input row (`in_w` pixels of `c` channels) widened into a band row:
+/// channel `ch`'s values at `dst[ch * wp + pad_left..][..in_w]`, as the portable strided
+/// loop does (which LLVM compiles to about 11 instructions a value here).
+///
+/// Four channels at a time (one word of a pixel), two pixels per step: two loads, each byte
+/// sign-extended by one `SXTB` (with rotation) or `ASR`, stored by a post-incrementing
+/// `STRH` into its channel's row: 21 instructions per eight values.
+///
+/// `None`, writing nothing, unless `c` is a non-zero multiple of 4, `src` is word aligned
+/// and holds `in_w * c` values, `in_w >= 1`, `pad_left + in_w <= wp` and `dst` holds the
+/// `c` rows.
+pub fn widen_row(
+    src: &[i8],
+    c: usize,
+    in_w: usize,
+    wp: usize,
+    pad_left: usize,
+    dst: &mut [i16],
+) -> Option<()> {
+    let row_end = pad_left.checked_add(in_w)?;
+    if c == 0
+        || !c.is_multiple_of(4)
+        || in_w == 0
+        || row_end > wp
+        || src.len() < in_w.checked_mul(c)?
+        || !(src.as_ptr() as usize).is_multiple_of(4)
+        || dst.len() < (c - 1).checked_mul(wp)?.checked_add(row_end)?
+    {
+        return None;
+    }
+    let args = WidenArgs {
+        src: src.as_ptr(),
+        channels: c,
+        in_w,
+        dst: dst.as_mut_ptr().wrapping_add(pad_left),
+        plane_bytes: wp.checked_mul(2)?,
+        groups: c / 4,
+    };
+    // SAFETY: checked above: the block reads the word of channels `4g..4g + 4` of pixel
+    // `x` at `src + x * c + 4g` (aligned, inside `in_w * c`) for `g < c / 4`, `x < in_w`,
+    // and writes channel `ch`'s value `x` at `dst + ch * wp + pad_left + x` (inside `dst`,
+    // `pad_left + in_w <= wp`). r6/r7 and the 4-byte stack slot are saved and released
+    // inside the block, every other written register is declared.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            "ldm r0, {{r1, r2, r3, r4, r6, r7}}",
+            "sub sp, sp, #8",
+            "str r3, [sp]",
+            // Per group of four channels: r8-r11 their rows, r0 the input, r12 pairs.
+            "2:",
+            "mov r8, r4",
+            "add r9, r8, r6",
+            "add r10, r9, r6",
+            "add r11, r10, r6",
+            "add r4, r11, r6",
+            "mov r0, r1",
+            "add r1, r1, #4",
+            "ldr r3, [sp]",
+            "lsrs r12, r3, #1",
+            "beq 4f",
+            "3:",
+            "ldr lr, [r0]",
+            "ldr r5, [r0, r2]",
+            "add r0, r0, r2, lsl #1",
+            "sxtb r3, lr",
+            "strh r3, [r8], #2",
+            "sxtb r3, r5",
+            "strh r3, [r8], #2",
+            "sxtb r3, lr, ror #8",
+            "strh r3, [r9], #2",
+            "sxtb r3, r5, ror #8",
+            "strh r3, [r9], #2",
+            "sxtb r3, lr, ror #16",
+            "strh r3, [r10], #2",
+            "sxtb r3, r5, ror #16",
+            "strh r3, [r10], #2",
+            "asr r3, lr, #24",
+            "strh r3, [r11], #2",
+            "asr r3, r5, #24",
+            "strh r3, [r11], #2",
+            "subs r12, r12, #1",
+            "bne 3b",
+            // An odd row's last pixel.
+            "4:",
+            "ldr r3, [sp]",
+            "tst r3, #1",
+            "beq 5f",
+            "ldr lr, [r0]",
+            "sxtb r3, lr",
+            "strh r3, [r8]",
+            "sxtb r3, lr, ror #8",
+            "strh r3, [r9]",
+            "sxtb r3, lr, ror #16",
+            "strh r3, [r10]",
+            "asr r3, lr, #24",
+            "strh r3, [r11]",
+            "5:",
+            "subs r7, r7, #1",
+            "bne 2b",
+            "add sp, sp, #8",
+            "pop {{r6, r7}}",
+            inout("r0") &args as *const WidenArgs => _,
+            out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
+        );
+    }
+    Some(())
+}

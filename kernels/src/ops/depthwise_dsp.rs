@@ -447,6 +447,10 @@ fn widen_row(
         };
         return Some(());
     }
+    #[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+    if crate::arch::armv7m_depthwise::widen_row(src, c, in_w, wp, pad_left, dst).is_some() {
+        return Some(());
+    }
     if wp == 0 || c == 0 {
         return None;
     }
