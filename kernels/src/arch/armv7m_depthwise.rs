@@ -16,13 +16,12 @@ use core::arch::asm;
 /// Most output rows per call.
 pub const MAX_ROWS: usize = 32;
 
-/// One channel's constants and row state: read by the assembly, which writes `stage[6]`
-/// and `offsets`. The assembly addresses it from `stage` (held in lr).
+/// The band's state, read and updated by the assembly, which addresses it from `stage`
+/// (held in lr). Per channel the assembly writes the bias twice and filter rows 0 and 1's
+/// weights to its stack (loaded by one `LDM sp` per step), row 2's weights to `row2` and the
+/// channel's words to `stage`.
 #[repr(C)]
 struct Frame {
-    /// Copied to the stack at entry, then loaded by one `LDM sp` per step: the bias twice
-    /// (both pixels' sums start from it) and filter rows 0 and 1's weights.
-    head: [i32; 8],
     /// Filter row 2's weights (`LDMDB lr`).
     row2: [i32; 3],
     /// Per step by one `LDM lr`: `SMLAL`'s starting pairs (2^31, round) for the two pixels
@@ -34,12 +33,25 @@ struct Frame {
     /// The next output row's three band-row byte offsets (`lr + 32`); a first offset with
     /// bit 0 set ends the rows.
     offsets: *const u32,
-    /// This channel's values in band slot 0 (`lr + 36`).
+    /// The current channel's values in band slot 0 (`lr + 36`).
     base: *const i16,
     /// Output bytes of a row's pixel pairs, `out_w / 2 * 2 * channels` (`lr + 40`).
     pair_bytes: i32,
-    /// `out_w % 2` (`lr + 44`).
-    odd: i32,
+    /// Non-zero if `out_w` is odd (`lr + 44`); the assembly replaces it by where a row goes
+    /// after its pairs (the odd pixel or the next row).
+    after_pairs: usize,
+    /// The next channel's weights, 10 values each (`lr + 48`).
+    weights: *const i16,
+    /// The next channel's bias, multiplier, round, rshift (`lr + 52`).
+    params: *const i32,
+    /// The first output row's offsets (`lr + 56`).
+    first_offsets: *const u32,
+    /// Bytes from one channel's band values to the next's, `2 * wp` (`lr + 60`).
+    plane_bytes: i32,
+    /// The next channel's first output pixel (`lr + 64`).
+    out: *mut i8,
+    /// Channels left (`lr + 68`).
+    channels_left: i32,
 }
 
 /// One filter row of two output pixels at stride 1: taps x0..x3 from the row pointer `$p`
@@ -149,17 +161,54 @@ macro_rules! single_row {
     };
 }
 
-/// The whole block: the frame's head copied to the stack, then per output row its three
-/// band rows in r8-r10 (output in r11), its pixel pairs (`$pair_row`, then the two stores
-/// `$store2`), and an odd row's last pixel (store `$store1`).
-macro_rules! channel_block {
+/// The whole block: per channel its weights and output stage into the stack and frame, then
+/// per output row its three band rows in r8-r10 (output in r11), its pixel pairs
+/// (`$pair_row`, then the two stores `$store2`), and an odd row's last pixel (store
+/// `$store1`).
+macro_rules! band_block {
     ($pair_row:ident, [$($store2:literal),*], [$($store1:literal),*]) => {
         concat!(
             "push {{r6, r7}}\n",
             "sub sp, sp, #32\n",
-            "ldm r0!, {{r1, r2, r3, r4, r5, r6, r7, r12}}\n",
-            "stm sp, {{r1, r2, r3, r4, r5, r6, r7, r12}}\n",
             "add lr, r0, #12\n",
+            // Where a row goes after its pairs (Thumb bit set).
+            "ldr r1, [lr, #44]\n",
+            "adr r0, 2f\n",
+            "cbz r1, 10f\n",
+            "adr r0, 4f\n",
+            "10:\n",
+            "orr r0, r0, #1\n",
+            "str r0, [lr, #44]\n",
+            // Per channel: stack [bias, bias, w00 w01 w02, w10 w11 w12], row2 = w20 w21 w22,
+            // stage = 2^31, round, 2^31, round, multiplier, rshift & 31.
+            "7:\n",
+            "ldr r0, [lr, #48]\n",
+            "ldrsh r2, [r0]\n",
+            "ldrsh r3, [r0, #2]\n",
+            "ldrsh r4, [r0, #12]\n",
+            "ldrsh r5, [r0, #4]\n",
+            "ldrsh r6, [r0, #6]\n",
+            "ldrsh r7, [r0, #14]\n",
+            "ldrsh r8, [r0, #8]\n",
+            "ldrsh r9, [r0, #10]\n",
+            "ldrsh r10, [r0, #16]\n",
+            "add r0, r0, #20\n",
+            "str r0, [lr, #48]\n",
+            "stmdb lr, {{r8, r9, r10}}\n",
+            "ldr r12, [lr, #52]\n",
+            "ldm r12!, {{r0, r8, r9, r10}}\n",
+            "str r12, [lr, #52]\n",
+            "and r10, r10, #31\n",
+            "str r9, [lr, #4]\n",
+            "str r9, [lr, #12]\n",
+            "strd r8, r10, [lr, #16]\n",
+            "mov r1, r0\n",
+            "stm sp, {{r0, r1, r2, r3, r4, r5, r6, r7}}\n",
+            "ldr r11, [lr, #64]\n",
+            "add r12, r11, #1\n",
+            "str r12, [lr, #64]\n",
+            "ldr r12, [lr, #56]\n",
+            "str r12, [lr, #32]\n",
             // Per output row: its band rows, and where its pairs end.
             "2:\n",
             "ldr r12, [lr, #32]\n",
@@ -174,8 +223,6 @@ macro_rules! channel_block {
             "ldr r12, [lr, #40]\n",
             "add r12, r11, r12\n",
             "str r12, [lr, #24]\n",
-            "cmp r12, r11\n",
-            "beq 4f\n",
             // Two pixels: sums r0, r1 from the bias, weights r2-r7 then r2-r4.
             "3:\n",
             "ldm sp, {{r0, r1, r2, r3, r4, r5, r6, r7}}\n",
@@ -194,11 +241,9 @@ macro_rules! channel_block {
             $($store2, "\n",)*
             "cmp r11, r12\n",
             "bne 3b\n",
+            "ldr pc, [lr, #44]\n",
             // An odd row's last pixel.
             "4:\n",
-            "ldr r0, [lr, #44]\n",
-            "cmp r0, #0\n",
-            "beq 2b\n",
             "ldm sp, {{r0, r1, r2, r3, r4, r5, r6, r7}}\n",
             single_row!("r8", "r2", "r3", "r4"),
             single_row!("r9", "r5", "r6", "r7"),
@@ -210,52 +255,65 @@ macro_rules! channel_block {
             "ssat r3, #8, r3\n",
             $($store1, "\n",)*
             "b 2b\n",
+            // Next channel.
             "9:\n",
+            "ldr r12, [lr, #36]\n",
+            "ldr r0, [lr, #60]\n",
+            "add r12, r12, r0\n",
+            "str r12, [lr, #36]\n",
+            "ldr r12, [lr, #68]\n",
+            "subs r12, r12, #1\n",
+            "str r12, [lr, #68]\n",
+            "bne 7b\n",
             "add sp, sp, #32\n",
             "pop {{r6, r7}}\n",
         )
     };
 }
 
-/// Runs the block for one channel. `C` is the channel count when it is a compile-time
-/// constant below 256 (the stores then post-increment by it), or 0 (read from the frame).
+/// Runs the block over every channel of the band. `C` is the channel count when it is a
+/// compile-time constant below 256 (the stores then post-increment by it), or 0 (read from
+/// the frame).
 ///
 /// # Safety
-/// `frame` is as [`band3x3`] builds it: every row offset (up to the one with bit 0 set)
-/// added to `base` addresses `(out_w - 1) * S + 3` readable values; `out` plus
-/// `i * channels` is writable for every pixel `i` of the rows; `C` is 0 or `channels`.
+/// `frame` is as [`band3x3`] builds it: for each of `channels_left` channels (base advancing
+/// by `plane_bytes`), every row offset (up to the one with bit 0 set) added to the base
+/// addresses `(out_w - 1) * S + 3` readable values; `weights` and `params` hold the
+/// channels' 10 values and 4 words; `out + ch + i * channels` is writable for every channel
+/// `ch` and pixel `i` of the rows; `out_w >= 2`; `C` is 0 or `channels`.
 #[inline(always)]
-unsafe fn channel<const S: usize, const C: usize>(frame: &mut Frame, out: *mut i8) {
+unsafe fn run_band<const S: usize, const C: usize>(frame: &mut Frame) {
     let f = frame as *mut Frame;
     // SAFETY: the caller guarantees the ranges; r6/r7 and the 32-byte stack area are saved
-    // and released inside the block, every other written register is declared, and the
-    // block writes only the frame and the output pixels.
+    // and released inside the block, every other written register is declared, the block
+    // writes only the frame and the output pixels, and its computed branch (`ldr pc`) goes
+    // to label 2 or 4 of the block, Thumb bit set.
     unsafe {
         match (S == 1, C != 0) {
             (true, true) => asm!(
-                channel_block!(
+                band_block!(
                     pair_row_s1,
                     ["strb r3, [r11], #{c}", "strb r5, [r11], #{c}"],
                     ["strb r3, [r11], #{c}"]
                 ),
                 c = const C,
-                inout("r0") f => _, inout("r11") out => _,
+                inout("r0") f => _,
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
-                out("r8") _, out("r9") _, out("r10") _, out("r12") _, out("lr") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
             ),
             (false, true) => asm!(
-                channel_block!(
+                band_block!(
                     pair_row_s2,
                     ["strb r3, [r11], #{c}", "strb r5, [r11], #{c}"],
                     ["strb r3, [r11], #{c}"]
                 ),
                 c = const C,
-                inout("r0") f => _, inout("r11") out => _,
+                inout("r0") f => _,
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
-                out("r8") _, out("r9") _, out("r10") _, out("r12") _, out("lr") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
             ),
             (true, false) => asm!(
-                channel_block!(
+                band_block!(
                     pair_row_s1,
                     [
                         "ldr r0, [lr, #28]",
@@ -265,12 +323,12 @@ unsafe fn channel<const S: usize, const C: usize>(frame: &mut Frame, out: *mut i
                     ],
                     ["ldr r0, [lr, #28]", "strb r3, [r11]", "add r11, r11, r0"]
                 ),
-                inout("r0") f => _, inout("r11") out => _,
+                inout("r0") f => _,
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
-                out("r8") _, out("r9") _, out("r10") _, out("r12") _, out("lr") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
             ),
             (false, false) => asm!(
-                channel_block!(
+                band_block!(
                     pair_row_s2,
                     [
                         "ldr r0, [lr, #28]",
@@ -280,31 +338,33 @@ unsafe fn channel<const S: usize, const C: usize>(frame: &mut Frame, out: *mut i
                     ],
                     ["ldr r0, [lr, #28]", "strb r3, [r11]", "add r11, r11, r0"]
                 ),
-                inout("r0") f => _, inout("r11") out => _,
+                inout("r0") f => _,
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
-                out("r8") _, out("r9") _, out("r10") _, out("r12") _, out("lr") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
             ),
         }
     }
 }
 
-/// The output rows of a band for every channel of a 3x3 filter (horizontal stride `S`, 1 or
-/// 2, dilation 1), as the portable `row3x3` computes them: per pixel
+/// The `n` output rows of a band for every channel of a 3x3 filter (horizontal stride `S`,
+/// 1 or 2, dilation 1), as the portable `row3x3` computes them: per pixel
 /// `clamp((SMMULR(bias + taps . weights, multiplier) + round) >> rshift, -128, 127)`, the sum
 /// and round wrapping.
 ///
-/// `band` holds ring slots of `c` channel rows of `wp` values; output row `r` reads the
-/// slots `row_slots[3 * r..3 * r + 3]` (filter rows 0-2) and writes pixel `x` of channel
-/// `ch` at `out[(r * out_w + x) * c + ch]`. `weights` holds 10 values per channel (the
-/// paired layout `w00 w01 w10 w11 w20 w21 w02 w12 w22 _`), `params` four words (bias,
-/// multiplier, round, rshift).
+/// `band` holds ring slots of `c` channel rows of `wp` values; filter row `ky` of output row
+/// `r` reads slot `slot_of(r, ky)`, and pixel `x` of channel `ch` goes to
+/// `out[(r * out_w + x) * c + ch]`. `weights` holds 10 values per channel (the paired layout
+/// `w00 w01 w10 w11 w20 w21 w02 w12 w22 _`), `params` four words (bias, multiplier, round,
+/// rshift).
 ///
-/// `None`, computing nothing, when a slice or count does not fit (the caller then runs the
-/// portable loop); everything the assembly reads or writes is checked here, once per band.
+/// `None`, computing nothing, when a slice or count does not fit or `out_w < 2` (the caller
+/// then runs the portable loop); everything the assembly reads or writes is checked here,
+/// once per band.
 #[allow(clippy::too_many_arguments)]
 pub fn band3x3<const S: usize>(
     band: &[i16],
-    row_slots: &[usize],
+    n: usize,
+    slot_of: impl Fn(usize, usize) -> usize,
     wp: usize,
     c: usize,
     out_w: usize,
@@ -312,13 +372,12 @@ pub fn band3x3<const S: usize>(
     params: &[i32],
     out: &mut [i8],
 ) -> Option<()> {
-    let n = row_slots.len() / 3;
     let len = out_w.checked_sub(1)?.checked_mul(S)?.checked_add(3)?;
     let row_len = c.checked_mul(wp)?;
     if !(S == 1 || S == 2)
         || n == 0
         || n > MAX_ROWS
-        || row_slots.len() != 3 * n
+        || out_w < 2
         || c == 0
         || len > wp
         || weights.len() / 10 < c
@@ -327,11 +386,10 @@ pub fn band3x3<const S: usize>(
     {
         return None;
     }
-    let pair_bytes = i32::try_from((out_w / 2).checked_mul(2 * c)?).ok()?;
-    let channels = i32::try_from(c).ok()?;
     // Byte offsets of every output row's band rows (channel 0), then the end mark.
     let mut offsets = [1u32; 3 * MAX_ROWS + 1];
-    for (o, &slot) in offsets.iter_mut().zip(row_slots) {
+    for (i, o) in offsets.iter_mut().take(3 * n).enumerate() {
+        let slot = slot_of(i / 3, i % 3);
         // Every slot's rows lie within the band: the reads of channel `ch` end before
         // `(slot * c + ch) * wp + len <= (slot + 1) * row_len`.
         if slot.checked_add(1)?.checked_mul(row_len)? > band.len() {
@@ -341,42 +399,70 @@ pub fn band3x3<const S: usize>(
             .ok()
             .filter(|&b| b < 1 << 31)?;
     }
-    let base = band.as_ptr();
-    let out = out.as_mut_ptr();
-    // Fixed-size chunks: `chunks_exact` zipped divides by a run-time chunk size, a panic
-    // path LLVM does not remove.
-    let (weights, _) = weights.as_chunks::<10>();
-    let (params, _) = params.as_chunks::<4>();
-    for (ch, (w, q)) in weights.iter().zip(params).take(c).enumerate() {
-        let (&[w00, w01, w10, w11, w20, w21, w02, w12, w22, _], &[bias, m, round, rshift]) = (w, q);
-        let k = i32::from;
-        let mut frame = Frame {
-            head: [bias, bias, k(w00), k(w01), k(w02), k(w10), k(w11), k(w12)],
-            row2: [k(w20), k(w21), k(w22)],
-            stage: [i32::MIN, round, i32::MIN, round, m, rshift & 31, 0],
-            channels,
-            offsets: offsets.as_ptr(),
-            base: base.wrapping_add(ch * wp),
-            pair_bytes,
-            odd: (out_w % 2) as i32,
-        };
-        let out = out.wrapping_add(ch);
-        // SAFETY: checked above: channel `ch < c` of every listed slot holds the `len`
-        // values its row's windows read (`len <= wp`, the slot inside the band), the offsets
-        // end with the mark, and `out` holds the `n * out_w` pixels of `c` bytes; the fixed
-        // variants get exactly their `c`.
-        unsafe {
-            match c {
-                8 => channel::<S, 8>(&mut frame, out),
-                16 => channel::<S, 16>(&mut frame, out),
-                32 => channel::<S, 32>(&mut frame, out),
-                64 => channel::<S, 64>(&mut frame, out),
-                128 => channel::<S, 128>(&mut frame, out),
-                _ => channel::<S, 0>(&mut frame, out),
-            }
+    let mut frame = Frame {
+        row2: [0; 3],
+        stage: [i32::MIN, 0, i32::MIN, 0, 0, 0, 0],
+        channels: i32::try_from(c).ok()?,
+        offsets: offsets.as_ptr(),
+        base: band.as_ptr(),
+        pair_bytes: i32::try_from((out_w / 2).checked_mul(2 * c)?).ok()?,
+        after_pairs: out_w % 2,
+        weights: weights.as_ptr(),
+        params: params.as_ptr(),
+        first_offsets: offsets.as_ptr(),
+        plane_bytes: i32::try_from(wp.checked_mul(2)?).ok()?,
+        out: out.as_mut_ptr(),
+        channels_left: i32::try_from(c).ok()?,
+    };
+    // SAFETY: checked above: channel `ch < c` of every listed slot holds the `len` values
+    // its row's windows read (`len <= wp`, the slot inside the band), the offsets end with
+    // the mark, `weights` and `params` cover the `c` channels, `out` holds the `n * out_w`
+    // pixels of `c` bytes, `out_w >= 2`; the fixed variants get exactly their `c`.
+    unsafe {
+        match c {
+            8 => run_band::<S, 8>(&mut frame),
+            16 => run_band::<S, 16>(&mut frame),
+            32 => run_band::<S, 32>(&mut frame),
+            64 => run_band::<S, 64>(&mut frame),
+            128 => run_band::<S, 128>(&mut frame),
+            _ => run_band::<S, 0>(&mut frame),
         }
     }
     Some(())
+}
+
+/// Stores `value` into every word of `dst`: eight words per two `STM`s, where the portable
+/// fill takes about 1.5 instructions a word.
+pub fn fill_words(dst: &mut [u32], value: u32) {
+    let blocks = dst.len() / 8;
+    let Some((head, rest)) = dst.split_at_mut_checked(blocks * 8) else {
+        return;
+    };
+    if blocks > 0 {
+        // SAFETY: `head` is `8 * blocks` words (`u32`, so word aligned), `blocks >= 1`;
+        // every written register is declared.
+        unsafe {
+            // Explicit registers: an STM register list must be in ascending order.
+            asm!(
+                "mov r1, r0",
+                "mov r2, r0",
+                "mov r3, r0",
+                "2:",
+                "stm {p}!, {{r0, r1, r2, r3}}",
+                "stm {p}!, {{r0, r1, r2, r3}}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                p = inout(reg) head.as_mut_ptr() => _,
+                n = inout(reg) blocks => _,
+                in("r0") value,
+                out("r1") _,
+                out("r2") _,
+                out("r3") _,
+                options(nostack),
+            );
+        }
+    }
+    rest.fill(value);
 }
 
 /// Arguments of [`widen_row`]'s block, loaded by one `LDM`.

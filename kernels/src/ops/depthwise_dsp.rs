@@ -406,6 +406,9 @@ fn fill_zero_point(band: &mut [i16], zp: i16) {
         }
         rest
     };
+    #[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+    crate::arch::armv7m_depthwise::fill_words(words, pair);
+    #[cfg(not(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m))))]
     words.fill(pair);
 }
 
@@ -584,17 +587,11 @@ fn compute_band(
         // per-row loop below stays the definition and the fallback should a check fail.
         use crate::arch::armv7m_depthwise as v7m;
         if rows.n <= v7m::MAX_ROWS {
-            let mut slots = [0usize; 3 * v7m::MAX_ROWS];
-            for (oy, o) in slots.chunks_exact_mut(3).take(rows.n).enumerate() {
-                for (ky, v) in o.iter_mut().enumerate() {
-                    *v = slot_of(oy, ky as u32);
-                }
-            }
-            let slots = slots.get(..3 * rows.n)?;
+            let slot = |oy: usize, ky: usize| slot_of(oy, ky as u32);
             let done = if s_w == 1 {
-                v7m::band3x3::<1>(band, slots, wp, c, out_w, weights, params, out)
+                v7m::band3x3::<1>(band, rows.n, slot, wp, c, out_w, weights, params, out)
             } else {
-                v7m::band3x3::<2>(band, slots, wp, c, out_w, weights, params, out)
+                v7m::band3x3::<2>(band, rows.n, slot, wp, c, out_w, weights, params, out)
             };
             if done.is_some() {
                 return Some(());
