@@ -2,14 +2,15 @@
 //! channel-planar 16-bit bands ([`crate::ops::depthwise_dsp`]) in Thumb-2 assembly.
 //!
 //! Without `SMLAD` every tap is one `LDRSH` and one `MLA`; what LLVM adds around them is the
-//! cost: the nine weights, three row pointers, two sums and the output stage need more than
+//! cost: the nine weights, three row pointers, the sums and the output stage need more than
 //! the 14 usable registers, so the portable loop spills the weights and reloads them tap by
-//! tap (51 instructions per output pixel). Here `LDM` refills a whole group of registers in
-//! one instruction, so registers serve in turns within a step of two output pixels: the
-//! bias twice and the first two filter rows' weights (`LDM sp`), the third row's weights
-//! (`LDMDB`), then the output stage's constants (`LDM`), with the three row pointers, the
-//! output pointer and the frame pointer live throughout. A step of two pixels at stride 1 is
-//! 43 instructions (12 loads, 18 `MLA`), at stride 2 46.
+//! tap (51 instructions per output pixel). Here `LDM` refills a group of registers in one
+//! instruction, so registers serve in turns within a step of four output pixels: the bias
+//! four times and filter row 0's weights (`LDM sp`), row 1's (`LDMDB lr`), row 2's (`LDM
+//! r12`), then the output stage's constants (`LDM lr`), with the three row pointers, the
+//! output pointer and the two frame pointers live throughout. Four pixels at stride 1 are 80
+//! instructions (18 loads, 36 `MLA`), at stride 2 86; a row's last two or one pixels take
+//! the same scheme with fewer sums.
 
 use core::arch::asm;
 
@@ -17,253 +18,369 @@ use core::arch::asm;
 pub const MAX_ROWS: usize = 32;
 
 /// The band's state, read and updated by the assembly, which addresses it from `stage`
-/// (held in lr). Per channel the assembly writes the bias twice and filter rows 0 and 1's
-/// weights to its stack (loaded by one `LDM sp` per step), row 2's weights to `row2` and the
-/// channel's words to `stage`.
+/// (held in lr; `row2` in r12). Per channel the assembly writes the bias four times and
+/// filter row 0's weights to its stack (loaded by one `LDM sp` per step), rows 1 and 2's
+/// weights to `row1` and `row2` and the channel's words to `stage`.
 #[repr(C)]
 struct Frame {
-    /// Filter row 2's weights (`LDMDB lr`).
-    row2: [i32; 3],
-    /// Per step by one `LDM lr`: `SMLAL`'s starting pairs (2^31, round) for the two pixels
-    /// (the rounding of `SMMULR` and the round term added in one multiply), the multiplier,
-    /// rshift, and where the current row's pairs end (written per row).
-    stage: [i32; 7],
-    /// Bytes from one output pixel to the next (`lr + 28`).
+    /// Filter row 1's weights (`LDMDB lr`).
+    row1: [i32; 3],
+    /// `SMLAL`'s starting pair (2^31, round: the rounding of `SMMULR` and the round term
+    /// added in one multiply), the multiplier, rshift (loaded together by one `LDM lr`),
+    /// and where the current row's four-pixel steps end (`lr + 16`, written per row).
+    stage: [i32; 5],
+    /// Bytes from one output pixel to the next (`lr + 20`).
     channels: i32,
-    /// The next output row's three band-row byte offsets (`lr + 32`); a first offset with
+    /// Filter row 2's weights (`lr + 24`, `LDM r12`).
+    row2: [i32; 3],
+    /// The next output row's three band-row byte offsets (`lr + 36`); a first offset with
     /// bit 0 set ends the rows.
     offsets: *const u32,
-    /// The current channel's values in band slot 0 (`lr + 36`).
+    /// The current channel's values in band slot 0 (`lr + 40`).
     base: *const i16,
-    /// Output bytes of a row's pixel pairs, `out_w / 2 * 2 * channels` (`lr + 40`).
-    pair_bytes: i32,
-    /// Non-zero if `out_w` is odd (`lr + 44`); the assembly replaces it by where a row goes
-    /// after its pairs (the odd pixel or the next row).
-    after_pairs: usize,
-    /// The next channel's weights, 10 values each (`lr + 48`).
+    /// Output bytes of a row's four-pixel steps, `out_w / 4 * 4 * channels` (`lr + 44`).
+    quad_bytes: i32,
+    /// Where a row starts after its setup (`lr + 48`, written by the assembly: the steps, or
+    /// where `after_quads` goes when there are none).
+    row_entry: usize,
+    /// `out_w % 4` (`lr + 52`); the assembly replaces it by where a row goes after its
+    /// four-pixel steps (two more pixels, one, or the next row).
+    after_quads: usize,
+    /// The next channel's weights, 10 values each (`lr + 56`).
     weights: *const i16,
-    /// The next channel's bias, multiplier, round, rshift (`lr + 52`).
+    /// The next channel's bias, multiplier, round, rshift (`lr + 60`).
     params: *const i32,
-    /// The first output row's offsets (`lr + 56`).
+    /// The first output row's offsets (`lr + 64`).
     first_offsets: *const u32,
-    /// Bytes from one channel's band values to the next's, `2 * wp` (`lr + 60`).
+    /// Bytes from one channel's band values to the next's, `2 * wp` (`lr + 68`).
     plane_bytes: i32,
-    /// The next channel's first output pixel (`lr + 64`).
+    /// The next channel's first output pixel (`lr + 72`).
     out: *mut i8,
-    /// Channels left (`lr + 68`).
+    /// Channels left (`lr + 76`).
     channels_left: i32,
+    /// Where a row goes after two remaining pixels (`lr + 80`, written by the assembly).
+    after_pair: usize,
 }
 
-/// One filter row of two output pixels at stride 1: taps x0..x3 from the row pointer `$p`
-/// (advanced by two values), weights in `$ka`, `$kb`, `$kc`, sums in r0 and r1.
-macro_rules! pair_row_s1 {
-    ($p:literal, $ka:literal, $kb:literal, $kc:literal) => {
+/// One filter row of four output pixels at stride 1: taps x0..x5 from the row pointer `$p`
+/// (advanced by four values) into r7, weights in r4-r6, sums in r0-r3.
+macro_rules! quad_row_s1 {
+    ($p:literal) => {
         concat!(
-            "ldrsh r12, [",
+            "ldrsh r7, [",
             $p,
-            "], #4\n",
-            "mla r0, r12, ",
-            $ka,
-            ", r0\n",
-            "ldrsh r12, [",
+            "], #8\n",
+            "mla r0, r7, r4, r0\n",
+            "ldrsh r7, [",
+            $p,
+            ", #-6]\n",
+            "mla r0, r7, r5, r0\n",
+            "mla r1, r7, r4, r1\n",
+            "ldrsh r7, [",
+            $p,
+            ", #-4]\n",
+            "mla r0, r7, r6, r0\n",
+            "mla r1, r7, r5, r1\n",
+            "mla r2, r7, r4, r2\n",
+            "ldrsh r7, [",
             $p,
             ", #-2]\n",
-            "mla r0, r12, ",
-            $kb,
-            ", r0\n",
-            "mla r1, r12, ",
-            $ka,
-            ", r1\n",
-            "ldrsh r12, [",
+            "mla r1, r7, r6, r1\n",
+            "mla r2, r7, r5, r2\n",
+            "mla r3, r7, r4, r3\n",
+            "ldrsh r7, [",
             $p,
             "]\n",
-            "mla r0, r12, ",
-            $kc,
-            ", r0\n",
-            "mla r1, r12, ",
-            $kb,
-            ", r1\n",
-            "ldrsh r12, [",
+            "mla r2, r7, r6, r2\n",
+            "mla r3, r7, r5, r3\n",
+            "ldrsh r7, [",
             $p,
             ", #2]\n",
-            "mla r1, r12, ",
-            $kc,
-            ", r1\n",
+            "mla r3, r7, r6, r3\n",
+        )
+    };
+}
+
+/// [`quad_row_s1`] at stride 2: taps x0..x8, the pointer advanced by eight values.
+macro_rules! quad_row_s2 {
+    ($p:literal) => {
+        concat!(
+            "ldrsh r7, [",
+            $p,
+            "], #16\n",
+            "mla r0, r7, r4, r0\n",
+            "ldrsh r7, [",
+            $p,
+            ", #-14]\n",
+            "mla r0, r7, r5, r0\n",
+            "ldrsh r7, [",
+            $p,
+            ", #-12]\n",
+            "mla r0, r7, r6, r0\n",
+            "mla r1, r7, r4, r1\n",
+            "ldrsh r7, [",
+            $p,
+            ", #-10]\n",
+            "mla r1, r7, r5, r1\n",
+            "ldrsh r7, [",
+            $p,
+            ", #-8]\n",
+            "mla r1, r7, r6, r1\n",
+            "mla r2, r7, r4, r2\n",
+            "ldrsh r7, [",
+            $p,
+            ", #-6]\n",
+            "mla r2, r7, r5, r2\n",
+            "ldrsh r7, [",
+            $p,
+            ", #-4]\n",
+            "mla r2, r7, r6, r2\n",
+            "mla r3, r7, r4, r3\n",
+            "ldrsh r7, [",
+            $p,
+            ", #-2]\n",
+            "mla r3, r7, r5, r3\n",
+            "ldrsh r7, [",
+            $p,
+            "]\n",
+            "mla r3, r7, r6, r3\n",
+        )
+    };
+}
+
+/// One filter row of two output pixels at stride 1: taps x0..x3 from `$p` (advanced by two
+/// values) into r7, weights in r4-r6, sums in r0 and r1.
+macro_rules! pair_row_s1 {
+    ($p:literal) => {
+        concat!(
+            "ldrsh r7, [",
+            $p,
+            "], #4\n",
+            "mla r0, r7, r4, r0\n",
+            "ldrsh r7, [",
+            $p,
+            ", #-2]\n",
+            "mla r0, r7, r5, r0\n",
+            "mla r1, r7, r4, r1\n",
+            "ldrsh r7, [",
+            $p,
+            "]\n",
+            "mla r0, r7, r6, r0\n",
+            "mla r1, r7, r5, r1\n",
+            "ldrsh r7, [",
+            $p,
+            ", #2]\n",
+            "mla r1, r7, r6, r1\n",
         )
     };
 }
 
 /// [`pair_row_s1`] at stride 2: taps x0..x4, the pointer advanced by four values.
 macro_rules! pair_row_s2 {
-    ($p:literal, $ka:literal, $kb:literal, $kc:literal) => {
+    ($p:literal) => {
         concat!(
-            "ldrsh r12, [",
+            "ldrsh r7, [",
             $p,
             "], #8\n",
-            "mla r0, r12, ",
-            $ka,
-            ", r0\n",
-            "ldrsh r12, [",
+            "mla r0, r7, r4, r0\n",
+            "ldrsh r7, [",
             $p,
             ", #-6]\n",
-            "mla r0, r12, ",
-            $kb,
-            ", r0\n",
-            "ldrsh r12, [",
+            "mla r0, r7, r5, r0\n",
+            "ldrsh r7, [",
             $p,
             ", #-4]\n",
-            "mla r0, r12, ",
-            $kc,
-            ", r0\n",
-            "mla r1, r12, ",
-            $ka,
-            ", r1\n",
-            "ldrsh r12, [",
+            "mla r0, r7, r6, r0\n",
+            "mla r1, r7, r4, r1\n",
+            "ldrsh r7, [",
             $p,
             ", #-2]\n",
-            "mla r1, r12, ",
-            $kb,
-            ", r1\n",
-            "ldrsh r12, [",
+            "mla r1, r7, r5, r1\n",
+            "ldrsh r7, [",
             $p,
             "]\n",
-            "mla r1, r12, ",
-            $kc,
-            ", r1\n",
+            "mla r1, r7, r6, r1\n",
         )
     };
 }
 
-/// One filter row of a single output pixel (an odd row's last): taps x0..x2 at `$p`, sum in
-/// r0.
+/// One filter row of a single output pixel (a row's last): taps x0..x2 at `$p` into r7,
+/// weights in r4-r6, sum in r0.
 macro_rules! single_row {
-    ($p:literal, $ka:literal, $kb:literal, $kc:literal) => {
+    ($p:literal) => {
         concat!(
-            "ldrsh r12, [",
+            "ldrsh r7, [",
             $p,
             "]\n",
-            "mla r0, r12, ",
-            $ka,
-            ", r0\n",
-            "ldrsh r12, [",
+            "mla r0, r7, r4, r0\n",
+            "ldrsh r7, [",
             $p,
             ", #2]\n",
-            "mla r0, r12, ",
-            $kb,
-            ", r0\n",
-            "ldrsh r12, [",
+            "mla r0, r7, r5, r0\n",
+            "ldrsh r7, [",
             $p,
             ", #4]\n",
-            "mla r0, r12, ",
-            $kc,
-            ", r0\n",
+            "mla r0, r7, r6, r0\n",
+        )
+    };
+}
+
+/// The output stage of the sum in `$acc` (the multiplier in r6, rshift in r7, r4:r5 starting
+/// at (2^31, round)): r5 = round + SMMULR(sum, multiplier), shifted and saturated, then the
+/// store `$store`.
+macro_rules! stage {
+    ($acc:literal, [$($store:literal),*]) => {
+        concat!(
+            "smlal r4, r5, ", $acc, ", r6\n",
+            "asr r5, r5, r7\n",
+            "ssat r5, #8, r5\n",
+            $($store, "\n",)*
         )
     };
 }
 
 /// The whole block: per channel its weights and output stage into the stack and frame, then
-/// per output row its three band rows in r8-r10 (output in r11), its pixel pairs
-/// (`$pair_row`, then the two stores `$store2`), and an odd row's last pixel (store
-/// `$store1`).
+/// per output row its three band rows in r8-r10 (output in r11): its steps of four pixels
+/// (`$quad_row`), then two (`$pair_row`) and one as the row's width leaves, each pixel
+/// stored by `$store` (from r5, r4 free).
 macro_rules! band_block {
-    ($pair_row:ident, [$($store2:literal),*], [$($store1:literal),*]) => {
+    ($quad_row:ident, $pair_row:ident, [$($store:literal),*]) => {
         concat!(
             "push {{r6, r7}}\n",
             "sub sp, sp, #32\n",
             "add lr, r0, #12\n",
-            // Where a row goes after its pairs (Thumb bit set).
-            "ldr r1, [lr, #44]\n",
+            "add r12, lr, #24\n",
+            // The row's computed branches (Thumb bit set) from out_w % 4: after the pair
+            // (r2) the last pixel if 3, else the next row; after the steps (r0) the pair if
+            // 2 or 3, the last pixel if 1, else the next row; a row starts (r3) with the
+            // steps if any, else there.
+            "ldr r1, [lr, #52]\n",
+            "adr r2, 2f\n",
+            "cmp r1, #3\n",
+            "bne 12f\n",
+            "adr r2, 4f\n",
+            "12:\n",
             "adr r0, 2f\n",
-            "cbz r1, 10f\n",
+            "cmp r1, #1\n",
+            "bne 13f\n",
             "adr r0, 4f\n",
-            "10:\n",
+            "13:\n",
+            "cmp r1, #2\n",
+            "blo 14f\n",
+            "adr r0, 5f\n",
+            "14:\n",
             "orr r0, r0, #1\n",
-            "str r0, [lr, #44]\n",
-            // Per channel: stack [bias, bias, w00 w01 w02, w10 w11 w12], row2 = w20 w21 w22,
-            // stage = 2^31, round, 2^31, round, multiplier, rshift & 31.
+            "orr r2, r2, #1\n",
+            "str r0, [lr, #52]\n",
+            "str r2, [lr, #80]\n",
+            "mov r3, r0\n",
+            "ldr r1, [lr, #44]\n",
+            "cmp r1, #0\n",
+            "beq 15f\n",
+            "adr r3, 3f\n",
+            "orr r3, r3, #1\n",
+            "15:\n",
+            "str r3, [lr, #48]\n",
+            // Per channel: stack [bias x4, w00 w01 w02], row1 = w10 w11 w12,
+            // row2 = w20 w21 w22, stage = 2^31, round, multiplier, rshift & 31.
             "7:\n",
-            "ldr r0, [lr, #48]\n",
-            "ldrsh r2, [r0]\n",
-            "ldrsh r3, [r0, #2]\n",
-            "ldrsh r4, [r0, #12]\n",
-            "ldrsh r5, [r0, #4]\n",
-            "ldrsh r6, [r0, #6]\n",
-            "ldrsh r7, [r0, #14]\n",
-            "ldrsh r8, [r0, #8]\n",
-            "ldrsh r9, [r0, #10]\n",
-            "ldrsh r10, [r0, #16]\n",
+            "ldr r0, [lr, #56]\n",
+            "ldrsh r4, [r0]\n",
+            "ldrsh r5, [r0, #2]\n",
+            "ldrsh r6, [r0, #12]\n",
+            "ldrsh r1, [r0, #4]\n",
+            "ldrsh r2, [r0, #6]\n",
+            "ldrsh r3, [r0, #14]\n",
+            "stmdb lr, {{r1, r2, r3}}\n",
+            "ldrsh r1, [r0, #8]\n",
+            "ldrsh r2, [r0, #10]\n",
+            "ldrsh r3, [r0, #16]\n",
+            "stm r12, {{r1, r2, r3}}\n",
             "add r0, r0, #20\n",
-            "str r0, [lr, #48]\n",
-            "stmdb lr, {{r8, r9, r10}}\n",
-            "ldr r12, [lr, #52]\n",
-            "ldm r12!, {{r0, r8, r9, r10}}\n",
-            "str r12, [lr, #52]\n",
-            "and r10, r10, #31\n",
-            "str r9, [lr, #4]\n",
-            "str r9, [lr, #12]\n",
-            "strd r8, r10, [lr, #16]\n",
+            "str r0, [lr, #56]\n",
+            "ldr r7, [lr, #60]\n",
+            "ldm r7!, {{r0, r1, r2, r3}}\n",
+            "str r7, [lr, #60]\n",
+            "and r3, r3, #31\n",
+            "str r2, [lr, #4]\n",
+            "strd r1, r3, [lr, #8]\n",
             "mov r1, r0\n",
-            "stm sp, {{r0, r1, r2, r3, r4, r5, r6, r7}}\n",
-            "ldr r11, [lr, #64]\n",
-            "add r12, r11, #1\n",
-            "str r12, [lr, #64]\n",
-            "ldr r12, [lr, #56]\n",
-            "str r12, [lr, #32]\n",
-            // Per output row: its band rows, and where its pairs end.
+            "mov r2, r0\n",
+            "mov r3, r0\n",
+            "stm sp, {{r0, r1, r2, r3, r4, r5, r6}}\n",
+            "ldr r11, [lr, #72]\n",
+            "add r0, r11, #1\n",
+            "str r0, [lr, #72]\n",
+            "ldr r0, [lr, #64]\n",
+            "str r0, [lr, #36]\n",
+            // Per output row: its band rows, and where its steps end.
             "2:\n",
-            "ldr r12, [lr, #32]\n",
-            "ldm r12!, {{r8, r9, r10}}\n",
-            "str r12, [lr, #32]\n",
+            "ldr r0, [lr, #36]\n",
+            "ldm r0!, {{r8, r9, r10}}\n",
+            "str r0, [lr, #36]\n",
             "tst r8, #1\n",
             "bne 9f\n",
-            "ldr r12, [lr, #36]\n",
-            "add r8, r8, r12\n",
-            "add r9, r9, r12\n",
-            "add r10, r10, r12\n",
-            "ldr r12, [lr, #40]\n",
-            "add r12, r11, r12\n",
-            "str r12, [lr, #24]\n",
-            // Two pixels: sums r0, r1 from the bias, weights r2-r7 then r2-r4.
+            "ldr r0, [lr, #40]\n",
+            "add r8, r8, r0\n",
+            "add r9, r9, r0\n",
+            "add r10, r10, r0\n",
+            "ldr r0, [lr, #44]\n",
+            "add r0, r11, r0\n",
+            "str r0, [lr, #16]\n",
+            "ldr pc, [lr, #48]\n",
+            // Four pixels: sums r0-r3 from the bias.
             "3:\n",
-            "ldm sp, {{r0, r1, r2, r3, r4, r5, r6, r7}}\n",
-            $pair_row!("r8", "r2", "r3", "r4"),
-            $pair_row!("r9", "r5", "r6", "r7"),
-            "ldmdb lr, {{r2, r3, r4}}\n",
-            $pair_row!("r10", "r2", "r3", "r4"),
-            // Output stage: r3, r5 = round + SMMULR(sum, multiplier), shifted, saturated.
-            "ldm lr, {{r2, r3, r4, r5, r6, r7, r12}}\n",
-            "smlal r2, r3, r0, r6\n",
-            "smlal r4, r5, r1, r6\n",
-            "asr r3, r3, r7\n",
-            "asr r5, r5, r7\n",
-            "ssat r3, #8, r3\n",
-            "ssat r5, #8, r5\n",
-            $($store2, "\n",)*
-            "cmp r11, r12\n",
+            "ldm sp, {{r0, r1, r2, r3, r4, r5, r6}}\n",
+            $quad_row!("r8"),
+            "ldmdb lr, {{r4, r5, r6}}\n",
+            $quad_row!("r9"),
+            "ldm r12, {{r4, r5, r6}}\n",
+            $quad_row!("r10"),
+            "ldm lr, {{r4, r5, r6, r7}}\n",
+            stage!("r0", [$($store),*]),
+            "ldrd r4, r5, [lr]\n",
+            stage!("r1", [$($store),*]),
+            "ldrd r4, r5, [lr]\n",
+            stage!("r2", [$($store),*]),
+            "ldrd r4, r5, [lr]\n",
+            stage!("r3", [$($store),*]),
+            "ldr r0, [lr, #16]\n",
+            "cmp r11, r0\n",
             "bne 3b\n",
-            "ldr pc, [lr, #44]\n",
-            // An odd row's last pixel.
+            "ldr pc, [lr, #52]\n",
+            // Two more pixels.
+            "5:\n",
+            "ldm sp, {{r0, r1, r2, r3, r4, r5, r6}}\n",
+            $pair_row!("r8"),
+            "ldmdb lr, {{r4, r5, r6}}\n",
+            $pair_row!("r9"),
+            "ldm r12, {{r4, r5, r6}}\n",
+            $pair_row!("r10"),
+            "ldm lr, {{r4, r5, r6, r7}}\n",
+            stage!("r0", [$($store),*]),
+            "ldrd r4, r5, [lr]\n",
+            stage!("r1", [$($store),*]),
+            "ldr pc, [lr, #80]\n",
+            // The row's last pixel.
             "4:\n",
-            "ldm sp, {{r0, r1, r2, r3, r4, r5, r6, r7}}\n",
-            single_row!("r8", "r2", "r3", "r4"),
-            single_row!("r9", "r5", "r6", "r7"),
-            "ldmdb lr, {{r2, r3, r4}}\n",
-            single_row!("r10", "r2", "r3", "r4"),
-            "ldm lr, {{r2, r3, r4, r5, r6, r7, r12}}\n",
-            "smlal r2, r3, r0, r6\n",
-            "asr r3, r3, r7\n",
-            "ssat r3, #8, r3\n",
-            $($store1, "\n",)*
+            "ldm sp, {{r0, r1, r2, r3, r4, r5, r6}}\n",
+            single_row!("r8"),
+            "ldmdb lr, {{r4, r5, r6}}\n",
+            single_row!("r9"),
+            "ldm r12, {{r4, r5, r6}}\n",
+            single_row!("r10"),
+            "ldm lr, {{r4, r5, r6, r7}}\n",
+            stage!("r0", [$($store),*]),
             "b 2b\n",
             // Next channel.
             "9:\n",
-            "ldr r12, [lr, #36]\n",
-            "ldr r0, [lr, #60]\n",
-            "add r12, r12, r0\n",
-            "str r12, [lr, #36]\n",
-            "ldr r12, [lr, #68]\n",
-            "subs r12, r12, #1\n",
-            "str r12, [lr, #68]\n",
+            "ldr r0, [lr, #40]\n",
+            "ldr r1, [lr, #68]\n",
+            "add r0, r0, r1\n",
+            "str r0, [lr, #40]\n",
+            "ldr r0, [lr, #76]\n",
+            "subs r0, r0, #1\n",
+            "str r0, [lr, #76]\n",
             "bne 7b\n",
             "add sp, sp, #32\n",
             "pop {{r6, r7}}\n",
@@ -286,27 +403,19 @@ unsafe fn run_band<const S: usize, const C: usize>(frame: &mut Frame) {
     let f = frame as *mut Frame;
     // SAFETY: the caller guarantees the ranges; r6/r7 and the 32-byte stack area are saved
     // and released inside the block, every other written register is declared, the block
-    // writes only the frame and the output pixels, and its computed branch (`ldr pc`) goes
-    // to label 2 or 4 of the block, Thumb bit set.
+    // writes only the frame and the output pixels, and its computed branches (`ldr pc`) go
+    // to labels 2, 3, 4 or 5 of the block, Thumb bit set.
     unsafe {
         match (S == 1, C != 0) {
             (true, true) => asm!(
-                band_block!(
-                    pair_row_s1,
-                    ["strb r3, [r11], #{c}", "strb r5, [r11], #{c}"],
-                    ["strb r3, [r11], #{c}"]
-                ),
+                band_block!(quad_row_s1, pair_row_s1, ["strb r5, [r11], #{c}"]),
                 c = const C,
                 inout("r0") f => _,
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
                 out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
             ),
             (false, true) => asm!(
-                band_block!(
-                    pair_row_s2,
-                    ["strb r3, [r11], #{c}", "strb r5, [r11], #{c}"],
-                    ["strb r3, [r11], #{c}"]
-                ),
+                band_block!(quad_row_s2, pair_row_s2, ["strb r5, [r11], #{c}"]),
                 c = const C,
                 inout("r0") f => _,
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
@@ -314,14 +423,9 @@ unsafe fn run_band<const S: usize, const C: usize>(frame: &mut Frame) {
             ),
             (true, false) => asm!(
                 band_block!(
+                    quad_row_s1,
                     pair_row_s1,
-                    [
-                        "ldr r0, [lr, #28]",
-                        "strb r3, [r11]",
-                        "strb r5, [r11, r0]",
-                        "add r11, r11, r0, lsl #1"
-                    ],
-                    ["ldr r0, [lr, #28]", "strb r3, [r11]", "add r11, r11, r0"]
+                    ["ldr r4, [lr, #20]", "strb r5, [r11]", "add r11, r11, r4"]
                 ),
                 inout("r0") f => _,
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
@@ -329,14 +433,9 @@ unsafe fn run_band<const S: usize, const C: usize>(frame: &mut Frame) {
             ),
             (false, false) => asm!(
                 band_block!(
+                    quad_row_s2,
                     pair_row_s2,
-                    [
-                        "ldr r0, [lr, #28]",
-                        "strb r3, [r11]",
-                        "strb r5, [r11, r0]",
-                        "add r11, r11, r0, lsl #1"
-                    ],
-                    ["ldr r0, [lr, #28]", "strb r3, [r11]", "add r11, r11, r0"]
+                    ["ldr r4, [lr, #20]", "strb r5, [r11]", "add r11, r11, r4"]
                 ),
                 inout("r0") f => _,
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
@@ -400,19 +499,22 @@ pub fn band3x3<const S: usize>(
             .filter(|&b| b < 1 << 31)?;
     }
     let mut frame = Frame {
-        row2: [0; 3],
-        stage: [i32::MIN, 0, i32::MIN, 0, 0, 0, 0],
+        row1: [0; 3],
+        stage: [i32::MIN, 0, 0, 0, 0],
         channels: i32::try_from(c).ok()?,
+        row2: [0; 3],
         offsets: offsets.as_ptr(),
         base: band.as_ptr(),
-        pair_bytes: i32::try_from((out_w / 2).checked_mul(2 * c)?).ok()?,
-        after_pairs: out_w % 2,
+        quad_bytes: i32::try_from((out_w / 4).checked_mul(4 * c)?).ok()?,
+        row_entry: 0,
+        after_quads: out_w % 4,
         weights: weights.as_ptr(),
         params: params.as_ptr(),
         first_offsets: offsets.as_ptr(),
         plane_bytes: i32::try_from(wp.checked_mul(2)?).ok()?,
         out: out.as_mut_ptr(),
         channels_left: i32::try_from(c).ok()?,
+        after_pair: 0,
     };
     // SAFETY: checked above: channel `ch < c` of every listed slot holds the `len` values
     // its row's windows read (`len <= wp`, the slot inside the band), the offsets end with
