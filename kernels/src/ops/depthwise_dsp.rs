@@ -7,9 +7,10 @@
 //! the bias, so a padding tap contributes `w * (zp + input_offset) = 0`, as TFLite Micro's
 //! skipped taps. Two horizontally adjacent taps of a channel are then one 32-bit word,
 //! multiplied by a pair of 16-bit weights at once. Then, channel by channel (weights in
-//! registers), it computes a band of output rows. On a Cortex-M with the DSP extension the
-//! widening, and the computation for a 3x3 filter (dilation 1, horizontal stride 1 or 2), run
-//! in assembly; the portable code is the definition.
+//! registers), it computes a band of output rows. On a Cortex-M with the DSP extension, and
+//! on ARMv7-M without it (Cortex-M3, [`crate::arch::armv7m_depthwise`]: one `LDRSH` and one
+//! `MLA` per tap), the widening, and the computation for a 3x3 filter (dilation 1,
+//! horizontal stride 1 or 2), run in assembly; the portable code is the definition.
 //!
 //! [`Op::DepthwiseDspPackedI8`] stores the same layer compactly in flash (int8 taps, two shift
 //! bytes and two words per channel, 19 bytes for a 3x3 filter where the 16-bit layout takes
@@ -450,6 +451,8 @@ fn widen_row(
         };
         return Some(());
     }
+    // ARMv7-M without DSP: the assembly (LLVM makes the strided loop below about 11
+    // instructions a value there); the loop runs should it refuse the slices.
     #[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
     if crate::arch::armv7m_depthwise::widen_row(src, c, in_w, wp, pad_left, dst).is_some() {
         return Some(());
@@ -554,9 +557,10 @@ fn compute_band(
             return Some(());
         }
     }
-    // Without the DSP extension: the 3x3 filter one channel at a time (ARMv6-M and the host),
-    // or one output row of one channel at a time (ARMv7-M, where the per-channel loop
-    // measured more instructions: +0.1% on vww_96_int8, the pixel loop's registers).
+    // Without the DSP extension: the 3x3 filter one channel at a time (ARMv6-M and the host);
+    // on ARMv7-M the assembly, else one output row of one channel at a time (there the
+    // per-channel Rust loop measured more instructions: +0.1% on vww_96_int8, the pixel
+    // loop's registers).
     #[cfg(not(all(target_arch = "arm", any(feature = "dsp", not(ferrite_armv6m)))))]
     if paired(g) && g.dilation_w == 1 && (s_w == 1 || s_w == 2) && rows.n <= MAX_BAND_ROWS {
         // Where each output row's three band rows start (channel 0): the ring's modulo once
@@ -739,9 +743,11 @@ fn row3x3<const S: usize>(
     }
 }
 
-/// [`channel3x3`] one output row at a time (ARMv7-M without DSP): one output row of one
-/// channel of a 3x3 filter (horizontal stride `S`, dilation 1) without
-/// the DSP extension, one output pixel per step: its nine band values against the nine
+/// [`channel3x3`] one output row at a time (ARMv7-M without DSP), the definition of
+/// [`crate::arch::armv7m_depthwise::band3x3`] and its fallback (a band it refuses: too many
+/// rows, `out_w == 1`, slices that do not match): one output row of one channel of a 3x3
+/// filter (horizontal stride `S`, dilation 1) without the DSP extension, one output pixel per
+/// step: its nine band values against the nine
 /// weights (the paired layout's slots, see [`weight_slot`]). `out[ox * c]` is output pixel
 /// `ox`. The output stage adds the round without saturation as the DSP assembly does, exact
 /// under the entry's checks (`multiplier >= 0`, `|round| <= 2^30`).
