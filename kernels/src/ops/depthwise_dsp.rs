@@ -335,6 +335,18 @@ fn depthwise_dsp_i8(
     if slots == 0 {
         return None;
     }
+    // ARMv7-M without DSP: an int8 band the assembly reads at fixed offsets, where the
+    // channel count allows (every vww_96_int8 layer): input rows are copied, not widened.
+    #[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+    if paired(g)
+        && g.dilation_w == 1
+        && (g.stride_w == 1 || g.stride_w == 2)
+        && out_w >= 2
+        && band_rows <= crate::arch::armv7m_depthwise::MAX_ROWS
+        && crate::arch::armv7m_depthwise::bytes_channels(c)
+    {
+        return depthwise_bytes_v7m(g, layer, input, weights, params, output, band);
+    }
     // Padding columns hold the zero point for good; slots are overwritten row by row.
     fill_zero_point(band, zp);
     for b in 0..g.batches as usize {
@@ -377,6 +389,95 @@ fn depthwise_dsp_i8(
         }
     }
     Some(())
+}
+
+/// [`depthwise_dsp_i8`] on ARMv7-M without DSP for the 3x3 filter (horizontal stride 1 or 2,
+/// dilation 1, `out_w >= 2`, channel counts [`crate::arch::armv7m_depthwise::bytes_channels`]
+/// takes) over an int8 band: the ring's slots hold padded NHWC input rows (`wp` pixels of
+/// `c` bytes, in the first half of the 16-bit band's room), so an input row is one copy
+/// rather than the widening's transposition (about 2.6 instructions a value in assembly);
+/// the assembly loads each tap with one `LDRSB` at an offset fixed at compile time.
+#[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+fn depthwise_bytes_v7m(
+    g: &ConvGeometry,
+    layer: &Band,
+    input: &[i8],
+    weights: &[i16],
+    params: &[i32],
+    output: &mut [i8],
+    band: &mut [i16],
+) -> Option<()> {
+    use crate::arch::armv7m_depthwise as v7m;
+    let c = g.in_c as usize;
+    let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
+    let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
+    let wp = band_width(g) as usize;
+    let row_len = c * wp;
+    let zp = layer.input_zero_point as i8;
+    let band_rows = (layer.rows as usize).clamp(1, MAX_BAND_ROWS);
+    let slots = band_input_rows(g, band_rows as u32) as usize;
+    let (s_h, s_w) = (g.stride_h as usize, g.stride_w as usize);
+    let reach_h = (g.k_h as usize - 1) * g.dilation_h as usize + 1;
+    let pad_left = g.pad_left as usize;
+    if slots == 0 {
+        return None;
+    }
+    let bytes: &mut [i8] = bytemuck::try_cast_slice_mut(band).ok()?;
+    let bytes = bytes.get_mut(..slots * row_len)?;
+    // Padding columns hold the zero point for good; slots are overwritten row by row.
+    fill_bytes(bytes, zp);
+    for b in 0..g.batches as usize {
+        let mut next = 0usize;
+        let mut oy0 = 0;
+        while oy0 < out_h {
+            let n = band_rows.min(out_h - oy0);
+            let top = oy0 * s_h;
+            let end = top + (n - 1) * s_h + reach_h;
+            for py in next.max(top)..end {
+                let slot = py % slots;
+                let dst = bytes.get_mut(slot * row_len..(slot + 1) * row_len)?;
+                match py.checked_sub(g.pad_top as usize).filter(|&iy| iy < in_h) {
+                    Some(iy) => {
+                        let at = (b * in_h + iy) * in_w * c;
+                        let src = input.get(at..at + in_w * c)?;
+                        let dst = dst.get_mut(pad_left * c..)?.get_mut(..src.len())?;
+                        // `memcpy` should the slices be misaligned (equal lengths by
+                        // construction: no panic path).
+                        if v7m::copy_row(dst, src).is_none() {
+                            dst.copy_from_slice(src);
+                        }
+                    }
+                    None => fill_bytes(dst, zp),
+                }
+            }
+            next = end;
+            let o = (b * out_h + oy0) * out_w * c;
+            let out = output.get_mut(o..o + n * out_w * c)?;
+            // (Called through `dyn Fn`, where `slots != 0` is not known: a checked remainder,
+            // whose `usize::MAX` the assembly's checks refuse.)
+            let slot = |oy: usize, ky: usize| {
+                ((oy0 + oy) * s_h + ky)
+                    .checked_rem(slots)
+                    .unwrap_or(usize::MAX)
+            };
+            if s_w == 1 {
+                v7m::band3x3_bytes::<1>(bytes, n, slot, wp, c, out_w, weights, params, out)?;
+            } else {
+                v7m::band3x3_bytes::<2>(bytes, n, slot, wp, c, out_w, weights, params, out)?;
+            }
+            oy0 += n;
+        }
+    }
+    Some(())
+}
+
+/// Fills an int8 band with the zero point (by words).
+#[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+fn fill_bytes(band: &mut [i8], zp: i8) {
+    let (head, words, tail) = bytemuck::pod_align_to_mut::<i8, u32>(band);
+    head.fill(zp);
+    tail.fill(zp);
+    crate::arch::armv7m_depthwise::fill_words(words, (zp as u8 as u32) * 0x0101_0101);
 }
 
 /// Most output rows in a band.
@@ -497,7 +598,13 @@ fn compute_band(
     if rows.slots == 0 {
         return None;
     }
-    let slot_of = |oy: usize, ky: u32| ((rows.first + oy) * s_h + ky as usize * d_h) % rows.slots;
+    // A checked remainder (`rows.slots != 0` above), so that no panic path is linked where
+    // LLVM loses that fact.
+    let slot_of = |oy: usize, ky: u32| {
+        ((rows.first + oy) * s_h + ky as usize * d_h)
+            .checked_rem(rows.slots)
+            .unwrap_or(usize::MAX)
+    };
     #[cfg(all(target_arch = "arm", feature = "dsp"))]
     {
         use crate::arch::cortex_m_dsp::depthwise as dsp;
@@ -591,7 +698,12 @@ fn compute_band(
         // per-row loop below stays the definition and the fallback should a check fail.
         use crate::arch::armv7m_depthwise as v7m;
         if rows.n <= v7m::MAX_ROWS {
-            let slot = |oy: usize, ky: usize| slot_of(oy, ky as u32);
+            // (Called through `dyn Fn`: a checked remainder, see `depthwise_bytes_v7m`.)
+            let slot = |oy: usize, ky: usize| {
+                ((rows.first + oy) * s_h + ky * d_h)
+                    .checked_rem(rows.slots)
+                    .unwrap_or(usize::MAX)
+            };
             let done = if s_w == 1 {
                 v7m::band3x3::<1>(band, rows.n, slot, wp, c, out_w, weights, params, out)
             } else {
