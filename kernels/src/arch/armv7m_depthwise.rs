@@ -1,7 +1,7 @@
-//! ARMv7-M without the DSP extension (Cortex-M3): the 3x3 depthwise convolution of the
-//! channel-planar 16-bit bands ([`crate::ops::depthwise_dsp`]) in Thumb-2 assembly.
+//! ARMv7-M without the DSP extension (Cortex-M3): the 3x3 depthwise convolution of
+//! [`crate::ops::depthwise_dsp`]'s bands in Thumb-2 assembly.
 //!
-//! Without `SMLAD` every tap is one `LDRSH` and one `MLA`; what LLVM adds around them is the
+//! Without `SMLAD` every tap is one load and one `MLA`; what LLVM adds around them is the
 //! cost: the nine weights, three row pointers, the sums and the output stage need more than
 //! the 14 usable registers, so the portable loop spills the weights and reloads them tap by
 //! tap (51 instructions per output pixel). Here `LDM` refills a group of registers in one
@@ -11,6 +11,11 @@
 //! output pointer and the two frame pointers live throughout. Four pixels at stride 1 are 80
 //! instructions (18 loads, 36 `MLA`), at stride 2 86; a row's last two or one pixels take
 //! the same scheme with fewer sums.
+//!
+//! The band is int8 NHWC rows where the channel count is one of [`bytes_channels`] (taps by
+//! `LDRSB` at offsets that are multiples of the count, fixed at compile time; an input row is
+//! one copy, [`copy_row`]); otherwise the 16-bit channel-planar band the DSP kernels use
+//! (taps by `LDRSH`; rows widened by [`widen_row`]).
 
 use core::arch::asm;
 
@@ -265,6 +270,147 @@ macro_rules! quad_row_b1 {
             ", ",
             $p,
             ", #{c4}\n",
+        )
+    };
+}
+
+/// [`quad_row_b1`] when `4 * C` fits a post-increment (below 256): the first load advances
+/// the pointer, the others reach back.
+macro_rules! quad_row_b1_post {
+    ($p:literal) => {
+        concat!(
+            "ldrsb r7, [",
+            $p,
+            "], #{c4}\n",
+            "mla r0, r7, r4, r0\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c3}]\n",
+            "mla r0, r7, r5, r0\n",
+            "mla r1, r7, r4, r1\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c2}]\n",
+            "mla r0, r7, r6, r0\n",
+            "mla r1, r7, r5, r1\n",
+            "mla r2, r7, r4, r2\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c1}]\n",
+            "mla r1, r7, r6, r1\n",
+            "mla r2, r7, r5, r2\n",
+            "mla r3, r7, r4, r3\n",
+            "ldrsb r7, [",
+            $p,
+            "]\n",
+            "mla r2, r7, r6, r2\n",
+            "mla r3, r7, r5, r3\n",
+            "ldrsb r7, [",
+            $p,
+            ", #{c1}]\n",
+            "mla r3, r7, r6, r3\n",
+        )
+    };
+}
+
+/// [`pair_row_b1`] with a post-increment (see [`quad_row_b1_post`]).
+macro_rules! pair_row_b1_post {
+    ($p:literal) => {
+        concat!(
+            "ldrsb r7, [",
+            $p,
+            "], #{c2}\n",
+            "mla r0, r7, r4, r0\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c1}]\n",
+            "mla r0, r7, r5, r0\n",
+            "mla r1, r7, r4, r1\n",
+            "ldrsb r7, [",
+            $p,
+            "]\n",
+            "mla r0, r7, r6, r0\n",
+            "mla r1, r7, r5, r1\n",
+            "ldrsb r7, [",
+            $p,
+            ", #{c1}]\n",
+            "mla r1, r7, r6, r1\n",
+        )
+    };
+}
+
+/// [`quad_row_b2`] when `8 * C` fits a post-increment (below 256).
+macro_rules! quad_row_b2_post {
+    ($p:literal) => {
+        concat!(
+            "ldrsb r7, [",
+            $p,
+            "], #{c8}\n",
+            "mla r0, r7, r4, r0\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c7}]\n",
+            "mla r0, r7, r5, r0\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c6}]\n",
+            "mla r0, r7, r6, r0\n",
+            "mla r1, r7, r4, r1\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c5}]\n",
+            "mla r1, r7, r5, r1\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c4}]\n",
+            "mla r1, r7, r6, r1\n",
+            "mla r2, r7, r4, r2\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c3}]\n",
+            "mla r2, r7, r5, r2\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c2}]\n",
+            "mla r2, r7, r6, r2\n",
+            "mla r3, r7, r4, r3\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c1}]\n",
+            "mla r3, r7, r5, r3\n",
+            "ldrsb r7, [",
+            $p,
+            "]\n",
+            "mla r3, r7, r6, r3\n",
+        )
+    };
+}
+
+/// [`pair_row_b2`] with a post-increment (see [`quad_row_b2_post`]).
+macro_rules! pair_row_b2_post {
+    ($p:literal) => {
+        concat!(
+            "ldrsb r7, [",
+            $p,
+            "], #{c4}\n",
+            "mla r0, r7, r4, r0\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c3}]\n",
+            "mla r0, r7, r5, r0\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c2}]\n",
+            "mla r0, r7, r6, r0\n",
+            "mla r1, r7, r4, r1\n",
+            "ldrsb r7, [",
+            $p,
+            ", #-{c1}]\n",
+            "mla r1, r7, r5, r1\n",
+            "ldrsb r7, [",
+            $p,
+            "]\n",
+            "mla r1, r7, r6, r1\n",
         )
     };
 }
@@ -569,8 +715,7 @@ macro_rules! band_block {
     };
 }
 
-/// Runs the block over every channel of the band. `C` is the channel count when it is a
-/// compile-time constant below 256 (the stores then post-increment by it), or 0 (read from
+/// Runs the block over every channel of a 16-bit band (the output pixel stride read from
 /// the frame).
 ///
 /// # Safety
@@ -578,31 +723,17 @@ macro_rules! band_block {
 /// by `plane_bytes`), every row offset (up to the one with bit 0 set) added to the base
 /// addresses `(out_w - 1) * S + 3` readable values; `weights` and `params` hold the
 /// channels' 10 values and 4 words; `out + ch + i * channels` is writable for every channel
-/// `ch` and pixel `i` of the rows; `out_w >= 2`; `C` is 0 or `channels`.
+/// `ch` and pixel `i` of the rows; `out_w >= 2`.
 #[inline(always)]
-unsafe fn run_band<const S: usize, const C: usize>(frame: &mut Frame) {
+unsafe fn run_band<const S: usize>(frame: &mut Frame) {
     let f = frame as *mut Frame;
     // SAFETY: the caller guarantees the ranges; r6/r7 and the 32-byte stack area are saved
     // and released inside the block, every other written register is declared, the block
     // writes only the frame and the output pixels, and its computed branches (`ldr pc`) go
     // to labels 2, 3, 4 or 5 of the block, Thumb bit set.
     unsafe {
-        match (S == 1, C != 0) {
-            (true, true) => asm!(
-                band_block!(quad_row_s1, pair_row_s1, single_row, ["strb r5, [r11], #{c}"]),
-                c = const C,
-                inout("r0") f => _,
-                out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
-                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
-            ),
-            (false, true) => asm!(
-                band_block!(quad_row_s2, pair_row_s2, single_row, ["strb r5, [r11], #{c}"]),
-                c = const C,
-                inout("r0") f => _,
-                out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
-                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
-            ),
-            (true, false) => asm!(
+        if S == 1 {
+            asm!(
                 band_block!(
                     quad_row_s1,
                     pair_row_s1,
@@ -612,8 +743,9 @@ unsafe fn run_band<const S: usize, const C: usize>(frame: &mut Frame) {
                 inout("r0") f => _,
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
                 out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
-            ),
-            (false, false) => asm!(
+            )
+        } else {
+            asm!(
                 band_block!(
                     quad_row_s2,
                     pair_row_s2,
@@ -623,7 +755,7 @@ unsafe fn run_band<const S: usize, const C: usize>(frame: &mut Frame) {
                 inout("r0") f => _,
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
                 out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
-            ),
+            )
         }
     }
 }
@@ -640,8 +772,33 @@ unsafe fn run_band_bytes<const S: usize, const C: usize>(frame: &mut Frame) {
     let f = frame as *mut Frame;
     // SAFETY: as `run_band`.
     unsafe {
-        match (S == 1, C < 256) {
-            (true, true) => asm!(
+        match (S == 1, C < 256, C * 4 * S < 256) {
+            (true, _, true) => asm!(
+                band_block!(
+                    quad_row_b1_post,
+                    pair_row_b1_post,
+                    single_row_b,
+                    ["strb r5, [r11], #{c1}"]
+                ),
+                c1 = const C, c2 = const 2 * C, c3 = const 3 * C, c4 = const 4 * C,
+                inout("r0") f => _,
+                out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
+            ),
+            (false, _, true) => asm!(
+                band_block!(
+                    quad_row_b2_post,
+                    pair_row_b2_post,
+                    single_row_b,
+                    ["strb r5, [r11], #{c1}"]
+                ),
+                c1 = const C, c2 = const 2 * C, c3 = const 3 * C, c4 = const 4 * C,
+                c5 = const 5 * C, c6 = const 6 * C, c7 = const 7 * C, c8 = const 8 * C,
+                inout("r0") f => _,
+                out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
+            ),
+            (true, true, false) => asm!(
                 band_block!(quad_row_b1, pair_row_b1, single_row_b, ["strb r5, [r11], #{c1}"]),
                 c1 = const C, c2 = const 2 * C, c3 = const 3 * C, c4 = const 4 * C,
                 c5 = const 5 * C,
@@ -649,7 +806,7 @@ unsafe fn run_band_bytes<const S: usize, const C: usize>(frame: &mut Frame) {
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
                 out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
             ),
-            (false, true) => asm!(
+            (false, true, false) => asm!(
                 band_block!(quad_row_b2, pair_row_b2, single_row_b, ["strb r5, [r11], #{c1}"]),
                 c1 = const C, c2 = const 2 * C, c3 = const 3 * C, c4 = const 4 * C,
                 c5 = const 5 * C, c6 = const 6 * C, c7 = const 7 * C, c8 = const 8 * C,
@@ -657,7 +814,7 @@ unsafe fn run_band_bytes<const S: usize, const C: usize>(frame: &mut Frame) {
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
                 out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
             ),
-            (true, false) => asm!(
+            (true, false, false) => asm!(
                 band_block!(
                     quad_row_b1,
                     pair_row_b1,
@@ -670,7 +827,7 @@ unsafe fn run_band_bytes<const S: usize, const C: usize>(frame: &mut Frame) {
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
                 out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
             ),
-            (false, false) => asm!(
+            (false, false, false) => asm!(
                 band_block!(
                     quad_row_b2,
                     pair_row_b2,
@@ -717,18 +874,10 @@ pub fn band3x3<const S: usize>(
     let band = (band.as_ptr() as *const u8, band.len(), 2);
     let plan: Plan<'_> = (n, &slot_of, wp, c, out_w);
     let mut frame = frame::<S>(band, plan, weights, params, out, &mut offsets)?;
-    // SAFETY: `frame` checked every range the block reads and writes; the fixed variants
-    // get exactly their `c`.
-    unsafe {
-        match c {
-            8 => run_band::<S, 8>(&mut frame),
-            16 => run_band::<S, 16>(&mut frame),
-            32 => run_band::<S, 32>(&mut frame),
-            64 => run_band::<S, 64>(&mut frame),
-            128 => run_band::<S, 128>(&mut frame),
-            _ => run_band::<S, 0>(&mut frame),
-        }
-    }
+    // SAFETY: `frame` checked every range the block reads and writes. One variant, reading
+    // `c` from the frame: the channel counts a fixed variant would serve take the int8
+    // band ([`band3x3_bytes`]), so fixed ones here would only cost flash.
+    unsafe { run_band::<S>(&mut frame) };
     Some(())
 }
 
