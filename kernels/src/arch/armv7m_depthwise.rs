@@ -770,7 +770,11 @@ unsafe fn run_band<const S: usize>(frame: &mut Frame) {
 #[inline(always)]
 unsafe fn run_band_bytes<const S: usize, const C: usize>(frame: &mut Frame) {
     let f = frame as *mut Frame;
-    // SAFETY: as `run_band`.
+    // SAFETY: the caller guarantees the ranges (every tap offset, at most `8 * C`, within
+    // the slot rows checked by `frame`); r6/r7 and the 32-byte stack area are saved and
+    // released inside the block, every other written register is declared, the block
+    // writes only the frame and the output pixels, and its computed branches (`ldr pc`) go
+    // to labels 2, 3, 4 or 5 of the block, Thumb bit set.
     unsafe {
         match (S == 1, C < 256, C * 4 * S < 256) {
             (true, _, true) => asm!(
