@@ -460,15 +460,72 @@ fn depthwise_bytes_v7m(
                     .checked_rem(slots)
                     .unwrap_or(usize::MAX)
             };
-            if s_w == 1 {
-                v7m::band3x3_bytes::<1>(bytes, n, slot, wp, c, out_w, weights, params, out)?;
+            let done = if s_w == 1 {
+                v7m::band3x3_bytes::<1>(bytes, n, slot, wp, c, out_w, weights, params, out)
             } else {
-                v7m::band3x3_bytes::<2>(bytes, n, slot, wp, c, out_w, weights, params, out)?;
+                v7m::band3x3_bytes::<2>(bytes, n, slot, wp, c, out_w, weights, params, out)
+            };
+            if done.is_none() {
+                band3x3_bytes_portable(bytes, n, &slot, wp, c, out_w, s_w, weights, params, out)?;
             }
             oy0 += n;
         }
     }
     Some(())
+}
+
+/// The definition of [`crate::arch::armv7m_depthwise::band3x3_bytes`], and its fallback
+/// should it refuse a band: per channel, output row and pixel, the nine taps of the int8
+/// band against the paired weights, then `row3x3`'s output stage. Every access checked
+/// (`None` if one fails).
+#[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+#[allow(clippy::too_many_arguments)]
+fn band3x3_bytes_portable(
+    band: &[i8],
+    n: usize,
+    slot_of: &dyn Fn(usize, usize) -> usize,
+    wp: usize,
+    c: usize,
+    out_w: usize,
+    s_w: usize,
+    weights: &[i16],
+    params: &[i32],
+    out: &mut [i8],
+) -> Option<()> {
+    for ch in 0..c {
+        let w = weights.get(ch * 10..ch * 10 + 9)?;
+        let &[bias, multiplier, round, rshift] = params.get(ch * 4..ch * 4 + 4)? else {
+            return None;
+        };
+        for oy in 0..n {
+            for ox in 0..out_w {
+                let mut acc = bias;
+                for ky in 0..3 {
+                    let row = slot_of(oy, ky).checked_mul(wp)?;
+                    for kx in 0..3 {
+                        let at = (row + ox * s_w + kx) * c + ch;
+                        let x = *band.get(at)? as i32;
+                        let k = *w.get(weight_slot3(ky, kx))? as i32;
+                        acc = acc.wrapping_add(x.wrapping_mul(k));
+                    }
+                }
+                let v = crate::arch::smmulr(acc, multiplier).wrapping_add(round);
+                *out.get_mut((oy * out_w + ox) * c + ch)? =
+                    (v >> (rshift & 31)).clamp(-128, 127) as i8;
+            }
+        }
+    }
+    Some(())
+}
+
+/// [`weight_slot`] of the 3x3 filter.
+#[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+fn weight_slot3(ky: usize, kx: usize) -> usize {
+    if kx < 2 {
+        2 * ky + kx
+    } else {
+        6 + ky
+    }
 }
 
 /// Fills an int8 band with the zero point (by words).
