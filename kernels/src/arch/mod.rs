@@ -15,9 +15,13 @@ pub(crate) mod aarch64;
 /// ARMv6-M (Cortex-M0/M0+) inner loops of the no-DSP kernels.
 #[cfg(all(target_arch = "arm", ferrite_armv6m, not(feature = "dsp")))]
 pub mod armv6m;
-/// ARMv7-M without the DSP extension (Cortex-M3) inner loops of the no-DSP kernels.
+/// ARMv7-M without the DSP extension (Cortex-M3): the GEMM's inner loop in Thumb-2 assembly.
 #[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
 pub mod armv7m;
+/// ARMv7-M without the DSP extension (Cortex-M3): the 3x3 depthwise inner loops in Thumb-2
+/// assembly (LLVM spills the portable loop's weights there).
+#[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+pub mod armv7m_depthwise;
 /// Cortex-M DSP extension kernels (enable the `dsp` feature: stable Rust does not expose Arm's
 /// `dsp` target feature to `cfg`).
 #[cfg(all(target_arch = "arm", feature = "dsp"))]

@@ -7,9 +7,10 @@
 //! the bias, so a padding tap contributes `w * (zp + input_offset) = 0`, as TFLite Micro's
 //! skipped taps. Two horizontally adjacent taps of a channel are then one 32-bit word,
 //! multiplied by a pair of 16-bit weights at once. Then, channel by channel (weights in
-//! registers), it computes a band of output rows. On a Cortex-M with the DSP extension the
-//! widening, and the computation for a 3x3 filter (dilation 1, horizontal stride 1 or 2), run
-//! in assembly; the portable code is the definition.
+//! registers), it computes a band of output rows. On a Cortex-M with the DSP extension, and
+//! on ARMv7-M without it (Cortex-M3, [`crate::arch::armv7m_depthwise`]: one `LDRSH` and one
+//! `MLA` per tap), the widening, and the computation for a 3x3 filter (dilation 1,
+//! horizontal stride 1 or 2), run in assembly; the portable code is the definition.
 //!
 //! [`Op::DepthwiseDspPackedI8`] stores the same layer compactly in flash (int8 taps, two shift
 //! bytes and two words per channel, 19 bytes for a 3x3 filter where the 16-bit layout takes
@@ -334,6 +335,18 @@ fn depthwise_dsp_i8(
     if slots == 0 {
         return None;
     }
+    // ARMv7-M without DSP: an int8 band the assembly reads at fixed offsets, where the
+    // channel count allows (every vww_96_int8 layer): input rows are copied, not widened.
+    #[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+    if paired(g)
+        && g.dilation_w == 1
+        && (g.stride_w == 1 || g.stride_w == 2)
+        && out_w >= 2
+        && band_rows <= crate::arch::armv7m_depthwise::MAX_ROWS
+        && crate::arch::armv7m_depthwise::bytes_channels(c)
+    {
+        return depthwise_bytes_v7m(g, layer, input, weights, params, output, band);
+    }
     // Padding columns hold the zero point for good; slots are overwritten row by row.
     fill_zero_point(band, zp);
     for b in 0..g.batches as usize {
@@ -378,6 +391,152 @@ fn depthwise_dsp_i8(
     Some(())
 }
 
+/// [`depthwise_dsp_i8`] on ARMv7-M without DSP for the 3x3 filter (horizontal stride 1 or 2,
+/// dilation 1, `out_w >= 2`, channel counts [`crate::arch::armv7m_depthwise::bytes_channels`]
+/// takes) over an int8 band: the ring's slots hold padded NHWC input rows (`wp` pixels of
+/// `c` bytes, in the first half of the 16-bit band's room), so an input row is one copy
+/// rather than the widening's transposition (about 2.6 instructions a value in assembly);
+/// the assembly loads each tap with one `LDRSB` at an offset fixed at compile time.
+#[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+fn depthwise_bytes_v7m(
+    g: &ConvGeometry,
+    layer: &Band,
+    input: &[i8],
+    weights: &[i16],
+    params: &[i32],
+    output: &mut [i8],
+    band: &mut [i16],
+) -> Option<()> {
+    use crate::arch::armv7m_depthwise as v7m;
+    let c = g.in_c as usize;
+    let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
+    let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
+    let wp = band_width(g) as usize;
+    let row_len = c * wp;
+    let zp = layer.input_zero_point as i8;
+    let band_rows = (layer.rows as usize).clamp(1, MAX_BAND_ROWS);
+    let slots = band_input_rows(g, band_rows as u32) as usize;
+    let (s_h, s_w) = (g.stride_h as usize, g.stride_w as usize);
+    let reach_h = (g.k_h as usize - 1) * g.dilation_h as usize + 1;
+    let pad_left = g.pad_left as usize;
+    if slots == 0 {
+        return None;
+    }
+    let bytes: &mut [i8] = bytemuck::try_cast_slice_mut(band).ok()?;
+    let bytes = bytes.get_mut(..slots * row_len)?;
+    // Padding columns hold the zero point for good; slots are overwritten row by row.
+    fill_bytes(bytes, zp);
+    for b in 0..g.batches as usize {
+        let mut next = 0usize;
+        let mut oy0 = 0;
+        while oy0 < out_h {
+            let n = band_rows.min(out_h - oy0);
+            let top = oy0 * s_h;
+            let end = top + (n - 1) * s_h + reach_h;
+            for py in next.max(top)..end {
+                let slot = py % slots;
+                let dst = bytes.get_mut(slot * row_len..(slot + 1) * row_len)?;
+                match py.checked_sub(g.pad_top as usize).filter(|&iy| iy < in_h) {
+                    Some(iy) => {
+                        let at = (b * in_h + iy) * in_w * c;
+                        let src = input.get(at..at + in_w * c)?;
+                        let dst = dst.get_mut(pad_left * c..)?.get_mut(..src.len())?;
+                        // `memcpy` should the slices be misaligned (equal lengths by
+                        // construction: no panic path).
+                        if v7m::copy_row(dst, src).is_none() {
+                            dst.copy_from_slice(src);
+                        }
+                    }
+                    None => fill_bytes(dst, zp),
+                }
+            }
+            next = end;
+            let o = (b * out_h + oy0) * out_w * c;
+            let out = output.get_mut(o..o + n * out_w * c)?;
+            // (Called through `dyn Fn`, where `slots != 0` is not known: a checked remainder,
+            // whose `usize::MAX` the assembly's checks refuse.)
+            let slot = |oy: usize, ky: usize| {
+                ((oy0 + oy) * s_h + ky)
+                    .checked_rem(slots)
+                    .unwrap_or(usize::MAX)
+            };
+            let done = if s_w == 1 {
+                v7m::band3x3_bytes::<1>(bytes, n, slot, wp, c, out_w, weights, params, out)
+            } else {
+                v7m::band3x3_bytes::<2>(bytes, n, slot, wp, c, out_w, weights, params, out)
+            };
+            if done.is_none() {
+                band3x3_bytes_portable(bytes, n, &slot, wp, c, out_w, s_w, weights, params, out)?;
+            }
+            oy0 += n;
+        }
+    }
+    Some(())
+}
+
+/// The definition of [`crate::arch::armv7m_depthwise::band3x3_bytes`], and its fallback
+/// should it refuse a band: per channel, output row and pixel, the nine taps of the int8
+/// band against the paired weights, then `row3x3`'s output stage. Every access checked
+/// (`None` if one fails).
+#[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+#[allow(clippy::too_many_arguments)]
+fn band3x3_bytes_portable(
+    band: &[i8],
+    n: usize,
+    slot_of: &dyn Fn(usize, usize) -> usize,
+    wp: usize,
+    c: usize,
+    out_w: usize,
+    s_w: usize,
+    weights: &[i16],
+    params: &[i32],
+    out: &mut [i8],
+) -> Option<()> {
+    for ch in 0..c {
+        let w = weights.get(ch * 10..ch * 10 + 9)?;
+        let &[bias, multiplier, round, rshift] = params.get(ch * 4..ch * 4 + 4)? else {
+            return None;
+        };
+        for oy in 0..n {
+            for ox in 0..out_w {
+                let mut acc = bias;
+                for ky in 0..3 {
+                    let row = slot_of(oy, ky).checked_mul(wp)?;
+                    for kx in 0..3 {
+                        let at = (row + ox * s_w + kx) * c + ch;
+                        let x = *band.get(at)? as i32;
+                        let k = *w.get(weight_slot3(ky, kx))? as i32;
+                        acc = acc.wrapping_add(x.wrapping_mul(k));
+                    }
+                }
+                let v = crate::arch::smmulr(acc, multiplier).wrapping_add(round);
+                *out.get_mut((oy * out_w + ox) * c + ch)? =
+                    (v >> (rshift & 31)).clamp(-128, 127) as i8;
+            }
+        }
+    }
+    Some(())
+}
+
+/// [`weight_slot`] of the 3x3 filter.
+#[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+fn weight_slot3(ky: usize, kx: usize) -> usize {
+    if kx < 2 {
+        2 * ky + kx
+    } else {
+        6 + ky
+    }
+}
+
+/// Fills an int8 band with the zero point (by words).
+#[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+fn fill_bytes(band: &mut [i8], zp: i8) {
+    let (head, words, tail) = bytemuck::pod_align_to_mut::<i8, u32>(band);
+    head.fill(zp);
+    tail.fill(zp);
+    crate::arch::armv7m_depthwise::fill_words(words, (zp as u8 as u32) * 0x0101_0101);
+}
+
 /// Most output rows in a band.
 pub const MAX_BAND_ROWS: usize = 32;
 
@@ -406,6 +565,9 @@ fn fill_zero_point(band: &mut [i16], zp: i16) {
         }
         rest
     };
+    #[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+    crate::arch::armv7m_depthwise::fill_words(words, pair);
+    #[cfg(not(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m))))]
     words.fill(pair);
 }
 
@@ -445,6 +607,12 @@ fn widen_row(
                 _ => dsp::widen_row(&args),
             }
         };
+        return Some(());
+    }
+    // ARMv7-M without DSP: the assembly (LLVM makes the strided loop below about 11
+    // instructions a value there); the loop runs should it refuse the slices.
+    #[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
+    if crate::arch::armv7m_depthwise::widen_row(src, c, in_w, wp, pad_left, dst).is_some() {
         return Some(());
     }
     if wp == 0 || c == 0 {
@@ -487,7 +655,13 @@ fn compute_band(
     if rows.slots == 0 {
         return None;
     }
-    let slot_of = |oy: usize, ky: u32| ((rows.first + oy) * s_h + ky as usize * d_h) % rows.slots;
+    // A checked remainder (`rows.slots != 0` above), so that no panic path is linked where
+    // LLVM loses that fact.
+    let slot_of = |oy: usize, ky: u32| {
+        ((rows.first + oy) * s_h + ky as usize * d_h)
+            .checked_rem(rows.slots)
+            .unwrap_or(usize::MAX)
+    };
     #[cfg(all(target_arch = "arm", feature = "dsp"))]
     {
         use crate::arch::cortex_m_dsp::depthwise as dsp;
@@ -547,9 +721,10 @@ fn compute_band(
             return Some(());
         }
     }
-    // Without the DSP extension: the 3x3 filter one channel at a time (ARMv6-M and the host),
-    // or one output row of one channel at a time (ARMv7-M, where the per-channel loop
-    // measured more instructions: +0.1% on vww_96_int8, the pixel loop's registers).
+    // Without the DSP extension: the 3x3 filter one channel at a time (ARMv6-M and the host);
+    // on ARMv7-M the assembly, else one output row of one channel at a time (there the
+    // per-channel Rust loop measured more instructions: +0.1% on vww_96_int8, the pixel
+    // loop's registers).
     #[cfg(not(all(target_arch = "arm", any(feature = "dsp", not(ferrite_armv6m)))))]
     if paired(g) && g.dilation_w == 1 && (s_w == 1 || s_w == 2) && rows.n <= MAX_BAND_ROWS {
         // Where each output row's three band rows start (channel 0): the ring's modulo once
@@ -576,6 +751,25 @@ fn compute_band(
     }
     #[cfg(all(target_arch = "arm", not(feature = "dsp"), not(ferrite_armv6m)))]
     if paired(g) && g.dilation_w == 1 && (s_w == 1 || s_w == 2) {
+        // The assembly, every channel of the band (its slots computed once per band); the
+        // per-row loop below stays the definition and the fallback should a check fail.
+        use crate::arch::armv7m_depthwise as v7m;
+        if rows.n <= v7m::MAX_ROWS {
+            // (Called through `dyn Fn`: a checked remainder, see `depthwise_bytes_v7m`.)
+            let slot = |oy: usize, ky: usize| {
+                ((rows.first + oy) * s_h + ky * d_h)
+                    .checked_rem(rows.slots)
+                    .unwrap_or(usize::MAX)
+            };
+            let done = if s_w == 1 {
+                v7m::band3x3::<1>(band, rows.n, slot, wp, c, out_w, weights, params, out)
+            } else {
+                v7m::band3x3::<2>(band, rows.n, slot, wp, c, out_w, weights, params, out)
+            };
+            if done.is_some() {
+                return Some(());
+            }
+        }
         for ch in 0..c {
             let w = weights.get(ch * per..(ch + 1) * per)?;
             let q = params.get(ch * 4..ch * 4 + 4)?;
@@ -718,9 +912,11 @@ fn row3x3<const S: usize>(
     }
 }
 
-/// [`channel3x3`] one output row at a time (ARMv7-M without DSP): one output row of one
-/// channel of a 3x3 filter (horizontal stride `S`, dilation 1) without
-/// the DSP extension, one output pixel per step: its nine band values against the nine
+/// [`channel3x3`] one output row at a time (ARMv7-M without DSP), the definition of
+/// [`crate::arch::armv7m_depthwise::band3x3`] and its fallback (a band it refuses: too many
+/// rows, `out_w == 1`, slices that do not match): one output row of one channel of a 3x3
+/// filter (horizontal stride `S`, dilation 1) without the DSP extension, one output pixel per
+/// step: its nine band values against the nine
 /// weights (the paired layout's slots, see [`weight_slot`]). `out[ox * c]` is output pixel
 /// `ox`. The output stage adds the round without saturation as the DSP assembly does, exact
 /// under the entry's checks (`multiplier >= 0`, `|round| <= 2^30`).
