@@ -232,7 +232,7 @@ fn vww_and_person_detect_fit_28000_bytes() {
 /// the fewest pixels; depthwise layers as packed constants widened when they run), leaves the
 /// others and the arena alone, and the outputs stay exact; below anything reachable the error
 /// names the least flash reached. (On qemu-m4, `ferrite sim --max-flash 300000` measured
-/// 298,080 B of flash at 1.307 instructions and 2.109 estimated cycles per MAC, +1.8% cycles;
+/// 298,268 B of flash at 1.307 instructions and 2.109 estimated cycles per MAC, +1.8% cycles;
 /// docs/performance.md.)
 #[test]
 fn vww_fits_300000_bytes_of_flash_with_int8_weights_where_they_cost_least() {
