@@ -573,14 +573,21 @@ fn finish_as<const TIES: bool, const EXACT: bool>(
     acc: i32,
 ) -> i8 {
     let [bias, multiplier, _, _, round] = *q;
-    let v = crate::arch::smmulr(bias.wrapping_add(acc).wrapping_shl(left), multiplier);
-    let v = if TIES { v.wrapping_add(v >> 31) } else { v };
-    let v = if EXACT {
-        v.wrapping_add(round)
+    // The stage itself is `ChannelQuant`'s; the flags are constants here, so its tests fold.
+    let ties = if TIES {
+        ChannelQuant::ROUND_TIES_AWAY
     } else {
-        v.saturating_add(round)
+        0
     };
-    (v >> right).clamp(-128, 127) as i8
+    let exact = if EXACT { ChannelQuant::EXACT_ADD } else { 0 };
+    let stage = ChannelQuant {
+        bias,
+        multiplier,
+        lshift: left as i32 | ties | exact,
+        rshift: right as i32,
+        round,
+    };
+    stage.finish_with(bias.wrapping_add(acc), crate::arch::smmulr)
 }
 
 /// [`blocked_pairs`]'s full block on ARMv7-M: the four rows interleaved tap by tap into
