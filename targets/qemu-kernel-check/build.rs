@@ -17,7 +17,7 @@ fn main() {
         }
     }
     // 16x8 cases: a third as many again (half dense, half depthwise).
-    let mut rng = ferrite_convert::kernel_cases::Rng(0x1608_17e5);
+    let mut rng = ferrite_convert::kernel_cases::Rng(0x1608_17e6);
     let wanted16 = cases_wanted + cases_wanted / 3;
     while cases.len() < wanted16 {
         if let Some(c) = ferrite_convert::kernel_cases::dsp16_case(&mut rng, cases.len() % 2 == 1) {

@@ -1303,13 +1303,18 @@ pub struct DepthwiseDspI16 {
     pub output: TensorId,
     /// Shapes, strides, dilation and padding (`in_c == out_c`, even).
     pub geom: ConvGeometry,
-    /// Weights widened to 16 bits, `[k_h * k_w][out_c]` (TFLite's order).
+    /// Weights widened to 16 bits, `[k_h * k_w][out_c]` (TFLite's order); for a layer the band
+    /// kernel takes, ten per channel instead (`ferrite_kernels::ops::dsp16::PAIRED_TAPS`).
     pub weights: ConstRef<i16>,
     /// Bias per output channel, widened to int64 (empty for none).
     pub bias: ConstRef<i64>,
     /// Output stage (per channel multiplier and shift; both offsets 0).
     pub rq: Requant,
-    /// Arena offset of the kernel's scratch: one pixel's list of taps.
+    /// Output rows per band for a layer the band kernel takes (a 3x3 filter, dilation 1,
+    /// horizontal stride 1 or 2: `ferrite_kernels::ops::dsp16::band_layer`), 1 otherwise.
+    pub band_rows: u32,
+    /// Arena offset of the kernel's scratch: the channels' output stages, then the lists of
+    /// taps or the band.
     pub scratch_offset: u32,
     /// Its size in bytes.
     pub scratch_bytes: u32,

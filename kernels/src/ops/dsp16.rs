@@ -12,6 +12,7 @@
 //! wrapping 32-bit sums, and it is what the host tests compare against the reference kernels.
 
 use crate::ops::conv::{check_requant_i16, requant_i16};
+use crate::ops::depthwise_dsp::{band_input_rows, band_width, MAX_BAND_ROWS};
 use crate::util::{check_conv_activations, check_conv_reach, expect_op, product};
 use ferrite_core::model::cast_out;
 use ferrite_core::ops::{ConvGemmI16, ConvGeometry, DepthwiseDspI16, Op};
@@ -27,11 +28,43 @@ pub const fn gemm_scratch_bytes(k2: usize, out_c: usize) -> usize {
     out_c * Stage::WORDS * 4 + k2 * BLOCK * 4 + BLOCK * k2 * 4
 }
 
-/// Bytes of arena scratch [`run_depthwise_dsp_i16`] needs for a filter of `taps` taps over
-/// `channels` channels: the channels' output stages and two lists of taps (two words each):
-/// a border pixel's and the one every window inside the input shares.
-pub const fn depthwise_scratch_bytes(taps: usize, channels: usize) -> usize {
-    channels * Stage::WORDS * 4 + taps * 16
+/// Bytes of arena scratch [`run_depthwise_dsp_i16`] needs for the layer with bands of
+/// `band_rows` output rows: the channels' output stages, then either two lists of taps (two
+/// words each: a border pixel's and the one every window inside the input shares) or, for a
+/// layer the band kernel takes ([`band_layer`]), a ring of channel-planar input rows,
+/// whichever is larger.
+pub fn depthwise_scratch_bytes(g: &ConvGeometry, band_rows: u32) -> u64 {
+    let c = g.in_c as u64;
+    let lists = g.k_h as u64 * g.k_w as u64 * 16;
+    let band = if band_layer(g) {
+        band_input_rows(g, band_rows) * c * band_width(g) * 2
+    } else {
+        0
+    };
+    c * Stage::WORDS as u64 * 4 + lists.max(band)
+}
+
+/// Words per channel of the band kernel's weights: `w00|w01`, `w10|w11`, `w20|w21`,
+/// `w02|w12`, `w22|0` (the int8 band kernel's layout).
+pub const PAIRED_WORDS: usize = 5;
+
+/// Where a 3x3 filter's taps (`ky * 3 + kx`) go among a band layer's ten 16-bit weights per
+/// channel ([`PAIRED_WORDS`] words; the tenth value is 0).
+pub const PAIRED_TAPS: [usize; 9] = [0, 1, 6, 2, 3, 7, 4, 5, 8];
+
+/// Whether the depthwise layer runs on channel-planar bands (see [`depthwise_band_i16`]):
+/// a 3x3 filter, dilation 1, horizontal stride 1 or 2, an even number of channels whose
+/// output pixels are less than 2^16 bytes apart.
+pub fn band_layer(g: &ConvGeometry) -> bool {
+    g.k_h == 3
+        && g.k_w == 3
+        && g.dilation_h == 1
+        && g.dilation_w == 1
+        && (g.stride_w == 1 || g.stride_w == 2)
+        && g.in_c == g.out_c
+        && g.in_c.is_multiple_of(2)
+        && g.in_c > 0
+        && g.in_c < 1 << 15
 }
 
 /// One output channel's int64 requantization with its constants worked out once per layer
@@ -646,15 +679,21 @@ pub fn run_depthwise_dsp_i16(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     if g.in_c != g.out_c || g.in_c == 0 || !g.in_c.is_multiple_of(2) {
         return Err(err("channels must match and be even"));
     }
-    let taps = product(&[g.k_h, g.k_w]);
-    if weights.len() as u64 != taps * g.in_c as u64 {
+    let per_channel = match band_layer(g) {
+        true => 2 * PAIRED_WORDS as u64,
+        false => product(&[g.k_h, g.k_w]),
+    };
+    if weights.len() as u64 != per_channel * g.in_c as u64 {
         return Err(err("weights do not match the geometry"));
     }
     if !bias.is_empty() && bias.len() != g.out_c as usize {
         return Err(err("bias does not match the output channels"));
     }
     check_requant_i16(layer, g.out_c as usize, multiplier, shift)?;
-    if (p.scratch_bytes as u64) < taps * 16 + g.in_c as u64 * Stage::WORDS as u64 * 4 {
+    if p.band_rows == 0
+        || p.band_rows as usize > MAX_BAND_ROWS
+        || (p.scratch_bytes as u64) < depthwise_scratch_bytes(g, p.band_rows)
+    {
         return Err(err("scratch buffer too small"));
     }
     let (inputs, out, scratch) =
@@ -700,6 +739,19 @@ pub fn depthwise_dsp_i16(
     let stages: &mut [u32] = bytemuck::try_cast_slice_mut(stages).ok()?;
     write_stages(q, stages)?;
     let smmulr_only = Stage::smmulr_only(stages);
+    if band_layer(g) {
+        return depthwise_band_i16(
+            g,
+            p.band_rows,
+            input,
+            weights,
+            q.act,
+            stages,
+            smmulr_only,
+            output,
+            scratch,
+        );
+    }
     let (list, interior) = scratch
         .get_mut(..taps * 16)?
         .split_at_mut_checked(taps * 8)?;
@@ -853,6 +905,321 @@ fn depthwise_pixel(
         *o0 = Stage::apply_words_as(s0, a0, q.act, smmulr_only);
         *o1 = Stage::apply_words_as(s1, a1, q.act, smmulr_only);
     }
+}
+
+/// The depthwise convolution of a [`band_layer`] on channel-planar bands (the int8 DSP
+/// kernel's scheme, see `ops::depthwise_dsp`): input rows are copied into a ring of
+/// `band_input_rows(g, band_rows)` slots of `[channel][band_width]` values (padding columns
+/// and rows 0, the int16 zero point), so that two horizontally adjacent taps of a channel are
+/// one word; then, band by band of `band_rows` output rows, every channel's rows of outputs
+/// with its nine weights at hand. On a Cortex-M with the DSP extension and a layer whose
+/// stages are all one `SMMULR` (`smmulr_only`) a band runs in assembly
+/// ([`crate::arch::cortex_m_dsp::depthwise16::band3x3_i16`]); a band in which a sum plus its
+/// bias left the 32-bit range, and every band elsewhere, is computed by [`band_row`].
+///
+/// `input` is the int16 input as words (pairs of channels), `weights` the channels' paired
+/// weights ([`PAIRED_WORDS`] words each); `scratch` (after the stages) holds the ring
+/// ([`depthwise_scratch_bytes`]). Every slice is taken checked: `None` should one not match.
+#[allow(clippy::too_many_arguments)]
+fn depthwise_band_i16(
+    g: &ConvGeometry,
+    band_rows: u32,
+    input: &[u32],
+    weights: &[u32],
+    act: (i32, i32),
+    stages: &[u32],
+    smmulr_only: bool,
+    output: &mut [i16],
+    scratch: &mut [u8],
+) -> Option<()> {
+    let c = g.in_c as usize;
+    let c2 = c / 2;
+    let wp = band_width(g) as usize;
+    let slot_len = c * wp;
+    let band_rows = (band_rows as usize).clamp(1, MAX_BAND_ROWS);
+    let slots = band_input_rows(g, band_rows as u32) as usize;
+    let paired = weights.get(..c * PAIRED_WORDS)?;
+    let ring: &mut [u32] =
+        bytemuck::try_cast_slice_mut(scratch.get_mut(..slots * slot_len * 2)?).ok()?;
+    let (in_h, in_w) = (g.in_h as usize, g.in_w as usize);
+    let (out_h, out_w) = (g.out_h as usize, g.out_w as usize);
+    let s_h = g.stride_h as usize;
+    let row_words = in_w * c2;
+    // A checked remainder, so that no panic path is linked where LLVM loses `slots != 0`.
+    let slot_of = |py: usize| py.checked_rem(slots).unwrap_or(usize::MAX);
+    // Padding columns stay 0 for good; slots are overwritten row by row.
+    ring.fill(0);
+    for b in 0..g.batches as usize {
+        // Padded input rows below `next` are in the ring (those still needed).
+        let mut next = 0usize;
+        let mut oy0 = 0;
+        while oy0 < out_h {
+            let n = band_rows.min(out_h - oy0);
+            let top = oy0 * s_h;
+            let end = top + (n - 1) * s_h + 3;
+            for py in next.max(top)..end {
+                let slot = slot_of(py);
+                let dst = ring.get_mut(slot * slot_len / 2..(slot + 1) * slot_len / 2)?;
+                match py.checked_sub(g.pad_top as usize).filter(|&iy| iy < in_h) {
+                    Some(iy) => {
+                        let at = (b * in_h + iy) * row_words;
+                        let src = input.get(at..at + row_words)?;
+                        transpose_row(src, c2, g.pad_left as usize, wp, dst)?;
+                    }
+                    None => dst.fill(0),
+                }
+            }
+            next = end;
+            // Per output row, its three input rows' slots as offsets in values from the
+            // ring's start.
+            let mut rows = [[0usize; 3]; MAX_BAND_ROWS];
+            for (r, row) in rows.iter_mut().take(n).enumerate() {
+                let py = top + r * s_h;
+                *row = [py, py + 1, py + 2].map(|py| slot_of(py).saturating_mul(slot_len));
+            }
+            let rows = rows.get(..n)?;
+            let o = (b * out_h + oy0) * out_w * c;
+            let out = output.get_mut(o..o + n * out_w * c)?;
+            let ring: &[i16] = bytemuck::try_cast_slice(&*ring).ok()?;
+            oy0 += n;
+            #[cfg(all(target_arch = "arm", feature = "dsp"))]
+            if smmulr_only && band_asm(g, ring, rows, wp, paired, stages, act, out) {
+                continue;
+            }
+            #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+            let _ = smmulr_only;
+            for (&rows, out) in rows.iter().zip(out.chunks_exact_mut((out_w * c).max(1))) {
+                let band = Band16 {
+                    ring,
+                    rows,
+                    c,
+                    wp,
+                    out_w,
+                    stride_w: g.stride_w as usize,
+                };
+                band_row(&band, paired, stages, act, out)?;
+            }
+        }
+    }
+    Some(())
+}
+
+/// Copies one NHWC int16 input row (`src`: pixels of `c2` words, pairs of channels) into a
+/// ring slot (`dst`: `2 * c2` planes of `wp / 2` words): pixel `x` of channel `ch` to value
+/// `pad_left + x` of plane `ch`. Two pixels of two channels at a time ([`copy_pairs`]): two
+/// words in, two words out. A word only half the row's (at an odd start or end) has a
+/// padding column in its other half, written 0 as it already is. `None` if the slices do not
+/// match.
+fn transpose_row(
+    src: &[u32],
+    c2: usize,
+    pad_left: usize,
+    wp: usize,
+    dst: &mut [u32],
+) -> Option<()> {
+    let half = wp / 2;
+    if c2 == 0 || half == 0 {
+        return None;
+    }
+    let in_w = src.len() / c2;
+    // A first pixel at an odd position fills the top half of its word alone.
+    let lone_first = pad_left % 2;
+    let first_word = pad_left / 2;
+    let rest = in_w.checked_sub(lone_first)?;
+    let (pairs, lone_last) = (rest / 2, rest % 2 == 1);
+    for (k, planes) in dst.chunks_exact_mut(2 * half).take(c2).enumerate() {
+        let (even, odd) = planes.split_at_mut_checked(half)?;
+        let pixel = |x: usize| src.get(x * c2 + k).copied();
+        let mut at = first_word;
+        if lone_first == 1 {
+            let a = pixel(0)?;
+            *even.get_mut(at)? = a << 16;
+            *odd.get_mut(at)? = a & 0xFFFF_0000;
+            at += 1;
+        }
+        copy_pairs(
+            src.get(lone_first * c2 + k..)?,
+            c2,
+            even.get_mut(at..at + pairs)?,
+            odd.get_mut(at..at + pairs)?,
+        )?;
+        if lone_last {
+            let a = pixel(in_w - 1)?;
+            *even.get_mut(at + pairs)? = a & 0xFFFF;
+            *odd.get_mut(at + pairs)? = a >> 16;
+        }
+    }
+    Some(())
+}
+
+/// For `i < even.len()`: with `a = src[2 i c2]` and `b = src[(2 i + 1) c2]` (two pixels'
+/// words of one channel pair), `even[i] = a.lo | b.lo << 16`, `odd[i] = a.hi | b.hi << 16`.
+/// In assembly on a Cortex-M with the DSP extension
+/// ([`crate::arch::cortex_m_dsp::depthwise16::transpose_pairs`]). `None` if `src` is too
+/// short or `odd` not as long as `even`.
+fn copy_pairs(src: &[u32], c2: usize, even: &mut [u32], odd: &mut [u32]) -> Option<()> {
+    let n = even.len();
+    if n == 0 {
+        return Some(());
+    }
+    if odd.len() != n || src.len() <= (2 * n - 1) * c2 {
+        return None;
+    }
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    // SAFETY: n >= 1; the words `src + j c2` for j < 2n are inside `src` (checked above);
+    // `even` and `odd` hold n words each.
+    unsafe {
+        crate::arch::cortex_m_dsp::depthwise16::transpose_pairs(
+            src.as_ptr(),
+            c2 * 4,
+            even.as_mut_ptr(),
+            odd.as_mut_ptr(),
+            n,
+        );
+        Some(())
+    }
+    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+    {
+        for (i, (e, o)) in even.iter_mut().zip(odd).enumerate() {
+            let (a, b) = (*src.get(2 * i * c2)?, *src.get((2 * i + 1) * c2)?);
+            *e = (a & 0xFFFF) | (b << 16);
+            *o = (a >> 16) | (b & 0xFFFF_0000);
+        }
+        Some(())
+    }
+}
+
+/// One output row's view of the band ring.
+struct Band16<'a> {
+    /// The ring (`BAND_SLOTS` slots of `c` planes of `wp` values).
+    ring: &'a [i16],
+    /// The row's three input rows: offsets in values of their slots.
+    rows: [usize; 3],
+    /// Channels.
+    c: usize,
+    /// Values per plane.
+    wp: usize,
+    /// Output pixels in the row.
+    out_w: usize,
+    /// Horizontal stride.
+    stride_w: usize,
+}
+
+/// The portable definition of the band kernel: one output row, every channel. The sums wrap
+/// at 32 bits as `SMLAD` does (exact: the converter proved they cannot overflow), then the
+/// channel's stage ([`Stage::apply_words`]: its int64 form when the sum plus bias leaves 32
+/// bits). `None` if a slice does not match.
+fn band_row(
+    band: &Band16<'_>,
+    paired: &[u32],
+    stages: &[u32],
+    act: (i32, i32),
+    out: &mut [i16],
+) -> Option<()> {
+    let (c, wp) = (band.c, band.wp);
+    let channels = paired
+        .chunks_exact(PAIRED_WORDS)
+        .zip(stages.chunks_exact(Stage::WORDS))
+        .take(c);
+    for (ch, (w, st)) in channels.enumerate() {
+        let lo = |i: usize| w.get(i).map_or(0, |&v| v as i16 as i32);
+        let hi = |i: usize| w.get(i).map_or(0, |&v| (v >> 16) as i16 as i32);
+        let taps = [
+            [lo(0), hi(0), lo(3)],
+            [lo(1), hi(1), hi(3)],
+            [lo(2), hi(2), lo(4)],
+        ];
+        let plane = |ky: usize| {
+            let at = band.rows.get(ky)? + ch * wp;
+            band.ring.get(at..at + wp)
+        };
+        let rows = [plane(0)?, plane(1)?, plane(2)?];
+        for ox in 0..band.out_w {
+            let x = ox * band.stride_w;
+            let mut acc = 0i32;
+            for (row, taps) in rows.iter().zip(&taps) {
+                for (&v, &t) in row.get(x..x + 3)?.iter().zip(taps) {
+                    acc = acc.wrapping_add((v as i32).wrapping_mul(t));
+                }
+            }
+            *out.get_mut(ox * c + ch)? = Stage::apply_words(st, acc, act);
+        }
+    }
+    Some(())
+}
+
+/// The output rows of a band in assembly
+/// ([`crate::arch::cortex_m_dsp::depthwise16::band3x3_i16`]), for layers whose stages are all
+/// one `SMMULR`; `rows` holds each output row's three input rows (offsets in values of their
+/// slots in `ring`). `false`, with the rows to be computed again, if a sum plus its bias left
+/// the 32-bit range, or (never, by the callers' checks) if a slice does not match.
+#[cfg(all(target_arch = "arm", feature = "dsp"))]
+#[allow(clippy::too_many_arguments)]
+fn band_asm(
+    g: &ConvGeometry,
+    ring: &[i16],
+    rows: &[[usize; 3]],
+    wp: usize,
+    paired: &[u32],
+    stages: &[u32],
+    act: (i32, i32),
+    out: &mut [i16],
+) -> bool {
+    use crate::arch::cortex_m_dsp::depthwise16 as asm;
+    let c = g.in_c as usize;
+    let out_w = g.out_w as usize;
+    let stride_w = g.stride_w as usize;
+    // Each channel's row reads `(out_w - 1) * stride_w + 4` values from its three input rows
+    // (the band width's room), within the ring; the ring's slots start on words.
+    let reach = (out_w.saturating_sub(1)) * stride_w + 4;
+    let fits = rows.iter().flatten().all(|&r| {
+        r % 2 == 0
+            && r.checked_add((c.saturating_sub(1)) * wp + reach.div_ceil(2) * 2)
+                .is_some_and(|end| end <= ring.len())
+    });
+    if !fits
+        || rows.is_empty()
+        || rows.len() > MAX_BAND_ROWS
+        || out_w == 0
+        || c == 0
+        || wp % 2 != 0
+        || reach > wp
+        || !(stride_w == 1 || stride_w == 2)
+        || paired.len() < c * PAIRED_WORDS
+        || stages.len() < c * Stage::WORDS
+        || out.len() != rows.len() * out_w * c
+        || 2 * c >= 1 << 16
+        || ring.as_ptr() as usize % 4 != 0
+    {
+        return false;
+    }
+    // Byte offsets of the three input rows of each output row (from a channel's slot 0).
+    let mut offsets = [0u32; 3 * MAX_BAND_ROWS];
+    for (o, r) in offsets.iter_mut().zip(rows.iter().flatten()) {
+        *o = (r * 2) as u32;
+    }
+    let args = asm::Band3x3I16Args {
+        plane: ring.as_ptr(),
+        row_offsets: offsets.as_ptr(),
+        rows: rows.len(),
+        out: out.as_mut_ptr(),
+        out_stride: 2 * c,
+        out_w,
+        weights: paired.as_ptr(),
+        stages: stages.as_ptr(),
+        stride_w,
+        plane_bytes: wp * 2,
+        lo: act.0,
+        hi: act.1,
+        channels: c,
+        stage_bytes: Stage::WORDS * 4,
+    };
+    // SAFETY: checked above: for every channel, output row and filter row, `reach` values
+    // (rounded up to even) from the row's slot plus the channel's plane lie inside `ring`
+    // (word aligned: even offsets from a word-aligned start, `wp` even); `paired` holds five
+    // words per channel, `stages` six; `out` holds the rows' `out_w` pixels of `c` values;
+    // stride 1 or 2; `2 * c < 2^16`.
+    unsafe { asm::band3x3_i16(&args) }
 }
 
 /// The portable definition of the depthwise inner loop: channel pair `c2`'s two 32-bit sums

@@ -255,10 +255,15 @@ fn gemm_case(rng: &mut Rng, depthwise: bool, nodsp: bool) -> Option<KernelCase> 
 /// bias path (`acc32`), whose sums wrap.
 pub fn dsp16_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
     let g = if depthwise {
-        // Any filter size, stride and dilation; an even number of channels.
-        let k = (rng.range(1, 5) as u32, rng.range(1, 5) as u32);
-        let stride = (rng.range(1, 2) as u32, rng.range(1, 2) as u32);
-        let dilation = rng.range(1, 2) as u32;
+        // Any filter size, stride and dilation; an even number of channels. Half the draws
+        // are the 3x3 filters with dilation 1 that the band kernel takes.
+        let band = rng.range(0, 1) == 0;
+        let k = match band {
+            true => (3, 3),
+            false => (rng.range(1, 5) as u32, rng.range(1, 5) as u32),
+        };
+        let stride = (rng.range(1, 3) as u32, rng.range(1, 2) as u32);
+        let dilation = if band { 1 } else { rng.range(1, 2) as u32 };
         let c = 2 * rng.range(1, 20) as u32;
         sized(rng, k, stride, dilation, c, c, 13)
     } else {
@@ -298,9 +303,16 @@ pub fn dsp16_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
         })
         .collect();
     let (mut multiplier, mut shift) = (Vec::new(), Vec::new());
+    // Half the layers have every scale in [2^-16, 2^-2]: the whole layer's output stage is
+    // then one SMMULR per output, the kernels' assembly path (a layer with one channel outside
+    // takes the general stage).
+    let log2_range = match rng.range(0, 1) {
+        0 => (-16.0, -2.0),
+        _ => (-24.0, 2.0),
+    };
     for _ in 0..g.out_c {
         // Effective scales from far below to above 1 (shifts -31..=7 as TFLM allows).
-        let effective = 2f64.powf(rng.float(-24.0, 2.0));
+        let effective = 2f64.powf(rng.float(log2_range.0, log2_range.1));
         let (m, s) = quantize_multiplier(effective)?;
         if !(-31..=7).contains(&s) {
             return None;
@@ -329,7 +341,7 @@ pub fn dsp16_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
     };
     let (input_id, output_id) = (TensorId(0), TensorId(1));
     let (mut fast, scratch) = if depthwise {
-        lower_dsp::depthwise_dsp_i16(&mut pool, input_id, output_id, g, 1, &weights, b, rq)?
+        lower_dsp::depthwise_dsp_i16(&mut pool, input_id, output_id, g, 1, &weights, b, rq, None)?
     } else {
         lower_dsp::conv_gemm_i16(&mut pool, input_id, output_id, g, 1, &weights, b, acc32, rq)?
     };
@@ -812,7 +824,7 @@ mod tests {
     #[test]
     fn dsp16_operators_match_the_reference_on_random_layers() {
         let mut rng = Rng(0x16_0008);
-        let (mut conv, mut dw, mut acc32, mut declined) = (0, 0, 0, 0);
+        let (mut conv, mut dw, mut acc32, mut declined, mut band) = (0, 0, 0, 0, 0);
         for i in 0..1200 {
             let depthwise = i % 2 == 1;
             let Some(case) = dsp16_case(&mut rng, depthwise) else {
@@ -827,13 +839,17 @@ mod tests {
                     conv += 1;
                     acc32 += p.acc32 as u32;
                 }
-                Op::DepthwiseDspI16(_) => dw += 1,
+                Op::DepthwiseDspI16(p) => {
+                    dw += 1;
+                    band += ferrite_kernels::ops::dsp16::band_layer(&p.geom) as u32;
+                }
                 other => panic!("unexpected fast operator {other:?}"),
             }
         }
         assert!(
-            conv > 300 && dw > 300 && acc32 > 30 && declined > 3,
-            "{conv} conv and {dw} depthwise cases, {acc32} on the int32 path, {declined} declined"
+            conv > 300 && dw > 300 && acc32 > 30 && declined > 3 && band > 120,
+            "{conv} conv and {dw} depthwise cases ({band} on bands), {acc32} on the int32 path, \
+             {declined} declined"
         );
     }
 

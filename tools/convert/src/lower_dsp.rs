@@ -364,7 +364,7 @@ pub fn depthwise(
     // not raise the arena); one output row when nothing fits.
     let mut band_rows = (geom.out_h.max(1))
         .min(64u32.div_ceil(geom.out_w.max(1)))
-        .min(dw::MAX_BAND_ROWS as u32);
+        .min(ferrite_kernels::ops::depthwise_dsp::MAX_BAND_ROWS as u32);
     let tensors = geom.input_elements() + geom.output_elements();
     let scratch_of = |rows: u32| {
         if packed {
@@ -504,6 +504,7 @@ pub fn depthwise_dsp_i16(
     weights: &[i8],
     bias: ConstRef<i64>,
     rq: Requant,
+    scratch_room: Option<u64>,
 ) -> Option<(Op, usize)> {
     let c = geom.out_c as usize;
     let taps = (geom.k_h * geom.k_w) as usize;
@@ -519,8 +520,41 @@ pub fn depthwise_dsp_i16(
     if !(0..c).all(|ch| sum_fits_i32(weights.iter().skip(ch).step_by(c).copied())) {
         return None;
     }
-    let wide: Vec<i16> = weights.iter().map(|&w| w as i16).collect();
-    let scratch = ferrite_kernels::ops::dsp16::depthwise_scratch_bytes(taps, c);
+    let band = ferrite_kernels::ops::dsp16::band_layer(&geom);
+    let wide: Vec<i16> = if band {
+        // The band kernel's layout: ten values per channel (see `PAIRED_TAPS`).
+        let mut wide = vec![0i16; c * 2 * ferrite_kernels::ops::dsp16::PAIRED_WORDS];
+        for (ch, dst) in wide.chunks_exact_mut(10).enumerate() {
+            for (t, &slot) in ferrite_kernels::ops::dsp16::PAIRED_TAPS.iter().enumerate() {
+                dst[slot] = weights[t * c + ch] as i16;
+            }
+        }
+        wide
+    } else {
+        weights.iter().map(|&w| w as i16).collect()
+    };
+    // Bands of output rows as for the int8 kernel (`depthwise`): at least 64 pixels to spread
+    // the per-band and per-channel setup, within the same budget (the tensors here are int16),
+    // and within `scratch_room` (the band is a speed choice and must not raise the arena);
+    // one output row when nothing fits. Layers off the band kernel take one.
+    let scratch_of = |rows: u32| ferrite_kernels::ops::dsp16::depthwise_scratch_bytes(&geom, rows);
+    let mut band_rows = if band {
+        (geom.out_h.max(1))
+            .min(64u32.div_ceil(geom.out_w.max(1)))
+            .min(ferrite_kernels::ops::depthwise_dsp::MAX_BAND_ROWS as u32)
+    } else {
+        1
+    };
+    let tensors = 2 * (geom.input_elements() + geom.output_elements());
+    let budget = (54u64 * 1024)
+        .saturating_sub(tensors)
+        .min(24 * 1024)
+        .min(scratch_room.unwrap_or(u64::MAX))
+        .max(scratch_of(1));
+    while band_rows > 1 && scratch_of(band_rows) > budget {
+        band_rows -= 1;
+    }
+    let scratch = usize::try_from(scratch_of(band_rows)).ok()?;
     let op = Op::DepthwiseDspI16(DepthwiseDspI16 {
         input,
         output,
@@ -528,6 +562,7 @@ pub fn depthwise_dsp_i16(
         weights: pool.push_i16(&wide),
         bias,
         rq,
+        band_rows,
         scratch_offset: 0,
         scratch_bytes: u32::try_from(scratch).ok()?,
     });

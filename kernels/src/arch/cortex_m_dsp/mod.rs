@@ -7,6 +7,7 @@
 //! saved and restored inside the blocks that need fourteen registers.
 
 pub mod depthwise;
+pub mod depthwise16;
 pub mod dsp16;
 pub mod gemm;
 

@@ -599,6 +599,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                 let b = self.bias_16x8(cx, bias, out_c, Bias16::Int64)?;
                 if self.target.has_dsp() {
                     let w = as_i8(filter.bytes());
+                    let scratch_room = self.scratch_room();
                     if let Some((op, scratch)) = lower_dsp::depthwise_dsp_i16(
                         &mut self.pool,
                         ii,
@@ -608,6 +609,7 @@ impl<'g, 'a> Lowerer<'g, 'a> {
                         &w,
                         b.bias,
                         rq,
+                        Some(scratch_room),
                     ) {
                         let param_bytes = 2 * filter.num_elements() + 8 * b.bias.len as usize;
                         self.push_with_scratch(cx, op, macs, param_bytes, scratch);

@@ -1,0 +1,326 @@
+//! 16x8 3x3 depthwise convolution on channel-planar int16 bands: the int8 band kernel's
+//! multiply-accumulate schedule ([`super::depthwise::band3x3`]: two horizontally adjacent taps
+//! of a channel are one word, multiplied by a pair of weights with `SMLAD`, two output pixels
+//! at a time) with the 16x8 output stage — the sums start at the bias, one `SMMULR` by the
+//! channel's multiplier, the activation's clamp and a 16-bit store.
+
+use core::arch::asm;
+
+/// Arguments of [`band3x3_i16`], read by the assembly from memory.
+#[repr(C)]
+pub struct Band3x3I16Args {
+    /// Channel 0's values in the band's slot 0 (word aligned).
+    pub plane: *const i16,
+    /// Per output row, the byte offsets (multiples of 4) of its three input rows from a
+    /// channel's slot 0.
+    pub row_offsets: *const u32,
+    /// Output rows (at least 1).
+    pub rows: usize,
+    /// Channel 0 of the first output pixel.
+    pub out: *mut i16,
+    /// Bytes from one output pixel to the next: twice the channels (below 2^16).
+    pub out_stride: usize,
+    /// Output pixels per row (at least 1).
+    pub out_w: usize,
+    /// Weights, five words per channel (word aligned): `w00|w01`, `w10|w11`, `w20|w21`,
+    /// `w02|w12`, `w22|0`.
+    pub weights: *const u32,
+    /// The channels' output stages, `stage_words` words each: the bias in word 0, the
+    /// multiplier in word 4 (the layout of `ops::dsp16::Stage`).
+    pub stages: *const u32,
+    /// Horizontal stride, 1 or 2.
+    pub stride_w: usize,
+    /// Bytes from one channel's values to the next's in a slot (a multiple of 4).
+    pub plane_bytes: usize,
+    /// The activation's clamp, low bound.
+    pub lo: i32,
+    /// The activation's clamp, high bound.
+    pub hi: i32,
+    /// Channels (at least 1).
+    pub channels: usize,
+    /// Bytes from one channel's stage to the next's.
+    pub stage_bytes: usize,
+}
+
+/// The output stage of the two pixels' sums in r3, r4: `SMMULR` by the multiplier, the clamp
+/// to `[lo, hi]`, then two 16-bit stores `out_stride` (the top half of r9) bytes apart,
+/// leaving lr at the next pixel.
+macro_rules! stage_pair {
+    () => {
+        concat!(
+            "ldm sp, {{r0, r1, r2}}\n",
+            "smmulr r3, r3, r0\n",
+            "smmulr r4, r4, r0\n",
+            "cmp r3, r1\n",
+            "it lt\n",
+            "movlt r3, r1\n",
+            "cmp r3, r2\n",
+            "it gt\n",
+            "movgt r3, r2\n",
+            "cmp r4, r1\n",
+            "it lt\n",
+            "movlt r4, r1\n",
+            "cmp r4, r2\n",
+            "it gt\n",
+            "movgt r4, r2\n",
+            "strh r3, [lr]\n",
+            "add lr, lr, r9, lsr #16\n",
+            "strh r4, [lr]\n",
+            "add lr, lr, r9, lsr #16\n",
+        )
+    };
+}
+
+/// The output rows of a band, every channel, 3x3 filter, dilation 1, int16 values and output.
+///
+/// Channel by channel (weights in registers), per two output pixels and filter row: one
+/// double load of four taps, `SMLAD` of the first pair and a 16x16 multiply-accumulate of the
+/// third tap for each pixel (stride 1 forms the second pixel's pair with one `PKHBT`; stride 2
+/// loads its fifth tap). The sums start at the bias; the stage is `SMMULR(sum, multiplier)`
+/// clamped to `[lo, hi]`. That is the 16x8 stage's one-multiply form
+/// (`ops::dsp16::Stage::smmulr_only`) exactly when no sum plus bias leaves the 32-bit range;
+/// every `SMLAD`/`SMLAxy` sets the Q flag when its addition overflows, so returns `false`
+/// (outputs to be computed again) if any partial sum did, `true` otherwise.
+///
+/// # Safety
+/// For every channel `ch < channels`, output row `r < rows` and filter row `ky < 3`, the
+/// `(out_w - 1) * stride_w + 4` values (rounded up to even) from
+/// `plane + ch * plane_bytes + row_offsets[3 * r + ky]` bytes are readable and word aligned;
+/// `weights` (word aligned) holds `5 * channels` words and `stages + ch * stage_bytes` five
+/// readable words per channel; `out + i * out_stride + 2 * ch` bytes is writable for every
+/// `i < rows * out_w`; `stride_w` is 1 or 2; `out_stride < 2^16`.
+pub unsafe fn band3x3_i16(args: &Band3x3I16Args) -> bool {
+    let apsr: u32;
+    // SAFETY: the caller guarantees the ranges above; r6/r7 and the stack frame are saved and
+    // restored inside the block, every other written register is declared.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            // Clear Q: the multiply-accumulates set it when a sum leaves the 32-bit range.
+            "movs r1, #0",
+            "msr APSR_nzcvq, r1",
+            // Locals: [sp] multiplier, lo, hi, [sp+12] bias twice, [sp+20] end of the pair
+            // loop's output, [sp+24] this channel's slot 0, [sp+28] next row offsets,
+            // [sp+32] rows left, [sp+36] output bytes of a row's pairs, [sp+40] out_w odd,
+            // [sp+44] stride_w, [sp+48] channels left, [sp+52] next channel's output,
+            // [sp+56] next weights, [sp+60] next stage, [sp+64] plane bytes, [sp+68] row
+            // offsets, [sp+72] rows, [sp+76] out_stride, [sp+80] stage bytes.
+            "sub sp, sp, #88",
+            "ldr r1, [r0, #0]",
+            "str r1, [sp, #24]",
+            "ldr r1, [r0, #4]",
+            "str r1, [sp, #68]",
+            "ldr r1, [r0, #8]",
+            "str r1, [sp, #72]",
+            "ldr r1, [r0, #12]",
+            "str r1, [sp, #52]",
+            "ldr r1, [r0, #16]",
+            "str r1, [sp, #76]",
+            "ldr r1, [r0, #24]",
+            "str r1, [sp, #56]",
+            "ldr r1, [r0, #28]",
+            "str r1, [sp, #60]",
+            "ldr r1, [r0, #32]",
+            "str r1, [sp, #44]",
+            "ldr r1, [r0, #36]",
+            "str r1, [sp, #64]",
+            "ldr r1, [r0, #40]",
+            "str r1, [sp, #4]",
+            "ldr r1, [r0, #44]",
+            "str r1, [sp, #8]",
+            "ldr r1, [r0, #48]",
+            "str r1, [sp, #48]",
+            "ldr r1, [r0, #52]",
+            "str r1, [sp, #80]",
+            "ldr r3, [r0, #20]",
+            "and r4, r3, #1",
+            "str r4, [sp, #40]",
+            "lsr r3, r3, #1",
+            "ldr r4, [r0, #16]",
+            "mul r3, r3, r4",
+            "lsl r3, r3, #1",
+            "str r3, [sp, #36]",
+            // Per channel: r5-r9 its weights (out_stride in the top half of r9), the stage on
+            // the stack.
+            "7:",
+            "ldr r1, [sp, #56]",
+            "ldm r1!, {{r5, r6, r7, r8, r9}}",
+            "str r1, [sp, #56]",
+            "ldr r2, [sp, #76]",
+            "bfi r9, r2, #16, #16",
+            "ldr r1, [sp, #60]",
+            "ldr r0, [r1]",
+            "ldr r2, [r1, #16]",
+            "ldr r3, [sp, #80]",
+            "add r1, r1, r3",
+            "str r1, [sp, #60]",
+            "str r2, [sp]",
+            "str r0, [sp, #12]",
+            "str r0, [sp, #16]",
+            "ldr lr, [sp, #52]",
+            "add r1, lr, #2",
+            "str r1, [sp, #52]",
+            "ldr r1, [sp, #68]",
+            "str r1, [sp, #28]",
+            "ldr r1, [sp, #72]",
+            "str r1, [sp, #32]",
+            // Per output row: r10-r12 its three input rows, lr the output.
+            "2:",
+            "ldr r1, [sp, #28]",
+            "ldm r1!, {{r10, r11, r12}}",
+            "str r1, [sp, #28]",
+            "ldr r1, [sp, #24]",
+            "add r10, r10, r1",
+            "add r11, r11, r1",
+            "add r12, r12, r1",
+            "ldr r1, [sp, #36]",
+            "cmp r1, #0",
+            "beq 5f",
+            "add r1, lr, r1",
+            "str r1, [sp, #20]",
+            "ldr r1, [sp, #44]",
+            "cmp r1, #1",
+            "bne 4f",
+            // Stride 1, two pixels: taps x0..x3 of each row in r0 (x0|x1), r1 (x2|x3).
+            "3:",
+            "ldrd r3, r4, [sp, #12]",
+            "ldrd r0, r1, [r10], #4",
+            "pkhbt r2, r1, r0",
+            "smlad r3, r0, r5, r3",
+            "smlabb r3, r1, r8, r3",
+            "smladx r4, r2, r5, r4",
+            "smlatb r4, r1, r8, r4",
+            "ldrd r0, r1, [r11], #4",
+            "pkhbt r2, r1, r0",
+            "smlad r3, r0, r6, r3",
+            "smlabt r3, r1, r8, r3",
+            "smladx r4, r2, r6, r4",
+            "smlatt r4, r1, r8, r4",
+            "ldrd r0, r1, [r12], #4",
+            "pkhbt r2, r1, r0",
+            "smlad r3, r0, r7, r3",
+            "smlabb r3, r1, r9, r3",
+            "smladx r4, r2, r7, r4",
+            "smlatb r4, r1, r9, r4",
+            stage_pair!(),
+            "ldr r0, [sp, #20]",
+            "cmp lr, r0",
+            "bne 3b",
+            "b 5f",
+            // Stride 2, two pixels: taps x0..x4 in r0 (x0|x1), r1 (x2|x3), r2 (x4|x5).
+            "4:",
+            "ldrd r3, r4, [sp, #12]",
+            "ldrd r0, r1, [r10], #8",
+            "ldr r2, [r10]",
+            "smlad r3, r0, r5, r3",
+            "smlabb r3, r1, r8, r3",
+            "smlad r4, r1, r5, r4",
+            "smlabb r4, r2, r8, r4",
+            "ldrd r0, r1, [r11], #8",
+            "ldr r2, [r11]",
+            "smlad r3, r0, r6, r3",
+            "smlabt r3, r1, r8, r3",
+            "smlad r4, r1, r6, r4",
+            "smlabt r4, r2, r8, r4",
+            "ldrd r0, r1, [r12], #8",
+            "ldr r2, [r12]",
+            "smlad r3, r0, r7, r3",
+            "smlabb r3, r1, r9, r3",
+            "smlad r4, r1, r7, r4",
+            "smlabb r4, r2, r9, r4",
+            stage_pair!(),
+            "ldr r0, [sp, #20]",
+            "cmp lr, r0",
+            "bne 4b",
+            // The last pixel of an odd row.
+            "5:",
+            "ldr r0, [sp, #40]",
+            "cmp r0, #0",
+            "beq 6f",
+            "ldr r3, [sp, #12]",
+            "ldrd r0, r1, [r10]",
+            "smlad r3, r0, r5, r3",
+            "smlabb r3, r1, r8, r3",
+            "ldrd r0, r1, [r11]",
+            "smlad r3, r0, r6, r3",
+            "smlabt r3, r1, r8, r3",
+            "ldrd r0, r1, [r12]",
+            "smlad r3, r0, r7, r3",
+            "smlabb r3, r1, r9, r3",
+            "ldm sp, {{r0, r1, r2}}",
+            "smmulr r3, r3, r0",
+            "cmp r3, r1",
+            "it lt",
+            "movlt r3, r1",
+            "cmp r3, r2",
+            "it gt",
+            "movgt r3, r2",
+            "strh r3, [lr]",
+            "add lr, lr, r9, lsr #16",
+            // Next output row, then next channel.
+            "6:",
+            "ldr r1, [sp, #32]",
+            "subs r1, r1, #1",
+            "str r1, [sp, #32]",
+            "bne 2b",
+            "ldr r1, [sp, #24]",
+            "ldr r2, [sp, #64]",
+            "add r1, r1, r2",
+            "str r1, [sp, #24]",
+            "ldr r1, [sp, #48]",
+            "subs r1, r1, #1",
+            "str r1, [sp, #48]",
+            "bne 7b",
+            "add sp, sp, #88",
+            "mrs r0, apsr",
+            "pop {{r6, r7}}",
+            inout("r0") args as *const Band3x3I16Args => apsr,
+            out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
+        );
+    }
+    apsr & (1 << 27) == 0
+}
+
+/// Transposes `n` pairs of pixels of one pair of int16 channels into two channel planes:
+/// for `i < n`, with `a` the word at `src + 2 i step` and `b` the one at `src + (2 i + 1)
+/// step` (two pixels' values of channels `2k`, `2k + 1`), `even[i] = a.lo | b.lo << 16` and
+/// `odd[i] = a.hi | b.hi << 16`. Two loads, one `PKHBT`, one `PKHTB` and two stores per four
+/// values.
+///
+/// # Safety
+/// `n >= 1`; the `2 n` words `src + j step` (`j < 2 n`) are readable and word aligned;
+/// `even` and `odd` hold `n` writable words each (word aligned).
+pub unsafe fn transpose_pairs(
+    src: *const u32,
+    step: usize,
+    even: *mut u32,
+    odd: *mut u32,
+    n: usize,
+) {
+    // SAFETY: the caller guarantees the reads and writes above; the block writes only its
+    // declared registers and the flags.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {a}, [{src}]",
+            "ldr {b}, [{src}, {step}]",
+            "add {src}, {src}, {step}, lsl #1",
+            "pkhbt {e}, {a}, {b}, lsl #16",
+            "pkhtb {b}, {b}, {a}, asr #16",
+            "str {e}, [{even}], #4",
+            "str {b}, [{odd}], #4",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            src = inout(reg) src => _,
+            step = in(reg) step,
+            even = inout(reg) even => _,
+            odd = inout(reg) odd => _,
+            n = inout(reg) n => _,
+            a = out(reg) _,
+            b = out(reg) _,
+            e = out(reg) _,
+            options(nostack),
+        );
+    }
+}
