@@ -1024,25 +1024,21 @@ fn transpose_row(
     let in_w = src.len() / c2;
     // A first pixel at an odd position fills the top half of its word alone.
     let lone_first = pad_left % 2;
-    let first_word = pad_left / 2;
+    let at = pad_left / 2 + lone_first;
     let rest = in_w.checked_sub(lone_first)?;
     let (pairs, lone_last) = (rest / 2, rest % 2 == 1);
+    copy_pairs(src.get(lone_first * c2..)?, c2, pairs, dst, half, at)?;
+    if lone_first + lone_last as usize == 0 {
+        return Some(());
+    }
     for (k, planes) in dst.chunks_exact_mut(2 * half).take(c2).enumerate() {
         let (even, odd) = planes.split_at_mut_checked(half)?;
         let pixel = |x: usize| src.get(x * c2 + k).copied();
-        let mut at = first_word;
         if lone_first == 1 {
             let a = pixel(0)?;
-            *even.get_mut(at)? = a << 16;
-            *odd.get_mut(at)? = a & 0xFFFF_0000;
-            at += 1;
+            *even.get_mut(at - 1)? = a << 16;
+            *odd.get_mut(at - 1)? = a & 0xFFFF_0000;
         }
-        copy_pairs(
-            src.get(lone_first * c2 + k..)?,
-            c2,
-            even.get_mut(at..at + pairs)?,
-            odd.get_mut(at..at + pairs)?,
-        )?;
         if lone_last {
             let a = pixel(in_w - 1)?;
             *even.get_mut(at + pairs)? = a & 0xFFFF;
@@ -1052,38 +1048,51 @@ fn transpose_row(
     Some(())
 }
 
-/// For `i < even.len()`: with `a = src[2 i c2]` and `b = src[(2 i + 1) c2]` (two pixels'
-/// words of one channel pair), `even[i] = a.lo | b.lo << 16`, `odd[i] = a.hi | b.hi << 16`.
-/// In assembly on a Cortex-M with the DSP extension
-/// ([`crate::arch::cortex_m_dsp::depthwise16::transpose_pairs`]). `None` if `src` is too
-/// short or `odd` not as long as `even`.
-fn copy_pairs(src: &[u32], c2: usize, even: &mut [u32], odd: &mut [u32]) -> Option<()> {
-    let n = even.len();
-    if n == 0 {
+/// For every channel pair `k < c2` and `i < pairs`: with `a = src[2 i c2 + k]` and
+/// `b = src[(2 i + 1) c2 + k]` (two pixels' words of the channel pair), word `at + i` of plane
+/// `2k` of `dst` (planes of `half` words) becomes `a.lo | b.lo << 16`, and of plane `2k + 1`
+/// `a.hi | b.hi << 16`. In assembly on a Cortex-M with the DSP extension
+/// ([`crate::arch::cortex_m_dsp::depthwise16::transpose_pairs`]). `None` if a slice is too
+/// short.
+fn copy_pairs(
+    src: &[u32],
+    c2: usize,
+    pairs: usize,
+    dst: &mut [u32],
+    half: usize,
+    at: usize,
+) -> Option<()> {
+    if pairs == 0 || c2 == 0 {
         return Some(());
     }
-    if odd.len() != n || src.len() <= (2 * n - 1) * c2 {
+    if src.len() < 2 * pairs * c2 || at + pairs > half || dst.len() < 2 * c2 * half {
         return None;
     }
     #[cfg(all(target_arch = "arm", feature = "dsp"))]
-    // SAFETY: n >= 1; the words `src + j c2` for j < 2n are inside `src` (checked above);
-    // `even` and `odd` hold n words each.
+    // SAFETY: pairs, c2 >= 1; the words read, `k + j c2` for k < c2 and j < 2 pairs, are
+    // inside `src`, and the words written, `(2k or 2k + 1) half + at + i`, inside `dst`
+    // (checked above; `half >= at + pairs`); all word aligned.
     unsafe {
         crate::arch::cortex_m_dsp::depthwise16::transpose_pairs(
             src.as_ptr(),
             c2 * 4,
-            even.as_mut_ptr(),
-            odd.as_mut_ptr(),
-            n,
+            dst.as_mut_ptr().add(at),
+            half * 4,
+            pairs,
+            c2,
         );
         Some(())
     }
     #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
     {
-        for (i, (e, o)) in even.iter_mut().zip(odd).enumerate() {
-            let (a, b) = (*src.get(2 * i * c2)?, *src.get((2 * i + 1) * c2)?);
-            *e = (a & 0xFFFF) | (b << 16);
-            *o = (a >> 16) | (b & 0xFFFF_0000);
+        for (k, planes) in dst.chunks_exact_mut(2 * half).take(c2).enumerate() {
+            let (even, odd) = planes.split_at_mut_checked(half)?;
+            let words = even.get_mut(at..at + pairs)?.iter_mut();
+            for (i, (e, o)) in words.zip(odd.get_mut(at..at + pairs)?).enumerate() {
+                let (a, b) = (*src.get(2 * i * c2 + k)?, *src.get((2 * i + 1) * c2 + k)?);
+                *e = (a & 0xFFFF) | (b << 16);
+                *o = (a >> 16) | (b & 0xFFFF_0000);
+            }
         }
         Some(())
     }

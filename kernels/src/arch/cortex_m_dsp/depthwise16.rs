@@ -282,41 +282,57 @@ pub unsafe fn band3x3_i16(args: &Band3x3I16Args) -> bool {
     apsr & (1 << 27) == 0
 }
 
-/// Transposes `n` pairs of pixels of one pair of int16 channels into two channel planes:
-/// for `i < n`, with `a` the word at `src + 2 i step` and `b` the one at `src + (2 i + 1)
-/// step` (two pixels' values of channels `2k`, `2k + 1`), `even[i] = a.lo | b.lo << 16` and
-/// `odd[i] = a.hi | b.hi << 16`. Two loads, one `PKHBT`, one `PKHTB` and two stores per four
-/// values.
+/// Transposes `n` pairs of pixels of `c2` pairs of int16 channels into channel planes: for
+/// `k < c2` and `i < n`, with `a` the word at `src + 4 k + 2 i step` and `b` the one at
+/// `src + 4 k + (2 i + 1) step` (two pixels' values of channels `2k`, `2k + 1`), the word
+/// `even + 2 k plane + 4 i` becomes `a.lo | b.lo << 16` and the word one plane further on
+/// `a.hi | b.hi << 16` (addresses in bytes). Two loads, one `PKHBT`, one `PKHTB` and two stores
+/// per four values.
 ///
 /// # Safety
-/// `n >= 1`; the `2 n` words `src + j step` (`j < 2 n`) are readable and word aligned;
-/// `even` and `odd` hold `n` writable words each (word aligned).
+/// `n >= 1`, `c2 >= 1`, `plane >= 4 n`; those words are readable or writable and word
+/// aligned (`src`, `step`, `even` and `plane` multiples of 4).
 pub unsafe fn transpose_pairs(
     src: *const u32,
     step: usize,
     even: *mut u32,
-    odd: *mut u32,
+    plane: usize,
     n: usize,
+    c2: usize,
 ) {
     // SAFETY: the caller guarantees the reads and writes above; the block writes only its
     // declared registers and the flags.
     unsafe {
         asm!(
             "2:",
-            "ldr {a}, [{src}]",
-            "ldr {b}, [{src}, {step}]",
-            "add {src}, {src}, {step}, lsl #1",
+            "mov {s}, {src}",
+            "mov {d}, {even}",
+            "mov {i}, {n}",
+            "3:",
+            "ldr {a}, [{s}]",
+            "ldr {b}, [{s}, {step}]",
+            "add {s}, {s}, {step}, lsl #1",
             "pkhbt {e}, {a}, {b}, lsl #16",
             "pkhtb {b}, {b}, {a}, asr #16",
-            "str {e}, [{even}], #4",
-            "str {b}, [{odd}], #4",
-            "subs {n}, {n}, #1",
+            "str {e}, [{d}], #4",
+            "str {b}, [{d}, {odd}]",
+            "subs {i}, {i}, #1",
+            "bne 3b",
+            "add {src}, {src}, #4",
+            "add {even}, {even}, {odd}, lsl #1",
+            "add {even}, {even}, #8",
+            "subs {k}, {k}, #1",
             "bne 2b",
             src = inout(reg) src => _,
             step = in(reg) step,
             even = inout(reg) even => _,
-            odd = inout(reg) odd => _,
-            n = inout(reg) n => _,
+            // From the even plane's word just stored (`d` already past it) to the odd one's.
+            odd = in(reg) plane - 4,
+            n = in(reg) n,
+            k = inout(reg) c2 => _,
+            s = out(reg) _,
+            d = out(reg) _,
+            i = out(reg) _,
             a = out(reg) _,
             b = out(reg) _,
             e = out(reg) _,
