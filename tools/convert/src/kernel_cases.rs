@@ -320,10 +320,11 @@ pub fn dsp16_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
         multiplier.push(m);
         shift.push(s);
     }
-    let act = if rng.range(0, 2) == 0 {
-        (-32768, 32767)
-    } else {
-        (rng.range(-32768, 0) as i32, rng.range(0, 32767) as i32)
+    // The whole range, a ReLU's or ReLU6's (from 0), or any.
+    let act = match rng.range(0, 3) {
+        0 => (-32768, 32767),
+        1 => (0, rng.range(0, 32767) as i32),
+        _ => (rng.range(-32768, 0) as i32, rng.range(0, 32767) as i32),
     };
     let mut pool = ConstPool::default();
     let rq = Requant {

@@ -43,14 +43,85 @@ pub struct Band3x3I16Args {
 }
 
 /// The output stage of the two pixels' sums in r3, r4: `SMMULR` by the multiplier, the clamp
-/// to `[lo, hi]`, then two 16-bit stores `out_stride` (the top half of r9) bytes apart,
-/// leaving lr at the next pixel.
+/// to `[lo, hi]` (`$clamp`, on r3 and r4 with lo in r1 and hi in r2), then two 16-bit stores
+/// `out_stride` (the top half of r9) bytes apart, leaving lr at the next pixel.
 macro_rules! stage_pair {
-    () => {
+    ($clamp:expr) => {
         concat!(
             "ldm sp, {{r0, r1, r2}}\n",
             "smmulr r3, r3, r0\n",
             "smmulr r4, r4, r0\n",
+            $clamp,
+            "strh r3, [lr]\n",
+            "add lr, lr, r9, lsr #16\n",
+            "strh r4, [lr]\n",
+            "add lr, lr, r9, lsr #16\n",
+        )
+    };
+}
+
+/// Two pixels at stride 1: taps x0..x3 of each row in r0 (x0|x1), r1 (x2|x3), the second
+/// pixel's first pair (x2|x1) in r2; sums in r3, r4; then [`stage_pair`].
+macro_rules! pair_s1 {
+    ($clamp:expr) => {
+        concat!(
+            "ldrd r3, r4, [sp, #12]\n",
+            "ldrd r0, r1, [r10], #4\n",
+            "pkhbt r2, r1, r0\n",
+            "smlad r3, r0, r5, r3\n",
+            "smlabb r3, r1, r8, r3\n",
+            "smladx r4, r2, r5, r4\n",
+            "smlatb r4, r1, r8, r4\n",
+            "ldrd r0, r1, [r11], #4\n",
+            "pkhbt r2, r1, r0\n",
+            "smlad r3, r0, r6, r3\n",
+            "smlabt r3, r1, r8, r3\n",
+            "smladx r4, r2, r6, r4\n",
+            "smlatt r4, r1, r8, r4\n",
+            "ldrd r0, r1, [r12], #4\n",
+            "pkhbt r2, r1, r0\n",
+            "smlad r3, r0, r7, r3\n",
+            "smlabb r3, r1, r9, r3\n",
+            "smladx r4, r2, r7, r4\n",
+            "smlatb r4, r1, r9, r4\n",
+            stage_pair!($clamp),
+        )
+    };
+}
+
+/// Two pixels at stride 2: taps x0..x4 in r0 (x0|x1), r1 (x2|x3), r2 (x4|x5); sums in r3,
+/// r4; then [`stage_pair`].
+macro_rules! pair_s2 {
+    ($clamp:expr) => {
+        concat!(
+            "ldrd r3, r4, [sp, #12]\n",
+            "ldrd r0, r1, [r10], #8\n",
+            "ldr r2, [r10]\n",
+            "smlad r3, r0, r5, r3\n",
+            "smlabb r3, r1, r8, r3\n",
+            "smlad r4, r1, r5, r4\n",
+            "smlabb r4, r2, r8, r4\n",
+            "ldrd r0, r1, [r11], #8\n",
+            "ldr r2, [r11]\n",
+            "smlad r3, r0, r6, r3\n",
+            "smlabt r3, r1, r8, r3\n",
+            "smlad r4, r1, r6, r4\n",
+            "smlabt r4, r2, r8, r4\n",
+            "ldrd r0, r1, [r12], #8\n",
+            "ldr r2, [r12]\n",
+            "smlad r3, r0, r7, r3\n",
+            "smlabb r3, r1, r9, r3\n",
+            "smlad r4, r1, r7, r4\n",
+            "smlabb r4, r2, r9, r4\n",
+            stage_pair!($clamp),
+        )
+    };
+}
+
+/// The clamp of r3 and r4 to `[r1, r2]` for any bounds.
+macro_rules! clamp_any {
+    () => {
+        concat!(
             "cmp r3, r1\n",
             "it lt\n",
             "movlt r3, r1\n",
@@ -63,10 +134,182 @@ macro_rules! stage_pair {
             "cmp r4, r2\n",
             "it gt\n",
             "movgt r4, r2\n",
+        )
+    };
+}
+
+/// The clamp of r3 and r4 to `[0, r2]` (a ReLU's): `x & !(x >> 31)` is `max(x, 0)`.
+macro_rules! clamp_relu {
+    () => {
+        concat!(
+            "bic r3, r3, r3, asr #31\n",
+            "cmp r3, r2\n",
+            "it gt\n",
+            "movgt r3, r2\n",
+            "bic r4, r4, r4, asr #31\n",
+            "cmp r4, r2\n",
+            "it gt\n",
+            "movgt r4, r2\n",
+        )
+    };
+}
+
+/// The body of [`band3x3_i16`] with `$clamp` the clamp of r3 and r4 to `[r1, r2]`.
+macro_rules! band3x3_i16_body {
+    ($clamp:expr) => {
+        concat!(
+            "push {{r6, r7}}\n",
+            // Clear Q: the multiply-accumulates set it when a sum leaves the 32-bit range.
+            "movs r1, #0\n",
+            "msr APSR_nzcvq, r1\n",
+            // Locals: [sp] multiplier, lo, hi, [sp+12] bias twice, [sp+20] end of the pair
+            // loop's output, [sp+24] this channel's slot 0, [sp+28] next row offsets,
+            // [sp+32] rows left, [sp+36] output bytes of a row's pairs, [sp+40] out_w odd,
+            // [sp+44] stride_w, [sp+48] channels left, [sp+52] next channel's output,
+            // [sp+56] next weights, [sp+60] next stage, [sp+64] plane bytes, [sp+68] row
+            // offsets, [sp+72] rows, [sp+76] out_stride, [sp+80] stage bytes, [sp+84] whether
+            // a row has an odd number of pixel pairs.
+            "sub sp, sp, #88\n",
+            "ldr r1, [r0, #0]\n",
+            "str r1, [sp, #24]\n",
+            "ldr r1, [r0, #4]\n",
+            "str r1, [sp, #68]\n",
+            "ldr r1, [r0, #8]\n",
+            "str r1, [sp, #72]\n",
+            "ldr r1, [r0, #12]\n",
+            "str r1, [sp, #52]\n",
+            "ldr r1, [r0, #16]\n",
+            "str r1, [sp, #76]\n",
+            "ldr r1, [r0, #24]\n",
+            "str r1, [sp, #56]\n",
+            "ldr r1, [r0, #28]\n",
+            "str r1, [sp, #60]\n",
+            "ldr r1, [r0, #32]\n",
+            "str r1, [sp, #44]\n",
+            "ldr r1, [r0, #36]\n",
+            "str r1, [sp, #64]\n",
+            "ldr r1, [r0, #40]\n",
+            "str r1, [sp, #4]\n",
+            "ldr r1, [r0, #44]\n",
+            "str r1, [sp, #8]\n",
+            "ldr r1, [r0, #48]\n",
+            "str r1, [sp, #48]\n",
+            "ldr r1, [r0, #52]\n",
+            "str r1, [sp, #80]\n",
+            "ldr r3, [r0, #20]\n",
+            "and r4, r3, #1\n",
+            "str r4, [sp, #40]\n",
+            "lsr r3, r3, #1\n",
+            "and r4, r3, #1\n",
+            "str r4, [sp, #84]\n",
+            "ldr r4, [r0, #16]\n",
+            "mul r3, r3, r4\n",
+            "lsl r3, r3, #1\n",
+            "str r3, [sp, #36]\n",
+            // Per channel: r5-r9 its weights (out_stride in the top half of r9), the stage on
+            // the stack.
+            "7:\n",
+            "ldr r1, [sp, #56]\n",
+            "ldm r1!, {{r5, r6, r7, r8, r9}}\n",
+            "str r1, [sp, #56]\n",
+            "ldr r2, [sp, #76]\n",
+            "bfi r9, r2, #16, #16\n",
+            "ldr r1, [sp, #60]\n",
+            "ldr r0, [r1]\n",
+            "ldr r2, [r1, #16]\n",
+            "ldr r3, [sp, #80]\n",
+            "add r1, r1, r3\n",
+            "str r1, [sp, #60]\n",
+            "str r2, [sp]\n",
+            "str r0, [sp, #12]\n",
+            "str r0, [sp, #16]\n",
+            "ldr lr, [sp, #52]\n",
+            "add r1, lr, #2\n",
+            "str r1, [sp, #52]\n",
+            "ldr r1, [sp, #68]\n",
+            "str r1, [sp, #28]\n",
+            "ldr r1, [sp, #72]\n",
+            "str r1, [sp, #32]\n",
+            // Per output row: r10-r12 its three input rows, lr the output.
+            "2:\n",
+            "ldr r1, [sp, #28]\n",
+            "ldm r1!, {{r10, r11, r12}}\n",
+            "str r1, [sp, #28]\n",
+            "ldr r1, [sp, #24]\n",
+            "add r10, r10, r1\n",
+            "add r11, r11, r1\n",
+            "add r12, r12, r1\n",
+            "ldr r1, [sp, #36]\n",
+            "cmp r1, #0\n",
+            "beq 5f\n",
+            "add r1, lr, r1\n",
+            "str r1, [sp, #20]\n",
+            "ldr r1, [sp, #44]\n",
+            "cmp r1, #1\n",
+            "bne 4f\n",
+            // Stride 1, two pixels: taps x0..x3 of each row in r0 (x0|x1), r1 (x2|x3).
+            // Pairs of pixel pairs; an odd number of pairs enters at the second.
+            "ldr r1, [sp, #84]\n",
+            "cmp r1, #0\n",
+            "bne 13f\n",
+            "3:\n",
+            pair_s1!($clamp),
+            "13:\n",
+            pair_s1!($clamp),
+            "ldr r0, [sp, #20]\n",
+            "cmp lr, r0\n",
+            "bne 3b\n",
+            "b 5f\n",
+            // Stride 2, two pixels: taps x0..x4 in r0 (x0|x1), r1 (x2|x3), r2 (x4|x5).
+            "4:\n",
+            "ldr r1, [sp, #84]\n",
+            "cmp r1, #0\n",
+            "bne 14f\n",
+            "24:\n",
+            pair_s2!($clamp),
+            "14:\n",
+            pair_s2!($clamp),
+            "ldr r0, [sp, #20]\n",
+            "cmp lr, r0\n",
+            "bne 24b\n",
+            // The last pixel of an odd row.
+            "5:\n",
+            "ldr r0, [sp, #40]\n",
+            "cmp r0, #0\n",
+            "beq 6f\n",
+            "ldr r3, [sp, #12]\n",
+            "ldrd r0, r1, [r10]\n",
+            "smlad r3, r0, r5, r3\n",
+            "smlabb r3, r1, r8, r3\n",
+            "ldrd r0, r1, [r11]\n",
+            "smlad r3, r0, r6, r3\n",
+            "smlabt r3, r1, r8, r3\n",
+            "ldrd r0, r1, [r12]\n",
+            "smlad r3, r0, r7, r3\n",
+            "smlabb r3, r1, r9, r3\n",
+            "ldm sp, {{r0, r1, r2}}\n",
+            "smmulr r3, r3, r0\n",
+            // The clamp of r3 (r4 does not matter).
+            $clamp,
             "strh r3, [lr]\n",
             "add lr, lr, r9, lsr #16\n",
-            "strh r4, [lr]\n",
-            "add lr, lr, r9, lsr #16\n",
+            // Next output row, then next channel.
+            "6:\n",
+            "ldr r1, [sp, #32]\n",
+            "subs r1, r1, #1\n",
+            "str r1, [sp, #32]\n",
+            "bne 2b\n",
+            "ldr r1, [sp, #24]\n",
+            "ldr r2, [sp, #64]\n",
+            "add r1, r1, r2\n",
+            "str r1, [sp, #24]\n",
+            "ldr r1, [sp, #48]\n",
+            "subs r1, r1, #1\n",
+            "str r1, [sp, #48]\n",
+            "bne 7b\n",
+            "add sp, sp, #88\n",
+            "mrs r0, apsr\n",
+            "pop {{r6, r7}}\n",
         )
     };
 }
@@ -76,8 +319,9 @@ macro_rules! stage_pair {
 /// Channel by channel (weights in registers), per two output pixels and filter row: one
 /// double load of four taps, `SMLAD` of the first pair and a 16x16 multiply-accumulate of the
 /// third tap for each pixel (stride 1 forms the second pixel's pair with one `PKHBT`; stride 2
-/// loads its fifth tap). The sums start at the bias; the stage is `SMMULR(sum, multiplier)`
-/// clamped to `[lo, hi]`. That is the 16x8 stage's one-multiply form
+/// loads its fifth tap), the pair loop unrolled twice. The sums start at the bias; the stage
+/// is `SMMULR(sum, multiplier)` clamped to `[lo, hi]` (for `lo == 0`, a ReLU's, with one `BIC`
+/// for the low bound). That is the 16x8 stage's one-multiply form
 /// (`ops::dsp16::Stage::smmulr_only`) exactly when no sum plus bias leaves the 32-bit range;
 /// every `SMLAD`/`SMLAxy` sets the Q flag when its addition overflows, so returns `false`
 /// (outputs to be computed again) if any partial sum did, `true` otherwise.
@@ -94,190 +338,21 @@ pub unsafe fn band3x3_i16(args: &Band3x3I16Args) -> bool {
     // SAFETY: the caller guarantees the ranges above; r6/r7 and the stack frame are saved and
     // restored inside the block, every other written register is declared.
     unsafe {
-        asm!(
-            "push {{r6, r7}}",
-            // Clear Q: the multiply-accumulates set it when a sum leaves the 32-bit range.
-            "movs r1, #0",
-            "msr APSR_nzcvq, r1",
-            // Locals: [sp] multiplier, lo, hi, [sp+12] bias twice, [sp+20] end of the pair
-            // loop's output, [sp+24] this channel's slot 0, [sp+28] next row offsets,
-            // [sp+32] rows left, [sp+36] output bytes of a row's pairs, [sp+40] out_w odd,
-            // [sp+44] stride_w, [sp+48] channels left, [sp+52] next channel's output,
-            // [sp+56] next weights, [sp+60] next stage, [sp+64] plane bytes, [sp+68] row
-            // offsets, [sp+72] rows, [sp+76] out_stride, [sp+80] stage bytes.
-            "sub sp, sp, #88",
-            "ldr r1, [r0, #0]",
-            "str r1, [sp, #24]",
-            "ldr r1, [r0, #4]",
-            "str r1, [sp, #68]",
-            "ldr r1, [r0, #8]",
-            "str r1, [sp, #72]",
-            "ldr r1, [r0, #12]",
-            "str r1, [sp, #52]",
-            "ldr r1, [r0, #16]",
-            "str r1, [sp, #76]",
-            "ldr r1, [r0, #24]",
-            "str r1, [sp, #56]",
-            "ldr r1, [r0, #28]",
-            "str r1, [sp, #60]",
-            "ldr r1, [r0, #32]",
-            "str r1, [sp, #44]",
-            "ldr r1, [r0, #36]",
-            "str r1, [sp, #64]",
-            "ldr r1, [r0, #40]",
-            "str r1, [sp, #4]",
-            "ldr r1, [r0, #44]",
-            "str r1, [sp, #8]",
-            "ldr r1, [r0, #48]",
-            "str r1, [sp, #48]",
-            "ldr r1, [r0, #52]",
-            "str r1, [sp, #80]",
-            "ldr r3, [r0, #20]",
-            "and r4, r3, #1",
-            "str r4, [sp, #40]",
-            "lsr r3, r3, #1",
-            "ldr r4, [r0, #16]",
-            "mul r3, r3, r4",
-            "lsl r3, r3, #1",
-            "str r3, [sp, #36]",
-            // Per channel: r5-r9 its weights (out_stride in the top half of r9), the stage on
-            // the stack.
-            "7:",
-            "ldr r1, [sp, #56]",
-            "ldm r1!, {{r5, r6, r7, r8, r9}}",
-            "str r1, [sp, #56]",
-            "ldr r2, [sp, #76]",
-            "bfi r9, r2, #16, #16",
-            "ldr r1, [sp, #60]",
-            "ldr r0, [r1]",
-            "ldr r2, [r1, #16]",
-            "ldr r3, [sp, #80]",
-            "add r1, r1, r3",
-            "str r1, [sp, #60]",
-            "str r2, [sp]",
-            "str r0, [sp, #12]",
-            "str r0, [sp, #16]",
-            "ldr lr, [sp, #52]",
-            "add r1, lr, #2",
-            "str r1, [sp, #52]",
-            "ldr r1, [sp, #68]",
-            "str r1, [sp, #28]",
-            "ldr r1, [sp, #72]",
-            "str r1, [sp, #32]",
-            // Per output row: r10-r12 its three input rows, lr the output.
-            "2:",
-            "ldr r1, [sp, #28]",
-            "ldm r1!, {{r10, r11, r12}}",
-            "str r1, [sp, #28]",
-            "ldr r1, [sp, #24]",
-            "add r10, r10, r1",
-            "add r11, r11, r1",
-            "add r12, r12, r1",
-            "ldr r1, [sp, #36]",
-            "cmp r1, #0",
-            "beq 5f",
-            "add r1, lr, r1",
-            "str r1, [sp, #20]",
-            "ldr r1, [sp, #44]",
-            "cmp r1, #1",
-            "bne 4f",
-            // Stride 1, two pixels: taps x0..x3 of each row in r0 (x0|x1), r1 (x2|x3).
-            "3:",
-            "ldrd r3, r4, [sp, #12]",
-            "ldrd r0, r1, [r10], #4",
-            "pkhbt r2, r1, r0",
-            "smlad r3, r0, r5, r3",
-            "smlabb r3, r1, r8, r3",
-            "smladx r4, r2, r5, r4",
-            "smlatb r4, r1, r8, r4",
-            "ldrd r0, r1, [r11], #4",
-            "pkhbt r2, r1, r0",
-            "smlad r3, r0, r6, r3",
-            "smlabt r3, r1, r8, r3",
-            "smladx r4, r2, r6, r4",
-            "smlatt r4, r1, r8, r4",
-            "ldrd r0, r1, [r12], #4",
-            "pkhbt r2, r1, r0",
-            "smlad r3, r0, r7, r3",
-            "smlabb r3, r1, r9, r3",
-            "smladx r4, r2, r7, r4",
-            "smlatb r4, r1, r9, r4",
-            stage_pair!(),
-            "ldr r0, [sp, #20]",
-            "cmp lr, r0",
-            "bne 3b",
-            "b 5f",
-            // Stride 2, two pixels: taps x0..x4 in r0 (x0|x1), r1 (x2|x3), r2 (x4|x5).
-            "4:",
-            "ldrd r3, r4, [sp, #12]",
-            "ldrd r0, r1, [r10], #8",
-            "ldr r2, [r10]",
-            "smlad r3, r0, r5, r3",
-            "smlabb r3, r1, r8, r3",
-            "smlad r4, r1, r5, r4",
-            "smlabb r4, r2, r8, r4",
-            "ldrd r0, r1, [r11], #8",
-            "ldr r2, [r11]",
-            "smlad r3, r0, r6, r3",
-            "smlabt r3, r1, r8, r3",
-            "smlad r4, r1, r6, r4",
-            "smlabt r4, r2, r8, r4",
-            "ldrd r0, r1, [r12], #8",
-            "ldr r2, [r12]",
-            "smlad r3, r0, r7, r3",
-            "smlabb r3, r1, r9, r3",
-            "smlad r4, r1, r7, r4",
-            "smlabb r4, r2, r9, r4",
-            stage_pair!(),
-            "ldr r0, [sp, #20]",
-            "cmp lr, r0",
-            "bne 4b",
-            // The last pixel of an odd row.
-            "5:",
-            "ldr r0, [sp, #40]",
-            "cmp r0, #0",
-            "beq 6f",
-            "ldr r3, [sp, #12]",
-            "ldrd r0, r1, [r10]",
-            "smlad r3, r0, r5, r3",
-            "smlabb r3, r1, r8, r3",
-            "ldrd r0, r1, [r11]",
-            "smlad r3, r0, r6, r3",
-            "smlabt r3, r1, r8, r3",
-            "ldrd r0, r1, [r12]",
-            "smlad r3, r0, r7, r3",
-            "smlabb r3, r1, r9, r3",
-            "ldm sp, {{r0, r1, r2}}",
-            "smmulr r3, r3, r0",
-            "cmp r3, r1",
-            "it lt",
-            "movlt r3, r1",
-            "cmp r3, r2",
-            "it gt",
-            "movgt r3, r2",
-            "strh r3, [lr]",
-            "add lr, lr, r9, lsr #16",
-            // Next output row, then next channel.
-            "6:",
-            "ldr r1, [sp, #32]",
-            "subs r1, r1, #1",
-            "str r1, [sp, #32]",
-            "bne 2b",
-            "ldr r1, [sp, #24]",
-            "ldr r2, [sp, #64]",
-            "add r1, r1, r2",
-            "str r1, [sp, #24]",
-            "ldr r1, [sp, #48]",
-            "subs r1, r1, #1",
-            "str r1, [sp, #48]",
-            "bne 7b",
-            "add sp, sp, #88",
-            "mrs r0, apsr",
-            "pop {{r6, r7}}",
-            inout("r0") args as *const Band3x3I16Args => apsr,
-            out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
-            out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
-        );
+        if args.lo == 0 {
+            asm!(
+                band3x3_i16_body!(clamp_relu!()),
+                inout("r0") args as *const Band3x3I16Args => apsr,
+                out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
+            );
+        } else {
+            asm!(
+                band3x3_i16_body!(clamp_any!()),
+                inout("r0") args as *const Band3x3I16Args => apsr,
+                out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
+            );
+        }
     }
     apsr & (1 << 27) == 0
 }
