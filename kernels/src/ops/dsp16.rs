@@ -488,9 +488,10 @@ fn im2col(g: &ConvGeometry, input: &[i16], b: usize, pixel: usize, row: &mut [i1
 }
 
 /// One block of `n <= 4` pixels (interleaved in `wide`) against every output channel. `out`
-/// holds `n * out_c` outputs, `weights` `out_c` rows of `k2` words, `stages` `out_c` stages
-/// (`None` if not). `smmulr_only`: every channel's fast form needs no shift after the high
-/// word ([`Stage::fast_post`] 0), so it is one rounded high multiply.
+/// holds `n * out_c` outputs, `weights` the channels' rows of `k2` words, interleaved by
+/// pairs of channels (see [`ConvGemmI16::weights`]), `stages` `out_c` stages (`None` if
+/// not). `smmulr_only`: every channel's fast form needs no shift after the high word
+/// ([`Stage::fast_post`] 0), so it is one rounded high multiply.
 #[allow(clippy::too_many_arguments)]
 fn gemm_block(
     wide: &[u32],
@@ -503,57 +504,81 @@ fn gemm_block(
     n: usize,
 ) -> Option<()> {
     let out_c = weights.len().checked_div(k2)?;
-    let rows = weights
-        .chunks_exact(k2)
-        .zip(stages.chunks_exact(Stage::WORDS));
-    if !q.acc32 && n == BLOCK && out.len() == BLOCK * out_c {
-        #[cfg(all(target_arch = "arm", feature = "dsp"))]
-        if smmulr_only && gemm4_smmulr(wide, weights, k2, stages, out, out_c, q.act) {
-            return Some(());
-        }
-        // A full block: the four pixels' output rows walked alongside the channels, so the
-        // stores need no index arithmetic or checks.
-        let (o0, rest) = out.split_at_mut(out_c);
-        let (o1, rest) = rest.split_at_mut(out_c);
-        let (o2, o3) = rest.split_at_mut(out_c);
-        let outs = o0.iter_mut().zip(o1).zip(o2.iter_mut().zip(o3));
-        if smmulr_only {
-            // The fast form with no post shift is `SMMULR(acc + bias, fast_mul)`: two words
-            // of the stage and one instruction per output, no 64-bit arithmetic or flag
-            // tests; a sum whose add overflows takes the int64 form, out of line.
-            for ((w, st), ((y0, y1), (y2, y3))) in rows.zip(outs) {
-                let stage = |a: i32| Stage::apply_words_as(st, a, q.act, true);
-                let [a0, a1, a2, a3] = dot4(wide, w);
-                [*y0, *y1, *y2, *y3] = [stage(a0), stage(a1), stage(a2), stage(a3)];
-            }
-            return Some(());
-        }
-        for ((w, st), ((y0, y1), (y2, y3))) in rows.zip(outs) {
-            [*y0, *y1, *y2, *y3] = Stage::from_words(st)?.apply4(dot4(wide, w), q.act);
-        }
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    if !q.acc32
+        && n == BLOCK
+        && out.len() == BLOCK * out_c
+        && smmulr_only
+        && gemm4x2_smmulr(wide, weights, k2, stages, out, out_c, q.act)
+    {
         return Some(());
     }
-    for (c, (w, st)) in rows.enumerate() {
-        let acc = dot4(wide, w);
-        if q.acc32 {
-            for (slot, &a) in acc.iter().enumerate().take(n) {
-                *out.get_mut(slot * out_c + c)? = q.finish(c, a)?;
-            }
-        } else if let Some(st) = Stage::from_words(st) {
-            for (slot, &a) in acc.iter().enumerate().take(n) {
-                *out.get_mut(slot * out_c + c)? = st.apply(a, q.act);
-            }
-        }
+    // Non-zero (`k2` is, and the product does not wrap), which spares `chunks_exact` its
+    // panic.
+    let pair_words = k2.checked_mul(2).filter(|&w| w > 0)?;
+    let mut pairs = weights.chunks_exact(pair_words);
+    for (j, pair) in (&mut pairs).enumerate() {
+        let [even, odd] = dot4x2(wide, pair);
+        let c = 2 * j;
+        store_channel(c, even, q, stages, smmulr_only, out, out_c, n)?;
+        store_channel(c + 1, odd, q, stages, smmulr_only, out, out_c, n)?;
+    }
+    let last = pairs.remainder();
+    if !last.is_empty() {
+        store_channel(
+            out_c - 1,
+            dot4(wide, last),
+            q,
+            stages,
+            smmulr_only,
+            out,
+            out_c,
+            n,
+        )?;
     }
     Some(())
 }
 
-/// A full block against every channel in assembly
-/// ([`crate::arch::cortex_m_dsp::dsp16::gemm4_smmulr`]), for layers whose stages are all
-/// one `SMMULR`: `false`, with the outputs to be computed again, if a sum plus its bias left
-/// the 32-bit range, or (never, by the entry's checks) if a slice does not match.
+/// Channel `c`'s outputs for the block's first `n` pixels from its four sums `acc`: TFLM's
+/// int32 path (`acc32`), the one-`SMMULR` stage (`smmulr_only`, see [`gemm_block`]) or the
+/// channel's [`Stage`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn store_channel(
+    c: usize,
+    acc: [i32; 4],
+    q: &Quant<'_>,
+    stages: &[u32],
+    smmulr_only: bool,
+    out: &mut [i16],
+    out_c: usize,
+    n: usize,
+) -> Option<()> {
+    let words = stages.get(c * Stage::WORDS..(c + 1) * Stage::WORDS)?;
+    let ys: [i16; 4] = if q.acc32 {
+        let mut ys = [0i16; 4];
+        for (y, &a) in ys.iter_mut().zip(&acc).take(n) {
+            *y = q.finish(c, a)?;
+        }
+        ys
+    } else if smmulr_only {
+        acc.map(|a| Stage::apply_words_as(words, a, q.act, true))
+    } else {
+        Stage::from_words(words)?.apply4(acc, q.act)
+    };
+    for (slot, &y) in ys.iter().enumerate().take(n) {
+        *out.get_mut(slot * out_c + c)? = y;
+    }
+    Some(())
+}
+
+/// A full block against every pair of channels in assembly
+/// ([`crate::arch::cortex_m_dsp::dsp16::gemm4x2_smmulr`]), and an odd last channel with
+/// [`dot4`], for layers whose stages are all one `SMMULR`: `false`, with the outputs to be
+/// computed again, if a sum left the 32-bit range, or (never, by the entry's checks) if a
+/// slice does not match.
 #[cfg(all(target_arch = "arm", feature = "dsp"))]
-fn gemm4_smmulr(
+fn gemm4x2_smmulr(
     wide: &[u32],
     weights: &[u32],
     k2: usize,
@@ -572,31 +597,60 @@ fn gemm4_smmulr(
         || weights.len() != out_c * k2
         || stages.len() < out_c * Stage::WORDS
         || out.len() != BLOCK * out_c
+        || act.0 > act.1
+        || i16::try_from(act.0).is_err()
+        || i16::try_from(act.1).is_err()
     {
         return false;
     }
-    let args = asm::Gemm4I16Args {
-        wide: wide.as_ptr(),
-        wide_end: wide.as_ptr_range().end,
-        weights: weights.as_ptr(),
-        stages: stages.as_ptr(),
-        out: out.as_mut_ptr(),
-        stride: out_c * 2,
-        channels: out_c,
-        lo: act.0,
-        hi: act.1,
-    };
-    // SAFETY: `wide` is `k2` (even, >= 2) groups of four words, `weights` `out_c` rows of
-    // `k2` words, `stages` `out_c` stages (the caller's `smmulr_only`: every bias fits 32 bits
-    // and no fast form has a post shift), `out` the four pixels' rows of `out_c` values
-    // (`2 * out_c` bytes apart), `out_c >= 1`; `FULL` only for the whole int16 range.
-    unsafe {
-        if act == (-32768, 32767) {
-            asm::gemm4_smmulr::<true>(&args)
-        } else {
-            asm::gemm4_smmulr::<false>(&args)
+    let pairs = out_c / 2;
+    if pairs > 0 {
+        let both = |v: i32| (v as u16 as u32) * 0x1_0001;
+        let args = asm::Gemm4x2I16Args {
+            wide: wide.as_ptr(),
+            wide_end: wide.as_ptr_range().end,
+            stages: stages.as_ptr(),
+            out: out.as_mut_ptr(),
+            stride: out_c * 2,
+            out_end: out.as_mut_ptr().wrapping_add(2 * pairs),
+            lo2: both(act.0),
+            hi2: both(act.1),
+            weights: weights.as_ptr(),
+        };
+        // SAFETY: `wide` is `k2` (even, >= 2) groups of four words, `weights` holds `pairs`
+        // pairs of rows of `k2` words (`out_c * k2` words), `stages` `out_c` stages (the
+        // caller's `smmulr_only`: every bias fits 32 bits and no fast form has a post shift),
+        // `out` the four pixels' rows of `out_c` values (`2 * out_c` bytes apart), of which
+        // the assembly writes the first `2 * pairs`, `pairs >= 1`; the bounds are int16
+        // values with `lo <= hi`, `CLAMP_NONE` only for the whole int16 range and
+        // `CLAMP_LOW_ZERO` only for `lo = 0`.
+        let ok = unsafe {
+            match act {
+                (-32768, 32767) => asm::gemm4x2_smmulr::<{ asm::CLAMP_NONE }>(&args),
+                (0, _) => asm::gemm4x2_smmulr::<{ asm::CLAMP_LOW_ZERO }>(&args),
+                _ => asm::gemm4x2_smmulr::<{ asm::CLAMP_ANY }>(&args),
+            }
+        };
+        if !ok {
+            return false;
         }
     }
+    if out_c % 2 == 1 {
+        let c = out_c - 1;
+        let (Some(row), Some(words)) = (
+            weights.get(c * k2..),
+            stages.get(c * Stage::WORDS..(c + 1) * Stage::WORDS),
+        ) else {
+            return false;
+        };
+        let acc = dot4(wide, row);
+        for (slot, a) in acc.into_iter().enumerate() {
+            if let Some(y) = out.get_mut(slot * out_c + c) {
+                *y = Stage::apply_words_as(words, a, act, true);
+            }
+        }
+    }
+    true
 }
 
 /// The four pixels' 32-bit sums of `wide` (`k2` groups of four words) against one channel's
@@ -611,6 +665,35 @@ fn dot4(wide: &[u32], w: &[u32]) -> [i32; 4] {
     {
         portable_dot4(wide, w)
     }
+}
+
+/// The four pixels' 32-bit sums of `wide` against a pair of channels' interleaved rows
+/// `pair` (per pair of taps the even channel's word, then the odd channel's).
+#[inline(always)]
+fn dot4x2(wide: &[u32], pair: &[u32]) -> [[i32; 4]; 2] {
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    {
+        crate::arch::cortex_m_dsp::dsp16::dot4x2(wide, pair)
+    }
+    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+    {
+        portable_dot4x2(wide, pair)
+    }
+}
+
+/// The portable definition of [`dot4x2`]: what [`portable_dot4`] gives for each channel's
+/// own row, wrapping as `SMLAD` does.
+pub fn portable_dot4x2(wide: &[u32], pair: &[u32]) -> [[i32; 4]; 2] {
+    let (mut even, mut odd) = ([0i32; 4], [0i32; 4]);
+    for (x, w) in wide.chunks_exact(BLOCK).zip(pair.chunks_exact(2)) {
+        if let [we, wo] = *w {
+            for ((e, o), &x) in even.iter_mut().zip(odd.iter_mut()).zip(x) {
+                *e = smlad(x, we, *e);
+                *o = smlad(x, wo, *o);
+            }
+        }
+    }
+    [even, odd]
 }
 
 /// The portable definition of [`dot4`]: what `SMLAD` computes, wrapping at 32 bits.
