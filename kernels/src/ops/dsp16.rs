@@ -337,6 +337,14 @@ pub fn conv_gemm_i16(
     let stages: &mut [u32] = bytemuck::try_cast_slice_mut(stages).ok()?;
     write_stages(q, stages)?;
     let smmulr_only = Stage::smmulr_only(stages);
+    let stages: &[u32] = stages;
+    // Full blocks of a layer whose stages are all one `SMMULR` take the assembly GEMM, its
+    // slices checked once here rather than per block.
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    let asm_plan = match (q.acc32, smmulr_only) {
+        (false, true) => AsmGemm::new(weights, k2, stages, out_c, q.act),
+        _ => None,
+    };
     let (wide, rest) = scratch.split_at_mut_checked(k2 * BLOCK * 4)?;
     let wide: &mut [u32] = bytemuck::try_cast_slice_mut(wide).ok()?;
     // Four im2col rows of `k2` words each (the taps as pairs, zero past the filter's end).
@@ -383,6 +391,13 @@ pub fn conv_gemm_i16(
             }
             let out =
                 output.get_mut((b * pixels + first) * out_c..(b * pixels + first + n) * out_c)?;
+            #[cfg(all(target_arch = "arm", feature = "dsp"))]
+            if let Some(plan) = &asm_plan {
+                if n == BLOCK && plan.run(wide, out) {
+                    first += n;
+                    continue;
+                }
+            }
             gemm_block(wide, weights, k2, q, stages, smmulr_only, out, n)?;
             first += n;
         }
@@ -504,15 +519,6 @@ fn gemm_block(
     n: usize,
 ) -> Option<()> {
     let out_c = weights.len().checked_div(k2)?;
-    #[cfg(all(target_arch = "arm", feature = "dsp"))]
-    if !q.acc32
-        && n == BLOCK
-        && out.len() == BLOCK * out_c
-        && smmulr_only
-        && gemm4x2_smmulr(wide, weights, k2, stages, out, out_c, q.act)
-    {
-        return Some(());
-    }
     // Non-zero (`k2` is, and the product does not wrap), which spares `chunks_exact` its
     // panic.
     let pair_words = k2.checked_mul(2).filter(|&w| w > 0)?;
@@ -555,102 +561,145 @@ fn store_channel(
     n: usize,
 ) -> Option<()> {
     let words = stages.get(c * Stage::WORDS..(c + 1) * Stage::WORDS)?;
-    let ys: [i16; 4] = if q.acc32 {
-        let mut ys = [0i16; 4];
-        for (y, &a) in ys.iter_mut().zip(&acc).take(n) {
-            *y = q.finish(c, a)?;
+    // Only the block's `n` pixels (a partial block is a layer's last, or a
+    // FULLY_CONNECTED's single row).
+    let sums = acc.iter().enumerate().take(n);
+    if q.acc32 {
+        for (slot, &a) in sums {
+            *out.get_mut(slot * out_c + c)? = q.finish(c, a)?;
         }
-        ys
     } else if smmulr_only {
-        acc.map(|a| Stage::apply_words_as(words, a, q.act, true))
+        for (slot, &a) in sums {
+            *out.get_mut(slot * out_c + c)? = Stage::apply_words_as(words, a, q.act, true);
+        }
+    } else if n == BLOCK {
+        let ys = Stage::from_words(words)?.apply4(acc, q.act);
+        for (slot, &y) in ys.iter().enumerate() {
+            *out.get_mut(slot * out_c + c)? = y;
+        }
     } else {
-        Stage::from_words(words)?.apply4(acc, q.act)
-    };
-    for (slot, &y) in ys.iter().enumerate().take(n) {
-        *out.get_mut(slot * out_c + c)? = y;
+        let st = Stage::from_words(words)?;
+        for (slot, &a) in sums {
+            *out.get_mut(slot * out_c + c)? = st.apply(a, q.act);
+        }
     }
     Some(())
 }
 
-/// A full block against every pair of channels in assembly
+/// A layer's full blocks against every pair of channels in assembly
 /// ([`crate::arch::cortex_m_dsp::dsp16::gemm4x2_smmulr`]), and an odd last channel with
-/// [`dot4`], for layers whose stages are all one `SMMULR`: `false`, with the outputs to be
-/// computed again, if a sum left the 32-bit range, or (never, by the entry's checks) if a
-/// slice does not match.
+/// [`dot4`], for layers whose stages are all one `SMMULR` (and TFLM's int64 path): the
+/// weights, stages and bounds checked once per layer by [`AsmGemm::new`], each block's
+/// slices by [`AsmGemm::run`].
 #[cfg(all(target_arch = "arm", feature = "dsp"))]
-fn gemm4x2_smmulr(
-    wide: &[u32],
-    weights: &[u32],
+struct AsmGemm<'a> {
+    weights: &'a [u32],
+    stages: &'a [u32],
     k2: usize,
-    stages: &[u32],
-    out: &mut [i16],
     out_c: usize,
     act: (i32, i32),
-) -> bool {
-    use crate::arch::cortex_m_dsp::dsp16 as asm;
-    let Some(wide) = wide.get(..k2 * BLOCK) else {
-        return false;
-    };
-    if k2 < 2
-        || !k2.is_multiple_of(2)
-        || out_c == 0
-        || weights.len() != out_c * k2
-        || stages.len() < out_c * Stage::WORDS
-        || out.len() != BLOCK * out_c
-        || act.0 > act.1
-        || i16::try_from(act.0).is_err()
-        || i16::try_from(act.1).is_err()
-    {
-        return false;
+}
+
+#[cfg(all(target_arch = "arm", feature = "dsp"))]
+impl<'a> AsmGemm<'a> {
+    /// The plan, or `None` (the portable path then runs) unless `k2` is even and at least
+    /// 2, `weights` holds `out_c` rows of `k2` words, `stages` `out_c` stages (the caller's
+    /// word that every one is a single `SMMULR`), and the bounds are int16 with `lo <= hi`.
+    fn new(
+        weights: &'a [u32],
+        k2: usize,
+        stages: &'a [u32],
+        out_c: usize,
+        act: (i32, i32),
+    ) -> Option<Self> {
+        let fits = |v: i32| i16::try_from(v).is_ok();
+        let ok = k2 >= 2
+            && k2.is_multiple_of(2)
+            && out_c > 0
+            && Some(weights.len()) == out_c.checked_mul(k2)
+            && stages.len() >= out_c.checked_mul(Stage::WORDS)?
+            && act.0 <= act.1
+            && fits(act.0)
+            && fits(act.1);
+        ok.then_some(AsmGemm {
+            weights,
+            stages,
+            k2,
+            out_c,
+            act,
+        })
     }
-    let pairs = out_c / 2;
-    if pairs > 0 {
-        let both = |v: i32| (v as u16 as u32) * 0x1_0001;
-        let args = asm::Gemm4x2I16Args {
-            wide: wide.as_ptr(),
-            wide_end: wide.as_ptr_range().end,
-            stages: stages.as_ptr(),
-            out: out.as_mut_ptr(),
-            stride: out_c * 2,
-            out_end: out.as_mut_ptr().wrapping_add(2 * pairs),
-            lo2: both(act.0),
-            hi2: both(act.1),
-            weights: weights.as_ptr(),
-        };
-        // SAFETY: `wide` is `k2` (even, >= 2) groups of four words, `weights` holds `pairs`
-        // pairs of rows of `k2` words (`out_c * k2` words), `stages` `out_c` stages (the
-        // caller's `smmulr_only`: every bias fits 32 bits and no fast form has a post shift),
-        // `out` the four pixels' rows of `out_c` values (`2 * out_c` bytes apart), of which
-        // the assembly writes the first `2 * pairs`, `pairs >= 1`; the bounds are int16
-        // values with `lo <= hi`, `CLAMP_NONE` only for the whole int16 range and
-        // `CLAMP_LOW_ZERO` only for `lo = 0`.
-        let ok = unsafe {
-            match act {
-                (-32768, 32767) => asm::gemm4x2_smmulr::<{ asm::CLAMP_NONE }>(&args),
-                (0, _) => asm::gemm4x2_smmulr::<{ asm::CLAMP_LOW_ZERO }>(&args),
-                _ => asm::gemm4x2_smmulr::<{ asm::CLAMP_ANY }>(&args),
-            }
-        };
-        if !ok {
-            return false;
-        }
-    }
-    if out_c % 2 == 1 {
-        let c = out_c - 1;
-        let (Some(row), Some(words)) = (
-            weights.get(c * k2..),
-            stages.get(c * Stage::WORDS..(c + 1) * Stage::WORDS),
-        ) else {
+
+    /// One full block (`wide`: at least `k2` groups of four words) into `out` (the four
+    /// pixels' rows of `out_c` values): `false`, with the outputs to be computed again, if a
+    /// sum left the 32-bit range, or (never, by the caller's slicing) if `out` or `wide` is
+    /// short.
+    #[inline(always)]
+    fn run(&self, wide: &[u32], out: &mut [i16]) -> bool {
+        use crate::arch::cortex_m_dsp::dsp16 as asm;
+        let AsmGemm {
+            weights,
+            stages,
+            k2,
+            out_c,
+            act,
+        } = *self;
+        let Some(wide) = wide.get(..k2 * BLOCK) else {
             return false;
         };
-        let acc = dot4(wide, row);
-        for (slot, a) in acc.into_iter().enumerate() {
-            if let Some(y) = out.get_mut(slot * out_c + c) {
-                *y = Stage::apply_words_as(words, a, act, true);
+        if out.len() != BLOCK * out_c {
+            return false;
+        }
+        let pairs = out_c / 2;
+        if pairs > 0 {
+            let both = |v: i32| (v as u16 as u32) * 0x1_0001;
+            let args = asm::Gemm4x2I16Args {
+                wide: wide.as_ptr(),
+                wide_end: wide.as_ptr_range().end,
+                stages: stages.as_ptr(),
+                out: out.as_mut_ptr(),
+                stride: out_c * 2,
+                out_end: out.as_mut_ptr().wrapping_add(2 * pairs),
+                lo2: both(act.0),
+                hi2: both(act.1),
+                weights: weights.as_ptr(),
+            };
+            // SAFETY: `wide` is `k2` (even, >= 2) groups of four words, `weights` holds `pairs`
+            // pairs of rows of `k2` words (`out_c * k2` words), `stages` `out_c` stages (the
+            // caller's `smmulr_only`: every bias fits 32 bits and no fast form has a post
+            // shift), `out` the four pixels' rows of `out_c` values (`2 * out_c` bytes apart),
+            // of which the assembly writes the first `2 * pairs`, `pairs >= 1`; the bounds are
+            // int16 values with `lo <= hi`, `CLAMP_NONE` only for the whole int16 range and
+            // `CLAMP_LOW_ZERO` only for `lo = 0` (all checked by `new`, the slices' lengths
+            // above).
+            let ok = unsafe {
+                match act {
+                    (-32768, 32767) => asm::gemm4x2_smmulr::<{ asm::CLAMP_NONE }>(&args),
+                    (0, _) => asm::gemm4x2_smmulr::<{ asm::CLAMP_LOW_ZERO }>(&args),
+                    _ => asm::gemm4x2_smmulr::<{ asm::CLAMP_ANY }>(&args),
+                }
+            };
+            if !ok {
+                return false;
             }
         }
+        if out_c % 2 == 1 {
+            let c = out_c - 1;
+            let (Some(row), Some(words)) = (
+                weights.get(c * k2..),
+                stages.get(c * Stage::WORDS..(c + 1) * Stage::WORDS),
+            ) else {
+                return false;
+            };
+            let acc = dot4(wide, row);
+            for (slot, a) in acc.into_iter().enumerate() {
+                if let Some(y) = out.get_mut(slot * out_c + c) {
+                    *y = Stage::apply_words_as(words, a, act, true);
+                }
+            }
+        }
+        true
     }
-    true
 }
 
 /// The four pixels' 32-bit sums of `wide` (`k2` groups of four words) against one channel's
