@@ -432,10 +432,19 @@ fn copy_run(dst: &mut [i16], src: &[i16]) {
     let n = dst.len().min(src.len());
     #[cfg(target_arch = "arm")]
     if n <= 16 {
-        for (d, &v) in dst.iter_mut().zip(src) {
+        // Two values per step, which halves the loop's overhead (a 3x3 filter over 3 input
+        // channels copies 9-value runs, 27 per pixel).
+        for (d, s) in dst.chunks_exact_mut(2).zip(src.chunks_exact(2)) {
             // Keeps LLVM from turning the loop back into a `memcpy` call.
             crate::arch::no_unroll();
-            *d = v;
+            if let ([d0, d1], [s0, s1]) = (d, s) {
+                (*d0, *d1) = (*s0, *s1);
+            }
+        }
+        if n % 2 == 1 {
+            if let (Some(d), Some(&v)) = (dst.get_mut(n - 1), src.get(n - 1)) {
+                *d = v;
+            }
         }
         return;
     }
