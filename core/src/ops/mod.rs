@@ -1269,8 +1269,10 @@ pub struct ConvGemmI16 {
     pub output: TensorId,
     /// Shapes, strides, dilation and padding.
     pub geom: ConvGeometry,
-    /// Weights widened to 16 bits, `[out_c][k2 * 2]`: each output channel's taps in
-    /// `(ky, kx, ic)` order, zero padded.
+    /// Weights widened to 16 bits: each output channel's row of `k2` words (pairs of taps in
+    /// `(ky, kx, ic)` order, zero padded), stored by pairs of channels with the two rows
+    /// interleaved word by word (channel `2j`'s word `t` at word `2j * k2 + 2t`, channel
+    /// `2j + 1`'s next to it); an odd last channel's row follows as it is.
     pub weights: ConstRef<i16>,
     /// Taps per output pixel rounded up to a multiple of 4, divided by 2 (pairs of taps; even).
     pub k2: u32,

@@ -370,6 +370,14 @@ pub fn conv_gemm_i16(
     let stages: &mut [u32] = bytemuck::try_cast_slice_mut(stages).ok()?;
     write_stages(q, stages)?;
     let smmulr_only = Stage::smmulr_only(stages);
+    let stages: &[u32] = stages;
+    // Full blocks of a layer whose stages are all one `SMMULR` take the assembly GEMM, its
+    // slices checked once here rather than per block.
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    let asm_plan = match (q.acc32, smmulr_only) {
+        (false, true) => AsmGemm::new(weights, k2, stages, out_c, q.act),
+        _ => None,
+    };
     let (wide, rest) = scratch.split_at_mut_checked(k2 * BLOCK * 4)?;
     let wide: &mut [u32] = bytemuck::try_cast_slice_mut(wide).ok()?;
     // Four im2col rows of `k2` words each (the taps as pairs, zero past the filter's end).
@@ -416,6 +424,13 @@ pub fn conv_gemm_i16(
             }
             let out =
                 output.get_mut((b * pixels + first) * out_c..(b * pixels + first + n) * out_c)?;
+            #[cfg(all(target_arch = "arm", feature = "dsp"))]
+            if let Some(plan) = &asm_plan {
+                if n == BLOCK && plan.run(wide, out) {
+                    first += n;
+                    continue;
+                }
+            }
             gemm_block(wide, weights, k2, q, stages, smmulr_only, out, n)?;
             first += n;
         }
@@ -450,10 +465,19 @@ fn copy_run(dst: &mut [i16], src: &[i16]) {
     let n = dst.len().min(src.len());
     #[cfg(target_arch = "arm")]
     if n <= 16 {
-        for (d, &v) in dst.iter_mut().zip(src) {
+        // Two values per step, which halves the loop's overhead (a 3x3 filter over 3 input
+        // channels copies 9-value runs, 27 per pixel).
+        for (d, s) in dst.chunks_exact_mut(2).zip(src.chunks_exact(2)) {
             // Keeps LLVM from turning the loop back into a `memcpy` call.
             crate::arch::no_unroll();
-            *d = v;
+            if let ([d0, d1], [s0, s1]) = (d, s) {
+                (*d0, *d1) = (*s0, *s1);
+            }
+        }
+        if n % 2 == 1 {
+            if let (Some(d), Some(&v)) = (dst.get_mut(n - 1), src.get(n - 1)) {
+                *d = v;
+            }
         }
         return;
     }
@@ -521,9 +545,10 @@ fn im2col(g: &ConvGeometry, input: &[i16], b: usize, pixel: usize, row: &mut [i1
 }
 
 /// One block of `n <= 4` pixels (interleaved in `wide`) against every output channel. `out`
-/// holds `n * out_c` outputs, `weights` `out_c` rows of `k2` words, `stages` `out_c` stages
-/// (`None` if not). `smmulr_only`: every channel's fast form needs no shift after the high
-/// word ([`Stage::fast_post`] 0), so it is one rounded high multiply.
+/// holds `n * out_c` outputs, `weights` the channels' rows of `k2` words, interleaved by
+/// pairs of channels (see [`ConvGemmI16::weights`]), `stages` `out_c` stages (`None` if
+/// not). `smmulr_only`: every channel's fast form needs no shift after the high word
+/// ([`Stage::fast_post`] 0), so it is one rounded high multiply.
 #[allow(clippy::too_many_arguments)]
 fn gemm_block(
     wide: &[u32],
@@ -536,99 +561,186 @@ fn gemm_block(
     n: usize,
 ) -> Option<()> {
     let out_c = weights.len().checked_div(k2)?;
-    let rows = weights
-        .chunks_exact(k2)
-        .zip(stages.chunks_exact(Stage::WORDS));
-    if !q.acc32 && n == BLOCK && out.len() == BLOCK * out_c {
-        #[cfg(all(target_arch = "arm", feature = "dsp"))]
-        if smmulr_only && gemm4_smmulr(wide, weights, k2, stages, out, out_c, q.act) {
-            return Some(());
-        }
-        // A full block: the four pixels' output rows walked alongside the channels, so the
-        // stores need no index arithmetic or checks.
-        let (o0, rest) = out.split_at_mut(out_c);
-        let (o1, rest) = rest.split_at_mut(out_c);
-        let (o2, o3) = rest.split_at_mut(out_c);
-        let outs = o0.iter_mut().zip(o1).zip(o2.iter_mut().zip(o3));
-        if smmulr_only {
-            // The fast form with no post shift is `SMMULR(acc + bias, fast_mul)`: two words
-            // of the stage and one instruction per output, no 64-bit arithmetic or flag
-            // tests; a sum whose add overflows takes the int64 form, out of line.
-            for ((w, st), ((y0, y1), (y2, y3))) in rows.zip(outs) {
-                let stage = |a: i32| Stage::apply_words_as(st, a, q.act, true);
-                let [a0, a1, a2, a3] = dot4(wide, w);
-                [*y0, *y1, *y2, *y3] = [stage(a0), stage(a1), stage(a2), stage(a3)];
-            }
-            return Some(());
-        }
-        for ((w, st), ((y0, y1), (y2, y3))) in rows.zip(outs) {
-            [*y0, *y1, *y2, *y3] = Stage::from_words(st)?.apply4(dot4(wide, w), q.act);
-        }
-        return Some(());
+    // Non-zero (`k2` is, and the product does not wrap), which spares `chunks_exact` its
+    // panic.
+    let pair_words = k2.checked_mul(2).filter(|&w| w > 0)?;
+    let mut pairs = weights.chunks_exact(pair_words);
+    for (j, pair) in (&mut pairs).enumerate() {
+        let [even, odd] = dot4x2(wide, pair);
+        let c = 2 * j;
+        store_channel(c, even, q, stages, smmulr_only, out, out_c, n)?;
+        store_channel(c + 1, odd, q, stages, smmulr_only, out, out_c, n)?;
     }
-    for (c, (w, st)) in rows.enumerate() {
-        let acc = dot4(wide, w);
-        if q.acc32 {
-            for (slot, &a) in acc.iter().enumerate().take(n) {
-                *out.get_mut(slot * out_c + c)? = q.finish(c, a)?;
-            }
-        } else if let Some(st) = Stage::from_words(st) {
-            for (slot, &a) in acc.iter().enumerate().take(n) {
-                *out.get_mut(slot * out_c + c)? = st.apply(a, q.act);
-            }
+    let last = pairs.remainder();
+    if !last.is_empty() {
+        store_channel(
+            out_c - 1,
+            dot4(wide, last),
+            q,
+            stages,
+            smmulr_only,
+            out,
+            out_c,
+            n,
+        )?;
+    }
+    Some(())
+}
+
+/// Channel `c`'s outputs for the block's first `n` pixels from its four sums `acc`: TFLM's
+/// int32 path (`acc32`), the one-`SMMULR` stage (`smmulr_only`, see [`gemm_block`]) or the
+/// channel's [`Stage`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn store_channel(
+    c: usize,
+    acc: [i32; 4],
+    q: &Quant<'_>,
+    stages: &[u32],
+    smmulr_only: bool,
+    out: &mut [i16],
+    out_c: usize,
+    n: usize,
+) -> Option<()> {
+    let words = stages.get(c * Stage::WORDS..(c + 1) * Stage::WORDS)?;
+    // Only the block's `n` pixels (a partial block is a layer's last, or a
+    // FULLY_CONNECTED's single row).
+    let sums = acc.iter().enumerate().take(n);
+    if q.acc32 {
+        for (slot, &a) in sums {
+            *out.get_mut(slot * out_c + c)? = q.finish(c, a)?;
+        }
+    } else if smmulr_only {
+        for (slot, &a) in sums {
+            *out.get_mut(slot * out_c + c)? = Stage::apply_words_as(words, a, q.act, true);
+        }
+    } else if n == BLOCK {
+        let ys = Stage::from_words(words)?.apply4(acc, q.act);
+        for (slot, &y) in ys.iter().enumerate() {
+            *out.get_mut(slot * out_c + c)? = y;
+        }
+    } else {
+        let st = Stage::from_words(words)?;
+        for (slot, &a) in sums {
+            *out.get_mut(slot * out_c + c)? = st.apply(a, q.act);
         }
     }
     Some(())
 }
 
-/// A full block against every channel in assembly
-/// ([`crate::arch::cortex_m_dsp::dsp16::gemm4_smmulr`]), for layers whose stages are all
-/// one `SMMULR`: `false`, with the outputs to be computed again, if a sum plus its bias left
-/// the 32-bit range, or (never, by the entry's checks) if a slice does not match.
+/// A layer's full blocks against every pair of channels in assembly
+/// ([`crate::arch::cortex_m_dsp::dsp16::gemm4x2_smmulr`]), and an odd last channel with
+/// [`dot4`], for layers whose stages are all one `SMMULR` (and TFLM's int64 path): the
+/// weights, stages and bounds checked once per layer by [`AsmGemm::new`], each block's
+/// slices by [`AsmGemm::run`].
 #[cfg(all(target_arch = "arm", feature = "dsp"))]
-fn gemm4_smmulr(
-    wide: &[u32],
-    weights: &[u32],
+struct AsmGemm<'a> {
+    weights: &'a [u32],
+    stages: &'a [u32],
     k2: usize,
-    stages: &[u32],
-    out: &mut [i16],
     out_c: usize,
     act: (i32, i32),
-) -> bool {
-    use crate::arch::cortex_m_dsp::dsp16 as asm;
-    let Some(wide) = wide.get(..k2 * BLOCK) else {
-        return false;
-    };
-    if k2 < 2
-        || !k2.is_multiple_of(2)
-        || out_c == 0
-        || weights.len() != out_c * k2
-        || stages.len() < out_c * Stage::WORDS
-        || out.len() != BLOCK * out_c
-    {
-        return false;
+}
+
+#[cfg(all(target_arch = "arm", feature = "dsp"))]
+impl<'a> AsmGemm<'a> {
+    /// The plan, or `None` (the portable path then runs) unless `k2` is even and at least
+    /// 2, `weights` holds `out_c` rows of `k2` words, `stages` `out_c` stages (the caller's
+    /// word that every one is a single `SMMULR`), and the bounds are int16 with `lo <= hi`.
+    fn new(
+        weights: &'a [u32],
+        k2: usize,
+        stages: &'a [u32],
+        out_c: usize,
+        act: (i32, i32),
+    ) -> Option<Self> {
+        let fits = |v: i32| i16::try_from(v).is_ok();
+        let ok = k2 >= 2
+            && k2.is_multiple_of(2)
+            && out_c > 0
+            && Some(weights.len()) == out_c.checked_mul(k2)
+            && stages.len() >= out_c.checked_mul(Stage::WORDS)?
+            && act.0 <= act.1
+            && fits(act.0)
+            && fits(act.1);
+        ok.then_some(AsmGemm {
+            weights,
+            stages,
+            k2,
+            out_c,
+            act,
+        })
     }
-    let args = asm::Gemm4I16Args {
-        wide: wide.as_ptr(),
-        wide_end: wide.as_ptr_range().end,
-        weights: weights.as_ptr(),
-        stages: stages.as_ptr(),
-        out: out.as_mut_ptr(),
-        stride: out_c * 2,
-        channels: out_c,
-        lo: act.0,
-        hi: act.1,
-    };
-    // SAFETY: `wide` is `k2` (even, >= 2) groups of four words, `weights` `out_c` rows of
-    // `k2` words, `stages` `out_c` stages (the caller's `smmulr_only`: every bias fits 32 bits
-    // and no fast form has a post shift), `out` the four pixels' rows of `out_c` values
-    // (`2 * out_c` bytes apart), `out_c >= 1`; `FULL` only for the whole int16 range.
-    unsafe {
-        if act == (-32768, 32767) {
-            asm::gemm4_smmulr::<true>(&args)
-        } else {
-            asm::gemm4_smmulr::<false>(&args)
+
+    /// One full block (`wide`: at least `k2` groups of four words) into `out` (the four
+    /// pixels' rows of `out_c` values): `false`, with the outputs to be computed again, if a
+    /// sum left the 32-bit range, or (never, by the caller's slicing) if `out` or `wide` is
+    /// short.
+    #[inline(always)]
+    fn run(&self, wide: &[u32], out: &mut [i16]) -> bool {
+        use crate::arch::cortex_m_dsp::dsp16 as asm;
+        let AsmGemm {
+            weights,
+            stages,
+            k2,
+            out_c,
+            act,
+        } = *self;
+        let Some(wide) = wide.get(..k2 * BLOCK) else {
+            return false;
+        };
+        if out.len() != BLOCK * out_c {
+            return false;
         }
+        let pairs = out_c / 2;
+        if pairs > 0 {
+            let both = |v: i32| (v as u16 as u32) * 0x1_0001;
+            let args = asm::Gemm4x2I16Args {
+                wide: wide.as_ptr(),
+                wide_end: wide.as_ptr_range().end,
+                stages: stages.as_ptr(),
+                out: out.as_mut_ptr(),
+                stride: out_c * 2,
+                out_end: out.as_mut_ptr().wrapping_add(2 * pairs),
+                lo2: both(act.0),
+                hi2: both(act.1),
+                weights: weights.as_ptr(),
+            };
+            // SAFETY: `wide` is `k2` (even, >= 2) groups of four words, `weights` holds `pairs`
+            // pairs of rows of `k2` words (`out_c * k2` words), `stages` `out_c` stages (the
+            // caller's `smmulr_only`: every bias fits 32 bits and no fast form has a post
+            // shift), `out` the four pixels' rows of `out_c` values (`2 * out_c` bytes apart),
+            // of which the assembly writes the first `2 * pairs`, `pairs >= 1`; the bounds are
+            // int16 values with `lo <= hi`, `CLAMP_NONE` only for the whole int16 range and
+            // `CLAMP_LOW_ZERO` only for `lo = 0` (all checked by `new`, the slices' lengths
+            // above).
+            let ok = unsafe {
+                match act {
+                    (-32768, 32767) => asm::gemm4x2_smmulr::<{ asm::CLAMP_NONE }>(&args),
+                    (0, _) => asm::gemm4x2_smmulr::<{ asm::CLAMP_LOW_ZERO }>(&args),
+                    _ => asm::gemm4x2_smmulr::<{ asm::CLAMP_ANY }>(&args),
+                }
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if out_c % 2 == 1 {
+            let c = out_c - 1;
+            let (Some(row), Some(words)) = (
+                weights.get(c * k2..),
+                stages.get(c * Stage::WORDS..(c + 1) * Stage::WORDS),
+            ) else {
+                return false;
+            };
+            let acc = dot4(wide, row);
+            for (slot, a) in acc.into_iter().enumerate() {
+                if let Some(y) = out.get_mut(slot * out_c + c) {
+                    *y = Stage::apply_words_as(words, a, act, true);
+                }
+            }
+        }
+        true
     }
 }
 
@@ -644,6 +756,35 @@ fn dot4(wide: &[u32], w: &[u32]) -> [i32; 4] {
     {
         portable_dot4(wide, w)
     }
+}
+
+/// The four pixels' 32-bit sums of `wide` against a pair of channels' interleaved rows
+/// `pair` (per pair of taps the even channel's word, then the odd channel's).
+#[inline(always)]
+fn dot4x2(wide: &[u32], pair: &[u32]) -> [[i32; 4]; 2] {
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    {
+        crate::arch::cortex_m_dsp::dsp16::dot4x2(wide, pair)
+    }
+    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+    {
+        portable_dot4x2(wide, pair)
+    }
+}
+
+/// The portable definition of [`dot4x2`]: what [`portable_dot4`] gives for each channel's
+/// own row, wrapping as `SMLAD` does.
+pub fn portable_dot4x2(wide: &[u32], pair: &[u32]) -> [[i32; 4]; 2] {
+    let (mut even, mut odd) = ([0i32; 4], [0i32; 4]);
+    for (x, w) in wide.chunks_exact(BLOCK).zip(pair.chunks_exact(2)) {
+        if let [we, wo] = *w {
+            for ((e, o), &x) in even.iter_mut().zip(odd.iter_mut()).zip(x) {
+                *e = smlad(x, we, *e);
+                *o = smlad(x, wo, *o);
+            }
+        }
+    }
+    [even, odd]
 }
 
 /// The portable definition of [`dot4`]: what `SMLAD` computes, wrapping at 32 bits.

@@ -303,16 +303,16 @@ pub fn dsp16_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
         })
         .collect();
     let (mut multiplier, mut shift) = (Vec::new(), Vec::new());
-    // Half the layers have every scale in [2^-16, 2^-2]: the whole layer's output stage is
-    // then one SMMULR per output, the kernels' assembly path (a layer with one channel outside
-    // takes the general stage).
-    let log2_range = match rng.range(0, 1) {
-        0 => (-16.0, -2.0),
-        _ => (-24.0, 2.0),
+    // Half the layers keep every scale within 2^-16..2^-3, so that every channel's output
+    // stage is one `SMMULR` (the form the dense assembly GEMM takes, only when all channels
+    // have it); the others reach far below and above 1 (shifts -31..=7 as TFLM allows).
+    let scales = if rng.range(0, 1) == 0 {
+        (-16.0, -3.0)
+    } else {
+        (-24.0, 2.0)
     };
     for _ in 0..g.out_c {
-        // Effective scales from far below to above 1 (shifts -31..=7 as TFLM allows).
-        let effective = 2f64.powf(rng.float(log2_range.0, log2_range.1));
+        let effective = 2f64.powf(rng.float(scales.0, scales.1));
         let (m, s) = quantize_multiplier(effective)?;
         if !(-31..=7).contains(&s) {
             return None;
@@ -320,8 +320,8 @@ pub fn dsp16_case(rng: &mut Rng, depthwise: bool) -> Option<KernelCase> {
         multiplier.push(m);
         shift.push(s);
     }
-    // The whole range, a ReLU's or ReLU6's (from 0), or any.
-    let act = match rng.range(0, 3) {
+    // The whole range, a ReLU-like low bound of 0 (the GEMM assembly's `USAT` form), or any.
+    let act = match rng.range(0, 2) {
         0 => (-32768, 32767),
         1 => (0, rng.range(0, 32767) as i32),
         _ => (rng.range(-32768, 0) as i32, rng.range(0, 32767) as i32),
@@ -822,10 +822,28 @@ mod tests {
         );
     }
 
+    /// Whether a dense 16x8 case's full blocks take the assembly GEMM on the Cortex-M4 (the
+    /// QEMU kernel check's cases): TFLM's int64 path and every channel's output stage one
+    /// `SMMULR` (`fast_post` 0 for a bias that fits 32 bits).
+    fn gemm_asm_form(consts: &[u8], p: &ferrite_core::ops::ConvGemmI16) -> bool {
+        let words = |r: ferrite_core::ConstRef<i32>| -> Vec<i32> {
+            consts[r.offset as usize..][..4 * p.geom.out_c as usize]
+                .chunks_exact(4)
+                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        };
+        let (m, s) = (words(p.rq.multiplier), words(p.rq.shift));
+        !p.acc32
+            && m.iter().zip(&s).all(|(&m, &s)| {
+                ferrite_kernels::ops::dsp16::Stage::new(Some(0), m, s).fast_post == 0
+            })
+    }
+
     #[test]
     fn dsp16_operators_match_the_reference_on_random_layers() {
         let mut rng = Rng(0x16_0008);
-        let (mut conv, mut dw, mut acc32, mut declined, mut band) = (0, 0, 0, 0, 0);
+        let (mut conv, mut dw, mut acc32, mut declined) = (0, 0, 0, 0);
+        let (mut asm_form, mut band) = (0, 0);
         for i in 0..1200 {
             let depthwise = i % 2 == 1;
             let Some(case) = dsp16_case(&mut rng, depthwise) else {
@@ -839,6 +857,8 @@ mod tests {
                 Op::ConvGemmI16(p) => {
                     conv += 1;
                     acc32 += p.acc32 as u32;
+                    asm_form +=
+                        (gemm_asm_form(&case.consts, p) && p.geom.out_h * p.geom.out_w >= 4) as u32;
                 }
                 Op::DepthwiseDspI16(p) => {
                     dw += 1;
@@ -848,9 +868,9 @@ mod tests {
             }
         }
         assert!(
-            conv > 300 && dw > 300 && acc32 > 30 && declined > 3 && band > 120,
+            conv > 300 && dw > 300 && acc32 > 30 && declined > 3 && asm_form > 100 && band > 120,
             "{conv} conv and {dw} depthwise cases ({band} on bands), {acc32} on the int32 path, \
-             {declined} declined"
+             {declined} declined, {asm_form} in the assembly GEMM's form"
         );
     }
 

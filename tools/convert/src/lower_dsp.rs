@@ -469,12 +469,25 @@ pub fn conv_gemm_i16(
     }
     // The kernel's inner loop takes two pairs of taps at a time.
     let k2 = k.div_ceil(4) * 2;
-    let mut wide = vec![0i16; out_c * k2 * 2];
-    for (dst, w) in wide.chunks_exact_mut(k2 * 2).zip(weights.chunks_exact(k)) {
+    // Rows of `k2` words (pairs of taps), zero padded; then each pair of channels' rows
+    // interleaved word by word, so the kernel loads both channels' words of a pair of taps
+    // with one pointer (an odd last channel keeps its row).
+    let mut rows = vec![0i16; out_c * k2 * 2];
+    for (dst, w) in rows.chunks_exact_mut(k2 * 2).zip(weights.chunks_exact(k)) {
         for (d, &v) in dst.iter_mut().zip(w) {
             *d = v as i16;
         }
     }
+    let mut wide = Vec::with_capacity(rows.len());
+    let mut pairs = rows.chunks_exact(k2 * 4);
+    for pair in &mut pairs {
+        let (a, b) = pair.split_at(k2 * 2);
+        for (wa, wb) in a.chunks_exact(2).zip(b.chunks_exact(2)) {
+            wide.extend_from_slice(wa);
+            wide.extend_from_slice(wb);
+        }
+    }
+    wide.extend_from_slice(pairs.remainder());
     let scratch = ferrite_kernels::ops::dsp16::gemm_scratch_bytes(k2, out_c);
     let op = Op::ConvGemmI16(ConvGemmI16 {
         input,

@@ -6,7 +6,7 @@
 //! fall back to the portable definition when a check fails (which the kernels never let
 //! happen).
 
-use crate::ops::dsp16::{portable_dot4, portable_dot_pair, BLOCK};
+use crate::ops::dsp16::{portable_dot4, portable_dot4x2, portable_dot_pair, BLOCK};
 use core::arch::asm;
 
 /// Four pixels' sums of an interleaved block (`wide`: per pair of taps, the four pixels'
@@ -151,172 +151,329 @@ pub fn dot_quad(
     [a0, a1, a2, a3]
 }
 
-/// Arguments of [`gemm4_smmulr`], read by the assembly from memory (there are not enough
-/// registers to pass them).
+/// The loop body over the block of a pair of channels: two pairs of taps (`k2` is even) of
+/// the four pixels (lr, advanced) against both channels' weight words (r11, advanced), into
+/// r0-r3 (even channel) and r4-r7 (odd channel); r8-r10 and r12 written. Loop label `3`.
+macro_rules! dot4x2_taps {
+    () => {
+        concat!(
+            // Two pairs of taps per iteration (k2 is even); the four loads of a group
+            // pipeline (one cycle each after the first).
+            "3:\n",
+            "ldr r8, [r11], #4\n",
+            "ldr r9, [r11], #4\n",
+            "ldr r10, [lr], #4\n",
+            "ldr r12, [lr], #4\n",
+            "smlad r0, r10, r8, r0\n",
+            "smlad r4, r10, r9, r4\n",
+            "smlad r1, r12, r8, r1\n",
+            "smlad r5, r12, r9, r5\n",
+            "ldr r10, [lr], #4\n",
+            "ldr r12, [lr], #4\n",
+            "smlad r2, r10, r8, r2\n",
+            "smlad r6, r10, r9, r6\n",
+            "smlad r3, r12, r8, r3\n",
+            "smlad r7, r12, r9, r7\n",
+            "ldr r8, [r11], #4\n",
+            "ldr r9, [r11], #4\n",
+            "ldr r10, [lr], #4\n",
+            "ldr r12, [lr], #4\n",
+            "smlad r0, r10, r8, r0\n",
+            "smlad r4, r10, r9, r4\n",
+            "smlad r1, r12, r8, r1\n",
+            "smlad r5, r12, r9, r5\n",
+            "ldr r10, [lr], #4\n",
+            "ldr r12, [lr], #4\n",
+            "smlad r2, r10, r8, r2\n",
+            "smlad r6, r10, r9, r6\n",
+            "smlad r3, r12, r8, r3\n",
+            "smlad r7, r12, r9, r7\n",
+        )
+    };
+}
+
+/// The four pixels' sums of an interleaved block against a pair of channels' interleaved
+/// rows `pair` (per pair of taps the even channel's word, then the odd channel's), as
+/// [`portable_dot4x2`]: sixteen multiply-accumulates per six loaded words.
+#[inline(always)]
+pub fn dot4x2(wide: &[u32], pair: &[u32]) -> [[i32; 4]; 2] {
+    let k2 = pair.len() / 2;
+    if k2 < 2 || !k2.is_multiple_of(2) || pair.len() != 2 * k2 || wide.len() < k2 * BLOCK {
+        return portable_dot4x2(wide, pair);
+    }
+    let Some(wide) = wide.get(..k2 * BLOCK) else {
+        return portable_dot4x2(wide, pair);
+    };
+    let (a0, a1, a2, a3, a4, a5, a6, a7): (i32, i32, i32, i32, i32, i32, i32, i32);
+    // SAFETY: `pair` holds `2 * k2` words and `wide` `4 * k2`, `k2` even and at least 2; the
+    // loop reads six words of them per pair of taps and stops at `wide`'s end (kept on the
+    // stack, popped before the end). The block saves and restores r6/r7 and writes only the
+    // registers it declares.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            "push {{r12}}",
+            "movs r0, #0",
+            "movs r1, #0",
+            "movs r2, #0",
+            "movs r3, #0",
+            "movs r4, #0",
+            "movs r5, #0",
+            "movs r6, #0",
+            "movs r7, #0",
+            dot4x2_taps!(),
+            "ldr r12, [sp]",
+            "cmp lr, r12",
+            "bne 3b",
+            "mov r8, r6",
+            "mov r9, r7",
+            "add sp, sp, #4",
+            "pop {{r6, r7}}",
+            out("r0") a0, out("r1") a1, out("r2") a2, out("r3") a3,
+            out("r4") a4, out("r5") a5, out("r8") a6, out("r9") a7,
+            inout("lr") wide.as_ptr() => _,
+            inout("r11") pair.as_ptr() => _,
+            inout("r12") wide.as_ptr_range().end => _,
+            out("r10") _,
+            options(readonly),
+        );
+    }
+    [[a0, a1, a2, a3], [a4, a5, a6, a7]]
+}
+
+/// Arguments of [`gemm4x2_smmulr`], read by the assembly from memory (there are not enough
+/// registers to pass them). The first eight words are copied to the assembly's stack frame
+/// in this order, so keep the order and the offsets the assembly uses.
 #[repr(C)]
-pub struct Gemm4I16Args {
+pub struct Gemm4x2I16Args {
     /// The interleaved block (`k2` groups of four words: the four pixels' words of a pair of
     /// taps).
     pub wide: *const u32,
     /// One past the block's last word.
     pub wide_end: *const u32,
-    /// Weights: `channels` rows of `k2` words.
-    pub weights: *const u32,
     /// The channels' stages ([`crate::ops::dsp16::Stage::WORDS`] words each): the bias in word
     /// 0, the fast multiplier in word 4.
     pub stages: *const u32,
-    /// Output of pixel 0, channel 0; pixel `p` of channel `c` goes to
-    /// `out + p * stride + 2 * c` (bytes).
+    /// Output of pixel 0, channel 0; pixel `p`'s channels `2j` and `2j + 1` go to the word at
+    /// `out + p * stride + 4 * j` (bytes).
     pub out: *mut i16,
     /// Bytes between two pixels' outputs.
     pub stride: usize,
-    /// Output channels (at least one).
-    pub channels: usize,
-    /// The fused activation's clamp, low bound.
-    pub lo: i32,
-    /// The fused activation's clamp, high bound.
-    pub hi: i32,
+    /// `out` advanced by one word per pair of channels: where the loop over pairs stops.
+    pub out_end: *mut i16,
+    /// The fused activation's low bound in both halves of the word.
+    pub lo2: u32,
+    /// The fused activation's high bound in both halves of the word.
+    pub hi2: u32,
+    /// Weights: per pair of channels, `k2` pairs of words (the even channel's word of a pair
+    /// of taps, then the odd channel's).
+    pub weights: *const u32,
 }
 
-/// The block's loop over channels, the same for both clamps; `$clamp` clamps r0-r3.
-macro_rules! gemm4_smmulr_body {
-    ($clamp:expr) => {
+/// The loop over pairs of channels, the same for every clamp: `$sat` brings the eight
+/// results r0-r7 to int16, `$clamp` clamps the four packed words r0-r3 (r8, r9 and r12
+/// free). Leaves r0 with bit 27 (Q) set if a sum left the 32-bit range.
+///
+/// Registers: r0-r3 the even channel's four pixels' sums, r4-r7 the odd channel's, r8/r9 the
+/// two channels' weight words, r10/r12 two pixels' words, lr the block, r11 the weights. The
+/// stack frame: [sp] block, [sp+4] its end, [sp+8] the next pair's stages, [sp+12] the next
+/// pair's output, [sp+16] stride, [sp+20] output end, [sp+24] lo2, [sp+28] hi2.
+macro_rules! gemm4x2_smmulr_body {
+    ($sat:expr, $clamp:expr) => {
         concat!(
             "push {{r6, r7}}\n",
-            "mov r6, r0\n",
+            "ldm r0, {{r1, r2, r3, r4, r5, r8, r9, r10, r11}}\n",
+            "push {{r1, r2, r3, r4, r5, r8, r9, r10}}\n",
             // Clear Q: SMLAD sets it when a sum leaves the 32-bit range.
             "movs r1, #0\n",
             "msr APSR_nzcvq, r1\n",
-            // Locals: [sp] the next channel's stage, [sp+4] channels left.
-            "sub sp, sp, #8\n",
-            "ldr r1, [r6, #12]\n",
-            "str r1, [sp]\n",
-            "ldr r1, [r6, #24]\n",
-            "str r1, [sp, #4]\n",
-            "ldr r7, [r6, #16]\n",
-            "ldr r11, [r6, #8]\n",
-            "ldr lr, [r6, #4]\n",
-            // Per output channel: the sums start at the bias.
+            // Per pair of output channels: the sums start at the biases.
             "2:\n",
-            "ldr r12, [sp]\n",
-            "ldr r10, [r6]\n",
+            "ldr r12, [sp, #8]\n",
+            "ldr lr, [sp]\n",
             "ldr r0, [r12]\n",
+            "ldr r4, [r12, #24]\n",
             "mov r1, r0\n",
             "mov r2, r0\n",
             "mov r3, r0\n",
-            // Two pairs of taps of the four pixels per iteration (k2 is even).
-            "3:\n",
-            "ldr r12, [r11], #4\n",
-            "ldm r10!, {{r4, r5, r8, r9}}\n",
-            "smlad r0, r4, r12, r0\n",
-            "smlad r1, r5, r12, r1\n",
-            "smlad r2, r8, r12, r2\n",
-            "smlad r3, r9, r12, r3\n",
-            "ldr r12, [r11], #4\n",
-            "ldm r10!, {{r4, r5, r8, r9}}\n",
-            "smlad r0, r4, r12, r0\n",
-            "smlad r1, r5, r12, r1\n",
-            "smlad r2, r8, r12, r2\n",
-            "smlad r3, r9, r12, r3\n",
-            "cmp r10, lr\n",
-            "bne 3b\n",
-            // The fast form: SMMULR by the stage's multiplier.
-            "ldr r12, [sp]\n",
-            "ldr r5, [r12, #16]\n",
-            "add r12, r12, #24\n",
-            "str r12, [sp]\n",
-            "smmulr r0, r0, r5\n",
-            "smmulr r1, r1, r5\n",
-            "smmulr r2, r2, r5\n",
-            "smmulr r3, r3, r5\n",
-            $clamp,
-            // Pixel p's output at out + p * stride.
-            "ldr r9, [r6, #20]\n",
-            "strh r0, [r7]\n",
-            "strh r1, [r7, r9]\n",
-            "add r8, r7, r9, lsl #1\n",
-            "strh r2, [r8]\n",
-            "strh r3, [r8, r9]\n",
-            "adds r7, r7, #2\n",
+            "mov r5, r4\n",
+            "mov r6, r4\n",
+            "mov r7, r4\n",
+            dot4x2_taps!(),
             "ldr r12, [sp, #4]\n",
-            "subs r12, r12, #1\n",
-            "str r12, [sp, #4]\n",
+            "cmp lr, r12\n",
+            "bne 3b\n",
+            // A sum left the 32-bit range: stop, r10 (Q set) says so. The stage's saturation
+            // sets Q too (often: a ReLU6 layer's outputs above 6 are beyond int16), so Q is
+            // tested here and cleared again before the next pair.
+            "mrs r10, apsr\n",
+            "tst r10, #0x08000000\n",
+            "bne 8f\n",
+            // The fast form: SMMULR by each channel's multiplier.
+            "ldr r12, [sp, #8]\n",
+            "ldr r8, [r12, #16]\n",
+            "ldr r9, [r12, #40]\n",
+            "add r12, r12, #48\n",
+            "str r12, [sp, #8]\n",
+            "smmulr r0, r0, r8\n",
+            "smmulr r1, r1, r8\n",
+            "smmulr r2, r2, r8\n",
+            "smmulr r3, r3, r8\n",
+            "smmulr r4, r4, r9\n",
+            "smmulr r5, r5, r9\n",
+            "smmulr r6, r6, r9\n",
+            "smmulr r7, r7, r9\n",
+            // To int16 (`$sat`), and each pixel's two channels packed in one word (even
+            // channel low).
+            $sat,
+            "pkhbt r0, r0, r4, lsl #16\n",
+            "pkhbt r1, r1, r5, lsl #16\n",
+            "pkhbt r2, r2, r6, lsl #16\n",
+            "pkhbt r3, r3, r7, lsl #16\n",
+            $clamp,
+            // Pixel p's word at out + p * stride.
+            "ldr r12, [sp, #12]\n",
+            "ldr r9, [sp, #16]\n",
+            "str r0, [r12]\n",
+            "str r1, [r12, r9]\n",
+            "add r8, r12, r9, lsl #1\n",
+            "str r2, [r8]\n",
+            "str r3, [r8, r9]\n",
+            "add r12, r12, #4\n",
+            "str r12, [sp, #12]\n",
+            "ldr r9, [sp, #20]\n",
+            // Q clear again (r10: the flags before the stage, Q clear).
+            "msr APSR_nzcvq, r10\n",
+            "cmp r12, r9\n",
             "bne 2b\n",
-            "add sp, sp, #8\n",
-            "mrs r0, apsr\n",
+            "movs r10, #0\n",
+            "8:\n",
+            "add sp, sp, #32\n",
+            "mov r0, r10\n",
             "pop {{r6, r7}}\n",
         )
     };
 }
 
-/// One full block of four pixels against every channel of a 16x8 layer whose stages all
-/// have the fast form without a post shift: per channel the four sums start at the bias and
-/// take `SMLAD`s over the block (as [`dot4`]), then `SMMULR` by the fast multiplier, the
-/// clamp (`FULL`: the whole int16 range, one `SSAT`), and four `STRH`. Returns `false` when a
-/// sum left the 32-bit range (the Q flag, which `SMLAD` sets then): the outputs written are
-/// then wrong, and the caller computes the block again with the int64 form.
+/// [`gemm4x2_smmulr`]'s clamps: the whole int16 range.
+pub const CLAMP_NONE: u8 = 0;
+/// [`gemm4x2_smmulr`]'s clamps: a low bound of 0 (ReLU, ReLU6), which `USAT` gives.
+pub const CLAMP_LOW_ZERO: u8 = 1;
+/// [`gemm4x2_smmulr`]'s clamps: any bounds.
+pub const CLAMP_ANY: u8 = 2;
+
+/// `SSAT` of r0-r7 to int16.
+macro_rules! ssat8 {
+    () => {
+        concat!(
+            "ssat r0, #16, r0\n",
+            "ssat r1, #16, r1\n",
+            "ssat r2, #16, r2\n",
+            "ssat r3, #16, r3\n",
+            "ssat r4, #16, r4\n",
+            "ssat r5, #16, r5\n",
+            "ssat r6, #16, r6\n",
+            "ssat r7, #16, r7\n",
+        )
+    };
+}
+
+/// The high bound (r9) of the packed words r0-r3: per word `SSUB16` sets each halfword's GE
+/// flags where the value is at least the bound, and `SEL` takes the bound there.
+macro_rules! clamp_high4 {
+    () => {
+        concat!(
+            "ldr r9, [sp, #28]\n",
+            "ssub16 r12, r0, r9\n",
+            "sel r0, r9, r0\n",
+            "ssub16 r12, r1, r9\n",
+            "sel r1, r9, r1\n",
+            "ssub16 r12, r2, r9\n",
+            "sel r2, r9, r2\n",
+            "ssub16 r12, r3, r9\n",
+            "sel r3, r9, r3\n",
+        )
+    };
+}
+
+/// One full block of four pixels against every pair of channels of a 16x8 layer whose
+/// stages all have the fast form without a post shift: per pair of channels the eight sums
+/// (four pixels, two channels) start at the biases and take `SMLAD`s over the block, both
+/// channels' weight words of a pair of taps loaded together and each pixel word used twice;
+/// then `SMMULR` by the multipliers, saturation to int16 (`SSAT`, or with
+/// [`CLAMP_LOW_ZERO`] `USAT` to `0..=32767`), each pixel's two outputs packed into one word
+/// and clamped both at once (`SSUB16` sets the per-halfword GE flags, `SEL` picks by them;
+/// none with [`CLAMP_NONE`]), and one `STR` per pixel.
+///
+/// Returns `false` when a sum left the 32-bit range (`SMLAD` sets the Q flag then, tested
+/// after each pair's sums): the outputs written are then wrong, and the caller computes the
+/// block again with the int64 form.
 ///
 /// # Safety
 /// `wide..wide_end` holds `k2` groups of four words with `k2` even and at least 2;
-/// `weights` `channels` rows of `k2` words; `stages` `channels` stages whose bias fits 32 bits
-/// (word 0) and whose fast form has no post shift (word 4 the multiplier); `out` the four
-/// pixels' rows (`stride` bytes apart) of `channels` int16 values; `channels >= 1`; with
-/// `FULL`, `lo = -32768` and `hi = 32767`.
-pub unsafe fn gemm4_smmulr<const FULL: bool>(args: &Gemm4I16Args) -> bool {
-    let apsr: u32;
+/// `weights` `(out_end - out) / 4` pairs of channels' `2 * k2` words; `stages` two stages per
+/// pair whose bias fits 32 bits (word 0) and whose fast form has no post shift (word 4 the
+/// multiplier); for each of the four pixels `p` the bytes `out + p * stride` up to
+/// `out_end + p * stride` writable (stores may be unaligned); `out_end > out`; `lo2`/`hi2`
+/// both halves the int16 bounds, `lo <= hi`, with [`CLAMP_NONE`] `-32768..=32767` and with
+/// [`CLAMP_LOW_ZERO`] `lo = 0`.
+pub unsafe fn gemm4x2_smmulr<const CLAMP: u8>(args: &Gemm4x2I16Args) -> bool {
+    let status: u32;
     // SAFETY: the caller guarantees every pointer range above; the block saves and restores
     // r6/r7 and its stack frame, declares every other register it writes, and stores only to
     // the outputs.
     unsafe {
-        if FULL {
-            asm!(
-                gemm4_smmulr_body!(concat!(
-                    "ssat r0, #16, r0\n",
-                    "ssat r1, #16, r1\n",
-                    "ssat r2, #16, r2\n",
-                    "ssat r3, #16, r3\n",
-                )),
-                inout("r0") args as *const Gemm4I16Args => apsr,
+        match CLAMP {
+            CLAMP_NONE => asm!(
+                gemm4x2_smmulr_body!(ssat8!(), ""),
+                inout("r0") args as *const Gemm4x2I16Args => status,
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
                 out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _,
                 out("lr") _,
-            );
-        } else {
-            asm!(
-                gemm4_smmulr_body!(concat!(
-                    "ldr r4, [r6, #28]\n",
-                    "ldr r5, [r6, #32]\n",
-                    "cmp r0, r4\n",
-                    "it lt\n",
-                    "movlt r0, r4\n",
-                    "cmp r0, r5\n",
-                    "it gt\n",
-                    "movgt r0, r5\n",
-                    "cmp r1, r4\n",
-                    "it lt\n",
-                    "movlt r1, r4\n",
-                    "cmp r1, r5\n",
-                    "it gt\n",
-                    "movgt r1, r5\n",
-                    "cmp r2, r4\n",
-                    "it lt\n",
-                    "movlt r2, r4\n",
-                    "cmp r2, r5\n",
-                    "it gt\n",
-                    "movgt r2, r5\n",
-                    "cmp r3, r4\n",
-                    "it lt\n",
-                    "movlt r3, r4\n",
-                    "cmp r3, r5\n",
-                    "it gt\n",
-                    "movgt r3, r5\n",
-                )),
-                inout("r0") args as *const Gemm4I16Args => apsr,
+            ),
+            CLAMP_LOW_ZERO => asm!(
+                gemm4x2_smmulr_body!(
+                    concat!(
+                        "usat r0, #15, r0\n",
+                        "usat r1, #15, r1\n",
+                        "usat r2, #15, r2\n",
+                        "usat r3, #15, r3\n",
+                        "usat r4, #15, r4\n",
+                        "usat r5, #15, r5\n",
+                        "usat r6, #15, r6\n",
+                        "usat r7, #15, r7\n",
+                    ),
+                    clamp_high4!()
+                ),
+                inout("r0") args as *const Gemm4x2I16Args => status,
                 out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
                 out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _,
                 out("lr") _,
-            );
+            ),
+            _ => asm!(
+                gemm4x2_smmulr_body!(
+                    ssat8!(),
+                    concat!(
+                        // The low bound (r8): the GE flags set where the value is at least
+                        // the bound keep the value.
+                        "ldr r8, [sp, #24]\n",
+                        "ssub16 r12, r0, r8\n",
+                        "sel r0, r0, r8\n",
+                        "ssub16 r12, r1, r8\n",
+                        "sel r1, r1, r8\n",
+                        "ssub16 r12, r2, r8\n",
+                        "sel r2, r2, r8\n",
+                        "ssub16 r12, r3, r8\n",
+                        "sel r3, r3, r8\n",
+                        clamp_high4!(),
+                    )
+                ),
+                inout("r0") args as *const Gemm4x2I16Args => status,
+                out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _,
+                out("lr") _,
+            ),
         }
     }
-    apsr & (1 << 27) == 0
+    status & (1 << 27) == 0
 }
