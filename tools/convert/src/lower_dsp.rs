@@ -357,15 +357,6 @@ pub fn depthwise(
             compact_params.extend([bias, multiplier]);
         }
     }
-    // Enough output rows per band (at least 64 pixels) to spread the per-band and
-    // per-channel setup, within a scratch budget: up to 24 KiB while the layer's input,
-    // output and scratch stay within 54 KiB, and within `scratch_room` (what the model's
-    // activation peak leaves beside this layer's tensors: the band is a speed choice and must
-    // not raise the arena); one output row when nothing fits.
-    let mut band_rows = (geom.out_h.max(1))
-        .min(64u32.div_ceil(geom.out_w.max(1)))
-        .min(ferrite_kernels::ops::depthwise_dsp::MAX_BAND_ROWS as u32);
-    let tensors = geom.input_elements() + geom.output_elements();
     let scratch_of = |rows: u32| {
         if packed {
             dw::packed_scratch_bytes(&geom, rows)
@@ -373,14 +364,8 @@ pub fn depthwise(
             dw::scratch_bytes(&geom, rows)
         }
     };
-    let budget = (54u64 * 1024)
-        .saturating_sub(tensors)
-        .min(24 * 1024)
-        .min(scratch_room.unwrap_or(u64::MAX))
-        .max(scratch_of(1));
-    while band_rows > 1 && scratch_of(band_rows) > budget {
-        band_rows -= 1;
-    }
+    let tensors = geom.input_elements() + geom.output_elements();
+    let band_rows = band_rows_within(&geom, tensors, scratch_room, scratch_of);
     let scratch = scratch_of(band_rows);
     if packed {
         let op = Op::DepthwiseDspPackedI8(DepthwiseDspPackedI8 {
@@ -409,6 +394,32 @@ pub fn depthwise(
         scratch_bytes: u32::try_from(scratch).ok()?,
     });
     Some((op, usize::try_from(scratch).ok()?))
+}
+
+/// Output rows per depthwise band: enough (at least 64 pixels) to spread the per-band and
+/// per-channel setup, within a scratch budget: up to 24 KiB while the layer's input and output
+/// (`tensor_bytes`) and scratch stay within 54 KiB, and within `scratch_room` (what the
+/// model's activation peak leaves beside this layer's tensors: the band is a speed choice and
+/// must not raise the arena); one output row when nothing fits. `scratch_of(rows)` is the
+/// scratch of bands of `rows` output rows.
+fn band_rows_within(
+    geom: &ConvGeometry,
+    tensor_bytes: u64,
+    scratch_room: Option<u64>,
+    scratch_of: impl Fn(u32) -> u64,
+) -> u32 {
+    let mut band_rows = (geom.out_h.max(1))
+        .min(64u32.div_ceil(geom.out_w.max(1)))
+        .min(ferrite_kernels::ops::depthwise_dsp::MAX_BAND_ROWS as u32);
+    let budget = (54u64 * 1024)
+        .saturating_sub(tensor_bytes)
+        .min(24 * 1024)
+        .min(scratch_room.unwrap_or(u64::MAX))
+        .max(scratch_of(1));
+    while band_rows > 1 && scratch_of(band_rows) > budget {
+        band_rows -= 1;
+    }
+    band_rows
 }
 
 /// The packed form's two words of a channel's stage `cq` (pre-shifted bias, multiplier), whose
@@ -546,27 +557,16 @@ pub fn depthwise_dsp_i16(
     } else {
         weights.iter().map(|&w| w as i16).collect()
     };
-    // Bands of output rows as for the int8 kernel (`depthwise`): at least 64 pixels to spread
-    // the per-band and per-channel setup, within the same budget (the tensors here are int16),
-    // and within `scratch_room` (the band is a speed choice and must not raise the arena);
-    // one output row when nothing fits. Layers off the band kernel take one.
+    // Bands of output rows as for the int8 kernel (the tensors here are int16); layers off
+    // the band kernel take one.
     let scratch_of = |rows: u32| ferrite_kernels::ops::dsp16::depthwise_scratch_bytes(&geom, rows);
-    let mut band_rows = if band {
-        (geom.out_h.max(1))
-            .min(64u32.div_ceil(geom.out_w.max(1)))
-            .min(ferrite_kernels::ops::depthwise_dsp::MAX_BAND_ROWS as u32)
-    } else {
-        1
+    let band_rows = match band {
+        true => {
+            let tensors = 2 * (geom.input_elements() + geom.output_elements());
+            band_rows_within(&geom, tensors, scratch_room, scratch_of)
+        }
+        false => 1,
     };
-    let tensors = 2 * (geom.input_elements() + geom.output_elements());
-    let budget = (54u64 * 1024)
-        .saturating_sub(tensors)
-        .min(24 * 1024)
-        .min(scratch_room.unwrap_or(u64::MAX))
-        .max(scratch_of(1));
-    while band_rows > 1 && scratch_of(band_rows) > budget {
-        band_rows -= 1;
-    }
     let scratch = usize::try_from(scratch_of(band_rows)).ok()?;
     let op = Op::DepthwiseDspI16(DepthwiseDspI16 {
         input,

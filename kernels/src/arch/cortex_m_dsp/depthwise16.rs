@@ -64,28 +64,7 @@ macro_rules! stage_pair {
 /// pixel's first pair (x2|x1) in r2; sums in r3, r4; then [`stage_pair`].
 macro_rules! pair_s1 {
     ($clamp:expr) => {
-        concat!(
-            "ldrd r3, r4, [sp, #12]\n",
-            "ldrd r0, r1, [r10], #4\n",
-            "pkhbt r2, r1, r0\n",
-            "smlad r3, r0, r5, r3\n",
-            "smlabb r3, r1, r8, r3\n",
-            "smladx r4, r2, r5, r4\n",
-            "smlatb r4, r1, r8, r4\n",
-            "ldrd r0, r1, [r11], #4\n",
-            "pkhbt r2, r1, r0\n",
-            "smlad r3, r0, r6, r3\n",
-            "smlabt r3, r1, r8, r3\n",
-            "smladx r4, r2, r6, r4\n",
-            "smlatt r4, r1, r8, r4\n",
-            "ldrd r0, r1, [r12], #4\n",
-            "pkhbt r2, r1, r0\n",
-            "smlad r3, r0, r7, r3\n",
-            "smlabb r3, r1, r9, r3\n",
-            "smladx r4, r2, r7, r4\n",
-            "smlatb r4, r1, r9, r4\n",
-            stage_pair!($clamp),
-        )
+        concat!(band_pair_sums_s1!(), stage_pair!($clamp),)
     };
 }
 
@@ -93,28 +72,7 @@ macro_rules! pair_s1 {
 /// r4; then [`stage_pair`].
 macro_rules! pair_s2 {
     ($clamp:expr) => {
-        concat!(
-            "ldrd r3, r4, [sp, #12]\n",
-            "ldrd r0, r1, [r10], #8\n",
-            "ldr r2, [r10]\n",
-            "smlad r3, r0, r5, r3\n",
-            "smlabb r3, r1, r8, r3\n",
-            "smlad r4, r1, r5, r4\n",
-            "smlabb r4, r2, r8, r4\n",
-            "ldrd r0, r1, [r11], #8\n",
-            "ldr r2, [r11]\n",
-            "smlad r3, r0, r6, r3\n",
-            "smlabt r3, r1, r8, r3\n",
-            "smlad r4, r1, r6, r4\n",
-            "smlabt r4, r2, r8, r4\n",
-            "ldrd r0, r1, [r12], #8\n",
-            "ldr r2, [r12]\n",
-            "smlad r3, r0, r7, r3\n",
-            "smlabb r3, r1, r9, r3\n",
-            "smlad r4, r1, r7, r4\n",
-            "smlabb r4, r2, r9, r4\n",
-            stage_pair!($clamp),
-        )
+        concat!(band_pair_sums_s2!(), stage_pair!($clamp),)
     };
 }
 

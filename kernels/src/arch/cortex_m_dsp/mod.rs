@@ -6,6 +6,68 @@
 //! ascending register list; `r6` and `r7` (reserved by LLVM as base and frame pointer) are
 //! saved and restored inside the blocks that need fourteen registers.
 
+/// The two sums of a pair of output pixels at horizontal stride 1 of a 3x3 filter over
+/// channel-planar 16-bit band rows, shared by the int8 and 16x8 band kernels
+/// ([`depthwise::band3x3`], [`depthwise16::band3x3_i16`]): the sums start at the two words at
+/// `[sp, #12]` (r3, r4); per filter row (r10-r12, each advanced by one pair of taps) one double
+/// load of taps x0..x3 into r0 (x0|x1) and r1 (x2|x3), the second pixel's first pair (x2|x1)
+/// formed in r2 by `PKHBT`, `SMLAD` of the first pair and a 16x16 multiply-accumulate of the
+/// third tap for each pixel, with the weights in r5-r9 (`w00|w01`, `w10|w11`, `w20|w21`,
+/// `w02|w12`, `w22` in the bottom half of r9).
+macro_rules! band_pair_sums_s1 {
+    () => {
+        concat!(
+            "ldrd r3, r4, [sp, #12]\n",
+            "ldrd r0, r1, [r10], #4\n",
+            "pkhbt r2, r1, r0\n",
+            "smlad r3, r0, r5, r3\n",
+            "smlabb r3, r1, r8, r3\n",
+            "smladx r4, r2, r5, r4\n",
+            "smlatb r4, r1, r8, r4\n",
+            "ldrd r0, r1, [r11], #4\n",
+            "pkhbt r2, r1, r0\n",
+            "smlad r3, r0, r6, r3\n",
+            "smlabt r3, r1, r8, r3\n",
+            "smladx r4, r2, r6, r4\n",
+            "smlatt r4, r1, r8, r4\n",
+            "ldrd r0, r1, [r12], #4\n",
+            "pkhbt r2, r1, r0\n",
+            "smlad r3, r0, r7, r3\n",
+            "smlabb r3, r1, r9, r3\n",
+            "smladx r4, r2, r7, r4\n",
+            "smlatb r4, r1, r9, r4\n",
+        )
+    };
+}
+
+/// [`band_pair_sums_s1`] at horizontal stride 2: per filter row taps x0..x4 in r0 (x0|x1),
+/// r1 (x2|x3) and r2 (x4|x5), each row advanced by two pairs of taps.
+macro_rules! band_pair_sums_s2 {
+    () => {
+        concat!(
+            "ldrd r3, r4, [sp, #12]\n",
+            "ldrd r0, r1, [r10], #8\n",
+            "ldr r2, [r10]\n",
+            "smlad r3, r0, r5, r3\n",
+            "smlabb r3, r1, r8, r3\n",
+            "smlad r4, r1, r5, r4\n",
+            "smlabb r4, r2, r8, r4\n",
+            "ldrd r0, r1, [r11], #8\n",
+            "ldr r2, [r11]\n",
+            "smlad r3, r0, r6, r3\n",
+            "smlabt r3, r1, r8, r3\n",
+            "smlad r4, r1, r6, r4\n",
+            "smlabt r4, r2, r8, r4\n",
+            "ldrd r0, r1, [r12], #8\n",
+            "ldr r2, [r12]\n",
+            "smlad r3, r0, r7, r3\n",
+            "smlabb r3, r1, r9, r3\n",
+            "smlad r4, r1, r7, r4\n",
+            "smlabb r4, r2, r9, r4\n",
+        )
+    };
+}
+
 pub mod depthwise;
 pub mod depthwise16;
 pub mod dsp16;
