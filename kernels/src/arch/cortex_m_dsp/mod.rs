@@ -68,6 +68,26 @@ macro_rules! band_pair_sums_s2 {
     };
 }
 
+/// The sum of a row's last output pixel (an odd row) for [`band_pair_sums_s1`]'s kernels, at
+/// either stride: r3 starts at the word at `[sp, #12]` and takes taps x0..x2 of each filter row
+/// (r10-r12, not advanced) against the same weights.
+macro_rules! band_pixel_sums {
+    () => {
+        concat!(
+            "ldr r3, [sp, #12]\n",
+            "ldrd r0, r1, [r10]\n",
+            "smlad r3, r0, r5, r3\n",
+            "smlabb r3, r1, r8, r3\n",
+            "ldrd r0, r1, [r11]\n",
+            "smlad r3, r0, r6, r3\n",
+            "smlabt r3, r1, r8, r3\n",
+            "ldrd r0, r1, [r12]\n",
+            "smlad r3, r0, r7, r3\n",
+            "smlabb r3, r1, r9, r3\n",
+        )
+    };
+}
+
 pub mod depthwise;
 pub mod depthwise16;
 pub mod dsp16;
