@@ -298,8 +298,6 @@ pub(crate) struct PackedF32<'a> {
     /// Empty or one per output channel.
     pub bias: &'a [f32],
     pub output: &'a mut [f32],
-    /// 16-channel blocks.
-    pub blocks: usize,
     /// `k_h * k_w * in_c`.
     pub k: usize,
 }
@@ -341,7 +339,6 @@ fn run_conv(
         weights: packed,
         bias,
         output,
-        blocks: (g.out_c as usize).div_ceil(BLOCK),
         // No overflow when the packed length matches: it is this times 16 * blocks.
         k: g.k_h as usize * g.k_w as usize * g.in_c as usize,
     };
@@ -352,16 +349,36 @@ fn run_conv(
 }
 
 /// Runs the layer, or returns `false` (writing nothing) when it does not suit the tiles.
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512vl")]
 unsafe fn conv_avx512(a: &mut PackedF32<'_>) -> bool {
-    // At most 16 accumulators; fewer pixels per tile for short rows.
-    if a.blocks.is_multiple_of(4) {
-        conv::<__m512, 4, 4>(a) || conv::<__m512, 1, 4>(a)
-    } else if a.blocks.is_multiple_of(2) {
-        conv::<__m512, 8, 2>(a) || conv::<__m512, 2, 2>(a)
-    } else {
-        conv::<__m512, 16, 1>(a) || conv::<__m512, 4, 1>(a) || conv::<__m512, 1, 1>(a)
+    // One vector of channels by up to 16 pixels: the pixels' broadcasts are the loads, the
+    // block's weights (one 16-channel column of the packed weights, `k * 64` bytes) stay in
+    // L1 while the tiles pass. Wider tiles over two or four vectors took more time on
+    // layers whose weights outgrow L1 (AMD Zen 4: resnet8's 32- and 64-channel 3x3 layers
+    // 25-30% slower). With 32 vector registers (AVX-512 VL), layers of at most 8 channels
+    // run 8-lane vectors: a masked 16-lane one costs a whole one.
+    let g = &a.p.geom;
+    let pixels = g.batches as usize * g.out_h as usize * g.out_w as usize;
+    let narrow = g.out_c <= 8;
+    match (narrow, tile_pixels(pixels)) {
+        (true, 16) => conv::<__m256, 16, 1>(a) || conv::<__m256, 1, 1>(a),
+        (true, 12) => conv::<__m256, 12, 1>(a) || conv::<__m256, 1, 1>(a),
+        (true, _) => conv::<__m256, 9, 1>(a) || conv::<__m256, 1, 1>(a),
+        (false, 16) => conv::<__m512, 16, 1>(a) || conv::<__m512, 1, 1>(a),
+        (false, 12) => conv::<__m512, 12, 1>(a) || conv::<__m512, 1, 1>(a),
+        (false, _) => conv::<__m512, 9, 1>(a) || conv::<__m512, 1, 1>(a),
     }
+}
+
+/// Pixels per AVX-512 tile for a layer of `pixels` output pixels: 16, 12 or 9, whichever
+/// computes the fewest idle pixels in the last tile (the larger on a tie). A 6x6 map (36
+/// pixels) takes 12, a 3x3 one 9; most layers divide by 16.
+fn tile_pixels(pixels: usize) -> usize {
+    let computed = |mr: usize| pixels.div_ceil(mr) * mr;
+    [16, 12, 9]
+        .into_iter()
+        .min_by_key(|&mr| computed(mr))
+        .unwrap_or(16)
 }
 
 /// As [`conv_avx512`].
@@ -401,7 +418,7 @@ struct Src<const MR: usize> {
 }
 
 /// The convolution in micro-tiles of `MR` pixels × `NV` vectors of output channels (`NV *
-/// V::LANES` divides 16, or is a multiple of 16 dividing `16 * blocks`: a tile never straddles
+/// V::LANES` divides 16, or is a multiple of 16 dividing the packed channels: a tile never straddles
 /// the end of the packed weights). Tiles start below `out_c` only, and run across output
 /// rows (pointwise layers: across the whole output; others: across a band's rows). Returns
 /// `false`, writing nothing, when the layer does not suit the tiles (a column dilation, rows
@@ -522,7 +539,7 @@ unsafe fn conv<V: Vf, const MR: usize, const NV: usize>(a: &mut PackedF32<'_>) -
 ///
 /// # Safety
 /// `V`'s instruction set; `src` describes `MR` readable, initialized pixels of
-/// `kernel_rows * run == a.k` floats; pixels `m..m + rows` exist; `c0 < 16 * a.blocks`.
+/// `kernel_rows * run == a.k` floats; pixels `m..m + rows` exist; `c0 < out_c`.
 #[inline(always)]
 unsafe fn micro<V: Vf, const MR: usize, const NV: usize>(
     a: &mut PackedF32<'_>,
@@ -637,9 +654,16 @@ fn run_dw(ctx: &mut Ctx<'_>, op: &Op, fast: impl FnOnce(&mut DwF32<'_>) -> bool)
     Ok(())
 }
 
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512vl")]
 unsafe fn dw_avx512(d: &mut DwF32<'_>) -> bool {
     let square3 = d.p.geom.k_h == 3 && d.p.geom.k_w == 3;
+    if d.p.geom.in_c <= 8 {
+        return if square3 {
+            dw::<__m256, 8, 9>(d)
+        } else {
+            dw::<__m256, 8, 0>(d)
+        };
+    }
     match (square3, d.p.geom.out_w) {
         (true, 8..) => dw::<__m512, 8, 9>(d),
         (true, _) => dw::<__m512, 4, 9>(d),
@@ -980,7 +1004,6 @@ mod tests {
                 weights: &packed,
                 bias: &bias,
                 output: &mut got,
-                blocks: (g.out_c as usize).div_ceil(BLOCK),
                 k,
             };
             // SAFETY: `isas()` lists only instruction sets this CPU has.
