@@ -285,7 +285,12 @@ def render(rows, args) -> str:
         + ("" if args.no_tract else
            "tract's int8 support for these files is partial: it converts vww_96_int8 but its "
            "output is not the model's, and it rejects resnet8_int8's quantized ADD. ")
-        + "Ferrite's float convolutions and depthwise convolutions (AVX2/AVX-512) compute the "
+        + "Ferrite's int8 kernels requantize as TFLite Micro does (a 64-bit high multiply "
+        "and a rounding shift per output, in integer lanes), which XNNPACK's `fp32` "
+        "requantization does not (hence its different vww_96_int8 output); layers with few "
+        "multiply-accumulates per output (depthwise, 1x1 convolutions of 8 input channels) "
+        "are bound by that stage. "
+        "Ferrite's float convolutions and depthwise convolutions (AVX2/AVX-512) compute the "
         "reference's sums in the reference's order, without fused multiply-adds (which would "
         "break the 1e-5 bound on near-cancelling single-operator goldens), so its float outputs "
         "are the portable kernels'; the other float operators run the portable kernels. "
