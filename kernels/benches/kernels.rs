@@ -310,6 +310,8 @@ fn kernels(c: &mut Criterion) {
         output_offset: -4,
         act_min: -128,
         act_max: 127,
+        scratch_offset: 0,
+        scratch_bytes: 0,
     });
     OneLayer::new(&[&[n], &[n]], &[n], &blob, op).bench(c, "add_32x32x16", n as u64);
 }

@@ -36,6 +36,40 @@ fn every_shared_model_matches_its_goldens() {
     }
 }
 
+/// resnet8_int8 converted for the Cortex-M DSP target gives its three ADDs arena scratch for
+/// the input tables; run with the microcontrollers' ADD kernel (the host's SIMD one ignores the
+/// tables), it reproduces the goldens.
+#[test]
+fn resnet8_adds_through_tables_match_the_goldens() {
+    let Some(dir) = shared_models_dir() else {
+        return;
+    };
+    let m = shared_model(&dir, "resnet8_int8");
+    let mut c = convert_for(&m.tflite, ferrite_convert::Target::CortexMDsp);
+    let mut tabled = 0;
+    for layer in &mut c.layers {
+        if let ferrite_core::Op::AddI8(add) = &layer.op {
+            assert_eq!(
+                add.scratch_bytes as usize,
+                ferrite_kernels::ops::binary::ADD_TABLE_BYTES,
+                "{add:?}"
+            );
+            layer.kernel = ferrite_kernels::ops::binary::run_add_i8;
+            tabled += 1;
+        }
+    }
+    assert_eq!(tabled, 3);
+    let out = host::run_all(&c, &[load(&m.inputs)], 2).unwrap_or_else(|e| panic!("{e}"));
+    let expected = load(&m.outputs);
+    assert!(compare(&out[0], &expected, 0.0).is_empty());
+    // The portable conversion has no tables (its arena is checked at the lower bound below).
+    let portable = convert(&m.tflite);
+    assert!(portable
+        .layers
+        .iter()
+        .all(|l| !matches!(&l.op, ferrite_core::Op::AddI8(a) if a.scratch_bytes > 0)));
+}
+
 #[test]
 fn arena_plans_reach_the_live_tensor_lower_bound() {
     let Some(dir) = shared_models_dir() else {

@@ -56,7 +56,7 @@ def sim(ferrite: Path, model: str, board: str) -> dict:
         report = json.loads(run.stdout)
         got = np.load(out)
         want = np.load(d / f"{model}.outputs.npy")
-        report["exact"] = got.dtype == want.dtype and np.array_equal(got, want)
+        report["exact"] = bool(got.dtype == want.dtype and np.array_equal(got, want))
     return report
 
 
@@ -154,12 +154,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ferrite", type=Path, default=ROOT / "target" / "release" / "ferrite")
     ap.add_argument("--write", type=Path, help="write the section into this Markdown file")
+    ap.add_argument("--cache", type=Path,
+                    help="keep each run's report as DIR/MODEL.BOARD.json and reuse the ones "
+                         "there (twelve runs take ~45 minutes; when a change touches one "
+                         "board's kernels, rerun that board alone with --rerun)")
+    ap.add_argument("--rerun", default="",
+                    help="comma-separated boards (or model.board pairs) to run again even if cached")
     args = ap.parse_args()
+    rerun = {x for x in args.rerun.split(",") if x}
     results = {}
     for model in MODELS:
         for board, _ in BOARDS:
+            cached = args.cache / f"{model}.{board}.json" if args.cache else None
+            fresh = board in rerun or f"{model}.{board}" in rerun
+            if cached is not None and cached.is_file() and not fresh:
+                print(f"ferrite sim {model} --board {board}: cached {cached}", file=sys.stderr)
+                results[(model, board)] = json.loads(cached.read_text())
+                continue
             print(f"ferrite sim {model} --board {board}", file=sys.stderr)
             results[(model, board)] = sim(args.ferrite, model, board)
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                cached.write_text(json.dumps(results[(model, board)]))
     text = section(results)
     if args.write:
         write_section(args.write, text)

@@ -463,6 +463,14 @@ pub struct AddI8 {
     pub act_min: i32,
     /// Upper clamp.
     pub act_max: i32,
+    /// Arena offset of the kernel's scratch: when `scratch_bytes` is at least
+    /// `2 * 256 * 4`, the portable kernel fills it with two tables of each int8 input value's
+    /// rescaled term (doubled, negated for `b` of a SUB) and then spends one high multiply per
+    /// element instead of three (the converter asks for it on the Cortex-M targets for layers
+    /// long enough to repay the 512 entries).
+    pub scratch_offset: u32,
+    /// Its size in bytes; 0: no tables.
+    pub scratch_bytes: u32,
 }
 
 /// Int8 multiplication.

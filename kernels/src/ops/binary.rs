@@ -99,6 +99,8 @@ pub fn prepare_add_i8(
         output_offset: qo.zero_point,
         act_min,
         act_max,
+        scratch_offset: 0,
+        scratch_bytes: 0,
     })
 }
 
@@ -470,7 +472,17 @@ pub struct AddRescale {
     output_offset: i32,
     act_min: i32,
     act_max: i32,
+    /// Every input's rescaled term, doubled, fits 32 bits: the tables of
+    /// [`AddRescale::fill_tables`] can hold them.
+    doubled_terms_fit: bool,
 }
+
+/// Bytes of int8 ADD/SUB scratch for [`AddRescale::fill_tables`]: 256 `i32` per input.
+pub const ADD_TABLE_BYTES: usize = 2 * 256 * 4;
+
+/// Elements from which the Cortex-M conversions give an int8 ADD/SUB its tables: filling the
+/// 512 entries (three high multiplies each, once per run) costs about what 300 elements save.
+pub const ADD_TABLE_MIN_LEN: u32 = 1024;
 
 impl AddRescale {
     /// The 32-bit form of int8 `p`, or `None` when some value could overflow it (see
@@ -515,6 +527,7 @@ impl AddRescale {
         if !fits(2 * sum_min) || !fits(2 * sum_max) {
             return None;
         }
+        let doubled_terms_fit = [a_min, a_max, b_min, b_max].iter().all(|&v| fits(2 * v));
         Some(AddRescale {
             a_offset: p.a_offset,
             b_offset: p.b_offset,
@@ -526,6 +539,7 @@ impl AddRescale {
             output_offset: p.output_offset,
             act_min: p.act_min,
             act_max: p.act_max,
+            doubled_terms_fit,
         })
     }
 
@@ -537,8 +551,92 @@ impl AddRescale {
         let a = self.a.apply((x + self.a_offset) << self.input_shift);
         let b = self.b.apply((y + self.b_offset) << self.input_shift);
         let sum = if self.subtract { a - b } else { a + b };
-        let raw = self.out.apply(sum << 1) + self.output_offset;
+        self.finish(sum << 1)
+    }
+
+    /// The output of the doubled sum of the two rescaled terms: the output rescale, offset
+    /// and clamp.
+    #[inline(always)]
+    fn finish(&self, sum2: i32) -> i32 {
+        let raw = self.out.apply(sum2) + self.output_offset;
         raw.max(self.act_min).min(self.act_max)
+    }
+
+    /// Whether [`AddRescale::fill_tables`] applies to these parameters.
+    pub fn has_tables(&self) -> bool {
+        self.doubled_terms_fit
+    }
+
+    /// Fills `ta[v + 128]` with `2 a(v)` and `tb[v + 128]` with `2 b(v)` (`-2 b(v)` for
+    /// SUB) for every int8 `v`, the rescaled terms [`AddRescale::element`] adds, so that an
+    /// element is `finish(ta[x + 128] + tb[y + 128])`: one high multiply per element instead
+    /// of three. `false`, writing nothing, when a doubled term could leave 32 bits (then
+    /// the tables cannot hold it).
+    pub fn fill_tables(&self, ta: &mut [i32; 256], tb: &mut [i32; 256]) -> bool {
+        if !self.doubled_terms_fit {
+            return false;
+        }
+        for (v, (ea, eb)) in (i8::MIN as i32..).zip(ta.iter_mut().zip(tb.iter_mut())) {
+            let a = self.a.apply((v + self.a_offset) << self.input_shift);
+            let b = self.b.apply((v + self.b_offset) << self.input_shift);
+            *ea = a << 1;
+            *eb = if self.subtract { -b << 1 } else { b << 1 };
+        }
+        true
+    }
+
+    /// [`AddRescale::table_element`] over operands of one shape.
+    ///
+    /// Its own loop with the output stage in locals (through `apply_binary` the element
+    /// stayed a call; with the stage read through `self`, or with seven stage values live,
+    /// the loop reloaded them from the stack at every element). For an output exponent of
+    /// at least 1 the output offset joins the rounding term — `((v + half + sign(v)) >> e) +
+    /// offset` is `(v + sign(v) + (half + (offset << e))) >> e`, exact while that sum fits
+    /// (`|v| <= 2^30`) — and a clamp to the whole int8 range is one `SSAT`: 17 instructions
+    /// per element on a Cortex-M4.
+    pub fn table_elements(
+        &self,
+        ta: &[i32; 256],
+        tb: &[i32; 256],
+        a: &[i8],
+        b: &[i8],
+        out: &mut [i8],
+    ) {
+        let s = self.out;
+        let (lo, hi) = (self.act_min, self.act_max);
+        let round = s.half as i64 + ((self.output_offset as i64) << s.exponent);
+        let elements = out.iter_mut().zip(a).zip(b);
+        if s.exponent >= 1 && round.unsigned_abs() < (1 << 30) - 1 {
+            let (m, e, round) = (s.multiplier, s.exponent, round as i32);
+            let rescale = move |x: i8, y: i8| {
+                let sum2 = table_sum(ta, tb, x, y);
+                let v = crate::arch::smmulr(sum2, m);
+                (v + (v >> 31) + round) >> e
+            };
+            if (lo, hi) == (i8::MIN as i32, i8::MAX as i32) {
+                for ((o, &x), &y) in elements {
+                    *o = rescale(x, y).clamp(i8::MIN as i32, i8::MAX as i32) as i8;
+                }
+            } else {
+                for ((o, &x), &y) in elements {
+                    *o = rescale(x, y).max(lo).min(hi) as i8;
+                }
+            }
+        } else {
+            let offset = self.output_offset;
+            for ((o, &x), &y) in elements {
+                let sum2 = table_sum(ta, tb, x, y);
+                *o = (s.apply(sum2) + offset).max(lo).min(hi) as i8;
+            }
+        }
+    }
+
+    /// One element through the tables [`AddRescale::fill_tables`] filled; equal to
+    /// [`AddRescale::element`].
+    #[inline(always)]
+    pub fn table_element(&self, ta: &[i32; 256], tb: &[i32; 256], x: i8, y: i8) -> i8 {
+        let sum2 = table_sum(ta, tb, x, y);
+        self.finish(sum2) as i8
     }
 
     /// One element; equal to [`add_element_i8`] with the parameters it was made from.
@@ -553,6 +651,15 @@ impl AddRescale {
     pub fn element_i16(&self, x: i16, y: i16) -> i16 {
         self.element_i32(x as i32, y as i32) as i16
     }
+}
+
+/// `ta[x + 128] + tb[y + 128]`: the doubled sum of an element's rescaled terms
+/// ([`AddRescale::fill_tables`]; it fits 32 bits, `AddRescale::for_inputs` bounded it).
+// Bounds: `v as u8 ^ 0x80` (`v + 128`) is a `u8`, below the tables' 256 entries.
+#[allow(clippy::indexing_slicing)]
+#[inline(always)]
+fn table_sum(ta: &[i32; 256], tb: &[i32; 256], x: i8, y: i8) -> i32 {
+    ta[(x as u8 ^ 0x80) as usize].wrapping_add(tb[(y as u8 ^ 0x80) as usize])
 }
 
 /// Reference int8 ADD and SUB (TFLM `reference_integer_ops::Add`, `reference_ops::Sub` and
@@ -682,19 +789,59 @@ pub(crate) fn check_int_params(
 }
 
 /// Kernel entry for [`Op::AddI8`].
+///
+/// With scratch for the input tables ([`AddI8::scratch_bytes`]), the elements go through
+/// them ([`AddRescale::fill_tables`]); otherwise, or when the parameters do not allow them,
+/// through [`add_i8`].
 pub fn run_add_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     crate::util::forward_static!(ctx, op, AddI8);
-    run_add_i8_with(ctx, op, add_i8)
+    let p = expect_op!(ctx, op, AddI8);
+    if p.scratch_bytes == 0 {
+        return run_add_i8_with(ctx, op, add_i8);
+    }
+    check_add_i8(ctx, p)?;
+    let layer = ctx.layer;
+    let (inputs, out, scratch) =
+        ctx.split_with_scratch(p.output, p.scratch_offset, p.scratch_bytes)?;
+    let a: &[i8] = inputs.get(p.a)?;
+    let b: &[i8] = inputs.get(p.b)?;
+    let output: &mut [i8] = cast_out(layer, out)?;
+    check_operands(
+        layer,
+        p.len,
+        p.broadcast.as_ref(),
+        a.len(),
+        b.len(),
+        output.len(),
+    )?;
+    let tables = scratch
+        .get_mut(..ADD_TABLE_BYTES)
+        .and_then(|s| bytemuck::try_cast_slice_mut::<u8, i32>(s).ok())
+        .map(|w| w.split_at_mut(256))
+        .and_then(|(ta, tb)| {
+            let ta: &mut [i32; 256] = ta.try_into().ok()?;
+            let tb: &mut [i32; 256] = tb.try_into().ok()?;
+            Some((ta, tb))
+        });
+    if let (Some(fast), Some((ta, tb))) = (AddRescale::new(p), tables) {
+        if fast.fill_tables(&mut *ta, &mut *tb) {
+            let (ta, tb) = (&*ta, &*tb);
+            if p.broadcast.is_none() {
+                fast.table_elements(ta, tb, a, b, output);
+            } else {
+                apply_binary(p.broadcast.as_ref(), a, b, output, |x, y| {
+                    fast.table_element(ta, tb, x, y)
+                });
+            }
+            return Ok(());
+        }
+    }
+    add_i8(p, a, b, output);
+    Ok(())
 }
 
-/// [`run_add_i8`]'s checks, then `same_shape` for operands of equal shape (a fast path's
-/// loop) or the portable broadcasting kernel.
-pub(crate) fn run_add_i8_with(
-    ctx: &mut Ctx<'_>,
-    op: &Op,
-    same_shape: impl FnOnce(&AddI8, &[i8], &[i8], &mut [i8]),
-) -> Result<()> {
-    let p = expect_op!(ctx, op, AddI8);
+/// The parameter checks of an int8 ADD/SUB layer.
+fn check_add_i8(ctx: &Ctx<'_>, p: &AddI8) -> Result<()> {
     check_int_params(
         ctx,
         &[p.a_shift, p.b_shift, p.out_shift],
@@ -705,6 +852,18 @@ pub(crate) fn run_add_i8_with(
     if !(0..=31).contains(&p.left_shift) {
         return Err(ctx.error("left shift out of range"));
     }
+    Ok(())
+}
+
+/// [`run_add_i8`]'s checks, then `same_shape` for operands of equal shape (a fast path's
+/// loop) or the portable broadcasting kernel.
+pub(crate) fn run_add_i8_with(
+    ctx: &mut Ctx<'_>,
+    op: &Op,
+    same_shape: impl FnOnce(&AddI8, &[i8], &[i8], &mut [i8]),
+) -> Result<()> {
+    let p = expect_op!(ctx, op, AddI8);
+    check_add_i8(ctx, p)?;
     let layer = ctx.layer;
     let (inputs, out) = ctx.split(p.output)?;
     let a: &[i8] = inputs.get(p.a)?;
@@ -843,6 +1002,8 @@ pub fn prepare_add_i16(
         output_offset: qo.zero_point,
         act_min,
         act_max,
+        scratch_offset: 0,
+        scratch_bytes: 0,
     })
 }
 
@@ -1013,6 +1174,7 @@ pub fn run_binary_f32(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
 #[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 mod tests {
     use super::*;
+    extern crate std;
     use ferrite_core::{Arena, DType, Layer, Model, Shape, Tensor};
 
     fn q(scale: f32, zero_point: i32) -> QParams {
@@ -1369,6 +1531,18 @@ mod tests {
         );
     }
 
+    /// [`AddRescale::table_elements`] over every input pair, `x` major.
+    fn table_loop(fast: &AddRescale) -> std::vec::Vec<i8> {
+        let (mut ta, mut tb) = ([0i32; 256], [0i32; 256]);
+        assert!(fast.fill_tables(&mut ta, &mut tb));
+        let value = |i: usize| (i as i32 - 128) as i8;
+        let xs: std::vec::Vec<i8> = (0..1 << 16).map(|i| value(i >> 8)).collect();
+        let ys: std::vec::Vec<i8> = (0..1 << 16).map(|i| value(i & 255)).collect();
+        let mut got = std::vec![0i8; 1 << 16];
+        fast.table_elements(&ta, &tb, &xs, &ys, &mut got);
+        got
+    }
+
     /// `AddRescale` against TFLM's arithmetic on every input pair, for ADD and SUB layers
     /// over a spread of scales and zero points (including equal scales, a 100x ratio and the
     /// extreme zero points) and every clamp TFLite fuses.
@@ -1394,20 +1568,47 @@ mod tests {
                 for subtract in [false, true] {
                     p.subtract = subtract;
                     let fast = AddRescale::new(&p).expect("TFLite-style ADD parameters");
+                    let (mut ta, mut tb) = ([0i32; 256], [0i32; 256]);
+                    assert!(fast.fill_tables(&mut ta, &mut tb), "{p:?}");
+                    let mut all = std::vec::Vec::with_capacity(1 << 16);
                     for x in i8::MIN..=i8::MAX {
                         for y in i8::MIN..=i8::MAX {
+                            let want = add_element_i8(&p, x, y);
+                            all.push(want);
+                            assert_eq!(fast.element(x, y), want, "x {x} y {y} {p:?}");
                             assert_eq!(
-                                fast.element(x, y),
-                                add_element_i8(&p, x, y),
-                                "x {x} y {y} {p:?}"
+                                fast.table_element(&ta, &tb, x, y),
+                                want,
+                                "tables: x {x} y {y} {p:?}"
                             );
                         }
                     }
+                    assert_eq!(table_loop(&fast), all, "{p:?}");
                     layers += 1;
                 }
             }
         }
         assert!(layers >= 40, "{layers} layers checked");
+        // The table loop's other output stages: an output exponent of 0, and an output
+        // offset too large to join the rounding term (exponent 25).
+        for out_shift in [0, -25] {
+            let mut p = add_op(
+                q(0.02, 3),
+                q(0.05, -7),
+                q(0.04, 100),
+                FusedActivation::Relu6,
+                1,
+                None,
+            )
+            .unwrap();
+            p.out_shift = out_shift;
+            let fast = AddRescale::new(&p).expect("still 32-bit");
+            let all: std::vec::Vec<i8> = (i8::MIN..=i8::MAX)
+                .flat_map(|x| (i8::MIN..=i8::MAX).map(move |y| (x, y)))
+                .map(|(x, y)| add_element_i8(&p, x, y))
+                .collect();
+            assert_eq!(table_loop(&fast), all, "{p:?}");
+        }
         // Parameters that could overflow 32 bits fall back to the reference arithmetic.
         let mut p = add_op(
             q(0.1, 0),
@@ -1611,6 +1812,88 @@ mod tests {
         model.invoke(arena).unwrap();
         // (x + 2) / 2 - 1, rounded half away from zero.
         assert_eq!(model.output::<i8>(arena, 0).unwrap(), &[5, 10, -15, 21]);
+    }
+
+    /// With scratch for the tables, the entry's outputs are the reference's, for ADD and
+    /// SUB, same-shape and broadcast operands; a misaligned or short scratch falls back to
+    /// the reference arithmetic.
+    #[test]
+    fn run_add_i8_through_tables_is_the_reference() {
+        let len = 300usize;
+        let mut rng = 0x2545_f491_u32;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 17;
+            rng ^= rng << 5;
+            rng
+        };
+        let x: [i8; 300] = core::array::from_fn(|_| next() as i8);
+        let y: [i8; 300] = core::array::from_fn(|_| next() as i8);
+        let cases = [
+            (
+                q(0.05, -3),
+                q(0.02, 17),
+                q(0.07, -128),
+                FusedActivation::Relu,
+                None,
+            ),
+            (
+                q(0.1, 0),
+                q(0.1, 0),
+                q(0.2, -1),
+                FusedActivation::None,
+                None,
+            ),
+            (
+                q(0.3, 100),
+                q(0.01, -90),
+                q(0.25, 5),
+                FusedActivation::Relu6,
+                Some(len),
+            ),
+        ];
+        for (qa, qb, qo, act, bc_len) in cases {
+            for subtract in [false, true] {
+                // The second operand: whole, or one value broadcast over the first.
+                let b_len = if bc_len.is_some() { 1 } else { len };
+                let bc = bc_len.and_then(|n| broadcast_for(&[n as u32], &[1]).unwrap());
+                let mut p = add_op(qa, qb, qo, act, len as u32, bc).unwrap();
+                p.subtract = subtract;
+                let mut want = [0i8; 300];
+                add_i8(&p, &x, &y[..b_len], &mut want);
+                for (offset, bytes) in [
+                    (1024u32, ADD_TABLE_BYTES as u32),
+                    (1026, 2048),
+                    (1024, 1000),
+                ] {
+                    let p = AddI8 {
+                        scratch_offset: offset,
+                        scratch_bytes: bytes,
+                        ..p
+                    };
+                    let tensors = [
+                        tensor(0, DType::I8, &[len as u32], qa.scale, qa.zero_point),
+                        tensor(320, DType::I8, &[b_len as u32], qb.scale, qb.zero_point),
+                        tensor(640, DType::I8, &[len as u32], qo.scale, qo.zero_point),
+                    ];
+                    let layers = [Layer {
+                        op: Op::AddI8(p),
+                        kernel: run_add_i8,
+                        name: "ADD",
+                    }];
+                    let model = Model {
+                        arena_bytes: 4096,
+                        ..one_layer_model(&tensors, &layers)
+                    };
+                    let mut arena = Arena::<4096>::new();
+                    let arena = arena.as_mut_slice();
+                    model.set_input(arena, 0, &x).unwrap();
+                    model.set_input(arena, 1, &y[..b_len]).unwrap();
+                    model.invoke(arena).unwrap();
+                    assert_eq!(model.output::<i8>(arena, 0).unwrap(), &want[..], "{p:?}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -1836,6 +2119,7 @@ mod tests {
             offsets in proptest::array::uniform3(-300i32..300),
             act in (-200i32..200, -200i32..200),
             with_bc: bool,
+            scratch in (0u32..100, proptest::sample::select(&[0u32, 8, 2048][..])),
         ) {
             let bc = with_bc.then_some(Broadcast { out_dims: dims, a_strides, b_strides });
             let add = AddI8 {
@@ -1857,6 +2141,8 @@ mod tests {
                 output_offset: offsets[2],
                 act_min: act.0,
                 act_max: act.1,
+                scratch_offset: scratch.0,
+                scratch_bytes: scratch.1,
             };
             let mul = MulI8 {
                 a: TensorId(0),

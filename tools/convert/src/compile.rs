@@ -542,6 +542,7 @@ fn assemble(graph: &Graph<'_>, lowered: Lowered, options: &Options) -> Result<Co
         let offset = p.offsets[roots.len() + k] as u32;
         match &mut low_layers[i].op {
             ferrite_core::Op::ConvGemmI8(g) => g.scratch_offset = offset,
+            ferrite_core::Op::AddI8(a) => a.scratch_offset = offset,
             ferrite_core::Op::DepthwiseDspI8(d) => d.scratch_offset = offset,
             ferrite_core::Op::DepthwiseDspPackedI8(d) => d.scratch_offset = offset,
             ferrite_core::Op::DepthwiseInPlaceI8(d) => d.scratch_offset = offset,

@@ -460,6 +460,8 @@ mod tests {
             output_offset: r(-128, 256),
             act_min: r(-128, 100),
             act_max: r(0, 128),
+            scratch_offset: 0,
+            scratch_bytes: 0,
         }
     }
 
