@@ -398,10 +398,10 @@ macro_rules! gemm4_w16_stage_general {
 /// [`gemm4_relu_w16`] over pairs of channels: four pixels against two channels per pass over
 /// the block, whose words are each loaded once for both channels. Per pair the eight sums
 /// (r0-r3 the even channel's four pixels, r4-r7 the odd one's) start at the folded biases and
-/// take the `SMLAD`s of the shared 16x8 loop body (`dot4x2_taps`): 32 multiply-accumulates
-/// per eight block words and four weight words, the loads pipelining, where
-/// [`gemm4_relu_w16`] loads sixteen block words (four `LDM`s) and four weight words for them.
-/// Then [`gemm4_relu_w16`]'s output stage for the even channel (its stage words in r8, r9,
+/// take the `SMLAD`s of the shared 16x8 loop body (`dot4x2_tap_pairs`, twice per iteration):
+/// 32 multiply-accumulates per eight block words and four weight words, the loads
+/// pipelining, where [`gemm4_relu_w16`] loads sixteen block words (four `LDM`s) and four
+/// weight words for them. Then [`gemm4_relu_w16`]'s output stage for the even channel (its stage words in r8, r9,
 /// r10, r12) and its four stores, and the same for the odd channel (its stage words in the
 /// even channel's freed r0-r3).
 ///
@@ -409,18 +409,19 @@ macro_rules! gemm4_w16_stage_general {
 /// stay in the 32-bit range, so the Q flag `SMLAD` would set is not read.
 ///
 /// # Safety
-/// `buf..buf_end` holds `k4 >= 1` groups of 8 readable words; `weights` holds `channels / 2`
-/// pairs of channels' `2 * k4 * 4` readable `i16` (per pair of taps the even channel's word,
-/// then the odd channel's; `ConvGemmI8::weights16`'s pairs), 2-byte aligned (single word
-/// loads may be unaligned on this core); `quant` holds `5 * channels` words; the four output
+/// `buf..buf_end` holds an even number `k4 >= 2` of groups of 8 readable words; `weights`
+/// holds `channels / 2` pairs of channels' `2 * k4 * 4` readable `i16` (per pair of taps the
+/// even channel's word, then the odd channel's; `ConvGemmI8::weights16`'s pairs), 2-byte
+/// aligned (single word loads may be unaligned on this core); `quant` holds `5 * channels` words; the four output
 /// rows `out + p * stride .. + channels` are writable; `channels` is even and at least 2;
 /// every shift in `quant` is in `0..32` and every lshift word holds only `ChannelQuant` flags
 /// (no shift).
 pub unsafe fn gemm4x2_relu_w16(args: &Gemm4Args) {
-    // SAFETY: the caller guarantees every pointer range above (the loop over taps steps 8
-    // block words and 4 weight words at a time and ends on `buf_end`; the loop over pairs
-    // steps two channels of outputs and stages and ends at `out + channels`); the block saves
-    // and restores r6/r7 and its stack frame, and declares every other register it writes.
+    // SAFETY: the caller guarantees every pointer range above (the loop over taps steps 16
+    // block words and 8 weight words at a time, `k4` even, so it ends on `buf_end`; the loop
+    // over pairs steps two channels of outputs and stages and ends at `out + channels`); the
+    // block saves and restores r6/r7 and its stack frame, and declares every other register
+    // it writes.
     unsafe {
         asm!(
             "push {{r6, r7}}",
@@ -444,7 +445,10 @@ pub unsafe fn gemm4x2_relu_w16(args: &Gemm4Args) {
             "mov r5, r4",
             "mov r6, r4",
             "mov r7, r4",
-            dot4x2_taps!(),
+            // Two groups of four taps per iteration (k4 is even).
+            "3:",
+            dot4x2_tap_pairs!(),
+            dot4x2_tap_pairs!(),
             "ldr r12, [sp, #4]",
             "cmp lr, r12",
             "bne 3b",
