@@ -1,6 +1,8 @@
 //! The integer GEMM at the heart of convolutions: four output pixels at a time against every
-//! output channel, 16 multiply-accumulates per 13 instructions in the inner loop (11 with
-//! 16-bit weights).
+//! output channel, 16 multiply-accumulates per 13 instructions in the inner loop with int8
+//! weights; with 16-bit weights two channels at a time ([`gemm4x2_relu_w16`]: 16 per 14
+//! instructions, but each block word loaded once for both channels, half the loaded words per
+//! multiply-accumulate) and an odd last channel alone ([`gemm4_relu_w16`], 16 per 11).
 
 use core::arch::asm;
 
