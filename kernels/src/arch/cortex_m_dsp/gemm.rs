@@ -242,104 +242,11 @@ pub unsafe fn gemm4_relu_x4(args: &Gemm4Args) {
     }
 }
 
-/// [`gemm4_relu`] for 16-bit weights (`[channels][k4 * 4]`, groups stored `t0, t2, t1, t3`,
-/// pre-shifted, so the output stage has no left shift): one `LDRD` replaces a load and two
-/// `SXTB16`, and the inner loop does 32 multiply-accumulates in 22 instructions. Channels
-/// with [`ferrite_core::ops::ChannelQuant::EXACT_ADD`] alone add the round term inside the
-/// high multiply (`SMMLAR`).
-///
-/// # Safety
-/// `buf..buf_end` holds an even number `k4 >= 2` of groups of 8 readable words; `weights` holds
-/// `channels * k4 * 4` readable, 4-byte aligned `i16`; `quant` holds `5 * channels` words; the four output
-/// rows `out + p * stride .. + channels` are writable; `channels >= 1`; every shift in
-/// `quant` is in `0..32` and every lshift word holds only `ChannelQuant` flags (no shift).
-pub unsafe fn gemm4_relu_w16(args: &Gemm4Args) {
-    // SAFETY: the caller guarantees every pointer range above; the block saves and restores
-    // r6/r7 and its stack frame, and declares every other register it writes.
-    unsafe {
-        asm!(
-            gemm4_prologue!(),
-            // Eight taps of four pixels per iteration (k4 is even).
-            "3:",
-            "ldrd r9, r8, [r10], #8",
-            "ldm r11!, {{r4, r5, r6, r7}}",
-            "smlad r0, r4, r9, r0",
-            "smlad r1, r5, r9, r1",
-            "smlad r2, r6, r9, r2",
-            "smlad r3, r7, r9, r3",
-            "ldm r11!, {{r4, r5, r6, r7}}",
-            "smlad r0, r4, r8, r0",
-            "smlad r1, r5, r8, r1",
-            "smlad r2, r6, r8, r2",
-            "smlad r3, r7, r8, r3",
-            "ldrd r9, r8, [r10], #8",
-            "ldm r11!, {{r4, r5, r6, r7}}",
-            "smlad r0, r4, r9, r0",
-            "smlad r1, r5, r9, r1",
-            "smlad r2, r6, r9, r2",
-            "smlad r3, r7, r9, r3",
-            "ldm r11!, {{r4, r5, r6, r7}}",
-            "smlad r0, r4, r8, r0",
-            "smlad r1, r5, r8, r1",
-            "smlad r2, r6, r8, r2",
-            "smlad r3, r7, r8, r3",
-            "cmp r11, r12",
-            "bne 3b",
-            // Output stage: multiplier, flags (the lshift word), rshift, round(+zero point).
-            "ldm lr!, {{r4, r5, r6, r7}}",
-            // EXACT_ADD alone: the round term cannot overflow the sum, so it is the
-            // accumulate of SMMLAR; any other flags take the general stage below.
-            "cmp r5, #512",
-            "bne 5f",
-            "smmlar r0, r0, r4, r7",
-            "smmlar r1, r1, r4, r7",
-            "smmlar r2, r2, r4, r7",
-            "smmlar r3, r3, r4, r7",
-            "4:",
-            "asr r0, r0, r6",
-            "asr r1, r1, r6",
-            "asr r2, r2, r6",
-            "asr r3, r3, r6",
-            "ssat r0, #8, r0",
-            "ssat r1, #8, r1",
-            "ssat r2, #8, r2",
-            "ssat r3, #8, r3",
-            gemm4_store!(),
-            "b 8f",
-            // General output stage: high multiply, negative ties away from zero when
-            // ROUND_TIES_AWAY is set, saturating add of the round term.
-            "5:",
-            "smmulr r0, r0, r4",
-            "smmulr r1, r1, r4",
-            "smmulr r2, r2, r4",
-            "smmulr r3, r3, r4",
-            "tst r5, #256",
-            "beq 6f",
-            "add r0, r0, r0, asr #31",
-            "add r1, r1, r1, asr #31",
-            "add r2, r2, r2, asr #31",
-            "add r3, r3, r3, asr #31",
-            "6:",
-            "qadd r0, r0, r7",
-            "qadd r1, r1, r7",
-            "qadd r2, r2, r7",
-            "qadd r3, r3, r7",
-            "b 4b",
-            "8:",
-            "add sp, sp, #24",
-            "pop {{r6, r7}}",
-            inout("r0") args as *const Gemm4Args => _,
-            out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
-            out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
-        );
-    }
-}
-
-/// [`gemm4_relu_w16`]'s output stage of one channel's four sums (`$a0`-`$a3`) with the stage
-/// words in registers (`$m` multiplier, `$f` flags, `$s` rshift, `$r` round): the
-/// EXACT_ADD-alone form (`SMMLAR`) inline, then (label `$join`) the right shift and the
-/// saturation to int8. Any other flags branch to label `$general`
-/// ([`gemm4_w16_stage_general`], which comes back to `$join`).
+/// The 16-bit-weight kernels' output stage ([`gemm4_relu_w16`], [`gemm4x2_relu_w16`]) of one
+/// channel's four sums (`$a0`-`$a3`) with the stage words in registers (`$m` multiplier, `$f`
+/// flags, `$s` rshift, `$r` round): the EXACT_ADD-alone form (`SMMLAR`) inline, then (label
+/// `$join`) the right shift and the saturation to int8. Any other flags branch to label
+/// `$general` ([`gemm4_w16_stage_general`], which comes back to `$join`).
 // One instruction a line (rustfmt would pack the operand pieces).
 #[rustfmt::skip]
 macro_rules! gemm4_w16_stage {
@@ -395,6 +302,65 @@ macro_rules! gemm4_w16_stage_general {
             "b ", $join, "b\n",
         )
     };
+}
+
+/// [`gemm4_relu`] for 16-bit weights (`[channels][k4 * 4]`, groups stored `t0, t2, t1, t3`,
+/// pre-shifted, so the output stage has no left shift): one `LDRD` replaces a load and two
+/// `SXTB16`, and the inner loop does 32 multiply-accumulates in 22 instructions. Channels
+/// with [`ferrite_core::ops::ChannelQuant::EXACT_ADD`] alone add the round term inside the
+/// high multiply (`SMMLAR`).
+///
+/// # Safety
+/// `buf..buf_end` holds an even number `k4 >= 2` of groups of 8 readable words; `weights` holds
+/// `channels * k4 * 4` readable, 4-byte aligned `i16`; `quant` holds `5 * channels` words; the four output
+/// rows `out + p * stride .. + channels` are writable; `channels >= 1`; every shift in
+/// `quant` is in `0..32` and every lshift word holds only `ChannelQuant` flags (no shift).
+pub unsafe fn gemm4_relu_w16(args: &Gemm4Args) {
+    // SAFETY: the caller guarantees every pointer range above; the block saves and restores
+    // r6/r7 and its stack frame, and declares every other register it writes.
+    unsafe {
+        asm!(
+            gemm4_prologue!(),
+            // Eight taps of four pixels per iteration (k4 is even).
+            "3:",
+            "ldrd r9, r8, [r10], #8",
+            "ldm r11!, {{r4, r5, r6, r7}}",
+            "smlad r0, r4, r9, r0",
+            "smlad r1, r5, r9, r1",
+            "smlad r2, r6, r9, r2",
+            "smlad r3, r7, r9, r3",
+            "ldm r11!, {{r4, r5, r6, r7}}",
+            "smlad r0, r4, r8, r0",
+            "smlad r1, r5, r8, r1",
+            "smlad r2, r6, r8, r2",
+            "smlad r3, r7, r8, r3",
+            "ldrd r9, r8, [r10], #8",
+            "ldm r11!, {{r4, r5, r6, r7}}",
+            "smlad r0, r4, r9, r0",
+            "smlad r1, r5, r9, r1",
+            "smlad r2, r6, r9, r2",
+            "smlad r3, r7, r9, r3",
+            "ldm r11!, {{r4, r5, r6, r7}}",
+            "smlad r0, r4, r8, r0",
+            "smlad r1, r5, r8, r1",
+            "smlad r2, r6, r8, r2",
+            "smlad r3, r7, r8, r3",
+            "cmp r11, r12",
+            "bne 3b",
+            // Output stage: multiplier, flags (the lshift word), rshift, round(+zero point).
+            "ldm lr!, {{r4, r5, r6, r7}}",
+            gemm4_w16_stage!("r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "5", "4"),
+            gemm4_store!(),
+            "b 8f",
+            gemm4_w16_stage_general!("r0", "r1", "r2", "r3", "r4", "r5", "r7", "5", "6", "4"),
+            "8:",
+            "add sp, sp, #24",
+            "pop {{r6, r7}}",
+            inout("r0") args as *const Gemm4Args => _,
+            out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
+        );
+    }
 }
 
 /// [`gemm4_relu_w16`] over pairs of channels: four pixels against two channels per pass over
