@@ -363,14 +363,16 @@ fn gemm_block(
                         quant.get(paired * ChannelQuant::WORDS..),
                         dst.get_mut(paired..),
                     );
-                    if let (true, (Some(w), Some(q), Some(o))) = (paired < out_c, last) {
-                        gemm::gemm4_relu_w16(&gemm::Gemm4Args {
-                            weights: w.as_ptr().cast(),
-                            quant: q.as_ptr(),
-                            out: o.as_mut_ptr(),
-                            channels: 1,
-                            ..args
-                        });
+                    if paired < out_c {
+                        if let (Some(w), Some(q), Some(o)) = last {
+                            gemm::gemm4_relu_w16(&gemm::Gemm4Args {
+                                weights: w.as_ptr().cast(),
+                                quant: q.as_ptr(),
+                                out: o.as_mut_ptr(),
+                                channels: 1,
+                                ..args
+                            });
+                        }
                     }
                 }
             }
