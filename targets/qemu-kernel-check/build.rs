@@ -9,21 +9,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(120);
     println!("cargo:rerun-if-env-changed=FERRITE_KERNEL_CASES");
-    let mut rng = ferrite_convert::kernel_cases::Rng(0xfe44_17e5);
-    let mut cases = Vec::new();
-    while cases.len() < cases_wanted {
-        if let Some(c) = ferrite_convert::kernel_cases::dsp_case(&mut rng, cases.len() % 2 == 1) {
-            cases.push(c);
-        }
-    }
-    // 16x8 cases: a third as many again (half dense, half depthwise).
-    let mut rng = ferrite_convert::kernel_cases::Rng(0x1608_17e6);
-    let wanted16 = cases_wanted + cases_wanted / 3;
-    while cases.len() < wanted16 {
-        if let Some(c) = ferrite_convert::kernel_cases::dsp16_case(&mut rng, cases.len() % 2 == 1) {
-            cases.push(c);
-        }
-    }
+    let cases = ferrite_convert::kernel_cases::qemu_check_cases(cases_wanted);
     let s = ferrite_convert::kernel_cases::cases_module(&cases, None);
     std::fs::write(out.join("cases.rs"), s).unwrap();
     std::fs::copy("memory.x", out.join("memory.x")).unwrap();

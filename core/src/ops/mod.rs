@@ -1085,8 +1085,12 @@ pub struct ConvGemmI8 {
     /// The same weights widened to 16 bits and pre-shifted left by each channel's left shift
     /// (whose `ChannelQuant::lshift` is then 0, and whose bias is pre-shifted too), each group
     /// of four taps stored `t0, t2, t1, t3`: the two pairs `SXTB16` makes of four input bytes,
-    /// so one double load feeds two `SMLAD`s with no widening in the inner loop. Costs twice
-    /// the flash of `weights`; empty when `weights` is used.
+    /// so one double load feeds two `SMLAD`s with no widening in the inner loop. Pairs of
+    /// output channels `(2j, 2j + 1)` are interleaved word by word (two taps a word): for each
+    /// pair of taps, channel `2j`'s word then channel `2j + 1`'s, at `2j * k4 * 4` halfwords,
+    /// so that one pointer feeds both channels of the four-pixel, two-channel kernel; an odd
+    /// last channel keeps its plain row after the pairs. Costs twice the flash of `weights`;
+    /// empty when `weights` is used.
     pub weights16: ConstRef<i16>,
     /// Taps per output pixel, rounded up to a multiple of 4, divided by 4.
     pub k4: u32,

@@ -338,13 +338,43 @@ fn gemm_block(
         // SAFETY: `wide` holds an even k4 >= 2 groups of 8 words (checked by the entry; a
         // multiple of 4 for `gemm4_relu_x4`),
         // `weights` `out_c` rows of k4 * 4 taps, `quant` 5 words per channel with shifts in
-        // range (checked by the entry), and `dst` four rows of `out_c` outputs.
+        // range (checked by the entry), and `dst` four rows of `out_c` outputs. The 16-bit
+        // weights come as `out_c / 2` interleaved pairs of channels then an odd last
+        // channel's row (`ConvGemmI8::weights16`), and their stages' lshift words hold only
+        // flags (checked by the entry): the pairs go to `gemm4x2_relu_w16` (an even number
+        // of channels, at least 2), the last channel to `gemm4_relu_w16` with its row, stage
+        // and outputs (taken checked; `channels` 1, the pixels still `out_c` apart).
         unsafe {
             match weights {
                 // Sixteen taps per iteration when the groups come in fours.
                 Weights::I8(_) | Weights::I8Pairs(_) if p.k4 % 4 == 0 => gemm::gemm4_relu_x4(&args),
                 Weights::I8(_) | Weights::I8Pairs(_) => gemm::gemm4_relu(&args),
-                Weights::I16(_) => gemm::gemm4_relu_w16(&args),
+                Weights::I16(w) => {
+                    let paired = out_c & !1;
+                    if paired > 0 {
+                        gemm::gemm4x2_relu_w16(&gemm::Gemm4Args {
+                            channels: paired,
+                            ..args
+                        });
+                    }
+                    let row = p.k4 as usize * 4;
+                    let last = (
+                        w.get(paired * row..),
+                        quant.get(paired * ChannelQuant::WORDS..),
+                        dst.get_mut(paired..),
+                    );
+                    if paired < out_c {
+                        if let (Some(w), Some(q), Some(o)) = last {
+                            gemm::gemm4_relu_w16(&gemm::Gemm4Args {
+                                weights: w.as_ptr().cast(),
+                                quant: q.as_ptr(),
+                                out: o.as_mut_ptr(),
+                                channels: 1,
+                                ..args
+                            });
+                        }
+                    }
+                }
             }
         };
         if !full {
@@ -767,24 +797,30 @@ pub fn portable_block(
                     .fold(q.bias, |acc, (&x, &w)| {
                         acc.wrapping_add((x as i32).wrapping_mul(w as i32))
                     }),
-                // Groups of four taps are stored t0, t2, t1, t3.
-                Weights::I16(w) => x
-                    .chunks_exact(4)
-                    .zip(
-                        w.get(c * row..(c + 1) * row)
-                            .unwrap_or_default()
-                            .chunks_exact(4),
-                    )
-                    .fold(q.bias, |acc, (x, w)| {
-                        let (&[x0, x1, x2, x3], &[w0, w1, w2, w3]) = (x, w) else {
+                // Words of two taps: per group of four, (t0, t2) then (t1, t3); channel c of a
+                // pair has every other word from the pair's start, an odd last channel its row.
+                Weights::I16(w) => {
+                    let (first, word_step) = if c / 2 < out_c / 2 {
+                        ((c & !1) * row + (c % 2) * 2, 2)
+                    } else {
+                        (c * row, 1)
+                    };
+                    let words = w
+                        .get(first..)
+                        .unwrap_or_default()
+                        .chunks_exact(2)
+                        .step_by(word_step)
+                        .take(row / 2);
+                    words.enumerate().fold(q.bias, |acc, (j, w)| {
+                        // Word j holds taps 4 * (j / 2) + j % 2 and the one two further on.
+                        let t = 4 * (j / 2) + j % 2;
+                        let (Some(&x0), Some(&x1), &[w0, w1]) = (x.get(t), x.get(t + 2), w) else {
                             return acc;
                         };
-                        [(x0, w0), (x2, w1), (x1, w2), (x3, w3)]
-                            .iter()
-                            .fold(acc, |acc, &(x, w)| {
-                                acc.wrapping_add((x as i32).wrapping_mul(w as i32))
-                            })
-                    }),
+                        acc.wrapping_add((x0 as i32).wrapping_mul(w0 as i32))
+                            .wrapping_add((x1 as i32).wrapping_mul(w1 as i32))
+                    })
+                }
             };
             if let Some(o) = out.get_mut(px * out_c + c) {
                 *o = q.finish(acc);
@@ -801,7 +837,9 @@ pub enum Weights<'a> {
     I8(&'a [i8]),
     /// int8, pairs of channels interleaved tap by tap (see `ConvGemmI8::paired`).
     I8Pairs(&'a [i8]),
-    /// `[out_c][k4 * 4]` int16, groups of four taps stored `t0, t2, t1, t3`.
+    /// `[out_c][k4 * 4]` int16, groups of four taps stored `t0, t2, t1, t3` (two words), pairs
+    /// of channels interleaved word by word, an odd last channel's row after the pairs (see
+    /// `ConvGemmI8::weights16`).
     I16(&'a [i16]),
 }
 

@@ -768,6 +768,27 @@ pub fn cases_module(cases: &[KernelCase], data_section: Option<&str>) -> String 
     s
 }
 
+/// The QEMU kernel check's cases (`targets/qemu-kernel-check` embeds them): `int8` int8 cases
+/// from [`dsp_case`] (dense and depthwise by turns), then a third as many 16x8 ones from
+/// [`dsp16_case`] (likewise), each from its fixed seed.
+pub fn qemu_check_cases(int8: usize) -> Vec<KernelCase> {
+    let mut rng = Rng(0xfe44_17e5);
+    let mut cases = Vec::new();
+    while cases.len() < int8 {
+        if let Some(c) = dsp_case(&mut rng, cases.len() % 2 == 1) {
+            cases.push(c);
+        }
+    }
+    let mut rng = Rng(0x1608_17e6);
+    let wanted16 = int8 + int8 / 3;
+    while cases.len() < wanted16 {
+        if let Some(c) = dsp16_case(&mut rng, cases.len() % 2 == 1) {
+            cases.push(c);
+        }
+    }
+    cases
+}
+
 /// Runs `op` of `case` on the host through the portable kernels; returns the output's bytes.
 pub fn run(case: &KernelCase, op: &Op) -> Result<Vec<u8>, ferrite_core::Error> {
     use crate::consts::AlignedBytes;
@@ -871,6 +892,64 @@ mod tests {
             conv > 300 && dw > 300 && acc32 > 30 && declined > 3 && asm_form > 100 && band > 120,
             "{conv} conv and {dw} depthwise cases ({band} on bands), {acc32} on the int32 path, \
              {declined} declined, {asm_form} in the assembly GEMM's form"
+        );
+    }
+
+    /// The QEMU kernel check (its default 120 int8 cases) meets the 16-bit-weight int8 GEMM
+    /// (`gemm4x2_relu_w16` and, for an odd last channel, `gemm4_relu_w16`) in every shape its
+    /// assembly branches on: full blocks of four pixels, odd and even channel counts, one
+    /// pair of channels and several, `k4` of 2, 4, 6 and more, and both output stages in
+    /// pairs of channels.
+    #[test]
+    fn qemu_check_cases_cover_the_16_bit_weight_gemm() {
+        let (mut layers, mut odd, mut one_pair, mut pairs) = (0, 0, 0, 0);
+        let mut k4 = [0u32; 4];
+        let (mut exact_add, mut general) = (0, 0);
+        for case in qemu_check_cases(120) {
+            let Op::ConvGemmI8(p) = &case.fast else {
+                continue;
+            };
+            if p.weights16.len == 0 || p.geom.out_h * p.geom.out_w < 4 {
+                continue;
+            }
+            layers += 1;
+            let out_c = p.geom.out_c;
+            odd += out_c % 2;
+            one_pair += (out_c / 2 == 1) as u32;
+            pairs += (out_c / 2 > 1) as u32;
+            k4[(p.k4 as usize / 2 - 1).min(3)] += 1;
+            let bytes = &case.consts[p.channels.offset as usize..][..p.channels.len as usize * 4];
+            let words: Vec<i32> = bytes
+                .chunks_exact(4)
+                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            // The stages of the channels in pairs.
+            for q in words
+                .chunks_exact(ChannelQuant::WORDS)
+                .take(out_c as usize & !1)
+            {
+                match q[2] & ChannelQuant::FLAGS {
+                    ChannelQuant::EXACT_ADD => exact_add += 1,
+                    _ => general += 1,
+                }
+            }
+        }
+        eprintln!(
+            "{layers} layers, {odd} odd, {one_pair} one pair, {pairs} pairs, k4 {k4:?}, \
+             {exact_add} SMMLAR stages, {general} general"
+        );
+        assert!(
+            layers >= 15
+                && odd >= 4
+                && layers - odd >= 4
+                && one_pair >= 1
+                && pairs >= 8
+                && k4.iter().all(|&n| n >= 1)
+                && exact_add >= 20
+                && general >= 20,
+            "{layers} layers, {odd} with an odd channel count, {one_pair} with one pair of \
+             channels and {pairs} with more, k4 2/4/6/8+: {k4:?}; {exact_add} paired channels \
+             with the SMMLAR stage, {general} with the general one"
         );
     }
 

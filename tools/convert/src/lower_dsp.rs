@@ -231,7 +231,23 @@ pub fn conv_gemm(
             // The shift is in the weights now; only the flags stay.
             quants[c].lshift &= ChannelQuant::FLAGS;
         }
-        (ferrite_core::ConstRef::EMPTY, pool.push_i16(&wide))
+        // Pairs of channels interleaved word by word (two taps a word), the layout the
+        // four-pixel, two-channel kernel reads with one pointer; an odd last channel keeps its
+        // row.
+        let row = k4 * 4;
+        let mut paired = wide.clone();
+        for (dst, src) in paired
+            .chunks_exact_mut(2 * row)
+            .zip(wide.chunks_exact(2 * row))
+        {
+            let (even, odd) = src.split_at(row);
+            let words = even.chunks_exact(2).zip(odd.chunks_exact(2));
+            for (d, (e, o)) in dst.chunks_exact_mut(4).zip(words) {
+                d[..2].copy_from_slice(e);
+                d[2..].copy_from_slice(o);
+            }
+        }
+        (ferrite_core::ConstRef::EMPTY, pool.push_i16(&paired))
     } else if nodsp {
         let row = k4 * 4;
         let mut pairs = packed.clone();

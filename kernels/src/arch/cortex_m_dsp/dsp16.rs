@@ -151,47 +151,6 @@ pub fn dot_quad(
     [a0, a1, a2, a3]
 }
 
-/// The loop body over the block of a pair of channels: two pairs of taps (`k2` is even) of
-/// the four pixels (lr, advanced) against both channels' weight words (r11, advanced), into
-/// r0-r3 (even channel) and r4-r7 (odd channel); r8-r10 and r12 written. Loop label `3`.
-macro_rules! dot4x2_taps {
-    () => {
-        concat!(
-            // Two pairs of taps per iteration (k2 is even); the four loads of a group
-            // pipeline (one cycle each after the first).
-            "3:\n",
-            "ldr r8, [r11], #4\n",
-            "ldr r9, [r11], #4\n",
-            "ldr r10, [lr], #4\n",
-            "ldr r12, [lr], #4\n",
-            "smlad r0, r10, r8, r0\n",
-            "smlad r4, r10, r9, r4\n",
-            "smlad r1, r12, r8, r1\n",
-            "smlad r5, r12, r9, r5\n",
-            "ldr r10, [lr], #4\n",
-            "ldr r12, [lr], #4\n",
-            "smlad r2, r10, r8, r2\n",
-            "smlad r6, r10, r9, r6\n",
-            "smlad r3, r12, r8, r3\n",
-            "smlad r7, r12, r9, r7\n",
-            "ldr r8, [r11], #4\n",
-            "ldr r9, [r11], #4\n",
-            "ldr r10, [lr], #4\n",
-            "ldr r12, [lr], #4\n",
-            "smlad r0, r10, r8, r0\n",
-            "smlad r4, r10, r9, r4\n",
-            "smlad r1, r12, r8, r1\n",
-            "smlad r5, r12, r9, r5\n",
-            "ldr r10, [lr], #4\n",
-            "ldr r12, [lr], #4\n",
-            "smlad r2, r10, r8, r2\n",
-            "smlad r6, r10, r9, r6\n",
-            "smlad r3, r12, r8, r3\n",
-            "smlad r7, r12, r9, r7\n",
-        )
-    };
-}
-
 /// The four pixels' sums of an interleaved block against a pair of channels' interleaved
 /// rows `pair` (per pair of taps the even channel's word, then the odd channel's), as
 /// [`portable_dot4x2`]: sixteen multiply-accumulates per six loaded words.

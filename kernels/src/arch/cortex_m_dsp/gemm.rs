@@ -1,6 +1,8 @@
 //! The integer GEMM at the heart of convolutions: four output pixels at a time against every
-//! output channel, 16 multiply-accumulates per 13 instructions in the inner loop (11 with
-//! 16-bit weights).
+//! output channel, 16 multiply-accumulates per 13 instructions in the inner loop with int8
+//! weights; with 16-bit weights two channels at a time ([`gemm4x2_relu_w16`]: 16 per 14
+//! instructions, but each block word loaded once for both channels, half the loaded words per
+//! multiply-accumulate) and an odd last channel alone ([`gemm4_relu_w16`], 16 per 11).
 
 use core::arch::asm;
 
@@ -240,6 +242,68 @@ pub unsafe fn gemm4_relu_x4(args: &Gemm4Args) {
     }
 }
 
+/// The 16-bit-weight kernels' output stage ([`gemm4_relu_w16`], [`gemm4x2_relu_w16`]) of one
+/// channel's four sums (`$a0`-`$a3`) with the stage words in registers (`$m` multiplier, `$f`
+/// flags, `$s` rshift, `$r` round): the EXACT_ADD-alone form (`SMMLAR`) inline, then (label
+/// `$join`) the right shift and the saturation to int8. Any other flags branch to label
+/// `$general` ([`gemm4_w16_stage_general`], which comes back to `$join`).
+// One instruction a line (rustfmt would pack the operand pieces).
+#[rustfmt::skip]
+macro_rules! gemm4_w16_stage {
+    ($a0:literal, $a1:literal, $a2:literal, $a3:literal,
+     $m:literal, $f:literal, $s:literal, $r:literal, $general:literal, $join:literal) => {
+        concat!(
+            // EXACT_ADD alone: the round term cannot overflow the sum, so it is the
+            // accumulate of SMMLAR.
+            "cmp ", $f, ", #512\n",
+            "bne ", $general, "f\n",
+            "smmlar ", $a0, ", ", $a0, ", ", $m, ", ", $r, "\n",
+            "smmlar ", $a1, ", ", $a1, ", ", $m, ", ", $r, "\n",
+            "smmlar ", $a2, ", ", $a2, ", ", $m, ", ", $r, "\n",
+            "smmlar ", $a3, ", ", $a3, ", ", $m, ", ", $r, "\n",
+            $join, ":\n",
+            "asr ", $a0, ", ", $a0, ", ", $s, "\n",
+            "asr ", $a1, ", ", $a1, ", ", $s, "\n",
+            "asr ", $a2, ", ", $a2, ", ", $s, "\n",
+            "asr ", $a3, ", ", $a3, ", ", $s, "\n",
+            "ssat ", $a0, ", #8, ", $a0, "\n",
+            "ssat ", $a1, ", #8, ", $a1, "\n",
+            "ssat ", $a2, ", #8, ", $a2, "\n",
+            "ssat ", $a3, ", #8, ", $a3, "\n",
+        )
+    };
+}
+
+/// The general output stage of [`gemm4_w16_stage`] (label `$general`, out of the fast path's
+/// way): high multiply, negative ties away from zero when ROUND_TIES_AWAY (bit 8) is set
+/// (label `$ties` skips it), saturating add of the round term; then back to `$join`.
+// One instruction a line (rustfmt would pack the operand pieces).
+#[rustfmt::skip]
+macro_rules! gemm4_w16_stage_general {
+    ($a0:literal, $a1:literal, $a2:literal, $a3:literal,
+     $m:literal, $f:literal, $r:literal, $general:literal, $ties:literal, $join:literal) => {
+        concat!(
+            $general, ":\n",
+            "smmulr ", $a0, ", ", $a0, ", ", $m, "\n",
+            "smmulr ", $a1, ", ", $a1, ", ", $m, "\n",
+            "smmulr ", $a2, ", ", $a2, ", ", $m, "\n",
+            "smmulr ", $a3, ", ", $a3, ", ", $m, "\n",
+            "tst ", $f, ", #256\n",
+            "beq ", $ties, "f\n",
+            "add ", $a0, ", ", $a0, ", ", $a0, ", asr #31\n",
+            "add ", $a1, ", ", $a1, ", ", $a1, ", asr #31\n",
+            "add ", $a2, ", ", $a2, ", ", $a2, ", asr #31\n",
+            "add ", $a3, ", ", $a3, ", ", $a3, ", asr #31\n",
+            $ties, ":\n",
+            "qadd ", $a0, ", ", $a0, ", ", $r, "\n",
+            "qadd ", $a1, ", ", $a1, ", ", $r, "\n",
+            "qadd ", $a2, ", ", $a2, ", ", $r, "\n",
+            "qadd ", $a3, ", ", $a3, ", ", $r, "\n",
+            "b ", $join, "b\n",
+        )
+    };
+}
+
 /// [`gemm4_relu`] for 16-bit weights (`[channels][k4 * 4]`, groups stored `t0, t2, t1, t3`,
 /// pre-shifted, so the output stage has no left shift): one `LDRD` replaces a load and two
 /// `SXTB16`, and the inner loop does 32 multiply-accumulates in 22 instructions. Channels
@@ -285,46 +349,111 @@ pub unsafe fn gemm4_relu_w16(args: &Gemm4Args) {
             "bne 3b",
             // Output stage: multiplier, flags (the lshift word), rshift, round(+zero point).
             "ldm lr!, {{r4, r5, r6, r7}}",
-            // EXACT_ADD alone: the round term cannot overflow the sum, so it is the
-            // accumulate of SMMLAR; any other flags take the general stage below.
-            "cmp r5, #512",
-            "bne 5f",
-            "smmlar r0, r0, r4, r7",
-            "smmlar r1, r1, r4, r7",
-            "smmlar r2, r2, r4, r7",
-            "smmlar r3, r3, r4, r7",
-            "4:",
-            "asr r0, r0, r6",
-            "asr r1, r1, r6",
-            "asr r2, r2, r6",
-            "asr r3, r3, r6",
-            "ssat r0, #8, r0",
-            "ssat r1, #8, r1",
-            "ssat r2, #8, r2",
-            "ssat r3, #8, r3",
+            gemm4_w16_stage!("r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "5", "4"),
             gemm4_store!(),
             "b 8f",
-            // General output stage: high multiply, negative ties away from zero when
-            // ROUND_TIES_AWAY is set, saturating add of the round term.
-            "5:",
-            "smmulr r0, r0, r4",
-            "smmulr r1, r1, r4",
-            "smmulr r2, r2, r4",
-            "smmulr r3, r3, r4",
-            "tst r5, #256",
-            "beq 6f",
-            "add r0, r0, r0, asr #31",
-            "add r1, r1, r1, asr #31",
-            "add r2, r2, r2, asr #31",
-            "add r3, r3, r3, asr #31",
-            "6:",
-            "qadd r0, r0, r7",
-            "qadd r1, r1, r7",
-            "qadd r2, r2, r7",
-            "qadd r3, r3, r7",
-            "b 4b",
+            gemm4_w16_stage_general!("r0", "r1", "r2", "r3", "r4", "r5", "r7", "5", "6", "4"),
             "8:",
             "add sp, sp, #24",
+            "pop {{r6, r7}}",
+            inout("r0") args as *const Gemm4Args => _,
+            out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("lr") _,
+        );
+    }
+}
+
+/// [`gemm4_relu_w16`] over pairs of channels: four pixels against two channels per pass over
+/// the block, whose words are each loaded once for both channels. Per pair the eight sums
+/// (r0-r3 the even channel's four pixels, r4-r7 the odd one's) start at the folded biases and
+/// take the `SMLAD`s of the shared 16x8 loop body (`dot4x2_tap_pairs`, twice per iteration):
+/// 32 multiply-accumulates per eight block words and four weight words, the loads
+/// pipelining, where [`gemm4_relu_w16`] loads sixteen block words (four `LDM`s) and four
+/// weight words for them. Then [`gemm4_relu_w16`]'s output stage for the even channel (its stage words in r8, r9,
+/// r10, r12) and its four stores, and the same for the odd channel (its stage words in the
+/// even channel's freed r0-r3).
+///
+/// The sums wrap as `SMLAD` does (as the portable definition's); the converter proves they
+/// stay in the 32-bit range, so the Q flag `SMLAD` would set is not read.
+///
+/// # Safety
+/// `buf..buf_end` holds an even number `k4 >= 2` of groups of 8 readable words; `weights`
+/// holds `channels / 2` pairs of channels' `2 * k4 * 4` readable `i16` (per pair of taps the
+/// even channel's word, then the odd channel's; `ConvGemmI8::weights16`'s pairs), 2-byte
+/// aligned (single word loads may be unaligned on this core); `quant` holds `5 * channels` words; the four output
+/// rows `out + p * stride .. + channels` are writable; `channels` is even and at least 2;
+/// every shift in `quant` is in `0..32` and every lshift word holds only `ChannelQuant` flags
+/// (no shift).
+pub unsafe fn gemm4x2_relu_w16(args: &Gemm4Args) {
+    // SAFETY: the caller guarantees every pointer range above (the loop over taps steps 16
+    // block words and 8 weight words at a time, `k4` even, so it ends on `buf_end`; the loop
+    // over pairs steps two channels of outputs and stages and ends at `out + channels`); the
+    // block saves and restores r6/r7 and its stack frame, and declares every other register
+    // it writes.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            // The frame: [sp] block, [sp+4] its end, [sp+8] the pair's stages, [sp+12] the
+            // pair's first output, [sp+16] stride, [sp+20] 3 * stride, [sp+24] the outputs'
+            // end (out + channels).
+            "ldm r0, {{r1, r2, r3, r4, r5, r8, r9}}",
+            "mov r11, r3",
+            "add r10, r5, r9",
+            "add r9, r8, r8, lsl #1",
+            "push {{r1, r2, r4, r5, r8, r9, r10}}",
+            // Per pair of output channels: the sums start at the folded biases.
+            "2:",
+            "ldr r12, [sp, #8]",
+            "ldr lr, [sp]",
+            "ldr r0, [r12]",
+            "ldr r4, [r12, #20]",
+            "mov r1, r0",
+            "mov r2, r0",
+            "mov r3, r0",
+            "mov r5, r4",
+            "mov r6, r4",
+            "mov r7, r4",
+            // Two groups of four taps per iteration (k4 is even).
+            "3:",
+            dot4x2_tap_pairs!(),
+            dot4x2_tap_pairs!(),
+            "ldr r12, [sp, #4]",
+            "cmp lr, r12",
+            "bne 3b",
+            // The even channel: multiplier, flags, rshift, round after its bias.
+            "ldr lr, [sp, #8]",
+            "add lr, lr, #4",
+            "ldm lr!, {{r8, r9, r10, r12}}",
+            gemm4_w16_stage!("r0", "r1", "r2", "r3", "r8", "r9", "r10", "r12", "5", "4"),
+            "ldr r8, [sp, #12]",
+            "ldr r9, [sp, #16]",
+            "ldr r10, [sp, #20]",
+            "strb r0, [r8]",
+            "strb r1, [r8, r9]",
+            "strb r2, [r8, r9, lsl #1]",
+            "strb r3, [r8, r10]",
+            // The odd channel: its stage words (after its bias) in r0-r3.
+            "add lr, lr, #4",
+            "ldm lr!, {{r0, r1, r2, r3}}",
+            gemm4_w16_stage!("r4", "r5", "r6", "r7", "r0", "r1", "r2", "r3", "7", "6"),
+            "add r8, r8, #1",
+            "strb r4, [r8]",
+            "strb r5, [r8, r9]",
+            "strb r6, [r8, r9, lsl #1]",
+            "strb r7, [r8, r10]",
+            // The next pair: its stages follow (lr), its outputs one byte on.
+            "add r8, r8, #1",
+            "str lr, [sp, #8]",
+            "str r8, [sp, #12]",
+            "ldr r9, [sp, #24]",
+            "cmp r8, r9",
+            "bne 2b",
+            "b 9f",
+            // The general stages, out of the fast stages' way.
+            gemm4_w16_stage_general!("r0", "r1", "r2", "r3", "r8", "r9", "r12", "5", "8", "4"),
+            gemm4_w16_stage_general!("r4", "r5", "r6", "r7", "r0", "r1", "r3", "7", "8", "6"),
+            "9:",
+            "add sp, sp, #28",
             "pop {{r6, r7}}",
             inout("r0") args as *const Gemm4Args => _,
             out("r1") _, out("r2") _, out("r3") _, out("r4") _, out("r5") _,

@@ -88,6 +88,56 @@ macro_rules! band_pixel_sums {
     };
 }
 
+/// The loop body over a block of four pixels against a pair of channels, shared by the 16x8
+/// ([`dsp16::gemm4x2_smmulr`], [`dsp16::dot4x2`]) and int8 ([`gemm::gemm4x2_relu_w16`])
+/// GEMMs: two pairs of taps of the four pixels (lr, advanced) against both channels' weight
+/// words (r11, advanced), into r0-r3 (even channel) and r4-r7 (odd channel); r8-r10 and r12
+/// written. No label: the int8 GEMM, whose groups of four taps come in pairs, takes it twice
+/// per iteration and pays its loop's end test half as often.
+macro_rules! dot4x2_tap_pairs {
+    () => {
+        concat!(
+            // The four loads of a group pipeline (one cycle each after the first).
+            "ldr r8, [r11], #4\n",
+            "ldr r9, [r11], #4\n",
+            "ldr r10, [lr], #4\n",
+            "ldr r12, [lr], #4\n",
+            "smlad r0, r10, r8, r0\n",
+            "smlad r4, r10, r9, r4\n",
+            "smlad r1, r12, r8, r1\n",
+            "smlad r5, r12, r9, r5\n",
+            "ldr r10, [lr], #4\n",
+            "ldr r12, [lr], #4\n",
+            "smlad r2, r10, r8, r2\n",
+            "smlad r6, r10, r9, r6\n",
+            "smlad r3, r12, r8, r3\n",
+            "smlad r7, r12, r9, r7\n",
+            "ldr r8, [r11], #4\n",
+            "ldr r9, [r11], #4\n",
+            "ldr r10, [lr], #4\n",
+            "ldr r12, [lr], #4\n",
+            "smlad r0, r10, r8, r0\n",
+            "smlad r4, r10, r9, r4\n",
+            "smlad r1, r12, r8, r1\n",
+            "smlad r5, r12, r9, r5\n",
+            "ldr r10, [lr], #4\n",
+            "ldr r12, [lr], #4\n",
+            "smlad r2, r10, r8, r2\n",
+            "smlad r6, r10, r9, r6\n",
+            "smlad r3, r12, r8, r3\n",
+            "smlad r7, r12, r9, r7\n",
+        )
+    };
+}
+
+/// [`dot4x2_tap_pairs`] as a loop's head, label `3` (`k2` is even): the caller's loop end
+/// compares lr with the block's end, which it must reload (no register is left to hold it).
+macro_rules! dot4x2_taps {
+    () => {
+        concat!("3:\n", dot4x2_tap_pairs!())
+    };
+}
+
 pub mod depthwise;
 pub mod depthwise16;
 pub mod dsp16;
