@@ -311,7 +311,7 @@ fn kernels(c: &mut Criterion) {
         act_min: -128,
         act_max: 127,
         scratch_offset: 0,
-        scratch_bytes: 0,
+        tables: false,
     });
     OneLayer::new(&[&[n], &[n]], &[n], &blob, op).bench(c, "add_32x32x16", n as u64);
 }

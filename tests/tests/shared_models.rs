@@ -49,11 +49,7 @@ fn resnet8_adds_through_tables_match_the_goldens() {
     let mut tabled = 0;
     for layer in &mut c.layers {
         if let ferrite_core::Op::AddI8(add) = &layer.op {
-            assert_eq!(
-                add.scratch_bytes as usize,
-                ferrite_kernels::ops::binary::ADD_TABLE_BYTES,
-                "{add:?}"
-            );
+            assert!(add.tables, "{add:?}");
             layer.kernel = ferrite_kernels::ops::binary::run_add_i8;
             tabled += 1;
         }
@@ -67,7 +63,7 @@ fn resnet8_adds_through_tables_match_the_goldens() {
     assert!(portable
         .layers
         .iter()
-        .all(|l| !matches!(&l.op, ferrite_core::Op::AddI8(a) if a.scratch_bytes > 0)));
+        .all(|l| !matches!(&l.op, ferrite_core::Op::AddI8(a) if a.tables)));
 }
 
 #[test]

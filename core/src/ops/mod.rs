@@ -463,14 +463,21 @@ pub struct AddI8 {
     pub act_min: i32,
     /// Upper clamp.
     pub act_max: i32,
-    /// Arena offset of the kernel's scratch: when `scratch_bytes` is at least
-    /// `2 * 256 * 4`, the portable kernel fills it with two tables of each int8 input value's
-    /// rescaled term (doubled, negated for `b` of a SUB) and then spends one high multiply per
-    /// element instead of three (the converter asks for it on the Cortex-M targets for layers
-    /// long enough to repay the 512 entries).
+    /// With `tables`, arena offset of the kernel's scratch ([`AddI8::TABLE_BYTES`]), which
+    /// the portable kernel fills with two tables of each int8 input value's rescaled term
+    /// (doubled, negated for `b` of a SUB) and then spends one high multiply per element
+    /// instead of three (the converter asks for it on the Cortex-M targets for layers long
+    /// enough to repay the 512 entries).
     pub scratch_offset: u32,
-    /// Its size in bytes; 0: no tables.
-    pub scratch_bytes: u32,
+    /// Whether the layer has the table scratch. (A flag and a fixed size rather than a size
+    /// field: `AddI8` is the largest operator, and a 32-bit size made every layer-table entry
+    /// of every model 8 bytes longer.)
+    pub tables: bool,
+}
+
+impl AddI8 {
+    /// Bytes of the input tables' scratch: 256 `i32` per input.
+    pub const TABLE_BYTES: u32 = 2 * 256 * 4;
 }
 
 /// Int8 multiplication.

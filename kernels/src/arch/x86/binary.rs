@@ -461,7 +461,7 @@ mod tests {
             act_min: r(-128, 100),
             act_max: r(0, 128),
             scratch_offset: 0,
-            scratch_bytes: 0,
+            tables: false,
         }
     }
 

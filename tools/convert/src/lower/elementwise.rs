@@ -254,15 +254,17 @@ impl<'g, 'a> Lowerer<'g, 'a> {
             t => return Err(self.type_error(cx, t, supported)),
         };
         // On a microcontroller a long int8 ADD/SUB tabulates each input's rescaled term in
-        // arena scratch while it runs (one high multiply per element instead of three).
+        // arena scratch while it runs (one high multiply per element instead of three) —
+        // under a budget that needs it, only where the activation peak leaves room for them.
         if let Op::AddI8(add) = op {
+            let scratch = k::binary::ADD_TABLE_BYTES;
             let tables = self.target != Target::Portable
                 && add.len >= k::binary::ADD_TABLE_MIN_LEN
+                && (!self.g.scratch_within_peak || scratch as u64 <= self.scratch_room())
                 && k::binary::AddRescale::new(&add).is_some_and(|r| r.has_tables());
             if tables {
-                let scratch = k::binary::ADD_TABLE_BYTES;
                 let op = Op::AddI8(AddI8 {
-                    scratch_bytes: scratch as u32,
+                    tables: true,
                     ..add
                 });
                 self.push_with_scratch(cx, op, 0, 0, scratch);
