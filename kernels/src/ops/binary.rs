@@ -803,17 +803,7 @@ pub fn run_add_i8(ctx: &mut Ctx<'_>, op: &Op) -> Result<()> {
     let layer = ctx.layer;
     let (inputs, out, scratch) =
         ctx.split_with_scratch(p.output, p.scratch_offset, AddI8::TABLE_BYTES)?;
-    let a: &[i8] = inputs.get(p.a)?;
-    let b: &[i8] = inputs.get(p.b)?;
-    let output: &mut [i8] = cast_out(layer, out)?;
-    check_operands(
-        layer,
-        p.len,
-        p.broadcast.as_ref(),
-        a.len(),
-        b.len(),
-        output.len(),
-    )?;
+    let (a, b, output) = add_operands(layer, p, &inputs, out)?;
     let tables = scratch
         .get_mut(..ADD_TABLE_BYTES)
         .and_then(|s| bytemuck::try_cast_slice_mut::<u8, i32>(s).ok())
@@ -855,17 +845,13 @@ fn check_add_i8(ctx: &Ctx<'_>, p: &AddI8) -> Result<()> {
     Ok(())
 }
 
-/// [`run_add_i8`]'s checks, then `same_shape` for operands of equal shape (a fast path's
-/// loop) or the portable broadcasting kernel.
-pub(crate) fn run_add_i8_with(
-    ctx: &mut Ctx<'_>,
-    op: &Op,
-    same_shape: impl FnOnce(&AddI8, &[i8], &[i8], &mut [i8]),
-) -> Result<()> {
-    let p = expect_op!(ctx, op, AddI8);
-    check_add_i8(ctx, p)?;
-    let layer = ctx.layer;
-    let (inputs, out) = ctx.split(p.output)?;
+/// An int8 ADD/SUB layer's operands, checked against its length and broadcast.
+fn add_operands<'x>(
+    layer: u16,
+    p: &AddI8,
+    inputs: &ferrite_core::model::Inputs<'x>,
+    out: &'x mut [u8],
+) -> Result<(&'x [i8], &'x [i8], &'x mut [i8])> {
     let a: &[i8] = inputs.get(p.a)?;
     let b: &[i8] = inputs.get(p.b)?;
     let output: &mut [i8] = cast_out(layer, out)?;
@@ -877,6 +863,21 @@ pub(crate) fn run_add_i8_with(
         b.len(),
         output.len(),
     )?;
+    Ok((a, b, output))
+}
+
+/// [`run_add_i8`]'s checks, then `same_shape` for operands of equal shape (a fast path's
+/// loop) or the portable broadcasting kernel.
+pub(crate) fn run_add_i8_with(
+    ctx: &mut Ctx<'_>,
+    op: &Op,
+    same_shape: impl FnOnce(&AddI8, &[i8], &[i8], &mut [i8]),
+) -> Result<()> {
+    let p = expect_op!(ctx, op, AddI8);
+    check_add_i8(ctx, p)?;
+    let layer = ctx.layer;
+    let (inputs, out) = ctx.split(p.output)?;
+    let (a, b, output) = add_operands(layer, p, &inputs, out)?;
     if p.broadcast.is_none() {
         same_shape(p, a, b, output);
     } else {

@@ -96,22 +96,16 @@ macro_rules! band_pixel_sums {
 /// per iteration and pays its loop's end test half as often.
 macro_rules! dot4x2_tap_pairs {
     () => {
+        concat!(dot4x2_tap_pair!(), dot4x2_tap_pair!())
+    };
+}
+
+/// One pair of taps of `dot4x2_tap_pairs`: the two channels' weight words (r8, r9) against
+/// the four pixels' words (r10, r12, two at a time), eight `SMLAD`s.
+macro_rules! dot4x2_tap_pair {
+    () => {
         concat!(
             // The four loads of a group pipeline (one cycle each after the first).
-            "ldr r8, [r11], #4\n",
-            "ldr r9, [r11], #4\n",
-            "ldr r10, [lr], #4\n",
-            "ldr r12, [lr], #4\n",
-            "smlad r0, r10, r8, r0\n",
-            "smlad r4, r10, r9, r4\n",
-            "smlad r1, r12, r8, r1\n",
-            "smlad r5, r12, r9, r5\n",
-            "ldr r10, [lr], #4\n",
-            "ldr r12, [lr], #4\n",
-            "smlad r2, r10, r8, r2\n",
-            "smlad r6, r10, r9, r6\n",
-            "smlad r3, r12, r8, r3\n",
-            "smlad r7, r12, r9, r7\n",
             "ldr r8, [r11], #4\n",
             "ldr r9, [r11], #4\n",
             "ldr r10, [lr], #4\n",
