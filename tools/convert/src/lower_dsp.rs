@@ -157,6 +157,27 @@ fn plain_stage(q: &ConvQuant, act_min: i32, act_max: i32) -> bool {
     (-128..=127).contains(&q.out_q.zero_point) && act_min <= -128 && act_max >= 127
 }
 
+/// `rows` (channels of `row` values each) with each pair of channels `(2j, 2j + 1)`
+/// interleaved `unit` values at a time (the even channel's first, then the odd one's); an odd
+/// last channel keeps its row. The no-DSP GEMM's int8 weights go tap by tap (`unit` 1), the
+/// DSP GEMM's 16-bit ones word by word (`unit` 2).
+fn interleave_channel_pairs<T: Copy>(rows: &[T], row: usize, unit: usize) -> Vec<T> {
+    let mut out = rows.to_vec();
+    for (dst, src) in out
+        .chunks_exact_mut(2 * row)
+        .zip(rows.chunks_exact(2 * row))
+    {
+        let (even, odd) = src.split_at(row);
+        let units = even.chunks_exact(unit).zip(odd.chunks_exact(unit));
+        for (d, (e, o)) in dst.chunks_exact_mut(2 * unit).zip(units) {
+            let (de, dodd) = d.split_at_mut(unit);
+            de.copy_from_slice(e);
+            dodd.copy_from_slice(o);
+        }
+    }
+    out
+}
+
 /// A dense int8 convolution as [`ConvGemmI8`], with the arena scratch it needs, or `None`
 /// when the DSP kernel would not be exact for it. With `nodsp` the weights are int8 pairs of
 /// channels interleaved tap by tap (`ConvGemmI8::paired`, for the no-DSP kernels); else the
@@ -232,34 +253,11 @@ pub fn conv_gemm(
             quants[c].lshift &= ChannelQuant::FLAGS;
         }
         // Pairs of channels interleaved word by word (two taps a word), the layout the
-        // four-pixel, two-channel kernel reads with one pointer; an odd last channel keeps its
-        // row.
-        let row = k4 * 4;
-        let mut paired = wide.clone();
-        for (dst, src) in paired
-            .chunks_exact_mut(2 * row)
-            .zip(wide.chunks_exact(2 * row))
-        {
-            let (even, odd) = src.split_at(row);
-            let words = even.chunks_exact(2).zip(odd.chunks_exact(2));
-            for (d, (e, o)) in dst.chunks_exact_mut(4).zip(words) {
-                d[..2].copy_from_slice(e);
-                d[2..].copy_from_slice(o);
-            }
-        }
+        // four-pixel, two-channel kernel reads with one pointer.
+        let paired = interleave_channel_pairs(&wide, k4 * 4, 2);
         (ferrite_core::ConstRef::EMPTY, pool.push_i16(&paired))
     } else if nodsp {
-        let row = k4 * 4;
-        let mut pairs = packed.clone();
-        for (dst, src) in pairs
-            .chunks_exact_mut(2 * row)
-            .zip(packed.chunks_exact(2 * row))
-        {
-            let (w0, w1) = src.split_at(row);
-            for (d, (&a, &b)) in dst.chunks_exact_mut(2).zip(w0.iter().zip(w1)) {
-                d.copy_from_slice(&[a, b]);
-            }
-        }
+        let pairs = interleave_channel_pairs(&packed, k4 * 4, 1);
         (pool.push_i8(&pairs), ferrite_core::ConstRef::EMPTY)
     } else {
         (pool.push_i8(&packed), ferrite_core::ConstRef::EMPTY)
